@@ -1,0 +1,26 @@
+#!/bin/sh
+# Install the Debian 12 packages needed to build, test and benchmark My Service Bus.
+# Idempotent and quick when everything is already there. Needs root (or sudo).
+set -eu
+
+PACKAGES="build-essential meson ninja-build pkg-config clang lld libclang-rt-14-dev clang-format
+libglib2.0-dev libglib2.0-bin libsoup-3.0-dev libjson-glib-dev zlib1g-dev
+libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
+python3 zip unzip"
+
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" != "0" ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install:$missing" >&2; exit 1; }
+    SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing:$missing"
+$SUDO apt-get update -q || echo "install-deps: apt-get update failed; trying the existing package lists" >&2
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

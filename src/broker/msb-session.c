@@ -1,0 +1,13 @@
+/*
+ * MsbSession bookkeeping that the queues need; the packet handling itself is in msb-broker.c.
+ */
+#define G_LOG_DOMAIN "msb-session"
+
+#include "msb-session.h"
+
+void
+msb_session_forget_subscriber(MsbSession *session, MsbSubscriber *sub)
+{
+	g_return_if_fail(session != NULL);
+	g_ptr_array_remove(session->subscribers, sub);
+}

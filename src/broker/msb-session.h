@@ -1,0 +1,45 @@
+/*
+ * MsbSession: what the broker knows about one client connection (node.md §2.6, protocol.md §5):
+ * its greeting, protocol version P and NewMessages version V7, namespace, subscribers and output
+ * buffer. The connection adapter flushes the output buffer to the socket; the broker only ever
+ * appends to it.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "msb-buf.h"
+#include "msb-queue.h"
+
+G_BEGIN_DECLS
+
+struct _MsbSession {
+	gint64 id;
+	gpointer user_data; /* the adapter's connection */
+	gchar *peer;        /* "ip:port" or "unix" */
+	gboolean greeted;
+	gchar *name;     /* Greeting name, segment 0 */
+	gchar *version;  /* segment 1, or NULL */
+	gchar *env_info; /* segment 2, or NULL */
+	gint32 protocol_version;     /* P: 0 before Greeting, then 2 or 3 */
+	gint32 new_messages_version; /* V7 */
+	gchar *namespace_name;       /* NULL = "default" */
+	gboolean namespace_locked;   /* after the first Publish or Subscribe */
+	gboolean closing;            /* a disconnect was requested */
+	GPtrArray *subscribers;      /* MsbSubscriber*, not owned (the queues own them) */
+	MsbBuf out;
+	gint64 connected_us; /* wall clock */
+	guint64 publishes;
+};
+
+/* The subscriber was freed by its queue (queue deleted): forget it. */
+void
+msb_session_forget_subscriber(MsbSession *session, MsbSubscriber *sub);
+
+static inline MsbBuf *
+msb_session_get_output(MsbSession *session)
+{
+	return &session->out;
+}
+
+G_END_DECLS

@@ -1,0 +1,67 @@
+/*
+ * MsbTopic: one topic's id counter, its cached sub-pages and its queues (node.md §2.2–§2.3, §5).
+ *
+ * Publishing appends to the write sub-page and fans the new id range out to every queue. Garbage
+ * collection drops what no queue needs any more: whole sub-pages below the smallest id any queue
+ * waits for or has in flight (and, with persistence, only once they are persisted).
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "msb-queue.h"
+#include "msb-sub-page.h"
+
+G_BEGIN_DECLS
+
+struct _MsbTopic {
+	gchar *name;
+	gint64 next_id;       /* the id the next published message gets */
+	gboolean persist;     /* messages are handed to persistence */
+	GHashTable *sub_pages; /* gint64 sub-page no → MsbSubPage*, owned */
+	MsbSubPage *write_sp;  /* the sub-page of next_id - 1, cached */
+	MsbSubPage *read_sp;   /* last sub-page a delivery read from, cached */
+	GPtrArray *queues;     /* MsbQueue*, owned */
+	gboolean dirty;        /* queued for a delivery pass (managed by MsbBroker) */
+	gboolean gc_due;       /* a GC pass may free something */
+	/* statistics */
+	guint64 messages_published;
+	guint64 publish_packets;
+	gint64 cached_bytes;
+	gint64 cached_messages;
+};
+
+/* Topic names are 3–63 bytes of [a-z0-9-], not starting or ending with '-', no "--", and not
+ * "topics" (node.md §2.2). */
+gboolean
+msb_topic_name_validate(const gchar *name, gsize len, GError **error);
+
+MsbTopic *
+msb_topic_new(const gchar *name, gint64 next_id, gboolean persist);
+void
+msb_topic_free(MsbTopic *topic);
+
+MsbQueue *
+msb_topic_find_queue(MsbTopic *topic, const gchar *name);
+MsbQueue *
+msb_topic_add_queue(MsbTopic *topic, const gchar *name, MsbQueueType type, gint64 now_us);
+void
+msb_topic_remove_queue(MsbTopic *topic, MsbQueue *queue);
+
+/* Store @n messages under consecutive ids and enqueue them in every queue; returns the first id. */
+gint64
+msb_topic_append(MsbTopic *topic, const MsbWireMessage *messages, guint n, gint64 created_us);
+
+/* The cached sub-page holding @id, or NULL. */
+MsbSubPage *
+msb_topic_find_sub_page(MsbTopic *topic, gint64 id);
+
+/* Smallest id that a queue waits for or has in flight (the GC floor), at most next_id. */
+gint64
+msb_topic_min_needed_id(MsbTopic *topic);
+
+/* Drop cached data no queue needs; returns the number of sub-pages dropped. */
+guint
+msb_topic_gc(MsbTopic *topic);
+
+G_END_DECLS

@@ -1,0 +1,466 @@
+/*
+ * The broker's settings: the key table (both spellings of every key), the defaults, the checks
+ * that make a value sane for the broker, and the search order --settings FILE, then
+ * $HOME/.myservicebus, then the defaults. The file syntax and typed values are msb-config-file's.
+ */
+#define G_LOG_DOMAIN "msb-settings"
+
+#include "msb-settings.h"
+
+#include <gio/gio.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "msb-config-file.h"
+#include "msb-duration.h"
+
+#define KIB G_GINT64_CONSTANT(1024)
+#define GIB (KIB * KIB * KIB)
+
+/* a delivery timeout below a millisecond is below the main loop's timer resolution */
+#define MIN_DELIVERY_TIMEOUT_US (G_GINT64_CONSTANT(1000))
+#define MIN_SEND_BUFFER_SIZE    (64 * KIB)
+#define MAX_DELIVERY_SIZE       GIB
+/* one packet is parsed from one buffer and its lengths are int32 on the wire */
+#define MAX_PACKET_SIZE ((gint64)G_MAXINT32)
+
+enum {
+	KEY_GRPC_URL,
+	KEY_EVENTUALLY_PERSISTENCE_DELAY,
+	KEY_QUEUE_GC_TIMEOUT,
+	KEY_DELIVERY_TIMEOUT,
+	KEY_DEBUG_MODE,
+	KEY_MAX_DELIVERY_SIZE,
+	KEY_PERSIST_COMPRESSED,
+	KEY_AUTO_CREATE_TOPIC_ON_PUBLISH,
+	KEY_AUTO_CREATE_TOPIC_ON_SUBSCRIBE,
+	KEY_LISTEN_UNIX_SOCKET,
+	KEY_LISTEN_ADDRESS,
+	KEY_TCP_PORT,
+	KEY_HTTP_PORT,
+	KEY_MAX_PACKET_SIZE,
+	KEY_SEND_BUFFER_SIZE,
+	/* legacy keys (node.md §1.2.2): checked, then ignored with a warning */
+	KEY_GRPC_TIMEOUT_SECS,
+	KEY_PERSIST_TIMER_INTERVAL,
+	KEY_PERSIST_TIMER_INTERVAL_SECS,
+};
+
+/* names[0] is the spelling used in messages about a key the file does not set */
+static const MsbConfigKey settings_keys[] = {
+        {KEY_GRPC_URL, {"GrpcUrl", "persistence_grpc_url", "grpc_url", NULL}},
+        {KEY_EVENTUALLY_PERSISTENCE_DELAY,
+         {"EventuallyPersistenceDelay", "eventually_persistence_delay", NULL}},
+        {KEY_QUEUE_GC_TIMEOUT, {"QueueGcTimeout", "queue_gc_timeout", NULL}},
+        {KEY_DELIVERY_TIMEOUT, {"DeliveryTimeout", "delivery_timeout", NULL}},
+        {KEY_DEBUG_MODE, {"DebugMode", "debug_mode", NULL}},
+        {KEY_MAX_DELIVERY_SIZE, {"MaxDeliverySize", "max_delivery_size", NULL}},
+        {KEY_PERSIST_COMPRESSED, {"PersistCompressed", "persist_compressed", NULL}},
+        {KEY_AUTO_CREATE_TOPIC_ON_PUBLISH,
+         {"AutoCreateTopicOnPublish", "auto_create_topic_on_publish", NULL}},
+        {KEY_AUTO_CREATE_TOPIC_ON_SUBSCRIBE,
+         {"AutoCreateTopicOnSubscribe", "auto_create_topic_on_subscribe", NULL}},
+        {KEY_LISTEN_UNIX_SOCKET, {"ListenUnixSocket", "listen_unix_socket", NULL}},
+        {KEY_LISTEN_ADDRESS, {"ListenAddress", "listen_address", NULL}},
+        {KEY_TCP_PORT, {"TcpPort", "tcp_port", NULL}},
+        {KEY_HTTP_PORT, {"HttpPort", "http_port", NULL}},
+        {KEY_MAX_PACKET_SIZE, {"MaxPacketSize", "max_packet_size", NULL}},
+        {KEY_SEND_BUFFER_SIZE, {"SendBufferSize", "send_buffer_size", NULL}},
+        {KEY_GRPC_TIMEOUT_SECS, {"GrpcTimeoutSecs", NULL}},
+        {KEY_PERSIST_TIMER_INTERVAL, {"PersistTimerInterval", "persist_timer_interval", NULL}},
+        {KEY_PERSIST_TIMER_INTERVAL_SECS, {"PersistTimerIntervalSecs", NULL}},
+};
+
+/* HOME first: g_get_home_dir() caches its answer for the life of the process */
+static const gchar *
+home_dir(void)
+{
+	const gchar *home = g_getenv("HOME");
+
+	return home != NULL && home[0] != '\0' ? home : g_get_home_dir();
+}
+
+gchar *
+msb_settings_get_default_path(void)
+{
+	return g_build_filename(home_dir(), MSB_SETTINGS_FILE_NAME, NULL);
+}
+
+/* 4 × MaxDeliverySize, but always room for a full batch and never above the wire's int32 */
+static gint64
+default_max_packet_size(gint64 max_delivery_size)
+{
+	gint64 v = MAX(4 * max_delivery_size, max_delivery_size + MSB_PACKET_HEADROOM);
+
+	return MIN(v, MAX_PACKET_SIZE);
+}
+
+MsbSettings *
+msb_settings_new_defaults(void)
+{
+	MsbSettings *settings = g_new0(MsbSettings, 1);
+
+	settings->warnings = g_ptr_array_new_with_free_func(g_free);
+	settings->grpc_url = NULL;
+	settings->eventually_persistence_delay_us = 5 * G_USEC_PER_SEC;
+	settings->queue_gc_timeout_us = 20 * G_USEC_PER_SEC;
+	settings->delivery_timeout_us = 30 * G_USEC_PER_SEC;
+	settings->debug_mode = FALSE;
+	settings->max_delivery_size = MSB_DEFAULT_MAX_DELIVERY_SIZE;
+	settings->persist_compressed = FALSE;
+	settings->auto_create_topic_on_publish = FALSE;
+	settings->auto_create_topic_on_subscribe = FALSE;
+	settings->listen_unix_socket = NULL;
+	settings->listen_address = g_strdup(MSB_DEFAULT_LISTEN_ADDRESS);
+	settings->tcp_port = MSB_DEFAULT_TCP_PORT;
+	settings->http_port = MSB_DEFAULT_HTTP_PORT;
+	settings->max_packet_size = default_max_packet_size(settings->max_delivery_size);
+	settings->send_buffer_size = MSB_DEFAULT_SEND_BUFFER_SIZE;
+	return settings;
+}
+
+void
+msb_settings_free(MsbSettings *settings)
+{
+	if (settings == NULL)
+		return;
+	g_free(settings->source);
+	g_clear_pointer(&settings->warnings, g_ptr_array_unref);
+	g_free(settings->grpc_url);
+	g_free(settings->listen_unix_socket);
+	g_free(settings->listen_address);
+	g_free(settings);
+}
+
+static gboolean
+read_grpc_url(MsbConfigFile *cf, MsbSettings *settings, GError **error)
+{
+	const gchar *value = NULL;
+	const gchar *scheme;
+	const gchar *expected = "expected an http:// or https:// URL such as "
+	                        "http://127.0.0.1:7124, or none to keep messages in memory only";
+	g_autoptr(GUri) uri = NULL;
+	g_autofree gchar *shown = NULL;
+
+	if (!msb_config_file_get_string(cf, KEY_GRPC_URL, &value, error))
+		return FALSE;
+	if (value == NULL)
+		return TRUE;
+	if (g_ascii_strcasecmp(value, "none") == 0) {
+		g_clear_pointer(&settings->grpc_url, g_free);
+		return TRUE;
+	}
+	shown = msb_config_quote(value);
+	uri = g_uri_parse(value, G_URI_FLAGS_NONE, NULL);
+	if (uri == NULL)
+		return msb_config_file_set_error(cf, KEY_GRPC_URL, error, "%s is not a URL (%s)",
+		                                 shown, expected);
+	scheme = g_uri_get_scheme(uri);
+	if (g_ascii_strcasecmp(scheme, "http") != 0 && g_ascii_strcasecmp(scheme, "https") != 0)
+		return msb_config_file_set_error(cf, KEY_GRPC_URL, error,
+		                                 "the scheme %s: is not supported (%s)", scheme,
+		                                 expected);
+	if (g_uri_get_host(uri) == NULL || g_uri_get_host(uri)[0] == '\0')
+		return msb_config_file_set_error(cf, KEY_GRPC_URL, error, "%s has no host (%s)",
+		                                 shown, expected);
+	/* kept as written: the program decides how to reach it */
+	g_free(settings->grpc_url);
+	settings->grpc_url = g_strdup(value);
+	return TRUE;
+}
+
+static gboolean
+read_listen_address(MsbConfigFile *cf, MsbSettings *settings, GError **error)
+{
+	const gchar *value = NULL;
+	g_autoptr(GInetAddress) addr = NULL;
+	g_autofree gchar *shown = NULL;
+
+	if (!msb_config_file_get_string(cf, KEY_LISTEN_ADDRESS, &value, error))
+		return FALSE;
+	if (value == NULL)
+		return TRUE;
+	addr = g_inet_address_new_from_string(value);
+	shown = msb_config_quote(value);
+	if (addr == NULL)
+		return msb_config_file_set_error(
+		        cf, KEY_LISTEN_ADDRESS, error,
+		        "%s is not an IP address (expected a numeric IPv4 or IPv6 address such as "
+		        "0.0.0.0, 127.0.0.1 or ::; host names are not looked up)",
+		        shown);
+	g_free(settings->listen_address);
+	settings->listen_address = g_strdup(value);
+	return TRUE;
+}
+
+static gboolean
+read_listen_unix_socket(MsbConfigFile *cf, MsbSettings *settings, GError **error)
+{
+	const gchar *value = NULL;
+	g_autofree gchar *path = NULL;
+	struct sockaddr_un addr_un;
+
+	if (!msb_config_file_get_string(cf, KEY_LISTEN_UNIX_SOCKET, &value, error))
+		return FALSE;
+	if (value == NULL)
+		return TRUE;
+	if (value[0] == '\0') {
+		g_clear_pointer(&settings->listen_unix_socket, g_free);
+		return TRUE;
+	}
+	/* the shell would expand "~/" in a command line; a file gets no shell, so we do it */
+	if (g_str_has_prefix(value, "~/"))
+		path = g_build_filename(home_dir(), value + 2, NULL);
+	else
+		path = g_strdup(value);
+	/* a longer path cannot be bound at all, so say so now instead of at start-up */
+	if (strlen(path) >= sizeof(addr_un.sun_path))
+		return msb_config_file_set_error(cf, KEY_LISTEN_UNIX_SOCKET, error,
+		                                 "the path %s is %" G_GSIZE_FORMAT
+		                                 " bytes long (expected a socket path of at "
+		                                 "most %" G_GSIZE_FORMAT
+		                                 " bytes, the limit of the operating system)",
+		                                 path, strlen(path), sizeof(addr_un.sun_path) - 1);
+	g_free(settings->listen_unix_socket);
+	settings->listen_unix_socket = g_steal_pointer(&path);
+	return TRUE;
+}
+
+static gboolean
+read_sizes(MsbConfigFile *cf, MsbSettings *settings, GError **error)
+{
+	const MsbConfigEntry *mds_entry;
+
+	if (!msb_config_file_get_size(cf, KEY_MAX_DELIVERY_SIZE, 1, MAX_DELIVERY_SIZE,
+	                              &settings->max_delivery_size, error))
+		return FALSE;
+	settings->max_packet_size = default_max_packet_size(settings->max_delivery_size);
+	if (!msb_config_file_get_size(cf, KEY_MAX_PACKET_SIZE, MSB_PACKET_HEADROOM, MAX_PACKET_SIZE,
+	                              &settings->max_packet_size, error))
+		return FALSE;
+	/* a delivery batch of MaxDeliverySize bytes plus its framing must fit in one packet */
+	if (settings->max_packet_size < settings->max_delivery_size + MSB_PACKET_HEADROOM) {
+		const MsbConfigEntry *mps_entry = msb_config_file_lookup(cf, KEY_MAX_PACKET_SIZE);
+		const gchar *mds_key = "MaxDeliverySize";
+		g_autofree gchar *shown = NULL;
+
+		/* the default always fits, so only a MaxPacketSize from the file gets here */
+		g_return_val_if_fail(mps_entry != NULL, FALSE);
+		shown = msb_config_quote(mps_entry->value);
+		mds_entry = msb_config_file_lookup(cf, KEY_MAX_DELIVERY_SIZE);
+		if (mds_entry != NULL)
+			mds_key = mds_entry->key;
+		return msb_config_file_set_error(
+		        cf, KEY_MAX_PACKET_SIZE, error,
+		        "%s is too small for %s %" G_GINT64_FORMAT
+		        " (expected at least %" G_GINT64_FORMAT
+		        " bytes, %s + %d, so that a full delivery batch fits in one packet)",
+		        shown, mds_key, settings->max_delivery_size,
+		        settings->max_delivery_size + MSB_PACKET_HEADROOM, mds_key,
+		        MSB_PACKET_HEADROOM);
+	}
+	return msb_config_file_get_size(cf, KEY_SEND_BUFFER_SIZE, MIN_SEND_BUFFER_SIZE, G_MAXINT64,
+	                                &settings->send_buffer_size, error);
+}
+
+static gboolean
+read_legacy(MsbConfigFile *cf, GError **error)
+{
+	gint64 secs = 0;
+	gint64 us = 0;
+
+	/* checked first, so that a typo in a key we ignore still gets noticed */
+	if (!msb_config_file_get_int64(cf, KEY_GRPC_TIMEOUT_SECS, 0, G_MAXINT32, &secs, error))
+		return FALSE;
+	if (msb_config_file_lookup(cf, KEY_GRPC_TIMEOUT_SECS) != NULL)
+		msb_config_file_warn(cf, KEY_GRPC_TIMEOUT_SECS,
+		                     "ignored (a setting of My Service Bus 2.5 and older; calls to "
+		                     "persistence have their own timeouts)");
+	if (!msb_config_file_get_duration(cf, KEY_PERSIST_TIMER_INTERVAL, 0,
+	                                  MSB_SETTINGS_MAX_DURATION_US, &us, error))
+		return FALSE;
+	if (msb_config_file_lookup(cf, KEY_PERSIST_TIMER_INTERVAL) != NULL)
+		msb_config_file_warn(
+		        cf, KEY_PERSIST_TIMER_INTERVAL,
+		        "ignored (a setting of My Service Bus 2.7.1 and older; messages "
+		        "are persisted within EventuallyPersistenceDelay)");
+	if (!msb_config_file_get_int64(cf, KEY_PERSIST_TIMER_INTERVAL_SECS, 0, G_MAXINT32, &secs,
+	                               error))
+		return FALSE;
+	if (msb_config_file_lookup(cf, KEY_PERSIST_TIMER_INTERVAL_SECS) != NULL)
+		msb_config_file_warn(cf, KEY_PERSIST_TIMER_INTERVAL_SECS,
+		                     "ignored (a setting of My Service Bus 2.5 and older; messages "
+		                     "are persisted within EventuallyPersistenceDelay)");
+	return TRUE;
+}
+
+static MsbSettings *
+settings_from_config(MsbConfigFile *cf, GError **error)
+{
+	g_autoptr(MsbSettings) settings = msb_settings_new_defaults();
+	GPtrArray *warnings;
+
+	if (!msb_config_file_bind(cf, settings_keys, G_N_ELEMENTS(settings_keys), error))
+		return NULL;
+
+	if (!read_grpc_url(cf, settings, error))
+		return NULL;
+	if (!msb_config_file_get_duration(cf, KEY_EVENTUALLY_PERSISTENCE_DELAY, 0,
+	                                  MSB_SETTINGS_MAX_DURATION_US,
+	                                  &settings->eventually_persistence_delay_us, error))
+		return NULL;
+	if (!msb_config_file_get_duration(cf, KEY_QUEUE_GC_TIMEOUT, 0, MSB_SETTINGS_MAX_DURATION_US,
+	                                  &settings->queue_gc_timeout_us, error))
+		return NULL;
+	if (!msb_config_file_get_duration(cf, KEY_DELIVERY_TIMEOUT, MIN_DELIVERY_TIMEOUT_US,
+	                                  MSB_SETTINGS_MAX_DURATION_US,
+	                                  &settings->delivery_timeout_us, error))
+		return NULL;
+	if (!msb_config_file_get_bool(cf, KEY_DEBUG_MODE, &settings->debug_mode, error))
+		return NULL;
+	if (!msb_config_file_get_bool(cf, KEY_PERSIST_COMPRESSED, &settings->persist_compressed,
+	                              error))
+		return NULL;
+	if (!msb_config_file_get_bool(cf, KEY_AUTO_CREATE_TOPIC_ON_PUBLISH,
+	                              &settings->auto_create_topic_on_publish, error))
+		return NULL;
+	if (!msb_config_file_get_bool(cf, KEY_AUTO_CREATE_TOPIC_ON_SUBSCRIBE,
+	                              &settings->auto_create_topic_on_subscribe, error))
+		return NULL;
+	if (!read_listen_unix_socket(cf, settings, error))
+		return NULL;
+	if (!read_listen_address(cf, settings, error))
+		return NULL;
+	if (!msb_config_file_get_port(cf, KEY_TCP_PORT, &settings->tcp_port, error))
+		return NULL;
+	if (!msb_config_file_get_port(cf, KEY_HTTP_PORT, &settings->http_port, error))
+		return NULL;
+	/* both listen on ListenAddress, so one port for both can never start */
+	if (settings->tcp_port == settings->http_port) {
+		gint id = msb_config_file_lookup(cf, KEY_HTTP_PORT) != NULL ? KEY_HTTP_PORT
+		                                                            : KEY_TCP_PORT;
+
+		msb_config_file_set_error(
+		        cf, id, error,
+		        "TcpPort and HttpPort are both %u (expected two different "
+		        "ports)",
+		        settings->tcp_port);
+		return NULL;
+	}
+	if (!read_sizes(cf, settings, error))
+		return NULL;
+	if (!read_legacy(cf, error))
+		return NULL;
+
+	warnings = msb_config_file_get_warnings(cf);
+	for (guint i = 0; i < warnings->len; i++)
+		g_ptr_array_add(settings->warnings, g_strdup(g_ptr_array_index(warnings, i)));
+	settings->source = g_strdup(msb_config_file_get_origin(cf));
+	return g_steal_pointer(&settings);
+}
+
+MsbSettings *
+msb_settings_load_from_data(const gchar *data, gsize len, const gchar *origin, GError **error)
+{
+	g_autoptr(MsbConfigFile) cf = NULL;
+
+	g_return_val_if_fail(data != NULL || len == 0, NULL);
+	g_return_val_if_fail(origin != NULL, NULL);
+	g_return_val_if_fail(len <= G_MAXSSIZE, NULL);
+	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+	cf = msb_config_file_new_from_data(data, (gssize)len, origin, error);
+	if (cf == NULL)
+		return NULL;
+	return settings_from_config(cf, error);
+}
+
+MsbSettings *
+msb_settings_load(const gchar *path, GError **error)
+{
+	g_autoptr(MsbConfigFile) cf = NULL;
+	g_autoptr(GError) local = NULL;
+	g_autofree gchar *home_path = NULL;
+
+	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+	if (path != NULL) {
+		cf = msb_config_file_new_from_path(path, error);
+		if (cf == NULL)
+			return NULL;
+		return settings_from_config(cf, error);
+	}
+
+	/*
+	 * Only "no such file" means "use the defaults": a file that is there but unreadable was
+	 * meant to be used, and running on defaults instead would hide the mistake.
+	 */
+	home_path = msb_settings_get_default_path();
+	cf = msb_config_file_new_from_path(home_path, &local);
+	if (cf == NULL) {
+		if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+			return msb_settings_new_defaults();
+		g_propagate_error(error, g_steal_pointer(&local));
+		return NULL;
+	}
+	return settings_from_config(cf, error);
+}
+
+/* "..." with \ and " escaped, as msb-config-file reads it back */
+static void
+append_quoted(GString *out, const gchar *value)
+{
+	g_string_append_c(out, '"');
+	for (const gchar *p = value; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_c(out, '\\');
+		g_string_append_c(out, *p);
+	}
+	g_string_append_c(out, '"');
+}
+
+gchar *
+msb_settings_to_string(const MsbSettings *settings)
+{
+	GString *out;
+	g_autofree gchar *epd = NULL;
+	g_autofree gchar *qgt = NULL;
+	g_autofree gchar *dt = NULL;
+
+	g_return_val_if_fail(settings != NULL, NULL);
+
+	epd = msb_duration_to_string(settings->eventually_persistence_delay_us);
+	qgt = msb_duration_to_string(settings->queue_gc_timeout_us);
+	dt = msb_duration_to_string(settings->delivery_timeout_us);
+
+	out = g_string_new("GrpcUrl: ");
+	if (settings->grpc_url != NULL)
+		append_quoted(out, settings->grpc_url);
+	else
+		g_string_append(out, "none");
+	g_string_append_printf(out, "\nEventuallyPersistenceDelay: %s", epd);
+	g_string_append_printf(out, "\nQueueGcTimeout: %s", qgt);
+	g_string_append_printf(out, "\nDeliveryTimeout: %s", dt);
+	g_string_append_printf(out, "\nDebugMode: %s", settings->debug_mode ? "true" : "false");
+	g_string_append_printf(out, "\nMaxDeliverySize: %" G_GINT64_FORMAT,
+	                       settings->max_delivery_size);
+	g_string_append_printf(out, "\nPersistCompressed: %s",
+	                       settings->persist_compressed ? "true" : "false");
+	g_string_append_printf(out, "\nAutoCreateTopicOnPublish: %s",
+	                       settings->auto_create_topic_on_publish ? "true" : "false");
+	g_string_append_printf(out, "\nAutoCreateTopicOnSubscribe: %s",
+	                       settings->auto_create_topic_on_subscribe ? "true" : "false");
+	g_string_append(out, "\nListenUnixSocket: ");
+	if (settings->listen_unix_socket != NULL)
+		append_quoted(out, settings->listen_unix_socket);
+	g_string_append(out, "\nListenAddress: ");
+	append_quoted(out, settings->listen_address != NULL ? settings->listen_address
+	                                                    : MSB_DEFAULT_LISTEN_ADDRESS);
+	g_string_append_printf(out, "\nTcpPort: %u", settings->tcp_port);
+	g_string_append_printf(out, "\nHttpPort: %u", settings->http_port);
+	g_string_append_printf(out, "\nMaxPacketSize: %" G_GINT64_FORMAT,
+	                       settings->max_packet_size);
+	g_string_append_printf(out, "\nSendBufferSize: %" G_GINT64_FORMAT "\n",
+	                       settings->send_buffer_size);
+	return g_string_free(out, FALSE);
+}

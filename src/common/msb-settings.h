@@ -1,0 +1,83 @@
+/*
+ * The broker's settings (contract README, "Settings file"): where they come from, their defaults
+ * and their validation. Parsing of the file format itself is in msb-config-file.{c,h}, shared with
+ * the persistence service; this file maps keys onto MsbSettings.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define MSB_DEFAULT_TCP_PORT 6421
+#define MSB_DEFAULT_HTTP_PORT 6123
+#define MSB_DEFAULT_GRPC_URL "http://127.0.0.1:7124"
+#define MSB_DEFAULT_MAX_DELIVERY_SIZE 4194304
+#define MSB_DEFAULT_LISTEN_ADDRESS "0.0.0.0"
+#define MSB_DEFAULT_SEND_BUFFER_SIZE (4 * 1024 * 1024)
+/* MaxPacketSize must leave this much room above MaxDeliverySize for a batch's framing */
+#define MSB_PACKET_HEADROOM 65536
+/* the file looked for in $HOME when no --settings is given */
+#define MSB_SETTINGS_FILE_NAME ".myservicebus"
+/* no duration setting may exceed this (365 days), so that now + duration never overflows */
+#define MSB_SETTINGS_MAX_DURATION_US (G_GINT64_CONSTANT(365) * 24 * 3600 * G_USEC_PER_SEC)
+
+typedef struct {
+	/* the file the values were read from; NULL when running on built-in defaults */
+	gchar *source;
+	/* warnings found while reading (unknown keys, ignored "// text"), to be logged by the caller */
+	GPtrArray *warnings;
+
+	/*
+	 * GrpcUrl / persistence_grpc_url; NULL when "none" (in memory only). The default is NULL,
+	 * not MSB_DEFAULT_GRPC_URL, while this build has no persistence client; a URL that is set
+	 * is checked to be http:// or https:// and kept as written.
+	 */
+	gchar *grpc_url;
+	gint64 eventually_persistence_delay_us; /* EventuallyPersistenceDelay, default 5 s */
+	gint64 queue_gc_timeout_us;             /* QueueGcTimeout, default 20 s */
+	gint64 delivery_timeout_us;             /* DeliveryTimeout, default 30 s */
+	gboolean debug_mode;                    /* DebugMode, default false */
+	gint64 max_delivery_size;               /* MaxDeliverySize, default 4 MiB */
+	gboolean persist_compressed;            /* PersistCompressed, default false */
+	gboolean auto_create_topic_on_publish;  /* AutoCreateTopicOnPublish, default false */
+	gboolean auto_create_topic_on_subscribe; /* AutoCreateTopicOnSubscribe, default false */
+	gchar *listen_unix_socket;              /* ListenUnixSocket; NULL = off; "~/" expanded */
+	gchar *listen_address;                  /* ListenAddress (ours), default "0.0.0.0" */
+	guint16 tcp_port;                       /* TcpPort, default 6421 */
+	guint16 http_port;                      /* HttpPort, default 6123 */
+	gint64 max_packet_size;  /* MaxPacketSize (ours): default 4 × MaxDeliverySize, ≥ 64 KiB */
+	gint64 send_buffer_size; /* SendBufferSize (ours): per-connection output cap, default 4 MiB */
+} MsbSettings;
+
+MsbSettings *
+msb_settings_new_defaults(void);
+
+/* $HOME/.myservicebus, with $HOME read now (g_get_home_dir() when HOME is unset or empty). */
+gchar *
+msb_settings_get_default_path(void);
+
+/*
+ * Load from @path if given (it must exist), else from $HOME/.myservicebus if that exists, else
+ * return the built-in defaults. Errors name the key, the line and what was expected.
+ */
+MsbSettings *
+msb_settings_load(const gchar *path, GError **error);
+
+/* Parse settings text; @origin names it in error messages (a file name). */
+MsbSettings *
+msb_settings_load_from_data(const gchar *data, gsize len, const gchar *origin, GError **error);
+
+/*
+ * The settings as "Key: Value" lines in the file format (PascalCase keys), for the start-up log;
+ * msb_settings_load_from_data() reads them back to the same values.
+ */
+gchar *
+msb_settings_to_string(const MsbSettings *settings);
+
+void
+msb_settings_free(MsbSettings *settings);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbSettings, msb_settings_free)
+
+G_END_DECLS

@@ -1,0 +1,152 @@
+/*
+ * my-service-bus: command line, settings, logging set-up and the main loop.
+ */
+#define G_LOG_DOMAIN "my-service-bus"
+
+#include <glib-unix.h>
+#include <locale.h>
+#include <stdlib.h>
+
+#include "msb-config.h"
+#include "msb-server.h"
+#include "msb-settings.h"
+
+typedef struct {
+	GMainLoop *loop;
+	MsbServer *server;
+	gboolean stopping;
+} MsbMain;
+
+static gboolean
+msb_main_stopped_cb(gpointer user_data)
+{
+	MsbMain *self = user_data;
+
+	g_main_loop_quit(self->loop);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+msb_main_signal_cb(gpointer user_data)
+{
+	MsbMain *self = user_data;
+
+	if (self->stopping) {
+		g_message("second signal: exiting now");
+		exit(1);
+	}
+	self->stopping = TRUE;
+	g_message("signal received: shutting down");
+	msb_server_shutdown(self->server, msb_main_stopped_cb, self);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+msb_main_write_ready_file(const gchar *path, MsbServer *server, GError **error)
+{
+	g_autofree gchar *text =
+	    g_strdup_printf("tcp_port=%u\npid=%d\n", msb_server_get_tcp_port(server), getpid());
+
+	return g_file_set_contents(path, text, -1, error);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autofree gchar *settings_path = NULL;
+	g_autofree gchar *listen_address = NULL;
+	g_autofree gchar *unix_socket = NULL;
+	g_autofree gchar *ready_file = NULL;
+	gint tcp_port = -1;
+	gboolean verbose = FALSE;
+	gboolean version = FALSE;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GOptionContext) context = NULL;
+	g_autoptr(MsbSettings) settings = NULL;
+	g_autoptr(MsbServer) server = NULL;
+	g_autoptr(GMainLoop) loop = NULL;
+	MsbMain self = {0};
+	const GOptionEntry entries[] = {
+	    {"settings", 's', 0, G_OPTION_ARG_FILENAME, &settings_path,
+	     "Settings file (default: $HOME/.myservicebus, else built-in defaults)", "FILE"},
+	    {"tcp-port", 'p', 0, G_OPTION_ARG_INT, &tcp_port,
+	     "TCP port for the binary protocol (overrides TcpPort; 0 picks a free one)", "PORT"},
+	    {"listen-address", 0, 0, G_OPTION_ARG_STRING, &listen_address,
+	     "Address to listen on (overrides ListenAddress)", "IP"},
+	    {"unix-socket", 0, 0, G_OPTION_ARG_FILENAME, &unix_socket,
+	     "Also listen on this Unix socket (overrides ListenUnixSocket)", "PATH"},
+	    {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
+	     "Write the bound port and pid to FILE once listening", "FILE"},
+	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL},
+	    {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+	    {NULL}};
+
+	setlocale(LC_ALL, "");
+	context = g_option_context_new("- My Service Bus message broker");
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!g_option_context_parse(context, &argc, &argv, &error)) {
+		g_printerr("my-service-bus: %s\n", error->message);
+		return 2;
+	}
+	if (version) {
+		g_print("my-service-bus %s\n", MSB_VERSION);
+		return 0;
+	}
+
+	settings = msb_settings_load(settings_path, &error);
+	if (settings == NULL) {
+		g_printerr("my-service-bus: %s\n", error->message);
+		return 1;
+	}
+	if (tcp_port >= 0) {
+		if (tcp_port > 65535) {
+			g_printerr("my-service-bus: --tcp-port %d is not a port (0-65535)\n",
+				   tcp_port);
+			return 2;
+		}
+		settings->tcp_port = (guint16)tcp_port;
+	}
+	if (listen_address != NULL) {
+		g_free(settings->listen_address);
+		settings->listen_address = g_steal_pointer(&listen_address);
+	}
+	if (unix_socket != NULL) {
+		g_free(settings->listen_unix_socket);
+		settings->listen_unix_socket = g_steal_pointer(&unix_socket);
+	}
+	if (verbose || settings->debug_mode)
+		g_log_set_debug_enabled(TRUE);
+
+	g_message("my-service-bus %s starting with %s", MSB_VERSION,
+		  settings->source != NULL ? settings->source : "built-in default settings");
+	for (guint i = 0; settings->warnings != NULL && i < settings->warnings->len; i++)
+		g_warning("%s", (const gchar *)g_ptr_array_index(settings->warnings, i));
+	if (settings->grpc_url != NULL) {
+		g_printerr("my-service-bus: GrpcUrl is %s, but this build has no persistence "
+			   "client yet and keeps messages in memory only; set \"GrpcUrl: none\" "
+			   "to run in memory\n",
+			   settings->grpc_url);
+		return 1;
+	}
+	g_warning("GrpcUrl is none: messages are kept in memory only and are lost when the "
+		  "broker stops");
+
+	server = msb_server_new(settings);
+	if (!msb_server_start(server, &error)) {
+		g_printerr("my-service-bus: %s\n", error->message);
+		return 1;
+	}
+	if (ready_file != NULL && !msb_main_write_ready_file(ready_file, server, &error)) {
+		g_printerr("my-service-bus: cannot write --ready-file: %s\n", error->message);
+		return 1;
+	}
+
+	loop = g_main_loop_new(NULL, FALSE);
+	self.loop = loop;
+	self.server = server;
+	g_unix_signal_add(SIGTERM, msb_main_signal_cb, &self);
+	g_unix_signal_add(SIGINT, msb_main_signal_cb, &self);
+	g_main_loop_run(loop);
+	g_message("stopped");
+	return 0;
+}

@@ -1,0 +1,329 @@
+/*
+ * MsbConnection: socket I/O for one client.
+ *
+ * Reads go straight into the input buffer (big chunks, many packets per read); the decoder works
+ * on views of it, and bytes are consumed only when a whole packet has been handled. Writes are
+ * whatever the broker appended to the session's output buffer, sent with one send() per flush.
+ * Backpressure: while more than the send-buffer size is queued for this client, the broker gives
+ * it no new batches and we stop reading from it, so a client that does not read cannot make the
+ * broker buffer without bound.
+ */
+#define G_LOG_DOMAIN "msb-connection"
+
+#include "msb-connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "msb-session.h"
+
+/* read at most this much per wake-up so that one busy client cannot starve the others */
+#define MSB_CONNECTION_READ_CHUNK (256 * 1024)
+#define MSB_CONNECTION_READ_BUDGET (1024 * 1024)
+
+struct _MsbConnection {
+	gint ref_count;
+	GSocketConnection *sockconn;
+	GSocket *socket;
+	MsbBroker *broker;
+	MsbSession *session;
+	MsbBuf in;
+	MsbWireDecoder dec;
+	gsize need; /* don't decode again before this many bytes are buffered */
+	gsize send_buffer_size;
+	GSource *read_source;
+	GSource *write_source;
+	gint64 last_receive_us;
+	gboolean closed;
+	gboolean congested; /* output above the send-buffer size */
+	gchar *peer;
+	MsbConnectionHooks hooks;
+	gpointer hooks_data;
+};
+
+static gboolean
+msb_connection_readable_cb(GSocket *socket, GIOCondition condition, gpointer user_data);
+
+static gchar *
+msb_connection_describe_peer(GSocketConnection *sockconn)
+{
+	g_autoptr(GSocketAddress) addr = g_socket_connection_get_remote_address(sockconn, NULL);
+
+	if (G_IS_INET_SOCKET_ADDRESS(addr)) {
+		GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS(addr);
+		g_autofree gchar *ip =
+		    g_inet_address_to_string(g_inet_socket_address_get_address(inet));
+		return g_strdup_printf("%s:%u", ip, g_inet_socket_address_get_port(inet));
+	}
+	return g_strdup("unix");
+}
+
+static void
+msb_connection_watch_read(MsbConnection *conn, gboolean enable)
+{
+	if (enable && conn->read_source == NULL) {
+		conn->read_source = g_socket_create_source(conn->socket, G_IO_IN, NULL);
+		g_source_set_callback(conn->read_source, G_SOURCE_FUNC(msb_connection_readable_cb),
+				      conn, NULL);
+		g_source_attach(conn->read_source, NULL);
+	} else if (!enable && conn->read_source != NULL) {
+		g_source_destroy(conn->read_source);
+		g_clear_pointer(&conn->read_source, g_source_unref);
+	}
+}
+
+MsbConnection *
+msb_connection_new(GSocketConnection *sockconn, MsbBroker *broker, gsize max_packet_size,
+		   gsize send_buffer_size, const MsbConnectionHooks *hooks, gpointer user_data)
+{
+	MsbConnection *conn;
+	g_autoptr(GError) error = NULL;
+
+	g_return_val_if_fail(G_IS_SOCKET_CONNECTION(sockconn), NULL);
+	g_return_val_if_fail(broker != NULL, NULL);
+
+	conn = g_new0(MsbConnection, 1);
+	conn->ref_count = 1;
+	conn->sockconn = g_object_ref(sockconn);
+	conn->socket = g_socket_connection_get_socket(sockconn);
+	conn->broker = broker;
+	conn->send_buffer_size = send_buffer_size;
+	conn->hooks = *hooks;
+	conn->hooks_data = user_data;
+	conn->peer = msb_connection_describe_peer(sockconn);
+	conn->last_receive_us = g_get_monotonic_time();
+	conn->need = 1;
+	msb_buf_init(&conn->in, 0);
+	msb_wire_decoder_init(&conn->dec, max_packet_size);
+	conn->session = msb_broker_session_new(broker, conn->peer, conn);
+
+	g_socket_set_blocking(conn->socket, FALSE);
+	if (g_socket_get_family(conn->socket) != G_SOCKET_FAMILY_UNIX &&
+	    !g_socket_set_option(conn->socket, IPPROTO_TCP, TCP_NODELAY, 1, &error))
+		g_debug("%s: cannot set TCP_NODELAY: %s", conn->peer, error->message);
+	msb_connection_watch_read(conn, TRUE);
+	g_debug("%s: connected (session %" G_GINT64_FORMAT ")", conn->peer, conn->session->id);
+	return conn;
+}
+
+MsbConnection *
+msb_connection_ref(MsbConnection *conn)
+{
+	g_return_val_if_fail(conn != NULL, NULL);
+	conn->ref_count++;
+	return conn;
+}
+
+void
+msb_connection_unref(MsbConnection *conn)
+{
+	if (conn == NULL || --conn->ref_count > 0)
+		return;
+	g_warn_if_fail(conn->closed);
+	msb_buf_clear(&conn->in);
+	msb_wire_decoder_clear(&conn->dec);
+	g_clear_object(&conn->sockconn);
+	g_free(conn->peer);
+	g_free(conn);
+}
+
+MsbSession *
+msb_connection_get_session(MsbConnection *conn)
+{
+	g_return_val_if_fail(conn != NULL, NULL);
+	return conn->session;
+}
+
+const gchar *
+msb_connection_get_peer(MsbConnection *conn)
+{
+	g_return_val_if_fail(conn != NULL, NULL);
+	return conn->peer;
+}
+
+gboolean
+msb_connection_is_closed(MsbConnection *conn)
+{
+	g_return_val_if_fail(conn != NULL, TRUE);
+	return conn->closed;
+}
+
+gint64
+msb_connection_get_last_receive(MsbConnection *conn)
+{
+	g_return_val_if_fail(conn != NULL, 0);
+	return conn->last_receive_us;
+}
+
+static gboolean
+msb_connection_writable_cb(GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+	MsbConnection *conn = user_data;
+
+	g_clear_pointer(&conn->write_source, g_source_unref);
+	msb_connection_flush(conn);
+	return G_SOURCE_REMOVE;
+}
+
+void
+msb_connection_flush(MsbConnection *conn)
+{
+	MsbBuf *out;
+	gsize limit;
+
+	g_return_if_fail(conn != NULL);
+	if (conn->closed || conn->write_source != NULL)
+		return;
+	out = msb_session_get_output(conn->session);
+	limit = conn->send_buffer_size;
+	while (msb_buf_pending(out) > 0) {
+		g_autoptr(GError) error = NULL;
+		gssize n = g_socket_send(conn->socket, (const gchar *)msb_buf_head(out),
+					 msb_buf_pending(out), NULL, &error);
+		if (n < 0) {
+			if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+				conn->write_source =
+				    g_socket_create_source(conn->socket, G_IO_OUT, NULL);
+				g_source_set_callback(conn->write_source,
+						      G_SOURCE_FUNC(msb_connection_writable_cb),
+						      conn, NULL);
+				g_source_attach(conn->write_source, NULL);
+				break;
+			}
+			msb_connection_close(conn, error->message);
+			return;
+		}
+		msb_buf_consume(out, (gsize)n);
+	}
+	/* give memory back after a large batch */
+	if (msb_buf_pending(out) == 0 && out->cap > 2 * limit)
+		msb_buf_shrink(out, 64 * 1024);
+
+	if (msb_buf_pending(out) >= limit) {
+		if (!conn->congested) {
+			g_debug("%s: %" G_GSIZE_FORMAT " bytes queued; not reading until it drains",
+				conn->peer, msb_buf_pending(out));
+			conn->congested = TRUE;
+			msb_connection_watch_read(conn, FALSE);
+		}
+	} else if (conn->congested && msb_buf_pending(out) < limit / 2) {
+		conn->congested = FALSE;
+		msb_connection_watch_read(conn, TRUE);
+		msb_broker_session_drained(conn->broker, conn->session);
+	}
+}
+
+void
+msb_connection_close(MsbConnection *conn, const gchar *reason)
+{
+	g_autoptr(GError) error = NULL;
+	MsbSession *session;
+
+	g_return_if_fail(conn != NULL);
+	if (conn->closed)
+		return;
+	conn->closed = TRUE;
+	msb_connection_ref(conn);
+	g_info("%s: connection closed: %s", conn->peer, reason);
+	msb_connection_watch_read(conn, FALSE);
+	if (conn->write_source != NULL) {
+		g_source_destroy(conn->write_source);
+		g_clear_pointer(&conn->write_source, g_source_unref);
+	}
+	/* best effort: a Reject explaining why is often still queued */
+	session = conn->session;
+	if (msb_buf_pending(&session->out) > 0)
+		(void)g_socket_send(conn->socket, (const gchar *)msb_buf_head(&session->out),
+				    msb_buf_pending(&session->out), NULL, NULL);
+	if (!g_io_stream_close(G_IO_STREAM(conn->sockconn), NULL, &error))
+		g_debug("%s: close: %s", conn->peer, error->message);
+	conn->session = NULL;
+	msb_broker_session_close(conn->broker, session);
+	if (conn->hooks.closed != NULL)
+		conn->hooks.closed(conn, conn->hooks_data);
+	msb_connection_unref(conn);
+}
+
+/* Decode and handle every whole packet in the input buffer. FALSE if the connection closed. */
+static gboolean
+msb_connection_process_input(MsbConnection *conn)
+{
+	while (!conn->closed && msb_buf_pending(&conn->in) >= conn->need) {
+		g_autoptr(GError) error = NULL;
+		MsbPacket packet;
+		gsize consumed = 0;
+		MsbWireDecodeResult res =
+		    msb_wire_decode(&conn->dec, msb_buf_head(&conn->in), msb_buf_pending(&conn->in),
+				    &packet, &consumed, &error);
+
+		if (res == MSB_WIRE_DECODE_NEED_MORE) {
+			conn->need = consumed;
+			break;
+		}
+		if (res == MSB_WIRE_DECODE_ERROR) {
+			g_autofree gchar *why = g_strdup_printf("protocol error: %s", error->message);
+			g_warning("%s: %s", conn->peer, why);
+			msb_connection_close(conn, why);
+			return FALSE;
+		}
+		if (!msb_broker_handle_packet(conn->broker, conn->session, &packet, &error)) {
+			g_warning("%s: %s", conn->peer, error->message);
+			msb_connection_close(conn, error->message);
+			return FALSE;
+		}
+		/* Greeting and PacketVersions change how the next packet is parsed */
+		conn->dec.protocol_version = conn->session->protocol_version;
+		conn->dec.new_messages_version = conn->session->new_messages_version;
+		msb_buf_consume(&conn->in, consumed);
+		conn->need = 1;
+	}
+	return TRUE;
+}
+
+static gboolean
+msb_connection_readable_cb(GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+	g_autoptr(MsbConnection) conn = msb_connection_ref(user_data);
+	gsize budget = MSB_CONNECTION_READ_BUDGET;
+	gboolean got_data = FALSE;
+
+	while (budget > 0 && !conn->closed) {
+		g_autoptr(GError) error = NULL;
+		gsize want = MAX(MSB_CONNECTION_READ_CHUNK,
+				 conn->need > msb_buf_pending(&conn->in)
+				     ? conn->need - msb_buf_pending(&conn->in)
+				     : 0);
+		guint8 *dst;
+		gssize n;
+
+		if (conn->in.off > 0 && conn->in.off >= conn->in.len / 2)
+			msb_buf_compact(&conn->in);
+		dst = msb_buf_reserve(&conn->in, want);
+		n = g_socket_receive(socket, (gchar *)dst, conn->in.cap - conn->in.len, NULL,
+				     &error);
+		if (n < 0) {
+			if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+				break;
+			msb_connection_close(conn, error->message);
+			break;
+		}
+		if (n == 0) {
+			msb_connection_close(conn, "closed by the client");
+			break;
+		}
+		conn->in.len += (gsize)n;
+		budget = (gsize)n >= budget ? 0 : budget - (gsize)n;
+		got_data = TRUE;
+		if (!msb_connection_process_input(conn))
+			break;
+		if (conn->congested)
+			break;
+	}
+	if (got_data)
+		conn->last_receive_us = g_get_monotonic_time();
+	if (conn->hooks.input_done != NULL)
+		conn->hooks.input_done(conn, conn->hooks_data);
+	if (conn->closed || conn->read_source == NULL)
+		return G_SOURCE_REMOVE;
+	return G_SOURCE_CONTINUE;
+}

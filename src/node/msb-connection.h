@@ -1,0 +1,48 @@
+/*
+ * MsbConnection: one client socket (TCP or Unix) of the broker: its input buffer and decoder, the
+ * broker session that owns its output buffer, and the non-blocking reads and writes between them.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "msb-broker.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MsbConnection MsbConnection;
+
+typedef struct {
+	/* the connection closed (its session is gone); drop the reference you hold */
+	void (*closed)(MsbConnection *conn, gpointer user_data);
+	/* packets were handled: run deliveries and flush every connection with output */
+	void (*input_done)(MsbConnection *conn, gpointer user_data);
+} MsbConnectionHooks;
+
+MsbConnection *
+msb_connection_new(GSocketConnection *sockconn, MsbBroker *broker, gsize max_packet_size,
+		   gsize send_buffer_size, const MsbConnectionHooks *hooks, gpointer user_data);
+MsbConnection *
+msb_connection_ref(MsbConnection *conn);
+void
+msb_connection_unref(MsbConnection *conn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbConnection, msb_connection_unref)
+
+MsbSession *
+msb_connection_get_session(MsbConnection *conn);
+const gchar *
+msb_connection_get_peer(MsbConnection *conn);
+gboolean
+msb_connection_is_closed(MsbConnection *conn);
+/* Monotonic µs of the last byte received. */
+gint64
+msb_connection_get_last_receive(MsbConnection *conn);
+
+/* Write as much pending output as the socket takes; waits for G_IO_OUT for the rest. */
+void
+msb_connection_flush(MsbConnection *conn);
+/* Close now (after a best-effort flush); runs disconnect processing. Idempotent. */
+void
+msb_connection_close(MsbConnection *conn, const gchar *reason);
+
+G_END_DECLS

@@ -1,0 +1,34 @@
+/*
+ * MsbServer: the my-service-bus process around the domain model. It owns the listeners (TCP and
+ * the optional Unix socket, both through one GSocketService), the client connections, the
+ * once-a-second timer and graceful shutdown.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "msb-settings.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MsbServer MsbServer;
+
+MsbServer *
+msb_server_new(const MsbSettings *settings);
+void
+msb_server_free(MsbServer *server);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbServer, msb_server_free)
+
+/* Bind the listeners and start accepting. */
+gboolean
+msb_server_start(MsbServer *server, GError **error);
+/* The bound TCP port (useful with TcpPort 0). */
+guint16
+msb_server_get_tcp_port(MsbServer *server);
+
+/* Stop accepting, refuse publishes, give in-flight batches a moment to be confirmed, close every
+ * connection, then call @done. */
+void
+msb_server_shutdown(MsbServer *server, GSourceFunc done, gpointer done_data);
+
+G_END_DECLS

@@ -1,0 +1,551 @@
+/*
+ * msbctl: the command-line tool. This file owns main(), the subcommand table and the two TCP
+ * subcommands built on libmsb-client: `publish` and `subscribe`.
+ *
+ * Subcommands plug in through the table below ({name, description, run}); each parses its own
+ * options, so `msbctl <command> --help` works for all of them. `bench` lives in msbctl-bench.c and
+ * is listed only when meson found that file (MSBCTL_HAVE_BENCH); the D-Bus admin commands will
+ * join the table the same way.
+ */
+#define G_LOG_DOMAIN "msbctl"
+
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include <msb-client.h>
+
+#include "msbctl.h"
+#ifdef MSBCTL_HAVE_BENCH
+#include "msbctl-bench.h"
+#endif
+
+/* Most messages one Publish packet carries when publishing many lines from stdin. */
+#define MSBCTL_PUBLISH_BATCH 1000
+
+static gboolean
+msbctl_parse_options(const gchar *parameter_string, const gchar *summary,
+		     const GOptionEntry *entries, int *argc, char ***argv)
+{
+	g_autoptr(GOptionContext) context = g_option_context_new(parameter_string);
+	g_autoptr(GError) error = NULL;
+
+	g_option_context_set_summary(context, summary);
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!g_option_context_parse(context, argc, argv, &error)) {
+		g_printerr("%s: %s\nRun '%s --help' for the options.\n", g_get_prgname(),
+			   error->message, g_get_prgname());
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+msbctl_rejected_cb(MsbClient *client, const gchar *text, gpointer user_data)
+{
+	g_printerr("%s: the broker sent Reject: %s\n", g_get_prgname(), text);
+}
+
+static MsbClient *
+msbctl_connect(const gchar *address, gint protocol, gboolean auto_reconnect)
+{
+	g_autoptr(MsbClient) client = msb_client_new(address, "msbctl");
+	g_autoptr(GError) error = NULL;
+
+	if (protocol != 0)
+		msb_client_set_protocol_version(client, protocol);
+	msb_client_set_auto_reconnect(client, FALSE);
+	if (!msb_client_connect_sync(client, NULL, &error)) {
+		g_printerr("%s: %s\n", g_get_prgname(), error->message);
+		return NULL;
+	}
+	msb_client_set_auto_reconnect(client, auto_reconnect);
+	return g_steal_pointer(&client);
+}
+
+static gboolean
+msbctl_check_protocol(gint protocol)
+{
+	if (protocol == 0 || protocol == 2 || protocol == 3)
+		return TRUE;
+	g_printerr("%s: --protocol must be 2 or 3\n", g_get_prgname());
+	return FALSE;
+}
+
+/* ---- publish ---- */
+
+typedef struct {
+	guint outstanding;
+	guint done;
+	GError *error; /* the first failure */
+} MsbctlPublishState;
+
+static void
+msbctl_publish_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	MsbctlPublishState *state = user_data;
+	g_autoptr(GError) error = NULL;
+
+	state->outstanding--;
+	if (!msb_client_publish_finish(MSB_CLIENT(source), res, &error)) {
+		if (state->error == NULL)
+			state->error = g_steal_pointer(&error);
+		return;
+	}
+	state->done++;
+}
+
+static gboolean
+msbctl_parse_headers(gchar **specs, GArray *headers)
+{
+	for (guint i = 0; specs != NULL && specs[i] != NULL; i++) {
+		gchar *eq = strchr(specs[i], '=');
+		MsbHeader h;
+
+		if (eq == NULL || eq == specs[i]) {
+			g_printerr("%s: --header \"%s\" is not of the form key=value\n",
+				   g_get_prgname(), specs[i]);
+			return FALSE;
+		}
+		*eq = '\0';
+		h.key = specs[i];
+		h.value = eq + 1;
+		g_array_append_val(headers, h);
+	}
+	return TRUE;
+}
+
+/* Every line of stdin (without its line end) is one message. */
+static GPtrArray *
+msbctl_read_stdin_lines(GError **error)
+{
+	g_autoptr(GInputStream) raw = g_unix_input_stream_new(0, FALSE);
+	g_autoptr(GDataInputStream) in = g_data_input_stream_new(raw);
+	g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+
+	g_data_input_stream_set_newline_type(in, G_DATA_STREAM_NEWLINE_TYPE_ANY);
+	for (;;) {
+		gsize len = 0;
+		g_autoptr(GError) error_local = NULL;
+		gchar *line = g_data_input_stream_read_line(in, &len, NULL, &error_local);
+		if (line == NULL) {
+			if (error_local != NULL) {
+				g_propagate_prefixed_error(error, g_steal_pointer(&error_local),
+							   "Cannot read stdin: ");
+				return NULL;
+			}
+			break;
+		}
+		g_ptr_array_add(lines, g_bytes_new_take(line, len));
+	}
+	return g_steal_pointer(&lines);
+}
+
+static int
+msbctl_publish_run(int argc, char **argv)
+{
+	g_autofree gchar *address = NULL;
+	g_autofree gchar *topic = NULL;
+	g_auto(GStrv) header_specs = NULL;
+	gboolean persist = FALSE;
+	gboolean create_topic = FALSE;
+	gint count = 1;
+	gint protocol = 0;
+	const GOptionEntry entries[] = {
+	    {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
+	     "Broker address, host:port or unix:/path (default " MSBCTL_DEFAULT_ADDRESS ")",
+	     "ADDRESS"},
+	    {"topic", 't', 0, G_OPTION_ARG_STRING, &topic, "Topic to publish to (required)",
+	     "TOPIC"},
+	    {"header", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &header_specs,
+	     "Add a header to every message (repeatable)", "KEY=VALUE"},
+	    {"persist", 'p', 0, G_OPTION_ARG_NONE, &persist,
+	     "Ask the broker to persist before answering (persist_immediately)", NULL},
+	    {"count", 'n', 0, G_OPTION_ARG_INT, &count, "Publish every message N times (default 1)",
+	     "N"},
+	    {"create-topic", 'c', 0, G_OPTION_ARG_NONE, &create_topic,
+	     "Send CreateTopicIfNotExists first", NULL},
+	    {"protocol", 0, 0, G_OPTION_ARG_INT, &protocol,
+	     "Protocol version to greet with, 2 or 3 (default 3)", "P"},
+	    {NULL},
+	};
+	g_autoptr(GArray) headers = g_array_new(FALSE, FALSE, sizeof(MsbHeader));
+	g_autoptr(GPtrArray) contents = NULL;
+	g_autoptr(GArray) messages = NULL;
+	g_autoptr(MsbClient) client = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GMainContext) context = g_main_context_ref_thread_default();
+	MsbctlPublishState state = {0};
+	guint n_publishes = 0;
+
+	if (!msbctl_parse_options(
+		"[MESSAGE…]",
+		"Publish each MESSAGE to a topic, or each line of standard input when no MESSAGE is "
+		"given,\nand wait until the broker has answered every publish.",
+		entries, &argc, &argv))
+		return MSBCTL_EXIT_USAGE;
+	if (topic == NULL) {
+		g_printerr("%s: --topic is required\n", g_get_prgname());
+		return MSBCTL_EXIT_USAGE;
+	}
+	if (count < 1) {
+		g_printerr("%s: --count must be at least 1\n", g_get_prgname());
+		return MSBCTL_EXIT_USAGE;
+	}
+	if (!msbctl_check_protocol(protocol) || !msbctl_parse_headers(header_specs, headers))
+		return MSBCTL_EXIT_USAGE;
+
+	if (argc > 1) {
+		contents = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+		for (int i = 1; i < argc; i++)
+			g_ptr_array_add(contents, g_bytes_new(argv[i], strlen(argv[i])));
+	} else {
+		contents = msbctl_read_stdin_lines(&error);
+		if (contents == NULL) {
+			g_printerr("%s: %s\n", g_get_prgname(), error->message);
+			return MSBCTL_EXIT_FAIL;
+		}
+	}
+
+	if (contents->len == 0) {
+		g_printerr("%s: nothing to publish: no MESSAGE given and standard input was empty\n",
+			   g_get_prgname());
+		return MSBCTL_EXIT_USAGE;
+	}
+	messages = g_array_sized_new(FALSE, FALSE, sizeof(MsbMessage), contents->len * count);
+	for (gint c = 0; c < count; c++) {
+		for (guint i = 0; i < contents->len; i++) {
+			MsbMessage m = {0};
+			m.content = g_bytes_get_data(g_ptr_array_index(contents, i), &m.content_len);
+			m.headers = (const MsbHeader *)headers->data;
+			m.n_headers = headers->len;
+			g_array_append_val(messages, m);
+		}
+	}
+
+	client = msbctl_connect(address != NULL ? address : MSBCTL_DEFAULT_ADDRESS, protocol,
+				FALSE);
+	if (client == NULL)
+		return MSBCTL_EXIT_FAIL;
+	g_signal_connect(client, "rejected", G_CALLBACK(msbctl_rejected_cb), NULL);
+	if (create_topic && !msb_client_create_topic(client, topic, &error)) {
+		g_printerr("%s: %s\n", g_get_prgname(), error->message);
+		return MSBCTL_EXIT_USAGE;
+	}
+
+	/* all publishes in flight at once; the client batches them into few writes */
+	for (guint off = 0; off < messages->len;) {
+		guint n = MIN(messages->len - off, MSBCTL_PUBLISH_BATCH);
+		msb_client_publish_async(client, topic, &g_array_index(messages, MsbMessage, off), n,
+					 persist, NULL, msbctl_publish_cb, &state);
+		state.outstanding++;
+		n_publishes++;
+		off += n;
+	}
+	while (state.outstanding > 0)
+		g_main_context_iteration(context, TRUE);
+	msb_client_close(client);
+
+	if (state.error != NULL) {
+		g_printerr("%s: %u of %u publishes failed: %s\n", g_get_prgname(),
+			   n_publishes - state.done, n_publishes, state.error->message);
+		g_error_free(state.error);
+		return MSBCTL_EXIT_FAIL;
+	}
+	g_print("Published %u message%s to topic \"%s\" in %u publish%s\n", messages->len,
+		messages->len == 1 ? "" : "s", topic, n_publishes, n_publishes == 1 ? "" : "es");
+	return MSBCTL_EXIT_OK;
+}
+
+/* ---- subscribe ---- */
+
+typedef struct {
+	GMainLoop *loop;
+	gint64 remaining; /* messages still to print; < 0: no limit */
+	gboolean fail_first;
+	gboolean hex;
+	int exit_status;
+} MsbctlSubscribeState;
+
+static gboolean
+msbctl_is_printable(const guint8 *data, gsize len)
+{
+	const gchar *end = NULL;
+
+	if (!g_utf8_validate((const gchar *)data, (gssize)len, &end))
+		return FALSE;
+	for (const gchar *p = (const gchar *)data; p < end; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+		if (c != '\t' && c != '\n' && !g_unichar_isprint(c))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+msbctl_print_message(const MsbReceivedMessage *m, gboolean hex)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+
+	g_string_append_printf(out, "id %" G_GINT64_FORMAT ", attempt %d, %" G_GSIZE_FORMAT
+				    " byte%s\n",
+			       m->id, m->attempt, m->content_len, m->content_len == 1 ? "" : "s");
+	for (guint i = 0; i < m->n_headers; i++)
+		g_string_append_printf(out, "  header %s: %s\n", m->headers[i].key,
+				       m->headers[i].value);
+	if (!hex && msbctl_is_printable(m->content, m->content_len)) {
+		g_string_append(out, "  text: ");
+		g_string_append_len(out, (const gchar *)m->content, (gssize)m->content_len);
+		g_string_append_c(out, '\n');
+	} else {
+		g_string_append(out, "  hex:");
+		for (gsize i = 0; i < m->content_len; i++)
+			g_string_append_printf(out, " %02x", m->content[i]);
+		g_string_append_c(out, '\n');
+	}
+	fputs(out->str, stdout);
+}
+
+static void
+msbctl_delivery_cb(MsbClient *client, MsbDelivery *delivery, gpointer user_data)
+{
+	MsbctlSubscribeState *state = user_data;
+	guint n = msb_delivery_get_n_messages(delivery);
+	guint take = n;
+
+	if (state->remaining == 0) {
+		msb_delivery_fail_all(delivery);
+		return;
+	}
+	if (state->fail_first) {
+		state->fail_first = FALSE;
+		g_print("Failing the first batch (%u message%s, confirmation id %" G_GINT64_FORMAT
+			") as asked; the broker redelivers it\n",
+			n, n == 1 ? "" : "s", msb_delivery_get_confirmation_id(delivery));
+		msb_delivery_fail_all(delivery);
+		return;
+	}
+	if (state->remaining > 0 && (gint64)n > state->remaining)
+		take = (guint)state->remaining;
+	for (guint i = 0; i < take; i++)
+		msbctl_print_message(msb_delivery_get_message(delivery, i), state->hex);
+	fflush(stdout);
+	if (take == n) {
+		msb_delivery_confirm_all(delivery);
+	} else {
+		/* confirm what was printed; the rest goes back to the queue */
+		g_autofree gint64 *ids = g_new(gint64, take);
+		for (guint i = 0; i < take; i++)
+			ids[i] = msb_delivery_get_message(delivery, i)->id;
+		msb_delivery_confirm_some(delivery, ids, take);
+	}
+	if (state->remaining > 0) {
+		state->remaining -= take;
+		if (state->remaining == 0)
+			g_main_loop_quit(state->loop);
+	}
+}
+
+static void
+msbctl_subscribe_rejected_cb(MsbClient *client, const gchar *text, gpointer user_data)
+{
+	MsbctlSubscribeState *state = user_data;
+
+	g_printerr("%s: the broker sent Reject: %s\n", g_get_prgname(), text);
+	if (g_str_has_prefix(text, "Subscribe")) {
+		state->exit_status = MSBCTL_EXIT_FAIL;
+		g_main_loop_quit(state->loop);
+	}
+}
+
+static void
+msbctl_disconnected_cb(MsbClient *client, const GError *error, gpointer user_data)
+{
+	g_printerr("%s: disconnected: %s; reconnecting\n", g_get_prgname(), error->message);
+}
+
+static void
+msbctl_connected_cb(MsbClient *client, gpointer user_data)
+{
+	g_printerr("%s: reconnected to %s\n", g_get_prgname(), msb_client_get_address(client));
+}
+
+static gboolean
+msbctl_quit_cb(gpointer user_data)
+{
+	MsbctlSubscribeState *state = user_data;
+	g_main_loop_quit(state->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+msbctl_parse_queue_type(const gchar *name, MsbClientQueueType *type)
+{
+	const struct {
+		const gchar *name;
+		MsbClientQueueType type;
+	} types[] = {
+	    {"permanent", MSB_CLIENT_QUEUE_PERMANENT},
+	    {"delete-on-disconnect", MSB_CLIENT_QUEUE_DELETE_ON_DISCONNECT},
+	    {"single-connection", MSB_CLIENT_QUEUE_PERMANENT_SINGLE_CONNECTION},
+	    {"delete-on-disconnect-single-connection",
+	     MSB_CLIENT_QUEUE_DELETE_ON_DISCONNECT_SINGLE_CONNECTION},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
+		if (g_strcmp0(name, types[i].name) == 0) {
+			*type = types[i].type;
+			return TRUE;
+		}
+	}
+	g_printerr("%s: unknown --type \"%s\"; use permanent, delete-on-disconnect, "
+		   "single-connection or delete-on-disconnect-single-connection\n",
+		   g_get_prgname(), name);
+	return FALSE;
+}
+
+static int
+msbctl_subscribe_run(int argc, char **argv)
+{
+	g_autofree gchar *address = NULL;
+	g_autofree gchar *topic = NULL;
+	g_autofree gchar *queue = NULL;
+	g_autofree gchar *type_name = NULL;
+	gboolean fail_first = FALSE;
+	gboolean hex = FALSE;
+	gint count = 0;
+	gint protocol = 0;
+	const GOptionEntry entries[] = {
+	    {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
+	     "Broker address, host:port or unix:/path (default " MSBCTL_DEFAULT_ADDRESS ")",
+	     "ADDRESS"},
+	    {"topic", 't', 0, G_OPTION_ARG_STRING, &topic, "Topic to subscribe to (required)",
+	     "TOPIC"},
+	    {"queue", 'q', 0, G_OPTION_ARG_STRING, &queue, "Queue to consume (required)", "QUEUE"},
+	    {"type", 0, 0, G_OPTION_ARG_STRING, &type_name,
+	     "Queue type: permanent (default), delete-on-disconnect, single-connection or "
+	     "delete-on-disconnect-single-connection",
+	     "TYPE"},
+	    {"count", 'n', 0, G_OPTION_ARG_INT, &count, "Exit after N messages (default: run until "
+							 "interrupted)",
+	     "N"},
+	    {"fail-first", 0, 0, G_OPTION_ARG_NONE, &fail_first,
+	     "Fail the first batch so that it is redelivered", NULL},
+	    {"hex", 'x', 0, G_OPTION_ARG_NONE, &hex, "Always print the content as hex", NULL},
+	    {"protocol", 0, 0, G_OPTION_ARG_INT, &protocol,
+	     "Protocol version to greet with, 2 or 3 (default 3)", "P"},
+	    {NULL},
+	};
+	MsbClientQueueType type = MSB_CLIENT_QUEUE_PERMANENT;
+	g_autoptr(MsbClient) client = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GMainLoop) loop = NULL;
+	MsbctlSubscribeState state = {0};
+	guint sigint_id;
+	guint sigterm_id;
+
+	if (!msbctl_parse_options("",
+				  "Consume a queue: print every message (id, attempt, headers, "
+				  "content as text or hex)\nand confirm it.",
+				  entries, &argc, &argv))
+		return MSBCTL_EXIT_USAGE;
+	if (topic == NULL || queue == NULL) {
+		g_printerr("%s: --topic and --queue are required\n", g_get_prgname());
+		return MSBCTL_EXIT_USAGE;
+	}
+	if (argc > 1) {
+		g_printerr("%s: unexpected argument \"%s\"\n", g_get_prgname(), argv[1]);
+		return MSBCTL_EXIT_USAGE;
+	}
+	if (count < 0) {
+		g_printerr("%s: --count must not be negative\n", g_get_prgname());
+		return MSBCTL_EXIT_USAGE;
+	}
+	if (!msbctl_check_protocol(protocol))
+		return MSBCTL_EXIT_USAGE;
+	if (type_name != NULL && !msbctl_parse_queue_type(type_name, &type))
+		return MSBCTL_EXIT_USAGE;
+
+	loop = g_main_loop_new(NULL, FALSE);
+	state.loop = loop;
+	state.remaining = count > 0 ? count : -1;
+	state.fail_first = fail_first;
+	state.hex = hex;
+	state.exit_status = MSBCTL_EXIT_OK;
+
+	client = msbctl_connect(address != NULL ? address : MSBCTL_DEFAULT_ADDRESS, protocol, TRUE);
+	if (client == NULL)
+		return MSBCTL_EXIT_FAIL;
+	g_signal_connect(client, "rejected", G_CALLBACK(msbctl_subscribe_rejected_cb), &state);
+	g_signal_connect(client, "disconnected", G_CALLBACK(msbctl_disconnected_cb), &state);
+	g_signal_connect(client, "connected", G_CALLBACK(msbctl_connected_cb), &state);
+	if (!msb_client_subscribe(client, topic, queue, type, msbctl_delivery_cb, &state, NULL,
+				  &error)) {
+		g_printerr("%s: %s\n", g_get_prgname(), error->message);
+		return MSBCTL_EXIT_USAGE;
+	}
+	g_printerr("%s: consuming queue \"%s\" of topic \"%s\" at %s\n", g_get_prgname(), queue,
+		   topic, msb_client_get_address(client));
+
+	sigint_id = g_unix_signal_add(SIGINT, msbctl_quit_cb, &state);
+	sigterm_id = g_unix_signal_add(SIGTERM, msbctl_quit_cb, &state);
+	g_main_loop_run(loop);
+	g_source_remove(sigint_id);
+	g_source_remove(sigterm_id);
+	/* sends the last confirmations still buffered */
+	msb_client_close(client);
+	return state.exit_status;
+}
+
+/* ---- main ---- */
+
+static const MsbctlCommand msbctl_commands[] = {
+    {"publish", "Publish messages to a topic (TCP)", msbctl_publish_run},
+    {"subscribe", "Consume a queue and print its messages (TCP)", msbctl_subscribe_run},
+#ifdef MSBCTL_HAVE_BENCH
+    {"bench", "Measure publish/deliver throughput (TCP)", msbctl_bench_run},
+#endif
+};
+
+static void
+msbctl_usage(FILE *out)
+{
+	fprintf(out, "Usage:\n  msbctl COMMAND [OPTION…]\n\nCommands:\n");
+	for (guint i = 0; i < G_N_ELEMENTS(msbctl_commands); i++)
+		fprintf(out, "  %-12s %s\n", msbctl_commands[i].name,
+			msbctl_commands[i].description);
+	fprintf(out, "\nRun 'msbctl COMMAND --help' for the options of a command.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const gchar *name;
+
+	setlocale(LC_ALL, "");
+	if (argc < 2) {
+		msbctl_usage(stderr);
+		return MSBCTL_EXIT_USAGE;
+	}
+	name = argv[1];
+	if (g_strcmp0(name, "--help") == 0 || g_strcmp0(name, "-h") == 0 ||
+	    g_strcmp0(name, "help") == 0) {
+		msbctl_usage(stdout);
+		return MSBCTL_EXIT_OK;
+	}
+	if (g_strcmp0(name, "--version") == 0) {
+		g_print("msbctl %s\n", msb_client_get_version());
+		return MSBCTL_EXIT_OK;
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(msbctl_commands); i++) {
+		if (g_strcmp0(name, msbctl_commands[i].name) == 0) {
+			g_autofree gchar *prgname = g_strdup_printf("msbctl %s", name);
+			g_set_prgname(prgname);
+			return msbctl_commands[i].run(argc - 1, argv + 1);
+		}
+	}
+	g_printerr("msbctl: unknown command \"%s\"\n\n", name);
+	msbctl_usage(stderr);
+	return MSBCTL_EXIT_USAGE;
+}
