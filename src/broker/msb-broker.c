@@ -67,6 +67,7 @@ msb_broker_new(const MsbBrokerConfig *config, const MsbBrokerCallbacks *callback
 	g_return_val_if_fail(config != NULL, NULL);
 	g_return_val_if_fail(callbacks != NULL, NULL);
 	g_return_val_if_fail(config->max_delivery_size > 0, NULL);
+	g_return_val_if_fail(config->send_buffer_size > 0, NULL);
 
 	broker = g_new0(MsbBroker, 1);
 	broker->config = *config;
@@ -661,7 +662,10 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 {
 	MsbSession *session = sub->session;
 	MsbBuf *out = &session->out;
-	gsize start = out->len;
+	/* counted from the unread head, like count_at: writing the batch may compact the buffer
+	 * (msb_buf_grow() moves the pending bytes to the front), and a rollback to an absolute
+	 * offset would then expose stale bytes as output */
+	gsize start = msb_buf_pending(out);
 	gsize count_at = 0;
 	gsize bytes = 0;
 	guint count = 0;
@@ -705,7 +709,7 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 		count++;
 	}
 	if (count == 0) {
-		out->len = start;
+		out->len = out->off + start;
 		return FALSE;
 	}
 	msb_wire_new_messages_end(out, count_at, count);
@@ -800,9 +804,11 @@ msb_broker_gc_queues(MsbBroker *broker, gint64 now)
 		MsbTopic *topic = value;
 		for (guint q = topic->queues->len; q > 0; q--) {
 			MsbQueue *queue = g_ptr_array_index(topic->queues, q - 1);
+			/* deleted once *more* than the timeout has passed (node.md §2.5), the same
+			 * strict rule as the delivery timeout */
 			if (!msb_queue_type_is_auto_delete(queue->type) ||
 			    queue->subscribers->len > 0 ||
-			    now - queue->last_unsubscribe_us < broker->config.queue_gc_timeout_us)
+			    now - queue->last_unsubscribe_us <= broker->config.queue_gc_timeout_us)
 				continue;
 			g_info("queue %s/%s deleted: no subscriber for %" G_GINT64_FORMAT " ms",
 			       topic->name, queue->name, (now - queue->last_unsubscribe_us) / 1000);

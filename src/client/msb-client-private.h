@@ -26,6 +26,6 @@ msb_client_out_end(MsbClient *self);
  * bytes, as decoded into @pkt); its views are rebased onto the copy. */
 MsbDelivery *
 msb_delivery_new(MsbClient *client, guint generation, const guint8 *packet, gsize packet_len,
-		 const MsbPacket *pkt);
+                 const MsbPacket *pkt);
 
 G_END_DECLS

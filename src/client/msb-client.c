@@ -18,16 +18,17 @@
 #include "msb-client-private.h"
 #include "msb-config.h"
 
-#define MSB_CLIENT_DEFAULT_PORT		 6421
-#define MSB_CLIENT_DEFAULT_PING_MS	 3000
-#define MSB_CLIENT_DEFAULT_RECONNECT_MS	 3000
-#define MSB_CLIENT_DEAD_INTERVALS	 3
-#define MSB_CLIENT_CONNECT_TIMEOUT_S	 10
-#define MSB_CLIENT_READ_CHUNK		 (256 * 1024)
-#define MSB_CLIENT_READS_PER_WAKEUP	 8
-#define MSB_CLIENT_MAX_PACKET		 (256 * 1024 * 1024)
-#define MSB_CLIENT_BUF_KEEP		 (1024 * 1024)
-#define MSB_CLIENT_NEW_MESSAGES_VERSION	 1
+#define MSB_CLIENT_DEFAULT_PORT         6421
+#define MSB_CLIENT_DEFAULT_PING_MS      3000
+#define MSB_CLIENT_DEFAULT_RECONNECT_MS 3000
+#define MSB_CLIENT_DEAD_INTERVALS       3
+#define MSB_CLIENT_CONNECT_TIMEOUT_S    10
+#define MSB_CLIENT_READ_CHUNK           (256 * 1024)
+#define MSB_CLIENT_READS_PER_WAKEUP     8
+#define MSB_CLIENT_MAX_PACKET           (256 * 1024 * 1024)
+#define MSB_CLIENT_BUF_KEEP             (8 * 1024 * 1024)
+#define MSB_CLIENT_MAX_PREALLOC         (16 * 1024 * 1024)
+#define MSB_CLIENT_NEW_MESSAGES_VERSION 1
 
 typedef enum {
 	MSB_CLIENT_STATE_IDLE,       /* no link, no attempt, no timer */
@@ -114,15 +115,15 @@ static guint signals[SIGNAL_LAST] = {0};
 
 /* Reject texts of our broker that are not about a publish (see the header). */
 static const gchar *const msb_client_non_publish_reject_prefixes[] = {
-    "Subscribe", "Confirm", "Namespace", "CreateTopic", "Greeting", "Packet",
+        "Subscribe", "Confirm", "Namespace", "CreateTopic", "Greeting", "Packet",
 };
 
-G_DEFINE_QUARK(msb-client-error-quark, msb_client_error)
+G_DEFINE_QUARK(msb - client - error - quark, msb_client_error)
 
 G_STATIC_ASSERT(sizeof(MsbHeader) == sizeof(MsbWireHeader));
 G_STATIC_ASSERT(G_STRUCT_OFFSET(MsbHeader, value) == G_STRUCT_OFFSET(MsbWireHeader, value));
 G_STATIC_ASSERT((gint)MSB_CLIENT_QUEUE_DELETE_ON_DISCONNECT_SINGLE_CONNECTION ==
-		(gint)MSB_QUEUE_TYPE_DELETE_ON_DISCONNECT_SINGLE_CONNECTION);
+                (gint)MSB_QUEUE_TYPE_DELETE_ON_DISCONNECT_SINGLE_CONNECTION);
 
 static void
 msb_client_start_connect(MsbClient *self);
@@ -140,27 +141,26 @@ msb_client_get_version(void)
 /* ---- small helpers ---- */
 
 static gboolean
-msb_client_validate_name(const gchar *what, const gchar *name, gboolean allow_empty,
-			 GError **error)
+msb_client_validate_name(const gchar *what, const gchar *name, gboolean allow_empty, GError **error)
 {
 	gsize len;
 
 	if (name == NULL || (!allow_empty && name[0] == '\0')) {
 		g_set_error(error, MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_INVALID_ARGUMENT,
-			    "The %s must not be empty", what);
+		            "The %s must not be empty", what);
 		return FALSE;
 	}
 	len = strlen(name);
 	if (len > 255) {
 		g_set_error(error, MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_INVALID_ARGUMENT,
-			    "The %s is %" G_GSIZE_FORMAT
-			    " bytes long; the protocol allows at most 255 bytes of UTF-8",
-			    what, len);
+		            "The %s is %" G_GSIZE_FORMAT
+		            " bytes long; the protocol allows at most 255 bytes of UTF-8",
+		            what, len);
 		return FALSE;
 	}
 	if (!g_utf8_validate(name, (gssize)len, NULL)) {
 		g_set_error(error, MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_INVALID_ARGUMENT,
-			    "The %s is not valid UTF-8", what);
+		            "The %s is not valid UTF-8", what);
 		return FALSE;
 	}
 	return TRUE;
@@ -196,7 +196,7 @@ msb_subscription_free(MsbSubscription *sub)
 
 static MsbSubscription *
 msb_client_find_subscription(MsbClient *self, const gchar *topic, gsize topic_len,
-			     const gchar *queue, gsize queue_len)
+                             const gchar *queue, gsize queue_len)
 {
 	for (guint i = 0; i < self->subscriptions->len; i++) {
 		MsbSubscription *sub = g_ptr_array_index(self->subscriptions, i);
@@ -251,9 +251,11 @@ msb_client_fail_pending(MsbClient *self, gint code, const gchar *why)
 	while ((link = g_queue_pop_head_link(&order)) != NULL) {
 		MsbPendingPublish *p = link->data;
 		msb_pending_publish_complete(
-		    p, g_error_new(MSB_CLIENT_ERROR, code,
-				   "Publish #%" G_GINT64_FORMAT " to %s was not answered: %s",
-				   p->request_id, self->address, why));
+		        p, g_error_new(MSB_CLIENT_ERROR, code,
+		                       "Publish #%" G_GINT64_FORMAT " to %s was not %s: %s",
+		                       p->request_id, self->address,
+		                       code == MSB_CLIENT_ERROR_NOT_CONNECTED ? "sent" : "answered",
+		                       why));
 	}
 }
 
@@ -274,6 +276,34 @@ msb_pending_publish_cancelled_cb(GCancellable *cancellable, gpointer user_data)
 
 /* ---- output ---- */
 
+/*
+ * Make room for @extra bytes at the end of an output buffer that may hold megabytes not yet sent
+ * (thousands of publishes in flight while the socket is full). msb_buf_grow() compacts whenever
+ * the consumed front would do, which moves every unsent byte after each partial send; here the
+ * front is reclaimed only when it is at least as large as what has to move, otherwise the buffer
+ * doubles. Either way each byte is moved O(1) times.
+ */
+static void
+msb_client_buf_reserve(MsbBuf *buf, gsize extra)
+{
+	gsize cap;
+
+	if (buf->cap - buf->len >= extra)
+		return;
+	if (buf->off > 0 && buf->off >= msb_buf_pending(buf)) {
+		msb_buf_compact(buf);
+		if (buf->cap - buf->len >= extra)
+			return;
+	}
+	if (G_MAXSIZE - buf->len < extra)
+		g_error("output buffer size overflow");
+	cap = buf->cap > 0 ? buf->cap : MSB_CLIENT_READ_CHUNK;
+	while (cap - buf->len < extra)
+		cap = cap > G_MAXSIZE / 2 ? buf->len + extra : cap * 2;
+	buf->data = g_realloc(buf->data, cap);
+	buf->cap = cap;
+}
+
 static gboolean
 msb_client_out_cb(GSocket *socket, GIOCondition condition, gpointer user_data);
 
@@ -287,27 +317,29 @@ msb_client_flush(MsbClient *self)
 	while (msb_buf_pending(&self->out) > 0) {
 		g_autoptr(GError) error = NULL;
 		gssize n = g_socket_send(self->socket, (const gchar *)msb_buf_head(&self->out),
-					 msb_buf_pending(&self->out), NULL, &error);
+		                         msb_buf_pending(&self->out), NULL, &error);
 		if (n < 0) {
 			g_autoptr(GError) lost = NULL;
 			if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
 				if (self->out_source == NULL) {
 					self->out_source = msb_client_attach(
-					    self, g_socket_create_source(self->socket, G_IO_OUT, NULL),
-					    G_SOURCE_FUNC(msb_client_out_cb), "msb-client-out");
+					        self,
+					        g_socket_create_source(self->socket, G_IO_OUT,
+					                               NULL),
+					        G_SOURCE_FUNC(msb_client_out_cb), "msb-client-out");
 				}
 				return;
 			}
 			lost = g_error_new(G_IO_ERROR, error->code,
-					   "Writing to the broker failed: %s", error->message);
+			                   "Writing to the broker failed: %s", error->message);
 			msb_client_connection_lost(self, lost);
 			return;
 		}
 		msb_buf_consume(&self->out, (gsize)n);
 	}
+	/* the capacity is kept (until the next connect): shrinking and regrowing a buffer of many
+	 * MiB on every burst costs more in page faults than the memory is worth */
 	msb_client_destroy_source(&self->out_source);
-	if (self->out.cap > MSB_CLIENT_BUF_KEEP)
-		msb_buf_shrink(&self->out, MSB_CLIENT_READ_CHUNK);
 }
 
 /* On close: hand what is buffered (the last confirmations) to the kernel if it takes it. */
@@ -316,7 +348,7 @@ msb_client_flush_best_effort(MsbClient *self)
 {
 	while (self->socket != NULL && msb_buf_pending(&self->out) > 0) {
 		gssize n = g_socket_send(self->socket, (const gchar *)msb_buf_head(&self->out),
-					 msb_buf_pending(&self->out), NULL, NULL);
+		                         msb_buf_pending(&self->out), NULL, NULL);
 		if (n <= 0)
 			break;
 		msb_buf_consume(&self->out, (gsize)n);
@@ -327,7 +359,7 @@ static gboolean
 msb_client_out_cb(GSocket *socket, GIOCondition condition, gpointer user_data)
 {
 	MsbClient *self = MSB_CLIENT(user_data);
-	g_autoptr(MsbClient) keep = g_object_ref(self);
+	g_autoptr(MsbClient) keep G_GNUC_UNUSED = g_object_ref(self);
 
 	msb_client_flush(self);
 	return G_SOURCE_CONTINUE; /* the flush destroys this source once the buffer is empty */
@@ -351,14 +383,14 @@ msb_client_flush_source_dispatch(GSource *source, GSourceFunc callback, gpointer
 }
 
 static GSourceFuncs msb_client_flush_source_funcs = {
-    .dispatch = msb_client_flush_source_dispatch,
+        .dispatch = msb_client_flush_source_dispatch,
 };
 
 static gboolean
 msb_client_flush_cb(gpointer user_data)
 {
 	MsbClient *self = MSB_CLIENT(user_data);
-	g_autoptr(MsbClient) keep = g_object_ref(self);
+	g_autoptr(MsbClient) keep G_GNUC_UNUSED = g_object_ref(self);
 
 	msb_client_flush(self);
 	return G_SOURCE_CONTINUE;
@@ -424,15 +456,16 @@ msb_client_schedule_reconnect(MsbClient *self)
 	}
 	self->state = MSB_CLIENT_STATE_WAITING;
 	msb_client_destroy_source(&self->reconnect_source);
-	self->reconnect_source = msb_client_attach(self, g_timeout_source_new(self->reconnect_delay_ms),
-						   msb_client_reconnect_cb, "msb-client-reconnect");
+	self->reconnect_source =
+	        msb_client_attach(self, g_timeout_source_new(self->reconnect_delay_ms),
+	                          msb_client_reconnect_cb, "msb-client-reconnect");
 }
 
 /* The link is gone: fail every pending publish, tell the application, maybe reconnect. */
 static void
 msb_client_disconnect(MsbClient *self, const GError *reason, gboolean reconnect)
 {
-	g_autoptr(MsbClient) keep = g_object_ref(self);
+	g_autoptr(MsbClient) keep G_GNUC_UNUSED = g_object_ref(self);
 
 	if (self->state != MSB_CLIENT_STATE_CONNECTED)
 		return;
@@ -472,7 +505,8 @@ msb_client_handle_reject(MsbClient *self, const gchar *text)
 			MsbPendingPublish *p = link->data;
 			msb_client_pending_remove(self, p);
 			msb_pending_publish_complete(
-			    p, g_error_new_literal(MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_REJECTED, text));
+			        p, g_error_new_literal(MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_REJECTED,
+			                               text));
 		} else {
 			g_debug("Reject with no publish pending: %s", text);
 		}
@@ -482,18 +516,18 @@ msb_client_handle_reject(MsbClient *self, const gchar *text)
 
 static void
 msb_client_handle_new_messages(MsbClient *self, const MsbPacket *pkt, const guint8 *packet,
-			       gsize packet_len)
+                               gsize packet_len)
 {
 	MsbSubscription *sub = msb_client_find_subscription(
-	    self, pkt->new_messages.topic.str, pkt->new_messages.topic.len,
-	    pkt->new_messages.queue.str, pkt->new_messages.queue.len);
+	        self, pkt->new_messages.topic.str, pkt->new_messages.topic.len,
+	        pkt->new_messages.queue.str, pkt->new_messages.queue.len);
 	g_autoptr(MsbDelivery) delivery =
-	    msb_delivery_new(self, self->generation, packet, packet_len, pkt);
+	        msb_delivery_new(self, self->generation, packet, packet_len, pkt);
 
 	if (sub == NULL) {
 		/* the unref below returns the batch to the broker */
 		g_warning("NewMessages for %s/%s, which we did not subscribe to; failing it",
-			  msb_delivery_get_topic(delivery), msb_delivery_get_queue(delivery));
+		          msb_delivery_get_topic(delivery), msb_delivery_get_queue(delivery));
 		return;
 	}
 	sub->func(self, delivery, sub->user_data);
@@ -526,7 +560,7 @@ msb_client_dispatch(MsbClient *self, const MsbPacket *pkt, const guint8 *packet,
 		break;
 	case MSB_PACKET_REJECT: {
 		g_autofree gchar *text =
-		    g_strndup(pkt->reject.message.str, pkt->reject.message.len);
+		        g_strndup(pkt->reject.message.str, pkt->reject.message.len);
 		msb_client_handle_reject(self, text);
 		break;
 	}
@@ -548,17 +582,16 @@ msb_client_parse(MsbClient *self)
 		const guint8 *head = msb_buf_head(&self->in);
 		MsbPacket pkt;
 		gsize consumed = 0;
-		MsbWireDecodeResult res = msb_wire_decode(&self->decoder, head,
-							  msb_buf_pending(&self->in), &pkt,
-							  &consumed, &error);
+		MsbWireDecodeResult res = msb_wire_decode(
+		        &self->decoder, head, msb_buf_pending(&self->in), &pkt, &consumed, &error);
 		if (res == MSB_WIRE_DECODE_NEED_MORE) {
 			self->in_need = consumed;
 			break;
 		}
 		if (res == MSB_WIRE_DECODE_ERROR) {
-			g_autoptr(GError) lost =
-			    g_error_new(MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_PROTOCOL,
-					"Cannot decode a packet from the broker: %s", error->message);
+			g_autoptr(GError) lost = g_error_new(
+			        MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_PROTOCOL,
+			        "Cannot decode a packet from the broker: %s", error->message);
 			msb_client_connection_lost(self, lost);
 			return FALSE;
 		}
@@ -575,7 +608,7 @@ static gboolean
 msb_client_in_cb(GSocket *socket, GIOCondition condition, gpointer user_data)
 {
 	MsbClient *self = MSB_CLIENT(user_data);
-	g_autoptr(MsbClient) keep = g_object_ref(self);
+	g_autoptr(MsbClient) keep G_GNUC_UNUSED = g_object_ref(self);
 
 	for (guint round = 0; round < MSB_CLIENT_READS_PER_WAKEUP; round++) {
 		g_autoptr(GError) error = NULL;
@@ -585,8 +618,10 @@ msb_client_in_cb(GSocket *socket, GIOCondition condition, gpointer user_data)
 		gssize n;
 		guint8 *dst;
 
+		/* room for the partial packet's announced size, but let a huge announcement grow
+		 * the buffer only as its bytes actually arrive */
 		if (self->in_need > pending && self->in_need - pending > want)
-			want = self->in_need - pending;
+			want = MIN(self->in_need - pending, MSB_CLIENT_MAX_PREALLOC);
 		dst = msb_buf_reserve(&self->in, want);
 		space = self->in.cap - self->in.len;
 		n = g_socket_receive(socket, (gchar *)dst, space, NULL, &error);
@@ -595,14 +630,14 @@ msb_client_in_cb(GSocket *socket, GIOCondition condition, gpointer user_data)
 			if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
 				break;
 			lost = g_error_new(G_IO_ERROR, error->code,
-					   "Reading from the broker failed: %s", error->message);
+			                   "Reading from the broker failed: %s", error->message);
 			msb_client_connection_lost(self, lost);
 			return G_SOURCE_REMOVE;
 		}
 		if (n == 0) {
-			g_autoptr(GError) lost = g_error_new(G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-							     "The broker at %s closed the connection",
-							     self->address);
+			g_autoptr(GError) lost = g_error_new(
+			        G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+			        "The broker at %s closed the connection", self->address);
 			msb_client_connection_lost(self, lost);
 			return G_SOURCE_REMOVE;
 		}
@@ -622,15 +657,15 @@ static gboolean
 msb_client_ping_cb(gpointer user_data)
 {
 	MsbClient *self = MSB_CLIENT(user_data);
-	g_autoptr(MsbClient) keep = g_object_ref(self);
+	g_autoptr(MsbClient) keep G_GNUC_UNUSED = g_object_ref(self);
 	gint64 silent_us = g_get_monotonic_time() - self->last_rx_us;
 
 	if (silent_us >= (gint64)self->ping_interval_ms * 1000 * MSB_CLIENT_DEAD_INTERVALS) {
 		g_autoptr(GError) lost =
-		    g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-				"Nothing received from the broker at %s for %" G_GINT64_FORMAT
-				" ms (%d ping intervals); closing the link",
-				self->address, silent_us / 1000, MSB_CLIENT_DEAD_INTERVALS);
+		        g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+		                    "Nothing received from the broker at %s for %" G_GINT64_FORMAT
+		                    " ms (%d ping intervals); closing the link",
+		                    self->address, silent_us / 1000, MSB_CLIENT_DEAD_INTERVALS);
 		msb_client_connection_lost(self, lost);
 		return G_SOURCE_REMOVE;
 	}
@@ -644,7 +679,7 @@ msb_client_start_ping(MsbClient *self)
 {
 	msb_client_destroy_source(&self->ping_source);
 	self->ping_source = msb_client_attach(self, g_timeout_source_new(self->ping_interval_ms),
-					      msb_client_ping_cb, "msb-client-ping");
+	                                      msb_client_ping_cb, "msb-client-ping");
 }
 
 /* ---- the link: connecting ---- */
@@ -671,14 +706,14 @@ msb_client_write_greeting_burst(MsbClient *self)
 	g_autoptr(GError) error = NULL;
 
 	if (!msb_wire_put_greeting(&self->out, self->greeting_name, self->session_protocol,
-				   &error)) {
+	                           &error)) {
 		g_warning("cannot encode the Greeting: %s", error->message);
 		g_clear_error(&error);
 	}
 	msb_wire_put_packet_versions(&self->out, MSB_CLIENT_NEW_MESSAGES_VERSION);
 	for (guint i = 0; i < self->topics->len; i++) {
 		if (!msb_wire_put_create_topic(&self->out, g_ptr_array_index(self->topics, i),
-					       &error)) {
+		                               &error)) {
 			g_warning("cannot encode CreateTopicIfNotExists: %s", error->message);
 			g_clear_error(&error);
 		}
@@ -686,13 +721,14 @@ msb_client_write_greeting_burst(MsbClient *self)
 	for (guint i = 0; i < self->subscriptions->len; i++) {
 		MsbSubscription *sub = g_ptr_array_index(self->subscriptions, i);
 		if (!msb_wire_put_subscribe(&self->out, sub->topic, sub->queue,
-					    (guint8)sub->queue_type, &error)) {
+		                            (guint8)sub->queue_type, &error)) {
 			g_warning("cannot encode Subscribe: %s", error->message);
 			g_clear_error(&error);
 		}
 	}
 	if (msb_buf_pending(&self->queued) > 0)
-		msb_buf_put(&self->out, msb_buf_head(&self->queued), msb_buf_pending(&self->queued));
+		msb_buf_put(&self->out, msb_buf_head(&self->queued),
+		            msb_buf_pending(&self->queued));
 	msb_buf_clear(&self->queued);
 }
 
@@ -717,14 +753,15 @@ msb_client_connection_established(MsbClient *self, GSocketConnection *connection
 	self->decoder.protocol_version = self->session_protocol;
 	self->decoder.new_messages_version = MSB_CLIENT_NEW_MESSAGES_VERSION;
 	msb_buf_shrink(&self->in, MSB_CLIENT_BUF_KEEP);
+	msb_buf_shrink(&self->out, MSB_CLIENT_BUF_KEEP);
 	self->in.len = self->in.off = 0;
 	self->in_need = 0;
 	self->out.len = self->out.off = 0;
 	msb_client_write_greeting_burst(self);
 
 	self->in_source =
-	    msb_client_attach(self, g_socket_create_source(self->socket, G_IO_IN, NULL),
-			      G_SOURCE_FUNC(msb_client_in_cb), "msb-client-in");
+	        msb_client_attach(self, g_socket_create_source(self->socket, G_IO_IN, NULL),
+	                          G_SOURCE_FUNC(msb_client_in_cb), "msb-client-in");
 	self->flush_source = g_source_new(&msb_client_flush_source_funcs, sizeof(GSource));
 	g_source_set_priority(self->flush_source, G_PRIORITY_DEFAULT);
 	msb_client_attach(self, self->flush_source, msb_client_flush_cb, "msb-client-flush");
@@ -750,7 +787,7 @@ msb_client_connect_failed(MsbClient *self, const GError *error, gboolean reconne
 	if (reconnect)
 		msb_client_schedule_reconnect(self);
 	wrapped = g_error_new(error->domain, error->code, "Cannot connect to the broker at %s: %s",
-			      self->address, error->message);
+	                      self->address, error->message);
 	msb_client_fail_pending(self, MSB_CLIENT_ERROR_NOT_CONNECTED, wrapped->message);
 	msb_client_complete_waiters(self, wrapped);
 }
@@ -761,7 +798,7 @@ msb_client_connect_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(MsbClient) self = MSB_CLIENT(user_data);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GSocketConnection) connection =
-	    g_socket_client_connect_finish(G_SOCKET_CLIENT(source), res, &error);
+	        g_socket_client_connect_finish(G_SOCKET_CLIENT(source), res, &error);
 
 	/* a stale attempt: msb_client_close() has already cleaned up after it */
 	if (self->state != MSB_CLIENT_STATE_CONNECTING ||
@@ -786,9 +823,10 @@ msb_client_parse_address(const gchar *address, GError **error)
 	if (g_str_has_prefix(address, "unix:")) {
 		const gchar *path = address + strlen("unix:");
 		if (path[0] == '\0') {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-				    "The address \"%s\" has no socket path; use unix:/path/to/socket",
-				    address);
+			g_set_error(
+			        error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			        "The address \"%s\" has no socket path; use unix:/path/to/socket",
+			        address);
 			return NULL;
 		}
 		return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
@@ -819,7 +857,7 @@ msb_client_start_connect(MsbClient *self)
 	g_socket_client_set_enable_proxy(self->socket_client, FALSE);
 	g_main_context_push_thread_default(self->context);
 	g_socket_client_connect_async(self->socket_client, connectable, self->connect_cancellable,
-				      msb_client_connect_cb, g_object_ref(self));
+	                              msb_client_connect_cb, g_object_ref(self));
 	g_main_context_pop_thread_default(self->context);
 }
 
@@ -916,7 +954,7 @@ msb_client_source_destroy_unref(gpointer source)
 
 void
 msb_client_connect_async(MsbClient *self, GCancellable *cancellable, GAsyncReadyCallback callback,
-			 gpointer user_data)
+                         gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
 
@@ -934,7 +972,7 @@ msb_client_connect_async(MsbClient *self, GCancellable *cancellable, GAsyncReady
 	if (cancellable != NULL) {
 		GSource *source = g_cancellable_source_new(cancellable);
 		g_source_set_callback(source, G_SOURCE_FUNC(msb_client_connect_cancelled_cb), task,
-				      NULL);
+		                      NULL);
 		g_source_attach(source, self->context);
 		g_task_set_task_data(task, source, msb_client_source_destroy_unref);
 	}
@@ -982,16 +1020,16 @@ msb_client_close(MsbClient *self)
 	switch (self->state) {
 	case MSB_CLIENT_STATE_CONNECTING: {
 		g_autoptr(GError) error =
-		    g_error_new_literal(MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_NOT_CONNECTED,
-					"the client was closed before the connection was made");
+		        g_error_new_literal(MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_NOT_CONNECTED,
+		                            "the client was closed before the connection was made");
 		g_cancellable_cancel(self->connect_cancellable);
 		msb_client_connect_failed(self, error, FALSE);
 		break;
 	}
 	case MSB_CLIENT_STATE_CONNECTED: {
 		g_autoptr(GError) error =
-		    g_error_new_literal(G_IO_ERROR, G_IO_ERROR_CANCELLED,
-					"The connection was closed by the application");
+		        g_error_new_literal(G_IO_ERROR, G_IO_ERROR_CANCELLED,
+		                            "The connection was closed by the application");
 		msb_client_flush_best_effort(self);
 		msb_client_disconnect(self, error, FALSE);
 		break;
@@ -1037,7 +1075,7 @@ msb_client_create_topic(MsbClient *self, const gchar *topic, GError **error)
  * output buffer grows (and moves) at most once per publish. */
 static gboolean
 msb_client_publish_validate(MsbClient *self, const gchar *topic, const MsbMessage *messages,
-			    guint n_messages, gint32 protocol, gsize *size_out, GError **error)
+                            guint n_messages, gint32 protocol, gsize *size_out, GError **error)
 {
 	gsize size;
 
@@ -1045,8 +1083,8 @@ msb_client_publish_validate(MsbClient *self, const gchar *topic, const MsbMessag
 		return FALSE;
 	if (n_messages > G_MAXINT32) {
 		g_set_error(error, MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_INVALID_ARGUMENT,
-			    "Cannot publish %u messages in one packet; the limit is %d", n_messages,
-			    G_MAXINT32);
+		            "Cannot publish %u messages in one packet; the limit is %d", n_messages,
+		            G_MAXINT32);
 		return FALSE;
 	}
 	/* id, pstr topic, i64 request id, i32 count, ..., bool persist */
@@ -1056,27 +1094,27 @@ msb_client_publish_validate(MsbClient *self, const gchar *topic, const MsbMessag
 
 		if (m->content == NULL && m->content_len > 0) {
 			g_set_error(error, MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_INVALID_ARGUMENT,
-				    "Message %u has no content but a length of %" G_GSIZE_FORMAT, i,
-				    m->content_len);
+			            "Message %u has no content but a length of %" G_GSIZE_FORMAT, i,
+			            m->content_len);
 			return FALSE;
 		}
 		if (m->content_len > G_MAXINT32) {
 			g_set_error(error, MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_INVALID_ARGUMENT,
-				    "Message %u is %" G_GSIZE_FORMAT
-				    " bytes long; the protocol allows at most %d",
-				    i, m->content_len, G_MAXINT32);
+			            "Message %u is %" G_GSIZE_FORMAT
+			            " bytes long; the protocol allows at most %d",
+			            i, m->content_len, G_MAXINT32);
 			return FALSE;
 		}
 		if (m->n_headers > 0 && m->headers == NULL) {
 			g_set_error(error, MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_INVALID_ARGUMENT,
-				    "Message %u has %u headers but no header array", i,
-				    m->n_headers);
+			            "Message %u has %u headers but no header array", i,
+			            m->n_headers);
 			return FALSE;
 		}
 		if (m->n_headers > 255) {
 			g_set_error(error, MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_INVALID_ARGUMENT,
-				    "Message %u has %u headers; the protocol allows at most 255", i,
-				    m->n_headers);
+			            "Message %u has %u headers; the protocol allows at most 255", i,
+			            m->n_headers);
 			return FALSE;
 		}
 		size += 4 + m->content_len;
@@ -1084,9 +1122,10 @@ msb_client_publish_validate(MsbClient *self, const gchar *topic, const MsbMessag
 			continue;
 		size += 1;
 		for (guint j = 0; j < m->n_headers; j++) {
-			if (!msb_client_validate_name("header key", m->headers[j].key, TRUE, error) ||
+			if (!msb_client_validate_name("header key", m->headers[j].key, TRUE,
+			                              error) ||
 			    !msb_client_validate_name("header value", m->headers[j].value, TRUE,
-						      error)) {
+			                              error)) {
 				g_prefix_error(error, "Message %u, header %u: ", i, j);
 				return FALSE;
 			}
@@ -1099,14 +1138,14 @@ msb_client_publish_validate(MsbClient *self, const gchar *topic, const MsbMessag
 
 static void
 msb_client_publish_encode(MsbClient *self, MsbBuf *buf, const gchar *topic,
-			  const MsbMessage *messages, guint n_messages, gboolean persist,
-			  gint64 request_id, gint32 protocol, gsize size)
+                          const MsbMessage *messages, guint n_messages, gboolean persist,
+                          gint64 request_id, gint32 protocol, gsize size)
 {
 	g_autoptr(GError) error = NULL;
 	gsize count_at = 0;
 
 	/* reserve the whole packet first: no growth (and no compaction) while encoding */
-	msb_buf_reserve(buf, size);
+	msb_client_buf_reserve(buf, size);
 	if (!msb_wire_publish_begin(buf, topic, request_id, &count_at, &error)) {
 		g_critical("cannot encode a validated Publish: %s", error->message);
 		return;
@@ -1116,15 +1155,14 @@ msb_client_publish_encode(MsbClient *self, MsbBuf *buf, const gchar *topic,
 
 		if (protocol >= 3 && m->n_headers > 0) {
 			self->scratch.len = self->scratch.off = 0;
-			if (!msb_wire_put_headers(&self->scratch,
-						  (const MsbWireHeader *)m->headers, m->n_headers,
-						  &error)) {
+			if (!msb_wire_put_headers(&self->scratch, (const MsbWireHeader *)m->headers,
+			                          m->n_headers, &error)) {
 				g_critical("cannot encode validated headers: %s", error->message);
 				g_clear_error(&error);
 				self->scratch.len = 0;
 			}
 			msb_wire_publish_add(buf, protocol, self->scratch.data, self->scratch.len,
-					     m->content, m->content_len);
+			                     m->content, m->content_len);
 		} else {
 			msb_wire_publish_add(buf, protocol, NULL, 0, m->content, m->content_len);
 		}
@@ -1134,8 +1172,8 @@ msb_client_publish_encode(MsbClient *self, MsbBuf *buf, const gchar *topic,
 
 void
 msb_client_publish_async(MsbClient *self, const gchar *topic, const MsbMessage *messages,
-			 guint n_messages, gboolean persist_immediately, GCancellable *cancellable,
-			 GAsyncReadyCallback callback, gpointer user_data)
+                         guint n_messages, gboolean persist_immediately, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
 	g_autoptr(GError) error = NULL;
@@ -1163,14 +1201,14 @@ msb_client_publish_async(MsbClient *self, const gchar *topic, const MsbMessage *
 	case MSB_CLIENT_STATE_WAITING:
 	default:
 		g_task_return_new_error(task, MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_NOT_CONNECTED,
-					"Not connected to the broker at %s%s", self->address,
-					self->state == MSB_CLIENT_STATE_WAITING
-					    ? " (waiting to reconnect)"
-					    : "; call msb_client_connect_async() first");
+		                        "Not connected to the broker at %s%s", self->address,
+		                        self->state == MSB_CLIENT_STATE_WAITING
+		                                ? " (waiting to reconnect)"
+		                                : "; call msb_client_connect_async() first");
 		return;
 	}
-	if (!msb_client_publish_validate(self, topic, messages, n_messages,
-					 self->session_protocol, &size, &error)) {
+	if (!msb_client_publish_validate(self, topic, messages, n_messages, self->session_protocol,
+	                                 &size, &error)) {
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
@@ -1181,13 +1219,13 @@ msb_client_publish_async(MsbClient *self, const gchar *topic, const MsbMessage *
 	p->task = g_steal_pointer(&task);
 	p->link.data = p;
 	msb_client_publish_encode(self, buf, topic, messages, n_messages, persist_immediately,
-				  p->request_id, self->session_protocol, size);
+	                          p->request_id, self->session_protocol, size);
 	g_hash_table_insert(self->pending, &p->request_id, p);
 	g_queue_push_tail_link(&self->pending_order, &p->link);
 	if (cancellable != NULL) {
 		p->cancel_source = g_cancellable_source_new(cancellable);
 		g_source_set_callback(p->cancel_source,
-				      G_SOURCE_FUNC(msb_pending_publish_cancelled_cb), p, NULL);
+		                      G_SOURCE_FUNC(msb_pending_publish_cancelled_cb), p, NULL);
 		g_source_attach(p->cancel_source, self->context);
 	}
 	if (buf == &self->out)
@@ -1204,15 +1242,15 @@ msb_client_publish_finish(MsbClient *self, GAsyncResult *result, GError **error)
 
 gboolean
 msb_client_publish_sync(MsbClient *self, const gchar *topic, const MsbMessage *messages,
-			guint n_messages, gboolean persist_immediately, GCancellable *cancellable,
-			GError **error)
+                        guint n_messages, gboolean persist_immediately, GCancellable *cancellable,
+                        GError **error)
 {
 	g_autoptr(GMainContext) context = g_main_context_ref_thread_default();
 	g_autoptr(GAsyncResult) res = NULL;
 
 	g_return_val_if_fail(MSB_IS_CLIENT(self), FALSE);
 	msb_client_publish_async(self, topic, messages, n_messages, persist_immediately,
-				 cancellable, msb_client_sync_cb, &res);
+	                         cancellable, msb_client_sync_cb, &res);
 	while (res == NULL)
 		g_main_context_iteration(context, TRUE);
 	return msb_client_publish_finish(self, res, error);
@@ -1227,8 +1265,8 @@ msb_client_get_pending_publishes(MsbClient *self)
 
 gboolean
 msb_client_subscribe(MsbClient *self, const gchar *topic, const gchar *queue,
-		     MsbClientQueueType queue_type, MsbDeliveryFunc func, gpointer user_data,
-		     GDestroyNotify destroy, GError **error)
+                     MsbClientQueueType queue_type, MsbDeliveryFunc func, gpointer user_data,
+                     GDestroyNotify destroy, GError **error)
 {
 	MsbSubscription *sub;
 
@@ -1241,16 +1279,16 @@ msb_client_subscribe(MsbClient *self, const gchar *topic, const gchar *queue,
 		return FALSE;
 	if ((guint)queue_type > MSB_CLIENT_QUEUE_DELETE_ON_DISCONNECT_SINGLE_CONNECTION) {
 		g_set_error(error, MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_INVALID_ARGUMENT,
-			    "Unknown queue type %d; use one of the MsbClientQueueType values",
-			    (gint)queue_type);
+		            "Unknown queue type %d; use one of the MsbClientQueueType values",
+		            (gint)queue_type);
 		return FALSE;
 	}
 	if (msb_client_find_subscription(self, topic, strlen(topic), queue, strlen(queue)) !=
 	    NULL) {
 		g_set_error(error, MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_INVALID_ARGUMENT,
-			    "Already subscribed to queue \"%s\" of topic \"%s\"; a connection may "
-			    "subscribe to a queue only once",
-			    queue, topic);
+		            "Already subscribed to queue \"%s\" of topic \"%s\"; a connection may "
+		            "subscribe to a queue only once",
+		            queue, topic);
 		return FALSE;
 	}
 	sub = g_new0(MsbSubscription, 1);
@@ -1266,7 +1304,7 @@ msb_client_subscribe(MsbClient *self, const gchar *topic, const gchar *queue,
 	if (self->state == MSB_CLIENT_STATE_CONNECTED) {
 		g_autoptr(GError) error_local = NULL;
 		if (!msb_wire_put_subscribe(&self->out, topic, queue, (guint8)queue_type,
-					    &error_local))
+		                            &error_local))
 			g_warning("cannot encode Subscribe: %s", error_local->message);
 		msb_client_schedule_flush(self);
 	}
@@ -1318,15 +1356,15 @@ msb_client_class_init(MsbClientClass *klass)
 	object_class->dispose = msb_client_dispose;
 	object_class->finalize = msb_client_finalize;
 
-	signals[SIGNAL_CONNECTED] = g_signal_new("connected", G_TYPE_FROM_CLASS(klass),
-						 G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-						 G_TYPE_NONE, 0);
+	signals[SIGNAL_CONNECTED] =
+	        g_signal_new("connected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+	                     NULL, NULL, G_TYPE_NONE, 0);
 	signals[SIGNAL_DISCONNECTED] =
-	    g_signal_new("disconnected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
-			 NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
+	        g_signal_new("disconnected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+	                     NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
 	signals[SIGNAL_REJECTED] =
-	    g_signal_new("rejected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-			 NULL, G_TYPE_NONE, 1, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
+	        g_signal_new("rejected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                     NULL, G_TYPE_NONE, 1, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
 }
 
 static void
@@ -1344,8 +1382,7 @@ msb_client_init(MsbClient *self)
 	self->pending = g_hash_table_new(g_int64_hash, g_int64_equal);
 	g_queue_init(&self->pending_order);
 	self->topics = g_ptr_array_new_with_free_func(g_free);
-	self->subscriptions =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)msb_subscription_free);
+	self->subscriptions = g_ptr_array_new_with_free_func((GDestroyNotify)msb_subscription_free);
 	msb_buf_init(&self->in, 0);
 	msb_buf_init(&self->out, 0);
 	msb_buf_init(&self->queued, 0);

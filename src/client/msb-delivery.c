@@ -28,7 +28,7 @@ struct _MsbDelivery {
 };
 
 /* keep the arrays after the struct pointer-aligned */
-#define MSB_DELIVERY_HEAD_SIZE                                                                     \
+#define MSB_DELIVERY_HEAD_SIZE \
 	((sizeof(MsbDelivery) + sizeof(gpointer) * 2 - 1) & ~(sizeof(gpointer) * 2 - 1))
 
 /* Rebase a view into the decoded packet onto the copy; an empty view gets a valid pointer. */
@@ -53,7 +53,7 @@ put_str(gchar **strings, const gchar *str, gsize len)
 
 MsbDelivery *
 msb_delivery_new(MsbClient *client, guint generation, const guint8 *packet, gsize packet_len,
-		 const MsbPacket *pkt)
+                 const MsbPacket *pkt)
 {
 	const MsbWireMessage *wmsgs = pkt->new_messages.messages;
 	guint n = pkt->new_messages.n_messages;
@@ -92,10 +92,8 @@ msb_delivery_new(MsbClient *client, guint generation, const guint8 *packet, gsiz
 	self->client = g_object_ref(client);
 	self->confirmation_id = pkt->new_messages.confirmation_id;
 	self->n_messages = n;
-	self->topic =
-	    put_str(&strings, pkt->new_messages.topic.str, pkt->new_messages.topic.len);
-	self->queue =
-	    put_str(&strings, pkt->new_messages.queue.str, pkt->new_messages.queue.len);
+	self->topic = put_str(&strings, pkt->new_messages.topic.str, pkt->new_messages.topic.len);
+	self->queue = put_str(&strings, pkt->new_messages.queue.str, pkt->new_messages.queue.len);
 
 	for (guint i = 0; i < n; i++) {
 		const MsbWireMessage *wm = &wmsgs[i];
@@ -115,7 +113,7 @@ msb_delivery_new(MsbClient *client, guint generation, const guint8 *packet, gsiz
 			m->headers = headers;
 			while (m->n_headers < wm->n_headers &&
 			       msb_wire_headers_next(wm->headers, wm->headers_len, &pos, &key,
-						     &value)) {
+			                             &value)) {
 				headers->key = put_str(&strings, key.str, key.len);
 				headers->value = put_str(&strings, value.str, value.len);
 				headers++;
@@ -201,14 +199,14 @@ msb_delivery_send_confirm(MsbDelivery *delivery, gboolean all_ok)
 
 	if (out == NULL) {
 		g_debug("dropping the confirmation of %s/%s #%" G_GINT64_FORMAT
-			": the link it came on is gone",
-			delivery->topic, delivery->queue, delivery->confirmation_id);
+		        ": the link it came on is gone",
+		        delivery->topic, delivery->queue, delivery->confirmation_id);
 		return;
 	}
 	if (!msb_wire_put_confirm(out, all_ok, delivery->topic, delivery->queue,
-				  delivery->confirmation_id, &error))
+	                          delivery->confirmation_id, &error))
 		g_warning("cannot encode the confirmation of %s/%s: %s", delivery->topic,
-			  delivery->queue, error->message);
+		          delivery->queue, error->message);
 	msb_client_out_end(delivery->client);
 }
 
@@ -252,8 +250,9 @@ ids_to_ranges(const gint64 *ids, guint n_ids)
 	sorted = g_memdup2(ids, (gsize)n_ids * sizeof(gint64));
 	qsort(sorted, n_ids, sizeof(gint64), compare_i64);
 	for (guint i = 0; i < n_ids; i++) {
-		MsbWireRange *last =
-		    ranges->len > 0 ? &g_array_index(ranges, MsbWireRange, ranges->len - 1) : NULL;
+		MsbWireRange *last = ranges->len > 0
+		                             ? &g_array_index(ranges, MsbWireRange, ranges->len - 1)
+		                             : NULL;
 		if (last != NULL && (sorted[i] <= last->to_id || sorted[i] - 1 == last->to_id)) {
 			last->to_id = MAX(last->to_id, sorted[i]);
 		} else {
@@ -265,8 +264,7 @@ ids_to_ranges(const gint64 *ids, guint n_ids)
 }
 
 static void
-msb_delivery_send_ids(MsbDelivery *delivery, gboolean intermediary, const gint64 *ids,
-		      guint n_ids)
+msb_delivery_send_ids(MsbDelivery *delivery, gboolean intermediary, const gint64 *ids, guint n_ids)
 {
 	g_autoptr(GArray) ranges = NULL;
 	g_autoptr(GError) error = NULL;
@@ -274,17 +272,17 @@ msb_delivery_send_ids(MsbDelivery *delivery, gboolean intermediary, const gint64
 
 	if (out == NULL) {
 		g_debug("dropping the %s confirmation of %s/%s #%" G_GINT64_FORMAT
-			": the link it came on is gone",
-			intermediary ? "intermediary" : "partial", delivery->topic, delivery->queue,
-			delivery->confirmation_id);
+		        ": the link it came on is gone",
+		        intermediary ? "intermediary" : "partial", delivery->topic, delivery->queue,
+		        delivery->confirmation_id);
 		return;
 	}
 	ranges = ids_to_ranges(ids, n_ids);
 	if (!msb_wire_put_confirm_ids(out, intermediary, delivery->topic, delivery->queue,
-				      delivery->confirmation_id, (const MsbWireRange *)ranges->data,
-				      ranges->len, &error))
+	                              delivery->confirmation_id, (const MsbWireRange *)ranges->data,
+	                              ranges->len, &error))
 		g_warning("cannot encode the confirmation of %s/%s: %s", delivery->topic,
-			  delivery->queue, error->message);
+		          delivery->queue, error->message);
 	msb_client_out_end(delivery->client);
 }
 

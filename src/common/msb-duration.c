@@ -180,9 +180,12 @@ parse_clock(const gchar *text, const gchar *p, const gchar *end, guint64 first, 
 	 * Two digits at most for minutes and seconds (and for hours after a day count), as in the
 	 * documented forms: "00:000:20" is more likely a typo than a meaning.
 	 */
-	if (n2 > 2 || n3 > 2 || (!three && first_digits > 2) || (have_days && first_digits > 2))
+	if (n2 > 2 || n3 > 2 || (!three && first_digits > 2))
 		return fail(error, MSB_DURATION_ERROR_INVALID, text,
-		            "minutes and seconds have two digits");
+		            "minutes and seconds have at most two digits");
+	if (have_days && first_digits > 2)
+		return fail(error, MSB_DURATION_ERROR_INVALID, text,
+		            "hours after a day count have at most two digits");
 	if (minutes > 59)
 		return fail(error, MSB_DURATION_ERROR_INVALID, text, "minutes must be 00 to 59");
 	if (seconds > 59)

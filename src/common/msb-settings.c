@@ -230,6 +230,7 @@ static gboolean
 read_sizes(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 {
 	const MsbConfigEntry *mds_entry;
+	const MsbConfigEntry *mps_entry;
 
 	if (!msb_config_file_get_size(cf, KEY_MAX_DELIVERY_SIZE, 1, MAX_DELIVERY_SIZE,
 	                              &settings->max_delivery_size, error))
@@ -238,14 +239,16 @@ read_sizes(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 	if (!msb_config_file_get_size(cf, KEY_MAX_PACKET_SIZE, MSB_PACKET_HEADROOM, MAX_PACKET_SIZE,
 	                              &settings->max_packet_size, error))
 		return FALSE;
-	/* a delivery batch of MaxDeliverySize bytes plus its framing must fit in one packet */
-	if (settings->max_packet_size < settings->max_delivery_size + MSB_PACKET_HEADROOM) {
-		const MsbConfigEntry *mps_entry = msb_config_file_lookup(cf, KEY_MAX_PACKET_SIZE);
+	/*
+	 * A delivery batch of MaxDeliverySize bytes plus its framing must fit in one packet. The
+	 * default always does, so only a MaxPacketSize from the file can fail this.
+	 */
+	mps_entry = msb_config_file_lookup(cf, KEY_MAX_PACKET_SIZE);
+	if (mps_entry != NULL &&
+	    settings->max_packet_size < settings->max_delivery_size + MSB_PACKET_HEADROOM) {
 		const gchar *mds_key = "MaxDeliverySize";
 		g_autofree gchar *shown = NULL;
 
-		/* the default always fits, so only a MaxPacketSize from the file gets here */
-		g_return_val_if_fail(mps_entry != NULL, FALSE);
 		shown = msb_config_quote(mps_entry->value);
 		mds_entry = msb_config_file_lookup(cf, KEY_MAX_DELIVERY_SIZE);
 		if (mds_entry != NULL)

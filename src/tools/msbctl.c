@@ -27,7 +27,7 @@
 
 static gboolean
 msbctl_parse_options(const gchar *parameter_string, const gchar *summary,
-		     const GOptionEntry *entries, int *argc, char ***argv)
+                     const GOptionEntry *entries, int *argc, char ***argv)
 {
 	g_autoptr(GOptionContext) context = g_option_context_new(parameter_string);
 	g_autoptr(GError) error = NULL;
@@ -36,7 +36,7 @@ msbctl_parse_options(const gchar *parameter_string, const gchar *summary,
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!g_option_context_parse(context, argc, argv, &error)) {
 		g_printerr("%s: %s\nRun '%s --help' for the options.\n", g_get_prgname(),
-			   error->message, g_get_prgname());
+		           error->message, g_get_prgname());
 		return FALSE;
 	}
 	return TRUE;
@@ -106,7 +106,7 @@ msbctl_parse_headers(gchar **specs, GArray *headers)
 
 		if (eq == NULL || eq == specs[i]) {
 			g_printerr("%s: --header \"%s\" is not of the form key=value\n",
-				   g_get_prgname(), specs[i]);
+			           g_get_prgname(), specs[i]);
 			return FALSE;
 		}
 		*eq = '\0';
@@ -133,7 +133,7 @@ msbctl_read_stdin_lines(GError **error)
 		if (line == NULL) {
 			if (error_local != NULL) {
 				g_propagate_prefixed_error(error, g_steal_pointer(&error_local),
-							   "Cannot read stdin: ");
+				                           "Cannot read stdin: ");
 				return NULL;
 			}
 			break;
@@ -154,22 +154,22 @@ msbctl_publish_run(int argc, char **argv)
 	gint count = 1;
 	gint protocol = 0;
 	const GOptionEntry entries[] = {
-	    {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
-	     "Broker address, host:port or unix:/path (default " MSBCTL_DEFAULT_ADDRESS ")",
-	     "ADDRESS"},
-	    {"topic", 't', 0, G_OPTION_ARG_STRING, &topic, "Topic to publish to (required)",
-	     "TOPIC"},
-	    {"header", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &header_specs,
-	     "Add a header to every message (repeatable)", "KEY=VALUE"},
-	    {"persist", 'p', 0, G_OPTION_ARG_NONE, &persist,
-	     "Ask the broker to persist before answering (persist_immediately)", NULL},
-	    {"count", 'n', 0, G_OPTION_ARG_INT, &count, "Publish every message N times (default 1)",
-	     "N"},
-	    {"create-topic", 'c', 0, G_OPTION_ARG_NONE, &create_topic,
-	     "Send CreateTopicIfNotExists first", NULL},
-	    {"protocol", 0, 0, G_OPTION_ARG_INT, &protocol,
-	     "Protocol version to greet with, 2 or 3 (default 3)", "P"},
-	    {NULL},
+	        {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
+	         "Broker address, host:port or unix:/path (default " MSBCTL_DEFAULT_ADDRESS ")",
+	         "ADDRESS"},
+	        {"topic", 't', 0, G_OPTION_ARG_STRING, &topic, "Topic to publish to (required)",
+	         "TOPIC"},
+	        {"header", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &header_specs,
+	         "Add a header to every message (repeatable)", "KEY=VALUE"},
+	        {"persist", 'p', 0, G_OPTION_ARG_NONE, &persist,
+	         "Ask the broker to persist before answering (persist_immediately)", NULL},
+	        {"count", 'n', 0, G_OPTION_ARG_INT, &count,
+	         "Publish every message N times (default 1)", "N"},
+	        {"create-topic", 'c', 0, G_OPTION_ARG_NONE, &create_topic,
+	         "Send CreateTopicIfNotExists first", NULL},
+	        {"protocol", 0, 0, G_OPTION_ARG_INT, &protocol,
+	         "Protocol version to greet with, 2 or 3 (default 3)", "P"},
+	        {NULL},
 	};
 	g_autoptr(GArray) headers = g_array_new(FALSE, FALSE, sizeof(MsbHeader));
 	g_autoptr(GPtrArray) contents = NULL;
@@ -180,11 +180,11 @@ msbctl_publish_run(int argc, char **argv)
 	MsbctlPublishState state = {0};
 	guint n_publishes = 0;
 
-	if (!msbctl_parse_options(
-		"[MESSAGE…]",
-		"Publish each MESSAGE to a topic, or each line of standard input when no MESSAGE is "
-		"given,\nand wait until the broker has answered every publish.",
-		entries, &argc, &argv))
+	if (!msbctl_parse_options("[MESSAGE…]",
+	                          "Publish each MESSAGE to a topic, or each line of standard input "
+	                          "when no MESSAGE is "
+	                          "given,\nand wait until the broker has answered every publish.",
+	                          entries, &argc, &argv))
 		return MSBCTL_EXIT_USAGE;
 	if (topic == NULL) {
 		g_printerr("%s: --topic is required\n", g_get_prgname());
@@ -210,23 +210,25 @@ msbctl_publish_run(int argc, char **argv)
 	}
 
 	if (contents->len == 0) {
-		g_printerr("%s: nothing to publish: no MESSAGE given and standard input was empty\n",
-			   g_get_prgname());
+		g_printerr(
+		        "%s: nothing to publish: no MESSAGE given and standard input was empty\n",
+		        g_get_prgname());
 		return MSBCTL_EXIT_USAGE;
 	}
 	messages = g_array_sized_new(FALSE, FALSE, sizeof(MsbMessage), contents->len * count);
 	for (gint c = 0; c < count; c++) {
 		for (guint i = 0; i < contents->len; i++) {
 			MsbMessage m = {0};
-			m.content = g_bytes_get_data(g_ptr_array_index(contents, i), &m.content_len);
+			m.content =
+			        g_bytes_get_data(g_ptr_array_index(contents, i), &m.content_len);
 			m.headers = (const MsbHeader *)headers->data;
 			m.n_headers = headers->len;
 			g_array_append_val(messages, m);
 		}
 	}
 
-	client = msbctl_connect(address != NULL ? address : MSBCTL_DEFAULT_ADDRESS, protocol,
-				FALSE);
+	client =
+	        msbctl_connect(address != NULL ? address : MSBCTL_DEFAULT_ADDRESS, protocol, FALSE);
 	if (client == NULL)
 		return MSBCTL_EXIT_FAIL;
 	g_signal_connect(client, "rejected", G_CALLBACK(msbctl_rejected_cb), NULL);
@@ -238,8 +240,8 @@ msbctl_publish_run(int argc, char **argv)
 	/* all publishes in flight at once; the client batches them into few writes */
 	for (guint off = 0; off < messages->len;) {
 		guint n = MIN(messages->len - off, MSBCTL_PUBLISH_BATCH);
-		msb_client_publish_async(client, topic, &g_array_index(messages, MsbMessage, off), n,
-					 persist, NULL, msbctl_publish_cb, &state);
+		msb_client_publish_async(client, topic, &g_array_index(messages, MsbMessage, off),
+		                         n, persist, NULL, msbctl_publish_cb, &state);
 		state.outstanding++;
 		n_publishes++;
 		off += n;
@@ -250,12 +252,12 @@ msbctl_publish_run(int argc, char **argv)
 
 	if (state.error != NULL) {
 		g_printerr("%s: %u of %u publishes failed: %s\n", g_get_prgname(),
-			   n_publishes - state.done, n_publishes, state.error->message);
+		           n_publishes - state.done, n_publishes, state.error->message);
 		g_error_free(state.error);
 		return MSBCTL_EXIT_FAIL;
 	}
 	g_print("Published %u message%s to topic \"%s\" in %u publish%s\n", messages->len,
-		messages->len == 1 ? "" : "s", topic, n_publishes, n_publishes == 1 ? "" : "es");
+	        messages->len == 1 ? "" : "s", topic, n_publishes, n_publishes == 1 ? "" : "es");
 	return MSBCTL_EXIT_OK;
 }
 
@@ -289,12 +291,12 @@ msbctl_print_message(const MsbReceivedMessage *m, gboolean hex)
 {
 	g_autoptr(GString) out = g_string_new(NULL);
 
-	g_string_append_printf(out, "id %" G_GINT64_FORMAT ", attempt %d, %" G_GSIZE_FORMAT
-				    " byte%s\n",
-			       m->id, m->attempt, m->content_len, m->content_len == 1 ? "" : "s");
+	g_string_append_printf(out,
+	                       "id %" G_GINT64_FORMAT ", attempt %d, %" G_GSIZE_FORMAT " byte%s\n",
+	                       m->id, m->attempt, m->content_len, m->content_len == 1 ? "" : "s");
 	for (guint i = 0; i < m->n_headers; i++)
 		g_string_append_printf(out, "  header %s: %s\n", m->headers[i].key,
-				       m->headers[i].value);
+		                       m->headers[i].value);
 	if (!hex && msbctl_is_printable(m->content, m->content_len)) {
 		g_string_append(out, "  text: ");
 		g_string_append_len(out, (const gchar *)m->content, (gssize)m->content_len);
@@ -322,8 +324,8 @@ msbctl_delivery_cb(MsbClient *client, MsbDelivery *delivery, gpointer user_data)
 	if (state->fail_first) {
 		state->fail_first = FALSE;
 		g_print("Failing the first batch (%u message%s, confirmation id %" G_GINT64_FORMAT
-			") as asked; the broker redelivers it\n",
-			n, n == 1 ? "" : "s", msb_delivery_get_confirmation_id(delivery));
+		        ") as asked; the broker redelivers it\n",
+		        n, n == 1 ? "" : "s", msb_delivery_get_confirmation_id(delivery));
 		msb_delivery_fail_all(delivery);
 		return;
 	}
@@ -387,11 +389,11 @@ msbctl_parse_queue_type(const gchar *name, MsbClientQueueType *type)
 		const gchar *name;
 		MsbClientQueueType type;
 	} types[] = {
-	    {"permanent", MSB_CLIENT_QUEUE_PERMANENT},
-	    {"delete-on-disconnect", MSB_CLIENT_QUEUE_DELETE_ON_DISCONNECT},
-	    {"single-connection", MSB_CLIENT_QUEUE_PERMANENT_SINGLE_CONNECTION},
-	    {"delete-on-disconnect-single-connection",
-	     MSB_CLIENT_QUEUE_DELETE_ON_DISCONNECT_SINGLE_CONNECTION},
+	        {"permanent", MSB_CLIENT_QUEUE_PERMANENT},
+	        {"delete-on-disconnect", MSB_CLIENT_QUEUE_DELETE_ON_DISCONNECT},
+	        {"single-connection", MSB_CLIENT_QUEUE_PERMANENT_SINGLE_CONNECTION},
+	        {"delete-on-disconnect-single-connection",
+	         MSB_CLIENT_QUEUE_DELETE_ON_DISCONNECT_SINGLE_CONNECTION},
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
 		if (g_strcmp0(name, types[i].name) == 0) {
@@ -400,8 +402,8 @@ msbctl_parse_queue_type(const gchar *name, MsbClientQueueType *type)
 		}
 	}
 	g_printerr("%s: unknown --type \"%s\"; use permanent, delete-on-disconnect, "
-		   "single-connection or delete-on-disconnect-single-connection\n",
-		   g_get_prgname(), name);
+	           "single-connection or delete-on-disconnect-single-connection\n",
+	           g_get_prgname(), name);
 	return FALSE;
 }
 
@@ -417,25 +419,27 @@ msbctl_subscribe_run(int argc, char **argv)
 	gint count = 0;
 	gint protocol = 0;
 	const GOptionEntry entries[] = {
-	    {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
-	     "Broker address, host:port or unix:/path (default " MSBCTL_DEFAULT_ADDRESS ")",
-	     "ADDRESS"},
-	    {"topic", 't', 0, G_OPTION_ARG_STRING, &topic, "Topic to subscribe to (required)",
-	     "TOPIC"},
-	    {"queue", 'q', 0, G_OPTION_ARG_STRING, &queue, "Queue to consume (required)", "QUEUE"},
-	    {"type", 0, 0, G_OPTION_ARG_STRING, &type_name,
-	     "Queue type: permanent (default), delete-on-disconnect, single-connection or "
-	     "delete-on-disconnect-single-connection",
-	     "TYPE"},
-	    {"count", 'n', 0, G_OPTION_ARG_INT, &count, "Exit after N messages (default: run until "
-							 "interrupted)",
-	     "N"},
-	    {"fail-first", 0, 0, G_OPTION_ARG_NONE, &fail_first,
-	     "Fail the first batch so that it is redelivered", NULL},
-	    {"hex", 'x', 0, G_OPTION_ARG_NONE, &hex, "Always print the content as hex", NULL},
-	    {"protocol", 0, 0, G_OPTION_ARG_INT, &protocol,
-	     "Protocol version to greet with, 2 or 3 (default 3)", "P"},
-	    {NULL},
+	        {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
+	         "Broker address, host:port or unix:/path (default " MSBCTL_DEFAULT_ADDRESS ")",
+	         "ADDRESS"},
+	        {"topic", 't', 0, G_OPTION_ARG_STRING, &topic, "Topic to subscribe to (required)",
+	         "TOPIC"},
+	        {"queue", 'q', 0, G_OPTION_ARG_STRING, &queue, "Queue to consume (required)",
+	         "QUEUE"},
+	        {"type", 0, 0, G_OPTION_ARG_STRING, &type_name,
+	         "Queue type: permanent (default), delete-on-disconnect, single-connection or "
+	         "delete-on-disconnect-single-connection",
+	         "TYPE"},
+	        {"count", 'n', 0, G_OPTION_ARG_INT, &count,
+	         "Exit after N messages (default: run until "
+	         "interrupted)",
+	         "N"},
+	        {"fail-first", 0, 0, G_OPTION_ARG_NONE, &fail_first,
+	         "Fail the first batch so that it is redelivered", NULL},
+	        {"hex", 'x', 0, G_OPTION_ARG_NONE, &hex, "Always print the content as hex", NULL},
+	        {"protocol", 0, 0, G_OPTION_ARG_INT, &protocol,
+	         "Protocol version to greet with, 2 or 3 (default 3)", "P"},
+	        {NULL},
 	};
 	MsbClientQueueType type = MSB_CLIENT_QUEUE_PERMANENT;
 	g_autoptr(MsbClient) client = NULL;
@@ -446,9 +450,9 @@ msbctl_subscribe_run(int argc, char **argv)
 	guint sigterm_id;
 
 	if (!msbctl_parse_options("",
-				  "Consume a queue: print every message (id, attempt, headers, "
-				  "content as text or hex)\nand confirm it.",
-				  entries, &argc, &argv))
+	                          "Consume a queue: print every message (id, attempt, headers, "
+	                          "content as text or hex)\nand confirm it.",
+	                          entries, &argc, &argv))
 		return MSBCTL_EXIT_USAGE;
 	if (topic == NULL || queue == NULL) {
 		g_printerr("%s: --topic and --queue are required\n", g_get_prgname());
@@ -481,12 +485,12 @@ msbctl_subscribe_run(int argc, char **argv)
 	g_signal_connect(client, "disconnected", G_CALLBACK(msbctl_disconnected_cb), &state);
 	g_signal_connect(client, "connected", G_CALLBACK(msbctl_connected_cb), &state);
 	if (!msb_client_subscribe(client, topic, queue, type, msbctl_delivery_cb, &state, NULL,
-				  &error)) {
+	                          &error)) {
 		g_printerr("%s: %s\n", g_get_prgname(), error->message);
 		return MSBCTL_EXIT_USAGE;
 	}
 	g_printerr("%s: consuming queue \"%s\" of topic \"%s\" at %s\n", g_get_prgname(), queue,
-		   topic, msb_client_get_address(client));
+	           topic, msb_client_get_address(client));
 
 	sigint_id = g_unix_signal_add(SIGINT, msbctl_quit_cb, &state);
 	sigterm_id = g_unix_signal_add(SIGTERM, msbctl_quit_cb, &state);
@@ -494,6 +498,7 @@ msbctl_subscribe_run(int argc, char **argv)
 	g_source_remove(sigint_id);
 	g_source_remove(sigterm_id);
 	/* sends the last confirmations still buffered */
+	g_signal_handlers_disconnect_by_data(client, &state);
 	msb_client_close(client);
 	return state.exit_status;
 }
@@ -501,10 +506,10 @@ msbctl_subscribe_run(int argc, char **argv)
 /* ---- main ---- */
 
 static const MsbctlCommand msbctl_commands[] = {
-    {"publish", "Publish messages to a topic (TCP)", msbctl_publish_run},
-    {"subscribe", "Consume a queue and print its messages (TCP)", msbctl_subscribe_run},
+        {"publish", "Publish messages to a topic (TCP)", msbctl_publish_run},
+        {"subscribe", "Consume a queue and print its messages (TCP)", msbctl_subscribe_run},
 #ifdef MSBCTL_HAVE_BENCH
-    {"bench", "Measure publish/deliver throughput (TCP)", msbctl_bench_run},
+        {"bench", "Measure publish/deliver throughput (TCP)", msbctl_bench_run},
 #endif
 };
 
@@ -514,7 +519,7 @@ msbctl_usage(FILE *out)
 	fprintf(out, "Usage:\n  msbctl COMMAND [OPTION…]\n\nCommands:\n");
 	for (guint i = 0; i < G_N_ELEMENTS(msbctl_commands); i++)
 		fprintf(out, "  %-12s %s\n", msbctl_commands[i].name,
-			msbctl_commands[i].description);
+		        msbctl_commands[i].description);
 	fprintf(out, "\nRun 'msbctl COMMAND --help' for the options of a command.\n");
 }
 

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 #define MSBCTL_DEFAULT_ADDRESS "127.0.0.1:6421"
 
 /* exit statuses */
-#define MSBCTL_EXIT_OK	  0
+#define MSBCTL_EXIT_OK    0
 #define MSBCTL_EXIT_FAIL  1 /* the operation failed: Reject, disconnect, cannot connect */
 #define MSBCTL_EXIT_USAGE 2 /* bad command line */
 

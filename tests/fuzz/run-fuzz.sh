@@ -7,7 +7,8 @@ seconds=$2
 here=$(cd "$(dirname "$0")" && pwd)
 found=0
 for target in "$build"/tests/fuzz/fuzz-*; do
-    [ -x "$target" ] || continue
+    # only executables: meson also leaves fuzz-<name>.p object directories here
+    [ -f "$target" ] && [ -x "$target" ] || continue
     found=1
     name=$(basename "$target")
     corpus_seed="$here/corpus/${name#fuzz-}"

@@ -100,6 +100,7 @@ test_duration_bad(void)
 	        {"1d00:00:00", MSB_DURATION_ERROR_INVALID, "days must be followed"},
 	        {"1d 00:10", MSB_DURATION_ERROR_INVALID, "HH:MM:SS"},
 	        {"1d 24:00:00", MSB_DURATION_ERROR_INVALID, "hours"},
+	        {"1d 100:00:00", MSB_DURATION_ERROR_INVALID, "hours after a day count"},
 	        {"1d 20s", MSB_DURATION_ERROR_INVALID, "days must be followed"},
 	        {"0x10s", MSB_DURATION_ERROR_INVALID, NULL},
 	        {"1e3ms", MSB_DURATION_ERROR_INVALID, NULL},

@@ -717,7 +717,8 @@ test_vectors_concatenated(void)
 		gsize fed = 0;
 		guint next = 0;
 
-		msb_buf_init(&in, 0);
+		/* reserved, as msb_buf_head() of a never-allocated buffer is NULL + 0 */
+		msb_buf_init(&in, 64);
 		while (next < G_N_ELEMENTS(vectors)) {
 			gsize consumed;
 			MsbWireDecodeResult r;
@@ -1318,7 +1319,8 @@ test_reject_cap(void)
 
 	/* a 4-byte character starting at byte 253 */
 	buf.len = 0;
-	g_string_truncate(s, 253);
+	g_string_truncate(s, 252);
+	g_string_append_c(s, 'a');
 	g_string_append(s, "\xf0\x9f\x8e\x89");
 	msb_wire_put_reject(&buf, s->str);
 	g_assert_cmpuint(buf.data[1], ==, 253);

@@ -136,7 +136,7 @@ msb_client_set_reconnect_delay(MsbClient *self, guint delay_ms);
  */
 MSB_CLIENT_API void
 msb_client_connect_async(MsbClient *self, GCancellable *cancellable, GAsyncReadyCallback callback,
-			 gpointer user_data);
+                         gpointer user_data);
 MSB_CLIENT_API gboolean
 msb_client_connect_finish(MsbClient *self, GAsyncResult *result, GError **error);
 /* Iterates the thread-default main context until connected or failed. */
@@ -165,15 +165,15 @@ msb_client_create_topic(MsbClient *self, const gchar *topic, GError **error);
  */
 MSB_CLIENT_API void
 msb_client_publish_async(MsbClient *self, const gchar *topic, const MsbMessage *messages,
-			 guint n_messages, gboolean persist_immediately, GCancellable *cancellable,
-			 GAsyncReadyCallback callback, gpointer user_data);
+                         guint n_messages, gboolean persist_immediately, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data);
 MSB_CLIENT_API gboolean
 msb_client_publish_finish(MsbClient *self, GAsyncResult *result, GError **error);
 /* Iterates the thread-default main context until answered. */
 MSB_CLIENT_API gboolean
 msb_client_publish_sync(MsbClient *self, const gchar *topic, const MsbMessage *messages,
-			guint n_messages, gboolean persist_immediately, GCancellable *cancellable,
-			GError **error);
+                        guint n_messages, gboolean persist_immediately, GCancellable *cancellable,
+                        GError **error);
 /* Publishes sent (or queued while connecting) and not yet answered. */
 MSB_CLIENT_API guint
 msb_client_get_pending_publishes(MsbClient *self);
@@ -185,8 +185,8 @@ msb_client_get_pending_publishes(MsbClient *self);
  */
 MSB_CLIENT_API gboolean
 msb_client_subscribe(MsbClient *self, const gchar *topic, const gchar *queue,
-		     MsbClientQueueType queue_type, MsbDeliveryFunc func, gpointer user_data,
-		     GDestroyNotify destroy, GError **error);
+                     MsbClientQueueType queue_type, MsbDeliveryFunc func, gpointer user_data,
+                     GDestroyNotify destroy, GError **error);
 
 /* ---- deliveries ---- */
 
