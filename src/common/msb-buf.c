@@ -26,22 +26,35 @@ msb_buf_clear(MsbBuf *buf)
 void
 msb_buf_grow(MsbBuf *buf, gsize extra)
 {
+	gsize pending = buf->len - buf->off;
 	gsize need;
 	gsize cap;
+	guint8 *data;
 
-	/* reuse the consumed front before asking for more memory */
-	if (buf->off > 0 && buf->cap - (buf->len - buf->off) >= extra) {
+	/* Reuse the consumed front only when moving the unread bytes is cheap: compacting a big
+	 * unsent output after every partial send would copy it over and over. */
+	if (buf->off > 0 && buf->off >= pending && buf->cap - pending >= extra) {
 		msb_buf_compact(buf);
-		if (buf->cap - buf->len >= extra)
-			return;
+		return;
 	}
-	if (G_MAXSIZE - buf->len < extra)
+	if (G_MAXSIZE - pending < extra)
 		g_error("buffer size overflow");
-	need = buf->len + extra;
+	need = pending + extra;
 	cap = buf->cap > 0 ? buf->cap : 256;
 	while (cap < need)
 		cap = cap > G_MAXSIZE / 2 ? need : cap * 2;
-	buf->data = g_realloc(buf->data, cap);
+	if (buf->off == 0) {
+		buf->data = g_realloc(buf->data, cap);
+	} else {
+		/* copy only the unread bytes into the new block */
+		data = g_malloc(cap);
+		if (pending > 0)
+			memcpy(data, buf->data + buf->off, pending);
+		g_free(buf->data);
+		buf->data = data;
+		buf->len = pending;
+		buf->off = 0;
+	}
 	buf->cap = cap;
 }
 

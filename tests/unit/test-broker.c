@@ -821,7 +821,6 @@ test_topic_auto_create_subscribe(void)
 	MsbBrokerConfig config = default_config();
 	g_autoptr(Fixture) fx = NULL;
 	Client *c;
-	g_autoptr(RxPacket) b = NULL;
 
 	config.auto_create_topic_on_subscribe = TRUE;
 	fx = fixture_new_with(&config);

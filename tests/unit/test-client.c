@@ -54,11 +54,11 @@ tick_cb(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* Iterate the default context until @expr holds; fail after 3 s. */
+/* Iterate the default context until @expr holds; fail after 10 s. */
 #define WAIT_FOR(expr)                                                                         \
 	G_STMT_START                                                                           \
 	{                                                                                      \
-		gint64 _deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;                \
+		gint64 _deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;               \
 		guint _tick = g_timeout_add(5, tick_cb, NULL);                                 \
 		while (!(expr)) {                                                              \
 			if (g_get_monotonic_time() > _deadline)                                \
@@ -504,6 +504,8 @@ static MsbClient *
 client_new(FakeBroker *broker, Events *ev)
 {
 	MsbClient *client = msb_client_new(broker->address, "demo");
+	/* no stray Pings in the packet counts, even on a loaded machine */
+	msb_client_set_ping_interval(client, 60 * 1000);
 	g_signal_connect(client, "connected", G_CALLBACK(on_connected), ev);
 	g_signal_connect(client, "disconnected", G_CALLBACK(on_disconnected), ev);
 	g_signal_connect(client, "rejected", G_CALLBACK(on_rejected), ev);
@@ -675,6 +677,9 @@ test_client_publish_matched(void)
 		g_assert_cmpint(p->request_id, ==, i + 1);
 		g_assert_cmpstr(p->topic, ==, "orders");
 	}
+	/* made in one main-loop iteration, written in one send */
+	for (guint i = 1; i < 4; i++)
+		g_assert_cmpuint(fake_packet(c, 2 + i)->read_no, ==, fake_packet(c, 2)->read_no);
 	g_assert_false(fake_packet(c, 3)->persist);
 	g_assert_true(fake_packet(c, 5)->persist);
 	g_assert_cmpuint(fake_packet(c, 5)->n_messages, ==, 0);
@@ -734,15 +739,13 @@ test_client_many_in_flight(void)
 		                         publish_cb, &r[i]);
 	g_assert_cmpuint(msb_client_get_pending_publishes(client), ==, MANY_PUBLISHES);
 
-	WAIT_FOR(fake_conn(broker, 0)->packets->len == 2 + MANY_PUBLISHES);
+	WAIT_FOR(fake_count(fake_conn(broker, 0), MSB_PACKET_PUBLISH) == MANY_PUBLISHES);
 	c = fake_conn(broker, 0);
 	for (guint i = 0; i < MANY_PUBLISHES; i++) {
 		FakePacket *p = fake_packet(c, 2 + i);
 		g_assert_cmpint(p->request_id, ==, i + 1);
 		g_assert_cmpuint(p->n_messages, ==, MANY_PER_PUBLISH);
 	}
-	/* fewer writes than publishes: the output is batched */
-	g_assert_cmpuint(c->n_reads, <, MANY_PUBLISHES / 4);
 
 	msb_buf_init(&answers, 0);
 	for (guint i = MANY_PUBLISHES; i > 0; i--)
