@@ -39,7 +39,8 @@ msb_buf_pending(const MsbBuf *buf)
 static inline const guint8 *
 msb_buf_head(const MsbBuf *buf)
 {
-	return buf->data + buf->off;
+	/* NULL + 0 is undefined behaviour in C, so an unallocated buffer has no head */
+	return buf->data != NULL ? buf->data + buf->off : NULL;
 }
 
 static inline void
@@ -62,9 +63,9 @@ msb_buf_reserve(MsbBuf *buf, gsize extra)
 static inline void
 msb_buf_put(MsbBuf *buf, const void *src, gsize n)
 {
-	guint8 *p = msb_buf_reserve(buf, n);
-	if (n > 0)
-		memcpy(p, src, n);
+	if (n == 0)
+		return;
+	memcpy(msb_buf_reserve(buf, n), src, n);
 	buf->len += n;
 }
 

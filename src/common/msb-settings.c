@@ -29,6 +29,7 @@ enum {
 	KEY_EVENTUALLY_PERSISTENCE_DELAY,
 	KEY_QUEUE_GC_TIMEOUT,
 	KEY_DELIVERY_TIMEOUT,
+	KEY_CONNECTION_TIMEOUT,
 	KEY_DEBUG_MODE,
 	KEY_MAX_DELIVERY_SIZE,
 	KEY_PERSIST_COMPRESSED,
@@ -53,6 +54,7 @@ static const MsbConfigKey settings_keys[] = {
          {"EventuallyPersistenceDelay", "eventually_persistence_delay", NULL}},
         {KEY_QUEUE_GC_TIMEOUT, {"QueueGcTimeout", "queue_gc_timeout", NULL}},
         {KEY_DELIVERY_TIMEOUT, {"DeliveryTimeout", "delivery_timeout", NULL}},
+        {KEY_CONNECTION_TIMEOUT, {"ConnectionTimeout", "connection_timeout", NULL}},
         {KEY_DEBUG_MODE, {"DebugMode", "debug_mode", NULL}},
         {KEY_MAX_DELIVERY_SIZE, {"MaxDeliverySize", "max_delivery_size", NULL}},
         {KEY_PERSIST_COMPRESSED, {"PersistCompressed", "persist_compressed", NULL}},
@@ -105,6 +107,7 @@ msb_settings_new_defaults(void)
 	settings->eventually_persistence_delay_us = 5 * G_USEC_PER_SEC;
 	settings->queue_gc_timeout_us = 20 * G_USEC_PER_SEC;
 	settings->delivery_timeout_us = 30 * G_USEC_PER_SEC;
+	settings->connection_timeout_us = 20 * G_USEC_PER_SEC;
 	settings->debug_mode = FALSE;
 	settings->max_delivery_size = MSB_DEFAULT_MAX_DELIVERY_SIZE;
 	settings->persist_compressed = FALSE;
@@ -319,6 +322,10 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 	                                  MSB_SETTINGS_MAX_DURATION_US,
 	                                  &settings->delivery_timeout_us, error))
 		return NULL;
+	if (!msb_config_file_get_duration(cf, KEY_CONNECTION_TIMEOUT, MIN_DELIVERY_TIMEOUT_US,
+	                                  MSB_SETTINGS_MAX_DURATION_US,
+	                                  &settings->connection_timeout_us, error))
+		return NULL;
 	if (!msb_config_file_get_bool(cf, KEY_DEBUG_MODE, &settings->debug_mode, error))
 		return NULL;
 	if (!msb_config_file_get_bool(cf, KEY_PERSIST_COMPRESSED, &settings->persist_compressed,
@@ -429,12 +436,14 @@ msb_settings_to_string(const MsbSettings *settings)
 	g_autofree gchar *epd = NULL;
 	g_autofree gchar *qgt = NULL;
 	g_autofree gchar *dt = NULL;
+	g_autofree gchar *ct = NULL;
 
 	g_return_val_if_fail(settings != NULL, NULL);
 
 	epd = msb_duration_to_string(settings->eventually_persistence_delay_us);
 	qgt = msb_duration_to_string(settings->queue_gc_timeout_us);
 	dt = msb_duration_to_string(settings->delivery_timeout_us);
+	ct = msb_duration_to_string(settings->connection_timeout_us);
 
 	out = g_string_new("GrpcUrl: ");
 	if (settings->grpc_url != NULL)
@@ -444,6 +453,7 @@ msb_settings_to_string(const MsbSettings *settings)
 	g_string_append_printf(out, "\nEventuallyPersistenceDelay: %s", epd);
 	g_string_append_printf(out, "\nQueueGcTimeout: %s", qgt);
 	g_string_append_printf(out, "\nDeliveryTimeout: %s", dt);
+	g_string_append_printf(out, "\nConnectionTimeout: %s", ct);
 	g_string_append_printf(out, "\nDebugMode: %s", settings->debug_mode ? "true" : "false");
 	g_string_append_printf(out, "\nMaxDeliverySize: %" G_GINT64_FORMAT,
 	                       settings->max_delivery_size);

@@ -37,6 +37,8 @@ typedef struct {
 	gint64 eventually_persistence_delay_us; /* EventuallyPersistenceDelay, default 5 s */
 	gint64 queue_gc_timeout_us;             /* QueueGcTimeout, default 20 s */
 	gint64 delivery_timeout_us;             /* DeliveryTimeout, default 30 s */
+	/* ConnectionTimeout (ours): a client silent this long is disconnected, default 20 s */
+	gint64 connection_timeout_us;
 	gboolean debug_mode;                    /* DebugMode, default false */
 	gint64 max_delivery_size;               /* MaxDeliverySize, default 4 MiB */
 	gboolean persist_compressed;            /* PersistCompressed, default false */

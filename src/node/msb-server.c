@@ -17,8 +17,6 @@
 #include "msb-connection.h"
 #include "msb-session.h"
 
-/* a connection that sent nothing for this long is dead (protocol.md §5.4) */
-#define MSB_SERVER_IDLE_TIMEOUT_US (20 * G_USEC_PER_SEC)
 /* graceful shutdown: how long in-flight batches get to be confirmed */
 #define MSB_SERVER_DRAIN_TIMEOUT_US (1 * G_USEC_PER_SEC)
 
@@ -137,11 +135,13 @@ msb_server_tick_cb(gpointer user_data)
 
 	g_hash_table_iter_init(&iter, server->connections);
 	while (g_hash_table_iter_next(&iter, &key, NULL)) {
-		if (now - msb_connection_get_last_receive(key) > MSB_SERVER_IDLE_TIMEOUT_US)
+		/* clients ping every 3 s; silence means a dead peer (protocol.md §5.4) */
+		if (now - msb_connection_get_last_receive(key) > server->settings->connection_timeout_us)
 			g_ptr_array_add(idle, key);
 	}
 	for (guint i = 0; i < idle->len; i++)
-		msb_connection_close(g_ptr_array_index(idle, i), "nothing received for 20 s");
+		msb_connection_close(g_ptr_array_index(idle, i),
+				     "nothing received within ConnectionTimeout");
 	msb_broker_tick(server->broker);
 	msb_server_flush_all(server);
 	return G_SOURCE_CONTINUE;

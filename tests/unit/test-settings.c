@@ -126,6 +126,7 @@ test_settings_pascal_all(void)
 	                    "EventuallyPersistenceDelay: 500ms\n"
 	                    "QueueGcTimeout: 1d 00:00:10\n"
 	                    "DeliveryTimeout: 45s\n"
+	                    "ConnectionTimeout: 00:01:00\n"
 	                    "DebugMode: YES\n"
 	                    "MaxDeliverySize: 1 MiB\n"
 	                    "PersistCompressed: on\n"
@@ -143,6 +144,7 @@ test_settings_pascal_all(void)
 	g_assert_cmpint(settings->eventually_persistence_delay_us, ==, 500000);
 	g_assert_cmpint(settings->queue_gc_timeout_us, ==, 86410 * S);
 	g_assert_cmpint(settings->delivery_timeout_us, ==, 45 * S);
+	g_assert_cmpint(settings->connection_timeout_us, ==, 60 * S);
 	g_assert_true(settings->debug_mode);
 	g_assert_cmpint(settings->max_delivery_size, ==, MIB);
 	g_assert_true(settings->persist_compressed);
@@ -355,6 +357,8 @@ test_settings_bad_values(void)
 	             ORIGIN ":1: QueueGcTimeout: ", "minutes", MSB_DURATION_EXPECTED, NULL);
 	assert_fails("EventuallyPersistenceDelay: -1s\n", MSB_CONFIG_ERROR_INVALID_VALUE,
 	             ORIGIN ":1: EventuallyPersistenceDelay: ", "negative", NULL);
+	assert_fails("ConnectionTimeout: 0s\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: ConnectionTimeout: \"0s\" is out of range");
 	assert_fails("DeliveryTimeout: 0s\n", MSB_CONFIG_ERROR_INVALID_VALUE,
 	             ORIGIN ":1: DeliveryTimeout: \"0s\" is out of range",
 	             "from 1ms to 365d 00:00:00", NULL);
