@@ -576,8 +576,10 @@ msb_client_parse(MsbClient *self)
 {
 	guint generation = self->generation;
 
-	self->in_need = 0;
-	while (msb_buf_pending(&self->in) > 0) {
+	/* A partial packet is decoded again only once the bytes it is known to need are there.
+	 * NewMessages has no length prefix, so without this a batch of several MiB arriving in
+	 * many reads would be parsed from its start after every read (quadratic in its size). */
+	while (msb_buf_pending(&self->in) > 0 && msb_buf_pending(&self->in) >= self->in_need) {
 		g_autoptr(GError) error = NULL;
 		const guint8 *head = msb_buf_head(&self->in);
 		MsbPacket pkt;
@@ -596,6 +598,7 @@ msb_client_parse(MsbClient *self)
 			return FALSE;
 		}
 		/* consuming only moves offsets, so @head stays valid during the dispatch */
+		self->in_need = 0;
 		msb_buf_consume(&self->in, consumed);
 		msb_client_dispatch(self, &pkt, head, consumed);
 		if (self->generation != generation)

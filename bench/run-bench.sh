@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# run-bench.sh: our broker side by side with the peer harness (../shared/bench), in one run.
+#
+# 1. builds a release build of ours (meson, build-bench/ in the repo) and the peer harness's
+#    natsbench (Go, offline, GOPATH mode over Debian's nats.go source);
+# 2. starts our broker (GrpcUrl: none, 127.0.0.1, a free port, a temp dir) and runs
+#    `msbctl bench` pub, pubsub, fanout, latency and latency_1cpu RUNS times;
+# 3. stops it and runs the peer harness's run-peers.sh (NATS, Redis, machine limits) from a
+#    copy in the temp dir, so that nothing is written into ../shared;
+# 4. tables our medians, the NATS medians of the matching rows of the same run and the
+#    ratios against the targets.
+#
+# Every process it starts is stopped by pid on exit, also on failure or Ctrl-C; every
+# measurement has a timeout. Results go to bench/results/ (gitignored): bench-<stamp>.jsonl
+# (our rows and the peers' rows), bench-<stamp>.md (the tables) and the peer harness's own
+# peers-<stamp>.* files. See bench/README.md.
+set -euo pipefail
+export LC_ALL=C
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+PEERS=${PEERS:-$(cd "$REPO/.." && pwd)/shared/bench}
+RUNS=${RUNS:-3}
+N=${N:-2000000}          # pub, pubsub: messages (NATS's N)
+FANOUT_N=${FANOUT_N:-$N} # fanout: messages, each delivered to 4 queues
+LAT_N=${LAT_N:-10000}    # latency: timed round trips, after 1,000 warm-up ones
+STEP_TIMEOUT=${STEP_TIMEOUT:-60}
+BUILD_DIR=${BUILD_DIR:-$REPO/build-bench}
+OUT_DIR=${OUT_DIR:-$HERE/results}
+BENCH_ARGS=${BENCH_ARGS:-} # extra `msbctl bench` options for pubsub and fanout, e.g. --sub-thread
+PEERS_RUN=${PEERS_RUN:-1}  # 0: skip run-peers.sh (our rows only, no ratios)
+WAIT_IDLE=${WAIT_IDLE:-300} # seconds to wait for a quiet machine before measuring (0: do not wait)
+IDLE_MAX=${IDLE_MAX:-0.15}  # "quiet": at most this many cores busy over one second
+
+log() { printf '[%4ss] %s\n' "$SECONDS" "$*" >&2; }
+
+# ---- what is needed ----------------------------------------------------------------
+
+missing=()
+need_cmd() { # command package
+	command -v "$1" >/dev/null || missing+=("$1 (package $2)")
+}
+need_cmd meson meson
+need_cmd ninja ninja-build
+need_cmd cc gcc
+need_cmd pkg-config pkg-config
+need_cmd timeout coreutils
+need_cmd taskset util-linux
+if [ "$PEERS_RUN" = 1 ]; then
+	need_cmd nats-server nats-server
+	need_cmd go golang-go
+	need_cmd redis-server redis-server
+	need_cmd redis-benchmark redis-tools
+	need_cmd redis-cli redis-tools
+	need_cmd iperf3 iperf3
+	need_cmd gcc gcc
+	[ -d /usr/share/gocode/src/github.com/nats-io/nats.go ] ||
+		missing+=("/usr/share/gocode/src/github.com/nats-io/nats.go (package golang-github-nats-io-go-nats-dev)")
+	[ -x "$PEERS/run-peers.sh" ] || missing+=("$PEERS/run-peers.sh (the peer harness; set PEERS=dir)")
+else
+	need_cmd go golang-go
+fi
+pkg-config --exists 'gio-2.0 >= 2.74' 2>/dev/null || missing+=("gio-2.0 >= 2.74 (package libglib2.0-dev)")
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "run-bench.sh: missing:" >&2
+	printf '  %s\n' "${missing[@]}" >&2
+	echo "On Debian 12: apt-get install -y meson ninja-build gcc pkg-config libglib2.0-dev nats-server golang-go golang-github-nats-io-go-nats-dev redis-server redis-tools iperf3 strace" >&2
+	exit 2
+fi
+command -v strace >/dev/null || log "strace not installed (package strace): the peer harness skips its fsync census"
+for port in 4222 6379; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		log "warning: something listens on 127.0.0.1:$port (a system nats-server or redis-server?); stop it so that it takes no CPU during the run"
+	fi
+done
+
+# ---- temp dir and cleanup ------------------------------------------------------------
+
+WORK=$(mktemp -d /tmp/msbbench.XXXXXX)
+MSB_PID=""
+cleanup() {
+	if [ -n "$MSB_PID" ]; then
+		kill "$MSB_PID" 2>/dev/null || true
+		for _ in $(seq 100); do
+			kill -0 "$MSB_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -9 "$MSB_PID" 2>/dev/null || true
+		wait "$MSB_PID" 2>/dev/null || true
+		MSB_PID=""
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$OUT_DIR"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+JSONL="$OUT_DIR/bench-$STAMP.jsonl"
+TABLE="$OUT_DIR/bench-$STAMP.md"
+OURS="$WORK/ours.jsonl"
+: >"$OURS"
+
+# ---- build ---------------------------------------------------------------------------
+
+log "building ours: release build in $BUILD_DIR (without the tests: the bench needs only the broker and msbctl)"
+if [ -f "$BUILD_DIR/build.ninja" ]; then
+	meson configure "$BUILD_DIR" -Dbuildtype=release -Dtests=false >/dev/null
+else
+	meson setup "$BUILD_DIR" "$REPO" --buildtype=release -Dtests=false >/dev/null
+fi
+ninja -C "$BUILD_DIR" src/node/my-service-bus src/tools/msbctl >/dev/null
+MSB="$BUILD_DIR/src/node/my-service-bus"
+MSBCTL="$BUILD_DIR/src/tools/msbctl"
+
+log "building the peer harness (a copy of $PEERS in $WORK/peers)"
+cp -r "$PEERS" "$WORK/peers"
+chmod -R u+w "$WORK/peers"
+rm -rf "$WORK/peers/build" "$WORK/peers/results"
+mkdir -p "$WORK/peers/build"
+(cd "$WORK/peers" && GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS='' \
+	timeout 300 go build -o build/natsbench ./natsbench)
+NATSBENCH="$WORK/peers/build/natsbench"
+
+# ---- a quiet machine -------------------------------------------------------------------
+
+# busy_cores SECONDS: cores busy (user, nice, system, irq, softirq, steal) over SECONDS
+busy_cores() {
+	local a b
+	a=$(head -1 /proc/stat)
+	sleep "$1"
+	b=$(head -1 /proc/stat)
+	awk -v a="$a" -v b="$b" -v s="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); busy = 0
+		for (i = 2; i <= 9; i++) if (i != 5 && i != 6) busy += y[i] - x[i]
+		printf "%.2f", busy / hz / s }'
+}
+
+# Every figure here is a ratio of two programs sharing 2 cores: anything else running (a build,
+# a test suite) skews it. Wait for the machine to be quiet; measure anyway after WAIT_IDLE s.
+BUSY=$(busy_cores 1)
+if [ "$WAIT_IDLE" -gt 0 ]; then
+	waited=0
+	while awk -v b="$BUSY" -v m="$IDLE_MAX" 'BEGIN { exit !(b > m) }' && [ "$waited" -lt "$WAIT_IDLE" ]; do
+		[ "$waited" -gt 0 ] || log "the machine is busy ($BUSY cores); waiting up to ${WAIT_IDLE}s for it to be quiet"
+		sleep 4
+		waited=$((waited + 5))
+		BUSY=$(busy_cores 1)
+	done
+	if awk -v b="$BUSY" -v m="$IDLE_MAX" 'BEGIN { exit !(b > m) }'; then
+		log "warning: the machine is still busy ($BUSY cores); measuring anyway (see other_cores in the results)"
+	fi
+fi
+
+# ---- versions ------------------------------------------------------------------------
+
+{
+	echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "kernel: $(uname -srm)"
+	echo "cpus: $(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+	echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+	echo "ours: $("$MSB" --version), $("$MSBCTL" --version), buildtype $(meson configure "$BUILD_DIR" 2>/dev/null | awk '$1 == "buildtype" {print $2; exit}')"
+	echo "cc: $(cc --version | head -1)"
+	echo "glib: $(pkg-config --modversion glib-2.0)"
+	echo "git: $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "busy cores before the run (1 s sample, not ours): $BUSY; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "settings: RUNS=$RUNS N=$N FANOUT_N=$FANOUT_N LAT_N=$LAT_N STEP_TIMEOUT=$STEP_TIMEOUT BENCH_ARGS='$BENCH_ARGS'"
+} >"$WORK/env.txt"
+cat "$WORK/env.txt" >&2
+
+# ---- our broker ----------------------------------------------------------------------
+
+mkdir -p "$WORK/msb"
+HTTP_PORT=$("$NATSBENCH" -mode freeport)
+cat >"$WORK/msb/settings.yaml" <<EOF
+GrpcUrl: none
+ListenAddress: 127.0.0.1
+HttpPort: $HTTP_PORT
+EOF
+log "starting our broker (settings $WORK/msb/settings.yaml, a free TCP port)"
+"$MSB" --settings "$WORK/msb/settings.yaml" --tcp-port 0 --ready-file "$WORK/msb/ready" \
+	>"$WORK/msb/broker.log" 2>&1 &
+MSB_PID=$!
+for _ in $(seq 200); do
+	[ -s "$WORK/msb/ready" ] && break
+	kill -0 "$MSB_PID" 2>/dev/null || break
+	sleep 0.05
+done
+MSB_PORT=$(awk -F= '/^tcp_port=/ {print $2}' "$WORK/msb/ready" 2>/dev/null || true)
+if [ -z "$MSB_PORT" ] || ! kill -0 "$MSB_PID" 2>/dev/null; then
+	echo "run-bench.sh: our broker did not start: $(tail -c 500 "$WORK/msb/broker.log")" >&2
+	exit 1
+fi
+log "our broker: pid $MSB_PID, 127.0.0.1:$MSB_PORT"
+
+# shellcheck disable=SC1003 # the set is a double quote and a backslash
+jstr() { printf '%s' "$1" | tr -d '"\\' | tr '\n\t' '  '; }
+
+# step TEST RUN CMD...: one measurement printing a JSON line; a crash or a timeout becomes a
+# failed line instead of aborting the run.
+step() {
+	local test=$1 run=$2 rc=0
+	shift 2
+	"$@" >"$WORK/step.out" 2>"$WORK/step.err" || rc=$?
+	grep '^{' "$WORK/step.out" >>"$OURS" || true
+	if ! grep -q '^{' "$WORK/step.out"; then
+		printf '{"broker":"msb","test":"%s","run":%d,"ok":false,"error":"%s","metrics":{}}\n' \
+			"$test" "$run" "$(jstr "exit $rc: $(tail -c 300 "$WORK/step.err")")" >>"$OURS"
+		log "  msb $test run $run FAILED (exit $rc): $(tail -c 300 "$WORK/step.err")"
+	elif [ "$rc" -ne 0 ] || grep -q '"ok":false' "$WORK/step.out"; then
+		log "  msb $test run $run FAILED: $(grep -o '"error":"[^"]*"' "$WORK/step.out" | head -1)"
+	fi
+}
+
+mb() { # msbctl bench under the step deadline (CPU 0 only when ONE_CPU is set)
+	local pin=()
+	if [ -n "${ONE_CPU:-}" ]; then pin=(taskset -c 0); fi
+	timeout -k 5 $((STEP_TIMEOUT + 15)) "${pin[@]}" "$MSBCTL" bench --address "127.0.0.1:$MSB_PORT" \
+		--server-pid "$MSB_PID" --timeout "$STEP_TIMEOUT" "$@"
+}
+
+# Like the peer harness's latency_1cpu row: broker and client on CPU 0, then all CPUs again.
+on_one_cpu() {
+	local rc=0
+	taskset -a -p -c 0 "$MSB_PID" >/dev/null
+	ONE_CPU=1 "$@" || rc=$?
+	taskset -a -p -c "0-$(($(nproc) - 1))" "$MSB_PID" >/dev/null
+	return "$rc"
+}
+
+for run in $(seq "$RUNS"); do
+	log "ours, run $run"
+	step pub "$run" mb pub --run "$run" -n "$N"
+	# shellcheck disable=SC2086 # BENCH_ARGS is a list of options
+	step pubsub "$run" mb pubsub --run "$run" -n "$N" $BENCH_ARGS
+	# shellcheck disable=SC2086
+	step fanout "$run" mb fanout --run "$run" -n "$FANOUT_N" --subs 4 $BENCH_ARGS
+	step latency "$run" mb latency --run "$run" --lat-n "$LAT_N"
+	step latency_1cpu "$run" on_one_cpu mb latency --run "$run" --lat-n "$LAT_N" --name latency_1cpu
+	step latency_rr "$run" mb reqrep --run "$run" --lat-n "$LAT_N"
+	step latency_rr_1cpu "$run" on_one_cpu mb reqrep --run "$run" --lat-n "$LAT_N" --name latency_rr_1cpu
+done
+log "stopping our broker"
+kill "$MSB_PID" 2>/dev/null || true
+wait "$MSB_PID" 2>/dev/null || true
+MSB_PID=""
+# anything the broker complained about (but the expected in-memory warning) is shown
+grep -v 'GrpcUrl is none' "$WORK/msb/broker.log" | grep 'CRITICAL\|ERROR\|WARNING' >&2 || true
+
+# ---- the peers -----------------------------------------------------------------------
+
+: >"$WORK/peers.jsonl"
+if [ "$PEERS_RUN" = 1 ]; then
+	log "running the peer harness (run-peers.sh, about 2 minutes)"
+	mkdir -p "$WORK/peers-out"
+	peers_rc=0
+	RUNS=$RUNS N=$N FANOUT_N=$FANOUT_N LAT_N=$LAT_N OUT_DIR="$WORK/peers-out" \
+		"$WORK/peers/run-peers.sh" >"$WORK/peers.stdout" || peers_rc=$?
+	cat "$WORK/peers-out"/peers-*.jsonl >"$WORK/peers.jsonl" 2>/dev/null || true
+	cp "$WORK/peers-out"/peers-* "$OUT_DIR/" 2>/dev/null || true
+	# shellcheck disable=SC2012 # our own file names
+	PEERS_FILES=$(cd "$WORK/peers-out" && ls peers-* 2>/dev/null | tr '\n' ' ')
+	[ "$peers_rc" -eq 0 ] || log "run-peers.sh exited with status $peers_rc"
+fi
+cat "$OURS" "$WORK/peers.jsonl" >"$JSONL"
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/env.txt"
+
+# ---- tables --------------------------------------------------------------------------
+
+"$NATSBENCH" -mode summary <"$JSONL" >"$WORK/summary.md"
+
+# get BROKER TEST METRIC: "median min max" from the summary table (commas dropped), or "".
+get() {
+	awk -F'|' -v b="$1" -v t="$2" -v m="$3" '
+		function trim(s) { gsub(/^ +| +$/, "", s); gsub(/,/, "", s); return s }
+		trim($2) == b && trim($3) == t && trim($4) == m { print trim($5), trim($6), trim($7); exit }
+	' "$WORK/summary.md"
+}
+
+# row LABEL OURS_TEST NATS_TEST METRIC TARGET(ge|le)
+row() {
+	local label=$1 ot=$2 nt=$3 metric=$4 dir=$5 o n
+	o=$(get msb "$ot" "$metric")
+	n=$(get nats "$nt" "$metric")
+	awk -v label="$label" -v o="$o" -v n="$n" -v dir="$dir" '
+		function fmt(v) {
+			if (v == "") return "-"
+			if (v + 0 >= 1000) { s = sprintf("%.0f", v); out = "";
+				while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+				return s out }
+			return sprintf("%.3g", v)
+		}
+		BEGIN {
+			split(o, a, " "); split(n, b, " ")
+			ours = (o == "") ? "failed" : fmt(a[1]) " (" fmt(a[2]) "–" fmt(a[3]) ")"
+			nats = (n == "") ? "-" : fmt(b[1]) " (" fmt(b[2]) "–" fmt(b[3]) ")"
+			ratio = "-"; verdict = "-"
+			if (o != "" && n != "" && b[1] > 0) {
+				r = a[1] / b[1]
+				# the range of the ratio: worst and best pairing of our runs with theirs
+				lo = a[2] / b[3]; hi = a[3] / b[2]
+				ratio = sprintf("%.2f (%.2f–%.2f)", r, lo, hi)
+				if (dir == "ge") verdict = (r >= 1.0) ? "met (≥ 1.0)" : "missed (≥ 1.0)"
+				else verdict = (r <= 1.0) ? "met (≤ 1.0)" : "missed (≤ 1.0)"
+			}
+			printf "| %s | %s | %s | %s | %s |\n", label, ours, nats, ratio, verdict
+		}'
+}
+
+{
+	echo "# run-bench.sh $STAMP"
+	echo
+	echo '```'
+	cat "$WORK/env.txt"
+	[ -z "${PEERS_FILES:-}" ] || echo "peer harness files: $PEERS_FILES"
+	echo '```'
+	echo
+	echo "## Ours against NATS, same invocation (median (min–max) of $RUNS runs)"
+	echo
+	echo "| target | ours | NATS | ours / NATS (min–max) | target |"
+	echo "|---|---:|---:|---:|---|"
+	row "(a) publish only, msgs/s" pub pub msgs_per_s ge
+	row "(b) 1 pub → 1 sub, delivered msgs/s" pubsub pubsub msgs_per_s ge
+	row "(c) 1 pub → 4 subs, deliveries/s" fanout fanout deliveries_per_s ge
+	row "(d) latency p99 µs (ours: publish → delivery; NATS: request/reply)" latency latency p99_us le
+	row "(d) latency p50 µs" latency latency p50_us le
+	row "(d') same, all on CPU 0, p99 µs" latency_1cpu latency_1cpu p99_us le
+	row "(d') same, all on CPU 0, p50 µs" latency_1cpu latency_1cpu p50_us le
+	row "(d\") like for like: our request/reply (4 one-way trips) p99 µs" latency_rr latency p99_us le
+	row "(d\") like for like, p50 µs" latency_rr latency p50_us le
+	row "(d\") like for like, all on CPU 0, p99 µs" latency_rr_1cpu latency_1cpu p99_us le
+	row "(d\") like for like, all on CPU 0, p50 µs" latency_rr_1cpu latency_1cpu p50_us le
+	echo
+	echo "The ratio's range pairs our worst run with NATS's best and the other way round."
+	echo "(d) is the target as set: our publish → delivery (2 one-way trips) against NATS"
+	echo "request/reply (4). (d\") is the same shape as NATS's: a responder publishes each request"
+	echo "back to a reply topic. Our latency rows also carry resp_p*_us (publish → PublishResponse)."
+	echo
+	echo "## Who was busy during our runs (cores, median (min–max))"
+	echo
+	echo "other_cores is what the machine did besides our client and broker (other processes,"
+	echo "kernel threads); well above 0.05 means the run shared the machine."
+	echo
+	echo "| test | client_cores | server_cores | other_cores |"
+	echo "|---|---:|---:|---:|"
+	for t in pub pubsub fanout latency latency_1cpu latency_rr latency_rr_1cpu; do
+		printf '| %s |' "$t"
+		for m in client_cores server_cores other_cores; do
+			printf ' %s |' "$(get msb "$t" "$m" | awk '{ if (NF) printf "%.2f (%.2f–%.2f)", $1, $2, $3; else printf "-" }')"
+		done
+		echo
+	done
+	echo
+	echo "## Every metric (ours and the peers)"
+	echo
+	cat "$WORK/summary.md"
+} >"$TABLE"
+
+sed -n '/^## Ours against NATS/,/^The ratio/p' "$TABLE"
+log "done in ${SECONDS}s; raw: $JSONL; tables: $TABLE"

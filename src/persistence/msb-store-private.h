@@ -1,0 +1,254 @@
+/*
+ * Internal structures of MsbStore, shared by its source files (store, read, seal, recover,
+ * snapshot, io). Not installed and not for the gRPC layer.
+ *
+ * Threads: one writer thread owns every file descriptor that is appended to and all file sizes;
+ * it is the only thread that changes the in-memory index, and does so under store->lock. Readers
+ * take store->lock only to copy the locations they need (with references on the files, so that a
+ * file removed meanwhile stays readable), then read without the lock.
+ */
+#pragma once
+
+#include "msb-store.h"
+#include "msb-store-format.h"
+
+#include <sys/uio.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+	gint fail_write_nth;
+	gint fail_write_errno;
+	gint fail_sync_nth;
+	gint fail_sync_errno;
+} MsbStoreIo;
+
+typedef enum {
+	MSB_FILE_WAL = 'w',
+	MSB_FILE_DATA = 'd',
+	MSB_FILE_INDEX = 'i',
+} MsbFileKind;
+
+typedef struct {
+	gint ref;
+	int fd;
+	gchar *path;
+	guint32 no;
+	MsbFileKind kind;
+	guint64 size;     /* writer: end of the last complete record */
+	guint live;       /* under lock: index entries that point into this file */
+	gboolean broken;  /* writer: a failed write could not be rolled back; never append again */
+	gboolean removed; /* writer: unlinked */
+} MsbStoreFile;
+
+/* One message record in a write-ahead segment. */
+typedef struct {
+	MsbStoreFile *file; /* NULL = empty slot */
+	guint64 offset;
+	guint32 length; /* whole frame */
+	gint64 lsn;
+} MsbRecRef;
+
+/* One sealed block (a part of a sealed sub-page) in a data file. */
+typedef struct {
+	MsbStoreFile *file;
+	guint64 offset;
+	guint32 length; /* whole frame */
+	guint32 crc;    /* frame checksum, as also stored in the frame */
+	guint32 count;
+	guint8 bitmap[MSB_BITMAP_BYTES];
+} MsbBlockRef;
+
+typedef struct {
+	gint64 no;
+	gint64 covers_lsn;  /* the sealed generation holds every record with lsn <= this; -1 none */
+	GPtrArray *blocks;  /* MsbBlockRef*, disjoint ascending id ranges; NULL when never sealed */
+	MsbRecRef *overlay; /* [1000] newer than the sealed generation, or NULL */
+	guint n_overlay;
+	guint8 present[MSB_BITMAP_BYTES]; /* union of blocks and overlay */
+	guint count;
+	gint64 last_write_mono;
+} MsbSubPage;
+
+typedef struct {
+	gchar *name;
+	gchar *dir;
+	GTree *subs;           /* gint64* (&sub->no) -> MsbSubPage* */
+	GHashTable *open_subs; /* MsbSubPage* with n_overlay > 0 */
+	GPtrArray *wals;       /* MsbStoreFile*, ascending; the last is appended to */
+	GPtrArray *datas;      /* MsbStoreFile*, ascending; the last is appended to */
+	MsbStoreFile *index;
+	gint64 next_lsn;
+	guint32 next_wal_no;  /* writer: lowest number a new segment may take */
+	guint32 next_data_no; /* writer: lowest number a new data file may take */
+	gint64 count;
+	guint64 disk_bytes;
+	gint64 last_save_us;
+	gint64 delete_after_us; /* 0 = live */
+	gint64 seal_retry_mono; /* writer: no seal attempt before this after a failure */
+} MsbTopic;
+
+typedef enum {
+	MSB_STATE_NEW,
+	MSB_STATE_RECOVERING,
+	MSB_STATE_READY,
+	MSB_STATE_CLOSING,
+} MsbStoreState;
+
+struct _MsbStore {
+	gchar *data_path;
+	gchar *topics_path;
+	gchar *trash_path;
+	gchar *snapshot_path;
+	gchar *snapshot_tmp_path;
+	int lock_fd;
+	gint state; /* MsbStoreState, atomic */
+	MsbStoreIo io;
+
+	gint64 seal_idle_us;
+	guint64 wal_max;
+	guint64 data_max;
+	gint compress_level;
+
+	GMutex lock;
+	GHashTable *topics; /* name -> MsbTopic* */
+	MsbStoreStats stats;
+	GPtrArray *cuts; /* MsbStoreCut*, written by recovery only */
+
+	GMutex queue_lock;
+	GCond queue_cond; /* the writer waits for work */
+	GCond done_cond;  /* callers wait for their requests */
+	GQueue queue;
+	gboolean stopping;
+	GThread *writer;
+	gint64 last_maintenance_mono;
+
+	GMutex snapshot_lock;
+};
+
+/* msb-store-io.c */
+MsbStoreFile *
+msb_store_file_new(int fd, const gchar *path, MsbFileKind kind, guint32 no, guint64 size);
+MsbStoreFile *
+msb_store_file_ref(MsbStoreFile *file);
+void
+msb_store_file_unref(MsbStoreFile *file);
+gchar *
+msb_store_file_name(MsbFileKind kind, guint32 no);
+gboolean
+msb_store_file_parse_name(const gchar *name, MsbFileKind *kind, guint32 *no);
+/* Creates @path with the file header of @kind, fsyncs it and its folder. */
+MsbStoreFile *
+msb_store_file_create(MsbStoreIo *io, const gchar *dir, MsbFileKind kind, guint32 no,
+		      GError **error);
+const gchar *
+msb_store_file_magic(MsbFileKind kind);
+
+gboolean
+msb_io_pwritev(MsbStoreIo *io, int fd, const gchar *path, const struct iovec *iov, guint n_iov,
+	       guint64 offset, GError **error);
+gboolean
+msb_io_pwrite(MsbStoreIo *io, int fd, const gchar *path, const void *buf, gsize len,
+	      guint64 offset, GError **error);
+gboolean
+msb_io_sync(MsbStoreIo *io, int fd, const gchar *path, GError **error);
+gboolean
+msb_io_sync_dir(MsbStoreIo *io, const gchar *dir, GError **error);
+gboolean
+msb_io_truncate(int fd, const gchar *path, guint64 size, GError **error);
+/* Reads exactly @len bytes; a short read is MSB_STORE_ERROR_CORRUPT (the index points past EOF). */
+gboolean
+msb_io_pread(int fd, const gchar *path, void *buf, gsize len, guint64 offset, GError **error);
+gboolean
+msb_io_remove_tree(const gchar *path, GError **error);
+void
+msb_io_set_error(GError **error, int errsv, const gchar *format, ...) G_GNUC_PRINTF(3, 4);
+
+/* msb-store.c */
+gboolean
+msb_store_check_ready(MsbStore *store, GError **error);
+gboolean
+msb_store_check_topic_name(const gchar *topic, GError **error);
+/* Under lock: records that @id now lives at @ref (newest lsn wins). */
+void
+msb_topic_apply_record(MsbTopic *topic, gint64 id, const MsbRecRef *ref, gint64 now_mono);
+MsbTopic *
+msb_topic_new(const gchar *topics_path, const gchar *name);
+void
+msb_topic_free(MsbTopic *topic);
+MsbSubPage *
+msb_topic_get_sub(MsbTopic *topic, gint64 sub_no, gboolean create);
+void
+msb_sub_page_recount(MsbSubPage *sub);
+void
+msb_topic_recount(MsbTopic *topic);
+void
+msb_topic_update_disk_bytes(MsbTopic *topic);
+/* Drops WAL segments and data files that nothing points to any more (writer, under lock). */
+void
+msb_topic_collect_files(MsbStore *store, MsbTopic *topic, GPtrArray *unlink_paths);
+/* Undoes a failed append; if that fails too the file is marked broken (never appended again). */
+void
+msb_rollback_file(MsbStoreFile *file, guint64 size);
+/* Frees an MsbBlockRef held by a sub-page (under lock: drops the file's live count). */
+void
+msb_block_ref_free(gpointer data);
+void
+msb_store_add_cut(MsbStore *store, const gchar *path, guint64 offset, guint64 bytes,
+		  const gchar *reason);
+
+/* msb-store-read.c */
+typedef struct {
+	gint64 id;
+	MsbRecRef rec; /* holds a file reference */
+} MsbPlanRec;
+
+typedef struct {
+	gint64 sub_no;
+	guint lo;
+	guint hi;
+	GPtrArray *blocks; /* MsbBlockRef* copies holding file references */
+	GArray *overlay;   /* MsbPlanRec, ascending id */
+} MsbReadPlan;
+
+/* Under store->lock: what to read for ids sub_no*1000 + [lo, hi]. */
+MsbReadPlan *
+msb_read_plan_new(const MsbSubPage *sub, guint lo, guint hi);
+void
+msb_read_plan_free(MsbReadPlan *plan);
+/* Without the lock: reads and merges (the overlay wins), calling @func in id order. */
+gboolean
+msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_data,
+		  gboolean *stopped, GError **error);
+/* Reads and checks the frame at @ref; returns the payload. */
+GBytes *
+msb_read_frame(MsbStoreFile *file, guint64 offset, guint32 length, guint16 want_type,
+	       GError **error);
+MsbStoreMessage *
+msb_read_record(const MsbRecRef *ref, gint64 want_id, gint64 *lsn, GError **error);
+
+/* msb-store-seal.c (writer thread) */
+gboolean
+msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **error);
+/*
+ * Seals what the sealing rule allows (everything open with @all) until @deadline_mono; TRUE when
+ * it stopped at the deadline with sealable sub-pages left.
+ */
+gboolean
+msb_seal_topic(MsbStore *store, MsbTopic *topic, gboolean all, gint64 deadline_mono);
+
+/* msb-store-recover.c */
+gboolean
+msb_store_recover_topics(MsbStore *store, GError **error);
+
+/* msb-store-snapshot.c */
+gboolean
+msb_snapshot_save(MsbStore *store, GBytes *blob, GError **error);
+GBytes *
+msb_snapshot_load(MsbStore *store, GError **error);
+void
+msb_snapshot_cleanup(MsbStore *store);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbReadPlan, msb_read_plan_free)
+
+G_END_DECLS

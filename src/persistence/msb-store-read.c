@@ -1,0 +1,370 @@
+/*
+ * Reading: a sub-page is served from its sealed blocks merged with the newer write-ahead records
+ * (the overlay), in id order, one block in memory at a time. The same merge feeds the sealer, so
+ * what is sealed is exactly what a reader would have seen. Every record is checked against its
+ * checksum before a byte of it is served.
+ */
+#define G_LOG_DOMAIN "msb-store"
+
+#include "msb-store-private.h"
+
+#include <zlib.h>
+
+static void
+msb_block_ref_copy_free(gpointer data)
+{
+	MsbBlockRef *b = data;
+	msb_store_file_unref(b->file);
+	g_free(b);
+}
+
+static void
+msb_plan_rec_clear(gpointer data)
+{
+	MsbPlanRec *r = data;
+	msb_store_file_unref(r->rec.file);
+}
+
+MsbReadPlan *
+msb_read_plan_new(const MsbSubPage *sub, guint lo, guint hi)
+{
+	MsbReadPlan *plan = g_new0(MsbReadPlan, 1);
+
+	plan->sub_no = sub->no;
+	plan->lo = lo;
+	plan->hi = hi;
+	plan->blocks = g_ptr_array_new_with_free_func(msb_block_ref_copy_free);
+	plan->overlay = g_array_new(FALSE, FALSE, sizeof(MsbPlanRec));
+	g_array_set_clear_func(plan->overlay, msb_plan_rec_clear);
+	for (guint i = 0; sub->blocks != NULL && i < sub->blocks->len; i++) {
+		const MsbBlockRef *b = g_ptr_array_index(sub->blocks, i);
+		MsbBlockRef *copy;
+		if (msb_bitmap_first(b->bitmap, lo, hi) < 0)
+			continue;
+		copy = g_memdup2(b, sizeof(*b));
+		msb_store_file_ref(copy->file);
+		g_ptr_array_add(plan->blocks, copy);
+	}
+	for (guint i = lo; sub->overlay != NULL && i <= hi; i++) {
+		MsbPlanRec r;
+		if (sub->overlay[i].file == NULL)
+			continue;
+		r.id = sub->no * MSB_STORE_SUB_PAGE_SIZE + i;
+		r.rec = sub->overlay[i];
+		msb_store_file_ref(r.rec.file);
+		g_array_append_val(plan->overlay, r);
+	}
+	return plan;
+}
+
+void
+msb_read_plan_free(MsbReadPlan *plan)
+{
+	if (plan == NULL)
+		return;
+	g_ptr_array_unref(plan->blocks);
+	g_array_unref(plan->overlay);
+	g_free(plan);
+}
+
+static GBytes *
+msb_read_frame_crc(MsbStoreFile *file, guint64 offset, guint32 length, guint16 want_type,
+		   guint32 *crc_out, GError **error)
+{
+	g_autoptr(GBytes) whole = NULL;
+	guint8 *buf;
+	guint16 type = 0;
+	guint32 plen = 0;
+	MsbFrameStatus st;
+
+	if (length < MSB_FRAME_HEADER_SIZE) {
+		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
+			    "Index points to a %u-byte record at offset %" G_GUINT64_FORMAT " of %s",
+			    length, offset, file->path);
+		return NULL;
+	}
+	buf = g_malloc(length);
+	whole = g_bytes_new_take(buf, length);
+	if (!msb_io_pread(file->fd, file->path, buf, length, offset, error))
+		return NULL;
+	st = msb_frame_check(buf, length, &type, &plen);
+	if (st == MSB_FRAME_OK && (plen + MSB_FRAME_HEADER_SIZE != length || type != want_type))
+		st = MSB_FRAME_BAD_LENGTH;
+	if (st != MSB_FRAME_OK) {
+		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
+			    "Record at offset %" G_GUINT64_FORMAT " of %s is damaged (%s); it is "
+			    "not served",
+			    offset, file->path, msb_frame_status_to_string(st));
+		return NULL;
+	}
+	if (crc_out != NULL)
+		*crc_out = msb_get_u32(buf + 4);
+	return g_bytes_new_from_bytes(whole, MSB_FRAME_HEADER_SIZE, plen);
+}
+
+GBytes *
+msb_read_frame(MsbStoreFile *file, guint64 offset, guint32 length, guint16 want_type,
+	       GError **error)
+{
+	return msb_read_frame_crc(file, offset, length, want_type, NULL, error);
+}
+
+MsbStoreMessage *
+msb_read_record(const MsbRecRef *ref, gint64 want_id, gint64 *lsn, GError **error)
+{
+	g_autoptr(GBytes) payload = NULL;
+	const guint8 *p;
+	gsize len = 0;
+	gsize used = 0;
+	MsbStoreMessage *msg;
+
+	payload = msb_read_frame(ref->file, ref->offset, ref->length, MSB_REC_MESSAGE, error);
+	if (payload == NULL)
+		return NULL;
+	p = g_bytes_get_data(payload, &len);
+	msg = len >= MSB_WAL_PAYLOAD_FIXED ? msb_message_decode(payload, p + 8, len - 8, FALSE, &used)
+					   : NULL;
+	if (msg == NULL || used != len - 8 || (want_id >= 0 && msg->id != want_id)) {
+		msb_store_message_free(msg);
+		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
+			    "Message record at offset %" G_GUINT64_FORMAT
+			    " of %s does not decode to message %" G_GINT64_FORMAT,
+			    ref->offset, ref->file->path, want_id);
+		return NULL;
+	}
+	if (lsn != NULL)
+		*lsn = msb_get_i64(p);
+	return msg;
+}
+
+/* Reads, checks and inflates one sealed block. */
+static GBytes *
+msb_read_block(const MsbBlockRef *b, gint64 sub_no, GError **error)
+{
+	g_autoptr(GBytes) payload = NULL;
+	MsbBlockHead head;
+	const guint8 *p;
+	gsize len = 0;
+	guint32 crc = 0;
+	guint8 *raw;
+	uLongf raw_len;
+	int zr;
+
+	payload = msb_read_frame_crc(b->file, b->offset, b->length, MSB_REC_BLOCK, &crc, error);
+	if (payload == NULL)
+		return NULL;
+	p = g_bytes_get_data(payload, &len);
+	if (crc != b->crc || !msb_block_head_read(&head, p, len) || head.sub_no != sub_no ||
+	    head.count != b->count) {
+		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
+			    "Sealed block at offset %" G_GUINT64_FORMAT
+			    " of %s is not the one the index expects",
+			    b->offset, b->file->path);
+		return NULL;
+	}
+	raw = g_malloc(MAX(head.raw_len, 1));
+	raw_len = head.raw_len;
+	zr = uncompress(raw, &raw_len, p + MSB_BLOCK_PAYLOAD_HEAD, len - MSB_BLOCK_PAYLOAD_HEAD);
+	if (zr != Z_OK || raw_len != head.raw_len) {
+		g_free(raw);
+		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
+			    "Sealed block at offset %" G_GUINT64_FORMAT
+			    " of %s does not decompress (zlib %d)",
+			    b->offset, b->file->path, zr);
+		return NULL;
+	}
+	return g_bytes_new_take(raw, head.raw_len);
+}
+
+gboolean
+msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_data,
+		  gboolean *stopped, GError **error)
+{
+	gint64 base = plan->sub_no * MSB_STORE_SUB_PAGE_SIZE;
+	gint64 lo_id = base + plan->lo;
+	gint64 hi_id = base + plan->hi;
+	guint oi = 0;
+
+	*stopped = FALSE;
+
+#define EMIT(m)                                                                                    \
+	do {                                                                                       \
+		if (!func((m), user_data)) {                                                       \
+			*stopped = TRUE;                                                           \
+			return TRUE;                                                               \
+		}                                                                                  \
+	} while (0)
+#define EMIT_OVERLAY()                                                                             \
+	do {                                                                                       \
+		MsbPlanRec *r_ = &g_array_index(plan->overlay, MsbPlanRec, oi);                    \
+		MsbStoreMessage *m_ = msb_read_record(&r_->rec, r_->id, NULL, error);              \
+		if (m_ == NULL)                                                                    \
+			return FALSE;                                                              \
+		oi++;                                                                              \
+		EMIT(m_);                                                                          \
+	} while (0)
+
+	for (guint bi = 0; bi < plan->blocks->len; bi++) {
+		const MsbBlockRef *b = g_ptr_array_index(plan->blocks, bi);
+		g_autoptr(GBytes) raw = msb_read_block(b, plan->sub_no, error);
+		const guint8 *p;
+		gsize left = 0;
+		gsize total;
+		gint64 prev = -1;
+		guint seen = 0;
+
+		if (raw == NULL)
+			return FALSE;
+		p = g_bytes_get_data(raw, &left);
+		total = left;
+		while (left > 0) {
+			gint64 id = -1;
+			gsize n = msb_message_skip(p, left, &id);
+
+			if (n == 0 || id <= prev || id < base || id >= base + MSB_STORE_SUB_PAGE_SIZE ||
+			    !msb_bitmap_get(b->bitmap, (guint)(id - base))) {
+				g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
+					    "Sealed block at offset %" G_GUINT64_FORMAT
+					    " of %s holds malformed messages",
+					    b->offset, b->file->path);
+				return FALSE;
+			}
+			prev = id;
+			seen++;
+			if (id >= lo_id && id <= hi_id) {
+				while (oi < plan->overlay->len &&
+				       g_array_index(plan->overlay, MsbPlanRec, oi).id < id)
+					EMIT_OVERLAY();
+				if (oi < plan->overlay->len &&
+				    g_array_index(plan->overlay, MsbPlanRec, oi).id == id) {
+					/* a newer copy in the write-ahead log wins */
+					EMIT_OVERLAY();
+				} else {
+					/* a small message gets its own copy so that it does not keep
+					 * the whole block alive */
+					MsbStoreMessage *m =
+					    msb_message_decode(raw, p, n, n < total / 4, NULL);
+					if (m == NULL) {
+						g_set_error(error, MSB_STORE_ERROR,
+							    MSB_STORE_ERROR_CORRUPT,
+							    "Sealed block at offset %" G_GUINT64_FORMAT
+							    " of %s holds malformed messages",
+							    b->offset, b->file->path);
+						return FALSE;
+					}
+					EMIT(m);
+				}
+			}
+			p += n;
+			left -= n;
+		}
+		if (seen != b->count) {
+			g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
+				    "Sealed block at offset %" G_GUINT64_FORMAT
+				    " of %s holds %u messages, the index says %u",
+				    b->offset, b->file->path, seen, b->count);
+			return FALSE;
+		}
+	}
+	while (oi < plan->overlay->len)
+		EMIT_OVERLAY();
+#undef EMIT
+#undef EMIT_OVERLAY
+	return TRUE;
+}
+
+gboolean
+msb_store_read_range_foreach(MsbStore *store, const gchar *topic_name, gint64 from_id,
+			     gint64 to_id, MsbStoreMessageFunc func, gpointer user_data,
+			     GError **error)
+{
+	gint64 cursor;
+	gint64 last_sub;
+
+	g_return_val_if_fail(store != NULL, FALSE);
+	g_return_val_if_fail(func != NULL, FALSE);
+	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+
+	if (!msb_store_check_ready(store, error))
+		return FALSE;
+	if (!msb_store_topic_name_is_valid(topic_name)) {
+		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_INVALID_ARGUMENT,
+			    "Invalid topic name \"%s\": use 3 to 63 characters a-z, 0-9 or -",
+			    topic_name != NULL ? topic_name : "(null)");
+		return FALSE;
+	}
+	from_id = MAX(from_id, 0);
+	if (to_id < from_id)
+		return TRUE;
+	cursor = from_id / MSB_STORE_SUB_PAGE_SIZE;
+	last_sub = to_id / MSB_STORE_SUB_PAGE_SIZE;
+	while (cursor <= last_sub) {
+		g_autoptr(MsbReadPlan) plan = NULL;
+		MsbTopic *topic;
+		GTreeNode *node = NULL;
+		gboolean stopped = FALSE;
+
+		/* one sub-page at a time: the lock is held only to copy its locations */
+		g_mutex_lock(&store->lock);
+		topic = g_hash_table_lookup(store->topics, topic_name);
+		if (topic != NULL && topic->delete_after_us == 0)
+			node = g_tree_lower_bound(topic->subs, &cursor);
+		if (node != NULL) {
+			const MsbSubPage *sub = g_tree_node_value(node);
+			cursor = sub->no;
+			if (sub->no <= last_sub) {
+				guint lo = sub->no == from_id / MSB_STORE_SUB_PAGE_SIZE
+					       ? (guint)(from_id % MSB_STORE_SUB_PAGE_SIZE)
+					       : 0;
+				guint hi = sub->no == last_sub
+					       ? (guint)(to_id % MSB_STORE_SUB_PAGE_SIZE)
+					       : MSB_STORE_SUB_PAGE_SIZE - 1;
+				plan = msb_read_plan_new(sub, lo, hi);
+			}
+		}
+		g_mutex_unlock(&store->lock);
+		if (plan == NULL)
+			break;
+		if (!msb_read_plan_run(plan, func, user_data, &stopped, error))
+			return FALSE;
+		if (stopped)
+			break;
+		cursor++;
+	}
+	return TRUE;
+}
+
+static gboolean
+msb_collect_cb(MsbStoreMessage *msg, gpointer user_data)
+{
+	g_ptr_array_add(user_data, msg);
+	return TRUE;
+}
+
+GPtrArray *
+msb_store_read_range(MsbStore *store, const gchar *topic, gint64 from_id, gint64 to_id,
+		     GError **error)
+{
+	g_autoptr(GPtrArray) out =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_message_free);
+
+	g_return_val_if_fail(store != NULL, NULL);
+	if (!msb_store_read_range_foreach(store, topic, from_id, to_id, msb_collect_cb, out,
+					  error))
+		return NULL;
+	return g_steal_pointer(&out);
+}
+
+MsbStoreMessage *
+msb_store_read_message(MsbStore *store, const gchar *topic, gint64 id, GError **error)
+{
+	g_autoptr(GPtrArray) found = NULL;
+
+	g_return_val_if_fail(store != NULL, NULL);
+	if (id < 0)
+		return NULL;
+	found = msb_store_read_range(store, topic, id, id, error);
+	if (found == NULL || found->len == 0)
+		return NULL;
+	return g_ptr_array_steal_index(found, 0);
+}

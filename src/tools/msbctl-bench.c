@@ -1,0 +1,1347 @@
+/*
+ * `msbctl bench`: the broker's own benchmark over the TCP protocol, shaped like the peer harness
+ * in ../shared/bench (natsbench) so that both can be tabled and compared in one run.
+ *
+ * This file owns the four measurements (pub, pubsub, fanout, latency), the end-to-end checks that
+ * make a fast number trustworthy (every message delivered exactly once, in id order, with the
+ * sequence number the publisher stamped into it), the CPU accounting of client and server, and
+ * the JSON result line. The line has natsbench's format ({"broker","test","run","ok","error",
+ * "params","metrics"}, same metric names) so that `natsbench -mode summary` reads it unchanged.
+ *
+ * Why it is built this way: the bench must not be the bottleneck. The messages of one Publish
+ * are one pre-built MsbMessage array over one payload block (only the 8-byte sequence number is
+ * rewritten per message, no allocation), many publishes are kept in flight (--window), and
+ * subscribers confirm each batch inside the delivery callback. Publisher and subscribers share
+ * one GMainContext by default; --sub-thread moves the subscribers to a second thread with their
+ * own context (msb-client is single-threaded per client, so each client stays on the thread that
+ * made it).
+ */
+#define G_LOG_DOMAIN "msbctl-bench"
+
+#include <math.h> /* isfinite(), a macro: no libm */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <msb-client.h>
+
+#include "msbctl-bench.h"
+#include "msbctl.h"
+
+#define BENCH_SEQ_BYTES 8 /* the sequence number stamped at the start of each payload */
+
+typedef enum {
+	BENCH_MODE_PUB,
+	BENCH_MODE_PUBSUB,
+	BENCH_MODE_FANOUT,
+	BENCH_MODE_LATENCY,
+	BENCH_MODE_REQREP,
+} BenchMode;
+
+typedef struct {
+	BenchMode mode;
+	const gchar *mode_name;
+	gchar *address;
+	gchar *name; /* test name in the output; NULL: the mode's own */
+	gint64 n;
+	gint size;
+	gint batch;
+	gint window;
+	gint subs;
+	gint lat_n;
+	gint warmup;
+	gint run;
+	gint server_pid;
+	gint timeout_s;
+	gboolean sub_thread;
+	MsbClientQueueType queue_type;
+	const gchar *queue_type_name;
+	gdouble clk_tck;
+} BenchOpts;
+
+/* ---- clocks and CPU accounting ---- */
+
+static gint64
+bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (gint64)ts.tv_sec * G_GINT64_CONSTANT(1000000000) + ts.tv_nsec;
+}
+
+typedef struct {
+	gdouble self_s;   /* this process, every thread (getrusage) */
+	gdouble server_s; /* utime + stime of --server-pid */
+	gdouble syscr;    /* the server's read-family syscalls */
+	gdouble syscw;    /* and write-family ones (see bench/README.md: not send()) */
+	gdouble busy_s;   /* every CPU of the machine, non-idle time (/proc/stat) */
+} BenchCpu;
+
+static gdouble
+bench_proc_cpu(const BenchOpts *opts)
+{
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) fields = NULL;
+	const gchar *p;
+
+	if (opts->server_pid <= 0)
+		return 0;
+	path = g_strdup_printf("/proc/%d/stat", opts->server_pid);
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return 0;
+	/* the command name may contain spaces and parentheses: fields start after the last ')' */
+	p = strrchr(text, ')');
+	if (p == NULL)
+		return 0;
+	fields = g_strsplit_set(p + 1, " \n", -1);
+	/* after ')': [0] is empty, [1] state, ... utime and stime are fields 14 and 15 of stat */
+	if (g_strv_length(fields) < 15)
+		return 0;
+	return (g_ascii_strtod(fields[12], NULL) + g_ascii_strtod(fields[13], NULL)) /
+	       opts->clk_tck;
+}
+
+static void
+bench_proc_io(const BenchOpts *opts, gdouble *syscr, gdouble *syscw)
+{
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	*syscr = *syscw = 0;
+	if (opts->server_pid <= 0)
+		return;
+	path = g_strdup_printf("/proc/%d/io", opts->server_pid);
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return;
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		if (g_str_has_prefix(lines[i], "syscr: "))
+			*syscr = g_ascii_strtod(lines[i] + 7, NULL);
+		else if (g_str_has_prefix(lines[i], "syscw: "))
+			*syscw = g_ascii_strtod(lines[i] + 7, NULL);
+	}
+}
+
+/* Non-idle seconds of all CPUs together: user, nice, system, irq, softirq and steal. */
+static gdouble
+bench_machine_busy(const BenchOpts *opts)
+{
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) fields = NULL;
+	gchar *eol;
+	gdouble busy = 0;
+
+	if (!g_file_get_contents("/proc/stat", &text, NULL, NULL) ||
+	    !g_str_has_prefix(text, "cpu "))
+		return 0;
+	eol = strchr(text, '\n');
+	if (eol != NULL)
+		*eol = '\0';
+	fields = g_strsplit_set(text, " ", -1);
+	/* "cpu", "", user nice system idle iowait irq softirq steal ... */
+	if (g_strv_length(fields) < 10)
+		return 0;
+	for (guint i = 2; i <= 9; i++) {
+		if (i == 5 || i == 6) /* idle, iowait */
+			continue;
+		busy += g_ascii_strtod(fields[i], NULL);
+	}
+	return busy / opts->clk_tck;
+}
+
+static BenchCpu
+bench_cpu_sample(const BenchOpts *opts)
+{
+	BenchCpu cpu = {0};
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		cpu.self_s = (gdouble)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		             (gdouble)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	cpu.server_s = bench_proc_cpu(opts);
+	bench_proc_io(opts, &cpu.syscr, &cpu.syscw);
+	cpu.busy_s = bench_machine_busy(opts);
+	return cpu;
+}
+
+/* ---- the JSON result line ---- */
+
+typedef struct {
+	GString *params;
+	GString *metrics;
+} BenchResult;
+
+static void
+bench_json_string(GString *out, const gchar *s)
+{
+	g_string_append_c(out, '"');
+	for (const guchar *p = (const guchar *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_printf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			g_string_append_printf(out, "\\u%04x", *p);
+		else
+			g_string_append_c(out, (gchar)*p);
+	}
+	g_string_append_c(out, '"');
+}
+
+/* Six significant digits, like natsbench's round3(); integers without an exponent. */
+static void
+bench_json_number(GString *out, gdouble v)
+{
+	gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+	gdouble r;
+
+	if (!isfinite(v)) {
+		g_string_append(out, "0");
+		return;
+	}
+	g_ascii_formatd(buf, sizeof(buf), "%.6g", v);
+	r = g_ascii_strtod(buf, NULL);
+	if (r > -1e15 && r < 1e15 && r == (gdouble)(gint64)r)
+		g_ascii_formatd(buf, sizeof(buf), "%.0f", r);
+	g_string_append(out, buf);
+}
+
+static void
+bench_result_init(BenchResult *res)
+{
+	res->params = g_string_new(NULL);
+	res->metrics = g_string_new(NULL);
+}
+
+static void
+bench_result_clear(BenchResult *res)
+{
+	g_string_free(res->params, TRUE);
+	g_string_free(res->metrics, TRUE);
+}
+
+static void
+bench_param_num(BenchResult *res, const gchar *key, gdouble v)
+{
+	if (res->params->len > 0)
+		g_string_append_c(res->params, ',');
+	bench_json_string(res->params, key);
+	g_string_append_c(res->params, ':');
+	bench_json_number(res->params, v);
+}
+
+static void
+bench_param_str(BenchResult *res, const gchar *key, const gchar *v)
+{
+	if (res->params->len > 0)
+		g_string_append_c(res->params, ',');
+	bench_json_string(res->params, key);
+	g_string_append_c(res->params, ':');
+	bench_json_string(res->params, v);
+}
+
+static void
+bench_metric(BenchResult *res, const gchar *key, gdouble v)
+{
+	if (res->metrics->len > 0)
+		g_string_append_c(res->metrics, ',');
+	bench_json_string(res->metrics, key);
+	g_string_append_c(res->metrics, ':');
+	bench_json_number(res->metrics, v);
+}
+
+/* CPU use since @before over @wall seconds; @msgs > 0 adds the server's syscalls per message. */
+static void
+bench_metric_cpu(BenchResult *res, const BenchOpts *opts, const BenchCpu *before, gdouble wall,
+                 gdouble msgs)
+{
+	BenchCpu after = bench_cpu_sample(opts);
+
+	bench_metric(res, "client_cpu_s", after.self_s - before->self_s);
+	bench_metric(res, "client_cores", (after.self_s - before->self_s) / wall);
+	/* what neither we nor the broker used: other processes and the kernel's own threads; a
+	 * large value means the measurement shared the machine */
+	bench_metric(res, "machine_cores", (after.busy_s - before->busy_s) / wall);
+	if (opts->server_pid > 0)
+		bench_metric(res, "other_cores",
+		             ((after.busy_s - before->busy_s) - (after.self_s - before->self_s) -
+		              (after.server_s - before->server_s)) /
+		                     wall);
+	if (opts->server_pid <= 0)
+		return;
+	bench_metric(res, "server_cpu_s", after.server_s - before->server_s);
+	bench_metric(res, "server_cores", (after.server_s - before->server_s) / wall);
+	if (msgs > 0) {
+		bench_metric(res, "server_rsys_per_msg", (after.syscr - before->syscr) / msgs);
+		bench_metric(res, "server_wsys_per_msg", (after.syscw - before->syscw) / msgs);
+	}
+}
+
+static const gchar *
+bench_test_name(const BenchOpts *opts)
+{
+	return opts->name != NULL ? opts->name : opts->mode_name;
+}
+
+static void
+bench_emit(const BenchOpts *opts, gboolean ok, const gchar *error, BenchResult *res)
+{
+	g_autoptr(GString) line = g_string_new("{\"broker\":\"msb\",\"test\":");
+
+	bench_json_string(line, bench_test_name(opts));
+	g_string_append_printf(line, ",\"run\":%d,\"ok\":%s", opts->run, ok ? "true" : "false");
+	if (error != NULL) {
+		g_string_append(line, ",\"error\":");
+		bench_json_string(line, error);
+	}
+	g_string_append_printf(line, ",\"params\":{%s},\"metrics\":{%s}}\n", res->params->str,
+	                       res->metrics->str);
+	fputs(line->str, stdout);
+	fflush(stdout);
+}
+
+/* ---- clients ---- */
+
+/* What a run shares between its clients and, with --sub-thread, between its two threads. */
+typedef struct {
+	const BenchOpts *opts;
+	gchar *topic;
+	gchar *reply_topic; /* reqrep only */
+	gint64 deadline_ns;
+	GMutex lock;
+	GError *error; /* the first failure of any client or check; under lock */
+	gint failed;   /* atomic: error is set */
+} BenchRun;
+
+static void
+bench_run_fail(BenchRun *run, GError *error)
+{
+	g_mutex_lock(&run->lock);
+	if (run->error == NULL)
+		run->error = error;
+	else
+		g_error_free(error);
+	g_mutex_unlock(&run->lock);
+	g_atomic_int_set(&run->failed, 1);
+}
+
+static gboolean
+bench_run_failed(BenchRun *run)
+{
+	return g_atomic_int_get(&run->failed) != 0;
+}
+
+static gboolean
+bench_run_timed_out(BenchRun *run)
+{
+	return bench_now_ns() > run->deadline_ns;
+}
+
+static void
+bench_disconnected_cb(MsbClient *client, const GError *error, gpointer user_data)
+{
+	BenchRun *run = user_data;
+
+	bench_run_fail(run, g_error_new(MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_DISCONNECTED,
+	                                "%s lost its connection: %s",
+	                                (const gchar *)g_object_get_data(G_OBJECT(client), "role"),
+	                                error->message));
+}
+
+static void
+bench_rejected_cb(MsbClient *client, const gchar *text, gpointer user_data)
+{
+	BenchRun *run = user_data;
+
+	bench_run_fail(run, g_error_new(MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_REJECTED,
+	                                "the broker sent Reject to %s: %s",
+	                                (const gchar *)g_object_get_data(G_OBJECT(client), "role"),
+	                                text));
+}
+
+/* Wake the thread-default context at least every 100 ms, so deadlines are noticed. */
+static gboolean
+bench_tick_cb(gpointer user_data)
+{
+	return G_SOURCE_CONTINUE;
+}
+
+/* A connected client on the thread-default context that has sent CreateTopicIfNotExists. */
+static MsbClient *
+bench_client_new(BenchRun *run, const gchar *role, GError **error)
+{
+	g_autoptr(MsbClient) client = msb_client_new(run->opts->address, "msbctl-bench");
+
+	g_object_set_data_full(G_OBJECT(client), "role", g_strdup(role), g_free);
+	msb_client_set_auto_reconnect(client, FALSE);
+	if (!msb_client_create_topic(client, run->topic, error))
+		return NULL;
+	if (run->reply_topic != NULL && !msb_client_create_topic(client, run->reply_topic, error))
+		return NULL;
+	if (!msb_client_connect_sync(client, NULL, error)) {
+		g_prefix_error(error, "%s: ", role);
+		return NULL;
+	}
+	g_signal_connect(client, "disconnected", G_CALLBACK(bench_disconnected_cb), run);
+	g_signal_connect(client, "rejected", G_CALLBACK(bench_rejected_cb), run);
+	return g_steal_pointer(&client);
+}
+
+static void
+bench_client_close(MsbClient *client, BenchRun *run)
+{
+	if (client == NULL)
+		return;
+	g_signal_handlers_disconnect_by_data(client, run);
+	msb_client_close(client);
+	g_object_unref(client);
+}
+
+/* ---- subscribers ---- */
+
+typedef struct {
+	BenchRun *run;
+	MsbClient *client;
+	gchar *queue;
+	gint64 expected;
+	gint64 received;
+	gint64 next_id; /* -1 until the first message */
+	gint64 batches;
+	gint64 end_ns; /* when the last expected message arrived */
+	gint done;     /* atomic */
+	/* latency mode: the timestamp of the last delivery, read by the same thread */
+	gint64 last_delivery_ns;
+	gint64 last_seq;
+} BenchSub;
+
+static void
+bench_sub_check_fail(BenchSub *sub, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+bench_sub_check_fail(BenchSub *sub, const gchar *format, ...)
+{
+	g_autofree gchar *text = NULL;
+	va_list args;
+
+	va_start(args, format);
+	text = g_strdup_vprintf(format, args);
+	va_end(args);
+	bench_run_fail(sub->run, g_error_new(G_IO_ERROR, G_IO_ERROR_FAILED,
+	                                     "queue %s: after %" G_GINT64_FORMAT
+	                                     " of %" G_GINT64_FORMAT " messages: %s",
+	                                     sub->queue, sub->received, sub->expected, text));
+}
+
+static inline gint64
+bench_read_seq(const guint8 *content)
+{
+	guint64 le;
+
+	memcpy(&le, content, sizeof(le));
+	return (gint64)GUINT64_FROM_LE(le);
+}
+
+/* Throughput modes: check every message, confirm the batch, note the end. */
+static void
+bench_sub_delivery_cb(MsbClient *client, MsbDelivery *delivery, gpointer user_data)
+{
+	BenchSub *sub = user_data;
+	guint n = msb_delivery_get_n_messages(delivery);
+	gint size = sub->run->opts->size;
+	gboolean seq = size >= BENCH_SEQ_BYTES;
+
+	sub->batches++;
+	for (guint i = 0; i < n; i++) {
+		const MsbReceivedMessage *m = msb_delivery_get_message(delivery, i);
+
+		if (sub->next_id >= 0 && m->id != sub->next_id) {
+			bench_sub_check_fail(
+			        sub, "got id %" G_GINT64_FORMAT ", expected %" G_GINT64_FORMAT,
+			        m->id, sub->next_id);
+			break;
+		}
+		if (m->content_len != (gsize)size) {
+			bench_sub_check_fail(sub,
+			                     "id %" G_GINT64_FORMAT " has %" G_GSIZE_FORMAT
+			                     " bytes, not %d",
+			                     m->id, m->content_len, size);
+			break;
+		}
+		if (seq && bench_read_seq(m->content) != sub->received) {
+			bench_sub_check_fail(sub,
+			                     "id %" G_GINT64_FORMAT
+			                     " carries sequence number %" G_GINT64_FORMAT
+			                     ", expected %" G_GINT64_FORMAT,
+			                     m->id, bench_read_seq(m->content), sub->received);
+			break;
+		}
+		if (m->attempt != 0) {
+			bench_sub_check_fail(sub,
+			                     "id %" G_GINT64_FORMAT " is a redelivery (attempt %d)",
+			                     m->id, m->attempt);
+			break;
+		}
+		sub->next_id = m->id + 1;
+		sub->received++;
+	}
+	msb_delivery_confirm_all(delivery);
+	if (sub->received > sub->expected)
+		bench_sub_check_fail(sub, "more messages than were published");
+	if (sub->received >= sub->expected && !g_atomic_int_get(&sub->done)) {
+		sub->end_ns = bench_now_ns();
+		g_atomic_int_set(&sub->done, 1);
+	}
+}
+
+/* Latency mode: one message per delivery; the publisher side reads the timestamp. */
+static void
+bench_sub_latency_cb(MsbClient *client, MsbDelivery *delivery, gpointer user_data)
+{
+	BenchSub *sub = user_data;
+	gint64 now = bench_now_ns();
+	guint n = msb_delivery_get_n_messages(delivery);
+
+	msb_delivery_confirm_all(delivery);
+	if (n != 1) {
+		bench_sub_check_fail(sub, "a batch of %u messages; expected one at a time", n);
+		return;
+	}
+	sub->last_delivery_ns = now;
+	sub->last_seq = bench_read_seq(msb_delivery_get_message(delivery, 0)->content);
+	sub->received++;
+}
+
+static void
+bench_reply_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	BenchSub *sub = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!msb_client_publish_finish(MSB_CLIENT(source), res, &error)) {
+		g_prefix_error(&error, "responder: ");
+		bench_run_fail(sub->run, g_steal_pointer(&error));
+	}
+}
+
+/* reqrep: the responder confirms each request and publishes its payload to the reply topic. */
+static void
+bench_sub_responder_cb(MsbClient *client, MsbDelivery *delivery, gpointer user_data)
+{
+	BenchSub *sub = user_data;
+	guint n = msb_delivery_get_n_messages(delivery);
+
+	msb_delivery_confirm_all(delivery);
+	for (guint i = 0; i < n; i++) {
+		const MsbReceivedMessage *m = msb_delivery_get_message(delivery, i);
+		MsbMessage reply = {m->content, m->content_len, NULL, 0};
+
+		msb_client_publish_async(client, sub->run->reply_topic, &reply, 1, FALSE, NULL,
+		                         bench_reply_cb, sub);
+	}
+	sub->received += n;
+}
+
+/*
+ * The subscribers of one run: created, subscribed and known to be subscribed (a Publish of no
+ * messages on the same connection is answered only after the Subscribe before it was handled)
+ * on whatever context is thread-default for the caller.
+ */
+typedef struct {
+	BenchRun *run;
+	guint n;
+	BenchSub *subs;
+	MsbDeliveryFunc func;
+	/* --sub-thread */
+	GThread *thread;
+	GMainContext *context;
+	GCond cond;
+	gint phase; /* under run->lock: 0 starting, 1 subscribed (or failed), 2 finished */
+	gint stop;  /* atomic: the main thread asks the subscriber thread to stop */
+} BenchSubGroup;
+
+static gboolean
+bench_group_setup(BenchSubGroup *group, GError **error)
+{
+	BenchRun *run = group->run;
+
+	for (guint i = 0; i < group->n; i++) {
+		BenchSub *sub = &group->subs[i];
+		g_autofree gchar *role = g_strdup_printf("subscriber %u", i);
+
+		sub->client = bench_client_new(run, role, error);
+		if (sub->client == NULL)
+			return FALSE;
+		if (!msb_client_subscribe(sub->client, run->topic, sub->queue,
+		                          run->opts->queue_type, group->func, sub, NULL, error))
+			return FALSE;
+		if (!msb_client_publish_sync(sub->client, run->topic, NULL, 0, FALSE, NULL,
+		                             error)) {
+			g_prefix_error(error,
+			               "%s: waiting for the Subscribe to be handled: ", role);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean
+bench_group_done(BenchSubGroup *group)
+{
+	for (guint i = 0; i < group->n; i++) {
+		if (!g_atomic_int_get(&group->subs[i].done))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+bench_group_close(BenchSubGroup *group)
+{
+	for (guint i = 0; i < group->n; i++) {
+		bench_client_close(group->subs[i].client, group->run);
+		group->subs[i].client = NULL;
+	}
+}
+
+static void
+bench_group_set_phase(BenchSubGroup *group, gint phase)
+{
+	g_mutex_lock(&group->run->lock);
+	group->phase = phase;
+	g_cond_broadcast(&group->cond);
+	g_mutex_unlock(&group->run->lock);
+}
+
+static gpointer
+bench_group_thread(gpointer user_data)
+{
+	BenchSubGroup *group = user_data;
+	BenchRun *run = group->run;
+	g_autoptr(GError) error = NULL;
+	GSource *tick;
+
+	g_main_context_push_thread_default(group->context);
+	tick = g_timeout_source_new(100);
+	g_source_set_callback(tick, bench_tick_cb, NULL, NULL);
+	g_source_attach(tick, group->context);
+	if (!bench_group_setup(group, &error))
+		bench_run_fail(run, g_steal_pointer(&error));
+	bench_group_set_phase(group, 1);
+	while (!bench_run_failed(run) && !g_atomic_int_get(&group->stop) &&
+	       !bench_group_done(group) && !bench_run_timed_out(run))
+		g_main_context_iteration(group->context, TRUE);
+	/* the main thread may still be publishing; it reads the results after phase 2 */
+	bench_group_set_phase(group, 2);
+	while (!g_atomic_int_get(&group->stop))
+		g_main_context_iteration(group->context, TRUE);
+	bench_group_close(group);
+	g_source_destroy(tick);
+	g_source_unref(tick);
+	g_main_context_pop_thread_default(group->context);
+	return NULL;
+}
+
+static void
+bench_group_init(BenchSubGroup *group, BenchRun *run, guint n, gint64 expected,
+                 MsbDeliveryFunc func)
+{
+	memset(group, 0, sizeof(*group));
+	group->run = run;
+	group->n = n;
+	group->func = func;
+	group->subs = g_new0(BenchSub, n);
+	g_cond_init(&group->cond);
+	for (guint i = 0; i < n; i++) {
+		group->subs[i].run = run;
+		group->subs[i].queue = g_strdup_printf("bench-q%u", i);
+		group->subs[i].expected = expected;
+		group->subs[i].next_id = -1;
+	}
+}
+
+/* Start the subscribers (in their thread with --sub-thread) and wait until they are subscribed. */
+static gboolean
+bench_group_start(BenchSubGroup *group, gboolean threaded)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!threaded) {
+		if (!bench_group_setup(group, &error)) {
+			bench_run_fail(group->run, g_steal_pointer(&error));
+			return FALSE;
+		}
+		return TRUE;
+	}
+	group->context = g_main_context_new();
+	group->thread = g_thread_new("bench-subscribers", bench_group_thread, group);
+	g_mutex_lock(&group->run->lock);
+	while (group->phase < 1)
+		g_cond_wait(&group->cond, &group->run->lock);
+	g_mutex_unlock(&group->run->lock);
+	return !bench_run_failed(group->run);
+}
+
+/* With --sub-thread: wait until the subscribers are finished (done, failed or out of time). */
+static void
+bench_group_wait(BenchSubGroup *group)
+{
+	if (group->thread == NULL)
+		return;
+	g_mutex_lock(&group->run->lock);
+	while (group->phase < 2)
+		g_cond_wait(&group->cond, &group->run->lock);
+	g_mutex_unlock(&group->run->lock);
+}
+
+static void
+bench_group_free(BenchSubGroup *group)
+{
+	if (group->thread != NULL) {
+		g_atomic_int_set(&group->stop, 1);
+		g_main_context_wakeup(group->context);
+		g_thread_join(group->thread);
+		g_main_context_unref(group->context);
+	} else {
+		bench_group_close(group);
+	}
+	for (guint i = 0; i < group->n; i++)
+		g_free(group->subs[i].queue);
+	g_free(group->subs);
+	g_cond_clear(&group->cond);
+}
+
+/* ---- the publisher ---- */
+
+typedef struct {
+	BenchRun *run;
+	MsbClient *client;
+	MsbMessage *messages; /* batch entries over payload */
+	guint8 *payload;
+	gint64 total;    /* messages to publish */
+	gint64 sent;     /* messages handed to the client */
+	gint64 answered; /* publishes answered */
+	gint64 n_publishes;
+	gint in_flight;
+	gint64 start_ns;
+	gint64 last_answer_ns;
+} BenchPublisher;
+
+static void
+bench_pub_fill(BenchPublisher *pub);
+
+static void
+bench_pub_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	BenchPublisher *pub = user_data;
+	g_autoptr(GError) error = NULL;
+
+	pub->in_flight--;
+	if (!msb_client_publish_finish(MSB_CLIENT(source), res, &error)) {
+		g_prefix_error(&error, "publish #%" G_GINT64_FORMAT ": ", pub->answered + 1);
+		bench_run_fail(pub->run, g_steal_pointer(&error));
+		return;
+	}
+	pub->answered++;
+	pub->last_answer_ns = bench_now_ns();
+	bench_pub_fill(pub);
+}
+
+/* Keep --window publishes in flight until every message is handed over. */
+static void
+bench_pub_fill(BenchPublisher *pub)
+{
+	const BenchOpts *opts = pub->run->opts;
+
+	while (pub->in_flight < opts->window && pub->sent < pub->total &&
+	       !bench_run_failed(pub->run)) {
+		guint n = (guint)MIN((gint64)opts->batch, pub->total - pub->sent);
+
+		if (opts->size >= BENCH_SEQ_BYTES) {
+			for (guint i = 0; i < n; i++) {
+				guint64 le = GUINT64_TO_LE((guint64)(pub->sent + i));
+				memcpy(pub->payload + (gsize)i * opts->size, &le, sizeof(le));
+			}
+		}
+		msb_client_publish_async(pub->client, pub->run->topic, pub->messages, n, FALSE,
+		                         NULL, bench_pub_cb, pub);
+		pub->sent += n;
+		pub->in_flight++;
+		pub->n_publishes++;
+	}
+}
+
+static void
+bench_pub_init(BenchPublisher *pub, BenchRun *run, gint64 total)
+{
+	const BenchOpts *opts = run->opts;
+
+	memset(pub, 0, sizeof(*pub));
+	pub->run = run;
+	pub->total = total;
+	pub->payload = g_malloc((gsize)opts->batch * opts->size);
+	memset(pub->payload, 'x', (gsize)opts->batch * opts->size);
+	pub->messages = g_new0(MsbMessage, opts->batch);
+	for (gint i = 0; i < opts->batch; i++) {
+		pub->messages[i].content = pub->payload + (gsize)i * opts->size;
+		pub->messages[i].content_len = (gsize)opts->size;
+	}
+}
+
+static void
+bench_pub_clear(BenchPublisher *pub)
+{
+	bench_client_close(pub->client, pub->run);
+	pub->client = NULL;
+	g_free(pub->payload);
+	g_free(pub->messages);
+}
+
+static gboolean
+bench_pub_finished(BenchPublisher *pub)
+{
+	return pub->sent >= pub->total && pub->in_flight == 0;
+}
+
+/* ---- the measurements ---- */
+
+static void
+bench_common_params(BenchResult *res, const BenchOpts *opts)
+{
+	bench_param_num(res, "size", opts->size);
+	bench_param_num(res, "publishers", 1);
+}
+
+static void
+bench_run_init(BenchRun *run, const BenchOpts *opts)
+{
+	static const gchar *const mode_tags[] = {
+	        [BENCH_MODE_PUB] = "pub",   [BENCH_MODE_PUBSUB] = "ps",
+	        [BENCH_MODE_FANOUT] = "fo", [BENCH_MODE_LATENCY] = "lat",
+	        [BENCH_MODE_REQREP] = "rr",
+	};
+	static guint counter = 0;
+
+	memset(run, 0, sizeof(*run));
+	run->opts = opts;
+	g_mutex_init(&run->lock);
+	/* a fresh topic per measurement: ids start at 0 and no old queue sees the messages */
+	run->topic = g_strdup_printf("bench-%s-%d-r%d-%u", mode_tags[opts->mode], (gint)getpid(),
+	                             opts->run, counter++);
+	if (opts->mode == BENCH_MODE_REQREP)
+		run->reply_topic = g_strconcat(run->topic, "-rep", NULL);
+	run->deadline_ns = bench_now_ns() + (gint64)opts->timeout_s * 1000000000;
+}
+
+static void
+bench_run_clear(BenchRun *run)
+{
+	g_clear_error(&run->error);
+	g_free(run->topic);
+	g_free(run->reply_topic);
+	g_mutex_clear(&run->lock);
+}
+
+/* Emit the failure line for @run's first error (or @why), and return the exit status. */
+static int
+bench_emit_failure(const BenchOpts *opts, BenchRun *run, BenchResult *res, const gchar *why)
+{
+	g_autofree gchar *text = NULL;
+
+	g_mutex_lock(&run->lock);
+	text = g_strdup(run->error != NULL ? run->error->message : why);
+	g_mutex_unlock(&run->lock);
+	bench_emit(opts, FALSE, text != NULL ? text : "failed", res);
+	g_printerr("%s: %s %s\n", g_get_prgname(), bench_test_name(opts), text);
+	return MSBCTL_EXIT_FAIL;
+}
+
+/* pub / pubsub / fanout: one publisher, 0, 1 or --subs subscribers. */
+static int
+bench_throughput(const BenchOpts *opts)
+{
+	g_autoptr(GMainContext) context = g_main_context_ref_thread_default();
+	guint n_subs = opts->mode == BENCH_MODE_PUB      ? 0
+	               : opts->mode == BENCH_MODE_PUBSUB ? 1
+	                                                 : (guint)opts->subs;
+	gboolean threaded = opts->sub_thread && n_subs > 0;
+	g_autoptr(GError) error = NULL;
+	BenchRun run;
+	BenchSubGroup group;
+	BenchPublisher pub;
+	BenchResult res;
+	BenchCpu cpu0;
+	GSource *tick;
+	gint64 end_ns;
+	gdouble wall;
+	gdouble pub_wall;
+	int status = MSBCTL_EXIT_OK;
+
+	bench_run_init(&run, opts);
+	bench_result_init(&res);
+	bench_param_num(&res, "msgs", (gdouble)opts->n);
+	bench_common_params(&res, opts);
+	if (n_subs > 0) {
+		bench_param_num(&res, "subscribers", n_subs);
+		bench_param_str(&res, "queue_type", opts->queue_type_name);
+		bench_param_str(&res, "threads", threaded ? "pub+sub" : "one");
+	}
+	bench_param_num(&res, "batch", opts->batch);
+	bench_param_num(&res, "window", opts->window);
+
+	tick = g_timeout_source_new(100);
+	g_source_set_callback(tick, bench_tick_cb, NULL, NULL);
+	g_source_attach(tick, context);
+	bench_group_init(&group, &run, n_subs, opts->n, bench_sub_delivery_cb);
+	bench_pub_init(&pub, &run, opts->n);
+
+	if (!bench_group_start(&group, threaded)) {
+		status = bench_emit_failure(opts, &run, &res, "subscribing failed");
+		goto out;
+	}
+	pub.client = bench_client_new(&run, "publisher", &error);
+	if (pub.client == NULL) {
+		bench_run_fail(&run, g_steal_pointer(&error));
+		status = bench_emit_failure(opts, &run, &res, NULL);
+		goto out;
+	}
+
+	cpu0 = bench_cpu_sample(opts);
+	pub.start_ns = bench_now_ns();
+	bench_pub_fill(&pub);
+	while (!bench_run_failed(&run) && !bench_run_timed_out(&run) &&
+	       !(bench_pub_finished(&pub) && (threaded || bench_group_done(&group))))
+		g_main_context_iteration(context, TRUE);
+	if (threaded && !bench_run_failed(&run))
+		bench_group_wait(&group);
+
+	if (bench_run_failed(&run)) {
+		status = bench_emit_failure(opts, &run, &res, NULL);
+		goto out;
+	}
+	if (!bench_pub_finished(&pub) || !bench_group_done(&group)) {
+		g_autoptr(GString) why = g_string_new(NULL);
+		g_string_printf(why,
+		                "deadline of %d s exceeded: %" G_GINT64_FORMAT
+		                " of %" G_GINT64_FORMAT " publishes answered",
+		                opts->timeout_s, pub.answered, pub.n_publishes);
+		for (guint i = 0; i < n_subs; i++)
+			g_string_append_printf(why, ", %s received %" G_GINT64_FORMAT,
+			                       group.subs[i].queue, group.subs[i].received);
+		bench_metric(&res, "published", (gdouble)pub.sent);
+		status = bench_emit_failure(opts, &run, &res, why->str);
+		goto out;
+	}
+
+	end_ns = pub.last_answer_ns;
+	for (guint i = 0; i < n_subs; i++)
+		end_ns = MAX(end_ns, group.subs[i].end_ns);
+	wall = (gdouble)(end_ns - pub.start_ns) / 1e9;
+	pub_wall = (gdouble)(pub.last_answer_ns - pub.start_ns) / 1e9;
+	bench_metric(&res, "wall_s", wall);
+	bench_metric(&res, "msgs_per_s", (gdouble)opts->n / wall);
+	if (n_subs > 0)
+		bench_metric(&res, "pub_msgs_per_s", (gdouble)opts->n / pub_wall);
+	if (n_subs > 1) {
+		bench_metric(&res, "deliveries_per_s", (gdouble)opts->n * n_subs / wall);
+		bench_metric(&res, "delivered_MB_per_s",
+		             (gdouble)opts->n * n_subs * opts->size / wall / 1e6);
+	} else {
+		bench_metric(&res, "MB_per_s", (gdouble)opts->n * opts->size / wall / 1e6);
+	}
+	if (n_subs > 0) {
+		gint64 batches = 0;
+		for (guint i = 0; i < n_subs; i++)
+			batches += group.subs[i].batches;
+		bench_metric(&res, "msgs_per_batch", (gdouble)opts->n * n_subs / batches);
+	}
+	bench_metric(&res, "publishes", (gdouble)pub.n_publishes);
+	bench_metric_cpu(&res, opts, &cpu0, wall, (gdouble)opts->n);
+	bench_emit(opts, TRUE, NULL, &res);
+
+out:
+	bench_pub_clear(&pub);
+	bench_group_free(&group);
+	g_source_destroy(tick);
+	g_source_unref(tick);
+	bench_result_clear(&res);
+	bench_run_clear(&run);
+	return status;
+}
+
+/* ---- latency ---- */
+
+typedef struct {
+	BenchPublisher *pub;
+	BenchSub *sub;
+	gint64 t0_ns;
+	gboolean answered;
+	gint64 answer_ns;
+	gint64 seq; /* of the message in flight */
+	gboolean in_flight;
+} BenchPing;
+
+static void
+bench_ping_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	BenchPing *ping = user_data;
+	g_autoptr(GError) error = NULL;
+
+	ping->answer_ns = bench_now_ns();
+	if (!msb_client_publish_finish(MSB_CLIENT(source), res, &error)) {
+		bench_run_fail(ping->pub->run, g_steal_pointer(&error));
+		return;
+	}
+	ping->answered = TRUE;
+}
+
+static int
+bench_cmp_i64(const void *a, const void *b)
+{
+	gint64 x = *(const gint64 *)a;
+	gint64 y = *(const gint64 *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted values, like natsbench's pct(). */
+static gint64
+bench_pct(const gint64 *sorted, gsize n, gdouble p)
+{
+	gint64 k = (gint64)(p * (gdouble)n + 0.999999) - 1;
+
+	k = CLAMP(k, 0, (gint64)n - 1);
+	return sorted[k];
+}
+
+static void
+bench_latency_metrics(BenchResult *res, const gchar *prefix, gint64 *ns, gsize n)
+{
+	g_autofree gchar *k50 = g_strconcat(prefix, "p50_us", NULL);
+	g_autofree gchar *k90 = g_strconcat(prefix, "p90_us", NULL);
+	g_autofree gchar *k99 = g_strconcat(prefix, "p99_us", NULL);
+	g_autofree gchar *k999 = g_strconcat(prefix, "p999_us", NULL);
+	g_autofree gchar *kmax = g_strconcat(prefix, "max_us", NULL);
+	g_autofree gchar *kmean = g_strconcat(prefix, "mean_us", NULL);
+	gdouble sum = 0;
+
+	qsort(ns, n, sizeof(gint64), bench_cmp_i64);
+	for (gsize i = 0; i < n; i++)
+		sum += (gdouble)ns[i];
+	bench_metric(res, k50, (gdouble)bench_pct(ns, n, 0.50) / 1e3);
+	bench_metric(res, k90, (gdouble)bench_pct(ns, n, 0.90) / 1e3);
+	bench_metric(res, k99, (gdouble)bench_pct(ns, n, 0.99) / 1e3);
+	bench_metric(res, k999, (gdouble)bench_pct(ns, n, 0.999) / 1e3);
+	bench_metric(res, kmax, (gdouble)ns[n - 1] / 1e3);
+	bench_metric(res, kmean, sum / (gdouble)n / 1e3);
+}
+
+/*
+ * One message at a time: publish, wait for its PublishResponse and its delivery, repeat.
+ * latency: publisher → broker → subscriber (two one-way trips). reqrep: the shape of NATS
+ * request/reply (four): the requester publishes, a responder on its own connection gets the
+ * request, confirms it and publishes the payload to a reply topic, and the requester's own
+ * connection, subscribed to that topic, receives it.
+ */
+static int
+bench_latency(const BenchOpts *opts)
+{
+	g_autoptr(GMainContext) context = g_main_context_ref_thread_default();
+	g_autoptr(GError) error = NULL;
+	g_autofree gint64 *deliv_ns = g_new(gint64, opts->lat_n);
+	g_autofree gint64 *resp_ns = g_new(gint64, opts->lat_n);
+	BenchRun run;
+	BenchSubGroup group;
+	BenchPublisher pub;
+	BenchPing ping = {0};
+	BenchSub reply_sub = {0};
+	gboolean rr = opts->mode == BENCH_MODE_REQREP;
+	BenchResult res;
+	BenchCpu cpu0 = {0};
+	GSource *tick;
+	gint64 start_ns = 0;
+	gint total = opts->warmup + opts->lat_n;
+	gdouble wall;
+	int status = MSBCTL_EXIT_OK;
+
+	bench_run_init(&run, opts);
+	bench_result_init(&res);
+	bench_param_num(&res, "requests", opts->lat_n);
+	bench_param_num(&res, "warmup", opts->warmup);
+	bench_param_num(&res, "size", opts->size);
+	bench_param_str(&res, "queue_type", opts->queue_type_name);
+	bench_param_str(&res, "measures",
+	                rr ? "request published to reply received (p*_us), request published to "
+	                     "its PublishResponse (resp_p*_us)"
+	                   : "publish to delivery received (p*_us), publish to "
+	                     "PublishResponse (resp_p*_us)");
+
+	tick = g_timeout_source_new(100);
+	g_source_set_callback(tick, bench_tick_cb, NULL, NULL);
+	g_source_attach(tick, context);
+	bench_group_init(&group, &run, 1, total,
+	                 rr ? bench_sub_responder_cb : bench_sub_latency_cb);
+	bench_pub_init(&pub, &run, total);
+	reply_sub.run = &run;
+	reply_sub.queue = g_strdup("bench-rep");
+	reply_sub.expected = total;
+	ping.pub = &pub;
+	ping.sub = rr ? &reply_sub : &group.subs[0];
+
+	if (!bench_group_start(&group, FALSE)) {
+		status = bench_emit_failure(opts, &run, &res, "subscribing failed");
+		goto out;
+	}
+	pub.client = bench_client_new(&run, rr ? "requester" : "publisher", &error);
+	if (pub.client == NULL ||
+	    (rr &&
+	     (!msb_client_subscribe(pub.client, run.reply_topic, reply_sub.queue, opts->queue_type,
+	                            bench_sub_latency_cb, &reply_sub, NULL, &error) ||
+	      !msb_client_publish_sync(pub.client, run.reply_topic, NULL, 0, FALSE, NULL,
+	                               &error)))) {
+		bench_run_fail(&run, g_steal_pointer(&error));
+		status = bench_emit_failure(opts, &run, &res, NULL);
+		goto out;
+	}
+
+	for (gint i = 0; i < total && !bench_run_failed(&run) && !bench_run_timed_out(&run); i++) {
+		guint64 le = GUINT64_TO_LE((guint64)i);
+		gint64 before = ping.sub->received;
+
+		if (i == opts->warmup) {
+			cpu0 = bench_cpu_sample(opts);
+			start_ns = bench_now_ns();
+		}
+		memcpy(pub.payload, &le, sizeof(le));
+		ping.answered = FALSE;
+		ping.t0_ns = bench_now_ns();
+		msb_client_publish_async(pub.client, run.topic, pub.messages, 1, FALSE, NULL,
+		                         bench_ping_cb, &ping);
+		while (!bench_run_failed(&run) && !bench_run_timed_out(&run) &&
+		       !(ping.answered && ping.sub->received > before))
+			g_main_context_iteration(context, TRUE);
+		if (bench_run_failed(&run) || bench_run_timed_out(&run))
+			break;
+		if (ping.sub->last_seq != i) {
+			bench_sub_check_fail(ping.sub,
+			                     "delivered sequence number %" G_GINT64_FORMAT
+			                     ", expected %d",
+			                     ping.sub->last_seq, i);
+			break;
+		}
+		if (i >= opts->warmup) {
+			deliv_ns[i - opts->warmup] = ping.sub->last_delivery_ns - ping.t0_ns;
+			resp_ns[i - opts->warmup] = ping.answer_ns - ping.t0_ns;
+		}
+	}
+	if (bench_run_failed(&run)) {
+		status = bench_emit_failure(opts, &run, &res, NULL);
+		goto out;
+	}
+	if (ping.sub->received < total) {
+		g_autofree gchar *why = g_strdup_printf(
+		        "deadline of %d s exceeded after %" G_GINT64_FORMAT " of %d round trips",
+		        opts->timeout_s, ping.sub->received, total);
+		status = bench_emit_failure(opts, &run, &res, why);
+		goto out;
+	}
+	wall = (gdouble)(bench_now_ns() - start_ns) / 1e9;
+	bench_latency_metrics(&res, "", deliv_ns, (gsize)opts->lat_n);
+	bench_latency_metrics(&res, "resp_", resp_ns, (gsize)opts->lat_n);
+	bench_metric(&res, "wall_s", wall);
+	bench_metric(&res, "rtt_per_s", opts->lat_n / wall);
+	bench_metric_cpu(&res, opts, &cpu0, wall, opts->lat_n);
+	bench_emit(opts, TRUE, NULL, &res);
+
+out:
+	bench_pub_clear(&pub);
+	bench_group_free(&group);
+	g_free(reply_sub.queue);
+	g_source_destroy(tick);
+	g_source_unref(tick);
+	bench_result_clear(&res);
+	bench_run_clear(&run);
+	return status;
+}
+
+/* ---- command line ---- */
+
+static gboolean
+bench_parse_mode(const gchar *name, BenchOpts *opts)
+{
+	const struct {
+		const gchar *name;
+		const gchar *test; /* the default test name in the output */
+		BenchMode mode;
+	} modes[] = {
+	        {"pub", "pub", BENCH_MODE_PUB},
+	        {"pubsub", "pubsub", BENCH_MODE_PUBSUB},
+	        {"fanout", "fanout", BENCH_MODE_FANOUT},
+	        {"latency", "latency", BENCH_MODE_LATENCY},
+	        {"reqrep", "latency_rr", BENCH_MODE_REQREP},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(modes); i++) {
+		if (g_strcmp0(name, modes[i].name) == 0) {
+			opts->mode = modes[i].mode;
+			opts->mode_name = modes[i].test;
+			return TRUE;
+		}
+	}
+	g_printerr("%s: unknown mode \"%s\"; use pub, pubsub, fanout, latency or reqrep\n",
+	           g_get_prgname(), name);
+	return FALSE;
+}
+
+static gboolean
+bench_parse_queue_type(const gchar *name, BenchOpts *opts)
+{
+	if (name == NULL || g_strcmp0(name, "delete-on-disconnect") == 0) {
+		opts->queue_type = MSB_CLIENT_QUEUE_DELETE_ON_DISCONNECT;
+		opts->queue_type_name = "delete-on-disconnect";
+		return TRUE;
+	}
+	if (g_strcmp0(name, "permanent") == 0) {
+		opts->queue_type = MSB_CLIENT_QUEUE_PERMANENT;
+		opts->queue_type_name = "permanent";
+		return TRUE;
+	}
+	g_printerr("%s: unknown --queue-type \"%s\"; use delete-on-disconnect or permanent\n",
+	           g_get_prgname(), name);
+	return FALSE;
+}
+
+static gboolean
+bench_check_range(const gchar *option, gint64 value, gint64 min, gint64 max)
+{
+	if (value >= min && value <= max)
+		return TRUE;
+	g_printerr("%s: %s must be from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT "\n",
+	           g_get_prgname(), option, min, max);
+	return FALSE;
+}
+
+int
+msbctl_bench_run(int argc, char **argv)
+{
+	BenchOpts opts = {0};
+	g_autofree gchar *queue_type = NULL;
+	g_autoptr(GOptionContext) context = NULL;
+	g_autoptr(GError) error = NULL;
+	gint64 n = 2000000;
+	int status;
+	const GOptionEntry entries[] = {
+	        {"address", 'a', 0, G_OPTION_ARG_STRING, &opts.address,
+	         "Broker address, host:port or unix:/path (default " MSBCTL_DEFAULT_ADDRESS ")",
+	         "ADDRESS"},
+	        {"n", 'n', 0, G_OPTION_ARG_INT64, &n,
+	         "Messages to publish in pub, pubsub and fanout (default 2000000)", "N"},
+	        {"size", 0, 0, G_OPTION_ARG_INT, &opts.size, "Payload bytes (default 100)",
+	         "BYTES"},
+	        {"batch", 0, 0, G_OPTION_ARG_INT, &opts.batch,
+	         "Messages per Publish packet (default 100)", "N"},
+	        {"window", 0, 0, G_OPTION_ARG_INT, &opts.window,
+	         "Publishes in flight (default 1000)", "N"},
+	        {"subs", 0, 0, G_OPTION_ARG_INT, &opts.subs,
+	         "fanout: queues on the topic, one subscriber each (default 4)", "N"},
+	        {"lat-n", 0, 0, G_OPTION_ARG_INT, &opts.lat_n,
+	         "latency: timed round trips (default 10000)", "N"},
+	        {"warmup", 0, 0, G_OPTION_ARG_INT, &opts.warmup,
+	         "latency: untimed round trips first (default 1000)", "N"},
+	        {"queue-type", 0, 0, G_OPTION_ARG_STRING, &queue_type,
+	         "delete-on-disconnect (default) or permanent", "TYPE"},
+	        {"sub-thread", 0, 0, G_OPTION_ARG_NONE, &opts.sub_thread,
+	         "pubsub, fanout: run the subscribers in a second thread with their own main "
+	         "context (default: one context for all clients)",
+	         NULL},
+	        {"run", 0, 0, G_OPTION_ARG_INT, &opts.run, "Run number in the output (default 1)",
+	         "N"},
+	        {"name", 0, 0, G_OPTION_ARG_STRING, &opts.name,
+	         "Test name in the output (default: the mode)", "NAME"},
+	        {"server-pid", 0, 0, G_OPTION_ARG_INT, &opts.server_pid,
+	         "Broker pid, to report its CPU use and syscalls per message", "PID"},
+	        {"timeout", 0, 0, G_OPTION_ARG_INT, &opts.timeout_s,
+	         "Give up on a measurement after this many seconds (default 60)", "SECONDS"},
+	        {NULL},
+	};
+
+	opts.size = 100;
+	opts.batch = 100;
+	opts.window = 1000;
+	opts.subs = 4;
+	opts.lat_n = 10000;
+	opts.warmup = 1000;
+	opts.run = 1;
+	opts.timeout_s = 60;
+	opts.clk_tck = (gdouble)sysconf(_SC_CLK_TCK);
+	if (opts.clk_tck <= 0)
+		opts.clk_tck = 100;
+
+	context = g_option_context_new("MODE");
+	g_option_context_set_summary(
+	        context,
+	        "Measure the broker over TCP and print one JSON result line (the format of the "
+	        "peer\nharness, so that `natsbench -mode summary` tables it). MODE is one of:\n"
+	        "  pub      publish throughput: N messages in Publish packets of --batch, --window "
+	        "in flight;\n"
+	        "           the clock stops at the last PublishResponse\n"
+	        "  pubsub   publish -> one subscriber -> confirm; every message must arrive once, "
+	        "in order\n"
+	        "  fanout   the same with --subs queues of one subscriber each "
+	        "(deliveries_per_s)\n"
+	        "  latency  one message at a time: publish -> delivery received and confirmed; "
+	        "--warmup\n"
+	        "           untimed, then --lat-n timed; percentiles of publish -> delivery and "
+	        "of\n"
+	        "           publish -> PublishResponse\n"
+	        "  reqrep   latency in the shape of NATS request/reply (test name latency_rr): a "
+	        "responder\n"
+	        "           confirms each request and publishes it back to a reply topic that "
+	        "the\n"
+	        "           requester's connection consumes; percentiles of request -> reply");
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!g_option_context_parse(context, &argc, &argv, &error)) {
+		g_printerr("%s: %s\nRun '%s --help' for the options.\n", g_get_prgname(),
+		           error->message, g_get_prgname());
+		g_free(opts.address);
+		g_free(opts.name);
+		return MSBCTL_EXIT_USAGE;
+	}
+	status = MSBCTL_EXIT_USAGE;
+	if (argc != 2) {
+		g_printerr("%s: give exactly one MODE (pub, pubsub, fanout, latency or reqrep)\n",
+		           g_get_prgname());
+		goto out;
+	}
+	if (!bench_parse_mode(argv[1], &opts) || !bench_parse_queue_type(queue_type, &opts))
+		goto out;
+	if (!bench_check_range("--n", n, 1, G_MAXINT64 / 2) ||
+	    !bench_check_range("--size", opts.size, 0, 16 * 1024 * 1024) ||
+	    !bench_check_range("--batch", opts.batch, 1, 1000000) ||
+	    !bench_check_range("--window", opts.window, 1, 1000000) ||
+	    !bench_check_range("--subs", opts.subs, 1, 64) ||
+	    !bench_check_range("--lat-n", opts.lat_n, 1, 100000000) ||
+	    !bench_check_range("--warmup", opts.warmup, 0, 100000000) ||
+	    !bench_check_range("--timeout", opts.timeout_s, 1, 86400))
+		goto out;
+	if ((opts.mode == BENCH_MODE_LATENCY || opts.mode == BENCH_MODE_REQREP) &&
+	    opts.size < BENCH_SEQ_BYTES) {
+		g_printerr(
+		        "%s: latency and reqrep need --size of at least %d (the sequence number)\n",
+		        g_get_prgname(), BENCH_SEQ_BYTES);
+		goto out;
+	}
+	if (opts.address == NULL)
+		opts.address = g_strdup(MSBCTL_DEFAULT_ADDRESS);
+	opts.n = n;
+
+	if (opts.mode == BENCH_MODE_LATENCY || opts.mode == BENCH_MODE_REQREP)
+		status = bench_latency(&opts);
+	else
+		status = bench_throughput(&opts);
+out:
+	g_free(opts.address);
+	g_free(opts.name);
+	return status;
+}
