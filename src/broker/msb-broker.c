@@ -12,24 +12,12 @@
 
 #include <string.h>
 
+#include "msb-broker-private.h"
 #include "msb-session.h"
-
-struct _MsbBroker {
-	MsbBrokerConfig config;
-	MsbBrokerCallbacks cb;
-	gpointer user_data;
-	GHashTable *topics;      /* name → MsbTopic*, owned */
-	GHashTable *sessions;    /* MsbSession* → itself, owned */
-	GPtrArray *dirty_topics; /* MsbTopic* with ->dirty set */
-	gint64 next_session_id;
-	gint64 next_subscriber_id;
-	gboolean shutting_down;
-	gboolean delivering; /* inside msb_broker_run_deliveries() */
-};
 
 G_DEFINE_QUARK(msb-broker-error-quark, msb_broker_error)
 
-static gint64
+gint64
 msb_broker_now(MsbBroker *broker)
 {
 	if (broker->cb.now_monotonic != NULL)
@@ -48,6 +36,7 @@ msb_broker_wall(MsbBroker *broker)
 static void
 msb_session_free(MsbSession *session)
 {
+	g_queue_clear_full(&session->deferred, g_free);
 	g_ptr_array_unref(session->subscribers);
 	msb_buf_clear(&session->out);
 	g_free(session->peer);
@@ -79,6 +68,7 @@ msb_broker_new(const MsbBrokerConfig *config, const MsbBrokerCallbacks *callback
 	    g_hash_table_new_full(g_direct_hash, g_direct_equal, (GDestroyNotify)msb_session_free,
 				  NULL);
 	broker->dirty_topics = g_ptr_array_new();
+	broker->waiting_sessions = g_hash_table_new(g_direct_hash, g_direct_equal);
 	return broker;
 }
 
@@ -88,6 +78,7 @@ msb_broker_free(MsbBroker *broker)
 	if (broker == NULL)
 		return;
 	g_ptr_array_unref(broker->dirty_topics);
+	g_hash_table_unref(broker->waiting_sessions);
 	/* topics first: freeing a queue detaches its subscribers from their sessions */
 	g_hash_table_unref(broker->topics);
 	g_hash_table_unref(broker->sessions);
@@ -101,7 +92,7 @@ msb_broker_get_config(MsbBroker *broker)
 	return &broker->config;
 }
 
-static void
+void
 msb_broker_mark_dirty(MsbBroker *broker, MsbTopic *topic)
 {
 	if (topic->dirty)
@@ -134,7 +125,9 @@ msb_broker_create_topic(MsbBroker *broker, const gchar *name, GError **error)
 	if (!msb_topic_name_validate(name, strlen(name), error))
 		return NULL;
 	topic = msb_topic_new(name, 0, TRUE);
+	topic->track_pending = broker->config.persistence && topic->persist;
 	g_hash_table_insert(broker->topics, topic->name, topic);
+	broker->generation++;
 	g_info("topic %s created", name);
 	return topic;
 }
@@ -164,6 +157,30 @@ msb_broker_list_topics(MsbBroker *broker)
 }
 
 /* ---- sessions ---- */
+
+static gint
+msb_session_cmp_id(gconstpointer a, gconstpointer b)
+{
+	const MsbSession *sa = *(const MsbSession **)a;
+	const MsbSession *sb = *(const MsbSession **)b;
+
+	return sa->id < sb->id ? -1 : sa->id > sb->id;
+}
+
+GPtrArray *
+msb_broker_list_sessions(MsbBroker *broker)
+{
+	GPtrArray *list = g_ptr_array_new();
+	GHashTableIter iter;
+	gpointer key;
+
+	g_return_val_if_fail(broker != NULL, NULL);
+	g_hash_table_iter_init(&iter, broker->sessions);
+	while (g_hash_table_iter_next(&iter, &key, NULL))
+		g_ptr_array_add(list, key);
+	g_ptr_array_sort(list, msb_session_cmp_id);
+	return list;
+}
 
 MsbSession *
 msb_broker_session_new(MsbBroker *broker, const gchar *peer, gpointer user_data)
@@ -201,7 +218,9 @@ msb_broker_session_close(MsbBroker *broker, MsbSession *session)
 	}
 	g_debug("session %" G_GINT64_FORMAT " (%s) closed", session->id,
 		session->name != NULL ? session->name : "not greeted");
+	g_hash_table_remove(broker->waiting_sessions, session);
 	g_hash_table_remove(broker->sessions, session);
+	broker->generation++;
 	msb_broker_run_deliveries(broker);
 }
 
@@ -217,7 +236,7 @@ msb_broker_session_drained(MsbBroker *broker, MsbSession *session)
 	msb_broker_run_deliveries(broker);
 }
 
-static void
+void
 msb_broker_output(MsbBroker *broker, MsbSession *session)
 {
 	broker->cb.output_ready(session, broker->user_data);
@@ -378,6 +397,9 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 {
 	gchar name[256];
 	MsbTopic *topic;
+	guint n;
+	gint64 first;
+	gint64 pending_before;
 	g_autoptr(GError) error = NULL;
 
 	msb_wire_str_copy(&packet->publish.topic, name);
@@ -397,11 +419,44 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 		msb_broker_reject(broker, session, "%s", error->message);
 		return;
 	}
-	msb_topic_append(topic, packet->publish.messages, packet->publish.n_messages,
-			 msb_broker_wall(broker));
+	n = packet->publish.n_messages;
+	if (topic->track_pending && broker->config.max_pending_bytes > 0 && n > 0 &&
+	    (gsize)broker->pending_bytes >= broker->config.max_pending_bytes) {
+		/* persistence is down or behind: refuse rather than grow without bound */
+		msb_broker_reject(broker, session,
+				  "PersistenceUnavailable { pending_bytes: %" G_GINT64_FORMAT
+				  ", limit: %" G_GSIZE_FORMAT " }",
+				  broker->pending_bytes, broker->config.max_pending_bytes);
+		return;
+	}
+	pending_before = topic->pending_bytes;
+	first = msb_topic_append(topic, packet->publish.messages, n, msb_broker_wall(broker));
 	session->publishes++;
-	if (packet->publish.n_messages > 0)
+	if (n > 0) {
 		msb_broker_mark_dirty(broker, topic);
+		broker->generation++;
+	}
+	if (topic->track_pending && n > 0) {
+		broker->pending_bytes += topic->pending_bytes - pending_before;
+		broker->pending_count += n;
+		if (broker->cb.save_wanted != NULL)
+			broker->cb.save_wanted(broker->user_data);
+	}
+	/* A persist_immediately publish is answered once its messages are saved; answers after it
+	 * wait too, so that a connection's responses keep their order. */
+	if ((packet->publish.persist_immediately && topic->track_pending && n > 0) ||
+	    !g_queue_is_empty(&session->deferred)) {
+		MsbDeferredResponse *held = g_new0(MsbDeferredResponse, 1);
+		held->request_id = packet->publish.request_id;
+		if (packet->publish.persist_immediately && topic->track_pending && n > 0) {
+			held->topic = topic;
+			held->wait_id = first + n - 1;
+		}
+		g_queue_push_tail(&session->deferred, held);
+		g_hash_table_add(broker->waiting_sessions, session);
+		msb_broker_release_deferred(broker);
+		return;
+	}
 	msb_wire_put_publish_response(&session->out, packet->publish.request_id);
 	msb_broker_output(broker, session);
 }
@@ -473,6 +528,7 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 	}
 	sub = msb_queue_add_subscriber(queue, session, broker->next_subscriber_id++);
 	g_ptr_array_add(session->subscribers, sub);
+	broker->generation++;
 	g_debug("session %" G_GINT64_FORMAT " subscribed to %s/%s as subscriber %" G_GINT64_FORMAT,
 		session->id, topic_name, queue_name, sub->id);
 	msb_broker_mark_dirty(broker, topic);
@@ -571,6 +627,7 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 		g_assert_not_reached();
 	}
 	topic->gc_due = TRUE;
+	broker->generation++;
 	msb_broker_mark_dirty(broker, topic);
 }
 
@@ -684,8 +741,20 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 			msb_id_set_remove_range(&queue->waiting, id, G_MAXINT64 - 1);
 			break;
 		}
-		if (sp == NULL || !msb_sub_page_holds(sp, id))
+		if (sp == NULL || !msb_sub_page_holds(sp, id)) {
 			sp = msb_topic_find_sub_page(topic, id);
+			if (msb_broker_can_reload(broker, topic)) {
+				/* read ahead so that a backlog streams instead of stalling */
+				for (gint64 k = 1; k <= MSB_TOPIC_READ_AHEAD; k++)
+					msb_broker_request_load(broker, topic,
+								msb_sub_page_no(id) + k);
+			}
+		}
+		if (sp == NULL && msb_broker_can_reload(broker, topic)) {
+			/* saved and collected: the batch ends here and resumes once it is loaded */
+			msb_broker_request_load(broker, topic, msb_sub_page_no(id));
+			break;
+		}
 		if (sp == NULL) {
 			/* In memory there is no other copy: GC only drops what no queue needs, so
 			 * this is a gap; skip the rest of the sub-page. */
@@ -750,7 +819,7 @@ msb_broker_run_deliveries(MsbBroker *broker)
 		topic->dirty = FALSE;
 		msb_broker_deliver_topic(broker, topic, now);
 		if (topic->gc_due)
-			msb_topic_gc(topic);
+			msb_topic_gc(topic, msb_broker_can_reload(broker, topic));
 	}
 	g_ptr_array_set_size(broker->dirty_topics, 0);
 	broker->delivering = FALSE;
@@ -813,8 +882,9 @@ msb_broker_gc_queues(MsbBroker *broker, gint64 now)
 			g_info("queue %s/%s deleted: no subscriber for %" G_GINT64_FORMAT " ms",
 			       topic->name, queue->name, (now - queue->last_unsubscribe_us) / 1000);
 			msb_topic_remove_queue(topic, queue);
+			broker->generation++;
 		}
-		msb_topic_gc(topic);
+		msb_topic_gc(topic, msb_broker_can_reload(broker, topic));
 	}
 }
 

@@ -13,6 +13,7 @@
 #include <glib.h>
 
 #include "msb-buf.h"
+#include "msb-persist.h"
 #include "msb-topic.h"
 #include "msb-wire.h"
 
@@ -42,6 +43,12 @@ typedef struct {
 	/* clocks, in µs; NULL means g_get_monotonic_time() and g_get_real_time() */
 	gint64 (*now_monotonic)(gpointer user_data);
 	gint64 (*now_wall)(gpointer user_data);
+	/* with persistence: messages are waiting to be saved (take them with
+	 * msb_broker_take_save_batch()); may be NULL */
+	void (*save_wanted)(gpointer user_data);
+	/* with persistence: load @sub_page_no of @topic, then call msb_broker_sub_page_loaded() or
+	 * msb_broker_sub_page_load_failed(); may be NULL */
+	void (*load_sub_page)(MsbTopic *topic, gint64 sub_page_no, gpointer user_data);
 } MsbBrokerCallbacks;
 
 typedef struct {
@@ -52,6 +59,11 @@ typedef struct {
 	gboolean auto_create_topic_on_subscribe;
 	/* a session with this many output bytes queued gets no new batch until it drains */
 	gsize send_buffer_size;
+	/* messages are saved to a persistence service (else they live in memory only) */
+	gboolean persistence;
+	/* with persistence: publishes are refused while this many content bytes wait to be saved
+	 * (0 = no limit) */
+	gsize max_pending_bytes;
 } MsbBrokerConfig;
 
 MsbBroker *
@@ -75,6 +87,9 @@ GPtrArray *
 msb_broker_list_topics(MsbBroker *broker); /* MsbTopic*, sorted by name; free the array */
 
 /* ---- sessions ---- */
+
+GPtrArray *
+msb_broker_list_sessions(MsbBroker *broker); /* MsbSession*, by id; free the array */
 
 MsbSession *
 msb_broker_session_new(MsbBroker *broker, const gchar *peer, gpointer user_data);
@@ -108,5 +123,62 @@ msb_broker_begin_shutdown(MsbBroker *broker);
 /* Batches out for delivery, over all subscribers. */
 guint
 msb_broker_count_batches_in_flight(MsbBroker *broker);
+
+/* ---- persistence (see msb-persist.h for the rules) ---- */
+
+/*
+ * Hand out the next messages to save: from one topic with nothing in flight, in id order, at most
+ * @max_bytes content bytes (at least one message) and @max_messages. FALSE when nothing waits.
+ * @batch must have been initialised with msb_save_batch_init().
+ */
+gboolean
+msb_broker_take_save_batch(MsbBroker *broker, gsize max_bytes, guint max_messages,
+			   MsbSaveBatch *batch);
+/* The batch is durable: its ids stop being pending, held PublishResponses may go out. */
+void
+msb_broker_save_done(MsbBroker *broker, const MsbSaveBatch *batch);
+/* The save failed: the ids stay pending and are handed out again. */
+void
+msb_broker_save_failed(MsbBroker *broker, const MsbSaveBatch *batch);
+/* Content bytes and messages waiting to be saved, over all topics. */
+gint64
+msb_broker_get_pending_bytes(MsbBroker *broker);
+gint64
+msb_broker_get_pending_count(MsbBroker *broker);
+/* Saves in flight, over all topics. */
+guint
+msb_broker_count_saves_in_flight(MsbBroker *broker);
+
+/* Install a sub-page loaded from persistence; ids of it that were not returned are missing. */
+void
+msb_broker_sub_page_loaded(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_no,
+			   const MsbLoadedMessage *messages, guint n_messages);
+/* The load failed; the sub-page is asked for again by the next delivery pass of the topic
+ * (see msb_broker_wake_topic()). */
+void
+msb_broker_sub_page_load_failed(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_no);
+/* Run a delivery pass for @topic (after a failed load, for a retry). */
+void
+msb_broker_wake_topic(MsbBroker *broker, MsbTopic *topic);
+
+/* Changes since the snapshot with this generation was taken need a new snapshot. */
+guint64
+msb_broker_get_state_generation(MsbBroker *broker);
+/* Every topic and queue as it may be saved now (MsbTopicSnapshot*, sorted by name). */
+GPtrArray *
+msb_broker_build_snapshot(MsbBroker *broker);
+
+/*
+ * Restore a topic from a snapshot record. @max_persisted_id is the highest id persistence holds
+ * for the topic (-1 if none): the counter becomes max(@snapshot_message_id, @max_persisted_id+1).
+ */
+MsbTopic *
+msb_broker_restore_topic(MsbBroker *broker, const gchar *name, gint64 snapshot_message_id,
+			 gint64 max_persisted_id, gboolean persist, GError **error);
+/* Restore a queue of a restored topic: its ranges, plus every id saved after the snapshot. */
+MsbQueue *
+msb_broker_restore_queue(MsbBroker *broker, MsbTopic *topic, gint64 snapshot_message_id,
+			 const gchar *name, MsbQueueType type, const MsbIdRange *ranges,
+			 guint n_ranges);
 
 G_END_DECLS

@@ -28,9 +28,18 @@ struct _MsbSession {
 	gboolean closing;            /* a disconnect was requested */
 	GPtrArray *subscribers;      /* MsbSubscriber*, not owned (the queues own them) */
 	MsbBuf out;
+	/* PublishResponses held until persistence acknowledged a persist_immediately publish (and
+	 * every response after it, so that they keep their order): MsbDeferredResponse* */
+	GQueue deferred;
 	gint64 connected_us; /* wall clock */
 	guint64 publishes;
 };
+
+typedef struct {
+	gint64 request_id;
+	MsbTopic *topic; /* NULL: ready */
+	gint64 wait_id;  /* ready once topic->durable_until > wait_id */
+} MsbDeferredResponse;
 
 /* The subscriber was freed by its queue (queue deleted): forget it. */
 void

@@ -55,6 +55,9 @@ msb_topic_new(const gchar *name, gint64 next_id, gboolean persist)
 	topic->sub_pages = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
 						 (GDestroyNotify)msb_sub_page_free);
 	topic->queues = g_ptr_array_new_with_free_func((GDestroyNotify)msb_queue_free);
+	topic->durable_until = next_id;
+	topic->save_cursor = next_id;
+	topic->loading = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	return topic;
 }
 
@@ -64,6 +67,7 @@ msb_topic_free(MsbTopic *topic)
 	if (topic == NULL)
 		return;
 	g_ptr_array_unref(topic->queues);
+	g_hash_table_unref(topic->loading);
 	g_hash_table_unref(topic->sub_pages);
 	g_free(topic->name);
 	g_free(topic);
@@ -138,7 +142,17 @@ msb_topic_append(MsbTopic *topic, const MsbWireMessage *messages, guint n, gint6
 			sp = topic->write_sp = msb_topic_ensure_sub_page(topic, id);
 		msb_sub_page_put(sp, id, created_us, m->headers, m->headers_len, m->content,
 				 m->content_len);
+		if (topic->track_pending)
+			msb_sub_page_set_pending(sp, id, TRUE);
 		topic->cached_bytes += (gint64)m->content_len;
+	}
+	if (topic->track_pending) {
+		for (guint i = 0; i < n; i++)
+			topic->pending_bytes += (gint64)messages[i].content_len;
+		topic->pending_count += n;
+	} else if (topic->durable_until == first && topic->save_cursor == first) {
+		/* nothing older waits to be saved, and these need no saving */
+		topic->durable_until = topic->save_cursor = topic->next_id;
 	}
 	topic->cached_messages += n;
 	topic->messages_published += n;
@@ -165,8 +179,25 @@ msb_topic_min_needed_id(MsbTopic *topic)
 typedef struct {
 	MsbTopic *topic;
 	gint64 floor_no;
+	gboolean can_reload;
 	guint dropped;
 } MsbTopicGcCtx;
+
+/* With persistence: is @no a sub-page some queue reads now or next? */
+static gboolean
+msb_topic_sub_page_wanted(MsbTopic *topic, gint64 no)
+{
+	for (guint q = 0; q < topic->queues->len; q++) {
+		MsbQueue *queue = g_ptr_array_index(topic->queues, q);
+		gint64 at;
+		if (msb_id_set_is_empty(&queue->waiting))
+			continue;
+		at = msb_sub_page_no(msb_id_set_min(&queue->waiting));
+		if (no >= at && no <= at + MSB_TOPIC_READ_AHEAD)
+			return TRUE;
+	}
+	return FALSE;
+}
 
 static gboolean
 msb_topic_gc_sub_page(gpointer key, gpointer value, gpointer user_data)
@@ -174,7 +205,10 @@ msb_topic_gc_sub_page(gpointer key, gpointer value, gpointer user_data)
 	MsbTopicGcCtx *ctx = user_data;
 	MsbSubPage *sp = value;
 
-	if (sp->no >= ctx->floor_no || sp == ctx->topic->write_sp || msb_sub_page_has_pending(sp))
+	if (sp == ctx->topic->write_sp || msb_sub_page_has_pending(sp))
+		return FALSE;
+	if (sp->no >= ctx->floor_no &&
+	    (!ctx->can_reload || msb_topic_sub_page_wanted(ctx->topic, sp->no)))
 		return FALSE;
 	ctx->topic->cached_bytes -= (gint64)sp->content_bytes;
 	ctx->topic->cached_messages -= sp->n_loaded + sp->n_missing;
@@ -185,10 +219,10 @@ msb_topic_gc_sub_page(gpointer key, gpointer value, gpointer user_data)
 }
 
 guint
-msb_topic_gc(MsbTopic *topic)
+msb_topic_gc(MsbTopic *topic, gboolean can_reload)
 {
 	gint64 floor = msb_topic_min_needed_id(topic);
-	MsbTopicGcCtx ctx = {topic, msb_sub_page_no(floor), 0};
+	MsbTopicGcCtx ctx = {topic, msb_sub_page_no(floor), can_reload, 0};
 	MsbSubPage *floor_sp;
 
 	topic->gc_due = FALSE;

@@ -24,6 +24,17 @@ struct _MsbTopic {
 	GPtrArray *queues;     /* MsbQueue*, owned */
 	gboolean dirty;        /* queued for a delivery pass (managed by MsbBroker) */
 	gboolean gc_due;       /* a GC pass may free something */
+	/*
+	 * Persistence bookkeeping, used only when the broker has a persistence service. Messages
+	 * are saved in id order, one save per topic at a time, so "durable" is a watermark.
+	 */
+	gboolean track_pending;  /* persistence on and persist = TRUE: new ids are pending */
+	gint64 durable_until;    /* every id below is saved, or needs no saving */
+	gint64 save_cursor;      /* ids below were handed to a save (≥ durable_until) */
+	gboolean save_in_flight;
+	gint64 pending_bytes;    /* content bytes of the ids still pending */
+	gint64 pending_count;
+	GHashTable *loading;     /* sub-page nos being loaded from persistence (gint64 set) */
 	/* statistics */
 	guint64 messages_published;
 	guint64 publish_packets;
@@ -60,8 +71,15 @@ msb_topic_find_sub_page(MsbTopic *topic, gint64 id);
 gint64
 msb_topic_min_needed_id(MsbTopic *topic);
 
-/* Drop cached data no queue needs; returns the number of sub-pages dropped. */
+/*
+ * Drop cached data no queue needs; returns the number of sub-pages dropped. With @can_reload
+ * (the topic is persisted) also sub-pages between what queues read now and the write sub-page,
+ * once they are saved: they are loaded again when a queue gets there.
+ */
 guint
-msb_topic_gc(MsbTopic *topic);
+msb_topic_gc(MsbTopic *topic, gboolean can_reload);
+
+/* With @can_reload, the sub-pages a queue reads next are kept: this many after its current one. */
+#define MSB_TOPIC_READ_AHEAD 2
 
 G_END_DECLS

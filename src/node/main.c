@@ -45,7 +45,8 @@ static gboolean
 msb_main_write_ready_file(const gchar *path, MsbServer *server, GError **error)
 {
 	g_autofree gchar *text =
-	    g_strdup_printf("tcp_port=%u\npid=%d\n", msb_server_get_tcp_port(server), getpid());
+	    g_strdup_printf("tcp_port=%u\nhttp_port=%u\npid=%d\n", msb_server_get_tcp_port(server),
+			    msb_server_get_http_port(server), getpid());
 
 	return g_file_set_contents(path, text, -1, error);
 }
@@ -58,6 +59,7 @@ main(int argc, char **argv)
 	g_autofree gchar *unix_socket = NULL;
 	g_autofree gchar *ready_file = NULL;
 	gint tcp_port = -1;
+	gint http_port = -1;
 	gboolean verbose = FALSE;
 	gboolean version = FALSE;
 	g_autoptr(GError) error = NULL;
@@ -71,6 +73,8 @@ main(int argc, char **argv)
 	     "Settings file (default: $HOME/.myservicebus, else built-in defaults)", "FILE"},
 	    {"tcp-port", 'p', 0, G_OPTION_ARG_INT, &tcp_port,
 	     "TCP port for the binary protocol (overrides TcpPort; 0 picks a free one)", "PORT"},
+	    {"http-port", 0, 0, G_OPTION_ARG_INT, &http_port,
+	     "HTTP port for status and metrics (overrides HttpPort; 0 picks a free one)", "PORT"},
 	    {"listen-address", 0, 0, G_OPTION_ARG_STRING, &listen_address,
 	     "Address to listen on (overrides ListenAddress)", "IP"},
 	    {"unix-socket", 0, 0, G_OPTION_ARG_FILENAME, &unix_socket,
@@ -105,6 +109,14 @@ main(int argc, char **argv)
 			return 2;
 		}
 		settings->tcp_port = (guint16)tcp_port;
+	}
+	if (http_port >= 0) {
+		if (http_port > 65535) {
+			g_printerr("my-service-bus: --http-port %d is not a port (0-65535)\n",
+				   http_port);
+			return 2;
+		}
+		settings->http_port = (guint16)http_port;
 	}
 	if (listen_address != NULL) {
 		g_free(settings->listen_address);

@@ -172,11 +172,15 @@ msb_connection_flush(MsbConnection *conn)
 	gsize limit;
 
 	g_return_if_fail(conn != NULL);
-	if (conn->closed || conn->write_source != NULL)
+	if (conn->closed)
 		return;
 	out = msb_session_get_output(conn->session);
 	limit = conn->send_buffer_size;
-	while (msb_buf_pending(out) > 0) {
+	/* While a write waits for G_IO_OUT the socket is full, so there is no point in trying
+	 * again; the back-pressure check below must still run, though: a client that sends but
+	 * never reads keeps the socket full, and if we stopped looking at the output then, its
+	 * answers would pile up here without bound while we go on reading its requests. */
+	while (conn->write_source == NULL && msb_buf_pending(out) > 0) {
 		g_autoptr(GError) error = NULL;
 		gssize n = g_socket_send(conn->socket, (const gchar *)msb_buf_head(out),
 					 msb_buf_pending(out), NULL, &error);

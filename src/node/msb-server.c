@@ -15,6 +15,7 @@
 
 #include "msb-broker.h"
 #include "msb-connection.h"
+#include "msb-http.h"
 #include "msb-session.h"
 
 /* graceful shutdown: how long in-flight batches get to be confirmed */
@@ -23,6 +24,7 @@
 struct _MsbServer {
 	MsbSettings *settings; /* not owned */
 	MsbBroker *broker;
+	MsbHttp *http;
 	GSocketService *service;
 	guint16 tcp_port;
 	gchar *unix_path; /* the socket file we created, removed at exit */
@@ -203,6 +205,7 @@ msb_server_free(MsbServer *server)
 		(void)g_unlink(server->unix_path);
 		g_free(server->unix_path);
 	}
+	g_clear_pointer(&server->http, msb_http_free);
 	g_ptr_array_unref(server->dirty);
 	g_hash_table_unref(server->connections);
 	msb_broker_free(server->broker);
@@ -237,6 +240,15 @@ msb_server_add_unix(MsbServer *server, const gchar *path, GError **error)
 	return TRUE;
 }
 
+static void
+msb_server_http_info_cb(MsbHttpInfo *info, gpointer user_data)
+{
+	MsbServer *server = user_data;
+
+	info->state = server->shutdown_id != 0 ? "shutting down" : "running";
+	info->tcp_connections = g_hash_table_size(server->connections);
+}
+
 gboolean
 msb_server_start(MsbServer *server, GError **error)
 {
@@ -247,6 +259,11 @@ msb_server_start(MsbServer *server, GError **error)
 
 	g_return_val_if_fail(server != NULL, FALSE);
 	settings = server->settings;
+
+	/* HTTP first: it answers (status, metrics) before clients are served */
+	server->http = msb_http_new(server->broker, msb_server_http_info_cb, server);
+	if (!msb_http_listen(server->http, settings->listen_address, settings->http_port, error))
+		return FALSE;
 
 	server->service = g_socket_service_new();
 	inet = g_inet_address_new_from_string(settings->listen_address);
@@ -282,6 +299,13 @@ msb_server_get_tcp_port(MsbServer *server)
 {
 	g_return_val_if_fail(server != NULL, 0);
 	return server->tcp_port;
+}
+
+guint16
+msb_server_get_http_port(MsbServer *server)
+{
+	g_return_val_if_fail(server != NULL, 0);
+	return server->http != NULL ? msb_http_get_port(server->http) : 0;
 }
 
 static gboolean

@@ -25,6 +25,8 @@ msb_server_start(MsbServer *server, GError **error);
 /* The bound TCP port (useful with TcpPort 0). */
 guint16
 msb_server_get_tcp_port(MsbServer *server);
+guint16
+msb_server_get_http_port(MsbServer *server);
 
 /* Stop accepting, refuse publishes, give in-flight batches a moment to be confirmed, close every
  * connection, then call @done. */

@@ -115,7 +115,7 @@ msb_frame_status_to_string(MsbFrameStatus status)
 
 MsbFrameStatus
 msb_frame_parse_header(const guint8 *hdr, gsize avail, guint16 *type, guint32 *payload_len,
-		       guint32 *crc)
+                       guint32 *crc)
 {
 	guint32 len;
 
@@ -173,20 +173,20 @@ msb_message_validate(const MsbStoreMessage *msg, GError **error)
 
 	if (msg->id < 0) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_INVALID_ARGUMENT,
-			    "Message id %" G_GINT64_FORMAT " is negative; ids start at 0", msg->id);
+		            "Message id %" G_GINT64_FORMAT " is negative; ids start at 0", msg->id);
 		return FALSE;
 	}
 	if (msg->content != NULL && g_bytes_get_size(msg->content) > MSB_STORE_MAX_CONTENT) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_INVALID_ARGUMENT,
-			    "Message %" G_GINT64_FORMAT " has %" G_GSIZE_FORMAT
-			    " bytes of content; the limit is %u",
-			    msg->id, g_bytes_get_size(msg->content), MSB_STORE_MAX_CONTENT);
+		            "Message %" G_GINT64_FORMAT " has %" G_GSIZE_FORMAT
+		            " bytes of content; the limit is %u",
+		            msg->id, g_bytes_get_size(msg->content), MSB_STORE_MAX_CONTENT);
 		return FALSE;
 	}
 	if (n_headers > MSB_STORE_MAX_HEADERS) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_INVALID_ARGUMENT,
-			    "Message %" G_GINT64_FORMAT " has %u headers; the limit is %u", msg->id,
-			    n_headers, MSB_STORE_MAX_HEADERS);
+		            "Message %" G_GINT64_FORMAT " has %u headers; the limit is %u", msg->id,
+		            n_headers, MSB_STORE_MAX_HEADERS);
 		return FALSE;
 	}
 	for (guint i = 0; i < n_headers; i++) {
@@ -194,18 +194,18 @@ msb_message_validate(const MsbStoreMessage *msg, GError **error)
 		if (h == NULL || h->key == NULL || h->value == NULL ||
 		    !g_utf8_validate(h->key, -1, NULL) || !g_utf8_validate(h->value, -1, NULL)) {
 			g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_INVALID_ARGUMENT,
-				    "Header %u of message %" G_GINT64_FORMAT
-				    " is missing or not valid UTF-8",
-				    i, msg->id);
+			            "Header %u of message %" G_GINT64_FORMAT
+			            " is missing or not valid UTF-8",
+			            i, msg->id);
 			return FALSE;
 		}
 		header_bytes += strlen(h->key) + strlen(h->value);
 	}
 	if (header_bytes > MSB_STORE_MAX_HEADER_BYTES) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_INVALID_ARGUMENT,
-			    "Headers of message %" G_GINT64_FORMAT
-			    " take %" G_GSIZE_FORMAT " bytes; the limit is %u",
-			    msg->id, header_bytes, MSB_STORE_MAX_HEADER_BYTES);
+		            "Headers of message %" G_GINT64_FORMAT " take %" G_GSIZE_FORMAT
+		            " bytes; the limit is %u",
+		            msg->id, header_bytes, MSB_STORE_MAX_HEADER_BYTES);
 		return FALSE;
 	}
 	return TRUE;
@@ -341,7 +341,9 @@ msb_message_decode(GBytes *owner, const guint8 *p, gsize len, gboolean copy, gsi
 	if (copy || owner == NULL)
 		msg->content = g_bytes_new(p + off, clen);
 	else
-		msg->content = g_bytes_new_from_bytes(owner, (gsize)(p + off - (const guint8 *)g_bytes_get_data(owner, NULL)), clen);
+		msg->content = g_bytes_new_from_bytes(
+		        owner, (gsize)(p + off - (const guint8 *)g_bytes_get_data(owner, NULL)),
+		        clen);
 	off += clen;
 	if (consumed != NULL)
 		*consumed = off;

@@ -140,7 +140,7 @@ msb_frame_status_to_string(MsbFrameStatus status);
 /* Checks the header only (magic and length plausibility). */
 MsbFrameStatus
 msb_frame_parse_header(const guint8 *hdr, gsize avail, guint16 *type, guint32 *payload_len,
-		       guint32 *crc);
+                       guint32 *crc);
 /* Checks a complete frame of MSB_FRAME_HEADER_SIZE + payload_len bytes. */
 MsbFrameStatus
 msb_frame_check(const guint8 *frame, gsize avail, guint16 *type, guint32 *payload_len);

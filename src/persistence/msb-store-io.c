@@ -25,7 +25,7 @@ msb_io_set_error(GError **error, int errsv, const gchar *format, ...)
 	what = g_strdup_vprintf(format, args);
 	va_end(args);
 	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errsv), "%s: %s", what,
-		    g_strerror(errsv));
+	            g_strerror(errsv));
 }
 
 /* TRUE when this call is the armed n-th one. */
@@ -140,8 +140,8 @@ msb_store_file_parse_name(const gchar *name, MsbFileKind *kind, guint32 *no)
 }
 
 gboolean
-msb_io_pwritev(MsbStoreIo *io, int fd, const gchar *path, const struct iovec *iov_in,
-	       guint n_iov, guint64 offset, GError **error)
+msb_io_pwritev(MsbStoreIo *io, int fd, const gchar *path, const struct iovec *iov_in, guint n_iov,
+               guint64 offset, GError **error)
 {
 	g_autofree struct iovec *iov = g_memdup2(iov_in, sizeof(struct iovec) * n_iov);
 	gsize total = 0;
@@ -162,9 +162,9 @@ msb_io_pwritev(MsbStoreIo *io, int fd, const gchar *path, const struct iovec *io
 			half -= n;
 		}
 		msb_io_set_error(error, errsv,
-				 "Cannot write %" G_GSIZE_FORMAT " bytes at offset %" G_GUINT64_FORMAT
-				 " of %s",
-				 total, offset, path);
+		                 "Cannot write %" G_GSIZE_FORMAT
+		                 " bytes at offset %" G_GUINT64_FORMAT " of %s",
+		                 total, offset, path);
 		return FALSE;
 	}
 	while (first < n_iov) {
@@ -174,16 +174,16 @@ msb_io_pwritev(MsbStoreIo *io, int fd, const gchar *path, const struct iovec *io
 			if (errno == EINTR)
 				continue;
 			msb_io_set_error(error, errno,
-					 "Cannot write %" G_GSIZE_FORMAT
-					 " bytes at offset %" G_GUINT64_FORMAT " of %s",
-					 total, offset, path);
+			                 "Cannot write %" G_GSIZE_FORMAT
+			                 " bytes at offset %" G_GUINT64_FORMAT " of %s",
+			                 total, offset, path);
 			return FALSE;
 		}
 		if (n == 0) {
 			msb_io_set_error(error, ENOSPC,
-					 "Cannot write %" G_GSIZE_FORMAT
-					 " bytes at offset %" G_GUINT64_FORMAT " of %s",
-					 total, offset, path);
+			                 "Cannot write %" G_GSIZE_FORMAT
+			                 " bytes at offset %" G_GUINT64_FORMAT " of %s",
+			                 total, offset, path);
 			return FALSE;
 		}
 		done += (gsize)n;
@@ -203,8 +203,8 @@ msb_io_pwritev(MsbStoreIo *io, int fd, const gchar *path, const struct iovec *io
 }
 
 gboolean
-msb_io_pwrite(MsbStoreIo *io, int fd, const gchar *path, const void *buf, gsize len,
-	      guint64 offset, GError **error)
+msb_io_pwrite(MsbStoreIo *io, int fd, const gchar *path, const void *buf, gsize len, guint64 offset,
+              GError **error)
 {
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	return msb_io_pwritev(io, fd, path, &iov, 1, offset, error);
@@ -258,7 +258,7 @@ msb_io_truncate(int fd, const gchar *path, guint64 size, GError **error)
 		if (errno == EINTR)
 			continue;
 		msb_io_set_error(error, errno, "Cannot truncate %s to %" G_GUINT64_FORMAT " bytes",
-				 path, size);
+		                 path, size);
 		return FALSE;
 	}
 	return TRUE;
@@ -275,16 +275,16 @@ msb_io_pread(int fd, const gchar *path, void *buf, gsize len, guint64 offset, GE
 			if (errno == EINTR)
 				continue;
 			msb_io_set_error(error, errno,
-					 "Cannot read %" G_GSIZE_FORMAT
-					 " bytes at offset %" G_GUINT64_FORMAT " of %s",
-					 len, offset, path);
+			                 "Cannot read %" G_GSIZE_FORMAT
+			                 " bytes at offset %" G_GUINT64_FORMAT " of %s",
+			                 len, offset, path);
 			return FALSE;
 		}
 		if (n == 0) {
 			g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
-				    "%s ends before offset %" G_GUINT64_FORMAT
-				    " that the index points to",
-				    path, offset + len);
+			            "%s ends before offset %" G_GUINT64_FORMAT
+			            " that the index points to",
+			            path, offset + len);
 			return FALSE;
 		}
 		done += (gsize)n;
@@ -294,7 +294,7 @@ msb_io_pread(int fd, const gchar *path, void *buf, gsize len, guint64 offset, GE
 
 MsbStoreFile *
 msb_store_file_create(MsbStoreIo *io, const gchar *dir, MsbFileKind kind, guint32 no,
-		      GError **error)
+                      GError **error)
 {
 	g_autofree gchar *name = msb_store_file_name(kind, no);
 	g_autofree gchar *path = g_build_filename(dir, name, NULL);

@@ -12,9 +12,57 @@
 #include "msb-store.h"
 #include "msb-store-format.h"
 
+#include <pthread.h>
 #include <sys/uio.h>
+#include <time.h>
 
 G_BEGIN_DECLS
+
+/*
+ * pthread locks rather than GMutex/GCond: GLib's futex-based ones are invisible to
+ * ThreadSanitizer, and the store's correctness rests on exactly these locks.
+ */
+static inline void
+msb_lock(pthread_mutex_t *m)
+{
+	if (G_UNLIKELY(pthread_mutex_lock(m) != 0))
+		g_error("pthread_mutex_lock failed");
+}
+
+static inline void
+msb_unlock(pthread_mutex_t *m)
+{
+	if (G_UNLIKELY(pthread_mutex_unlock(m) != 0))
+		g_error("pthread_mutex_unlock failed");
+}
+
+static inline void
+msb_cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	/* g_get_monotonic_time() is CLOCK_MONOTONIC */
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+static inline void
+msb_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	if (G_UNLIKELY(pthread_cond_wait(c, m) != 0))
+		g_error("pthread_cond_wait failed");
+}
+
+/* FALSE when @deadline_mono (g_get_monotonic_time() units) passed. */
+static inline gboolean
+msb_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, gint64 deadline_mono)
+{
+	struct timespec ts;
+	ts.tv_sec = deadline_mono / G_USEC_PER_SEC;
+	ts.tv_nsec = (deadline_mono % G_USEC_PER_SEC) * 1000;
+	return pthread_cond_timedwait(c, m, &ts) == 0;
+}
 
 typedef struct {
 	gint fail_write_nth;
@@ -110,20 +158,20 @@ struct _MsbStore {
 	guint64 data_max;
 	gint compress_level;
 
-	GMutex lock;
+	pthread_mutex_t lock;
 	GHashTable *topics; /* name -> MsbTopic* */
 	MsbStoreStats stats;
 	GPtrArray *cuts; /* MsbStoreCut*, written by recovery only */
 
-	GMutex queue_lock;
-	GCond queue_cond; /* the writer waits for work */
-	GCond done_cond;  /* callers wait for their requests */
+	pthread_mutex_t queue_lock;
+	pthread_cond_t queue_cond; /* the writer waits for work */
+	pthread_cond_t done_cond;  /* callers wait for their requests */
 	GQueue queue;
 	gboolean stopping;
 	GThread *writer;
 	gint64 last_maintenance_mono;
 
-	GMutex snapshot_lock;
+	pthread_mutex_t snapshot_lock;
 };
 
 /* msb-store-io.c */
@@ -140,16 +188,16 @@ msb_store_file_parse_name(const gchar *name, MsbFileKind *kind, guint32 *no);
 /* Creates @path with the file header of @kind, fsyncs it and its folder. */
 MsbStoreFile *
 msb_store_file_create(MsbStoreIo *io, const gchar *dir, MsbFileKind kind, guint32 no,
-		      GError **error);
+                      GError **error);
 const gchar *
 msb_store_file_magic(MsbFileKind kind);
 
 gboolean
 msb_io_pwritev(MsbStoreIo *io, int fd, const gchar *path, const struct iovec *iov, guint n_iov,
-	       guint64 offset, GError **error);
+               guint64 offset, GError **error);
 gboolean
-msb_io_pwrite(MsbStoreIo *io, int fd, const gchar *path, const void *buf, gsize len,
-	      guint64 offset, GError **error);
+msb_io_pwrite(MsbStoreIo *io, int fd, const gchar *path, const void *buf, gsize len, guint64 offset,
+              GError **error);
 gboolean
 msb_io_sync(MsbStoreIo *io, int fd, const gchar *path, GError **error);
 gboolean
@@ -195,7 +243,7 @@ void
 msb_block_ref_free(gpointer data);
 void
 msb_store_add_cut(MsbStore *store, const gchar *path, guint64 offset, guint64 bytes,
-		  const gchar *reason);
+                  const gchar *reason);
 
 /* msb-store-read.c */
 typedef struct {
@@ -219,11 +267,11 @@ msb_read_plan_free(MsbReadPlan *plan);
 /* Without the lock: reads and merges (the overlay wins), calling @func in id order. */
 gboolean
 msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_data,
-		  gboolean *stopped, GError **error);
+                  gboolean *stopped, GError **error);
 /* Reads and checks the frame at @ref; returns the payload. */
 GBytes *
 msb_read_frame(MsbStoreFile *file, guint64 offset, guint32 length, guint16 want_type,
-	       GError **error);
+               GError **error);
 MsbStoreMessage *
 msb_read_record(const MsbRecRef *ref, gint64 want_id, gint64 *lsn, GError **error);
 

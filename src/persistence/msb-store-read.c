@@ -69,7 +69,7 @@ msb_read_plan_free(MsbReadPlan *plan)
 
 static GBytes *
 msb_read_frame_crc(MsbStoreFile *file, guint64 offset, guint32 length, guint16 want_type,
-		   guint32 *crc_out, GError **error)
+                   guint32 *crc_out, GError **error)
 {
 	g_autoptr(GBytes) whole = NULL;
 	guint8 *buf;
@@ -79,8 +79,9 @@ msb_read_frame_crc(MsbStoreFile *file, guint64 offset, guint32 length, guint16 w
 
 	if (length < MSB_FRAME_HEADER_SIZE) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
-			    "Index points to a %u-byte record at offset %" G_GUINT64_FORMAT " of %s",
-			    length, offset, file->path);
+		            "Index points to a %u-byte record at offset %" G_GUINT64_FORMAT
+		            " of %s",
+		            length, offset, file->path);
 		return NULL;
 	}
 	buf = g_malloc(length);
@@ -92,9 +93,9 @@ msb_read_frame_crc(MsbStoreFile *file, guint64 offset, guint32 length, guint16 w
 		st = MSB_FRAME_BAD_LENGTH;
 	if (st != MSB_FRAME_OK) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
-			    "Record at offset %" G_GUINT64_FORMAT " of %s is damaged (%s); it is "
-			    "not served",
-			    offset, file->path, msb_frame_status_to_string(st));
+		            "Record at offset %" G_GUINT64_FORMAT " of %s is damaged (%s); it is "
+		            "not served",
+		            offset, file->path, msb_frame_status_to_string(st));
 		return NULL;
 	}
 	if (crc_out != NULL)
@@ -104,7 +105,7 @@ msb_read_frame_crc(MsbStoreFile *file, guint64 offset, guint32 length, guint16 w
 
 GBytes *
 msb_read_frame(MsbStoreFile *file, guint64 offset, guint32 length, guint16 want_type,
-	       GError **error)
+               GError **error)
 {
 	return msb_read_frame_crc(file, offset, length, want_type, NULL, error);
 }
@@ -122,14 +123,15 @@ msb_read_record(const MsbRecRef *ref, gint64 want_id, gint64 *lsn, GError **erro
 	if (payload == NULL)
 		return NULL;
 	p = g_bytes_get_data(payload, &len);
-	msg = len >= MSB_WAL_PAYLOAD_FIXED ? msb_message_decode(payload, p + 8, len - 8, FALSE, &used)
-					   : NULL;
+	msg = len >= MSB_WAL_PAYLOAD_FIXED
+	              ? msb_message_decode(payload, p + 8, len - 8, FALSE, &used)
+	              : NULL;
 	if (msg == NULL || used != len - 8 || (want_id >= 0 && msg->id != want_id)) {
 		msb_store_message_free(msg);
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
-			    "Message record at offset %" G_GUINT64_FORMAT
-			    " of %s does not decode to message %" G_GINT64_FORMAT,
-			    ref->offset, ref->file->path, want_id);
+		            "Message record at offset %" G_GUINT64_FORMAT
+		            " of %s does not decode to message %" G_GINT64_FORMAT,
+		            ref->offset, ref->file->path, want_id);
 		return NULL;
 	}
 	if (lsn != NULL)
@@ -157,9 +159,9 @@ msb_read_block(const MsbBlockRef *b, gint64 sub_no, GError **error)
 	if (crc != b->crc || !msb_block_head_read(&head, p, len) || head.sub_no != sub_no ||
 	    head.count != b->count) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
-			    "Sealed block at offset %" G_GUINT64_FORMAT
-			    " of %s is not the one the index expects",
-			    b->offset, b->file->path);
+		            "Sealed block at offset %" G_GUINT64_FORMAT
+		            " of %s is not the one the index expects",
+		            b->offset, b->file->path);
 		return NULL;
 	}
 	raw = g_malloc(MAX(head.raw_len, 1));
@@ -168,9 +170,9 @@ msb_read_block(const MsbBlockRef *b, gint64 sub_no, GError **error)
 	if (zr != Z_OK || raw_len != head.raw_len) {
 		g_free(raw);
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
-			    "Sealed block at offset %" G_GUINT64_FORMAT
-			    " of %s does not decompress (zlib %d)",
-			    b->offset, b->file->path, zr);
+		            "Sealed block at offset %" G_GUINT64_FORMAT
+		            " of %s does not decompress (zlib %d)",
+		            b->offset, b->file->path, zr);
 		return NULL;
 	}
 	return g_bytes_new_take(raw, head.raw_len);
@@ -178,7 +180,7 @@ msb_read_block(const MsbBlockRef *b, gint64 sub_no, GError **error)
 
 gboolean
 msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_data,
-		  gboolean *stopped, GError **error)
+                  gboolean *stopped, GError **error)
 {
 	gint64 base = plan->sub_no * MSB_STORE_SUB_PAGE_SIZE;
 	gint64 lo_id = base + plan->lo;
@@ -187,21 +189,21 @@ msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_dat
 
 	*stopped = FALSE;
 
-#define EMIT(m)                                                                                    \
-	do {                                                                                       \
-		if (!func((m), user_data)) {                                                       \
-			*stopped = TRUE;                                                           \
-			return TRUE;                                                               \
-		}                                                                                  \
+#define EMIT(m)                              \
+	do {                                 \
+		if (!func((m), user_data)) { \
+			*stopped = TRUE;     \
+			return TRUE;         \
+		}                            \
 	} while (0)
-#define EMIT_OVERLAY()                                                                             \
-	do {                                                                                       \
-		MsbPlanRec *r_ = &g_array_index(plan->overlay, MsbPlanRec, oi);                    \
-		MsbStoreMessage *m_ = msb_read_record(&r_->rec, r_->id, NULL, error);              \
-		if (m_ == NULL)                                                                    \
-			return FALSE;                                                              \
-		oi++;                                                                              \
-		EMIT(m_);                                                                          \
+#define EMIT_OVERLAY()                                                                \
+	do {                                                                          \
+		MsbPlanRec *r_ = &g_array_index(plan->overlay, MsbPlanRec, oi);       \
+		MsbStoreMessage *m_ = msb_read_record(&r_->rec, r_->id, NULL, error); \
+		if (m_ == NULL)                                                       \
+			return FALSE;                                                 \
+		oi++;                                                                 \
+		EMIT(m_);                                                             \
 	} while (0)
 
 	for (guint bi = 0; bi < plan->blocks->len; bi++) {
@@ -221,12 +223,13 @@ msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_dat
 			gint64 id = -1;
 			gsize n = msb_message_skip(p, left, &id);
 
-			if (n == 0 || id <= prev || id < base || id >= base + MSB_STORE_SUB_PAGE_SIZE ||
+			if (n == 0 || id <= prev || id < base ||
+			    id >= base + MSB_STORE_SUB_PAGE_SIZE ||
 			    !msb_bitmap_get(b->bitmap, (guint)(id - base))) {
 				g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
-					    "Sealed block at offset %" G_GUINT64_FORMAT
-					    " of %s holds malformed messages",
-					    b->offset, b->file->path);
+				            "Sealed block at offset %" G_GUINT64_FORMAT
+				            " of %s holds malformed messages",
+				            b->offset, b->file->path);
 				return FALSE;
 			}
 			prev = id;
@@ -240,16 +243,17 @@ msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_dat
 					/* a newer copy in the write-ahead log wins */
 					EMIT_OVERLAY();
 				} else {
-					/* a small message gets its own copy so that it does not keep
-					 * the whole block alive */
+					/* a small message gets its own copy so that it does not
+					 * keep the whole block alive */
 					MsbStoreMessage *m =
-					    msb_message_decode(raw, p, n, n < total / 4, NULL);
+					        msb_message_decode(raw, p, n, n < total / 4, NULL);
 					if (m == NULL) {
-						g_set_error(error, MSB_STORE_ERROR,
-							    MSB_STORE_ERROR_CORRUPT,
-							    "Sealed block at offset %" G_GUINT64_FORMAT
-							    " of %s holds malformed messages",
-							    b->offset, b->file->path);
+						g_set_error(
+						        error, MSB_STORE_ERROR,
+						        MSB_STORE_ERROR_CORRUPT,
+						        "Sealed block at offset %" G_GUINT64_FORMAT
+						        " of %s holds malformed messages",
+						        b->offset, b->file->path);
 						return FALSE;
 					}
 					EMIT(m);
@@ -260,9 +264,9 @@ msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_dat
 		}
 		if (seen != b->count) {
 			g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
-				    "Sealed block at offset %" G_GUINT64_FORMAT
-				    " of %s holds %u messages, the index says %u",
-				    b->offset, b->file->path, seen, b->count);
+			            "Sealed block at offset %" G_GUINT64_FORMAT
+			            " of %s holds %u messages, the index says %u",
+			            b->offset, b->file->path, seen, b->count);
 			return FALSE;
 		}
 	}
@@ -274,9 +278,8 @@ msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_dat
 }
 
 gboolean
-msb_store_read_range_foreach(MsbStore *store, const gchar *topic_name, gint64 from_id,
-			     gint64 to_id, MsbStoreMessageFunc func, gpointer user_data,
-			     GError **error)
+msb_store_read_range_foreach(MsbStore *store, const gchar *topic_name, gint64 from_id, gint64 to_id,
+                             MsbStoreMessageFunc func, gpointer user_data, GError **error)
 {
 	gint64 cursor;
 	gint64 last_sub;
@@ -289,8 +292,8 @@ msb_store_read_range_foreach(MsbStore *store, const gchar *topic_name, gint64 fr
 		return FALSE;
 	if (!msb_store_topic_name_is_valid(topic_name)) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_INVALID_ARGUMENT,
-			    "Invalid topic name \"%s\": use 3 to 63 characters a-z, 0-9 or -",
-			    topic_name != NULL ? topic_name : "(null)");
+		            "Invalid topic name \"%s\": use 3 to 63 characters a-z, 0-9 or -",
+		            topic_name != NULL ? topic_name : "(null)");
 		return FALSE;
 	}
 	from_id = MAX(from_id, 0);
@@ -305,7 +308,7 @@ msb_store_read_range_foreach(MsbStore *store, const gchar *topic_name, gint64 fr
 		gboolean stopped = FALSE;
 
 		/* one sub-page at a time: the lock is held only to copy its locations */
-		g_mutex_lock(&store->lock);
+		msb_lock(&store->lock);
 		topic = g_hash_table_lookup(store->topics, topic_name);
 		if (topic != NULL && topic->delete_after_us == 0)
 			node = g_tree_lower_bound(topic->subs, &cursor);
@@ -314,15 +317,15 @@ msb_store_read_range_foreach(MsbStore *store, const gchar *topic_name, gint64 fr
 			cursor = sub->no;
 			if (sub->no <= last_sub) {
 				guint lo = sub->no == from_id / MSB_STORE_SUB_PAGE_SIZE
-					       ? (guint)(from_id % MSB_STORE_SUB_PAGE_SIZE)
-					       : 0;
+				                   ? (guint)(from_id % MSB_STORE_SUB_PAGE_SIZE)
+				                   : 0;
 				guint hi = sub->no == last_sub
-					       ? (guint)(to_id % MSB_STORE_SUB_PAGE_SIZE)
-					       : MSB_STORE_SUB_PAGE_SIZE - 1;
+				                   ? (guint)(to_id % MSB_STORE_SUB_PAGE_SIZE)
+				                   : MSB_STORE_SUB_PAGE_SIZE - 1;
 				plan = msb_read_plan_new(sub, lo, hi);
 			}
 		}
-		g_mutex_unlock(&store->lock);
+		msb_unlock(&store->lock);
 		if (plan == NULL)
 			break;
 		if (!msb_read_plan_run(plan, func, user_data, &stopped, error))
@@ -343,14 +346,13 @@ msb_collect_cb(MsbStoreMessage *msg, gpointer user_data)
 
 GPtrArray *
 msb_store_read_range(MsbStore *store, const gchar *topic, gint64 from_id, gint64 to_id,
-		     GError **error)
+                     GError **error)
 {
 	g_autoptr(GPtrArray) out =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_message_free);
+	        g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_message_free);
 
 	g_return_val_if_fail(store != NULL, NULL);
-	if (!msb_store_read_range_foreach(store, topic, from_id, to_id, msb_collect_cb, out,
-					  error))
+	if (!msb_store_read_range_foreach(store, topic, from_id, to_id, msb_collect_cb, out, error))
 		return NULL;
 	return g_steal_pointer(&out);
 }

@@ -46,7 +46,7 @@ msb_scanner_fill(MsbScanner *s, guint64 pos, gsize need, GError **error)
 /* The frame at @pos; *frame points into the scanner's buffer until the next call. */
 static MsbFrameStatus
 msb_scanner_next(MsbScanner *s, guint64 pos, const guint8 **frame, guint16 *type,
-		 guint32 *payload_len, GError **error)
+                 guint32 *payload_len, GError **error)
 {
 	guint32 len = 0;
 	MsbFrameStatus st;
@@ -92,11 +92,9 @@ msb_valid_frame_after(MsbStoreFile *file, guint64 from, guint64 size)
 }
 
 static gboolean
-msb_copy_aside(MsbStoreFile *file, guint64 from, guint64 size, gchar **out_path,
-	       GError **error)
+msb_copy_aside(MsbStoreFile *file, guint64 from, guint64 size, gchar **out_path, GError **error)
 {
-	g_autofree gchar *path =
-	    g_strdup_printf("%s.damaged-%" G_GUINT64_FORMAT, file->path, from);
+	g_autofree gchar *path = g_strdup_printf("%s.damaged-%" G_GUINT64_FORMAT, file->path, from);
 	g_autofree guint8 *buf = g_malloc(MSB_SCAN_CHUNK);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
@@ -131,7 +129,7 @@ msb_copy_aside(MsbStoreFile *file, guint64 from, guint64 size, gchar **out_path,
  */
 static gboolean
 msb_handle_bad_record(MsbStore *store, MsbStoreFile *file, guint64 bad, guint64 size,
-		      const gchar *why, gboolean is_tail, GError **error)
+                      const gchar *why, gboolean is_tail, GError **error)
 {
 	g_autofree gchar *aside = NULL;
 	g_autofree gchar *reason = NULL;
@@ -141,16 +139,16 @@ msb_handle_bad_record(MsbStore *store, MsbStoreFile *file, guint64 bad, guint64 
 		return FALSE;
 	if (middle) {
 		reason = g_strdup_printf("damaged record (%s) followed by valid ones%s%s", why,
-					 aside != NULL ? "; the rest was copied to " : "",
-					 aside != NULL ? aside : "; the rest of the file is ignored");
+		                         aside != NULL ? "; the rest was copied to " : "",
+		                         aside != NULL ? aside
+		                                       : "; the rest of the file is ignored");
 		g_warning("%s: %s at offset %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
-			  " bytes from there %s)",
-			  file->path, reason, bad, size - bad, is_tail ? "cut off" : "unused");
+		          " bytes from there %s)",
+		          file->path, reason, bad, size - bad, is_tail ? "cut off" : "unused");
 	} else {
 		reason = g_strdup_printf("torn or damaged tail (%s)", why);
-		g_message("%s: %s at offset %" G_GUINT64_FORMAT "; %" G_GUINT64_FORMAT
-			  " bytes %s",
-			  file->path, reason, bad, size - bad, is_tail ? "cut off" : "ignored");
+		g_message("%s: %s at offset %" G_GUINT64_FORMAT "; %" G_GUINT64_FORMAT " bytes %s",
+		          file->path, reason, bad, size - bad, is_tail ? "cut off" : "ignored");
 	}
 	msb_store_add_cut(store, file->path, bad, size - bad, reason);
 	if (is_tail) {
@@ -165,7 +163,7 @@ msb_handle_bad_record(MsbStore *store, MsbStoreFile *file, guint64 bad, guint64 
 /* Opens an existing store file and checks its header. NULL + no error = unusable, skip it. */
 static MsbStoreFile *
 msb_open_file(MsbStore *store, const gchar *dir, MsbFileKind kind, guint32 no, gboolean is_tail,
-	      gint64 *mtime_us, GError **error)
+              gint64 *mtime_us, GError **error)
 {
 	g_autofree gchar *name = msb_store_file_name(kind, no);
 	g_autofree gchar *path = g_build_filename(dir, name, NULL);
@@ -183,8 +181,8 @@ msb_open_file(MsbStore *store, const gchar *dir, MsbFileKind kind, guint32 no, g
 		close(fd);
 		return NULL;
 	}
-	*mtime_us = MAX(*mtime_us, (gint64)st.st_mtim.tv_sec * G_USEC_PER_SEC +
-				       st.st_mtim.tv_nsec / 1000);
+	*mtime_us = MAX(*mtime_us,
+	                (gint64)st.st_mtim.tv_sec * G_USEC_PER_SEC + st.st_mtim.tv_nsec / 1000);
 	file = msb_store_file_new(fd, path, kind, no, (guint64)st.st_size);
 	if ((guint64)st.st_size >= MSB_FILE_HEADER_SIZE) {
 		if (!msb_io_pread(fd, path, hdr, sizeof(hdr), 0, error)) {
@@ -205,12 +203,13 @@ msb_open_file(MsbStore *store, const gchar *dir, MsbFileKind kind, guint32 no, g
 		}
 		if (st.st_size > 0)
 			msb_store_add_cut(store, path, 0, (guint64)st.st_size,
-					  "torn file header rewritten");
+			                  "torn file header rewritten");
 		file->size = MSB_FILE_HEADER_SIZE;
 		return file;
 	}
-	g_warning("%s does not start with a valid %s header; it is left alone and not used",
-		  path, kind == MSB_FILE_WAL ? "write-ahead" : (kind == MSB_FILE_DATA ? "data" : "index"));
+	g_warning("%s does not start with a valid %s header; it is left alone and not used", path,
+	          kind == MSB_FILE_WAL ? "write-ahead"
+	                               : (kind == MSB_FILE_DATA ? "data" : "index"));
 	msb_store_add_cut(store, path, 0, (guint64)st.st_size, "bad file header; file not used");
 	msb_store_file_unref(file);
 	return NULL;
@@ -242,10 +241,9 @@ msb_find_data(MsbTopic *topic, guint32 no)
 	return NULL;
 }
 
-/* A complete sealed generation: becomes the sub-page's blocks if it is newer. */
+/* The newest complete generation of a sub-page becomes its blocks, if its blocks exist. */
 static gboolean
-msb_commit_generation(MsbTopic *topic, const MsbStaged *st, GHashTable *data_ends,
-		      const gchar **why)
+msb_commit_generation(MsbTopic *topic, const MsbStaged *st, const gchar **why)
 {
 	g_autoptr(GPtrArray) blocks = g_ptr_array_new_with_free_func(msb_block_ref_free);
 	MsbSubPage *sub;
@@ -277,22 +275,7 @@ msb_commit_generation(MsbTopic *topic, const MsbStaged *st, GHashTable *data_end
 		memcpy(b->bitmap, e->bitmap, MSB_BITMAP_BYTES);
 		g_ptr_array_add(blocks, b);
 	}
-	for (guint32 i = 0; i < st->nparts; i++) {
-		const MsbIndexEntry *e = &st->entries[i];
-		guint64 end = e->offset + e->length;
-		gpointer key = GUINT_TO_POINTER(e->data_file_no);
-		guint64 *old = g_hash_table_lookup(data_ends, key);
-		if (old == NULL) {
-			old = g_new0(guint64, 1);
-			g_hash_table_insert(data_ends, key, old);
-		}
-		*old = MAX(*old, end);
-	}
-	sub = msb_topic_get_sub(topic, st->entries[0].sub_no, FALSE);
-	if (sub != NULL && st->covers_lsn <= sub->covers_lsn)
-		return TRUE; /* an older generation written later cannot happen; keep the newer */
-	if (sub == NULL)
-		sub = msb_topic_get_sub(topic, st->entries[0].sub_no, TRUE);
+	sub = msb_topic_get_sub(topic, st->entries[0].sub_no, TRUE);
 	g_clear_pointer(&sub->blocks, g_ptr_array_unref);
 	sub->blocks = g_steal_pointer(&blocks);
 	sub->covers_lsn = st->covers_lsn;
@@ -300,14 +283,35 @@ msb_commit_generation(MsbTopic *topic, const MsbStaged *st, GHashTable *data_end
 	return TRUE;
 }
 
+/* Where the complete generations of each data file end: what lies beyond was never committed. */
+static void
+msb_note_data_ends(GHashTable *data_ends, const MsbStaged *st)
+{
+	for (guint32 i = 0; i < st->nparts; i++) {
+		const MsbIndexEntry *e = &st->entries[i];
+		gpointer key = GUINT_TO_POINTER(e->data_file_no);
+		guint64 *end = g_hash_table_lookup(data_ends, key);
+		if (end == NULL) {
+			end = g_new0(guint64, 1);
+			g_hash_table_insert(data_ends, key, end);
+		}
+		*end = MAX(*end, e->offset + e->length);
+	}
+}
+
 static gboolean
 msb_replay_index(MsbStore *store, MsbTopic *topic, GHashTable *data_ends, gint64 *max_lsn,
-		 GError **error)
+                 GError **error)
 {
 	MsbStoreFile *index = topic->index;
 	MsbScanner s = {index, index->size, g_byte_array_new(), 0};
 	g_autoptr(GHashTable) staging =
-	    g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, msb_staged_free);
+	        g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, msb_staged_free);
+	/* newest complete generation per sub-page; older ones may point to removed files */
+	g_autoptr(GHashTable) final =
+	        g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, msb_staged_free);
+	GHashTableIter iter;
+	gpointer value;
 	guint64 pos = MSB_FILE_HEADER_SIZE;
 	guint64 good_end = pos; /* end of the last complete unit */
 	const gchar *why = NULL;
@@ -358,15 +362,16 @@ msb_replay_index(MsbStore *store, MsbTopic *topic, GHashTable *data_ends, gint64
 			*max_lsn = MAX(*max_lsn, e.covers_lsn);
 			pos += MSB_FRAME_HEADER_SIZE + len;
 			if (staged->got == staged->nparts) {
-				const gchar *bad = NULL;
-				if (!msb_commit_generation(topic, staged, data_ends, &bad)) {
-					g_warning("%s: sub-page %" G_GINT64_FORMAT
-						  " at offset %" G_GUINT64_FORMAT
-						  " is not used: %s",
-						  index->path, e.sub_no, pos, bad);
-					msb_store_add_cut(store, index->path, pos, 0, bad);
+				MsbStaged *prev = g_hash_table_lookup(final, &e.sub_no);
+				gpointer key = NULL;
+				msb_note_data_ends(data_ends, staged);
+				g_hash_table_steal_extended(staging, &e.sub_no, &key, NULL);
+				if (prev == NULL || prev->covers_lsn < staged->covers_lsn)
+					g_hash_table_replace(final, key, staged);
+				else {
+					g_free(key);
+					msb_staged_free(staged);
 				}
-				g_hash_table_remove(staging, &e.sub_no);
 				good_end = pos;
 			}
 			continue;
@@ -382,6 +387,16 @@ msb_replay_index(MsbStore *store, MsbTopic *topic, GHashTable *data_ends, gint64
 		pos += MSB_FRAME_HEADER_SIZE + len;
 		good_end = pos;
 	}
+	g_hash_table_iter_init(&iter, final);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		const MsbStaged *st = value;
+		const gchar *bad = NULL;
+		if (!msb_commit_generation(topic, st, &bad)) {
+			g_warning("%s: sealed sub-page %" G_GINT64_FORMAT " is not used: %s",
+			          index->path, st->entries[0].sub_no, bad);
+			msb_store_add_cut(store, index->path, 0, 0, bad);
+		}
+	}
 	if (good_end < index->size) {
 		/* a sealed generation whose index records were cut short ends where it began */
 		if (why == NULL)
@@ -394,8 +409,8 @@ out:
 }
 
 static gboolean
-msb_scan_wal(MsbStore *store, MsbTopic *topic, MsbStoreFile *wal, gboolean is_tail,
-	     gint64 *max_lsn, GError **error)
+msb_scan_wal(MsbStore *store, MsbTopic *topic, MsbStoreFile *wal, gboolean is_tail, gint64 *max_lsn,
+             GError **error)
 {
 	MsbScanner s = {wal, wal->size, g_byte_array_new(), 0};
 	guint64 pos = MSB_FILE_HEADER_SIZE;
@@ -493,7 +508,7 @@ msb_recover_topic(MsbStore *store, const gchar *name, GError **error)
 	for (guint i = 0; i < data_nos->len; i++) {
 		guint32 no = g_array_index(data_nos, guint32, i);
 		MsbStoreFile *f = msb_open_file(store, topic->dir, MSB_FILE_DATA, no,
-						i + 1 == data_nos->len, &mtime, error);
+		                                i + 1 == data_nos->len, &mtime, error);
 		if (f == NULL && error != NULL && *error != NULL)
 			goto fail;
 		if (f != NULL)
@@ -501,13 +516,13 @@ msb_recover_topic(MsbStore *store, const gchar *name, GError **error)
 	}
 	if (have_index) {
 		topic->index =
-		    msb_open_file(store, topic->dir, MSB_FILE_INDEX, 0, TRUE, &mtime, error);
+		        msb_open_file(store, topic->dir, MSB_FILE_INDEX, 0, TRUE, &mtime, error);
 		if (topic->index == NULL) {
 			if (error != NULL && *error == NULL)
 				g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
-					    "The index of topic %s in %s is not readable; move the "
-					    "folder away to start without it",
-					    name, topic->dir);
+				            "The index of topic %s in %s is not readable; move the "
+				            "folder away to start without it",
+				            name, topic->dir);
 			goto fail;
 		}
 		if (!msb_replay_index(store, topic, data_ends, &max_lsn, error))
@@ -515,7 +530,7 @@ msb_recover_topic(MsbStore *store, const gchar *name, GError **error)
 	} else {
 		/* the folder was created but its index never reached the disk */
 		topic->index =
-		    msb_store_file_create(&store->io, topic->dir, MSB_FILE_INDEX, 0, error);
+		        msb_store_file_create(&store->io, topic->dir, MSB_FILE_INDEX, 0, error);
 		if (topic->index == NULL)
 			goto fail;
 	}
@@ -527,12 +542,12 @@ msb_recover_topic(MsbStore *store, const gchar *name, GError **error)
 		guint64 keep = end != NULL ? *end : MSB_FILE_HEADER_SIZE;
 		if (last->size > keep) {
 			g_message("%s: cutting %" G_GUINT64_FORMAT
-				  " bytes at offset %" G_GUINT64_FORMAT
-				  " left by an interrupted seal (the messages are still in the "
-				  "write-ahead log)",
-				  last->path, last->size - keep, keep);
+			          " bytes at offset %" G_GUINT64_FORMAT
+			          " left by an interrupted seal (the messages are still in the "
+			          "write-ahead log)",
+			          last->path, last->size - keep, keep);
 			msb_store_add_cut(store, last->path, keep, last->size - keep,
-					  "sealed block without index record (interrupted seal)");
+			                  "sealed block without index record (interrupted seal)");
 			if (!msb_io_truncate(last->fd, last->path, keep, error) ||
 			    !msb_io_sync(&store->io, last->fd, last->path, error))
 				goto fail;
@@ -544,7 +559,7 @@ msb_recover_topic(MsbStore *store, const gchar *name, GError **error)
 		guint32 no = g_array_index(wal_nos, guint32, i);
 		gboolean is_tail = i + 1 == wal_nos->len;
 		MsbStoreFile *f =
-		    msb_open_file(store, topic->dir, MSB_FILE_WAL, no, is_tail, &mtime, error);
+		        msb_open_file(store, topic->dir, MSB_FILE_WAL, no, is_tail, &mtime, error);
 		if (f == NULL && error != NULL && *error != NULL)
 			goto fail;
 		if (f == NULL)
@@ -563,10 +578,10 @@ msb_recover_topic(MsbStore *store, const gchar *name, GError **error)
 		const gchar *path = g_ptr_array_index(unlink_paths, i);
 		if (g_unlink(path) != 0)
 			g_warning("Cannot remove %s, which holds nothing needed any more: %s", path,
-				  g_strerror(errno));
+			          g_strerror(errno));
 	}
 	g_debug("recovered topic %s: %" G_GINT64_FORMAT " messages, %u open sub-pages", name,
-		topic->count, g_hash_table_size(topic->open_subs));
+	        topic->count, g_hash_table_size(topic->open_subs));
 	return topic;
 fail:
 	g_prefix_error(error, "Recovering topic %s: ", name);
@@ -602,9 +617,9 @@ msb_store_recover_topics(MsbStore *store, GError **error)
 			g_propagate_error(error, local);
 			return FALSE;
 		}
-		g_mutex_lock(&store->lock);
+		msb_lock(&store->lock);
 		g_hash_table_insert(store->topics, topic->name, topic);
-		g_mutex_unlock(&store->lock);
+		msb_unlock(&store->lock);
 	}
 	return TRUE;
 }

@@ -48,11 +48,11 @@ msb_seal_flush_part(MsbSealCtx *c, GError **error)
 	clen = compressBound(c->part->len);
 	buf = g_malloc(MSB_FRAME_HEADER_SIZE + MSB_BLOCK_PAYLOAD_HEAD + clen);
 	zr = compress2(buf + MSB_FRAME_HEADER_SIZE + MSB_BLOCK_PAYLOAD_HEAD, &clen, c->part->data,
-		       c->part->len, c->store->compress_level);
+	               c->part->len, c->store->compress_level);
 	if (zr != Z_OK) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-			    "Cannot compress sub-page %" G_GINT64_FORMAT " for %s (zlib %d)",
-			    c->sub->no, c->data->path, zr);
+		            "Cannot compress sub-page %" G_GINT64_FORMAT " for %s (zlib %d)",
+		            c->sub->no, c->data->path, zr);
 		return FALSE;
 	}
 	head.sub_no = c->sub->no;
@@ -67,7 +67,7 @@ msb_seal_flush_part(MsbSealCtx *c, GError **error)
 	crc = msb_crc32(crc, buf + MSB_FRAME_HEADER_SIZE, plen);
 	msb_frame_header_finish(buf, crc);
 	if (!msb_io_pwrite(&c->store->io, c->data->fd, c->data->path, buf,
-			   MSB_FRAME_HEADER_SIZE + plen, c->data->size, error))
+	                   MSB_FRAME_HEADER_SIZE + plen, c->data->size, error))
 		return FALSE;
 
 	e.sub_no = c->sub->no;
@@ -110,21 +110,22 @@ static MsbStoreFile *
 msb_seal_data_file(MsbStore *store, MsbTopic *topic, GError **error)
 {
 	MsbStoreFile *last = topic->datas->len > 0
-				 ? g_ptr_array_index(topic->datas, topic->datas->len - 1)
-				 : NULL;
+	                             ? g_ptr_array_index(topic->datas, topic->datas->len - 1)
+	                             : NULL;
 	MsbStoreFile *data;
 
 	if (last != NULL && !last->broken && last->size < store->data_max)
 		return last;
 	data = msb_store_file_create(&store->io, topic->dir, MSB_FILE_DATA,
-				     MAX(last != NULL ? last->no + 1 : 1, topic->next_data_no), error);
+	                             MAX(last != NULL ? last->no + 1 : 1, topic->next_data_no),
+	                             error);
 	if (data == NULL)
 		return NULL;
 	topic->next_data_no = data->no + 1;
-	g_mutex_lock(&store->lock);
+	msb_lock(&store->lock);
 	g_ptr_array_add(topic->datas, data);
 	msb_topic_update_disk_bytes(topic);
-	g_mutex_unlock(&store->lock);
+	msb_unlock(&store->lock);
 	return data;
 }
 
@@ -135,7 +136,7 @@ msb_seal_unlink(GPtrArray *paths)
 		const gchar *path = g_ptr_array_index(paths, i);
 		if (g_unlink(path) != 0)
 			g_warning("Cannot remove %s, which holds nothing needed any more: %s", path,
-				  g_strerror(errno));
+			          g_strerror(errno));
 		else
 			g_debug("removed %s", path);
 	}
@@ -155,12 +156,13 @@ msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **er
 	guint64 data_before;
 	guint64 index_before = index->size;
 	gboolean stopped = FALSE;
+	guint fsyncs = 0;
 	GPtrArray *blocks;
 
 	if (index->broken) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-			    "%s could not be repaired after a write error; restart the service",
-			    index->path);
+		            "%s could not be repaired after a write error; restart the service",
+		            index->path);
 		return FALSE;
 	}
 	data = msb_seal_data_file(store, topic, error);
@@ -187,7 +189,7 @@ msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **er
 		goto fail;
 	if (entries->len == 0)
 		return TRUE;
-	store->stats.seal_fsyncs++;
+	fsyncs++;
 	if (!msb_io_sync(&store->io, data->fd, data->path, error))
 		goto fail;
 
@@ -200,12 +202,12 @@ msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **er
 	}
 	/* the index record is the commit point of a seal */
 	if (!msb_io_pwrite(&store->io, index->fd, index->path, idx->data, idx->len, index_before,
-			   error)) {
+	                   error)) {
 		msb_rollback_file(index, index_before);
 		goto fail;
 	}
 	index->size = index_before + idx->len;
-	store->stats.seal_fsyncs++;
+	fsyncs++;
 	if (!msb_io_sync(&store->io, index->fd, index->path, error)) {
 		msb_rollback_file(index, index_before);
 		goto fail;
@@ -223,7 +225,7 @@ msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **er
 		memcpy(b->bitmap, e->bitmap, MSB_BITMAP_BYTES);
 		g_ptr_array_add(blocks, b);
 	}
-	g_mutex_lock(&store->lock);
+	msb_lock(&store->lock);
 	for (guint i = 0; i < blocks->len; i++)
 		((MsbBlockRef *)g_ptr_array_index(blocks, i))->file->live++;
 	g_clear_pointer(&sub->blocks, g_ptr_array_unref);
@@ -241,12 +243,16 @@ msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **er
 	msb_sub_page_recount(sub);
 	msb_topic_recount(topic);
 	store->stats.seals++;
+	store->stats.seal_fsyncs += fsyncs;
 	msb_topic_collect_files(store, topic, unlink_paths);
-	g_mutex_unlock(&store->lock);
+	msb_unlock(&store->lock);
 	msb_seal_unlink(unlink_paths);
 	return TRUE;
 
 fail:
+	msb_lock(&store->lock);
+	store->stats.seal_fsyncs += fsyncs;
+	msb_unlock(&store->lock);
 	g_clear_error(&c.error);
 	msb_rollback_file(data, data_before);
 	return FALSE;
@@ -285,7 +291,8 @@ msb_seal_topic(MsbStore *store, MsbTopic *topic, gboolean all, gint64 deadline_m
 		MsbSubPage *sub = g_ptr_array_index(subs, i);
 		g_autoptr(GError) error = NULL;
 		gboolean full = sub->count == MSB_STORE_SUB_PAGE_SIZE;
-		gboolean idle = sub->no < newest && now - sub->last_write_mono >= store->seal_idle_us;
+		gboolean idle =
+		        sub->no < newest && now - sub->last_write_mono >= store->seal_idle_us;
 
 		if (!all && !full && !idle)
 			continue;
@@ -294,10 +301,10 @@ msb_seal_topic(MsbStore *store, MsbTopic *topic, gboolean all, gint64 deadline_m
 		if (!msb_seal_sub_page(store, topic, sub, &error)) {
 			/* the records stay in the log, nothing is lost; try again later */
 			g_warning("Cannot seal sub-page %" G_GINT64_FORMAT
-				  " of topic %s: %s; it stays in the write-ahead log and sealing "
-				  "is retried in %d s",
-				  sub->no, topic->name, error->message,
-				  (int)(MSB_SEAL_RETRY_US / G_TIME_SPAN_SECOND));
+			          " of topic %s: %s; it stays in the write-ahead log and sealing "
+			          "is retried in %d s",
+			          sub->no, topic->name, error->message,
+			          (int)(MSB_SEAL_RETRY_US / G_TIME_SPAN_SECOND));
 			topic->seal_retry_mono = g_get_monotonic_time() + MSB_SEAL_RETRY_US;
 			return FALSE;
 		}

@@ -24,7 +24,7 @@ msb_snapshot_cleanup(MsbStore *store)
 	/* a temporary file is what a crash during a save left: the previous snapshot stands */
 	if (g_unlink(store->snapshot_tmp_path) == 0)
 		g_message("Removed %s, left by an interrupted snapshot save",
-			  store->snapshot_tmp_path);
+		          store->snapshot_tmp_path);
 }
 
 static gboolean
@@ -49,7 +49,7 @@ msb_snapshot_save_locked(MsbStore *store, GBytes *blob, GError **error)
 		return FALSE;
 	}
 	if (!msb_io_pwritev(&store->io, fd, store->snapshot_tmp_path, iov, len > 0 ? 2 : 1, 0,
-			    error) ||
+	                    error) ||
 	    !msb_io_sync(&store->io, fd, store->snapshot_tmp_path, error)) {
 		close(fd);
 		g_unlink(store->snapshot_tmp_path);
@@ -58,7 +58,7 @@ msb_snapshot_save_locked(MsbStore *store, GBytes *blob, GError **error)
 	close(fd);
 	if (g_rename(store->snapshot_tmp_path, store->snapshot_path) != 0) {
 		msb_io_set_error(error, errno, "Cannot rename %s to %s", store->snapshot_tmp_path,
-				 store->snapshot_path);
+		                 store->snapshot_path);
 		g_unlink(store->snapshot_tmp_path);
 		return FALSE;
 	}
@@ -78,22 +78,22 @@ msb_snapshot_load_locked(MsbStore *store, GError **error)
 		if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
 			return NULL;
 		g_propagate_prefixed_error(error, g_steal_pointer(&local),
-					   "Cannot read the queue snapshot: ");
+		                           "Cannot read the queue snapshot: ");
 		return NULL;
 	}
 	if (size < MSB_SNAPSHOT_HEADER || memcmp(contents, MSB_SNAPSHOT_MAGIC, 8) != 0 ||
 	    msb_get_u32((guint8 *)contents + 28) != msb_crc32(0, contents, 28) ||
 	    msb_get_u32((guint8 *)contents + 8) != MSB_FILE_VERSION) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
-			    "%s is not a queue snapshot (bad header)", store->snapshot_path);
+		            "%s is not a queue snapshot (bad header)", store->snapshot_path);
 		return NULL;
 	}
 	len = msb_get_u64((guint8 *)contents + 16);
 	if (len != size - MSB_SNAPSHOT_HEADER ||
 	    msb_get_u32((guint8 *)contents + 24) !=
-		msb_crc32(0, contents + MSB_SNAPSHOT_HEADER, (gsize)len)) {
+	            msb_crc32(0, contents + MSB_SNAPSHOT_HEADER, (gsize)len)) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
-			    "%s is damaged (length or checksum mismatch)", store->snapshot_path);
+		            "%s is damaged (length or checksum mismatch)", store->snapshot_path);
 		return NULL;
 	}
 	return g_bytes_new(contents + MSB_SNAPSHOT_HEADER, (gsize)len);
@@ -105,9 +105,9 @@ msb_snapshot_save(MsbStore *store, GBytes *blob, GError **error)
 {
 	gboolean ok;
 
-	g_mutex_lock(&store->snapshot_lock);
+	msb_lock(&store->snapshot_lock);
 	ok = msb_snapshot_save_locked(store, blob, error);
-	g_mutex_unlock(&store->snapshot_lock);
+	msb_unlock(&store->snapshot_lock);
 	return ok;
 }
 
@@ -116,8 +116,8 @@ msb_snapshot_load(MsbStore *store, GError **error)
 {
 	GBytes *blob;
 
-	g_mutex_lock(&store->snapshot_lock);
+	msb_lock(&store->snapshot_lock);
 	blob = msb_snapshot_load_locked(store, error);
-	g_mutex_unlock(&store->snapshot_lock);
+	msb_unlock(&store->snapshot_lock);
 	return blob;
 }

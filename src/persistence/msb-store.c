@@ -25,8 +25,10 @@
 #define MSB_SEAL_SLICE_US (50 * G_TIME_SPAN_MILLISECOND)
 /* a batch stops growing at this many bytes so that one commit does not hold up the next */
 #define MSB_BATCH_MAX_BYTES (64u << 20)
+/* at most this many files of one batch are flushed at the same time */
+#define MSB_SYNC_PARALLEL 16
 
-G_DEFINE_QUARK(msb-store-error-quark, msb_store_error)
+G_DEFINE_QUARK(msb - store - error - quark, msb_store_error)
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
@@ -143,8 +145,8 @@ msb_store_check_topic_name(const gchar *topic, GError **error)
 	if (msb_store_topic_name_is_valid(topic))
 		return TRUE;
 	g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_INVALID_ARGUMENT,
-		    "Invalid topic name \"%s\": use 3 to 63 characters from a-z, 0-9 and -",
-		    topic != NULL ? topic : "(null)");
+	            "Invalid topic name \"%s\": use 3 to 63 characters from a-z, 0-9 and -",
+	            topic != NULL ? topic : "(null)");
 	return FALSE;
 }
 
@@ -157,12 +159,12 @@ msb_store_check_ready(MsbStore *store, GError **error)
 		return TRUE;
 	if (state == MSB_STATE_CLOSING) {
 		g_set_error_literal(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CLOSED,
-				    "The message store is shutting down");
+		                    "The message store is shutting down");
 		return FALSE;
 	}
 	g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_NOT_READY,
-		    "The message store in %s is still recovering; try again shortly",
-		    store->data_path);
+	            "The message store in %s is still recovering; try again shortly",
+	            store->data_path);
 	return FALSE;
 }
 
@@ -345,16 +347,16 @@ msb_topic_collect_files(MsbStore *store, MsbTopic *topic, GPtrArray *unlink_path
 
 void
 msb_store_add_cut(MsbStore *store, const gchar *path, guint64 offset, guint64 bytes,
-		  const gchar *reason)
+                  const gchar *reason)
 {
 	MsbStoreCut *cut = g_new0(MsbStoreCut, 1);
 	cut->path = g_strdup(path);
 	cut->offset = offset;
 	cut->bytes = bytes;
 	cut->reason = g_strdup(reason);
-	g_mutex_lock(&store->lock);
+	msb_lock(&store->lock);
 	g_ptr_array_add(store->cuts, cut);
-	g_mutex_unlock(&store->lock);
+	msb_unlock(&store->lock);
 }
 
 /* ---- requests ---------------------------------------------------------------------------- */
@@ -391,6 +393,8 @@ typedef struct {
 typedef struct {
 	MsbStoreFile *file;
 	guint64 size_before;
+	MsbStoreIo *io;
+	GError *error; /* of its flush */
 } MsbTouched;
 
 static void
@@ -416,25 +420,25 @@ msb_request_bytes(const MsbRequest *req)
 static void
 msb_store_submit(MsbStore *store, MsbRequest **reqs, guint n)
 {
-	g_mutex_lock(&store->queue_lock);
+	msb_lock(&store->queue_lock);
 	if (store->stopping) {
 		for (guint i = 0; i < n; i++) {
 			g_set_error_literal(&reqs[i]->error, MSB_STORE_ERROR,
-					    MSB_STORE_ERROR_CLOSED,
-					    "The message store is shutting down");
+			                    MSB_STORE_ERROR_CLOSED,
+			                    "The message store is shutting down");
 			reqs[i]->done = TRUE;
 		}
-		g_mutex_unlock(&store->queue_lock);
+		msb_unlock(&store->queue_lock);
 		return;
 	}
 	for (guint i = 0; i < n; i++)
 		g_queue_push_tail(&store->queue, reqs[i]);
-	g_cond_signal(&store->queue_cond);
+	pthread_cond_signal(&store->queue_cond);
 	for (guint i = 0; i < n; i++) {
 		while (!reqs[i]->done)
-			g_cond_wait(&store->done_cond, &store->queue_lock);
+			msb_cond_wait(&store->done_cond, &store->queue_lock);
 	}
-	g_mutex_unlock(&store->queue_lock);
+	msb_unlock(&store->queue_lock);
 }
 
 /* ---- writer: appending ------------------------------------------------------------------- */
@@ -442,7 +446,7 @@ msb_store_submit(MsbStore *store, MsbRequest **reqs, guint n)
 static void
 msb_touch(GArray *touched, MsbStoreFile *file)
 {
-	MsbTouched t = {file, file->size};
+	MsbTouched t = {file, file->size, NULL, NULL};
 	for (guint i = 0; i < touched->len; i++) {
 		if (g_array_index(touched, MsbTouched, i).file == file)
 			return;
@@ -458,7 +462,7 @@ msb_rollback_file(MsbStoreFile *file, guint64 size)
 
 	if (!msb_io_truncate(file->fd, file->path, size, &error)) {
 		g_warning("%s; the file is closed for writing and checked at the next start",
-			  error->message);
+		          error->message);
 		file->broken = TRUE;
 		return;
 	}
@@ -484,9 +488,9 @@ msb_writer_create_topic(MsbStore *store, const gchar *name, GError **error)
 		goto fail;
 	topic->index = index;
 	msb_topic_update_disk_bytes(topic);
-	g_mutex_lock(&store->lock);
+	msb_lock(&store->lock);
 	g_hash_table_insert(store->topics, topic->name, topic);
-	g_mutex_unlock(&store->lock);
+	msb_unlock(&store->lock);
 	g_debug("created topic %s in %s", name, topic->dir);
 	return topic;
 fail:
@@ -500,22 +504,22 @@ fail:
 static MsbStoreFile *
 msb_writer_active_wal(MsbStore *store, MsbTopic *topic, GError **error)
 {
-	MsbStoreFile *last = topic->wals->len > 0
-				 ? g_ptr_array_index(topic->wals, topic->wals->len - 1)
-				 : NULL;
+	MsbStoreFile *last =
+	        topic->wals->len > 0 ? g_ptr_array_index(topic->wals, topic->wals->len - 1) : NULL;
 	MsbStoreFile *wal;
 
 	if (last != NULL && !last->broken && last->size < store->wal_max)
 		return last;
 	wal = msb_store_file_create(&store->io, topic->dir, MSB_FILE_WAL,
-				    MAX(last != NULL ? last->no + 1 : 1, topic->next_wal_no), error);
+	                            MAX(last != NULL ? last->no + 1 : 1, topic->next_wal_no),
+	                            error);
 	if (wal == NULL)
 		return NULL;
 	topic->next_wal_no = wal->no + 1;
-	g_mutex_lock(&store->lock);
+	msb_lock(&store->lock);
 	g_ptr_array_add(topic->wals, wal);
 	msb_topic_update_disk_bytes(topic);
-	g_mutex_unlock(&store->lock);
+	msb_unlock(&store->lock);
 	return wal;
 }
 
@@ -535,12 +539,13 @@ msb_writer_save(MsbStore *store, MsbRequest *req, GArray *touched, GError **erro
 	if (topic == NULL)
 		return FALSE;
 	if (topic->delete_after_us != 0) {
-		g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(topic->delete_after_us / G_USEC_PER_SEC);
+		g_autoptr(GDateTime) when =
+		        g_date_time_new_from_unix_utc(topic->delete_after_us / G_USEC_PER_SEC);
 		g_autofree gchar *iso = when != NULL ? g_date_time_format_iso8601(when) : NULL;
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_TOPIC_DELETED,
-			    "Topic %s is deleted and will be removed at %s; restore it before "
-			    "saving into it",
-			    req->topic, iso != NULL ? iso : "(unknown)");
+		            "Topic %s is deleted and will be removed at %s; restore it before "
+		            "saving into it",
+		            req->topic, iso != NULL ? iso : "(unknown)");
 		return FALSE;
 	}
 	wal = msb_writer_active_wal(store, topic, error);
@@ -558,7 +563,8 @@ msb_writer_save(MsbStore *store, MsbRequest *req, GArray *touched, GError **erro
 		guint32 plen = (guint32)(8 + hsize + clen);
 		guint8 *h;
 		guint32 crc;
-		MsbPendingRec rec = {m->id, offset, MSB_FRAME_HEADER_SIZE + plen, topic->next_lsn++};
+		MsbPendingRec rec = {m->id, offset, MSB_FRAME_HEADER_SIZE + plen,
+		                     topic->next_lsn++};
 
 		head_off[i] = heads->len;
 		g_byte_array_set_size(heads, heads->len + MSB_FRAME_HEADER_SIZE + 8 + (guint)hsize);
@@ -609,10 +615,10 @@ msb_writer_topic_state(MsbStore *store, MsbRequest *req, GArray *touched, GError
 	guint64 before;
 
 	if (topic == NULL || (req->kind == MSB_REQ_RESTORE && topic->delete_after_us != 0 &&
-			      now >= topic->delete_after_us)) {
+	                      now >= topic->delete_after_us)) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_NOT_FOUND,
-			    "Topic %s is not stored here%s", req->topic,
-			    topic != NULL ? " (its deletion time has passed)" : "");
+		            "Topic %s is not stored here%s", req->topic,
+		            topic != NULL ? " (its deletion time has passed)" : "");
 		return FALSE;
 	}
 	req->t = topic;
@@ -620,8 +626,8 @@ msb_writer_topic_state(MsbStore *store, MsbRequest *req, GArray *touched, GError
 		return TRUE; /* live already: nothing to write */
 	if (topic->index->broken) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-			    "%s could not be repaired after a write error; restart the service",
-			    topic->index->path);
+		            "%s could not be repaired after a write error; restart the service",
+		            topic->index->path);
 		return FALSE;
 	}
 	if (req->kind == MSB_REQ_DELETE) {
@@ -635,7 +641,7 @@ msb_writer_topic_state(MsbStore *store, MsbRequest *req, GArray *touched, GError
 	msb_touch(touched, topic->index);
 	before = topic->index->size;
 	if (!msb_io_pwrite(&store->io, topic->index->fd, topic->index->path, frame->data,
-			   frame->len, before, error)) {
+	                   frame->len, before, error)) {
 		msb_rollback_file(topic->index, before);
 		return FALSE;
 	}
@@ -682,26 +688,26 @@ msb_writer_gc_topic(MsbStore *store, MsbTopic *topic)
 	g_autofree gchar *dest = NULL;
 
 	dest = g_strdup_printf("%s/%s.%" G_GINT64_FORMAT, store->trash_path, topic->name,
-			       g_get_real_time());
+	                       g_get_real_time());
 	if (g_rename(topic->dir, dest) != 0) {
 		int errsv = errno;
 		g_warning("Cannot move deleted topic %s from %s to %s: %s; will retry", topic->name,
-			  topic->dir, dest, g_strerror(errsv));
+		          topic->dir, dest, g_strerror(errsv));
 		return;
 	}
 	if (!msb_io_sync_dir(&store->io, store->topics_path, &error)) {
 		g_warning("%s", error->message);
 		g_clear_error(&error);
 	}
-	g_mutex_lock(&store->lock);
+	msb_lock(&store->lock);
 	g_hash_table_steal(store->topics, topic->name);
 	store->stats.files_removed += topic->wals->len + topic->datas->len + 1;
-	g_mutex_unlock(&store->lock);
+	msb_unlock(&store->lock);
 	g_message("Removed deleted topic %s (%" G_GINT64_FORMAT " messages)", topic->name,
-		  topic->count);
+	          topic->count);
 	if (!msb_io_remove_tree(dest, &error))
 		g_warning("Cannot remove %s: %s; it is removed at the next start", dest,
-			  error->message);
+		          error->message);
 	/* readers that still hold one of its files keep reading it until they let go */
 	msb_topic_free(topic);
 }
@@ -753,6 +759,46 @@ msb_writer_maintenance(MsbStore *store, gboolean seal_all, gboolean bounded)
 
 /* ---- writer: the loop -------------------------------------------------------------------- */
 
+static void *
+msb_sync_thread(void *data)
+{
+	MsbTouched *t = data;
+	msb_io_sync(t->io, t->file->fd, t->file->path, &t->error);
+	return NULL;
+}
+
+/*
+ * Flushes every file written by the batch. Several files (several topics) are flushed in
+ * parallel: the file system then commits them together (one ext4 journal commit for all), so
+ * savers into different topics share a flush nearly as well as savers into one topic.
+ */
+static void
+msb_sync_touched(MsbStore *store, GArray *touched)
+{
+	pthread_t threads[MSB_SYNC_PARALLEL];
+	guint i = 0;
+
+	while (i < touched->len) {
+		guint started = 0;
+		guint first = i;
+		for (; i < touched->len && started < MSB_SYNC_PARALLEL; i++) {
+			MsbTouched *t = &g_array_index(touched, MsbTouched, i);
+			t->io = &store->io;
+			if (t->file->size == t->size_before)
+				continue;
+			/* the writer flushes the first file itself; extra threads only when needed
+			 */
+			if (i == first ||
+			    pthread_create(&threads[started], NULL, msb_sync_thread, t) != 0)
+				msb_sync_thread(t);
+			else
+				started++;
+		}
+		for (guint j = 0; j < started; j++)
+			pthread_join(threads[j], NULL);
+	}
+}
+
 static void
 msb_writer_commit(MsbStore *store, GPtrArray *batch)
 {
@@ -769,25 +815,26 @@ msb_writer_commit(MsbStore *store, GPtrArray *batch)
 			msb_writer_topic_state(store, req, touched, &req->error);
 	}
 	/* one flush per file, however many requests wrote to it */
+	msb_sync_touched(store, touched);
 	for (guint i = 0; i < touched->len; i++) {
 		MsbTouched *t = &g_array_index(touched, MsbTouched, i);
-		g_autoptr(GError) error = NULL;
 
 		if (t->file->size == t->size_before)
 			continue; /* every write to it failed and was rolled back */
 		fsyncs++;
-		if (msb_io_sync(&store->io, t->file->fd, t->file->path, &error))
+		if (t->error == NULL)
 			continue;
 		/* after a failed fsync the page cache cannot be trusted: cut the batch off again */
 		msb_rollback_file(t->file, t->size_before);
 		for (guint j = 0; j < batch->len; j++) {
 			MsbRequest *req = g_ptr_array_index(batch, j);
 			if (req->file == t->file && req->error == NULL)
-				req->error = g_error_copy(error);
+				req->error = g_error_copy(t->error);
 		}
+		g_clear_error(&t->error);
 	}
 	now_mono = g_get_monotonic_time();
-	g_mutex_lock(&store->lock);
+	msb_lock(&store->lock);
 	for (guint i = 0; i < batch->len; i++) {
 		MsbRequest *req = g_ptr_array_index(batch, i);
 		if (req->error != NULL) {
@@ -797,7 +844,8 @@ msb_writer_commit(MsbStore *store, GPtrArray *batch)
 		}
 		if (req->kind == MSB_REQ_SAVE && req->recs != NULL && req->t != NULL) {
 			for (guint j = 0; j < req->recs->len; j++) {
-				const MsbPendingRec *p = &g_array_index(req->recs, MsbPendingRec, j);
+				const MsbPendingRec *p =
+				        &g_array_index(req->recs, MsbPendingRec, j);
 				MsbRecRef ref = {req->file, p->offset, p->length, p->lsn};
 				msb_topic_apply_record(req->t, p->id, &ref, now_mono);
 			}
@@ -819,7 +867,7 @@ msb_writer_commit(MsbStore *store, GPtrArray *batch)
 		store->stats.commits++;
 		store->stats.commit_fsyncs += fsyncs;
 	}
-	g_mutex_unlock(&store->lock);
+	msb_unlock(&store->lock);
 
 	for (guint i = 0; i < batch->len; i++) {
 		MsbRequest *req = g_ptr_array_index(batch, i);
@@ -834,14 +882,14 @@ msb_writer_thread(gpointer data)
 	MsbStore *store = data;
 	gboolean more = FALSE;
 
-	g_mutex_lock(&store->queue_lock);
+	msb_lock(&store->queue_lock);
 	for (;;) {
 		g_autoptr(GPtrArray) batch = g_ptr_array_new();
 		gsize bytes = 0;
 		gint64 next = more ? 0 : store->last_maintenance_mono + MSB_MAINTENANCE_PERIOD_US;
 
 		while (g_queue_is_empty(&store->queue) && !store->stopping) {
-			if (!g_cond_wait_until(&store->queue_cond, &store->queue_lock, next))
+			if (!msb_cond_wait_until(&store->queue_cond, &store->queue_lock, next))
 				break;
 		}
 		if (g_queue_is_empty(&store->queue) && store->stopping)
@@ -851,25 +899,25 @@ msb_writer_thread(gpointer data)
 			bytes += req->kind == MSB_REQ_SAVE ? msb_request_bytes(req) : 64;
 			g_ptr_array_add(batch, req);
 		}
-		g_mutex_unlock(&store->queue_lock);
+		msb_unlock(&store->queue_lock);
 
 		if (batch->len > 0)
 			msb_writer_commit(store, batch);
 
-		g_mutex_lock(&store->queue_lock);
+		msb_lock(&store->queue_lock);
 		for (guint i = 0; i < batch->len; i++)
 			((MsbRequest *)g_ptr_array_index(batch, i))->done = TRUE;
-		g_cond_broadcast(&store->done_cond);
-		/* sealing and GC run between commits, never while a caller waits for a commit; a
-		 * slice is short, so a constant stream of saves neither starves it nor waits long */
+		pthread_cond_broadcast(&store->done_cond);
+		/* sealing and GC run after the callers of a commit are woken, in short slices, so
+		 * that a steady stream of saves neither starves them nor waits long for them */
 		if (more || g_get_monotonic_time() >=
-				store->last_maintenance_mono + MSB_MAINTENANCE_PERIOD_US) {
-			g_mutex_unlock(&store->queue_lock);
+		                    store->last_maintenance_mono + MSB_MAINTENANCE_PERIOD_US) {
+			msb_unlock(&store->queue_lock);
 			more = msb_writer_maintenance(store, FALSE, TRUE);
-			g_mutex_lock(&store->queue_lock);
+			msb_lock(&store->queue_lock);
 		}
 	}
-	g_mutex_unlock(&store->queue_lock);
+	msb_unlock(&store->queue_lock);
 	return NULL;
 }
 
@@ -893,13 +941,13 @@ msb_store_new(const gchar *data_path)
 	store->data_max = 1u << 30;
 	store->compress_level = 6;
 	store->topics = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-					      (GDestroyNotify)msb_topic_free);
+	                                      (GDestroyNotify)msb_topic_free);
 	store->cuts = g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_cut_free);
-	g_mutex_init(&store->lock);
-	g_mutex_init(&store->queue_lock);
-	g_cond_init(&store->queue_cond);
-	g_cond_init(&store->done_cond);
-	g_mutex_init(&store->snapshot_lock);
+	pthread_mutex_init(&store->lock, NULL);
+	pthread_mutex_init(&store->queue_lock, NULL);
+	msb_cond_init(&store->queue_cond);
+	msb_cond_init(&store->done_cond);
+	pthread_mutex_init(&store->snapshot_lock, NULL);
 	g_queue_init(&store->queue);
 	return store;
 }
@@ -930,7 +978,7 @@ msb_store_prepare_folder(MsbStore *store, GError **error)
 
 	if (g_mkdir_with_parents(store->data_path, 0755) != 0) {
 		msb_io_set_error(error, errno, "Cannot create the data folder %s",
-				 store->data_path);
+		                 store->data_path);
 		return FALSE;
 	}
 	store->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -940,15 +988,15 @@ msb_store_prepare_folder(MsbStore *store, GError **error)
 	}
 	if (flock(store->lock_fd, LOCK_EX | LOCK_NB) != 0) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_BUSY,
-			    "The data folder %s is in use by another process (it holds %s)",
-			    store->data_path, lock_path);
+		            "The data folder %s is in use by another process (it holds %s)",
+		            store->data_path, lock_path);
 		return FALSE;
 	}
 	if (g_file_get_contents(marker, &contents, NULL, NULL)) {
 		if (g_strcmp0(contents, MSB_STORE_FORMAT_MARKER) != 0) {
 			g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
-				    "%s says \"%s\"; this program reads \"%s\" data folders",
-				    marker, g_strstrip(contents), "msb-store 1");
+			            "%s says \"%s\"; this program reads \"%s\" data folders",
+			            marker, g_strstrip(contents), "msb-store 1");
 			return FALSE;
 		}
 	} else {
@@ -959,7 +1007,7 @@ msb_store_prepare_folder(MsbStore *store, GError **error)
 			return FALSE;
 		}
 		ok = msb_io_pwrite(&store->io, fd, marker, MSB_STORE_FORMAT_MARKER,
-				   strlen(MSB_STORE_FORMAT_MARKER), 0, error) &&
+		                   strlen(MSB_STORE_FORMAT_MARKER), 0, error) &&
 		     msb_io_sync(&store->io, fd, marker, error);
 		close(fd);
 		if (!ok || !msb_io_sync_dir(&store->io, store->data_path, error))
@@ -988,16 +1036,16 @@ msb_store_recover(MsbStore *store, GError **error)
 	g_return_val_if_fail(store != NULL, FALSE);
 	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
 	if (!g_atomic_int_compare_and_exchange(&store->state, MSB_STATE_NEW,
-					       MSB_STATE_RECOVERING)) {
+	                                       MSB_STATE_RECOVERING)) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_INVALID_ARGUMENT,
-			    "The message store in %s is already open", store->data_path);
+		            "The message store in %s is already open", store->data_path);
 		return FALSE;
 	}
 	if (!msb_store_prepare_folder(store, error) || !msb_store_recover_topics(store, error)) {
 		/* leave it as new so that the caller may fix the problem and try again */
-		g_mutex_lock(&store->lock);
+		msb_lock(&store->lock);
 		g_hash_table_remove_all(store->topics);
-		g_mutex_unlock(&store->lock);
+		msb_unlock(&store->lock);
 		if (store->lock_fd >= 0)
 			close(store->lock_fd);
 		store->lock_fd = -1;
@@ -1006,19 +1054,19 @@ msb_store_recover(MsbStore *store, GError **error)
 	}
 	store->last_maintenance_mono = g_get_monotonic_time();
 	store->writer = g_thread_new("msb-store-writer", msb_writer_thread, store);
-	g_mutex_lock(&store->lock);
+	msb_lock(&store->lock);
 	store->stats.recovery_us = g_get_monotonic_time() - t0;
 	g_debug("message store %s ready: %u topics, recovered in %" G_GINT64_FORMAT " ms",
-		  store->data_path, g_hash_table_size(store->topics),
-		  store->stats.recovery_us / 1000);
-	g_mutex_unlock(&store->lock);
+	        store->data_path, g_hash_table_size(store->topics),
+	        store->stats.recovery_us / 1000);
+	msb_unlock(&store->lock);
 	g_atomic_int_set(&store->state, MSB_STATE_READY);
 	return TRUE;
 }
 
 static void
 msb_store_recover_thread(GTask *task, gpointer source, gpointer task_data,
-			 GCancellable *cancellable)
+                         GCancellable *cancellable)
 {
 	GError *error = NULL;
 	if (msb_store_recover(task_data, &error))
@@ -1029,7 +1077,7 @@ msb_store_recover_thread(GTask *task, gpointer source, gpointer task_data,
 
 void
 msb_store_recover_async(MsbStore *store, GCancellable *cancellable, GAsyncReadyCallback callback,
-			gpointer user_data)
+                        gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
 
@@ -1072,21 +1120,21 @@ msb_store_close(MsbStore *store)
 	if (store == NULL)
 		return;
 	g_atomic_int_set(&store->state, MSB_STATE_CLOSING);
-	g_mutex_lock(&store->queue_lock);
+	msb_lock(&store->queue_lock);
 	store->stopping = TRUE;
-	g_cond_signal(&store->queue_cond);
-	g_mutex_unlock(&store->queue_lock);
+	pthread_cond_signal(&store->queue_cond);
+	msb_unlock(&store->queue_lock);
 	if (store->writer != NULL)
 		g_thread_join(store->writer);
 	g_hash_table_unref(store->topics);
 	g_ptr_array_unref(store->cuts);
 	if (store->lock_fd >= 0)
 		close(store->lock_fd);
-	g_mutex_clear(&store->lock);
-	g_mutex_clear(&store->queue_lock);
-	g_cond_clear(&store->queue_cond);
-	g_cond_clear(&store->done_cond);
-	g_mutex_clear(&store->snapshot_lock);
+	pthread_mutex_destroy(&store->lock);
+	pthread_mutex_destroy(&store->queue_lock);
+	pthread_cond_destroy(&store->queue_cond);
+	pthread_cond_destroy(&store->done_cond);
+	pthread_mutex_destroy(&store->snapshot_lock);
 	g_free(store->data_path);
 	g_free(store->topics_path);
 	g_free(store->trash_path);
@@ -1096,8 +1144,7 @@ msb_store_close(MsbStore *store)
 }
 
 gboolean
-msb_store_save_batch(MsbStore *store, const MsbStoreSaveItem *items, guint n_items,
-		     GError **error)
+msb_store_save_batch(MsbStore *store, const MsbStoreSaveItem *items, guint n_items, GError **error)
 {
 	g_autofree MsbRequest *reqs = NULL;
 	g_autofree MsbRequest **ptrs = NULL;
@@ -1150,7 +1197,7 @@ msb_store_save_batch(MsbStore *store, const MsbStoreSaveItem *items, guint n_ite
 
 gboolean
 msb_store_save_messages(MsbStore *store, const gchar *topic, const MsbStoreMessage *const *msgs,
-			guint n_msgs, GError **error)
+                        guint n_msgs, GError **error)
 {
 	MsbStoreSaveItem item = {topic, msgs, n_msgs};
 	return msb_store_save_batch(store, &item, 1, error);
@@ -1170,8 +1217,7 @@ msb_store_simple_request(MsbStore *store, MsbRequest *req, GError **error)
 }
 
 gboolean
-msb_store_delete_topic(MsbStore *store, const gchar *topic, gint64 delete_after_us,
-		       GError **error)
+msb_store_delete_topic(MsbStore *store, const gchar *topic, gint64 delete_after_us, GError **error)
 {
 	MsbRequest req = {.kind = MSB_REQ_DELETE, .topic = topic, .arg = delete_after_us};
 
@@ -1184,7 +1230,7 @@ msb_store_delete_topic(MsbStore *store, const gchar *topic, gint64 delete_after_
 
 gboolean
 msb_store_restore_topic(MsbStore *store, const gchar *topic, gint64 *next_message_id,
-			GError **error)
+                        GError **error)
 {
 	MsbRequest req = {.kind = MSB_REQ_RESTORE, .topic = topic};
 	gint64 next;
@@ -1232,14 +1278,14 @@ GPtrArray *
 msb_store_list_topics(MsbStore *store, GError **error)
 {
 	g_autoptr(GPtrArray) out =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_topic_info_free);
+	        g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_topic_info_free);
 	GHashTableIter iter;
 	gpointer value;
 
 	g_return_val_if_fail(store != NULL, NULL);
 	if (!msb_store_check_ready(store, error))
 		return NULL;
-	g_mutex_lock(&store->lock);
+	msb_lock(&store->lock);
 	g_hash_table_iter_init(&iter, store->topics);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		MsbTopic *topic = value;
@@ -1255,7 +1301,7 @@ msb_store_list_topics(MsbStore *store, GError **error)
 		g_tree_foreach(topic->subs, msb_count_sealed_cb, &info->sealed_sub_pages);
 		g_ptr_array_add(out, info);
 	}
-	g_mutex_unlock(&store->lock);
+	msb_unlock(&store->lock);
 	g_ptr_array_sort(out, msb_cmp_info);
 	return g_steal_pointer(&out);
 }
@@ -1264,9 +1310,9 @@ void
 msb_store_get_stats(MsbStore *store, MsbStoreStats *stats)
 {
 	g_return_if_fail(store != NULL && stats != NULL);
-	g_mutex_lock(&store->lock);
+	msb_lock(&store->lock);
 	*stats = store->stats;
-	g_mutex_unlock(&store->lock);
+	msb_unlock(&store->lock);
 }
 
 GPtrArray *
@@ -1275,7 +1321,7 @@ msb_store_get_recovery_cuts(MsbStore *store)
 	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_cut_free);
 
 	g_return_val_if_fail(store != NULL, out);
-	g_mutex_lock(&store->lock);
+	msb_lock(&store->lock);
 	for (guint i = 0; i < store->cuts->len; i++) {
 		const MsbStoreCut *c = g_ptr_array_index(store->cuts, i);
 		MsbStoreCut *copy = g_new0(MsbStoreCut, 1);
@@ -1285,7 +1331,7 @@ msb_store_get_recovery_cuts(MsbStore *store)
 		copy->reason = g_strdup(c->reason);
 		g_ptr_array_add(out, copy);
 	}
-	g_mutex_unlock(&store->lock);
+	msb_unlock(&store->lock);
 	return out;
 }
 

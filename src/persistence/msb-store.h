@@ -65,7 +65,8 @@ typedef struct {
 	gint64 max_id; /* -1 when the topic holds no message */
 	gint64 count;  /* distinct ids stored */
 	guint64 disk_bytes;
-	gint64 last_save_us;    /* wall clock of the last save; after a restart the newest file mtime */
+	gint64 last_save_us; /* wall clock of the last save; after a restart the newest file mtime
+	                      */
 	gint64 delete_after_us; /* 0 = live; otherwise soft-deleted, removed at this moment */
 	guint sealed_sub_pages;
 	guint open_sub_pages; /* sub-pages with data still in the write-ahead log */
@@ -120,7 +121,7 @@ gboolean
 msb_store_recover(MsbStore *store, GError **error);
 void
 msb_store_recover_async(MsbStore *store, GCancellable *cancellable, GAsyncReadyCallback callback,
-			gpointer user_data);
+                        gpointer user_data);
 gboolean
 msb_store_recover_finish(MsbStore *store, GAsyncResult *result, GError **error);
 gboolean
@@ -148,7 +149,7 @@ msb_store_topic_name_is_valid(const gchar *topic);
  */
 gboolean
 msb_store_save_messages(MsbStore *store, const gchar *topic, const MsbStoreMessage *const *msgs,
-			guint n_msgs, GError **error);
+                        guint n_msgs, GError **error);
 
 typedef struct {
 	const gchar *topic;
@@ -158,8 +159,7 @@ typedef struct {
 
 /* Several topics in one group commit. FALSE when any item failed (the others are durable). */
 gboolean
-msb_store_save_batch(MsbStore *store, const MsbStoreSaveItem *items, guint n_items,
-		     GError **error);
+msb_store_save_batch(MsbStore *store, const MsbStoreSaveItem *items, guint n_items, GError **error);
 
 /*
  * Calls @func for each stored message with from_id <= id <= to_id, ascending. Memory use is
@@ -170,11 +170,11 @@ msb_store_save_batch(MsbStore *store, const MsbStoreSaveItem *items, guint n_ite
 typedef gboolean (*MsbStoreMessageFunc)(MsbStoreMessage *msg, gpointer user_data);
 gboolean
 msb_store_read_range_foreach(MsbStore *store, const gchar *topic, gint64 from_id, gint64 to_id,
-			     MsbStoreMessageFunc func, gpointer user_data, GError **error);
+                             MsbStoreMessageFunc func, gpointer user_data, GError **error);
 /* The same, collected: GPtrArray of MsbStoreMessage* (owning), ascending, only existing ids. */
 GPtrArray *
 msb_store_read_range(MsbStore *store, const gchar *topic, gint64 from_id, gint64 to_id,
-		     GError **error);
+                     GError **error);
 /* NULL without error when the message does not exist. */
 MsbStoreMessage *
 msb_store_read_message(MsbStore *store, const gchar *topic, gint64 id, GError **error);
@@ -185,15 +185,14 @@ msb_store_read_message(MsbStore *store, const gchar *topic, gint64 id, GError **
  * maintenance pass, within a second).
  */
 gboolean
-msb_store_delete_topic(MsbStore *store, const gchar *topic, gint64 delete_after_us,
-		       GError **error);
+msb_store_delete_topic(MsbStore *store, const gchar *topic, gint64 delete_after_us, GError **error);
 /*
  * Undoes a soft delete that has not reached its moment. Sets @next_message_id to max stored id + 1
  * (0 when empty). Also succeeds for a live topic. NOT_FOUND when the topic is unknown or gone.
  */
 gboolean
 msb_store_restore_topic(MsbStore *store, const gchar *topic, gint64 *next_message_id,
-			GError **error);
+                        GError **error);
 
 /* GPtrArray of MsbStoreTopicInfo*, sorted by name, soft-deleted topics included. */
 GPtrArray *

@@ -201,21 +201,32 @@ itest_broker_spawn(ItestBroker *b, guint16 port)
 			       port_text,
 			       "--ready-file",
 			       b->ready_path,
+			       "--http-port",
+			       "0",
 			       verbose,
 			       NULL};
 	GPid pid = 0;
 	gint log_fd = -1;
+	g_auto(GStrv) envp = g_get_environ();
 
 	g_assert_nonnull(path);
 	g_assert_false(itest_broker_is_running(b));
 	(void)g_unlink(b->ready_path);
 	b->exited = FALSE;
 	b->wait_status = 0;
+	if (b->asan_options != NULL) {
+		const gchar *old = g_environ_getenv(envp, "ASAN_OPTIONS");
+		g_autofree gchar *value =
+		    old != NULL && *old != '\0' ? g_strconcat(old, ":", b->asan_options, NULL)
+						: g_strdup(b->asan_options);
+		envp = g_environ_setenv(envp, "ASAN_OPTIONS", value, TRUE);
+	}
 	if (b->capture_log) {
 		log_fd = g_open(b->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		g_assert_cmpint(log_fd, >=, 0);
 	}
-	g_spawn_async_with_pipes_and_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+	g_spawn_async_with_pipes_and_fds(NULL, argv, (const gchar *const *)envp,
+					 G_SPAWN_DO_NOT_REAP_CHILD,
 					 itest_child_setup, GINT_TO_POINTER((gint)getpid()), -1,
 					 log_fd, log_fd, NULL, NULL, 0, &pid, NULL, NULL, NULL,
 					 &error);
@@ -563,6 +574,15 @@ itest_raw_start_reading(ItestRaw *r)
 	r->in_source = g_socket_create_source(r->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
 	g_source_set_callback(r->in_source, G_SOURCE_FUNC(itest_raw_readable_cb), r, NULL);
 	g_source_attach(r->in_source, NULL);
+}
+
+void
+itest_raw_stop_reading(ItestRaw *r)
+{
+	if (r->in_source == NULL)
+		return;
+	g_source_destroy(r->in_source);
+	g_clear_pointer(&r->in_source, g_source_unref);
 }
 
 ItestRaw *

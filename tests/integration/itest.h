@@ -120,6 +120,9 @@ typedef struct {
 	 * instead of the test's, for itest_broker_wait_log() */
 	gboolean capture_log;
 	gchar *log_path; /* dir/broker.log */
+	/* set before starting: appended to $ASAN_OPTIONS for the broker (a memory measurement
+	 * needs a small quarantine: AddressSanitizer keeps freed memory resident in it) */
+	const gchar *asan_options;
 } ItestBroker;
 
 /*
@@ -297,6 +300,9 @@ itest_raw_confirm_ids(ItestRaw *r, gboolean intermediary, const gchar *topic, co
 /* Start reading a connection created with @read FALSE. */
 void
 itest_raw_start_reading(ItestRaw *r);
+/* Stop reading (the socket's receive buffer fills up and the broker's sends block). */
+void
+itest_raw_stop_reading(ItestRaw *r);
 /* Wait for the next packet (fails on timeout or if the connection closes first). */
 ItestPacket *
 itest_raw_next(ItestRaw *r);

@@ -59,16 +59,17 @@ make_msg(gint64 id, const gchar *tag)
 /* Saves ids [from, to] in saves of @per_save messages. */
 static void
 save_range(MsbStore *store, const gchar *topic, gint64 from, gint64 to, guint per_save,
-	   const gchar *tag)
+           const gchar *tag)
 {
 	for (gint64 id = from; id <= to;) {
 		g_autoptr(GPtrArray) msgs =
-		    g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_message_free);
+		        g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_message_free);
 		g_autoptr(GError) error = NULL;
 		for (guint i = 0; i < per_save && id <= to; i++)
 			g_ptr_array_add(msgs, make_msg(id++, tag));
-		g_assert_true(msb_store_save_messages(
-		    store, topic, (const MsbStoreMessage *const *)msgs->pdata, msgs->len, &error));
+		g_assert_true(msb_store_save_messages(store, topic,
+		                                      (const MsbStoreMessage *const *)msgs->pdata,
+		                                      msgs->len, &error));
 		g_assert_no_error(error);
 	}
 }
@@ -149,9 +150,12 @@ test_store_round_trip(void)
 	g_autoptr(MsbStoreTopicInfo) info = NULL;
 	const MsbStoreMessage *bad[] = {neg};
 	const MsbStoreMessage *emp[] = {empty};
-	const gchar *bad_names[] = {"ab", "../etc", "a/b/c", "UPPER", "with space", "..", "",
-				    "x234567890123456789012345678901234567890123456789012345678901234",
-				    "topic\n", NULL};
+	const gchar *bad_names[] = {
+	        "ab",         "../etc",
+	        "a/b/c",      "UPPER",
+	        "with space", "..",
+	        "",           "x234567890123456789012345678901234567890123456789012345678901234",
+	        "topic\n",    NULL};
 
 	save_range(store, "orders", 0, 99, 10, "a");
 	check_range(store, "orders", 0, 99, "a");
@@ -464,6 +468,57 @@ test_store_save_into_sealed_q3(void)
 	remove_dir(dir);
 }
 
+static guint
+count_files(const gchar *dir, const gchar *prefix)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const gchar *name;
+	guint n = 0;
+	while (d != NULL && (name = g_dir_read_name(d)) != NULL)
+		n += g_str_has_prefix(name, prefix);
+	return n;
+}
+
+static void
+test_store_segment_rotation(void)
+{
+	gchar *dir = make_dir();
+	g_autofree gchar *tdir = g_build_filename(dir, "topics", "rot", NULL);
+	g_autoptr(MsbStore) store = msb_store_new(dir);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) cuts = NULL;
+	MsbStoreStats st;
+
+	/* tiny files: every seal and almost every save starts a new one */
+	msb_store_set_seal_idle(store, 3600 * G_TIME_SPAN_SECOND);
+	msb_store_set_segment_limits(store, 4096, 4096);
+	g_assert_true(msb_store_recover(store, &error));
+	save_range(store, "rot", 0, 4999, 100, "v1");
+	maintain(store, TRUE);
+	for (guint round = 0; round < 3; round++) {
+		/* re-sealing sub-page 0 again and again leaves old data files with nothing live */
+		save_range(store, "rot", 0, 9, 10, round % 2 ? "v1" : "v2");
+		maintain(store, TRUE);
+	}
+	msb_store_get_stats(store, &st);
+	g_assert_cmpuint(st.seals, ==, 8);
+	g_assert_cmpuint(st.files_removed, >, 0);
+	g_assert_cmpuint(count_files(tdir, "data-"), <, 8);
+	/* only the newest write-ahead segment survives once everything is sealed */
+	g_assert_cmpuint(count_files(tdir, "wal-"), ==, 1);
+	check_range(store, "rot", 0, 9, "v2");
+	check_range(store, "rot", 10, 4999, "v1");
+	g_clear_pointer(&store, msb_store_close);
+
+	store = open_store(dir);
+	cuts = msb_store_get_recovery_cuts(store);
+	g_assert_cmpuint(cuts->len, ==, 0);
+	check_range(store, "rot", 0, 9, "v2");
+	check_range(store, "rot", 10, 4999, "v1");
+	g_clear_pointer(&store, msb_store_close);
+	remove_dir(dir);
+}
+
 /* ---- damage -------------------------------------------------------------------------------- */
 
 static GBytes *
@@ -617,7 +672,8 @@ test_store_corrupt_sealed_block(void)
 {
 	gchar *dir = make_dir();
 	g_autoptr(MsbStore) store = open_store(dir);
-	g_autofree gchar *data = g_build_filename(dir, "topics", "blocks", "data-0000000001.dat", NULL);
+	g_autofree gchar *data =
+	        g_build_filename(dir, "topics", "blocks", "data-0000000001.dat", NULL);
 	g_autoptr(GBytes) pristine = NULL;
 	g_autofree guint8 *copy = NULL;
 	g_autoptr(GError) error = NULL;
@@ -813,9 +869,9 @@ test_store_group_commit(void)
 		g_thread_join(threads[i]);
 	msb_store_get_stats(store, &st);
 	g_test_message("group commit: %" G_GUINT64_FORMAT " saves, %" G_GUINT64_FORMAT
-		       " commits, %" G_GUINT64_FORMAT " fsyncs (%.1f saves per fsync)",
-		       st.saves, st.commits, st.commit_fsyncs,
-		       (double)st.saves / MAX(st.commit_fsyncs, 1));
+	               " commits, %" G_GUINT64_FORMAT " fsyncs (%.1f saves per fsync)",
+	               st.saves, st.commits, st.commit_fsyncs,
+	               (double)st.saves / MAX(st.commit_fsyncs, 1));
 	g_assert_cmpuint(st.saves, ==, N_SAVERS * (SAVES_PER_SAVER + SAVES_PER_SAVER / 4));
 	g_assert_cmpuint(st.commit_fsyncs, <, st.saves);
 	g_assert_cmpuint(st.commits, <, st.saves);
@@ -887,7 +943,7 @@ test_store_write_errors(void)
 	gchar *dir = make_dir();
 	g_autoptr(MsbStore) store = open_store(dir);
 	g_autoptr(GPtrArray) msgs =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_message_free);
+	        g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_message_free);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) got = NULL;
 	g_autoptr(MsbStoreTopicInfo) info = NULL;
@@ -903,7 +959,7 @@ test_store_write_errors(void)
 	/* the disk fills up in the middle of the write */
 	msb_store_inject_fault(store, MSB_STORE_FAULT_WRITE, 1, ENOSPC);
 	g_assert_false(msb_store_save_messages(
-	    store, "faulty", (const MsbStoreMessage *const *)msgs->pdata, msgs->len, &error));
+	        store, "faulty", (const MsbStoreMessage *const *)msgs->pdata, msgs->len, &error));
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
 	g_assert_nonnull(strstr(error->message, wal));
 	g_clear_error(&error);
@@ -915,7 +971,7 @@ test_store_write_errors(void)
 	/* the flush fails */
 	msb_store_inject_fault(store, MSB_STORE_FAULT_SYNC, 1, EIO);
 	g_assert_false(msb_store_save_messages(
-	    store, "faulty", (const MsbStoreMessage *const *)msgs->pdata, msgs->len, &error));
+	        store, "faulty", (const MsbStoreMessage *const *)msgs->pdata, msgs->len, &error));
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_FAILED);
 	g_clear_error(&error);
 	g_assert_cmpuint(file_size(wal), ==, wal_size);
@@ -928,17 +984,17 @@ test_store_write_errors(void)
 	/* a new topic whose folder cannot be set up */
 	msb_store_inject_fault(store, MSB_STORE_FAULT_SYNC, 1, EIO);
 	g_assert_false(msb_store_save_messages(
-	    store, "new-topic", (const MsbStoreMessage *const *)msgs->pdata, 1, &error));
+	        store, "new-topic", (const MsbStoreMessage *const *)msgs->pdata, 1, &error));
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_FAILED);
 	g_clear_error(&error);
 	g_assert_null(topic_info(store, "new-topic"));
 
 	/* the broker retries: now it works, nothing lost, nothing twice */
 	g_assert_true(msb_store_save_messages(
-	    store, "faulty", (const MsbStoreMessage *const *)msgs->pdata, msgs->len, &error));
+	        store, "faulty", (const MsbStoreMessage *const *)msgs->pdata, msgs->len, &error));
 	g_assert_no_error(error);
 	g_assert_true(msb_store_save_messages(
-	    store, "new-topic", (const MsbStoreMessage *const *)msgs->pdata, 1, &error));
+	        store, "new-topic", (const MsbStoreMessage *const *)msgs->pdata, 1, &error));
 	check_range(store, "faulty", 0, 149, "f");
 
 	/* sealing fails: the data stays in the log and is still served; a later seal works */
@@ -1045,7 +1101,7 @@ test_store_big_messages(void)
 	gchar *dir = make_dir();
 	g_autoptr(MsbStore) store = open_store(dir);
 	g_autoptr(GPtrArray) msgs =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_message_free);
+	        g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_message_free);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GRand) rand = g_rand_new_with_seed(42);
 	g_autoptr(MsbStoreMessage) too_big = NULL;
@@ -1061,7 +1117,7 @@ test_store_big_messages(void)
 		g_ptr_array_add(msgs, msb_store_message_new(id, id, content));
 	}
 	g_assert_true(msb_store_save_messages(
-	    store, "big", (const MsbStoreMessage *const *)msgs->pdata, msgs->len, &error));
+	        store, "big", (const MsbStoreMessage *const *)msgs->pdata, msgs->len, &error));
 	g_assert_no_error(error);
 	for (guint round = 0; round < 3; round++) {
 		g_autoptr(GPtrArray) got = msb_store_read_range(store, "big", 0, 10, &error);
@@ -1069,7 +1125,7 @@ test_store_big_messages(void)
 		g_assert_cmpuint(got->len, ==, 3);
 		for (guint i = 0; i < 3; i++)
 			g_assert_true(msb_store_message_equal(g_ptr_array_index(got, i),
-							      g_ptr_array_index(msgs, i)));
+			                                      g_ptr_array_index(msgs, i)));
 		if (round == 0)
 			maintain(store, TRUE);
 		if (round == 1) {
@@ -1079,7 +1135,7 @@ test_store_big_messages(void)
 	}
 	{
 		g_autoptr(GBytes) huge = g_bytes_new_take(g_malloc0(MSB_STORE_MAX_CONTENT + 1),
-							  MSB_STORE_MAX_CONTENT + 1);
+		                                          MSB_STORE_MAX_CONTENT + 1);
 		too_big = msb_store_message_new(5, 0, huge);
 	}
 	tb[0] = too_big;
@@ -1130,13 +1186,14 @@ test_store_many_messages(void)
 	g_assert_true(msb_store_recover(store, &error));
 	for (gint64 id = 0; id < n; id += 1000) {
 		g_autoptr(GPtrArray) msgs =
-		    g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_message_free);
+		        g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_message_free);
 		for (gint64 i = id; i < id + 1000 && i < n; i++) {
 			g_autoptr(GBytes) content = g_bytes_new(&i, sizeof(i));
 			g_ptr_array_add(msgs, msb_store_message_new(i, i, content));
 		}
-		g_assert_true(msb_store_save_messages(
-		    store, "many", (const MsbStoreMessage *const *)msgs->pdata, msgs->len, &error));
+		g_assert_true(msb_store_save_messages(store, "many",
+		                                      (const MsbStoreMessage *const *)msgs->pdata,
+		                                      msgs->len, &error));
 	}
 	maintain(store, FALSE);
 	g_clear_pointer(&store, msb_store_close);
@@ -1154,10 +1211,10 @@ test_store_many_messages(void)
 	c.next = 99990;
 	c.n = 0;
 	g_assert_true(
-	    msb_store_read_range_foreach(store, "many", 99990, 100009, count_cb, &c, &error));
+	        msb_store_read_range_foreach(store, "many", 99990, 100009, count_cb, &c, &error));
 	g_assert_cmpuint(c.n, ==, 20);
-	g_assert_true(
-	    msb_store_read_range_foreach(store, "many", 0, G_MAXINT64, stop_cb, &stopped, &error));
+	g_assert_true(msb_store_read_range_foreach(store, "many", 0, G_MAXINT64, stop_cb, &stopped,
+	                                           &error));
 	g_assert_cmpuint(stopped, ==, 10);
 	for (gint64 id = 0; id < n; id += 7919) {
 		g_autoptr(MsbStoreMessage) m = msb_store_read_message(store, "many", id, &error);
@@ -1165,7 +1222,7 @@ test_store_many_messages(void)
 		g_assert_nonnull(m);
 		g_assert_cmpint(m->created, ==, id);
 		g_assert_cmpmem(g_bytes_get_data(m->content, NULL), g_bytes_get_size(m->content),
-				&id, sizeof(id));
+		                &id, sizeof(id));
 	}
 	g_clear_pointer(&store, msb_store_close);
 	remove_dir(dir);
@@ -1185,6 +1242,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/reopen-q1", test_store_reopen_q1);
 	g_test_add_func("/store/resave-q2", test_store_resave_q2);
 	g_test_add_func("/store/save-into-sealed-q3", test_store_save_into_sealed_q3);
+	g_test_add_func("/store/segment-rotation", test_store_segment_rotation);
 	g_test_add_func("/store/torn-tail", test_store_torn_tail);
 	g_test_add_func("/store/corrupt-middle", test_store_corrupt_middle);
 	g_test_add_func("/store/corrupt-sealed-block", test_store_corrupt_sealed_block);

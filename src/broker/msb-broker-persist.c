@@ -1,0 +1,452 @@
+/*
+ * The broker's side of persistence: which messages are pending and who saves them, the durable
+ * watermark and the PublishResponses held for persist_immediately, sub-pages loaded back,
+ * snapshots and restore. The rules are in msb-persist.h.
+ */
+#define G_LOG_DOMAIN "msb-broker"
+
+#include "msb-broker-private.h"
+#include "msb-session.h"
+
+void
+msb_save_batch_init(MsbSaveBatch *batch)
+{
+	g_return_if_fail(batch != NULL);
+	batch->topic = NULL;
+	batch->from_id = batch->to_id = -1;
+	batch->bytes = 0;
+	batch->messages = g_array_new(FALSE, FALSE, sizeof(MsbPendingMessage));
+}
+
+void
+msb_save_batch_clear(MsbSaveBatch *batch)
+{
+	g_return_if_fail(batch != NULL);
+	g_clear_pointer(&batch->messages, g_array_unref);
+}
+
+MsbQueueSnapshot *
+msb_queue_snapshot_new(const gchar *name, MsbQueueType type)
+{
+	MsbQueueSnapshot *snap = g_new0(MsbQueueSnapshot, 1);
+
+	snap->name = g_strdup(name);
+	snap->type = type;
+	snap->ranges = g_array_new(FALSE, FALSE, sizeof(MsbIdRange));
+	return snap;
+}
+
+void
+msb_queue_snapshot_free(MsbQueueSnapshot *snap)
+{
+	if (snap == NULL)
+		return;
+	g_array_unref(snap->ranges);
+	g_free(snap->name);
+	g_free(snap);
+}
+
+MsbTopicSnapshot *
+msb_topic_snapshot_new(const gchar *name, gint64 message_id, gboolean persist)
+{
+	MsbTopicSnapshot *snap = g_new0(MsbTopicSnapshot, 1);
+
+	snap->name = g_strdup(name);
+	snap->message_id = message_id;
+	snap->persist = persist;
+	snap->queues = g_ptr_array_new_with_free_func((GDestroyNotify)msb_queue_snapshot_free);
+	return snap;
+}
+
+void
+msb_topic_snapshot_free(MsbTopicSnapshot *snap)
+{
+	if (snap == NULL)
+		return;
+	g_ptr_array_unref(snap->queues);
+	g_free(snap->name);
+	g_free(snap);
+}
+
+/* ---- saving ---- */
+
+/* Collect pending messages of @topic from its save cursor; FALSE if it has none there. */
+static gboolean
+msb_broker_collect(MsbTopic *topic, gsize max_bytes, guint max_messages, MsbSaveBatch *batch)
+{
+	gint64 id = topic->save_cursor;
+	MsbSubPage *sp = NULL;
+
+	g_array_set_size(batch->messages, 0);
+	batch->bytes = 0;
+	while (id < topic->next_id && batch->messages->len < max_messages &&
+	       (batch->messages->len == 0 || batch->bytes < max_bytes)) {
+		MsbPendingMessage pm;
+		MsbMessage *msg;
+
+		if (sp == NULL || !msb_sub_page_holds(sp, id))
+			sp = msb_topic_find_sub_page(topic, id);
+		if (sp == NULL) {
+			/* a sub-page with pending ids is never collected: nothing to save here */
+			id = (msb_sub_page_no(id) + 1) * MSB_SUB_PAGE_SIZE;
+			continue;
+		}
+		if (!msb_sub_page_is_pending(sp, id)) {
+			id++;
+			continue;
+		}
+		msg = msb_sub_page_get(sp, id);
+		pm.id = id;
+		pm.created_us = msg->created_us;
+		pm.headers = msg->headers_len > 0 ? msg->data : NULL;
+		pm.headers_len = msg->headers_len;
+		pm.content = msb_message_content(msg);
+		pm.content_len = msg->content_len;
+		g_array_append_val(batch->messages, pm);
+		batch->bytes += msg->content_len;
+		id++;
+	}
+	batch->topic = topic;
+	batch->from_id = topic->save_cursor;
+	batch->to_id = MIN(id, topic->next_id) - 1;
+	return batch->messages->len > 0;
+}
+
+gboolean
+msb_broker_take_save_batch(MsbBroker *broker, gsize max_bytes, guint max_messages,
+			   MsbSaveBatch *batch)
+{
+	GHashTableIter iter;
+	gpointer value;
+
+	g_return_val_if_fail(broker != NULL, FALSE);
+	g_return_val_if_fail(batch != NULL && batch->messages != NULL, FALSE);
+	g_return_val_if_fail(max_messages > 0, FALSE);
+
+	g_hash_table_iter_init(&iter, broker->topics);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		MsbTopic *topic = value;
+
+		if (topic->save_in_flight || topic->save_cursor >= topic->next_id)
+			continue;
+		if (topic->pending_count == 0) {
+			/* ids published while the topic was not persisted: nothing to save */
+			if (topic->durable_until == topic->save_cursor)
+				topic->durable_until = topic->save_cursor = topic->next_id;
+			continue;
+		}
+		if (!msb_broker_collect(topic, max_bytes, max_messages, batch)) {
+			topic->durable_until = topic->save_cursor = batch->to_id + 1;
+			continue;
+		}
+		topic->save_cursor = batch->to_id + 1;
+		topic->save_in_flight = TRUE;
+		return TRUE;
+	}
+	return FALSE;
+}
+
+void
+msb_broker_save_done(MsbBroker *broker, const MsbSaveBatch *batch)
+{
+	MsbTopic *topic;
+	MsbSubPage *sp = NULL;
+
+	g_return_if_fail(broker != NULL);
+	g_return_if_fail(batch != NULL && batch->topic != NULL);
+
+	topic = batch->topic;
+	g_warn_if_fail(topic->durable_until == batch->from_id);
+	for (guint i = 0; i < batch->messages->len; i++) {
+		const MsbPendingMessage *pm = &g_array_index(batch->messages, MsbPendingMessage, i);
+		if (sp == NULL || !msb_sub_page_holds(sp, pm->id))
+			sp = msb_topic_find_sub_page(topic, pm->id);
+		if (sp == NULL || !msb_sub_page_is_pending(sp, pm->id))
+			continue;
+		msb_sub_page_set_pending(sp, pm->id, FALSE);
+		topic->pending_bytes -= (gint64)pm->content_len;
+		topic->pending_count--;
+		broker->pending_bytes -= (gint64)pm->content_len;
+		broker->pending_count--;
+	}
+	topic->durable_until = MAX(topic->durable_until, batch->to_id + 1);
+	topic->save_in_flight = FALSE;
+	topic->gc_due = TRUE;
+	broker->generation++;
+	msb_broker_mark_dirty(broker, topic);
+	msb_broker_release_deferred(broker);
+	if (topic->pending_count > 0 && broker->cb.save_wanted != NULL)
+		broker->cb.save_wanted(broker->user_data);
+	msb_broker_run_deliveries(broker);
+}
+
+void
+msb_broker_save_failed(MsbBroker *broker, const MsbSaveBatch *batch)
+{
+	g_return_if_fail(broker != NULL);
+	g_return_if_fail(batch != NULL && batch->topic != NULL);
+	/* the same ids are handed out again by the next take */
+	batch->topic->save_cursor = batch->from_id;
+	batch->topic->save_in_flight = FALSE;
+}
+
+gint64
+msb_broker_get_pending_bytes(MsbBroker *broker)
+{
+	g_return_val_if_fail(broker != NULL, 0);
+	return broker->pending_bytes;
+}
+
+gint64
+msb_broker_get_pending_count(MsbBroker *broker)
+{
+	g_return_val_if_fail(broker != NULL, 0);
+	return broker->pending_count;
+}
+
+guint
+msb_broker_count_saves_in_flight(MsbBroker *broker)
+{
+	GHashTableIter iter;
+	gpointer value;
+	guint n = 0;
+
+	g_return_val_if_fail(broker != NULL, 0);
+	g_hash_table_iter_init(&iter, broker->topics);
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		n += ((MsbTopic *)value)->save_in_flight ? 1 : 0;
+	return n;
+}
+
+void
+msb_broker_release_deferred(MsbBroker *broker)
+{
+	GHashTableIter iter;
+	gpointer key;
+
+	g_hash_table_iter_init(&iter, broker->waiting_sessions);
+	while (g_hash_table_iter_next(&iter, &key, NULL)) {
+		MsbSession *session = key;
+		gboolean wrote = FALSE;
+
+		while (!g_queue_is_empty(&session->deferred)) {
+			MsbDeferredResponse *held = g_queue_peek_head(&session->deferred);
+			if (held->topic != NULL && held->topic->durable_until <= held->wait_id)
+				break;
+			msb_wire_put_publish_response(&session->out, held->request_id);
+			g_free(g_queue_pop_head(&session->deferred));
+			wrote = TRUE;
+		}
+		if (wrote)
+			msb_broker_output(broker, session);
+		if (g_queue_is_empty(&session->deferred))
+			g_hash_table_iter_remove(&iter);
+	}
+}
+
+/* ---- loading ---- */
+
+void
+msb_broker_request_load(MsbBroker *broker, MsbTopic *topic, gint64 no)
+{
+	gint64 *key;
+
+	if (no < 0 || no * MSB_SUB_PAGE_SIZE >= topic->next_id)
+		return;
+	if (msb_topic_find_sub_page(topic, no) != NULL || g_hash_table_contains(topic->loading, &no))
+		return;
+	if (broker->cb.load_sub_page == NULL)
+		return;
+	key = g_new(gint64, 1);
+	*key = no;
+	g_hash_table_add(topic->loading, key);
+	g_debug("%s: loading sub-page %" G_GINT64_FORMAT " from persistence", topic->name, no);
+	broker->cb.load_sub_page(topic, no, broker->user_data);
+}
+
+void
+msb_broker_sub_page_loaded(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_no,
+			   const MsbLoadedMessage *messages, guint n_messages)
+{
+	MsbSubPage *sp;
+	gint64 first;
+	gint64 end;
+	gsize bytes_before;
+	guint count_before;
+
+	g_return_if_fail(broker != NULL);
+	g_return_if_fail(topic != NULL);
+	g_return_if_fail(sub_page_no >= 0);
+
+	g_hash_table_remove(topic->loading, &sub_page_no);
+	sp = msb_topic_find_sub_page(topic, sub_page_no * MSB_SUB_PAGE_SIZE);
+	if (sp == NULL) {
+		sp = msb_sub_page_new(sub_page_no);
+		g_hash_table_insert(topic->sub_pages, &sp->no, sp);
+	}
+	bytes_before = sp->content_bytes;
+	count_before = sp->n_loaded + sp->n_missing;
+	/* only fill what is absent: anything in memory is at least as new as the stored copy */
+	for (guint i = 0; i < n_messages; i++) {
+		const MsbLoadedMessage *m = &messages[i];
+		if (!msb_sub_page_holds(sp, m->id) ||
+		    msb_sub_page_get(sp, m->id)->state != MSB_MESSAGE_ABSENT)
+			continue;
+		msb_sub_page_put(sp, m->id, m->created_us, m->headers, m->headers_len, m->content,
+				 m->content_len);
+	}
+	first = msb_sub_page_first_id(sp);
+	end = MIN(first + MSB_SUB_PAGE_SIZE, topic->next_id);
+	for (gint64 id = first; id < end; id++) {
+		if (msb_sub_page_get(sp, id)->state == MSB_MESSAGE_ABSENT)
+			msb_sub_page_put_missing(sp, id);
+	}
+	topic->cached_bytes += (gint64)sp->content_bytes - (gint64)bytes_before;
+	topic->cached_messages += (gint64)(sp->n_loaded + sp->n_missing) - count_before;
+	g_debug("%s: sub-page %" G_GINT64_FORMAT " loaded: %u messages, %u missing", topic->name,
+		sub_page_no, sp->n_loaded, sp->n_missing);
+	msb_broker_mark_dirty(broker, topic);
+	msb_broker_run_deliveries(broker);
+}
+
+void
+msb_broker_sub_page_load_failed(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_no)
+{
+	g_return_if_fail(broker != NULL);
+	g_return_if_fail(topic != NULL);
+	/* never install an empty sub-page: that would skip messages that exist */
+	g_hash_table_remove(topic->loading, &sub_page_no);
+}
+
+void
+msb_broker_wake_topic(MsbBroker *broker, MsbTopic *topic)
+{
+	g_return_if_fail(broker != NULL);
+	g_return_if_fail(topic != NULL);
+	msb_broker_mark_dirty(broker, topic);
+	msb_broker_run_deliveries(broker);
+}
+
+/* ---- snapshots and restore ---- */
+
+guint64
+msb_broker_get_state_generation(MsbBroker *broker)
+{
+	g_return_val_if_fail(broker != NULL, 0);
+	return broker->generation;
+}
+
+static MsbQueueSnapshot *
+msb_broker_snapshot_queue(MsbTopic *topic, MsbQueue *queue)
+{
+	MsbQueueSnapshot *snap = msb_queue_snapshot_new(queue->name, queue->type);
+	MsbIdSet ids;
+
+	/* in-flight ids too, so that an unconfirmed message comes back after a restart */
+	msb_id_set_init(&ids, msb_id_set_cursor(&queue->waiting));
+	msb_id_set_merge(&ids, &queue->waiting);
+	for (guint i = 0; i < queue->subscribers->len; i++) {
+		MsbSubscriber *sub = g_ptr_array_index(queue->subscribers, i);
+		msb_id_set_merge(&ids, &sub->in_flight);
+	}
+	/* nothing the snapshot says may be beyond what is saved */
+	msb_id_set_remove_range(&ids, topic->durable_until, G_MAXINT64 - 1);
+	if (msb_id_set_is_empty(&ids)) {
+		MsbIdRange empty;
+		empty.from = MIN(msb_id_set_cursor(&queue->waiting), topic->durable_until);
+		empty.to = empty.from - 1;
+		g_array_append_val(snap->ranges, empty);
+	}
+	for (guint i = 0; i < msb_id_set_n_ranges(&ids); i++)
+		g_array_append_val(snap->ranges, *msb_id_set_range(&ids, i));
+	msb_id_set_clear(&ids);
+	return snap;
+}
+
+GPtrArray *
+msb_broker_build_snapshot(MsbBroker *broker)
+{
+	g_autoptr(GPtrArray) topics = NULL;
+	GPtrArray *snaps;
+
+	g_return_val_if_fail(broker != NULL, NULL);
+	topics = msb_broker_list_topics(broker);
+	snaps = g_ptr_array_new_with_free_func((GDestroyNotify)msb_topic_snapshot_free);
+	for (guint t = 0; t < topics->len; t++) {
+		MsbTopic *topic = g_ptr_array_index(topics, t);
+		MsbTopicSnapshot *snap =
+		    msb_topic_snapshot_new(topic->name, topic->durable_until, topic->persist);
+		for (guint q = 0; q < topic->queues->len; q++)
+			g_ptr_array_add(snap->queues,
+					msb_broker_snapshot_queue(topic,
+								  g_ptr_array_index(topic->queues, q)));
+		g_ptr_array_add(snaps, snap);
+	}
+	return snaps;
+}
+
+MsbTopic *
+msb_broker_restore_topic(MsbBroker *broker, const gchar *name, gint64 snapshot_message_id,
+			 gint64 max_persisted_id, gboolean persist, GError **error)
+{
+	MsbTopic *topic;
+	gint64 next;
+
+	g_return_val_if_fail(broker != NULL, NULL);
+	g_return_val_if_fail(name != NULL, NULL);
+
+	if (g_hash_table_contains(broker->topics, name)) {
+		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_INVALID_NAME,
+			    "the snapshot lists topic %s twice", name);
+		return NULL;
+	}
+	if (snapshot_message_id < 0) {
+		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_INVALID_NAME,
+			    "the snapshot gives topic %s the negative message id %" G_GINT64_FORMAT,
+			    name, snapshot_message_id);
+		return NULL;
+	}
+	/* messages saved after the snapshot must not have their ids handed out again */
+	next = MAX(snapshot_message_id, max_persisted_id + 1);
+	topic = msb_topic_new(name, next, persist);
+	topic->track_pending = broker->config.persistence && persist;
+	g_hash_table_insert(broker->topics, topic->name, topic);
+	broker->generation++;
+	g_info("topic %s restored: next id %" G_GINT64_FORMAT " (snapshot %" G_GINT64_FORMAT
+	       ", last persisted %" G_GINT64_FORMAT ")",
+	       name, next, snapshot_message_id, max_persisted_id);
+	return topic;
+}
+
+MsbQueue *
+msb_broker_restore_queue(MsbBroker *broker, MsbTopic *topic, gint64 snapshot_message_id,
+			 const gchar *name, MsbQueueType type, const MsbIdRange *ranges,
+			 guint n_ranges)
+{
+	MsbQueue *queue;
+
+	g_return_val_if_fail(broker != NULL, NULL);
+	g_return_val_if_fail(topic != NULL, NULL);
+	g_return_val_if_fail(name != NULL, NULL);
+
+	queue = msb_topic_find_queue(topic, name);
+	if (queue == NULL)
+		queue = msb_topic_add_queue(topic, name, type, msb_broker_now(broker));
+	for (guint i = 0; i < n_ranges; i++) {
+		gint64 from = MAX(ranges[i].from, 0);
+		gint64 to = MIN(ranges[i].to, topic->next_id - 1);
+		if (ranges[i].from > ranges[i].to && msb_id_set_is_empty(&queue->waiting)) {
+			/* the empty-range form: its from is the cursor */
+			msb_id_set_reset(&queue->waiting, MIN(ranges[i].from, topic->next_id));
+			continue;
+		}
+		if (from <= to)
+			msb_id_set_add_range(&queue->waiting, from, to);
+	}
+	/* what was saved after the snapshot was published after it: every queue had it */
+	if (snapshot_message_id < topic->next_id)
+		msb_id_set_add_range(&queue->waiting, MAX(snapshot_message_id, 0),
+				     topic->next_id - 1);
+	broker->generation++;
+	return queue;
+}

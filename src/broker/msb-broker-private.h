@@ -1,0 +1,49 @@
+/*
+ * The MsbBroker structure, shared by the files that implement the broker (msb-broker.c for
+ * sessions, packets and delivery; msb-broker-persist.c for saving, loading and snapshots).
+ */
+#pragma once
+
+#include "msb-broker.h"
+
+G_BEGIN_DECLS
+
+struct _MsbBroker {
+	MsbBrokerConfig config;
+	MsbBrokerCallbacks cb;
+	gpointer user_data;
+	GHashTable *topics;      /* name → MsbTopic*, owned */
+	GHashTable *sessions;    /* MsbSession* → itself, owned */
+	GPtrArray *dirty_topics; /* MsbTopic* with ->dirty set */
+	gint64 next_session_id;
+	gint64 next_subscriber_id;
+	gboolean shutting_down;
+	gboolean delivering; /* inside msb_broker_run_deliveries() */
+	/* persistence */
+	gint64 pending_bytes;        /* over all topics */
+	gint64 pending_count;
+	GHashTable *waiting_sessions; /* MsbSession* with held PublishResponses */
+	guint64 generation;           /* bumped by every change a snapshot shows */
+};
+
+/* Shared between the broker's files. */
+gint64
+msb_broker_now(MsbBroker *broker);
+void
+msb_broker_mark_dirty(MsbBroker *broker, MsbTopic *topic);
+void
+msb_broker_output(MsbBroker *broker, MsbSession *session);
+/* Write the held PublishResponses that became ready, in order. */
+void
+msb_broker_release_deferred(MsbBroker *broker);
+/* The topic is persisted: what GC drops can be loaded back. */
+static inline gboolean
+msb_broker_can_reload(MsbBroker *broker, MsbTopic *topic)
+{
+	return broker->config.persistence && topic->track_pending;
+}
+/* Ask the adapter to load sub-page @no unless it is cached, loading or not published yet. */
+void
+msb_broker_request_load(MsbBroker *broker, MsbTopic *topic, gint64 no);
+
+G_END_DECLS

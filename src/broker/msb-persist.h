@@ -1,0 +1,84 @@
+/*
+ * What the domain model exchanges with a persistence service, as plain data: batches of messages
+ * to save, messages loaded back, and queue snapshots. The broker decides what to save and when a
+ * message is durable; encoding and transport are the adapter's (src/node) business.
+ *
+ * The rules (contract README, "Persistence decisions"):
+ *  - messages of a topic are saved in id order, one save in flight per topic, so every id below
+ *    the topic's durable_until watermark is on disk;
+ *  - a snapshot says message_id = durable_until and lists, per queue, the waiting and in-flight
+ *    ids below it, so it never refers to a message that is not saved;
+ *  - on restore the id counter is max(snapshot message_id, last persisted id + 1), and every queue
+ *    also gets the ids saved after its snapshot, so nothing saved is skipped and no id is reused.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "msb-id-set.h"
+#include "msb-wire.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MsbTopic MsbTopic;
+
+/* One message of a save batch; the bytes belong to the broker's sub-page and stay valid until
+ * the save is settled with msb_broker_save_done() or msb_broker_save_failed(). */
+typedef struct {
+	gint64 id;
+	gint64 created_us;
+	const guint8 *headers; /* raw wire header block (u8 count + pairs), may be NULL */
+	gsize headers_len;
+	const guint8 *content;
+	gsize content_len;
+} MsbPendingMessage;
+
+typedef struct {
+	MsbTopic *topic;
+	gint64 from_id; /* the batch settles every id in [from_id, to_id] */
+	gint64 to_id;
+	GArray *messages; /* MsbPendingMessage; may hold fewer ids than the range */
+	gsize bytes;      /* content bytes */
+} MsbSaveBatch;
+
+void
+msb_save_batch_init(MsbSaveBatch *batch);
+void
+msb_save_batch_clear(MsbSaveBatch *batch);
+
+/* A message read back from persistence, for msb_broker_sub_page_loaded(). */
+typedef struct {
+	gint64 id;
+	gint64 created_us;
+	const guint8 *headers; /* raw wire header block, may be NULL */
+	gsize headers_len;
+	const guint8 *content;
+	gsize content_len;
+} MsbLoadedMessage;
+
+typedef struct {
+	gchar *name;
+	MsbQueueType type;
+	GArray *ranges; /* MsbIdRange, ascending; an empty queue is one range {cursor, cursor - 1} */
+} MsbQueueSnapshot;
+
+typedef struct {
+	gchar *name;
+	gint64 message_id; /* the next id; every id below it is saved */
+	gboolean persist;
+	GPtrArray *queues; /* MsbQueueSnapshot* */
+} MsbTopicSnapshot;
+
+MsbQueueSnapshot *
+msb_queue_snapshot_new(const gchar *name, MsbQueueType type);
+void
+msb_queue_snapshot_free(MsbQueueSnapshot *snap);
+MsbTopicSnapshot *
+msb_topic_snapshot_new(const gchar *name, gint64 message_id, gboolean persist);
+void
+msb_topic_snapshot_free(MsbTopicSnapshot *snap);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbQueueSnapshot, msb_queue_snapshot_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbTopicSnapshot, msb_topic_snapshot_free)
+
+G_END_DECLS

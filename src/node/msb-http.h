@@ -1,0 +1,47 @@
+/*
+ * MsbHttp: the broker's HTTP listener (libsoup): /api/isalive, /api/status (the JSON the UI
+ * polls, node.md §6.4) and Prometheus /metrics (node.md §7). It only reads: the broker, and what
+ * the server tells it through MsbHttpInfo (start-up state, persistence link).
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "msb-broker.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+	const gchar *state; /* "waiting for persistence", "running", "shutting down" */
+	guint tcp_connections;
+	/* persistence; url is NULL when the broker runs in memory */
+	const gchar *persistence_url;
+	gboolean persistence_up;
+	const gchar *persistence_version; /* may be NULL */
+	const gchar *persistence_error;   /* the last failure, NULL when none */
+	guint64 saves;
+	guint64 save_failures;
+	guint64 loads;
+	guint64 load_failures;
+	guint64 snapshots;
+	guint64 snapshot_failures;
+	gint64 oldest_pending_age_us; /* how long the oldest unsaved message has waited, or 0 */
+} MsbHttpInfo;
+
+typedef void (*MsbHttpInfoFunc)(MsbHttpInfo *info, gpointer user_data);
+
+typedef struct _MsbHttp MsbHttp;
+
+MsbHttp *
+msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data);
+void
+msb_http_free(MsbHttp *http);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbHttp, msb_http_free)
+
+/* Port 0 picks a free one; see msb_http_get_port(). */
+gboolean
+msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, GError **error);
+guint16
+msb_http_get_port(MsbHttp *http);
+
+G_END_DECLS

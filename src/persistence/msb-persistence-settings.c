@@ -1,0 +1,323 @@
+/*
+ * The persistence service's settings: the key table (our PascalCase keys, their snake_case
+ * spellings and the Rust service's `data`), the defaults, the checks, and the search order
+ * --settings FILE, then $HOME/.myservicebus-persistence, then the defaults. The syntax and the
+ * typed values come from msb-config-file, as for the broker.
+ */
+#define G_LOG_DOMAIN "msb-persistence-settings"
+
+#include "msb-persistence-settings.h"
+
+#include <gio/gio.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "msb-config-file.h"
+#include "msb-duration.h"
+
+/* no duration setting may exceed this, so that now + duration never overflows */
+#define MAX_DURATION_US (G_GINT64_CONSTANT(365) * 24 * 3600 * G_USEC_PER_SEC)
+
+enum {
+	KEY_DATA_PATH,
+	KEY_GRPC_PORT,
+	KEY_HTTP_PORT,
+	KEY_LISTEN_UNIX_SOCKET,
+	KEY_LISTEN_ADDRESS,
+	KEY_SHUTDOWN_TIMEOUT,
+	/* keys of the Rust service (persistence.md §10) that have no meaning here: warned about */
+	KEY_MAX_RESPONSE_RECORDS_AMOUNT,
+	KEY_DELETE_TOPIC_SECRET_KEY,
+	KEY_S3_CONN_STRING,
+};
+
+/* names[0] is the spelling used in messages about a key the file does not set */
+static const MsbConfigKey settings_keys[] = {
+        {KEY_DATA_PATH, {"DataPath", "data_path", "data", NULL}},
+        {KEY_GRPC_PORT, {"GrpcPort", "grpc_port", NULL}},
+        {KEY_HTTP_PORT, {"HttpPort", "http_port", NULL}},
+        {KEY_LISTEN_UNIX_SOCKET, {"ListenUnixSocket", "listen_unix_socket", NULL}},
+        {KEY_LISTEN_ADDRESS, {"ListenAddress", "listen_address", NULL}},
+        {KEY_SHUTDOWN_TIMEOUT, {"ShutdownTimeout", "shutdown_timeout", NULL}},
+        {KEY_MAX_RESPONSE_RECORDS_AMOUNT,
+         {"MaxResponseRecordsAmount", "max_response_records_amount", NULL}},
+        {KEY_DELETE_TOPIC_SECRET_KEY, {"DeleteTopicSecretKey", "delete_topic_secret_key", NULL}},
+        {KEY_S3_CONN_STRING, {"S3ConnString", "s3_conn_string", NULL}},
+};
+
+/* HOME first: g_get_home_dir() caches its answer for the life of the process */
+static const gchar *
+home_dir(void)
+{
+	const gchar *home = g_getenv("HOME");
+
+	return home != NULL && home[0] != '\0' ? home : g_get_home_dir();
+}
+
+/* the shell would expand "~/" on a command line; a file gets no shell, so we do it */
+static gchar *
+expand_home(const gchar *value)
+{
+	if (g_strcmp0(value, "~") == 0)
+		return g_strdup(home_dir());
+	if (g_str_has_prefix(value, "~/"))
+		return g_build_filename(home_dir(), value + 2, NULL);
+	return g_strdup(value);
+}
+
+gchar *
+msb_persistence_settings_get_default_path(void)
+{
+	return g_build_filename(home_dir(), MSB_PERSISTENCE_SETTINGS_FILE_NAME, NULL);
+}
+
+MsbPersistenceSettings *
+msb_persistence_settings_new_defaults(void)
+{
+	MsbPersistenceSettings *settings = g_new0(MsbPersistenceSettings, 1);
+
+	settings->warnings = g_ptr_array_new_with_free_func(g_free);
+	settings->data_path =
+	        g_build_filename(g_get_user_data_dir(), MSB_PERSISTENCE_DATA_DIR_NAME, NULL);
+	settings->grpc_port = MSB_PERSISTENCE_DEFAULT_GRPC_PORT;
+	settings->http_port = MSB_PERSISTENCE_DEFAULT_HTTP_PORT;
+	settings->listen_unix_socket = NULL;
+	settings->listen_address = g_strdup(MSB_PERSISTENCE_DEFAULT_LISTEN_ADDRESS);
+	settings->shutdown_timeout_us = MSB_PERSISTENCE_DEFAULT_SHUTDOWN_TIMEOUT_US;
+	return settings;
+}
+
+void
+msb_persistence_settings_free(MsbPersistenceSettings *settings)
+{
+	if (settings == NULL)
+		return;
+	g_free(settings->source);
+	g_clear_pointer(&settings->warnings, g_ptr_array_unref);
+	g_free(settings->data_path);
+	g_free(settings->listen_unix_socket);
+	g_free(settings->listen_address);
+	g_free(settings);
+}
+
+static gboolean
+read_data_path(MsbConfigFile *cf, MsbPersistenceSettings *settings, GError **error)
+{
+	const gchar *value = NULL;
+	gchar *path;
+	gsize len;
+
+	if (!msb_config_file_get_string(cf, KEY_DATA_PATH, &value, error))
+		return FALSE;
+	if (value == NULL)
+		return TRUE;
+	if (value[0] == '\0')
+		return msb_config_file_set_error(
+		        cf, KEY_DATA_PATH, error,
+		        "the value is empty (expected the folder that holds the stored messages, "
+		        "such as /var/lib/my-service-bus-persistence or ~/msb-data)");
+	path = expand_home(value);
+	/* "data/" and "data" are the same folder; the Rust service strips the '/' too */
+	len = strlen(path);
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+	g_free(settings->data_path);
+	settings->data_path = path;
+	return TRUE;
+}
+
+static gboolean
+read_listen_address(MsbConfigFile *cf, MsbPersistenceSettings *settings, GError **error)
+{
+	const gchar *value = NULL;
+	g_autoptr(GInetAddress) addr = NULL;
+	g_autofree gchar *shown = NULL;
+
+	if (!msb_config_file_get_string(cf, KEY_LISTEN_ADDRESS, &value, error))
+		return FALSE;
+	if (value == NULL)
+		return TRUE;
+	addr = g_inet_address_new_from_string(value);
+	shown = msb_config_quote(value);
+	if (addr == NULL)
+		return msb_config_file_set_error(
+		        cf, KEY_LISTEN_ADDRESS, error,
+		        "%s is not an IP address (expected a numeric IPv4 or IPv6 address such as "
+		        "0.0.0.0, 127.0.0.1 or ::; host names are not looked up)",
+		        shown);
+	g_free(settings->listen_address);
+	settings->listen_address = g_strdup(value);
+	return TRUE;
+}
+
+static gboolean
+read_listen_unix_socket(MsbConfigFile *cf, MsbPersistenceSettings *settings, GError **error)
+{
+	const gchar *value = NULL;
+	g_autofree gchar *path = NULL;
+	struct sockaddr_un addr_un;
+
+	if (!msb_config_file_get_string(cf, KEY_LISTEN_UNIX_SOCKET, &value, error))
+		return FALSE;
+	if (value == NULL)
+		return TRUE;
+	if (value[0] == '\0') {
+		g_clear_pointer(&settings->listen_unix_socket, g_free);
+		return TRUE;
+	}
+	path = expand_home(value);
+	/* a longer path cannot be bound at all, so say so now instead of at start-up */
+	if (strlen(path) >= sizeof(addr_un.sun_path))
+		return msb_config_file_set_error(cf, KEY_LISTEN_UNIX_SOCKET, error,
+		                                 "the path %s is %" G_GSIZE_FORMAT
+		                                 " bytes long (expected a socket path of at "
+		                                 "most %" G_GSIZE_FORMAT
+		                                 " bytes, the limit of the operating system)",
+		                                 path, strlen(path), sizeof(addr_un.sun_path) - 1);
+	g_free(settings->listen_unix_socket);
+	settings->listen_unix_socket = g_steal_pointer(&path);
+	return TRUE;
+}
+
+static void
+warn_ignored(MsbConfigFile *cf)
+{
+	if (msb_config_file_lookup(cf, KEY_MAX_RESPONSE_RECORDS_AMOUNT) != NULL)
+		msb_config_file_warn(cf, KEY_MAX_RESPONSE_RECORDS_AMOUNT,
+		                     "ignored (a setting of the Rust persistence service that it "
+		                     "never used either)");
+	if (msb_config_file_lookup(cf, KEY_DELETE_TOPIC_SECRET_KEY) != NULL)
+		msb_config_file_warn(cf, KEY_DELETE_TOPIC_SECRET_KEY,
+		                     "ignored (this service has no HTTP endpoint that deletes topics)");
+	if (msb_config_file_lookup(cf, KEY_S3_CONN_STRING) != NULL)
+		msb_config_file_warn(cf, KEY_S3_CONN_STRING,
+		                     "ignored (this service keeps everything under DataPath; there "
+		                     "is no S3 cold tier)");
+}
+
+static MsbPersistenceSettings *
+settings_from_config(MsbConfigFile *cf, GError **error)
+{
+	g_autoptr(MsbPersistenceSettings) settings = msb_persistence_settings_new_defaults();
+	GPtrArray *warnings;
+
+	if (!msb_config_file_bind(cf, settings_keys, G_N_ELEMENTS(settings_keys), error))
+		return NULL;
+	if (!read_data_path(cf, settings, error))
+		return NULL;
+	if (!msb_config_file_get_port(cf, KEY_GRPC_PORT, &settings->grpc_port, error))
+		return NULL;
+	if (!msb_config_file_get_port(cf, KEY_HTTP_PORT, &settings->http_port, error))
+		return NULL;
+	/* both listen on ListenAddress, so one port for both can never start */
+	if (settings->grpc_port == settings->http_port) {
+		gint id = msb_config_file_lookup(cf, KEY_HTTP_PORT) != NULL ? KEY_HTTP_PORT
+		                                                            : KEY_GRPC_PORT;
+
+		msb_config_file_set_error(cf, id, error,
+		                          "GrpcPort and HttpPort are both %u (expected two different "
+		                          "ports)",
+		                          settings->grpc_port);
+		return NULL;
+	}
+	if (!read_listen_unix_socket(cf, settings, error))
+		return NULL;
+	if (!read_listen_address(cf, settings, error))
+		return NULL;
+	if (!msb_config_file_get_duration(cf, KEY_SHUTDOWN_TIMEOUT, 0, MAX_DURATION_US,
+	                                  &settings->shutdown_timeout_us, error))
+		return NULL;
+	warn_ignored(cf);
+
+	warnings = msb_config_file_get_warnings(cf);
+	for (guint i = 0; i < warnings->len; i++)
+		g_ptr_array_add(settings->warnings, g_strdup(g_ptr_array_index(warnings, i)));
+	settings->source = g_strdup(msb_config_file_get_origin(cf));
+	return g_steal_pointer(&settings);
+}
+
+MsbPersistenceSettings *
+msb_persistence_settings_load_from_data(const gchar *data, gsize len, const gchar *origin,
+                                        GError **error)
+{
+	g_autoptr(MsbConfigFile) cf = NULL;
+
+	g_return_val_if_fail(data != NULL || len == 0, NULL);
+	g_return_val_if_fail(origin != NULL, NULL);
+	g_return_val_if_fail(len <= G_MAXSSIZE, NULL);
+	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+	cf = msb_config_file_new_from_data(data, (gssize)len, origin, error);
+	if (cf == NULL)
+		return NULL;
+	return settings_from_config(cf, error);
+}
+
+MsbPersistenceSettings *
+msb_persistence_settings_load(const gchar *path, GError **error)
+{
+	g_autoptr(MsbConfigFile) cf = NULL;
+	g_autoptr(GError) local = NULL;
+	g_autofree gchar *home_path = NULL;
+
+	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+	if (path != NULL) {
+		cf = msb_config_file_new_from_path(path, error);
+		if (cf == NULL)
+			return NULL;
+		return settings_from_config(cf, error);
+	}
+
+	/*
+	 * Only "no such file" means "use the defaults": a file that is there but unreadable was
+	 * meant to be used, and running on defaults instead would hide the mistake (and store the
+	 * messages in another folder).
+	 */
+	home_path = msb_persistence_settings_get_default_path();
+	cf = msb_config_file_new_from_path(home_path, &local);
+	if (cf == NULL) {
+		if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+			return msb_persistence_settings_new_defaults();
+		g_propagate_error(error, g_steal_pointer(&local));
+		return NULL;
+	}
+	return settings_from_config(cf, error);
+}
+
+/* "..." with \ and " escaped, as msb-config-file reads it back */
+static void
+append_quoted(GString *out, const gchar *value)
+{
+	g_string_append_c(out, '"');
+	for (const gchar *p = value; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_c(out, '\\');
+		g_string_append_c(out, *p);
+	}
+	g_string_append_c(out, '"');
+}
+
+gchar *
+msb_persistence_settings_to_string(const MsbPersistenceSettings *settings)
+{
+	GString *out;
+	g_autofree gchar *st = NULL;
+
+	g_return_val_if_fail(settings != NULL, NULL);
+
+	st = msb_duration_to_string(settings->shutdown_timeout_us);
+	out = g_string_new("DataPath: ");
+	append_quoted(out, settings->data_path);
+	g_string_append_printf(out, "\nGrpcPort: %u", settings->grpc_port);
+	g_string_append_printf(out, "\nHttpPort: %u", settings->http_port);
+	g_string_append(out, "\nListenUnixSocket: ");
+	if (settings->listen_unix_socket != NULL)
+		append_quoted(out, settings->listen_unix_socket);
+	g_string_append(out, "\nListenAddress: ");
+	append_quoted(out, settings->listen_address != NULL
+	                           ? settings->listen_address
+	                           : MSB_PERSISTENCE_DEFAULT_LISTEN_ADDRESS);
+	g_string_append_printf(out, "\nShutdownTimeout: %s\n", st);
+	return g_string_free(out, FALSE);
+}
