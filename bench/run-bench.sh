@@ -27,9 +27,11 @@ LAT_N=${LAT_N:-10000}    # latency: timed round trips, after 1,000 warm-up ones
 STEP_TIMEOUT=${STEP_TIMEOUT:-60}
 BUILD_DIR=${BUILD_DIR:-$REPO/build-bench}
 OUT_DIR=${OUT_DIR:-$HERE/results}
-BENCH_ARGS=${BENCH_ARGS:-} # extra `msbctl bench` options for pubsub and fanout, e.g. --sub-thread
+BENCH_ARGS=${BENCH_ARGS:-} # extra `msbctl bench` options for pubsub and fanout, e.g. --one-thread
 PEERS_RUN=${PEERS_RUN:-1}  # 0: skip run-peers.sh (our rows only, no ratios)
+PEERS_TIME_BUDGET=${PEERS_TIME_BUDGET:-400} # run-peers.sh hard limit (its own default, 235 s, is tight on a loaded machine)
 WAIT_IDLE=${WAIT_IDLE:-300} # seconds to wait for a quiet machine before measuring (0: do not wait)
+STEP_WAIT_IDLE=${STEP_WAIT_IDLE:-60} # the same before each of our measurements and before the peers
 IDLE_MAX=${IDLE_MAX:-0.15}  # "quiet": at most this many cores busy over one second
 
 log() { printf '[%4ss] %s\n' "$SECONDS" "$*" >&2; }
@@ -137,20 +139,23 @@ busy_cores() {
 }
 
 # Every figure here is a ratio of two programs sharing 2 cores: anything else running (a build,
-# a test suite) skews it. Wait for the machine to be quiet; measure anyway after WAIT_IDLE s.
-BUSY=$(busy_cores 1)
-if [ "$WAIT_IDLE" -gt 0 ]; then
-	waited=0
-	while awk -v b="$BUSY" -v m="$IDLE_MAX" 'BEGIN { exit !(b > m) }' && [ "$waited" -lt "$WAIT_IDLE" ]; do
-		[ "$waited" -gt 0 ] || log "the machine is busy ($BUSY cores); waiting up to ${WAIT_IDLE}s for it to be quiet"
-		sleep 4
-		waited=$((waited + 5))
+# a test suite) skews it. wait_quiet SECONDS: wait until the machine is quiet (at most
+# SECONDS; then measure anyway, with a warning); sets BUSY.
+wait_quiet() {
+	local limit=$1 waited=0
+	BUSY=$(busy_cores 1)
+	[ "$limit" -gt 0 ] || return 0
+	while awk -v b="$BUSY" -v m="$IDLE_MAX" 'BEGIN { exit !(b > m) }' && [ "$waited" -lt "$limit" ]; do
+		[ "$waited" -gt 0 ] || log "the machine is busy ($BUSY cores); waiting up to ${limit}s for it to be quiet"
+		sleep 2
+		waited=$((waited + 3))
 		BUSY=$(busy_cores 1)
 	done
 	if awk -v b="$BUSY" -v m="$IDLE_MAX" 'BEGIN { exit !(b > m) }'; then
-		log "warning: the machine is still busy ($BUSY cores); measuring anyway (see other_cores in the results)"
+		log "warning: the machine is still busy ($BUSY cores); measuring anyway (see other_cores)"
 	fi
-fi
+}
+wait_quiet "$WAIT_IDLE"
 
 # ---- versions ------------------------------------------------------------------------
 
@@ -201,6 +206,7 @@ jstr() { printf '%s' "$1" | tr -d '"\\' | tr '\n\t' '  '; }
 step() {
 	local test=$1 run=$2 rc=0
 	shift 2
+	wait_quiet "$STEP_WAIT_IDLE"
 	"$@" >"$WORK/step.out" 2>"$WORK/step.err" || rc=$?
 	grep '^{' "$WORK/step.out" >>"$OURS" || true
 	if ! grep -q '^{' "$WORK/step.out"; then
@@ -251,10 +257,12 @@ grep -v 'GrpcUrl is none' "$WORK/msb/broker.log" | grep 'CRITICAL\|ERROR\|WARNIN
 
 : >"$WORK/peers.jsonl"
 if [ "$PEERS_RUN" = 1 ]; then
-	log "running the peer harness (run-peers.sh, about 2 minutes)"
+	wait_quiet "$STEP_WAIT_IDLE"
+	PEERS_BUSY_BEFORE=$BUSY
+	log "running the peer harness (run-peers.sh, about 2.5 minutes)"
 	mkdir -p "$WORK/peers-out"
 	peers_rc=0
-	RUNS=$RUNS N=$N FANOUT_N=$FANOUT_N LAT_N=$LAT_N OUT_DIR="$WORK/peers-out" \
+	RUNS=$RUNS N=$N FANOUT_N=$FANOUT_N LAT_N=$LAT_N OUT_DIR="$WORK/peers-out" TIME_BUDGET=$PEERS_TIME_BUDGET \
 		"$WORK/peers/run-peers.sh" >"$WORK/peers.stdout" || peers_rc=$?
 	cat "$WORK/peers-out"/peers-*.jsonl >"$WORK/peers.jsonl" 2>/dev/null || true
 	cp "$WORK/peers-out"/peers-* "$OUT_DIR/" 2>/dev/null || true
@@ -263,7 +271,11 @@ if [ "$PEERS_RUN" = 1 ]; then
 	[ "$peers_rc" -eq 0 ] || log "run-peers.sh exited with status $peers_rc"
 fi
 cat "$OURS" "$WORK/peers.jsonl" >"$JSONL"
-echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/env.txt"
+{
+	[ -z "${PEERS_BUSY_BEFORE:-}" ] || echo "busy cores just before run-peers.sh (1 s sample): $PEERS_BUSY_BEFORE"
+	[ -z "${peers_rc:-}" ] || echo "run-peers.sh exit status: $peers_rc"
+	echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >>"$WORK/env.txt"
 
 # ---- tables --------------------------------------------------------------------------
 

@@ -96,6 +96,10 @@ msb_broker_collect(MsbTopic *topic, gsize max_bytes, guint max_messages, MsbSave
 			continue;
 		}
 		msg = msb_sub_page_get(sp, id);
+		/* at most max_bytes (the adapter sizes requests by it), unless one message alone
+		 * is bigger */
+		if (batch->messages->len > 0 && batch->bytes + msg->content_len > max_bytes)
+			break;
 		pm.id = id;
 		pm.created_us = msg->created_us;
 		pm.headers = msg->headers_len > 0 ? msg->data : NULL;
@@ -247,13 +251,16 @@ msb_broker_release_deferred(MsbBroker *broker)
 /* ---- loading ---- */
 
 void
-msb_broker_request_load(MsbBroker *broker, MsbTopic *topic, gint64 no)
+msb_broker_request_load(MsbBroker *broker, MsbTopic *topic, gint64 no, gboolean even_if_cached)
 {
 	gint64 *key;
 
 	if (no < 0 || no * MSB_SUB_PAGE_SIZE >= topic->next_id)
 		return;
-	if (msb_topic_find_sub_page(topic, no) != NULL || g_hash_table_contains(topic->loading, &no))
+	if (g_hash_table_contains(topic->loading, &no))
+		return;
+	/* msb_topic_find_sub_page() takes an id, not a sub-page number */
+	if (!even_if_cached && msb_topic_find_sub_page(topic, no * MSB_SUB_PAGE_SIZE) != NULL)
 		return;
 	if (broker->cb.load_sub_page == NULL)
 		return;

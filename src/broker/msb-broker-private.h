@@ -42,8 +42,12 @@ msb_broker_can_reload(MsbBroker *broker, MsbTopic *topic)
 {
 	return broker->config.persistence && topic->track_pending;
 }
-/* Ask the adapter to load sub-page @no unless it is cached, loading or not published yet. */
+/*
+ * Ask the adapter to load sub-page @no unless it is loading or not published yet, or it is cached
+ * and not @even_if_cached (a cached sub-page may lack ids a queue needs: after a restart the
+ * write sub-page holds only what was published since; the load fills in only what is absent).
+ */
 void
-msb_broker_request_load(MsbBroker *broker, MsbTopic *topic, gint64 no);
+msb_broker_request_load(MsbBroker *broker, MsbTopic *topic, gint64 no, gboolean even_if_cached);
 
 G_END_DECLS

@@ -36,7 +36,6 @@ msb_broker_wall(MsbBroker *broker)
 static void
 msb_session_free(MsbSession *session)
 {
-	g_queue_clear_full(&session->deferred, g_free);
 	g_ptr_array_unref(session->subscribers);
 	msb_buf_clear(&session->out);
 	g_free(session->peer);
@@ -744,15 +743,24 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 		if (sp == NULL || !msb_sub_page_holds(sp, id)) {
 			sp = msb_topic_find_sub_page(topic, id);
 			if (msb_broker_can_reload(broker, topic)) {
-				/* read ahead so that a backlog streams instead of stalling */
+				/* the sub-page needed now first (loads may be served in order), then
+				 * read ahead so that a backlog streams instead of stalling */
+				if (sp == NULL)
+					msb_broker_request_load(broker, topic, msb_sub_page_no(id),
+								FALSE);
 				for (gint64 k = 1; k <= MSB_TOPIC_READ_AHEAD; k++)
 					msb_broker_request_load(broker, topic,
-								msb_sub_page_no(id) + k);
+								msb_sub_page_no(id) + k, FALSE);
 			}
 		}
-		if (sp == NULL && msb_broker_can_reload(broker, topic)) {
-			/* saved and collected: the batch ends here and resumes once it is loaded */
-			msb_broker_request_load(broker, topic, msb_sub_page_no(id));
+		if (msb_broker_can_reload(broker, topic) &&
+		    (sp == NULL || msb_sub_page_get(sp, id)->state == MSB_MESSAGE_ABSENT)) {
+			/* Saved and collected, or never loaded (after a restart the write sub-page
+			 * holds only what was published since): the batch ends here and resumes
+			 * once the sub-page is loaded (node.md §3.8). An absent id is not a
+			 * missing one: consuming it would lose a saved message. */
+			if (sp != NULL)
+				msb_broker_request_load(broker, topic, msb_sub_page_no(id), TRUE);
 			break;
 		}
 		if (sp == NULL) {

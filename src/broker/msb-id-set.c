@@ -207,6 +207,20 @@ msb_id_set_contains(const MsbIdSet *set, gint64 id)
 }
 
 gint64
+msb_id_set_count_range(const MsbIdSet *set, gint64 from, gint64 to)
+{
+	gint64 n = 0;
+
+	g_return_val_if_fail(set != NULL, 0);
+	if (from > to || set->count == 0)
+		return 0;
+	for (guint i = msb_id_set_lower_bound(set, from);
+	     i < set->len && set->ranges[i].from <= to; i++)
+		n += MIN(set->ranges[i].to, to) - MAX(set->ranges[i].from, from) + 1;
+	return n;
+}
+
+gint64
 msb_id_set_remove_range(MsbIdSet *set, gint64 from, gint64 to)
 {
 	MsbIdRange repl[2];

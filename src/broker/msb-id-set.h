@@ -97,6 +97,10 @@ msb_id_set_pop_run(MsbIdSet *set, gint64 max, gint64 *first);
 gboolean
 msb_id_set_contains(const MsbIdSet *set, gint64 id);
 
+/* How many ids of [from, to] are in the set. */
+gint64
+msb_id_set_count_range(const MsbIdSet *set, gint64 from, gint64 to);
+
 /* Remove [from, to] ∩ set; returns how many ids were removed. */
 gint64
 msb_id_set_remove_range(MsbIdSet *set, gint64 from, gint64 to);

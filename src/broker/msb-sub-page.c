@@ -147,6 +147,18 @@ msb_sub_page_drop_before(MsbSubPage *sp, gint64 id)
 }
 
 void
+msb_sub_page_drop(MsbSubPage *sp, gint64 id)
+{
+	MsbMessage *msg;
+
+	g_return_if_fail(sp != NULL);
+	g_return_if_fail(msb_sub_page_holds(sp, id));
+	msg = msb_sub_page_get(sp, id);
+	if (msg->state != MSB_MESSAGE_ABSENT && !msb_sub_page_is_pending(sp, id))
+		msb_sub_page_forget(sp, msg);
+}
+
+void
 msb_sub_page_set_pending(MsbSubPage *sp, gint64 id, gboolean pending)
 {
 	guint idx;

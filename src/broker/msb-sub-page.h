@@ -96,6 +96,9 @@ msb_sub_page_put_missing(MsbSubPage *sp, gint64 id);
 /* Forget messages below @id (those with their own allocation are freed now). */
 void
 msb_sub_page_drop_before(MsbSubPage *sp, gint64 id);
+/* Forget the message @id, unless it is pending persistence. */
+void
+msb_sub_page_drop(MsbSubPage *sp, gint64 id);
 
 void
 msb_sub_page_set_pending(MsbSubPage *sp, gint64 id, gboolean pending);

@@ -180,8 +180,62 @@ typedef struct {
 	MsbTopic *topic;
 	gint64 floor_no;
 	gboolean can_reload;
+	const MsbIdSet *needed; /* without can_reload */
 	guint dropped;
 } MsbTopicGcCtx;
+
+/* Every id some queue still needs: waiting in it, or in flight to one of its subscribers. */
+static void
+msb_topic_needed_ids(MsbTopic *topic, MsbIdSet *needed)
+{
+	for (guint q = 0; q < topic->queues->len; q++) {
+		MsbQueue *queue = g_ptr_array_index(topic->queues, q);
+		msb_id_set_merge(needed, &queue->waiting);
+		for (guint i = 0; i < queue->subscribers->len; i++) {
+			MsbSubscriber *sub = g_ptr_array_index(queue->subscribers, i);
+			msb_id_set_merge(needed, &sub->in_flight);
+		}
+	}
+}
+
+/* Forget the messages of @sp that no queue needs; @sp itself stays. */
+static void
+msb_topic_gc_messages(MsbTopicGcCtx *ctx, MsbSubPage *sp, gint64 n_needed)
+{
+	gint64 first = msb_sub_page_first_id(sp);
+	gsize bytes = sp->content_bytes;
+	guint count = sp->n_loaded + sp->n_missing;
+
+	/* a needed message is never forgotten, so this is the common "all needed" case */
+	if ((gint64)count <= n_needed)
+		return;
+	for (gint64 id = first; id < first + MSB_SUB_PAGE_SIZE; id++) {
+		if (msb_sub_page_get(sp, id)->state != MSB_MESSAGE_ABSENT &&
+		    !msb_id_set_contains(ctx->needed, id))
+			msb_sub_page_drop(sp, id);
+	}
+	ctx->topic->cached_bytes -= (gint64)(bytes - sp->content_bytes);
+	ctx->topic->cached_messages -= count - (sp->n_loaded + sp->n_missing);
+}
+
+/*
+ * In memory only, what no queue needs goes at or above the floor too; TRUE if @sp can be dropped
+ * as a whole. The floor is the oldest id anyone needs, so one subscriber sitting on an old batch
+ * (a consumer that stopped reading, say) holds it down, and without this everything published
+ * after that batch would stay in memory however far the other subscribers have consumed. (With
+ * persistence, sub-pages that no queue reads next are dropped and reloaded when needed.)
+ */
+static gboolean
+msb_topic_gc_unneeded(MsbTopicGcCtx *ctx, MsbSubPage *sp)
+{
+	gint64 first = msb_sub_page_first_id(sp);
+	gint64 n_needed = msb_id_set_count_range(ctx->needed, first, first + MSB_SUB_PAGE_SIZE - 1);
+
+	if (n_needed == 0 && sp != ctx->topic->write_sp)
+		return TRUE;
+	msb_topic_gc_messages(ctx, sp, n_needed);
+	return FALSE;
+}
 
 /* With persistence: is @no a sub-page some queue reads now or next? */
 static gboolean
@@ -205,11 +259,14 @@ msb_topic_gc_sub_page(gpointer key, gpointer value, gpointer user_data)
 	MsbTopicGcCtx *ctx = user_data;
 	MsbSubPage *sp = value;
 
-	if (sp == ctx->topic->write_sp || msb_sub_page_has_pending(sp))
+	if (msb_sub_page_has_pending(sp))
 		return FALSE;
-	if (sp->no >= ctx->floor_no &&
-	    (!ctx->can_reload || msb_topic_sub_page_wanted(ctx->topic, sp->no)))
-		return FALSE;
+	if (sp == ctx->topic->write_sp ||
+	    (sp->no >= ctx->floor_no &&
+	     (!ctx->can_reload || msb_topic_sub_page_wanted(ctx->topic, sp->no)))) {
+		if (ctx->can_reload || !msb_topic_gc_unneeded(ctx, sp))
+			return FALSE;
+	}
 	ctx->topic->cached_bytes -= (gint64)sp->content_bytes;
 	ctx->topic->cached_messages -= sp->n_loaded + sp->n_missing;
 	if (ctx->topic->read_sp == sp)
@@ -222,11 +279,16 @@ guint
 msb_topic_gc(MsbTopic *topic, gboolean can_reload)
 {
 	gint64 floor = msb_topic_min_needed_id(topic);
-	MsbTopicGcCtx ctx = {topic, msb_sub_page_no(floor), can_reload, 0};
+	MsbIdSet needed;
+	MsbTopicGcCtx ctx = {topic, msb_sub_page_no(floor), can_reload, &needed, 0};
 	MsbSubPage *floor_sp;
 
 	topic->gc_due = FALSE;
+	msb_id_set_init(&needed, 0);
+	if (!can_reload)
+		msb_topic_needed_ids(topic, &needed);
 	g_hash_table_foreach_remove(topic->sub_pages, msb_topic_gc_sub_page, &ctx);
+	msb_id_set_clear(&needed);
 
 	/* inside the sub-page that holds the floor, free what is below it */
 	floor_sp = msb_topic_find_sub_page(topic, floor);

@@ -284,8 +284,8 @@ c_subscribe(Client *c, const gchar *topic, const gchar *queue, guint8 type)
 
 gint64
 c_publish_full(Client *c, const gchar *topic, gint64 request_id, guint n,
-	       const GBytes *const *headers, const guint8 *const *contents, const gsize *lens,
-	       gboolean persist_immediately)
+               const GBytes *const *headers, const guint8 *const *contents, const gsize *lens,
+               gboolean persist_immediately)
 {
 	MsbBuf buf;
 	gsize count_at = 0;
@@ -307,7 +307,7 @@ c_publish_full(Client *c, const gchar *topic, gint64 request_id, guint n,
 
 gint64
 c_publish_raw(Client *c, const gchar *topic, gint64 request_id, guint n,
-	      const GBytes *const *headers, const guint8 *const *contents, const gsize *lens)
+              const GBytes *const *headers, const guint8 *const *contents, const gsize *lens)
 {
 	return c_publish_full(c, topic, request_id, n, headers, contents, lens, FALSE);
 }
@@ -418,7 +418,6 @@ rx_packet_free(RxPacket *pkt)
 		g_array_unref(pkt->messages);
 	g_free(pkt);
 }
-
 
 static gchar *
 wire_str_dup(const MsbWireStr *s)

@@ -96,12 +96,12 @@ c_subscribe(Client *c, const gchar *topic, const gchar *queue, guint8 type);
  * lens[i] bytes. Returns the request id used. */
 gint64
 c_publish_raw(Client *c, const gchar *topic, gint64 request_id, guint n,
-	      const GBytes *const *headers, const guint8 *const *contents, const gsize *lens);
+              const GBytes *const *headers, const guint8 *const *contents, const gsize *lens);
 /* The same with the persist_immediately flag. */
 gint64
 c_publish_full(Client *c, const gchar *topic, gint64 request_id, guint n,
-	       const GBytes *const *headers, const guint8 *const *contents, const gsize *lens,
-	       gboolean persist_immediately);
+               const GBytes *const *headers, const guint8 *const *contents, const gsize *lens,
+               gboolean persist_immediately);
 /* Publish the NULL-terminated strings as messages (no headers); returns the request id. */
 gint64
 c_publish(Client *c, const gchar *topic, const gchar *const *strs);
@@ -116,11 +116,11 @@ c_publish_n(Client *c, const gchar *topic, guint n, gsize size);
 
 void
 c_confirm_id(Client *c, MsbPacketId kind, const gchar *topic, const gchar *queue,
-	     gint64 confirmation_id);
+             gint64 confirmation_id);
 /* @ranges: n pairs of inclusive (from, to) */
 void
 c_confirm_ranges_id(Client *c, MsbPacketId kind, const gchar *topic, const gchar *queue,
-		    gint64 confirmation_id, const gint64 *ranges, guint n);
+                    gint64 confirmation_id, const gint64 *ranges, guint n);
 
 /* ---- what the client receives ---- */
 

@@ -1,0 +1,341 @@
+/*
+ * my-service-bus-persistence: command line, settings, start-up order, signals and shutdown.
+ *
+ * Start-up listens first and recovers second: the gRPC and HTTP ports are bound (and the ready
+ * file written) before the store has replayed its logs, so Ping, GetVersion and /api/status
+ * answer while recovery runs and everything else answers UNAVAILABLE until it is done. A failed
+ * recovery (another process holds the data folder, a folder we cannot write) ends the program
+ * with status 1.
+ *
+ * Shutdown (SIGTERM, SIGINT): no new calls; calls in flight (saves in the middle of an fsync)
+ * get ShutdownTimeout to finish and are then cancelled; the store is closed once no handler
+ * can touch it; exit 0. A second signal exits at once with status 1.
+ */
+#define G_LOG_DOMAIN "my-service-bus-persistence"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "msb-config.h"
+#include "msb-grpc-server.h"
+#include "msb-persistence-http.h"
+#include "msb-persistence-service.h"
+#include "msb-persistence-settings.h"
+#include "msb-store.h"
+
+/* a request message may be this large (a joined upload has its own, larger limit) */
+#define MAX_RECEIVE_MESSAGE (64 * 1024 * 1024)
+/* worker threads for blocking handlers: concurrent saves share one fsync, so more threads mean
+ * larger group commits, not more disk work */
+#define MAX_WORKERS 32
+
+typedef struct {
+	GMainLoop *loop;
+	MsbPersistenceSettings *settings;
+	MsbStore *store;
+	MsbPersistenceService *service;
+	MsbGrpcServer *grpc;
+	MsbPersistenceHttp *http;
+	gboolean stopping;
+	gboolean recovering;
+	gboolean grpc_stopped;
+	gint exit_code;
+	/* --test-inject-fault, applied once recovered */
+	MsbStoreFault fault;
+	guint fault_nth;
+	gint fault_errno;
+} MsbMain;
+
+static void
+msb_main_maybe_quit(MsbMain *self)
+{
+	/* the store may be closed only once recovery has returned and no handler can call it */
+	if (self->grpc_stopped && !self->recovering)
+		g_main_loop_quit(self->loop);
+}
+
+static gboolean
+msb_main_grpc_stopped_cb(gpointer user_data)
+{
+	MsbMain *self = user_data;
+
+	g_debug("gRPC server stopped");
+	self->grpc_stopped = TRUE;
+	msb_main_maybe_quit(self);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+msb_main_stop(MsbMain *self, gint exit_code)
+{
+	if (self->stopping)
+		return;
+	self->stopping = TRUE;
+	self->exit_code = exit_code;
+	msb_grpc_server_shutdown(self->grpc, self->settings->shutdown_timeout_us,
+	                         msb_main_grpc_stopped_cb, self);
+}
+
+static gboolean
+msb_main_signal_cb(gpointer user_data)
+{
+	MsbMain *self = user_data;
+
+	if (self->stopping) {
+		g_message("second signal: exiting now");
+		exit(1);
+	}
+	g_message("signal received: shutting down (waiting up to %" G_GINT64_FORMAT
+	          " ms for calls in progress)",
+	          self->settings->shutdown_timeout_us / 1000);
+	msb_main_stop(self, 0);
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+msb_main_recovered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	MsbMain *self = user_data;
+	g_autoptr(GError) error = NULL;
+
+	self->recovering = FALSE;
+	if (!msb_store_recover_finish(self->store, result, &error)) {
+		g_printerr("my-service-bus-persistence: cannot open the data in %s: %s\n",
+		           self->settings->data_path, error->message);
+		msb_persistence_http_set_recovery(self->http, MSB_PERSISTENCE_RECOVERY_FAILED,
+		                                  error->message);
+		msb_main_stop(self, 1);
+		msb_main_maybe_quit(self);
+		return;
+	}
+	if (self->fault_nth > 0)
+		msb_store_inject_fault(self->store, self->fault, self->fault_nth, self->fault_errno);
+	msb_persistence_service_set_ready(self->service);
+	msb_persistence_http_set_recovery(self->http, MSB_PERSISTENCE_RECOVERY_DONE, NULL);
+	{
+		g_autoptr(GPtrArray) topics = msb_store_list_topics(self->store, NULL);
+		MsbStoreStats st;
+
+		msb_store_get_stats(self->store, &st);
+		g_message("ready: %u topics in %s, recovered in %" G_GINT64_FORMAT " ms",
+		          topics != NULL ? topics->len : 0, self->settings->data_path,
+		          st.recovery_us / 1000);
+	}
+	msb_main_maybe_quit(self);
+}
+
+static gboolean
+msb_main_write_ready_file(const gchar *path, guint16 grpc_port, guint16 http_port,
+                          GError **error)
+{
+	g_autofree gchar *text = g_strdup_printf("grpc_port=%u\nhttp_port=%u\npid=%d\n", grpc_port,
+	                                         http_port, getpid());
+
+	return g_file_set_contents(path, text, -1, error);
+}
+
+/* --test-inject-fault=write|sync:NTH:ERRNO, for the tests of write errors */
+static gboolean
+msb_main_parse_fault(MsbMain *self, const gchar *spec)
+{
+	g_auto(GStrv) parts = g_strsplit(spec, ":", -1);
+	guint64 nth = 0;
+	gint64 err = 0;
+
+	if (g_strv_length(parts) != 3)
+		return FALSE;
+	if (g_str_equal(parts[0], "write"))
+		self->fault = MSB_STORE_FAULT_WRITE;
+	else if (g_str_equal(parts[0], "sync"))
+		self->fault = MSB_STORE_FAULT_SYNC;
+	else
+		return FALSE;
+	if (!g_ascii_string_to_unsigned(parts[1], 10, 1, G_MAXUINT, &nth, NULL) ||
+	    !g_ascii_string_to_signed(parts[2], 10, 1, 4095, &err, NULL))
+		return FALSE;
+	self->fault_nth = (guint)nth;
+	self->fault_errno = (gint)err;
+	return TRUE;
+}
+
+static gboolean
+msb_main_check_port(const gchar *option, gint value, guint16 *out)
+{
+	if (value < 0)
+		return TRUE;
+	if (value > 65535) {
+		g_printerr("my-service-bus-persistence: %s %d is not a port (0-65535)\n", option,
+		           value);
+		return FALSE;
+	}
+	*out = (guint16)value;
+	return TRUE;
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autofree gchar *settings_path = NULL;
+	g_autofree gchar *listen_address = NULL;
+	g_autofree gchar *data_path = NULL;
+	g_autofree gchar *unix_socket = NULL;
+	g_autofree gchar *ready_file = NULL;
+	g_autofree gchar *fault = NULL;
+	g_autofree gchar *shown = NULL;
+	gint grpc_port = -1;
+	gint http_port = -1;
+	gboolean verbose = FALSE;
+	gboolean version = FALSE;
+	guint16 bound_grpc = 0;
+	guint16 bound_http = 0;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GOptionContext) context = NULL;
+	g_autoptr(MsbPersistenceSettings) settings = NULL;
+	g_autoptr(GMainLoop) loop = NULL;
+	MsbMain self = {0};
+	const GOptionEntry entries[] = {
+	        {"settings", 's', 0, G_OPTION_ARG_FILENAME, &settings_path,
+	         "Settings file (default: $HOME/.myservicebus-persistence, else built-in defaults)",
+	         "FILE"},
+	        {"grpc-port", 'p', 0, G_OPTION_ARG_INT, &grpc_port,
+	         "gRPC port (overrides GrpcPort; 0 picks a free one)", "PORT"},
+	        {"http-port", 0, 0, G_OPTION_ARG_INT, &http_port,
+	         "HTTP port (overrides HttpPort; 0 picks a free one)", "PORT"},
+	        {"listen-address", 0, 0, G_OPTION_ARG_STRING, &listen_address,
+	         "Address to listen on (overrides ListenAddress)", "IP"},
+	        {"data-path", 'd', 0, G_OPTION_ARG_FILENAME, &data_path,
+	         "Folder of the stored data (overrides DataPath)", "DIR"},
+	        {"unix-socket", 0, 0, G_OPTION_ARG_FILENAME, &unix_socket,
+	         "Also serve gRPC on this Unix socket (overrides ListenUnixSocket)", "PATH"},
+	        {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
+	         "Write the bound ports and the pid to FILE once listening", "FILE"},
+	        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL},
+	        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+	        {"test-inject-fault", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &fault,
+	         "Testing only: make the NTH write or fsync after recovery fail", "KIND:NTH:ERRNO"},
+	        {NULL}};
+
+	setlocale(LC_ALL, "");
+	context = g_option_context_new("- My Service Bus persistence service");
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!g_option_context_parse(context, &argc, &argv, &error)) {
+		g_printerr("my-service-bus-persistence: %s\n", error->message);
+		return 2;
+	}
+	if (version) {
+		g_print("my-service-bus-persistence %s\n", MSB_VERSION);
+		return 0;
+	}
+	if (fault != NULL && !msb_main_parse_fault(&self, fault)) {
+		g_printerr("my-service-bus-persistence: --test-inject-fault %s: expected "
+		           "write|sync:NTH:ERRNO\n",
+		           fault);
+		return 2;
+	}
+
+	settings = msb_persistence_settings_load(settings_path, &error);
+	if (settings == NULL) {
+		g_printerr("my-service-bus-persistence: %s\n", error->message);
+		return 1;
+	}
+	if (!msb_main_check_port("--grpc-port", grpc_port, &settings->grpc_port) ||
+	    !msb_main_check_port("--http-port", http_port, &settings->http_port))
+		return 2;
+	if (listen_address != NULL) {
+		g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(listen_address);
+
+		if (addr == NULL) {
+			g_printerr("my-service-bus-persistence: --listen-address %s is not a numeric "
+			           "IP address\n",
+			           listen_address);
+			return 2;
+		}
+		g_free(settings->listen_address);
+		settings->listen_address = g_steal_pointer(&listen_address);
+	}
+	if (data_path != NULL) {
+		g_free(settings->data_path);
+		settings->data_path = g_steal_pointer(&data_path);
+	}
+	if (unix_socket != NULL) {
+		g_free(settings->listen_unix_socket);
+		settings->listen_unix_socket =
+		        unix_socket[0] != '\0' ? g_steal_pointer(&unix_socket) : NULL;
+	}
+	if (settings->grpc_port != 0 && settings->grpc_port == settings->http_port) {
+		g_printerr("my-service-bus-persistence: the gRPC and HTTP ports are both %u; "
+		           "they must differ\n",
+		           settings->grpc_port);
+		return 2;
+	}
+	if (verbose)
+		g_log_set_debug_enabled(TRUE);
+
+	g_message("my-service-bus-persistence %s starting with %s", MSB_VERSION,
+	          settings->source != NULL ? settings->source : "built-in default settings");
+	for (guint i = 0; settings->warnings != NULL && i < settings->warnings->len; i++)
+		g_warning("%s", (const gchar *)g_ptr_array_index(settings->warnings, i));
+	shown = msb_persistence_settings_to_string(settings);
+	g_strdelimit(shown, "\n", ';');
+	g_message("settings: %s", shown);
+
+	if (g_mkdir_with_parents(settings->data_path, 0755) != 0) {
+		gint saved = errno;
+		g_printerr("my-service-bus-persistence: cannot create the data folder %s: %s\n",
+		           settings->data_path, g_strerror(saved));
+		return 1;
+	}
+
+	self.settings = settings;
+	self.store = msb_store_new(settings->data_path);
+	self.service = msb_persistence_service_new(self.store);
+	self.grpc = msb_grpc_server_new(MAX_RECEIVE_MESSAGE, MAX_WORKERS);
+	msb_persistence_service_register(self.service, self.grpc);
+	self.http = msb_persistence_http_new(self.store, self.service, self.grpc,
+	                                     settings->data_path);
+	self.exit_code = 1;
+
+	if (!msb_grpc_server_add_tcp(self.grpc, settings->listen_address, settings->grpc_port,
+	                             &bound_grpc, &error) ||
+	    (settings->listen_unix_socket != NULL &&
+	     !msb_grpc_server_add_unix(self.grpc, settings->listen_unix_socket, &error)) ||
+	    !msb_persistence_http_listen(self.http, settings->listen_address, settings->http_port,
+	                                 &bound_http, &error) ||
+	    !msb_grpc_server_start(self.grpc, &error)) {
+		g_printerr("my-service-bus-persistence: %s\n", error->message);
+		msb_persistence_http_free(self.http);
+		msb_grpc_server_free(self.grpc);
+		msb_persistence_service_free(self.service);
+		msb_store_close(self.store);
+		return 1;
+	}
+	g_message("listening: gRPC on %s:%u%s%s, HTTP on %s:%u", settings->listen_address,
+	          bound_grpc, settings->listen_unix_socket != NULL ? " and " : "",
+	          settings->listen_unix_socket != NULL ? settings->listen_unix_socket : "",
+	          settings->listen_address, bound_http);
+
+	loop = g_main_loop_new(NULL, FALSE);
+	self.loop = loop;
+	self.recovering = TRUE;
+	msb_store_recover_async(self.store, NULL, msb_main_recovered_cb, &self);
+	g_unix_signal_add(SIGTERM, msb_main_signal_cb, &self);
+	g_unix_signal_add(SIGINT, msb_main_signal_cb, &self);
+	if (ready_file != NULL &&
+	    !msb_main_write_ready_file(ready_file, bound_grpc, bound_http, &error)) {
+		g_printerr("my-service-bus-persistence: cannot write --ready-file: %s\n",
+		           error->message);
+		msb_main_stop(&self, 1);
+	}
+	g_main_loop_run(loop);
+
+	msb_persistence_http_free(self.http);
+	msb_grpc_server_free(self.grpc);
+	msb_persistence_service_free(self.service);
+	msb_store_close(self.store);
+	g_message("stopped");
+	return self.exit_code;
+}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# meson install puts the programs, libmsb-client, its header and its pkg-config file under the
+# prefix, and a program builds against the installed library through pkg-config alone.
+# Usage: check-install.sh BUILD_DIR PREFIX [SANITIZERS [CC]]
+set -eu
+build=$1
+prefix=$2
+sanitize=${3:-none}
+compiler=${4:-cc}
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+meson install -C "$build" --destdir "$dest" --no-rebuild --quiet
+root="$dest$prefix"
+for f in bin/my-service-bus bin/msbctl include/msb-client/msb-client.h; do
+    [ -e "$root/$f" ] || { echo "missing after install: $prefix/$f" >&2; exit 1; }
+done
+pc=$(find "$root" -name msb-client.pc | head -n 1)
+lib=$(find "$root" -name 'libmsb-client.so*' | head -n 1)
+[ -n "$pc" ] || { echo "missing after install: msb-client.pc" >&2; exit 1; }
+[ -n "$lib" ] || { echo "missing after install: libmsb-client.so" >&2; exit 1; }
+cat > "$dest/use.c" <<'EOC'
+#include <msb-client.h>
+int main(void) { MsbClient *c = msb_client_new("127.0.0.1:1", "install-check"); g_object_unref(c); return 0; }
+EOC
+# the .pc file names the real prefix: use a copy that names the staged one
+mkdir "$dest/pc"
+sed "s|^prefix=.*|prefix=$root|" "$pc" > "$dest/pc/msb-client.pc"
+export PKG_CONFIG_PATH="$dest/pc"
+flags=$(pkg-config --cflags --libs msb-client)
+# a sanitized library needs a sanitized program to load it
+san_flags=""
+[ "$sanitize" = none ] || san_flags="-fsanitize=$sanitize"
+# shellcheck disable=SC2086
+"$compiler" $san_flags -o "$dest/use" "$dest/use.c" $flags
+LD_LIBRARY_PATH="$(dirname "$lib")" "$dest/use"
+echo "install ok: $prefix"
