@@ -122,32 +122,43 @@ msb_broker_take_save_batch(MsbBroker *broker, gsize max_bytes, guint max_message
 {
 	GHashTableIter iter;
 	gpointer value;
+	MsbTopic *next;
 
 	g_return_val_if_fail(broker != NULL, FALSE);
 	g_return_val_if_fail(batch != NULL && batch->messages != NULL, FALSE);
 	g_return_val_if_fail(max_messages > 0, FALSE);
 
-	g_hash_table_iter_init(&iter, broker->topics);
-	while (g_hash_table_iter_next(&iter, NULL, &value)) {
-		MsbTopic *topic = value;
+	for (;;) {
+		next = NULL;
+		g_hash_table_iter_init(&iter, broker->topics);
+		while (g_hash_table_iter_next(&iter, NULL, &value)) {
+			MsbTopic *topic = value;
 
-		if (topic->save_in_flight || topic->save_cursor >= topic->next_id)
-			continue;
-		if (topic->pending_count == 0) {
-			/* ids published while the topic was not persisted: nothing to save */
-			if (topic->durable_until == topic->save_cursor)
-				topic->durable_until = topic->save_cursor = topic->next_id;
-			continue;
+			if (topic->save_in_flight || topic->save_cursor >= topic->next_id)
+				continue;
+			if (topic->pending_count == 0) {
+				/* ids published while the topic was not persisted: nothing to save */
+				if (topic->durable_until == topic->save_cursor)
+					topic->durable_until = topic->save_cursor = topic->next_id;
+				continue;
+			}
+			/* the least recently served first: when saves run one at a time, a topic
+			 * that always has something new by the time its save settles must not
+			 * starve the others */
+			if (next == NULL || topic->save_turn < next->save_turn)
+				next = topic;
 		}
-		if (!msb_broker_collect(topic, max_bytes, max_messages, batch)) {
-			topic->durable_until = topic->save_cursor = batch->to_id + 1;
-			continue;
-		}
-		topic->save_cursor = batch->to_id + 1;
-		topic->save_in_flight = TRUE;
-		return TRUE;
+		if (next == NULL)
+			return FALSE;
+		if (msb_broker_collect(next, max_bytes, max_messages, batch))
+			break;
+		/* nothing pending from its save cursor on: it needs no saving up to there */
+		next->durable_until = next->save_cursor = batch->to_id + 1;
 	}
-	return FALSE;
+	next->save_cursor = batch->to_id + 1;
+	next->save_in_flight = TRUE;
+	next->save_turn = ++broker->save_turns;
+	return TRUE;
 }
 
 void

@@ -24,6 +24,7 @@ struct _MsbBroker {
 	gint64 pending_count;
 	GHashTable *waiting_sessions; /* MsbSession* with held PublishResponses */
 	guint64 generation;           /* bumped by every change a snapshot shows */
+	guint64 save_turns;           /* save batches handed out, for MsbTopic.save_turn */
 };
 
 /* Shared between the broker's files. */

@@ -36,6 +36,7 @@ msb_broker_wall(MsbBroker *broker)
 static void
 msb_session_free(MsbSession *session)
 {
+	g_queue_clear_full(&session->deferred, g_free);
 	g_ptr_array_unref(session->subscribers);
 	msb_buf_clear(&session->out);
 	g_free(session->peer);

@@ -32,6 +32,7 @@ struct _MsbTopic {
 	gint64 durable_until;    /* every id below is saved, or needs no saving */
 	gint64 save_cursor;      /* ids below were handed to a save (≥ durable_until) */
 	gboolean save_in_flight;
+	guint64 save_turn;       /* when it last got a save batch: the longest waiting goes first */
 	gint64 pending_bytes;    /* content bytes of the ids still pending */
 	gint64 pending_count;
 	GHashTable *loading;     /* sub-page nos being loaded from persistence (gint64 set) */

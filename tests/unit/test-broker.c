@@ -3,7 +3,8 @@
  * decoded the way the connection adapter does and handed to msb_broker_handle_packet(), then
  * msb_broker_run_deliveries() runs; what the broker wrote into each session's output buffer is
  * decoded client-side (with the P and V7 the client negotiated) and checked. Fake monotonic and
- * wall clocks make the delivery timeout and the queue GC testable without sleeping.
+ * wall clocks make the delivery timeout and the queue GC testable without sleeping. The harness
+ * is shared with test-broker-persist (broker-fixture.c).
  *
  * Covered (node.md §2–§3, protocol.md §5–§8, README "Protocol decisions"): message ids and
  * PublishResponse, missing topics and auto-creation, topic name rules, queue history and fan-out,

@@ -163,6 +163,16 @@ test_id_set_model(void)
 				expect_count += model[i];
 			}
 			g_assert_cmpint(msb_id_set_count(&set), ==, expect_count);
+			/* counting a window (the GC asks how much of a sub-page is needed) */
+			{
+				gint64 in_window = 0;
+				for (gint64 i = a; i <= b; i++)
+					in_window += model[i];
+				g_assert_cmpint(msb_id_set_count_range(&set, a, b), ==, in_window);
+				g_assert_cmpint(msb_id_set_count_range(&set, b, a - 1), ==, 0);
+				g_assert_cmpint(msb_id_set_count_range(&set, 0, n - 1), ==,
+						expect_count);
+			}
 			/* ranges stay sorted, disjoint and non-adjacent */
 			for (guint r = 0; r + 1 < msb_id_set_n_ranges(&set); r++)
 				g_assert_cmpint(msb_id_set_range(&set, r)->to + 1, <,
