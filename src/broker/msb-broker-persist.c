@@ -248,8 +248,11 @@ msb_broker_release_deferred(MsbBroker *broker)
 			MsbDeferredResponse *held = g_queue_peek_head(&session->deferred);
 			if (held->topic != NULL && held->topic->durable_until <= held->wait_id)
 				break;
-			msb_wire_put_publish_response(&session->out, held->request_id);
-			g_free(g_queue_pop_head(&session->deferred));
+			if (held->reject != NULL)
+				msb_wire_put_reject(&session->out, held->reject);
+			else
+				msb_wire_put_publish_response(&session->out, held->request_id);
+			msb_deferred_response_free(g_queue_pop_head(&session->deferred));
 			wrote = TRUE;
 		}
 		if (wrote)

@@ -36,7 +36,7 @@ msb_broker_wall(MsbBroker *broker)
 static void
 msb_session_free(MsbSession *session)
 {
-	g_queue_clear_full(&session->deferred, g_free);
+	g_queue_clear_full(&session->deferred, (GDestroyNotify)msb_deferred_response_free);
 	g_ptr_array_unref(session->subscribers);
 	msb_buf_clear(&session->out);
 	g_free(session->peer);
@@ -260,6 +260,33 @@ msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *format, .
 	msb_broker_output(broker, session);
 }
 
+/* A failed publish: Reject now, or after the answers held before it, so that it keeps its place. */
+static void
+msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static void
+msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
+{
+	MsbDeferredResponse *held;
+	va_list args;
+
+	if (g_queue_is_empty(&session->deferred)) {
+		g_autofree gchar *text = NULL;
+		va_start(args, format);
+		text = g_strdup_vprintf(format, args);
+		va_end(args);
+		msb_broker_reject(broker, session, "%s", text);
+		return;
+	}
+	held = g_new0(MsbDeferredResponse, 1);
+	va_start(args, format);
+	held->reject = g_strdup_vprintf(format, args);
+	va_end(args);
+	g_queue_push_tail(&session->deferred, held);
+	g_hash_table_add(broker->waiting_sessions, session);
+}
+
 /* A pstr as a C string; names are ≤ 255 bytes and validated UTF-8 without NUL. */
 static void
 msb_wire_str_copy(const MsbWireStr *s, gchar buf[256])
@@ -405,25 +432,25 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 	msb_wire_str_copy(&packet->publish.topic, name);
 	session->namespace_locked = TRUE;
 	if (session->namespace_name != NULL) {
-		msb_broker_reject(broker, session, "NotSupported { namespace: \"%s\" }",
+		msb_broker_reject_publish(broker, session, "NotSupported { namespace: \"%s\" }",
 				  session->namespace_name);
 		return;
 	}
 	if (broker->shutting_down) {
-		msb_broker_reject(broker, session, "ShuttingDown");
+		msb_broker_reject_publish(broker, session, "ShuttingDown");
 		return;
 	}
 	topic = msb_broker_resolve_topic(broker, name, broker->config.auto_create_topic_on_publish,
 					 &error);
 	if (topic == NULL) {
-		msb_broker_reject(broker, session, "%s", error->message);
+		msb_broker_reject_publish(broker, session, "%s", error->message);
 		return;
 	}
 	n = packet->publish.n_messages;
 	if (topic->track_pending && broker->config.max_pending_bytes > 0 && n > 0 &&
 	    (gsize)broker->pending_bytes >= broker->config.max_pending_bytes) {
 		/* persistence is down or behind: refuse rather than grow without bound */
-		msb_broker_reject(broker, session,
+		msb_broker_reject_publish(broker, session,
 				  "PersistenceUnavailable { pending_bytes: %" G_GINT64_FORMAT
 				  ", limit: %" G_GSIZE_FORMAT " }",
 				  broker->pending_bytes, broker->config.max_pending_bytes);

@@ -11,3 +11,12 @@ msb_session_forget_subscriber(MsbSession *session, MsbSubscriber *sub)
 	g_return_if_fail(session != NULL);
 	g_ptr_array_remove(session->subscribers, sub);
 }
+
+void
+msb_deferred_response_free(MsbDeferredResponse *held)
+{
+	if (held == NULL)
+		return;
+	g_free(held->reject);
+	g_free(held);
+}

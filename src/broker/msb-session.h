@@ -35,11 +35,17 @@ struct _MsbSession {
 	guint64 publishes;
 };
 
+/* A held answer to a Publish: a PublishResponse, or a Reject that must not overtake the
+ * responses held before it (clients match a Reject to their oldest unanswered publish). */
 typedef struct {
 	gint64 request_id;
+	gchar *reject;   /* non-NULL: send this Reject instead of a PublishResponse */
 	MsbTopic *topic; /* NULL: ready */
 	gint64 wait_id;  /* ready once topic->durable_until > wait_id */
 } MsbDeferredResponse;
+
+void
+msb_deferred_response_free(MsbDeferredResponse *held);
 
 /* The subscriber was freed by its queue (queue deleted): forget it. */
 void

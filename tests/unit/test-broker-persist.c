@@ -705,6 +705,43 @@ test_persist_immediately_held(void)
 	msb_save_batch_clear(&batch);
 }
 
+/* A failed publish behind a held answer keeps its place: clients match a Reject to their oldest
+ * unanswered publish, so it must not overtake the held PublishResponse. */
+static void
+test_persist_immediately_reject_order(void)
+{
+	g_autoptr(Fixture) fx = persist_fixture_new();
+	Client *a = client_new(fx, 3, 0);
+	MsbSaveBatch batch;
+	gint64 held;
+
+	msb_save_batch_init(&batch);
+	make_topic(fx, "orders");
+	held = c_publish_persist1(a, "orders", "p0");
+	expect_none(a);
+	c_publish1(a, "missing", "x");
+	/* the Reject waits behind the held response */
+	expect_none(a);
+	g_assert_true(msb_broker_take_save_batch(fx->broker, G_MAXSIZE, G_MAXUINT, &batch));
+	msb_broker_save_done(fx->broker, &batch);
+	{
+		g_autoptr(GPtrArray) list = c_read(a);
+		RxPacket *first;
+		RxPacket *second;
+		g_assert_cmpuint(list->len, ==, 2);
+		first = g_ptr_array_index(list, 0);
+		second = g_ptr_array_index(list, 1);
+		g_assert_cmpint(first->id, ==, MSB_PACKET_PUBLISH_RESPONSE);
+		g_assert_cmpint(first->request_id, ==, held);
+		g_assert_cmpint(second->id, ==, MSB_PACKET_REJECT);
+		g_assert_cmpstr(second->text, ==, "TopicNotFound { topic_id: \"missing\" }");
+	}
+	/* with nothing held, a Reject goes out at once */
+	c_publish1(a, "missing", "y");
+	expect_reject_exact(a, "TopicNotFound { topic_id: \"missing\" }");
+	msb_save_batch_clear(&batch);
+}
+
 static void
 test_persist_immediately_not_persisted(void)
 {
@@ -1648,6 +1685,8 @@ main(int argc, char **argv)
 	g_test_add_func("/broker-persist/save/retry", test_save_retry);
 	g_test_add_func("/broker-persist/save/fair", test_save_fair);
 	g_test_add_func("/broker-persist/persist-immediately/held", test_persist_immediately_held);
+	g_test_add_func("/broker-persist/persist-immediately/reject-order",
+	                test_persist_immediately_reject_order);
 	g_test_add_func("/broker-persist/persist-immediately/not-persisted",
 	                test_persist_immediately_not_persisted);
 	g_test_add_func("/broker-persist/persist-immediately/close",
