@@ -4,8 +4,11 @@
 # 1. builds a release build of ours (meson, build-bench/ in the repo) and the peer harness's
 #    natsbench (Go, offline, GOPATH mode over Debian's nats.go source);
 # 2. starts our broker (GrpcUrl: none, 127.0.0.1, a free port, a temp dir) and runs
-#    `msbctl bench` pub, pubsub, fanout, latency and latency_1cpu RUNS times;
-# 3. stops it and runs the peer harness's run-peers.sh (NATS, Redis, machine limits) from a
+#    `msbctl bench` pub, pubsub, fanout, latency, latency_1cpu, latency_rr and
+#    latency_rr_1cpu RUNS times; with INTERLEAVE=1 (the default) a nats-server started the way
+#    run-peers.sh starts it is measured with the harness's own natsbench right after each of
+#    our measurements (rows "nats_il"), so that a slow phase of the machine hits both;
+# 3. stops both and runs the peer harness's run-peers.sh (NATS, Redis, machine limits) from a
 #    copy in the temp dir, so that nothing is written into ../shared;
 # 4. tables our medians, the NATS medians of the matching rows of the same run and the
 #    ratios against the targets.
@@ -29,6 +32,7 @@ BUILD_DIR=${BUILD_DIR:-$REPO/build-bench}
 OUT_DIR=${OUT_DIR:-$HERE/results}
 BENCH_ARGS=${BENCH_ARGS:-} # extra `msbctl bench` options for pubsub and fanout, e.g. --one-thread
 PEERS_RUN=${PEERS_RUN:-1}  # 0: skip run-peers.sh (our rows only, no ratios)
+INTERLEAVE=${INTERLEAVE:-1} # 1: also measure NATS's core rows between ours, run by run
 PEERS_TIME_BUDGET=${PEERS_TIME_BUDGET:-400} # run-peers.sh hard limit (its own default, 235 s, is tight on a loaded machine)
 WAIT_IDLE=${WAIT_IDLE:-300} # seconds to wait for a quiet machine before measuring (0: do not wait)
 STEP_WAIT_IDLE=${STEP_WAIT_IDLE:-60} # the same before each of our measurements and before the peers
@@ -48,6 +52,7 @@ need_cmd cc gcc
 need_cmd pkg-config pkg-config
 need_cmd timeout coreutils
 need_cmd taskset util-linux
+[ "$INTERLEAVE" != 1 ] || need_cmd nats-server nats-server
 if [ "$PEERS_RUN" = 1 ]; then
 	need_cmd nats-server nats-server
 	need_cmd go golang-go
@@ -80,17 +85,22 @@ done
 
 WORK=$(mktemp -d /tmp/msbbench.XXXXXX)
 MSB_PID=""
+NATS_PID=""
+stop_pid() { # stop one process we started, by pid, then reap it
+	local pid=$1
+	[ -n "$pid" ] || return 0
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
 cleanup() {
-	if [ -n "$MSB_PID" ]; then
-		kill "$MSB_PID" 2>/dev/null || true
-		for _ in $(seq 100); do
-			kill -0 "$MSB_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -9 "$MSB_PID" 2>/dev/null || true
-		wait "$MSB_PID" 2>/dev/null || true
-		MSB_PID=""
-	fi
+	stop_pid "$MSB_PID"
+	stop_pid "$NATS_PID"
+	MSB_PID="" NATS_PID=""
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -169,7 +179,7 @@ wait_quiet "$WAIT_IDLE"
 	echo "glib: $(pkg-config --modversion glib-2.0)"
 	echo "git: $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
 	echo "busy cores before the run (1 s sample, not ours): $BUSY; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "settings: RUNS=$RUNS N=$N FANOUT_N=$FANOUT_N LAT_N=$LAT_N STEP_TIMEOUT=$STEP_TIMEOUT BENCH_ARGS='$BENCH_ARGS'"
+	echo "settings: RUNS=$RUNS N=$N FANOUT_N=$FANOUT_N LAT_N=$LAT_N STEP_TIMEOUT=$STEP_TIMEOUT BENCH_ARGS='$BENCH_ARGS' INTERLEAVE=$INTERLEAVE"
 } >"$WORK/env.txt"
 cat "$WORK/env.txt" >&2
 
@@ -198,23 +208,43 @@ if [ -z "$MSB_PORT" ] || ! kill -0 "$MSB_PID" 2>/dev/null; then
 fi
 log "our broker: pid $MSB_PID, 127.0.0.1:$MSB_PORT"
 
+if [ "$INTERLEAVE" = 1 ]; then
+	# the same configuration as run-peers.sh's default server
+	mkdir -p "$WORK/nats"
+	NATS_PORT=$("$NATSBENCH" -mode freeport)
+	printf 'listen: 127.0.0.1:%s\njetstream {\n  store_dir: "%s"\n}\n' "$NATS_PORT" "$WORK/nats/js" \
+		>"$WORK/nats/nats.conf"
+	nats-server -c "$WORK/nats/nats.conf" >"$WORK/nats/nats.log" 2>&1 &
+	NATS_PID=$!
+	for _ in $(seq 200); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$NATS_PORT") 2>/dev/null && break
+		kill -0 "$NATS_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if ! (exec 3<>"/dev/tcp/127.0.0.1/$NATS_PORT") 2>/dev/null; then
+		echo "run-bench.sh: nats-server did not start: $(tail -c 500 "$WORK/nats/nats.log")" >&2
+		exit 1
+	fi
+	log "nats-server for the interleaved rows: pid $NATS_PID, 127.0.0.1:$NATS_PORT"
+fi
+
 # shellcheck disable=SC1003 # the set is a double quote and a backslash
 jstr() { printf '%s' "$1" | tr -d '"\\' | tr '\n\t' '  '; }
 
-# step TEST RUN CMD...: one measurement printing a JSON line; a crash or a timeout becomes a
-# failed line instead of aborting the run.
+# step BROKER TEST RUN CMD...: one measurement printing a JSON line; a crash or a timeout
+# becomes a failed line instead of aborting the run.
 step() {
-	local test=$1 run=$2 rc=0
-	shift 2
+	local broker=$1 test=$2 run=$3 rc=0
+	shift 3
 	wait_quiet "$STEP_WAIT_IDLE"
 	"$@" >"$WORK/step.out" 2>"$WORK/step.err" || rc=$?
 	grep '^{' "$WORK/step.out" >>"$OURS" || true
 	if ! grep -q '^{' "$WORK/step.out"; then
-		printf '{"broker":"msb","test":"%s","run":%d,"ok":false,"error":"%s","metrics":{}}\n' \
-			"$test" "$run" "$(jstr "exit $rc: $(tail -c 300 "$WORK/step.err")")" >>"$OURS"
-		log "  msb $test run $run FAILED (exit $rc): $(tail -c 300 "$WORK/step.err")"
+		printf '{"broker":"%s","test":"%s","run":%d,"ok":false,"error":"%s","metrics":{}}\n' \
+			"$broker" "$test" "$run" "$(jstr "exit $rc: $(tail -c 300 "$WORK/step.err")")" >>"$OURS"
+		log "  $broker $test run $run FAILED (exit $rc): $(tail -c 300 "$WORK/step.err")"
 	elif [ "$rc" -ne 0 ] || grep -q '"ok":false' "$WORK/step.out"; then
-		log "  msb $test run $run FAILED: $(grep -o '"error":"[^"]*"' "$WORK/step.out" | head -1)"
+		log "  $broker $test run $run FAILED: $(grep -o '"error":"[^"]*"' "$WORK/step.out" | head -1)"
 	fi
 }
 
@@ -225,31 +255,60 @@ mb() { # msbctl bench under the step deadline (CPU 0 only when ONE_CPU is set)
 		--server-pid "$MSB_PID" --timeout "$STEP_TIMEOUT" "$@"
 }
 
-# Like the peer harness's latency_1cpu row: broker and client on CPU 0, then all CPUs again.
+# natsbench against the interleaved nats-server, with run-peers.sh's flags; its rows are
+# renamed to broker "nats_il" so that they do not mix with run-peers.sh's own
+nbi() {
+	local pin=()
+	if [ -n "${ONE_CPU:-}" ]; then pin=(taskset -c 0); fi
+	timeout -k 5 $((STEP_TIMEOUT + 15)) "${pin[@]}" "$NATSBENCH" -timeout "${STEP_TIMEOUT}s" \
+		-clk-tck "$(getconf CLK_TCK)" -url "nats://127.0.0.1:$NATS_PORT" -server-pid "$NATS_PID" \
+		-size 100 "$@" | sed 's/^{"broker":"nats"/{"broker":"nats_il"/'
+}
+
+# on_one_cpu PID CMD...: like the peer harness's latency_1cpu row: the server PID and the
+# client on CPU 0, then all CPUs again.
 on_one_cpu() {
-	local rc=0
-	taskset -a -p -c 0 "$MSB_PID" >/dev/null
+	local pid=$1 rc=0
+	shift
+	taskset -a -p -c 0 "$pid" >/dev/null
 	ONE_CPU=1 "$@" || rc=$?
-	taskset -a -p -c "0-$(($(nproc) - 1))" "$MSB_PID" >/dev/null
+	taskset -a -p -c "0-$(($(nproc) - 1))" "$pid" >/dev/null
 	return "$rc"
 }
 
+# nats_step TEST RUN NATSBENCH-ARGS...: the interleaved NATS row, when INTERLEAVE=1
+nats_step() {
+	local test=$1 run=$2
+	shift 2
+	[ "$INTERLEAVE" = 1 ] || return 0
+	if [ "$test" = latency_1cpu ]; then
+		step nats_il "$test" "$run" on_one_cpu "$NATS_PID" nbi -run "$run" "$@"
+	else
+		step nats_il "$test" "$run" nbi -run "$run" "$@"
+	fi
+}
+
 for run in $(seq "$RUNS"); do
-	log "ours, run $run"
-	step pub "$run" mb pub --run "$run" -n "$N"
+	log "ours${NATS_PID:+ and NATS interleaved}, run $run"
+	step msb pub "$run" mb pub --run "$run" -n "$N"
+	nats_step pub "$run" -mode pub -n "$N"
 	# shellcheck disable=SC2086 # BENCH_ARGS is a list of options
-	step pubsub "$run" mb pubsub --run "$run" -n "$N" $BENCH_ARGS
+	step msb pubsub "$run" mb pubsub --run "$run" -n "$N" $BENCH_ARGS
+	nats_step pubsub "$run" -mode pubsub -n "$N"
 	# shellcheck disable=SC2086
-	step fanout "$run" mb fanout --run "$run" -n "$FANOUT_N" --subs 4 $BENCH_ARGS
-	step latency "$run" mb latency --run "$run" --lat-n "$LAT_N"
-	step latency_1cpu "$run" on_one_cpu mb latency --run "$run" --lat-n "$LAT_N" --name latency_1cpu
-	step latency_rr "$run" mb reqrep --run "$run" --lat-n "$LAT_N"
-	step latency_rr_1cpu "$run" on_one_cpu mb reqrep --run "$run" --lat-n "$LAT_N" --name latency_rr_1cpu
+	step msb fanout "$run" mb fanout --run "$run" -n "$FANOUT_N" --subs 4 $BENCH_ARGS
+	nats_step fanout "$run" -mode fanout -n "$FANOUT_N" -subs 4
+	step msb latency "$run" mb latency --run "$run" --lat-n "$LAT_N"
+	nats_step latency "$run" -mode latency -lat-n "$LAT_N"
+	step msb latency_1cpu "$run" on_one_cpu "$MSB_PID" mb latency --run "$run" --lat-n "$LAT_N" --name latency_1cpu
+	nats_step latency_1cpu "$run" -mode latency -lat-n "$LAT_N" -name latency_1cpu
+	step msb latency_rr "$run" mb reqrep --run "$run" --lat-n "$LAT_N"
+	step msb latency_rr_1cpu "$run" on_one_cpu "$MSB_PID" mb reqrep --run "$run" --lat-n "$LAT_N" --name latency_rr_1cpu
 done
-log "stopping our broker"
-kill "$MSB_PID" 2>/dev/null || true
-wait "$MSB_PID" 2>/dev/null || true
-MSB_PID=""
+log "stopping our broker${NATS_PID:+ and the interleaved nats-server}"
+stop_pid "$MSB_PID"
+stop_pid "$NATS_PID"
+MSB_PID="" NATS_PID=""
 # anything the broker complained about (but the expected in-memory warning) is shown
 grep -v 'GrpcUrl is none' "$WORK/msb/broker.log" | grep 'CRITICAL\|ERROR\|WARNING' >&2 || true
 
@@ -289,11 +348,11 @@ get() {
 	' "$WORK/summary.md"
 }
 
-# row LABEL OURS_TEST NATS_TEST METRIC TARGET(ge|le)
+# row LABEL OURS_TEST NATS_TEST METRIC TARGET(ge|le); the NATS rows are those of broker $PEER
 row() {
 	local label=$1 ot=$2 nt=$3 metric=$4 dir=$5 o n
 	o=$(get msb "$ot" "$metric")
-	n=$(get nats "$nt" "$metric")
+	n=$(get "$PEER" "$nt" "$metric")
 	awk -v label="$label" -v o="$o" -v n="$n" -v dir="$dir" '
 		function fmt(v) {
 			if (v == "") return "-"
@@ -327,22 +386,29 @@ row() {
 	[ -z "${PEERS_FILES:-}" ] || echo "peer harness files: $PEERS_FILES"
 	echo '```'
 	echo
-	echo "## Ours against NATS, same invocation (median (min–max) of $RUNS runs)"
-	echo
-	echo "| target | ours | NATS | ours / NATS (min–max) | target |"
-	echo "|---|---:|---:|---:|---|"
-	row "(a) publish only, msgs/s" pub pub msgs_per_s ge
-	row "(b) 1 pub → 1 sub, delivered msgs/s" pubsub pubsub msgs_per_s ge
-	row "(c) 1 pub → 4 subs, deliveries/s" fanout fanout deliveries_per_s ge
-	row "(d) latency p99 µs (ours: publish → delivery; NATS: request/reply)" latency latency p99_us le
-	row "(d) latency p50 µs" latency latency p50_us le
-	row "(d') same, all on CPU 0, p99 µs" latency_1cpu latency_1cpu p99_us le
-	row "(d') same, all on CPU 0, p50 µs" latency_1cpu latency_1cpu p50_us le
-	row "(d\") like for like: our request/reply (4 one-way trips) p99 µs" latency_rr latency p99_us le
-	row "(d\") like for like, p50 µs" latency_rr latency p50_us le
-	row "(d\") like for like, all on CPU 0, p99 µs" latency_rr_1cpu latency_1cpu p99_us le
-	row "(d\") like for like, all on CPU 0, p50 µs" latency_rr_1cpu latency_1cpu p50_us le
-	echo
+	for PEER in nats nats_il; do
+		grep -q "^| $PEER | " "$WORK/summary.md" || continue
+		if [ "$PEER" = nats ]; then
+			echo "## Ours against NATS of run-peers.sh, same invocation (median (min–max) of $RUNS runs)"
+		else
+			echo "## Ours against NATS measured between ours, run by run (nats_il; median (min–max) of $RUNS runs)"
+		fi
+		echo
+		echo "| target | ours | NATS | ours / NATS (min–max) | target |"
+		echo "|---|---:|---:|---:|---|"
+		row "(a) publish only, msgs/s" pub pub msgs_per_s ge
+		row "(b) 1 pub → 1 sub, delivered msgs/s" pubsub pubsub msgs_per_s ge
+		row "(c) 1 pub → 4 subs, deliveries/s" fanout fanout deliveries_per_s ge
+		row "(d) latency p99 µs (ours: publish → delivery; NATS: request/reply)" latency latency p99_us le
+		row "(d) latency p50 µs" latency latency p50_us le
+		row "(d') same, all on CPU 0, p99 µs" latency_1cpu latency_1cpu p99_us le
+		row "(d') same, all on CPU 0, p50 µs" latency_1cpu latency_1cpu p50_us le
+		row "(d\") like for like: our request/reply (4 one-way trips) p99 µs" latency_rr latency p99_us le
+		row "(d\") like for like, p50 µs" latency_rr latency p50_us le
+		row "(d\") like for like, all on CPU 0, p99 µs" latency_rr_1cpu latency_1cpu p99_us le
+		row "(d\") like for like, all on CPU 0, p50 µs" latency_rr_1cpu latency_1cpu p50_us le
+		echo
+	done
 	echo "The ratio's range pairs our worst run with NATS's best and the other way round."
 	echo "(d) is the target as set: our publish → delivery (2 one-way trips) against NATS"
 	echo "request/reply (4). (d\") is the same shape as NATS's: a responder publishes each request"
@@ -368,5 +434,6 @@ row() {
 	cat "$WORK/summary.md"
 } >"$TABLE"
 
-sed -n '/^## Ours against NATS/,/^The ratio/p' "$TABLE"
+sed -n '/^## Ours against NATS/,/^The ratio/p' "$TABLE" | grep -v '^The ratio'
+
 log "done in ${SECONDS}s; raw: $JSONL; tables: $TABLE"

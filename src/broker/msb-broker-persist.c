@@ -118,7 +118,7 @@ msb_broker_collect(MsbTopic *topic, gsize max_bytes, guint max_messages, MsbSave
 
 gboolean
 msb_broker_take_save_batch(MsbBroker *broker, gsize max_bytes, guint max_messages,
-			   MsbSaveBatch *batch)
+                           MsbSaveBatch *batch)
 {
 	GHashTableIter iter;
 	gpointer value;
@@ -137,7 +137,8 @@ msb_broker_take_save_batch(MsbBroker *broker, gsize max_bytes, guint max_message
 			if (topic->save_in_flight || topic->save_cursor >= topic->next_id)
 				continue;
 			if (topic->pending_count == 0) {
-				/* ids published while the topic was not persisted: nothing to save */
+				/* ids published while the topic was not persisted: nothing to save
+				 */
 				if (topic->durable_until == topic->save_cursor)
 					topic->durable_until = topic->save_cursor = topic->next_id;
 				continue;
@@ -287,7 +288,7 @@ msb_broker_request_load(MsbBroker *broker, MsbTopic *topic, gint64 no, gboolean 
 
 void
 msb_broker_sub_page_loaded(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_no,
-			   const MsbLoadedMessage *messages, guint n_messages)
+                           const MsbLoadedMessage *messages, guint n_messages)
 {
 	MsbSubPage *sp;
 	gint64 first;
@@ -314,7 +315,7 @@ msb_broker_sub_page_loaded(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_n
 		    msb_sub_page_get(sp, m->id)->state != MSB_MESSAGE_ABSENT)
 			continue;
 		msb_sub_page_put(sp, m->id, m->created_us, m->headers, m->headers_len, m->content,
-				 m->content_len);
+		                 m->content_len);
 	}
 	first = msb_sub_page_first_id(sp);
 	end = MIN(first + MSB_SUB_PAGE_SIZE, topic->next_id);
@@ -325,7 +326,7 @@ msb_broker_sub_page_loaded(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_n
 	topic->cached_bytes += (gint64)sp->content_bytes - (gint64)bytes_before;
 	topic->cached_messages += (gint64)(sp->n_loaded + sp->n_missing) - count_before;
 	g_debug("%s: sub-page %" G_GINT64_FORMAT " loaded: %u messages, %u missing", topic->name,
-		sub_page_no, sp->n_loaded, sp->n_missing);
+	        sub_page_no, sp->n_loaded, sp->n_missing);
 	msb_broker_mark_dirty(broker, topic);
 	msb_broker_run_deliveries(broker);
 }
@@ -396,11 +397,11 @@ msb_broker_build_snapshot(MsbBroker *broker)
 	for (guint t = 0; t < topics->len; t++) {
 		MsbTopic *topic = g_ptr_array_index(topics, t);
 		MsbTopicSnapshot *snap =
-		    msb_topic_snapshot_new(topic->name, topic->durable_until, topic->persist);
+		        msb_topic_snapshot_new(topic->name, topic->durable_until, topic->persist);
 		for (guint q = 0; q < topic->queues->len; q++)
 			g_ptr_array_add(snap->queues,
-					msb_broker_snapshot_queue(topic,
-								  g_ptr_array_index(topic->queues, q)));
+			                msb_broker_snapshot_queue(
+			                        topic, g_ptr_array_index(topic->queues, q)));
 		g_ptr_array_add(snaps, snap);
 	}
 	return snaps;
@@ -408,7 +409,7 @@ msb_broker_build_snapshot(MsbBroker *broker)
 
 MsbTopic *
 msb_broker_restore_topic(MsbBroker *broker, const gchar *name, gint64 snapshot_message_id,
-			 gint64 max_persisted_id, gboolean persist, GError **error)
+                         gint64 max_persisted_id, gboolean persist, GError **error)
 {
 	MsbTopic *topic;
 	gint64 next;
@@ -418,13 +419,13 @@ msb_broker_restore_topic(MsbBroker *broker, const gchar *name, gint64 snapshot_m
 
 	if (g_hash_table_contains(broker->topics, name)) {
 		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_INVALID_NAME,
-			    "the snapshot lists topic %s twice", name);
+		            "the snapshot lists topic %s twice", name);
 		return NULL;
 	}
 	if (snapshot_message_id < 0) {
 		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_INVALID_NAME,
-			    "the snapshot gives topic %s the negative message id %" G_GINT64_FORMAT,
-			    name, snapshot_message_id);
+		            "the snapshot gives topic %s the negative message id %" G_GINT64_FORMAT,
+		            name, snapshot_message_id);
 		return NULL;
 	}
 	/* messages saved after the snapshot must not have their ids handed out again */
@@ -441,8 +442,8 @@ msb_broker_restore_topic(MsbBroker *broker, const gchar *name, gint64 snapshot_m
 
 MsbQueue *
 msb_broker_restore_queue(MsbBroker *broker, MsbTopic *topic, gint64 snapshot_message_id,
-			 const gchar *name, MsbQueueType type, const MsbIdRange *ranges,
-			 guint n_ranges)
+                         const gchar *name, MsbQueueType type, const MsbIdRange *ranges,
+                         guint n_ranges)
 {
 	MsbQueue *queue;
 
@@ -467,7 +468,7 @@ msb_broker_restore_queue(MsbBroker *broker, MsbTopic *topic, gint64 snapshot_mes
 	/* what was saved after the snapshot was published after it: every queue had it */
 	if (snapshot_message_id < topic->next_id)
 		msb_id_set_add_range(&queue->waiting, MAX(snapshot_message_id, 0),
-				     topic->next_id - 1);
+		                     topic->next_id - 1);
 	broker->generation++;
 	return queue;
 }

@@ -20,7 +20,7 @@ struct _MsbBroker {
 	gboolean shutting_down;
 	gboolean delivering; /* inside msb_broker_run_deliveries() */
 	/* persistence */
-	gint64 pending_bytes;        /* over all topics */
+	gint64 pending_bytes; /* over all topics */
 	gint64 pending_count;
 	GHashTable *waiting_sessions; /* MsbSession* with held PublishResponses */
 	guint64 generation;           /* bumped by every change a snapshot shows */

@@ -15,7 +15,7 @@
 #include "msb-broker-private.h"
 #include "msb-session.h"
 
-G_DEFINE_QUARK(msb-broker-error-quark, msb_broker_error)
+G_DEFINE_QUARK(msb - broker - error - quark, msb_broker_error)
 
 gint64
 msb_broker_now(MsbBroker *broker)
@@ -49,7 +49,7 @@ msb_session_free(MsbSession *session)
 
 MsbBroker *
 msb_broker_new(const MsbBrokerConfig *config, const MsbBrokerCallbacks *callbacks,
-	       gpointer user_data)
+               gpointer user_data)
 {
 	MsbBroker *broker;
 
@@ -62,11 +62,10 @@ msb_broker_new(const MsbBrokerConfig *config, const MsbBrokerCallbacks *callback
 	broker->config = *config;
 	broker->cb = *callbacks;
 	broker->user_data = user_data;
-	broker->topics =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)msb_topic_free);
-	broker->sessions =
-	    g_hash_table_new_full(g_direct_hash, g_direct_equal, (GDestroyNotify)msb_session_free,
-				  NULL);
+	broker->topics = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+	                                       (GDestroyNotify)msb_topic_free);
+	broker->sessions = g_hash_table_new_full(g_direct_hash, g_direct_equal,
+	                                         (GDestroyNotify)msb_session_free, NULL);
 	broker->dirty_topics = g_ptr_array_new();
 	broker->waiting_sessions = g_hash_table_new(g_direct_hash, g_direct_equal);
 	return broker;
@@ -211,13 +210,13 @@ msb_broker_session_close(MsbBroker *broker, MsbSession *session)
 	/* every in-flight batch of this session goes back to its queue and out again at once */
 	while (session->subscribers->len > 0) {
 		MsbSubscriber *sub = g_ptr_array_steal_index(session->subscribers,
-							     session->subscribers->len - 1);
+		                                             session->subscribers->len - 1);
 		MsbQueue *queue = sub->queue;
 		msb_broker_mark_dirty(broker, queue->topic);
 		msb_queue_remove_subscriber(queue, sub, now);
 	}
 	g_debug("session %" G_GINT64_FORMAT " (%s) closed", session->id,
-		session->name != NULL ? session->name : "not greeted");
+	        session->name != NULL ? session->name : "not greeted");
 	g_hash_table_remove(broker->waiting_sessions, session);
 	g_hash_table_remove(broker->sessions, session);
 	broker->generation++;
@@ -244,7 +243,7 @@ msb_broker_output(MsbBroker *broker, MsbSession *session)
 
 static void
 msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
-    G_GNUC_PRINTF(3, 4);
+        G_GNUC_PRINTF(3, 4);
 
 static void
 msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
@@ -263,7 +262,7 @@ msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *format, .
 /* A failed publish: Reject now, or after the answers held before it, so that it keeps its place. */
 static void
 msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
-    G_GNUC_PRINTF(3, 4);
+        G_GNUC_PRINTF(3, 4);
 
 static void
 msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
@@ -299,7 +298,7 @@ msb_wire_str_copy(const MsbWireStr *s, gchar buf[256])
 
 static gboolean
 msb_broker_handle_greeting(MsbBroker *broker, MsbSession *session, const MsbPacket *packet,
-			   GError **error)
+                           GError **error)
 {
 	gchar name[256];
 	g_auto(GStrv) parts = NULL;
@@ -308,17 +307,17 @@ msb_broker_handle_greeting(MsbBroker *broker, MsbSession *session, const MsbPack
 	msb_wire_str_copy(&packet->greeting.name, name);
 	if (session->greeted) {
 		msb_broker_reject(broker, session,
-				  "Greeting: this connection has already sent a Greeting");
+		                  "Greeting: this connection has already sent a Greeting");
 		g_set_error_literal(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_PROTOCOL,
-				    "second Greeting on one connection");
+		                    "second Greeting on one connection");
 		return FALSE;
 	}
 	if (version < MSB_WIRE_PROTOCOL_MIN) {
 		msb_broker_reject(broker, session,
-				  "Greeting: protocol version %d is not supported; use 2 or 3",
-				  version);
+		                  "Greeting: protocol version %d is not supported; use 2 or 3",
+		                  version);
 		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_PROTOCOL,
-			    "client %s asked for unsupported protocol version %d", name, version);
+		            "client %s asked for unsupported protocol version %d", name, version);
 		return FALSE;
 	}
 	session->protocol_version = MIN(version, MSB_WIRE_PROTOCOL_MAX);
@@ -330,8 +329,8 @@ msb_broker_handle_greeting(MsbBroker *broker, MsbSession *session, const MsbPack
 		if (parts[2] != NULL)
 			session->env_info = g_strdup(parts[2]);
 	}
-	g_debug("session %" G_GINT64_FORMAT " from %s: greeted as '%s' (protocol %d)",
-		session->id, session->peer, name, session->protocol_version);
+	g_debug("session %" G_GINT64_FORMAT " from %s: greeted as '%s' (protocol %d)", session->id,
+	        session->peer, name, session->protocol_version);
 	return TRUE;
 }
 
@@ -366,7 +365,7 @@ msb_broker_handle_set_namespace(MsbBroker *broker, MsbSession *session, const Ms
 	msb_wire_str_copy(&packet->set_namespace.name, name);
 	if (!session->greeted) {
 		msb_broker_reject(broker, session,
-				  "Namespace can not be set before the Greeting packet");
+		                  "Namespace can not be set before the Greeting packet");
 		return;
 	}
 	if (!msb_namespace_validate(name, packet->set_namespace.name.len, &reason)) {
@@ -378,9 +377,9 @@ msb_broker_handle_set_namespace(MsbBroker *broker, MsbSession *session, const Ms
 		return;
 	if (session->namespace_locked) {
 		msb_broker_reject(broker, session,
-				  "Namespace can not be changed to '%s' after the connection has "
-				  "published or subscribed",
-				  name);
+		                  "Namespace can not be changed to '%s' after the connection has "
+		                  "published or subscribed",
+		                  name);
 		return;
 	}
 	g_clear_pointer(&session->namespace_name, g_free);
@@ -391,14 +390,13 @@ msb_broker_handle_set_namespace(MsbBroker *broker, MsbSession *session, const Ms
 	 * default namespace. */
 	session->namespace_name = g_strdup(name);
 	msb_broker_reject(broker, session,
-			  "Namespace '%s' is not supported by this broker (only 'default'); "
-			  "publishes and subscribes on this connection will be refused",
-			  name);
+	                  "Namespace '%s' is not supported by this broker (only 'default'); "
+	                  "publishes and subscribes on this connection will be refused",
+	                  name);
 }
 
 static MsbTopic *
-msb_broker_resolve_topic(MsbBroker *broker, const gchar *name, gboolean auto_create,
-			 GError **error)
+msb_broker_resolve_topic(MsbBroker *broker, const gchar *name, gboolean auto_create, GError **error)
 {
 	MsbTopic *topic = g_hash_table_lookup(broker->topics, name);
 	g_autoptr(GError) error_local = NULL;
@@ -407,13 +405,13 @@ msb_broker_resolve_topic(MsbBroker *broker, const gchar *name, gboolean auto_cre
 		return topic;
 	if (!auto_create) {
 		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_TOPIC_NOT_FOUND,
-			    "TopicNotFound { topic_id: \"%s\" }", name);
+		            "TopicNotFound { topic_id: \"%s\" }", name);
 		return NULL;
 	}
 	topic = msb_broker_create_topic(broker, name, &error_local);
 	if (topic == NULL) {
 		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_INVALID_NAME,
-			    "TopicOrQueueValidationError(\"%s\")", error_local->message);
+		            "TopicOrQueueValidationError(\"%s\")", error_local->message);
 		return NULL;
 	}
 	return topic;
@@ -433,7 +431,7 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 	session->namespace_locked = TRUE;
 	if (session->namespace_name != NULL) {
 		msb_broker_reject_publish(broker, session, "NotSupported { namespace: \"%s\" }",
-				  session->namespace_name);
+		                          session->namespace_name);
 		return;
 	}
 	if (broker->shutting_down) {
@@ -441,7 +439,7 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 		return;
 	}
 	topic = msb_broker_resolve_topic(broker, name, broker->config.auto_create_topic_on_publish,
-					 &error);
+	                                 &error);
 	if (topic == NULL) {
 		msb_broker_reject_publish(broker, session, "%s", error->message);
 		return;
@@ -450,10 +448,11 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 	if (topic->track_pending && broker->config.max_pending_bytes > 0 && n > 0 &&
 	    (gsize)broker->pending_bytes >= broker->config.max_pending_bytes) {
 		/* persistence is down or behind: refuse rather than grow without bound */
-		msb_broker_reject_publish(broker, session,
-				  "PersistenceUnavailable { pending_bytes: %" G_GINT64_FORMAT
-				  ", limit: %" G_GSIZE_FORMAT " }",
-				  broker->pending_bytes, broker->config.max_pending_bytes);
+		msb_broker_reject_publish(
+		        broker, session,
+		        "PersistenceUnavailable { pending_bytes: %" G_GINT64_FORMAT
+		        ", limit: %" G_GSIZE_FORMAT " }",
+		        broker->pending_bytes, broker->config.max_pending_bytes);
 		return;
 	}
 	pending_before = topic->pending_bytes;
@@ -519,15 +518,15 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 	session->namespace_locked = TRUE;
 	if (session->namespace_name != NULL) {
 		msb_broker_reject(broker, session,
-				  "Subscribe to %s/%s failed: namespace '%s' is not supported",
-				  topic_name, queue_name, session->namespace_name);
+		                  "Subscribe to %s/%s failed: namespace '%s' is not supported",
+		                  topic_name, queue_name, session->namespace_name);
 		return;
 	}
 	topic = msb_broker_resolve_topic(broker, topic_name,
-					 broker->config.auto_create_topic_on_subscribe, &error);
+	                                 broker->config.auto_create_topic_on_subscribe, &error);
 	if (topic == NULL) {
 		msb_broker_reject(broker, session, "Subscribe to %s/%s failed: %s", topic_name,
-				  queue_name, error->message);
+		                  queue_name, error->message);
 		return;
 	}
 	queue = msb_topic_find_queue(topic, queue_name);
@@ -536,9 +535,9 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 			MsbSubscriber *other = g_ptr_array_index(session->subscribers, i);
 			if (other->queue == queue) {
 				msb_broker_reject(broker, session,
-						  "Subscribe to %s/%s failed: this connection is "
-						  "already subscribed to that queue",
-						  topic_name, queue_name);
+				                  "Subscribe to %s/%s failed: this connection is "
+				                  "already subscribed to that queue",
+				                  topic_name, queue_name);
 				return;
 			}
 		}
@@ -557,7 +556,7 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 	g_ptr_array_add(session->subscribers, sub);
 	broker->generation++;
 	g_debug("session %" G_GINT64_FORMAT " subscribed to %s/%s as subscriber %" G_GINT64_FORMAT,
-		session->id, topic_name, queue_name, sub->id);
+	        session->id, topic_name, queue_name, sub->id);
 	msb_broker_mark_dirty(broker, topic);
 }
 
@@ -570,13 +569,13 @@ msb_broker_handle_create_topic(MsbBroker *broker, MsbSession *session, const Msb
 	msb_wire_str_copy(&packet->create_topic.topic, name);
 	if (session->namespace_name != NULL) {
 		msb_broker_reject(broker, session,
-				  "CreateTopic %s failed: namespace '%s' is not supported", name,
-				  session->namespace_name);
+		                  "CreateTopic %s failed: namespace '%s' is not supported", name,
+		                  session->namespace_name);
 		return;
 	}
 	if (msb_broker_create_topic(broker, name, &error) == NULL)
 		msb_broker_reject(broker, session, "CreateTopic %s failed: %s", name,
-				  error->message);
+		                  error->message);
 }
 
 /* Build an id set from wire ranges, skipping the ones that cannot name a message id. */
@@ -595,11 +594,11 @@ static void
 msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacket *packet)
 {
 	gboolean ids_packet = packet->id == MSB_PACKET_CONFIRM_SOME_MESSAGES_AS_OK ||
-			      packet->id == MSB_PACKET_INTERMEDIARY_CONFIRM;
+	                      packet->id == MSB_PACKET_INTERMEDIARY_CONFIRM;
 	const MsbWireStr *wtopic = ids_packet ? &packet->confirm_ids.topic : &packet->confirm.topic;
 	const MsbWireStr *wqueue = ids_packet ? &packet->confirm_ids.queue : &packet->confirm.queue;
 	gint64 confirmation_id =
-	    ids_packet ? packet->confirm_ids.confirmation_id : packet->confirm.confirmation_id;
+	        ids_packet ? packet->confirm_ids.confirmation_id : packet->confirm.confirmation_id;
 	gchar topic_name[256];
 	gchar queue_name[256];
 	MsbTopic *topic;
@@ -612,24 +611,24 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 	topic = g_hash_table_lookup(broker->topics, topic_name);
 	if (topic == NULL) {
 		msb_broker_reject(broker, session,
-				  "Confirm for %s/%s failed: TopicNotFound { topic_id: \"%s\" }",
-				  topic_name, queue_name, topic_name);
+		                  "Confirm for %s/%s failed: TopicNotFound { topic_id: \"%s\" }",
+		                  topic_name, queue_name, topic_name);
 		return;
 	}
 	queue = msb_topic_find_queue(topic, queue_name);
 	if (queue == NULL) {
 		msb_broker_reject(broker, session,
-				  "Confirm for %s/%s failed: QueueNotFound { queue_id: \"%s\" }",
-				  topic_name, queue_name, queue_name);
+		                  "Confirm for %s/%s failed: QueueNotFound { queue_id: \"%s\" }",
+		                  topic_name, queue_name, queue_name);
 		return;
 	}
 	sub = msb_queue_find_subscriber(queue, confirmation_id);
 	if (sub == NULL || sub->session != session || sub->state != MSB_SUBSCRIBER_ON_DELIVERY) {
 		/* an evicted or gone subscriber, or a batch already ended: nothing to do */
 		g_debug("session %" G_GINT64_FORMAT ": %s for %s/%s id %" G_GINT64_FORMAT
-			" has no batch in flight; ignored",
-			session->id, msb_packet_id_to_string(packet->id), topic_name, queue_name,
-			confirmation_id);
+		        " has no batch in flight; ignored",
+		        session->id, msb_packet_id_to_string(packet->id), topic_name, queue_name,
+		        confirmation_id);
 		return;
 	}
 	switch (packet->id) {
@@ -643,7 +642,7 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 	case MSB_PACKET_INTERMEDIARY_CONFIRM:
 		msb_id_set_init(&done, 0);
 		msb_id_set_from_wire(&done, packet->confirm_ids.ranges,
-				     packet->confirm_ids.n_ranges);
+		                     packet->confirm_ids.n_ranges);
 		if (packet->id == MSB_PACKET_CONFIRM_SOME_MESSAGES_AS_OK)
 			msb_queue_end_batch(queue, sub, &done);
 		else
@@ -660,7 +659,7 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 
 gboolean
 msb_broker_handle_packet(MsbBroker *broker, MsbSession *session, const MsbPacket *packet,
-			 GError **error)
+                         GError **error)
 {
 	g_return_val_if_fail(broker != NULL, FALSE);
 	g_return_val_if_fail(session != NULL, FALSE);
@@ -691,13 +690,14 @@ msb_broker_handle_packet(MsbBroker *broker, MsbSession *session, const MsbPacket
 	/* the rest needs a session: before Greeting it is parsed and dropped (protocol.md §5.5) */
 	if (!session->greeted) {
 		g_debug("session %" G_GINT64_FORMAT ": %s before Greeting dropped", session->id,
-			msb_packet_id_to_string(packet->id));
+		        msb_packet_id_to_string(packet->id));
 		return TRUE;
 	}
 	switch (packet->id) {
 	case MSB_PACKET_PACKET_VERSIONS:
 		if (packet->packet_versions.has_new_messages_version)
-			session->new_messages_version = packet->packet_versions.new_messages_version;
+			session->new_messages_version =
+			        packet->packet_versions.new_messages_version;
 		break;
 	case MSB_PACKET_PUBLISH:
 		msb_broker_handle_publish(broker, session, packet);
@@ -716,7 +716,7 @@ msb_broker_handle_packet(MsbBroker *broker, MsbSession *session, const MsbPacket
 		break;
 	default:
 		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_PROTOCOL,
-			    "unexpected packet id %d", packet->id);
+		            "unexpected packet id %d", packet->id);
 		return FALSE;
 	}
 	return TRUE;
@@ -742,7 +742,7 @@ msb_broker_idle_subscriber(MsbBroker *broker, MsbQueue *queue)
 /* One NewMessages batch for @sub from @queue; FALSE when there was nothing to send. */
 static gboolean
 msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, MsbSubscriber *sub,
-			 gint64 now)
+                         gint64 now)
 {
 	MsbSession *session = sub->session;
 	MsbBuf *out = &session->out;
@@ -771,14 +771,14 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 		if (sp == NULL || !msb_sub_page_holds(sp, id)) {
 			sp = msb_topic_find_sub_page(topic, id);
 			if (msb_broker_can_reload(broker, topic)) {
-				/* the sub-page needed now first (loads may be served in order), then
-				 * read ahead so that a backlog streams instead of stalling */
+				/* the sub-page needed now first (loads may be served in order),
+				 * then read ahead so that a backlog streams instead of stalling */
 				if (sp == NULL)
 					msb_broker_request_load(broker, topic, msb_sub_page_no(id),
-								FALSE);
+					                        FALSE);
 				for (gint64 k = 1; k <= MSB_TOPIC_READ_AHEAD; k++)
 					msb_broker_request_load(broker, topic,
-								msb_sub_page_no(id) + k, FALSE);
+					                        msb_sub_page_no(id) + k, FALSE);
 			}
 		}
 		if (msb_broker_can_reload(broker, topic) &&
@@ -796,8 +796,8 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 			 * this is a gap; skip the rest of the sub-page. */
 			gint64 last = (msb_sub_page_no(id) + 1) * MSB_SUB_PAGE_SIZE - 1;
 			g_warning("%s/%s: messages %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
-				  " are not in memory; skipped",
-				  topic->name, queue->name, id, last);
+			          " are not in memory; skipped",
+			          topic->name, queue->name, id, last);
 			msb_id_set_remove_range(&queue->waiting, id, last);
 			continue;
 		}
@@ -805,10 +805,10 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 		msb_id_set_pop_min(&queue->waiting);
 		if (msg->state != MSB_MESSAGE_LOADED)
 			continue; /* missing: consumed without delivery */
-		msb_wire_new_messages_add(out, session->protocol_version,
-					  session->new_messages_version, id,
-					  msb_queue_get_attempt(queue, id), msg->data, msg->headers_len,
-					  msb_message_content(msg), msg->content_len);
+		msb_wire_new_messages_add(
+		        out, session->protocol_version, session->new_messages_version, id,
+		        msb_queue_get_attempt(queue, id), msg->data, msg->headers_len,
+		        msb_message_content(msg), msg->content_len);
 		msb_id_set_add(&sub->in_flight, id);
 		bytes += msg->content_len;
 		count++;
@@ -879,12 +879,13 @@ msb_broker_kick_dead_subscribers(MsbBroker *broker, gint64 now)
 			MsbSubscriber *sub = g_ptr_array_index(session->subscribers, i);
 			if (sub->state == MSB_SUBSCRIBER_ON_DELIVERY &&
 			    now - sub->last_update_us > broker->config.delivery_timeout_us) {
-				g_warning("session %" G_GINT64_FORMAT " (%s): subscriber %" G_GINT64_FORMAT
-					  " of %s/%s has held a batch for %" G_GINT64_FORMAT
-					  " ms without confirming; disconnecting it",
-					  session->id, session->name, sub->id,
-					  sub->queue->topic->name, sub->queue->name,
-					  (now - sub->last_update_us) / 1000);
+				g_warning("session %" G_GINT64_FORMAT
+				          " (%s): subscriber %" G_GINT64_FORMAT
+				          " of %s/%s has held a batch for %" G_GINT64_FORMAT
+				          " ms without confirming; disconnecting it",
+				          session->id, session->name, sub->id,
+				          sub->queue->topic->name, sub->queue->name,
+				          (now - sub->last_update_us) / 1000);
 				g_ptr_array_add(dead, session);
 				break;
 			}

@@ -68,7 +68,7 @@ typedef struct {
 
 MsbBroker *
 msb_broker_new(const MsbBrokerConfig *config, const MsbBrokerCallbacks *callbacks,
-	       gpointer user_data);
+               gpointer user_data);
 void
 msb_broker_free(MsbBroker *broker);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbBroker, msb_broker_free)
@@ -107,7 +107,7 @@ msb_broker_session_drained(MsbBroker *broker, MsbSession *session);
  */
 gboolean
 msb_broker_handle_packet(MsbBroker *broker, MsbSession *session, const MsbPacket *packet,
-			 GError **error);
+                         GError **error);
 
 /* ---- driving ---- */
 
@@ -133,7 +133,7 @@ msb_broker_count_batches_in_flight(MsbBroker *broker);
  */
 gboolean
 msb_broker_take_save_batch(MsbBroker *broker, gsize max_bytes, guint max_messages,
-			   MsbSaveBatch *batch);
+                           MsbSaveBatch *batch);
 /* The batch is durable: its ids stop being pending, held PublishResponses may go out. */
 void
 msb_broker_save_done(MsbBroker *broker, const MsbSaveBatch *batch);
@@ -152,7 +152,7 @@ msb_broker_count_saves_in_flight(MsbBroker *broker);
 /* Install a sub-page loaded from persistence; ids of it that were not returned are missing. */
 void
 msb_broker_sub_page_loaded(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_no,
-			   const MsbLoadedMessage *messages, guint n_messages);
+                           const MsbLoadedMessage *messages, guint n_messages);
 /* The load failed; the sub-page is asked for again by the next delivery pass of the topic
  * (see msb_broker_wake_topic()). */
 void
@@ -174,11 +174,11 @@ msb_broker_build_snapshot(MsbBroker *broker);
  */
 MsbTopic *
 msb_broker_restore_topic(MsbBroker *broker, const gchar *name, gint64 snapshot_message_id,
-			 gint64 max_persisted_id, gboolean persist, GError **error);
+                         gint64 max_persisted_id, gboolean persist, GError **error);
 /* Restore a queue of a restored topic: its ranges, plus every id saved after the snapshot. */
 MsbQueue *
 msb_broker_restore_queue(MsbBroker *broker, MsbTopic *topic, gint64 snapshot_message_id,
-			 const gchar *name, MsbQueueType type, const MsbIdRange *ranges,
-			 guint n_ranges);
+                         const gchar *name, MsbQueueType type, const MsbIdRange *ranges,
+                         guint n_ranges);
 
 G_END_DECLS

@@ -66,7 +66,8 @@ msb_id_set_splice(MsbIdSet *set, guint lo, guint hi, const MsbIdRange *repl, gui
 		hi = set->head + hi_off;
 	}
 	if (n != removed)
-		memmove(set->ranges + lo + n, set->ranges + hi, (set->len - hi) * sizeof(MsbIdRange));
+		memmove(set->ranges + lo + n, set->ranges + hi,
+		        (set->len - hi) * sizeof(MsbIdRange));
 	if (n > 0)
 		memcpy(set->ranges + lo, repl, n * sizeof(MsbIdRange));
 	set->len = set->len - removed + n;
@@ -214,8 +215,8 @@ msb_id_set_count_range(const MsbIdSet *set, gint64 from, gint64 to)
 	g_return_val_if_fail(set != NULL, 0);
 	if (from > to || set->count == 0)
 		return 0;
-	for (guint i = msb_id_set_lower_bound(set, from);
-	     i < set->len && set->ranges[i].from <= to; i++)
+	for (guint i = msb_id_set_lower_bound(set, from); i < set->len && set->ranges[i].from <= to;
+	     i++)
 		n += MIN(set->ranges[i].to, to) - MAX(set->ranges[i].from, from) + 1;
 	return n;
 }
@@ -293,7 +294,7 @@ msb_id_set_to_string(const MsbIdSet *set)
 			g_string_append_printf(str, "%" G_GINT64_FORMAT, r->from);
 		else
 			g_string_append_printf(str, "%" G_GINT64_FORMAT "-%" G_GINT64_FORMAT,
-					       r->from, r->to);
+			                       r->from, r->to);
 	}
 	g_string_append_c(str, ']');
 	return g_string_free(str, FALSE);

@@ -59,7 +59,8 @@ typedef struct {
 typedef struct {
 	gchar *name;
 	MsbQueueType type;
-	GArray *ranges; /* MsbIdRange, ascending; an empty queue is one range {cursor, cursor - 1} */
+	GArray *ranges; /* MsbIdRange, ascending; an empty queue is one range {cursor, cursor - 1}
+	                 */
 } MsbQueueSnapshot;
 
 typedef struct {

@@ -175,8 +175,7 @@ msb_queue_confirm_all(MsbQueue *queue, MsbSubscriber *sub)
 }
 
 void
-msb_queue_confirm_partial(MsbQueue *queue, MsbSubscriber *sub, const MsbIdSet *done,
-			  gint64 now_us)
+msb_queue_confirm_partial(MsbQueue *queue, MsbSubscriber *sub, const MsbIdSet *done, gint64 now_us)
 {
 	msb_queue_clear_attempts(queue, done, &sub->in_flight);
 	for (guint i = 0; i < msb_id_set_n_ranges(done); i++) {

@@ -40,9 +40,9 @@ struct _MsbQueue {
 	MsbTopic *topic;
 	MsbQueueType type;
 	MsbIdSet waiting;
-	GPtrArray *subscribers;  /* MsbSubscriber*, subscription order; owned */
-	GHashTable *attempts;    /* gint64 id → failed deliveries (GINT_TO_POINTER); lazily made */
-	gint64 last_unsubscribe_us; /* monotonic; for delete-on-disconnect GC */
+	GPtrArray *subscribers; /* MsbSubscriber*, subscription order; owned */
+	GHashTable *attempts;   /* gint64 id → failed deliveries (GINT_TO_POINTER); lazily made */
+	gint64 last_unsubscribe_us;     /* monotonic; for delete-on-disconnect GC */
 	guint max_messages_per_payload; /* 0 = no limit */
 };
 
@@ -59,8 +59,7 @@ msb_queue_type_is_single_connection(MsbQueueType type)
 }
 
 MsbQueue *
-msb_queue_new(MsbTopic *topic, const gchar *name, MsbQueueType type, gint64 cursor,
-	      gint64 now_us);
+msb_queue_new(MsbTopic *topic, const gchar *name, MsbQueueType type, gint64 cursor, gint64 now_us);
 /* Frees the queue and its subscribers; their in-flight ids are dropped with it. */
 void
 msb_queue_free(MsbQueue *queue);
@@ -86,8 +85,7 @@ void
 msb_queue_confirm_all(MsbQueue *queue, MsbSubscriber *sub);
 /* Intermediary confirmation: @done leaves the batch, which stays in flight. */
 void
-msb_queue_confirm_partial(MsbQueue *queue, MsbSubscriber *sub, const MsbIdSet *done,
-			  gint64 now_us);
+msb_queue_confirm_partial(MsbQueue *queue, MsbSubscriber *sub, const MsbIdSet *done, gint64 now_us);
 
 /* Smallest id the queue still needs (waiting or in flight), or G_MAXINT64 when none. */
 gint64

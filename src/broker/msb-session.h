@@ -18,9 +18,9 @@ struct _MsbSession {
 	gpointer user_data; /* the adapter's connection */
 	gchar *peer;        /* "ip:port" or "unix" */
 	gboolean greeted;
-	gchar *name;     /* Greeting name, segment 0 */
-	gchar *version;  /* segment 1, or NULL */
-	gchar *env_info; /* segment 2, or NULL */
+	gchar *name;                 /* Greeting name, segment 0 */
+	gchar *version;              /* segment 1, or NULL */
+	gchar *env_info;             /* segment 2, or NULL */
 	gint32 protocol_version;     /* P: 0 before Greeting, then 2 or 3 */
 	gint32 new_messages_version; /* V7 */
 	gchar *namespace_name;       /* NULL = "default" */

@@ -9,7 +9,7 @@
 
 /* Messages up to this size share arena blocks; bigger ones are allocated on their own. */
 #define MSB_SUB_PAGE_SMALL_MESSAGE 4096
-#define MSB_SUB_PAGE_BLOCK_SIZE (64 * 1024)
+#define MSB_SUB_PAGE_BLOCK_SIZE    (64 * 1024)
 
 struct _MsbSubPageBlock {
 	MsbSubPageBlock *next;
@@ -89,7 +89,7 @@ msb_sub_page_alloc(MsbSubPage *sp, gsize size, gboolean *own)
 
 void
 msb_sub_page_put(MsbSubPage *sp, gint64 id, gint64 created_us, const guint8 *headers,
-		 gsize headers_len, const guint8 *content, gsize content_len)
+                 gsize headers_len, const guint8 *content, gsize content_len)
 {
 	MsbMessage *msg;
 	gboolean own = FALSE;

@@ -15,7 +15,7 @@
 G_BEGIN_DECLS
 
 #define MSB_SUB_PAGE_SIZE 1000
-#define MSB_PAGE_SIZE 100000
+#define MSB_PAGE_SIZE     100000
 
 static inline gint64
 msb_sub_page_no(gint64 id)
@@ -89,7 +89,7 @@ msb_sub_page_get(MsbSubPage *sp, gint64 id)
 /* Store a copy of the message; replaces whatever the slot held. */
 void
 msb_sub_page_put(MsbSubPage *sp, gint64 id, gint64 created_us, const guint8 *headers,
-		 gsize headers_len, const guint8 *content, gsize content_len);
+                 gsize headers_len, const guint8 *content, gsize content_len);
 /* Mark an id as asked for and not found. */
 void
 msb_sub_page_put_missing(MsbSubPage *sp, gint64 id);

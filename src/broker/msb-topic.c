@@ -14,31 +14,31 @@ msb_topic_name_validate(const gchar *name, gsize len, GError **error)
 {
 	if (len < 3 || len > 63) {
 		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_INVALID_NAME,
-			    "topic name must be 3 to 63 characters long, not %" G_GSIZE_FORMAT,
-			    len);
+		            "topic name must be 3 to 63 characters long, not %" G_GSIZE_FORMAT,
+		            len);
 		return FALSE;
 	}
 	for (gsize i = 0; i < len; i++) {
 		gchar c = name[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
 			g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_INVALID_NAME,
-				    "topic name may contain only a-z, 0-9 and '-'");
+			            "topic name may contain only a-z, 0-9 and '-'");
 			return FALSE;
 		}
 		if (c == '-' && i + 1 < len && name[i + 1] == '-') {
 			g_set_error_literal(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_INVALID_NAME,
-					    "topic name may not contain \"--\"");
+			                    "topic name may not contain \"--\"");
 			return FALSE;
 		}
 	}
 	if (name[0] == '-' || name[len - 1] == '-') {
 		g_set_error_literal(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_INVALID_NAME,
-				    "topic name may not start or end with '-'");
+		                    "topic name may not start or end with '-'");
 		return FALSE;
 	}
 	if (len == 6 && memcmp(name, "topics", 6) == 0) {
 		g_set_error_literal(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_INVALID_NAME,
-				    "\"topics\" is a reserved name");
+		                    "\"topics\" is a reserved name");
 		return FALSE;
 	}
 	return TRUE;
@@ -53,7 +53,7 @@ msb_topic_new(const gchar *name, gint64 next_id, gboolean persist)
 	topic->next_id = next_id;
 	topic->persist = persist;
 	topic->sub_pages = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
-						 (GDestroyNotify)msb_sub_page_free);
+	                                         (GDestroyNotify)msb_sub_page_free);
 	topic->queues = g_ptr_array_new_with_free_func((GDestroyNotify)msb_queue_free);
 	topic->durable_until = next_id;
 	topic->save_cursor = next_id;
@@ -141,7 +141,7 @@ msb_topic_append(MsbTopic *topic, const MsbWireMessage *messages, guint n, gint6
 		if (sp == NULL || !msb_sub_page_holds(sp, id))
 			sp = topic->write_sp = msb_topic_ensure_sub_page(topic, id);
 		msb_sub_page_put(sp, id, created_us, m->headers, m->headers_len, m->content,
-				 m->content_len);
+		                 m->content_len);
 		if (topic->track_pending)
 			msb_sub_page_set_pending(sp, id, TRUE);
 		topic->cached_bytes += (gint64)m->content_len;

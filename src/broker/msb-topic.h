@@ -16,8 +16,8 @@ G_BEGIN_DECLS
 
 struct _MsbTopic {
 	gchar *name;
-	gint64 next_id;       /* the id the next published message gets */
-	gboolean persist;     /* messages are handed to persistence */
+	gint64 next_id;        /* the id the next published message gets */
+	gboolean persist;      /* messages are handed to persistence */
 	GHashTable *sub_pages; /* gint64 sub-page no → MsbSubPage*, owned */
 	MsbSubPage *write_sp;  /* the sub-page of next_id - 1, cached */
 	MsbSubPage *read_sp;   /* last sub-page a delivery read from, cached */
@@ -28,14 +28,14 @@ struct _MsbTopic {
 	 * Persistence bookkeeping, used only when the broker has a persistence service. Messages
 	 * are saved in id order, one save per topic at a time, so "durable" is a watermark.
 	 */
-	gboolean track_pending;  /* persistence on and persist = TRUE: new ids are pending */
-	gint64 durable_until;    /* every id below is saved, or needs no saving */
-	gint64 save_cursor;      /* ids below were handed to a save (≥ durable_until) */
+	gboolean track_pending; /* persistence on and persist = TRUE: new ids are pending */
+	gint64 durable_until;   /* every id below is saved, or needs no saving */
+	gint64 save_cursor;     /* ids below were handed to a save (≥ durable_until) */
 	gboolean save_in_flight;
-	guint64 save_turn;       /* when it last got a save batch: the longest waiting goes first */
-	gint64 pending_bytes;    /* content bytes of the ids still pending */
+	guint64 save_turn;    /* when it last got a save batch: the longest waiting goes first */
+	gint64 pending_bytes; /* content bytes of the ids still pending */
 	gint64 pending_count;
-	GHashTable *loading;     /* sub-page nos being loaded from persistence (gint64 set) */
+	GHashTable *loading; /* sub-page nos being loaded from persistence (gint64 set) */
 	/* statistics */
 	guint64 messages_published;
 	guint64 publish_packets;

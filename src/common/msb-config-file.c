@@ -84,8 +84,9 @@ is_key_char(gchar c)
 	return g_ascii_isalnum(c) || c == '_' || c == '-' || c == '.';
 }
 
-static gboolean parse_error(GError **error, const gchar *origin, guint line, const gchar *format,
-                            ...) G_GNUC_PRINTF(4, 5);
+static gboolean
+parse_error(GError **error, const gchar *origin, guint line, const gchar *format, ...)
+        G_GNUC_PRINTF(4, 5);
 
 /* Set a PARSE error "ORIGIN:LINE: message". */
 static gboolean
@@ -582,8 +583,9 @@ prefix_for(MsbConfigFile *cf, gint id)
 	                       key != NULL && key->names[0] != NULL ? key->names[0] : "?");
 }
 
-static gboolean set_error_valist(MsbConfigFile *cf, gint id, GError **error, const gchar *format,
-                                 va_list args) G_GNUC_PRINTF(4, 0);
+static gboolean
+set_error_valist(MsbConfigFile *cf, gint id, GError **error, const gchar *format, va_list args)
+        G_GNUC_PRINTF(4, 0);
 
 static gboolean
 set_error_valist(MsbConfigFile *cf, gint id, GError **error, const gchar *format, va_list args)

@@ -86,8 +86,9 @@ msb_config_file_get_warnings(MsbConfigFile *cf);
 /*
  * Match every entry against @keys (@n_keys of them, kept by reference: use a static table). An
  * entry that matches no spelling is a warning ("unknown key ... ignored", with a "did you mean"
- * when only case, '_' or '-' differ); two entries for one setting, e.g. GrpcUrl and persistence_grpc_url,
- * are an error naming both lines. The typed getters below need this to have succeeded.
+ * when only case, '_' or '-' differ); two entries for one setting, e.g. GrpcUrl and
+ * persistence_grpc_url, are an error naming both lines. The typed getters below need this to have
+ * succeeded.
  */
 gboolean
 msb_config_file_bind(MsbConfigFile *cf, const MsbConfigKey *keys, gsize n_keys, GError **error);
@@ -118,7 +119,7 @@ msb_config_file_get_bool(MsbConfigFile *cf, gint id, gboolean *out, GError **err
 /* A decimal integer with an optional '-' in [@min, @max]. */
 gboolean
 msb_config_file_get_int64(MsbConfigFile *cf, gint id, gint64 min, gint64 max, gint64 *out,
-			  GError **error);
+                          GError **error);
 
 /* A TCP/UDP port, 1 to 65535. */
 gboolean
@@ -127,7 +128,7 @@ msb_config_file_get_port(MsbConfigFile *cf, gint id, guint16 *out, GError **erro
 /* Any form of msb_duration_parse(), in microseconds, in [@min_us, @max_us]. */
 gboolean
 msb_config_file_get_duration(MsbConfigFile *cf, gint id, gint64 min_us, gint64 max_us,
-			     gint64 *out_us, GError **error);
+                             gint64 *out_us, GError **error);
 
 /*
  * Bytes: a plain integer, or an integer followed by KiB, MiB or GiB (1024-based, one space before
@@ -135,7 +136,7 @@ msb_config_file_get_duration(MsbConfigFile *cf, gint id, gint64 min_us, gint64 m
  */
 gboolean
 msb_config_file_get_size(MsbConfigFile *cf, gint id, gint64 min, gint64 max, gint64 *out,
-			 GError **error);
+                         GError **error);
 
 /*
  * For checks the getters cannot make (a URL scheme, a value that depends on another key): set
@@ -145,7 +146,7 @@ msb_config_file_get_size(MsbConfigFile *cf, gint id, gint64 min, gint64 max, gin
  */
 gboolean
 msb_config_file_set_error(MsbConfigFile *cf, gint id, GError **error, const gchar *format, ...)
-    G_GNUC_PRINTF(4, 5);
+        G_GNUC_PRINTF(4, 5);
 
 /* Add a warning with the prefix msb_config_file_set_error() would use. */
 void

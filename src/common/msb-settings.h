@@ -9,12 +9,12 @@
 
 G_BEGIN_DECLS
 
-#define MSB_DEFAULT_TCP_PORT 6421
-#define MSB_DEFAULT_HTTP_PORT 6123
-#define MSB_DEFAULT_GRPC_URL "http://127.0.0.1:7124"
+#define MSB_DEFAULT_TCP_PORT          6421
+#define MSB_DEFAULT_HTTP_PORT         6123
+#define MSB_DEFAULT_GRPC_URL          "http://127.0.0.1:7124"
 #define MSB_DEFAULT_MAX_DELIVERY_SIZE 4194304
-#define MSB_DEFAULT_LISTEN_ADDRESS "0.0.0.0"
-#define MSB_DEFAULT_SEND_BUFFER_SIZE (4 * 1024 * 1024)
+#define MSB_DEFAULT_LISTEN_ADDRESS    "0.0.0.0"
+#define MSB_DEFAULT_SEND_BUFFER_SIZE  (4 * 1024 * 1024)
 /* MaxPacketSize must leave this much room above MaxDeliverySize for a batch's framing */
 #define MSB_PACKET_HEADROOM 65536
 /* the file looked for in $HOME when no --settings is given */
@@ -25,7 +25,8 @@ G_BEGIN_DECLS
 typedef struct {
 	/* the file the values were read from; NULL when running on built-in defaults */
 	gchar *source;
-	/* warnings found while reading (unknown keys, ignored "// text"), to be logged by the caller */
+	/* warnings found while reading (unknown keys, ignored "// text"), to be logged by the
+	 * caller */
 	GPtrArray *warnings;
 
 	/*
@@ -39,17 +40,18 @@ typedef struct {
 	gint64 delivery_timeout_us;             /* DeliveryTimeout, default 30 s */
 	/* ConnectionTimeout (ours): a client silent this long is disconnected, default 20 s */
 	gint64 connection_timeout_us;
-	gboolean debug_mode;                    /* DebugMode, default false */
-	gint64 max_delivery_size;               /* MaxDeliverySize, default 4 MiB */
-	gboolean persist_compressed;            /* PersistCompressed, default false */
-	gboolean auto_create_topic_on_publish;  /* AutoCreateTopicOnPublish, default false */
+	gboolean debug_mode;                     /* DebugMode, default false */
+	gint64 max_delivery_size;                /* MaxDeliverySize, default 4 MiB */
+	gboolean persist_compressed;             /* PersistCompressed, default false */
+	gboolean auto_create_topic_on_publish;   /* AutoCreateTopicOnPublish, default false */
 	gboolean auto_create_topic_on_subscribe; /* AutoCreateTopicOnSubscribe, default false */
-	gchar *listen_unix_socket;              /* ListenUnixSocket; NULL = off; "~/" expanded */
-	gchar *listen_address;                  /* ListenAddress (ours), default "0.0.0.0" */
-	guint16 tcp_port;                       /* TcpPort, default 6421 */
-	guint16 http_port;                      /* HttpPort, default 6123 */
-	gint64 max_packet_size;  /* MaxPacketSize (ours): default 4 × MaxDeliverySize, ≥ 64 KiB */
-	gint64 send_buffer_size; /* SendBufferSize (ours): per-connection output cap, default 4 MiB */
+	gchar *listen_unix_socket;               /* ListenUnixSocket; NULL = off; "~/" expanded */
+	gchar *listen_address;                   /* ListenAddress (ours), default "0.0.0.0" */
+	guint16 tcp_port;                        /* TcpPort, default 6421 */
+	guint16 http_port;                       /* HttpPort, default 6123 */
+	gint64 max_packet_size; /* MaxPacketSize (ours): default 4 × MaxDeliverySize, ≥ 64 KiB */
+	gint64 send_buffer_size; /* SendBufferSize (ours): per-connection output cap, default 4 MiB
+	                          */
 } MsbSettings;
 
 MsbSettings *

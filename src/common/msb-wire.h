@@ -151,7 +151,8 @@ typedef struct {
 		struct {
 			guint n_entries;
 			gboolean has_new_messages_version;
-			gint32 new_messages_version; /* the value for key 7, if present (last one wins) */
+			gint32 new_messages_version; /* the value for key 7, if present (last one
+			                                wins) */
 		} packet_versions;
 		struct {
 			MsbWireStr message;
@@ -206,18 +207,19 @@ msb_wire_decoder_clear(MsbWireDecoder *dec);
  * OK: *out is filled and *consumed is its size in bytes. Views in *out point into @data and into
  *   the decoder's scratch arrays; both stay valid until the next call.
  * NEED_MORE: @data holds a prefix of a valid packet; *consumed is set to the total number of bytes
- *   known to be needed (at least len + 1), so the caller can wait for that many before trying again.
- * ERROR: @error says why; the stream cannot be resynchronised and the connection must be closed.
+ *   known to be needed (at least len + 1), so the caller can wait for that many before trying
+ * again. ERROR: @error says why; the stream cannot be resynchronised and the connection must be
+ * closed.
  */
 MsbWireDecodeResult
-msb_wire_decode(MsbWireDecoder *dec, const guint8 *data, gsize len, MsbPacket *out,
-		gsize *consumed, GError **error);
+msb_wire_decode(MsbWireDecoder *dec, const guint8 *data, gsize len, MsbPacket *out, gsize *consumed,
+                GError **error);
 
 /* Iterate a raw header block (from MsbWireMessage.headers, or one built with
  * msb_wire_put_headers()). @pos starts at 0. Returns FALSE at the end. */
 gboolean
 msb_wire_headers_next(const guint8 *headers, gsize headers_len, gsize *pos, MsbWireStr *key,
-		      MsbWireStr *value);
+                      MsbWireStr *value);
 
 /* ---- encoding ---- */
 
@@ -240,19 +242,19 @@ void
 msb_wire_put_publish_response(MsbBuf *buf, gint64 request_id);
 gboolean
 msb_wire_put_subscribe(MsbBuf *buf, const gchar *topic, const gchar *queue, guint8 queue_type,
-		       GError **error);
+                       GError **error);
 gboolean
 msb_wire_put_subscribe_response(MsbBuf *buf, const gchar *topic, const gchar *queue,
-				GError **error);
+                                GError **error);
 /* packet 8 (@all_ok) or 13 */
 gboolean
 msb_wire_put_confirm(MsbBuf *buf, gboolean all_ok, const gchar *topic, const gchar *queue,
-		     gint64 confirmation_id, GError **error);
+                     gint64 confirmation_id, GError **error);
 /* packet 14 (@intermediary FALSE) or 15 */
 gboolean
-msb_wire_put_confirm_ids(MsbBuf *buf, gboolean intermediary, const gchar *topic,
-			 const gchar *queue, gint64 confirmation_id, const MsbWireRange *ranges,
-			 guint n_ranges, GError **error);
+msb_wire_put_confirm_ids(MsbBuf *buf, gboolean intermediary, const gchar *topic, const gchar *queue,
+                         gint64 confirmation_id, const MsbWireRange *ranges, guint n_ranges,
+                         GError **error);
 gboolean
 msb_wire_put_create_topic(MsbBuf *buf, const gchar *topic, GError **error);
 /* packet 11 with the single entry clients send: key 7 → @new_messages_version */
@@ -279,12 +281,12 @@ msb_wire_put_headers(MsbBuf *buf, const MsbWireHeader *headers, guint n_headers,
  */
 gboolean
 msb_wire_publish_begin(MsbBuf *buf, const gchar *topic, gint64 request_id, gsize *count_at,
-		       GError **error);
+                       GError **error);
 /* @headers is a raw block from msb_wire_put_headers()/MsbWireMessage, or NULL for none;
  * for P < 3 headers are not sent. The block is copied as is, not validated again. */
 void
-msb_wire_publish_add(MsbBuf *buf, gint32 protocol_version, const guint8 *headers,
-		     gsize headers_len, const guint8 *content, gsize content_len);
+msb_wire_publish_add(MsbBuf *buf, gint32 protocol_version, const guint8 *headers, gsize headers_len,
+                     const guint8 *content, gsize content_len);
 void
 msb_wire_publish_end(MsbBuf *buf, gsize count_at, guint n_messages, gboolean persist_immediately);
 
@@ -294,11 +296,11 @@ msb_wire_publish_end(MsbBuf *buf, gsize count_at, guint n_messages, gboolean per
  */
 gboolean
 msb_wire_new_messages_begin(MsbBuf *buf, const gchar *topic, const gchar *queue,
-			    gint64 confirmation_id, gsize *count_at, GError **error);
+                            gint64 confirmation_id, gsize *count_at, GError **error);
 void
 msb_wire_new_messages_add(MsbBuf *buf, gint32 protocol_version, gint32 new_messages_version,
-			  gint64 id, gint32 attempt, const guint8 *headers, gsize headers_len,
-			  const guint8 *content, gsize content_len);
+                          gint64 id, gint32 attempt, const guint8 *headers, gsize headers_len,
+                          const guint8 *content, gsize content_len);
 void
 msb_wire_new_messages_end(MsbBuf *buf, gsize count_at, guint n_messages);
 

@@ -293,10 +293,12 @@ msb_connection_readable_cb(GSocket *socket, GIOCondition condition, gpointer use
 
 	while (budget > 0 && !conn->closed) {
 		g_autoptr(GError) error = NULL;
-		gsize want = MAX(MSB_CONNECTION_READ_CHUNK,
-				 conn->need > msb_buf_pending(&conn->in)
-				     ? conn->need - msb_buf_pending(&conn->in)
-				     : 0);
+		/* grow towards a big packet as its bytes arrive, not by what its header claims:
+		 * a client announcing MaxPacketSize must send that much to make us hold it */
+		gsize missing = conn->need > msb_buf_pending(&conn->in)
+				    ? conn->need - msb_buf_pending(&conn->in)
+				    : 0;
+		gsize want = CLAMP(missing, MSB_CONNECTION_READ_CHUNK, MSB_CONNECTION_READ_BUDGET);
 		guint8 *dst;
 		gssize n;
 

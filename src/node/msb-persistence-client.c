@@ -5,7 +5,7 @@
  *   - the caller's main context encodes requests (cheap copies) and gets the results;
  *   - up to MAX_WORKERS worker threads, started on demand, each with its own pluck completion
  *     queue, run the calls as blocking code (one batch, wait, the next batch), compress, unzip
- *     and decode, and hand the result back with g_main_context_invoke();
+ *     and decode, and hand the result back through an idle source on the task's context;
  *   - one watcher thread keeps a connectivity watch armed with try_to_connect, which is what
  *     makes the C core notice a restarted service within the reconnect backoff (capped at
  *     300 ms here) instead of at its 5 s backup poll, and publishes "connected".
@@ -302,6 +302,23 @@ G_DEFINE_FINAL_TYPE(MsbPersistenceClient, msb_persistence_client, G_TYPE_OBJECT)
 static gint stop_marker;
 #define STOP_JOB ((gpointer)&stop_marker)
 
+/*
+ * Runs @func on @context from another thread. Not g_main_context_invoke(): from a thread with
+ * no thread-default context of its own it runs @func at once, in that thread, whenever
+ * @context is the global default and nobody iterates it at that instant.
+ */
+static void
+msb_invoke_on(GMainContext *context, GSourceFunc func, gpointer data, GDestroyNotify destroy)
+{
+	GSource *source = g_idle_source_new();
+
+	g_source_set_priority(source, G_PRIORITY_DEFAULT);
+	g_source_set_callback(source, func, data, destroy);
+	g_source_set_static_name(source, "msb-persistence-client");
+	g_source_attach(source, context);
+	g_source_unref(source);
+}
+
 static MsbNotifier *
 msb_notifier_ref(MsbNotifier *n)
 {
@@ -354,8 +371,8 @@ msb_watcher_publish(MsbPersistenceClient *self, grpc_connectivity_state state)
 	if ((old == GRPC_CHANNEL_READY) == (state == GRPC_CHANNEL_READY))
 		return;
 	/* the notifier, not the object: the object may be going away meanwhile */
-	g_main_context_invoke_full(self->context, G_PRIORITY_DEFAULT, msb_notify_connected_cb,
-	                           msb_notifier_ref(self->notifier), msb_notifier_unref);
+	msb_invoke_on(self->context, msb_notify_connected_cb, msb_notifier_ref(self->notifier),
+	              msb_notifier_unref);
 }
 
 static gpointer
@@ -451,7 +468,7 @@ msb_worker_thread(gpointer data)
 			break;
 		job->run(self, job, cq);
 		/* from here on the job belongs to the task's context, where it is freed */
-		g_main_context_invoke(g_task_get_context(job->task), msb_job_complete_cb, job);
+		msb_invoke_on(g_task_get_context(job->task), msb_job_complete_cb, job, NULL);
 	}
 	grpc_completion_queue_shutdown(cq);
 	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
@@ -595,15 +612,36 @@ msb_set_status_error(MsbPersistenceClient *self, GError **error, MsbMethod metho
 	}
 }
 
+/* Passes one received message to @on_response; FALSE stops the call. */
+static gboolean
+msb_deliver(grpc_byte_buffer *bb, MsbResponseFunc on_response, gpointer user_data,
+            GError **response_error)
+{
+	g_autoptr(GBytes) bytes = msb_bb_to_bytes(bb);
+
+	if (bytes == NULL) {
+		g_set_error_literal(response_error, MSB_PERSISTENCE_ERROR,
+		                    MSB_PERSISTENCE_ERROR_BAD_RESPONSE,
+		                    "a compressed message (we never ask for compression)");
+		return FALSE;
+	}
+	return on_response == NULL || on_response(bytes, user_data, response_error);
+}
+
 /*
  * Runs one call: sends @requests (one for unary and server-streaming calls, any number for
  * client streaming), passes every response message to @on_response, and turns the status into
- * an error. The batches follow the table in notes-grpc-c-core.md §4.
+ * an error. The batches follow notes-grpc-c-core.md §4, except that RECV_STATUS_ON_CLIENT and
+ * RECV_INITIAL_METADATA are posted first, in batches of their own: a service that answers before
+ * it has read the request (an UNAVAILABLE from its start-up gate, say) sends a Trailers-Only
+ * response at once, our next send then fails, and in this gRPC version the status of such a
+ * call is delivered only once the initial metadata has been asked for; skipping that after the
+ * failed send left the call waiting for its deadline.
  */
 static gboolean
-msb_client_call(MsbPersistenceClient *self, grpc_completion_queue *cq, MsbJob *job,
-                MsbMethod method, GPtrArray *requests, MsbResponseFunc on_response,
-                gpointer user_data, GError **error)
+msb_client_call_once(MsbPersistenceClient *self, grpc_completion_queue *cq, MsbJob *job,
+                     MsbMethod method, GPtrArray *requests, MsbResponseFunc on_response,
+                     gpointer user_data, gint *pushback_ms, GError **error)
 {
 	GCancellable *cancellable = g_task_get_cancellable(job->task);
 	MsbShape shape = methods[method].shape;
@@ -617,9 +655,12 @@ msb_client_call(MsbPersistenceClient *self, grpc_completion_queue *cq, MsbJob *j
 	g_autofree gchar *details_str = NULL;
 	gulong cancel_id = 0;
 	grpc_call *call;
-	grpc_op ops[6];
+	grpc_op status_op = {0};
+	grpc_op md_op = {0};
+	grpc_op ops[4];
 	gsize n;
-	gboolean streaming_ok = TRUE;
+	gboolean ok;
+	gboolean usable = TRUE;
 
 	if (g_cancellable_set_error_if_cancelled(cancellable, error))
 		return FALSE;
@@ -637,104 +678,99 @@ msb_client_call(MsbPersistenceClient *self, grpc_completion_queue *cq, MsbJob *j
 		                                  NULL);
 	grpc_metadata_array_init(&initial_md);
 	grpc_metadata_array_init(&trailing_md);
-	memset(ops, 0, sizeof(ops));
 
+	status_op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	status_op.data.recv_status_on_client.trailing_metadata = &trailing_md;
+	status_op.data.recv_status_on_client.status = &status;
+	status_op.data.recv_status_on_client.status_details = &details;
+	ok = grpc_call_start_batch(call, &status_op, 1, &status, NULL) == GRPC_CALL_OK;
+	g_assert(ok);
+	/* the same for the initial metadata: a status that arrives as Trailers-Only is only
+	 * handed over once the initial metadata has been asked for */
+	md_op.op = GRPC_OP_RECV_INITIAL_METADATA;
+	md_op.data.recv_initial_metadata.recv_initial_metadata = &initial_md;
+	ok = grpc_call_start_batch(call, &md_op, 1, &initial_md, NULL) == GRPC_CALL_OK;
+	g_assert(ok);
+
+	memset(ops, 0, sizeof(ops));
 	/* wait for a connection until the deadline instead of failing while the service
 	 * restarts */
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[0].flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY;
-	n = 1;
 	if (shape == SHAPE_CLIENT_STREAMING) {
 		/* RECV_INITIAL_METADATA stays out of this batch: it completes only when the
 		 * service answers, which is after we have sent everything */
-		streaming_ok = msb_start_and_wait(call, cq, ops, n);
-		for (guint i = 0; streaming_ok && i < requests->len; i++) {
+		ok = msb_start_and_wait(call, cq, ops, 1);
+		for (guint i = 0; ok && i < requests->len; i++) {
 			memset(ops, 0, sizeof(ops));
 			ops[0].op = GRPC_OP_SEND_MESSAGE;
 			ops[0].data.send_message.send_message =
 			        msb_bytes_to_bb(g_ptr_array_index(requests, i));
-			streaming_ok = msb_start_and_wait(call, cq, ops, 1);
+			ok = msb_start_and_wait(call, cq, ops, 1);
 			grpc_byte_buffer_destroy(ops[0].data.send_message.send_message);
 		}
-		memset(ops, 0, sizeof(ops));
-		n = 0;
-		if (streaming_ok) {
-			ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-			ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
-			ops[n++].data.recv_initial_metadata.recv_initial_metadata = &initial_md;
-			ops[n].op = GRPC_OP_RECV_MESSAGE;
-			ops[n++].data.recv_message.recv_message = &recv_bb;
+		if (ok) {
+			memset(ops, 0, sizeof(ops));
+			ops[0].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+			ops[1].op = GRPC_OP_RECV_MESSAGE;
+			ops[1].data.recv_message.recv_message = &recv_bb;
+			ok = msb_start_and_wait(call, cq, ops, 2);
 		}
-		/* after a failed send the status says why; it always arrives */
-		ops[n].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-		ops[n].data.recv_status_on_client.trailing_metadata = &trailing_md;
-		ops[n].data.recv_status_on_client.status = &status;
-		ops[n++].data.recv_status_on_client.status_details = &details;
-		msb_start_and_wait(call, cq, ops, n);
-		if (recv_bb != NULL && status == GRPC_STATUS_OK && on_response != NULL) {
-			g_autoptr(GBytes) bytes = msb_bb_to_bytes(recv_bb);
-			if (bytes == NULL || !on_response(bytes, user_data, &response_error))
-				streaming_ok = FALSE;
-		}
+		if (ok && recv_bb != NULL)
+			usable = msb_deliver(recv_bb, on_response, user_data, &response_error);
 	} else {
-		ops[0].data.send_initial_metadata.count = 0;
 		ops[1].op = GRPC_OP_SEND_MESSAGE;
 		ops[1].data.send_message.send_message = msb_bytes_to_bb(g_ptr_array_index(requests, 0));
 		ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-		ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-		ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial_md;
-		n = 4;
+		n = 3;
 		if (shape == SHAPE_UNARY) {
-			ops[4].op = GRPC_OP_RECV_MESSAGE;
-			ops[4].data.recv_message.recv_message = &recv_bb;
-			ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-			ops[5].data.recv_status_on_client.trailing_metadata = &trailing_md;
-			ops[5].data.recv_status_on_client.status = &status;
-			ops[5].data.recv_status_on_client.status_details = &details;
-			n = 6;
-			msb_start_and_wait(call, cq, ops, n);
-			grpc_byte_buffer_destroy(ops[1].data.send_message.send_message);
-			if (recv_bb != NULL && status == GRPC_STATUS_OK && on_response != NULL) {
-				g_autoptr(GBytes) bytes = msb_bb_to_bytes(recv_bb);
-				if (bytes == NULL || !on_response(bytes, user_data, &response_error))
-					streaming_ok = FALSE;
-			}
+			ops[3].op = GRPC_OP_RECV_MESSAGE;
+			ops[3].data.recv_message.recv_message = &recv_bb;
+			n = 4;
+		}
+		ok = msb_start_and_wait(call, cq, ops, n);
+		grpc_byte_buffer_destroy(ops[1].data.send_message.send_message);
+		if (shape == SHAPE_UNARY) {
+			if (ok && recv_bb != NULL)
+				usable = msb_deliver(recv_bb, on_response, user_data,
+				                     &response_error);
 		} else {
-			gboolean ok = msb_start_and_wait(call, cq, ops, n);
-
-			grpc_byte_buffer_destroy(ops[1].data.send_message.send_message);
 			/* one message a batch until the end of the stream (a NULL buffer) */
-			while (ok) {
-				g_autoptr(GBytes) bytes = NULL;
-
+			while (ok && usable) {
 				memset(ops, 0, sizeof(ops));
 				ops[0].op = GRPC_OP_RECV_MESSAGE;
 				ops[0].data.recv_message.recv_message = &recv_bb;
 				if (!msb_start_and_wait(call, cq, ops, 1) || recv_bb == NULL)
 					break;
-				bytes = msb_bb_to_bytes(recv_bb);
+				usable = msb_deliver(recv_bb, on_response, user_data,
+				                     &response_error);
 				g_clear_pointer(&recv_bb, grpc_byte_buffer_destroy);
-				if (bytes == NULL || !on_response(bytes, user_data, &response_error)) {
-					/* what we cannot use, we need not wait for */
-					streaming_ok = FALSE;
-					grpc_call_cancel(call, NULL);
-					break;
-				}
 			}
-			memset(ops, 0, sizeof(ops));
-			ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-			ops[0].data.recv_status_on_client.trailing_metadata = &trailing_md;
-			ops[0].data.recv_status_on_client.status = &status;
-			ops[0].data.recv_status_on_client.status_details = &details;
-			msb_start_and_wait(call, cq, ops, 1);
 		}
 	}
+	/* what we cannot use, we need not wait for */
+	if (!usable)
+		grpc_call_cancel(call, NULL);
+	/* both always complete: with the answer, at the deadline, or on cancellation */
+	msb_pluck(cq, &initial_md);
+	msb_pluck(cq, &status);
 
 	if (cancel_id != 0)
 		g_cancellable_disconnect(cancellable, cancel_id);
 	g_clear_pointer(&recv_bb, grpc_byte_buffer_destroy);
 	details_str = g_strndup((const gchar *)GRPC_SLICE_START_PTR(details), GRPC_SLICE_LENGTH(details));
 	grpc_slice_unref(details);
+	for (gsize i = 0; status == GRPC_STATUS_UNAVAILABLE && i < trailing_md.count; i++) {
+		const grpc_metadata *md = &trailing_md.metadata[i];
+
+		if (grpc_slice_str_cmp(md->key, "grpc-retry-pushback-ms") == 0) {
+			g_autofree gchar *value = g_strndup(
+			        (const gchar *)GRPC_SLICE_START_PTR(md->value), GRPC_SLICE_LENGTH(md->value));
+			gint64 ms = g_ascii_strtoll(value, NULL, 10);
+
+			*pushback_ms = (gint)CLAMP(ms, 0, 60000);
+		}
+	}
 	grpc_metadata_array_destroy(&initial_md);
 	grpc_metadata_array_destroy(&trailing_md);
 	grpc_call_unref(call);
@@ -754,14 +790,43 @@ msb_client_call(MsbPersistenceClient *self, grpc_completion_queue *cq, MsbJob *j
 		msb_set_status_error(self, error, method, status, details_str, job->timeout_ms);
 		return FALSE;
 	}
-	if (!streaming_ok) {
-		/* the stream broke but the status claims OK: should not happen */
-		g_set_error(error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_BAD_RESPONSE,
-		            "persistence service at %s: %s ended without a usable response",
-		            self->target, methods[method].name);
-		return FALSE;
-	}
 	return TRUE;
+}
+
+/*
+ * msb_client_call_once(), again while the service answers "not now": UNAVAILABLE with
+ * grpc-retry-pushback-ms, which ours sends while it recovers at start-up or shuts down. Every
+ * call is idempotent (saves replace by id, a snapshot replaces the last), so a retry is safe;
+ * any other error comes back at once.
+ */
+static gboolean
+msb_client_call(MsbPersistenceClient *self, grpc_completion_queue *cq, MsbJob *job,
+                MsbMethod method, GPtrArray *requests, MsbResponseFunc on_response,
+                gpointer user_data, GError **error)
+{
+	GCancellable *cancellable = g_task_get_cancellable(job->task);
+
+	for (;;) {
+		g_autoptr(GError) local = NULL;
+		gint pushback_ms = -1;
+		gint64 retry_at;
+
+		if (msb_client_call_once(self, cq, job, method, requests, on_response, user_data,
+		                         &pushback_ms, &local))
+			return TRUE;
+		retry_at = g_get_monotonic_time() + (gint64)pushback_ms * 1000;
+		if (pushback_ms < 0 || retry_at >= job->deadline_us) {
+			g_propagate_error(error, g_steal_pointer(&local));
+			return FALSE;
+		}
+		g_debug("%s: %s; retrying in %d ms", methods[method].name, local->message,
+		        pushback_ms);
+		while (g_get_monotonic_time() < retry_at) {
+			if (g_cancellable_set_error_if_cancelled(cancellable, error))
+				return FALSE;
+			g_usleep(MIN(10000, MAX(retry_at - g_get_monotonic_time(), 0)));
+		}
+	}
 }
 
 static void

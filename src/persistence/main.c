@@ -51,6 +51,18 @@ typedef struct {
 } MsbMain;
 
 static void
+msb_main_recovered_cb(GObject *source, GAsyncResult *result, gpointer user_data);
+
+static gboolean
+msb_main_start_recovery_cb(gpointer user_data)
+{
+	MsbMain *self = user_data;
+
+	msb_store_recover_async(self->store, NULL, msb_main_recovered_cb, self);
+	return G_SOURCE_REMOVE;
+}
+
+static void
 msb_main_maybe_quit(MsbMain *self)
 {
 	/* the store may be closed only once recovery has returned and no handler can call it */
@@ -188,6 +200,7 @@ main(int argc, char **argv)
 	g_autofree gchar *shown = NULL;
 	gint grpc_port = -1;
 	gint http_port = -1;
+	gint recovery_delay_ms = 0;
 	gboolean verbose = FALSE;
 	gboolean version = FALSE;
 	guint16 bound_grpc = 0;
@@ -217,6 +230,8 @@ main(int argc, char **argv)
 	        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
 	        {"test-inject-fault", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &fault,
 	         "Testing only: make the NTH write or fsync after recovery fail", "KIND:NTH:ERRNO"},
+	        {"test-delay-recovery", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT,
+	         &recovery_delay_ms, "Testing only: start recovery this much later", "MS"},
 	        {NULL}};
 
 	setlocale(LC_ALL, "");
@@ -279,9 +294,13 @@ main(int argc, char **argv)
 	          settings->source != NULL ? settings->source : "built-in default settings");
 	for (guint i = 0; settings->warnings != NULL && i < settings->warnings->len; i++)
 		g_warning("%s", (const gchar *)g_ptr_array_index(settings->warnings, i));
-	shown = msb_persistence_settings_to_string(settings);
-	g_strdelimit(shown, "\n", ';');
-	g_message("settings: %s", shown);
+	{
+		g_autofree gchar *text = msb_persistence_settings_to_string(settings);
+		g_auto(GStrv) lines = g_strsplit(g_strchomp(text), "\n", -1);
+
+		shown = g_strjoinv("; ", lines);
+		g_message("settings: %s", shown);
+	}
 
 	if (g_mkdir_with_parents(settings->data_path, 0755) != 0) {
 		gint saved = errno;
@@ -321,7 +340,10 @@ main(int argc, char **argv)
 	loop = g_main_loop_new(NULL, FALSE);
 	self.loop = loop;
 	self.recovering = TRUE;
-	msb_store_recover_async(self.store, NULL, msb_main_recovered_cb, &self);
+	if (recovery_delay_ms > 0)
+		g_timeout_add((guint)recovery_delay_ms, msb_main_start_recovery_cb, &self);
+	else
+		msb_main_start_recovery_cb(&self);
 	g_unix_signal_add(SIGTERM, msb_main_signal_cb, &self);
 	g_unix_signal_add(SIGINT, msb_main_signal_cb, &self);
 	if (ready_file != NULL &&

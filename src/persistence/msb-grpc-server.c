@@ -33,6 +33,11 @@
 #define DEFAULT_OP_TIMEOUT_US (30 * G_USEC_PER_SEC)
 /* below this a message is copied into a slice; above it the slice refers to the GBytes */
 #define COPY_BELOW 4096
+/* how far a handler may run ahead of the transport when streaming responses */
+#define SEND_QUEUE_MESSAGES 256
+#define SEND_QUEUE_BYTES    (8u * 1024u * 1024u)
+/* what a "not now" answer tells the client to wait before it retries */
+#define MSB_GRPC_RETRY_PUSHBACK_MS "100"
 
 typedef enum {
 	TAG_NEW,
@@ -107,9 +112,11 @@ struct _MsbGrpcCall {
 
 	GMutex lock;
 	GCond cond;
-	gboolean op_pending; /* one batch of ours is in flight */
+	gboolean op_pending; /* one batch of ours is in flight (or sends are queued behind it) */
 	gboolean op_ok;
 	grpc_byte_buffer *send_bb; /* of the batch in flight */
+	GQueue send_queue;         /* grpc_byte_buffer: messages to send after send_bb */
+	gsize queued_bytes;
 	grpc_byte_buffer *recv_bb;
 	gboolean sent_initial_md;
 	gboolean finished;
@@ -254,6 +261,7 @@ msb_call_new(MsbGrpcServer *server, MsbGrpcMethod *method)
 	call->close_tag = (MsbTag){TAG_CLOSE, call};
 	call->op_tag = (MsbTag){TAG_OP, call};
 	call->refs = 1;
+	g_queue_init(&call->send_queue);
 	g_mutex_init(&call->lock);
 	g_cond_init(&call->cond);
 	return call;
@@ -282,6 +290,7 @@ msb_call_unref(MsbGrpcCall *call)
 	g_clear_pointer(&call->payload, grpc_byte_buffer_destroy);
 	g_clear_pointer(&call->recv_bb, grpc_byte_buffer_destroy);
 	g_clear_pointer(&call->send_bb, grpc_byte_buffer_destroy);
+	g_queue_clear_full(&call->send_queue, (GDestroyNotify)grpc_byte_buffer_destroy);
 	g_mutex_clear(&call->lock);
 	g_cond_clear(&call->cond);
 	g_free(call);
@@ -315,35 +324,53 @@ msb_server_request(MsbGrpcServer *server, MsbGrpcMethod *method)
 	}
 }
 
-/* Starts a batch of ours; its completion drops the reference taken here. */
 static void
-msb_call_start_batch(MsbGrpcCall *call, const grpc_op *ops, gsize n_ops)
+msb_server_on_op(MsbGrpcCall *call, gboolean ok);
+
+/* Starts @ops as our batch in flight (op_pending is already TRUE); its completion drops the
+ * reference taken here. */
+static void
+msb_call_launch(MsbGrpcCall *call, const grpc_op *ops, gsize n_ops)
 {
 	grpc_call_error err;
 
-	g_mutex_lock(&call->lock);
-	call->op_pending = TRUE;
-	g_mutex_unlock(&call->lock);
 	msb_call_ref(call);
 	err = grpc_call_start_batch(call->call, ops, n_ops, &call->op_tag, NULL);
 	if (err != GRPC_CALL_OK) {
 		g_critical("%s: cannot start a gRPC batch: call error %d", msb_grpc_call_get_path(call),
 		           err);
-		g_mutex_lock(&call->lock);
-		call->op_pending = FALSE;
-		call->op_ok = FALSE;
-		call->broken = TRUE;
-		g_clear_pointer(&call->send_bb, grpc_byte_buffer_destroy);
-		g_cond_broadcast(&call->cond);
-		g_mutex_unlock(&call->lock);
-		msb_call_unref(call);
+		msb_server_on_op(call, FALSE);
 	}
 }
 
+static void
+msb_call_start_batch(MsbGrpcCall *call, const grpc_op *ops, gsize n_ops)
+{
+	g_mutex_lock(&call->lock);
+	call->op_pending = TRUE;
+	g_mutex_unlock(&call->lock);
+	msb_call_launch(call, ops, n_ops);
+}
+
+/* With call->lock held: the op timeout passed without progress; cancel the call, which makes
+ * the batch in flight fail at once (the core still owns its buffers until then). */
+static void
+msb_call_cancel_stalled_locked(MsbGrpcCall *call)
+{
+	g_mutex_unlock(&call->lock);
+	g_warning("%s: no progress for %" G_GINT64_FORMAT " s; cancelling the call",
+	          msb_grpc_call_get_path(call), call->server->op_timeout_us / G_USEC_PER_SEC);
+	grpc_call_cancel_with_status(call->call, GRPC_STATUS_DEADLINE_EXCEEDED,
+	                             "my-service-bus-persistence: the call made no progress and "
+	                             "was cancelled",
+	                             NULL);
+	g_mutex_lock(&call->lock);
+}
+
 /*
- * Waits until no batch of ours is in flight. A batch that takes longer than the op timeout means
- * a client that stopped reading or sending: the call is cancelled, which makes the batch fail at
- * once, and the wait goes on for that failure (the core still owns the buffers until then).
+ * Waits until no batch of ours is in flight and no send is queued. A batch that takes longer
+ * than the op timeout means a client that stopped reading or sending: the call is cancelled,
+ * and the wait goes on for the failure that follows.
  */
 static gboolean
 msb_call_wait(MsbGrpcCall *call)
@@ -360,15 +387,7 @@ msb_call_wait(MsbGrpcCall *call)
 		}
 		if (!g_cond_wait_until(&call->cond, &call->lock, deadline) && call->op_pending) {
 			timed_out = TRUE;
-			g_mutex_unlock(&call->lock);
-			g_warning("%s: no progress for %" G_GINT64_FORMAT " s; cancelling the call",
-			          msb_grpc_call_get_path(call),
-			          call->server->op_timeout_us / G_USEC_PER_SEC);
-			grpc_call_cancel_with_status(call->call, GRPC_STATUS_DEADLINE_EXCEEDED,
-			                             "my-service-bus-persistence: the call made no "
-			                             "progress and was cancelled",
-			                             NULL);
-			g_mutex_lock(&call->lock);
+			msb_call_cancel_stalled_locked(call);
 		}
 	}
 	ok = !call->broken;
@@ -444,26 +463,56 @@ msb_grpc_call_recv(MsbGrpcCall *call, GBytes **message)
 	return TRUE;
 }
 
+/*
+ * Queues @bb behind the send in flight, or starts it when there is none. The completion-queue
+ * thread starts each queued message as soon as the previous one is done, so a long stream costs
+ * no thread switch per message; the queue is bounded, so a slow client slows the handler down
+ * instead of filling our memory.
+ */
 static gboolean
 msb_call_send_bb(MsbGrpcCall *call, grpc_byte_buffer *bb)
 {
+	gint64 deadline = g_get_monotonic_time() + call->server->op_timeout_us;
+	gboolean timed_out = FALSE;
 	grpc_op ops[2] = {{0}};
 	gsize n = 0;
 
-	if (!msb_call_wait(call)) {
+	g_mutex_lock(&call->lock);
+	while (!call->broken && call->op_pending &&
+	       (call->send_queue.length >= SEND_QUEUE_MESSAGES ||
+	        call->queued_bytes >= SEND_QUEUE_BYTES)) {
+		if (timed_out) {
+			g_cond_wait(&call->cond, &call->lock);
+			continue;
+		}
+		if (!g_cond_wait_until(&call->cond, &call->lock, deadline)) {
+			timed_out = TRUE;
+			msb_call_cancel_stalled_locked(call);
+		}
+	}
+	if (call->broken) {
+		g_mutex_unlock(&call->lock);
 		grpc_byte_buffer_destroy(bb);
 		return FALSE;
 	}
+	if (call->op_pending) {
+		g_queue_push_tail(&call->send_queue, bb);
+		call->queued_bytes += grpc_byte_buffer_length(bb);
+		g_mutex_unlock(&call->lock);
+		return TRUE;
+	}
+	call->op_pending = TRUE;
+	call->send_bb = bb;
 	if (!call->sent_initial_md) {
 		ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
 		n++;
 		call->sent_initial_md = TRUE;
 	}
+	g_mutex_unlock(&call->lock);
 	ops[n].op = GRPC_OP_SEND_MESSAGE;
 	ops[n].data.send_message.send_message = bb;
 	n++;
-	call->send_bb = bb;
-	msb_call_start_batch(call, ops, n);
+	msb_call_launch(call, ops, n);
 	return TRUE;
 }
 
@@ -513,13 +562,19 @@ msb_server_count(MsbGrpcServer *server, MsbGrpcCall *call, grpc_status_code code
 	g_mutex_unlock(&server->stats_lock);
 }
 
+/*
+ * Ends the call. @retry: the answer means "not now" (starting, stopping) rather than "no", so
+ * the status carries grpc-retry-pushback-ms, gRPC's trailer for "retry after this long"; our
+ * client retries such answers within its deadline, and gets every other error at once.
+ */
 static void
-msb_call_finish_bb(MsbGrpcCall *call, grpc_status_code code, const gchar *details,
-                   grpc_byte_buffer *bb)
+msb_call_finish_full(MsbGrpcCall *call, grpc_status_code code, const gchar *details,
+                     grpc_byte_buffer *bb, gboolean retry)
 {
 	grpc_op ops[3] = {{0}};
 	gsize n = 0;
 	grpc_slice details_slice;
+	grpc_metadata pushback = {0};
 
 	call->finished = TRUE;
 	/* a send still in flight must be done first: one op of a kind at a time */
@@ -541,13 +596,25 @@ msb_call_finish_bb(MsbGrpcCall *call, grpc_status_code code, const gchar *detail
 	}
 	details_slice = grpc_slice_from_copied_string(details != NULL ? details : "");
 	ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-	ops[n].data.send_status_from_server.trailing_metadata_count = 0;
+	if (retry) {
+		pushback.key = grpc_slice_from_static_string("grpc-retry-pushback-ms");
+		pushback.value = grpc_slice_from_static_string(MSB_GRPC_RETRY_PUSHBACK_MS);
+		ops[n].data.send_status_from_server.trailing_metadata_count = 1;
+		ops[n].data.send_status_from_server.trailing_metadata = &pushback;
+	}
 	ops[n].data.send_status_from_server.status = code;
 	ops[n].data.send_status_from_server.status_details = &details_slice;
 	n++;
 	msb_call_start_batch(call, ops, n);
-	/* the core copies the details when the batch starts */
+	/* the core copies the details and the metadata when the batch starts */
 	grpc_slice_unref(details_slice);
+}
+
+static void
+msb_call_finish_bb(MsbGrpcCall *call, grpc_status_code code, const gchar *details,
+                   grpc_byte_buffer *bb)
+{
+	msb_call_finish_full(call, code, details, bb, FALSE);
 }
 
 void
@@ -646,7 +713,8 @@ msb_server_on_new(MsbGrpcServer *server, MsbGrpcCall *call, gboolean ok)
 			code = server->gate(server->gate_data, &details);
 		}
 		if (code != GRPC_STATUS_OK) {
-			msb_call_finish_bb(call, code, details, NULL);
+			msb_call_finish_full(call, code, details, NULL,
+			                     code == GRPC_STATUS_UNAVAILABLE);
 			msb_call_unref(call);
 			return;
 		}
@@ -660,17 +728,36 @@ msb_server_on_new(MsbGrpcServer *server, MsbGrpcCall *call, gboolean ok)
 	g_thread_pool_push(server->pool, call, NULL);
 }
 
+/* A batch of ours completed (on the completion-queue thread, or at once when it could not be
+ * started): start the next queued send, or wake the handler. */
 static void
 msb_server_on_op(MsbGrpcCall *call, gboolean ok)
 {
+	grpc_byte_buffer *next = NULL;
+
 	g_mutex_lock(&call->lock);
 	g_clear_pointer(&call->send_bb, grpc_byte_buffer_destroy);
 	call->op_ok = ok;
 	if (!ok)
 		call->broken = TRUE;
-	call->op_pending = FALSE;
+	if (!call->broken && call->send_queue.length > 0) {
+		next = g_queue_pop_head(&call->send_queue);
+		call->queued_bytes -= grpc_byte_buffer_length(next);
+		call->send_bb = next;
+	} else {
+		g_queue_clear_full(&call->send_queue, (GDestroyNotify)grpc_byte_buffer_destroy);
+		call->queued_bytes = 0;
+		call->op_pending = FALSE;
+	}
 	g_cond_broadcast(&call->cond);
 	g_mutex_unlock(&call->lock);
+	if (next != NULL) {
+		grpc_op op = {0};
+
+		op.op = GRPC_OP_SEND_MESSAGE;
+		op.data.send_message.send_message = next;
+		msb_call_launch(call, &op, 1);
+	}
 	msb_call_unref(call);
 }
 
@@ -724,8 +811,15 @@ msb_server_cq_thread(gpointer data)
 			g_assert_not_reached();
 		}
 	}
-	if (server->done_context != NULL)
-		g_main_context_invoke(server->done_context, msb_server_done_cb, server);
+	if (server->done_context != NULL) {
+		/* an idle source, not g_main_context_invoke(), which may run the callback right
+		 * here when nobody iterates the context at this instant */
+		GSource *source = g_idle_source_new();
+
+		g_source_set_callback(source, msb_server_done_cb, server, NULL);
+		g_source_attach(source, server->done_context);
+		g_source_unref(source);
+	}
 	return NULL;
 }
 
@@ -948,7 +1042,11 @@ msb_grpc_server_shutdown(MsbGrpcServer *server, gint64 grace_us, GSourceFunc don
 	server->done = done;
 	server->done_data = user_data;
 	if (!server->started) {
-		g_main_context_invoke(server->done_context, msb_server_done_cb, server);
+		GSource *source = g_idle_source_new();
+
+		g_source_set_callback(source, msb_server_done_cb, server, NULL);
+		g_source_attach(source, server->done_context);
+		g_source_unref(source);
 		return;
 	}
 	grpc_server_shutdown_and_notify(server->server, server->cq, &server->shutdown_tag);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
+#include <libsoup/soup.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -105,12 +106,12 @@ static const struct {
 	const gchar *key;
 	const gchar *value;
 } itest_default_settings[] = {
-    {"GrpcUrl", "none"},
-    {"ListenAddress", "127.0.0.1"},
-    /* long enough that only the tests about them ever meet them */
-    {"DeliveryTimeout", "30s"},
-    {"ConnectionTimeout", "30s"},
-    {"QueueGcTimeout", "1s"},
+        {"GrpcUrl", "none"},
+        {"ListenAddress", "127.0.0.1"},
+        /* long enough that only the tests about them ever meet them */
+        {"DeliveryTimeout", "30s"},
+        {"ConnectionTimeout", "30s"},
+        {"QueueGcTimeout", "1s"},
 };
 
 static gboolean
@@ -152,7 +153,7 @@ itest_broker_new(const gchar *settings)
 	for (guint i = 0; i < G_N_ELEMENTS(itest_default_settings); i++) {
 		if (!itest_settings_has_key(extra, itest_default_settings[i].key))
 			g_string_append_printf(text, "%s: %s\n", itest_default_settings[i].key,
-					       itest_default_settings[i].value);
+			                       itest_default_settings[i].value);
 	}
 	g_string_append(text, extra);
 	g_string_append_c(text, '\n');
@@ -193,18 +194,11 @@ itest_broker_spawn(ItestBroker *b, guint16 port)
 	g_autoptr(GError) error = NULL;
 	/* ITEST_VERBOSE=1: the broker logs every packet (for debugging a test) */
 	const gchar *verbose =
-	    g_getenv("ITEST_VERBOSE") != NULL || b->capture_log ? "--verbose" : NULL;
-	const gchar *argv[] = {path,
-			       "--settings",
-			       b->settings_path,
-			       "--tcp-port",
-			       port_text,
-			       "--ready-file",
-			       b->ready_path,
-			       "--http-port",
-			       "0",
-			       verbose,
-			       NULL};
+	        g_getenv("ITEST_VERBOSE") != NULL || b->capture_log ? "--verbose" : NULL;
+	const gchar *argv[] = {path,          "--settings",  b->settings_path,
+	                       "--tcp-port",  port_text,     "--ready-file",
+	                       b->ready_path, "--http-port", "0",
+	                       verbose,       NULL};
 	GPid pid = 0;
 	gint log_fd = -1;
 	g_auto(GStrv) envp = g_get_environ();
@@ -213,12 +207,13 @@ itest_broker_spawn(ItestBroker *b, guint16 port)
 	g_assert_false(itest_broker_is_running(b));
 	(void)g_unlink(b->ready_path);
 	b->exited = FALSE;
+	b->exit_expected = FALSE;
 	b->wait_status = 0;
 	if (b->asan_options != NULL) {
 		const gchar *old = g_environ_getenv(envp, "ASAN_OPTIONS");
-		g_autofree gchar *value =
-		    old != NULL && *old != '\0' ? g_strconcat(old, ":", b->asan_options, NULL)
-						: g_strdup(b->asan_options);
+		g_autofree gchar *value = old != NULL && *old != '\0'
+		                                  ? g_strconcat(old, ":", b->asan_options, NULL)
+		                                  : g_strdup(b->asan_options);
 		envp = g_environ_setenv(envp, "ASAN_OPTIONS", value, TRUE);
 	}
 	if (b->capture_log) {
@@ -226,10 +221,9 @@ itest_broker_spawn(ItestBroker *b, guint16 port)
 		g_assert_cmpint(log_fd, >=, 0);
 	}
 	g_spawn_async_with_pipes_and_fds(NULL, argv, (const gchar *const *)envp,
-					 G_SPAWN_DO_NOT_REAP_CHILD,
-					 itest_child_setup, GINT_TO_POINTER((gint)getpid()), -1,
-					 log_fd, log_fd, NULL, NULL, 0, &pid, NULL, NULL, NULL,
-					 &error);
+	                                 G_SPAWN_DO_NOT_REAP_CHILD, itest_child_setup,
+	                                 GINT_TO_POINTER((gint)getpid()), -1, log_fd, log_fd, NULL,
+	                                 NULL, 0, &pid, NULL, NULL, NULL, &error);
 	if (log_fd >= 0)
 		close(log_fd);
 	g_assert_no_error(error);
@@ -246,12 +240,13 @@ itest_broker_start(ItestBroker *b, guint16 port)
 	g_autoptr(GError) error = NULL;
 	gint64 ready_pid = -1;
 	gint64 ready_port = -1;
+	gint64 ready_http_port = -1;
 
 	itest_broker_spawn(b, port);
 	ITEST_WAIT_FOR(b->exited || g_file_test(b->ready_path, G_FILE_TEST_EXISTS));
 	if (b->exited)
 		g_error("the broker exited (wait status 0x%x) before it was listening",
-			b->wait_status);
+		        b->wait_status);
 	/* written with g_file_set_contents(), i.e. renamed into place: never partial */
 	g_file_get_contents(b->ready_path, &text, NULL, &error);
 	g_assert_no_error(error);
@@ -259,6 +254,9 @@ itest_broker_start(ItestBroker *b, guint16 port)
 	for (guint i = 0; lines[i] != NULL; i++) {
 		if (g_str_has_prefix(lines[i], "tcp_port="))
 			ready_port = g_ascii_strtoll(lines[i] + strlen("tcp_port="), NULL, 10);
+		else if (g_str_has_prefix(lines[i], "http_port="))
+			ready_http_port =
+			        g_ascii_strtoll(lines[i] + strlen("http_port="), NULL, 10);
 		else if (g_str_has_prefix(lines[i], "pid="))
 			ready_pid = g_ascii_strtoll(lines[i] + strlen("pid="), NULL, 10);
 	}
@@ -268,6 +266,8 @@ itest_broker_start(ItestBroker *b, guint16 port)
 	if (port != 0)
 		g_assert_cmpint(ready_port, ==, port);
 	b->port = (guint16)ready_port;
+	b->http_port =
+	        ready_http_port > 0 && ready_http_port <= 65535 ? (guint16)ready_http_port : 0;
 }
 
 gboolean
@@ -282,6 +282,7 @@ itest_broker_wait_exit(ItestBroker *b, guint timeout_ms)
 	ItestWait w;
 	gboolean exited = TRUE;
 
+	b->exit_expected = TRUE;
 	itest_wait_begin(&w, timeout_ms);
 	while (b->pid != 0) {
 		if (!itest_wait_iterate(&w)) {
@@ -301,7 +302,7 @@ itest_broker_stop(ItestBroker *b, gint signo)
 	if (!itest_broker_wait_exit(b, ITEST_TIMEOUT_MS)) {
 		itest_broker_kill(b);
 		g_error("the broker did not exit within %d ms of signal %d; killed it",
-			ITEST_TIMEOUT_MS, signo);
+		        ITEST_TIMEOUT_MS, signo);
 	}
 	return b->wait_status;
 }
@@ -341,6 +342,10 @@ itest_broker_free(ItestBroker *b)
 {
 	if (b == NULL)
 		return;
+	/* a broker that died on its own during the test (a crash, a sanitizer report) */
+	if (b->exited && !b->exit_expected)
+		g_error("the broker exited unexpectedly during the test (wait status 0x%x)",
+		        b->wait_status);
 	if (itest_broker_is_running(b)) {
 		gint status = itest_broker_stop(b, SIGTERM);
 		/* a clean exit: no crash, no sanitizer report (those exit non-zero) */
@@ -392,11 +397,35 @@ itest_broker_wait_log(ItestBroker *b, const gchar *needle, guint count, guint ti
 			g_autofree gchar *text = NULL;
 			g_file_get_contents(b->log_path, &text, NULL, NULL);
 			g_printerr("---- broker log %s ----\n%s---- end of log ----\n", b->log_path,
-				   text != NULL ? text : "(none)\n");
-			g_error("timed out waiting for %u times \"%s\" in the broker log", count, needle);
+			           text != NULL ? text : "(none)\n");
+			g_error("timed out waiting for %u times \"%s\" in the broker log", count,
+			        needle);
 		}
 	}
 	itest_wait_end(&w);
+}
+
+JsonNode *
+itest_broker_get_json(ItestBroker *b, const gchar *path)
+{
+	g_autoptr(SoupSession) session = soup_session_new();
+	g_autofree gchar *uri = NULL;
+	g_autoptr(SoupMessage) msg = NULL;
+	g_autoptr(GBytes) body = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+
+	g_assert_cmpuint(b->http_port, >, 0);
+	uri = g_strdup_printf("http://127.0.0.1:%u%s", b->http_port, path);
+	msg = soup_message_new("GET", uri);
+	soup_session_set_timeout(session, ITEST_TIMEOUT_MS / 1000);
+	body = soup_session_send_and_read(session, msg, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(soup_message_get_status(msg), ==, SOUP_STATUS_OK);
+	json_parser_load_from_data(parser, g_bytes_get_data(body, NULL),
+	                           (gssize)g_bytes_get_size(body), &error);
+	g_assert_no_error(error);
+	return json_node_copy(json_parser_get_root(parser));
 }
 
 gsize
@@ -483,11 +512,11 @@ itest_packet_new(const MsbPacket *pkt, const guint8 *raw, gsize len)
 		for (guint i = 0; i < pkt->new_messages.n_messages; i++) {
 			const MsbWireMessage *w = &pkt->new_messages.messages[i];
 			ItestMessage m = {
-			    .id = w->id,
-			    .attempt = w->attempt,
-			    .n_headers = w->n_headers,
-			    .headers = g_bytes_new(w->headers, w->headers_len),
-			    .content = g_bytes_new(w->content, w->content_len),
+			        .id = w->id,
+			        .attempt = w->attempt,
+			        .n_headers = w->n_headers,
+			        .headers = g_bytes_new(w->headers, w->headers_len),
+			        .content = g_bytes_new(w->content, w->content_len),
 			};
 			g_array_append_val(p->messages, m);
 		}
@@ -519,8 +548,8 @@ itest_raw_decode(ItestRaw *r)
 		MsbPacket pkt;
 		gsize consumed = 0;
 		const guint8 *head = msb_buf_head(&r->in);
-		MsbWireDecodeResult res =
-		    msb_wire_decode(&r->dec, head, msb_buf_pending(&r->in), &pkt, &consumed, &error);
+		MsbWireDecodeResult res = msb_wire_decode(&r->dec, head, msb_buf_pending(&r->in),
+		                                          &pkt, &consumed, &error);
 
 		if (res == MSB_WIRE_DECODE_NEED_MORE)
 			break;
@@ -545,7 +574,7 @@ itest_raw_readable_cb(GSocket *socket, GIOCondition condition, gpointer user_dat
 			msb_buf_compact(&r->in);
 		dst = msb_buf_reserve(&r->in, 256 * 1024);
 		n = g_socket_receive_with_blocking(socket, (gchar *)dst, r->in.cap - r->in.len,
-						   FALSE, NULL, &error);
+		                                   FALSE, NULL, &error);
 		if (n < 0) {
 			if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
 				break;
@@ -592,7 +621,7 @@ itest_raw_connect_full(GSocketAddress *address, gint rcvbuf, gboolean read, GErr
 	ItestRaw *r;
 
 	socket = g_socket_new(g_socket_address_get_family(address), G_SOCKET_TYPE_STREAM,
-			      G_SOCKET_PROTOCOL_DEFAULT, error);
+	                      G_SOCKET_PROTOCOL_DEFAULT, error);
 	if (socket == NULL)
 		return NULL;
 	if (rcvbuf > 0) {
@@ -668,8 +697,8 @@ itest_raw_send(ItestRaw *r, const void *data, gsize len)
 		if (n < 0 && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
 			g_clear_error(&error);
 			if (!g_socket_condition_timed_wait(r->socket, G_IO_OUT,
-							   (gint64)ITEST_TIMEOUT_MS * 1000, NULL,
-							   &error))
+			                                   (gint64)ITEST_TIMEOUT_MS * 1000, NULL,
+			                                   &error))
 				g_error("sending to the broker: %s", error->message);
 			continue;
 		}
@@ -773,7 +802,7 @@ itest_raw_subscribe(ItestRaw *r, const gchar *topic, const gchar *queue, guint8 
 
 void
 itest_raw_publish(ItestRaw *r, const gchar *topic, gint64 request_id, const gchar *const *contents,
-		  guint n, gboolean with_header)
+                  guint n, gboolean with_header)
 {
 	MsbBuf buf;
 	MsbBuf headers;
@@ -791,8 +820,8 @@ itest_raw_publish(ItestRaw *r, const gchar *topic, gint64 request_id, const gcha
 	g_assert_no_error(error);
 	for (guint i = 0; i < n; i++)
 		msb_wire_publish_add(&buf, r->protocol_version, msb_buf_head(&headers),
-				     msb_buf_pending(&headers), (const guint8 *)contents[i],
-				     strlen(contents[i]));
+		                     msb_buf_pending(&headers), (const guint8 *)contents[i],
+		                     strlen(contents[i]));
 	msb_wire_publish_end(&buf, count_at, n, FALSE);
 	itest_raw_send_buf(r, &buf);
 	msb_buf_clear(&buf);
@@ -822,7 +851,7 @@ itest_raw_publish_sized(ItestRaw *r, const gchar *topic, gint64 request_id, guin
 
 void
 itest_raw_confirm(ItestRaw *r, gboolean all_ok, const gchar *topic, const gchar *queue,
-		  gint64 confirmation_id)
+                  gint64 confirmation_id)
 {
 	MsbBuf buf;
 	g_autoptr(GError) error = NULL;
@@ -836,7 +865,7 @@ itest_raw_confirm(ItestRaw *r, gboolean all_ok, const gchar *topic, const gchar 
 
 void
 itest_raw_confirm_ids(ItestRaw *r, gboolean intermediary, const gchar *topic, const gchar *queue,
-		      gint64 confirmation_id, const gint64 *ids, guint n_ids)
+                      gint64 confirmation_id, const gint64 *ids, guint n_ids)
 {
 	MsbBuf buf;
 	g_autoptr(GError) error = NULL;
@@ -848,7 +877,7 @@ itest_raw_confirm_ids(ItestRaw *r, gboolean intermediary, const gchar *topic, co
 	}
 	msb_buf_init(&buf, 0);
 	msb_wire_put_confirm_ids(&buf, intermediary, topic, queue, confirmation_id, ranges, n_ids,
-				 &error);
+	                         &error);
 	g_assert_no_error(error);
 	itest_raw_send_buf(r, &buf);
 	msb_buf_clear(&buf);
@@ -871,8 +900,8 @@ itest_raw_expect(ItestRaw *r, MsbPacketId id)
 
 	if (p->id != id)
 		g_error("expected %s, got %s%s%s", msb_packet_id_to_string(id),
-			msb_packet_id_to_string(p->id), p->text != NULL ? ": " : "",
-			p->text != NULL ? p->text : "");
+		        msb_packet_id_to_string(p->id), p->text != NULL ? ": " : "",
+		        p->text != NULL ? p->text : "");
 	return p;
 }
 
@@ -999,7 +1028,7 @@ itest_publish_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 
 gboolean
 itest_client_publish(MsbClient *client, const gchar *topic, const MsbMessage *messages, guint n,
-		     GError **error)
+                     GError **error)
 {
 	ItestResult r = {0};
 
@@ -1062,7 +1091,7 @@ itest_received_append(GPtrArray *into, MsbDelivery *delivery)
 		m->headers = g_ptr_array_new_with_free_func(g_free);
 		for (guint h = 0; h < src->n_headers; h++)
 			g_ptr_array_add(m->headers, g_strdup_printf("%s=%s", src->headers[h].key,
-								    src->headers[h].value));
+			                                            src->headers[h].value));
 		g_ptr_array_add(into, m);
 	}
 }

@@ -3,9 +3,10 @@
  * sockets and through libmsb-client, and wait for events with deadlines.
  *
  * Brokers: every ItestBroker has its own temporary directory (settings file, ready file, Unix
- * socket), listens on 127.0.0.1 with an ephemeral port (--tcp-port 0 + --ready-file) and is
- * spawned with PR_SET_PDEATHSIG, so it dies with the test process even when an assertion aborts
- * it before the fixture's teardown runs. The path comes from $MSB_BROKER (set by meson).
+ * socket), listens on 127.0.0.1 with ephemeral ports (--tcp-port 0 --http-port 0, read back from
+ * --ready-file) and is spawned with PR_SET_PDEATHSIG, so it dies with the test process even when
+ * an assertion aborts it before the fixture's teardown runs. The path comes from $MSB_BROKER (set
+ * by meson).
  *
  * Raw connections: an ItestRaw is a socket whose input is read on the default main context and
  * decoded with the real codec into ItestPacket records, so a test can send exact bytes and check
@@ -18,6 +19,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "msb-client.h"
 #include "msb-wire.h"
@@ -35,9 +37,10 @@ itest_init(int *argc, char ***argv);
 
 /* §11.1: Rust client (P = 3) "demo:1.0;1.1.5", and the C# client (P = 2) */
 #define ITEST_HEX_GREETING_RUST "02 0E 64 65 6D 6F 3A 31 2E 30 3B 31 2E 31 2E 35 03 00 00 00"
-#define ITEST_HEX_GREETING_CSHARP                                                          \
-	"02 1C 4D 79 41 70 70 3B 43 6C 69 65 6E 74 56 65 72 73 69 6F 6E 3A 31 2E 33 2E 31 35 " \
-	"2E 30 02 00 00 00"
+#define ITEST_HEX_GREETING_CSHARP                          \
+	"02 1C 4D 79 41 70 70 3B 43 6C 69 65 6E 74 56 65 " \
+	"72 73 69 6F 6E 3A 31 2E 33 2E 31 35 2E 30 02 00 " \
+	"00 00"
 /* §11.2 PacketVersions {7 → 1} */
 #define ITEST_HEX_PACKET_VERSIONS "0B 01 07 01 00 00 00"
 /* §11.11 CreateTopicIfNotExists "orders" (topic only) */
@@ -45,19 +48,23 @@ itest_init(int *argc, char ***argv);
 /* §11.5 Subscribe orders/billing, Permanent */
 #define ITEST_HEX_SUBSCRIBE_ORDERS_BILLING "05 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 00"
 /* §11.3 Publish P = 3 to orders, request 1: {trace-id=abc, "hi"}, {no headers, 01 02 03} */
-#define ITEST_HEX_PUBLISH_P3                                                                       \
-	"03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 02 00 00 00 01 08 74 72 61 63 65 2D 69 64 " \
-	"03 61 62 63 02 00 00 00 68 69 00 03 00 00 00 01 02 03 00"
+#define ITEST_HEX_PUBLISH_P3                               \
+	"03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 " \
+	"02 00 00 00 01 08 74 72 61 63 65 2D 69 64 03 61 " \
+	"62 63 02 00 00 00 68 69 00 03 00 00 00 01 02 03 " \
+	"00"
 /* §11.3 the same from a P = 2 client (no headers) */
-#define ITEST_HEX_PUBLISH_P2                                                                       \
-	"03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 02 00 00 00 02 00 00 00 68 69 03 00 00 00 " \
-	"01 02 03 00"
+#define ITEST_HEX_PUBLISH_P2                               \
+	"03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 " \
+	"02 00 00 00 02 00 00 00 68 69 03 00 00 00 01 02 " \
+	"03 00"
 /* §11.4 PublishResponse request 1 */
 #define ITEST_HEX_PUBLISH_RESPONSE_1 "04 01 00 00 00 00 00 00 00"
 /* §11.9 Reject TopicNotFound { topic_id: "orders" } (38 bytes) */
-#define ITEST_HEX_REJECT_ORDERS                                                                    \
-	"0C 24 54 6F 70 69 63 4E 6F 74 46 6F 75 6E 64 20 7B 20 74 6F 70 69 63 5F 69 64 3A 20 22 6F " \
-	"72 64 65 72 73 22 20 7D"
+#define ITEST_HEX_REJECT_ORDERS                            \
+	"0C 24 54 6F 70 69 63 4E 6F 74 46 6F 75 6E 64 20 " \
+	"7B 20 74 6F 70 69 63 5F 69 64 3A 20 22 6F 72 64 " \
+	"65 72 73 22 20 7D"
 /* §11.10 C# CreateTopicIfNotExists "orders" with MaxMessagesInCache = 0 (i64) */
 #define ITEST_HEX_CREATE_ORDERS_CSHARP "09 06 6F 72 64 65 72 73 00 00 00 00 00 00 00 00"
 
@@ -86,7 +93,7 @@ itest_wait_end(ItestWait *w);
 		while (!(expr)) {                                                                \
 			if (!itest_wait_iterate(&_w))                                            \
 				g_assertion_message(G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, \
-						    "timed out waiting for " #expr);             \
+				                    "timed out waiting for " #expr);             \
 		}                                                                                \
 		itest_wait_end(&_w);                                                             \
 	}                                                                                        \
@@ -112,9 +119,11 @@ typedef struct {
 	gchar *ready_path;    /* dir/ready */
 	GPid pid;             /* 0 when not running */
 	guint watch_id;
-	guint16 port; /* the TCP port of the last start */
+	guint16 port;      /* the TCP port of the last start */
+	guint16 http_port; /* its HTTP port (status, metrics) */
 	gboolean exited;
-	gint wait_status; /* of the last exit, as from waitpid() */
+	gint wait_status;       /* of the last exit, as from waitpid() */
+	gboolean exit_expected; /* the test stopped it or waited for its exit */
 	guint n_starts;
 	/* set before starting: run with --verbose and send its log (stdout and stderr) to log_path
 	 * instead of the test's, for itest_broker_wait_log() */
@@ -168,6 +177,9 @@ itest_broker_wait_log(ItestBroker *b, const gchar *needle, guint count, guint ti
 /* With capture_log: how often @needle is in the log so far. */
 guint
 itest_broker_log_count(ItestBroker *b, const gchar *needle);
+/* GET @path from the broker's HTTP listener and parse the JSON reply. */
+JsonNode *
+itest_broker_get_json(ItestBroker *b, const gchar *path);
 /* VmRSS of the running broker, in KiB. */
 gsize
 itest_broker_rss_kib(ItestBroker *b);
@@ -186,9 +198,9 @@ itest_fixture_setup_default(ItestFixture *f, gconstpointer data);
 void
 itest_fixture_teardown(ItestFixture *f, gconstpointer settings);
 
-#define ITEST_ADD(path, settings, func)                                                  \
-	g_test_add((path), ItestFixture, (settings), itest_fixture_setup, (func),        \
-		   itest_fixture_teardown)
+#define ITEST_ADD(path, settings, func)                                           \
+	g_test_add((path), ItestFixture, (settings), itest_fixture_setup, (func), \
+	           itest_fixture_teardown)
 
 /* ---- raw connections ---- */
 
@@ -284,18 +296,18 @@ itest_raw_subscribe(ItestRaw *r, const gchar *topic, const gchar *queue, guint8 
  * header "k"="v" per message when @with_header. */
 void
 itest_raw_publish(ItestRaw *r, const gchar *topic, gint64 request_id, const gchar *const *contents,
-		  guint n, gboolean with_header);
+                  guint n, gboolean with_header);
 /* Publish @n messages of @size bytes each (byte i of message j is (j + i) & 0xff). */
 void
 itest_raw_publish_sized(ItestRaw *r, const gchar *topic, gint64 request_id, guint n, gsize size);
 /* Packet 8 (@all_ok) or 13. */
 void
 itest_raw_confirm(ItestRaw *r, gboolean all_ok, const gchar *topic, const gchar *queue,
-		  gint64 confirmation_id);
+                  gint64 confirmation_id);
 /* Packet 14 (@intermediary FALSE) or 15 for the single ids in @ids. */
 void
 itest_raw_confirm_ids(ItestRaw *r, gboolean intermediary, const gchar *topic, const gchar *queue,
-		      gint64 confirmation_id, const gint64 *ids, guint n_ids);
+                      gint64 confirmation_id, const gint64 *ids, guint n_ids);
 
 /* Start reading a connection created with @read FALSE. */
 void
@@ -348,7 +360,7 @@ itest_client_connect(MsbClient *client);
 /* Publish and wait for the answer; FALSE and @error on failure. */
 gboolean
 itest_client_publish(MsbClient *client, const gchar *topic, const MsbMessage *messages, guint n,
-		     GError **error);
+                     GError **error);
 /* Wait until the broker has handled everything @client sent so far (its Subscribes, say): an
  * empty Publish is answered in order after them, with PublishResponse or Reject. */
 void

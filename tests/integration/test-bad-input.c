@@ -12,8 +12,8 @@
 #include "itest.h"
 
 /* a small ceiling: MaxPacketSize must be at least MaxDeliverySize + 64 KiB */
-#define SMALL_PACKETS                                                                              \
-	"MaxDeliverySize: 1024\n"                                                                  \
+#define SMALL_PACKETS             \
+	"MaxDeliverySize: 1024\n" \
 	"MaxPacketSize: 70000\n"
 
 typedef struct {
@@ -30,6 +30,7 @@ bystander_init(Bystander *s, ItestBroker *b)
 {
 	g_autoptr(GError) error = NULL;
 
+	memset(s, 0, sizeof(*s));
 	s->broker = b;
 	s->got = itest_received_new();
 	s->pub = itest_client_new(b);
@@ -39,7 +40,7 @@ bystander_init(Bystander *s, ItestBroker *b)
 	g_assert_no_error(error);
 	itest_client_sync(s->pub);
 	msb_client_subscribe(s->sub, "bystander", "q", MSB_CLIENT_QUEUE_PERMANENT,
-			     itest_confirm_all_cb, s->got, NULL, &error);
+	                     itest_confirm_all_cb, s->got, NULL, &error);
 	g_assert_no_error(error);
 	itest_client_connect(s->sub);
 	itest_client_sync(s->sub);
@@ -59,7 +60,7 @@ bystander_check(Bystander *s)
 	m = g_ptr_array_index(s->got, s->round);
 	g_assert_cmpint(m->id, ==, s->round);
 	g_assert_cmpmem(g_bytes_get_data(m->content, NULL), g_bytes_get_size(m->content), text,
-			strlen(text));
+	                strlen(text));
 	s->round++;
 }
 
@@ -87,9 +88,8 @@ expect_closed_after_pongs(ItestBroker *b, gboolean greet, const gchar *hex, guin
 	}
 	itest_raw_send_hex(r, hex);
 	itest_raw_wait_closed(r, 5000);
-	for (guint i = 0; i < n_pongs; i++) {
-		g_autoptr(ItestPacket) p = itest_raw_expect(r, MSB_PACKET_PONG);
-	}
+	for (guint i = 0; i < n_pongs; i++)
+		itest_packet_free(itest_raw_expect(r, MSB_PACKET_PONG));
 	g_assert_cmpuint(itest_raw_n_queued(r), ==, 0);
 }
 
@@ -129,11 +129,12 @@ test_legacy_packet_10(ItestFixture *f, gconstpointer data)
 	itest_raw_send_hex(r, ITEST_HEX_GREETING_CSHARP ITEST_HEX_PACKET_VERSIONS);
 	itest_raw_assume(r, 2, 1);
 	itest_raw_send_hex(r, "0A 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67"
-			      " 01 00 00 00 01 00 00 00 00 00 00 00 02 00 00 00 00 00 00 00"
-			      " 02 00 00 00 03 00 00 00 00 00 00 00 03 00 00 00 00 00 00 00"
-			      " 05 00 00 00 00 00 00 00 06 00 00 00 00 00 00 00");
+	                      " 01 00 00 00 01 00 00 00 00 00 00 00 02 00 00 00 00 00 00 00"
+	                      " 02 00 00 00 03 00 00 00 00 00 00 00 03 00 00 00 00 00 00 00"
+	                      " 05 00 00 00 00 00 00 00 06 00 00 00 00 00 00 00");
 	/* and with no intervals at all */
-	itest_raw_send_hex(r, "0A 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 00 00 00 00 00 00 00 00");
+	itest_raw_send_hex(
+	        r, "0A 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 00 00 00 00 00 00 00 00");
 	/* decoded and ignored: no answer, the connection stays, the next packet is parsed */
 	itest_raw_assert_quiet(r);
 	itest_raw_send_hex(r, ITEST_HEX_CREATE_ORDERS ITEST_HEX_PUBLISH_P2);
@@ -149,21 +150,24 @@ test_negative_lengths(ItestFixture *f, gconstpointer data)
 
 	bystander_init(&s, f->broker);
 	/* Publish to "orders", request 1, 1 message, no headers, content length -1 */
-	expect_closed_after(f->broker, TRUE,
-			    "03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 01 00 00 00 00 FF FF FF FF");
+	expect_closed_after(
+	        f->broker, TRUE,
+	        "03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 01 00 00 00 00 FF FF FF FF");
 	bystander_check(&s);
 	/* message count -1 */
 	expect_closed_after(f->broker, TRUE,
-			    "03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 FF FF FF FF");
+	                    "03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 FF FF FF FF");
 	bystander_check(&s);
 	/* content length G_MININT32 */
-	expect_closed_after(f->broker, TRUE,
-			    "03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 80");
+	expect_closed_after(
+	        f->broker, TRUE,
+	        "03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 80");
 	bystander_check(&s);
 	/* ConfirmSomeMessagesAsOk with an interval count of -2 */
-	expect_closed_after(f->broker, TRUE,
-			    "0E 00 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 05 00 00 00 00 00 00 00"
-			    " FE FF FF FF");
+	expect_closed_after(
+	        f->broker, TRUE,
+	        "0E 00 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 05 00 00 00 00 00 00 00"
+	        " FE FF FF FF");
 	bystander_check(&s);
 	bystander_clear(&s);
 }
@@ -184,11 +188,11 @@ test_huge_length(ItestFixture *f, gconstpointer data)
 	rss_before = itest_broker_rss_kib(f->broker);
 	/* a message of 0x7FFFFFFF bytes announced, and none of them sent */
 	itest_raw_send_hex(r, "03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 01 00 00 00 00"
-			      " FF FF FF 7F 68 69");
+	                      " FF FF FF 7F 68 69");
 	sent = g_get_monotonic_time();
 	itest_raw_wait_closed(r, 5000);
 	g_test_message("closed %" G_GINT64_FORMAT " ms after the announcement",
-		       (r->eof_us - sent) / 1000);
+	               (r->eof_us - sent) / 1000);
 	rss_after = itest_broker_rss_kib(f->broker);
 	g_test_message("broker VmRSS %zu KiB before, %zu KiB after", rss_before, rss_after);
 	/* nothing like 2 GiB (or a part of it) was reserved and touched */
@@ -205,7 +209,7 @@ test_invalid_utf8(ItestFixture *f, gconstpointer data)
 	bystander_init(&s, f->broker);
 	/* Publish to a topic named FF FE FD */
 	expect_closed_after(f->broker, TRUE,
-			    "03 03 FF FE FD 01 00 00 00 00 00 00 00 00 00 00 00 00");
+	                    "03 03 FF FE FD 01 00 00 00 00 00 00 00 00 00 00 00 00");
 	bystander_check(&s);
 	/* CreateTopicIfNotExists with a truncated two-byte sequence */
 	expect_closed_after(f->broker, TRUE, "09 04 61 62 63 C3");
@@ -218,8 +222,8 @@ test_invalid_utf8(ItestFixture *f, gconstpointer data)
 	bystander_check(&s);
 	/* a header value with invalid UTF-8 */
 	expect_closed_after(f->broker, TRUE,
-			    "03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 01 00 00 00"
-			    " 01 01 6B 01 FF 00 00 00 00 00");
+	                    "03 06 6F 72 64 65 72 73 01 00 00 00 00 00 00 00 01 00 00 00"
+	                    " 01 01 6B 01 FF 00 00 00 00 00");
 	bystander_check(&s);
 	bystander_clear(&s);
 }
@@ -243,7 +247,7 @@ test_above_max_packet_size(ItestFixture *f, gconstpointer data)
 	itest_raw_greet(r, "too-big", 3, 1);
 	itest_raw_sync(r);
 	itest_raw_send_hex(r, "03 06 6F 72 64 65 72 73 02 00 00 00 00 00 00 00 01 00 00 00 00"
-			      " 80 38 01 00");
+	                      " 80 38 01 00");
 	itest_raw_wait_closed(r, 5000);
 	bystander_check(&s);
 	itest_raw_sync(ok);
@@ -255,8 +259,8 @@ test_byte_by_byte(ItestFixture *f, gconstpointer data)
 {
 	g_autoptr(ItestRaw) r = itest_raw_connect(f->broker);
 	g_autoptr(GBytes) stream =
-	    itest_hex(ITEST_HEX_GREETING_RUST ITEST_HEX_PACKET_VERSIONS ITEST_HEX_CREATE_ORDERS
-		      ITEST_HEX_SUBSCRIBE_ORDERS_BILLING ITEST_HEX_PUBLISH_P3);
+	        itest_hex(ITEST_HEX_GREETING_RUST ITEST_HEX_PACKET_VERSIONS ITEST_HEX_CREATE_ORDERS
+	                          ITEST_HEX_SUBSCRIBE_ORDERS_BILLING ITEST_HEX_PUBLISH_P3);
 	gsize len = 0;
 	const guint8 *p = g_bytes_get_data(stream, &len);
 	g_autoptr(ItestPacket) batch = NULL;
@@ -287,7 +291,8 @@ main(int argc, char **argv)
 	ITEST_ADD("/input/legacy-packet-10", NULL, test_legacy_packet_10);
 	ITEST_ADD("/input/negative-lengths", NULL, test_negative_lengths);
 	ITEST_ADD("/input/huge-length", NULL, test_huge_length);
-	ITEST_ADD("/input/huge-length-max-ceiling", "MaxPacketSize: 2147483647\n", test_huge_length);
+	ITEST_ADD("/input/huge-length-max-ceiling", "MaxPacketSize: 2147483647\n",
+	          test_huge_length);
 	ITEST_ADD("/input/invalid-utf8", NULL, test_invalid_utf8);
 	ITEST_ADD("/input/above-max-packet-size", SMALL_PACKETS, test_above_max_packet_size);
 	ITEST_ADD("/input/byte-by-byte", NULL, test_byte_by_byte);

@@ -57,8 +57,8 @@ test_many_in_flight(ItestFixture *f, gconstpointer data)
 	msb_client_create_topic(pub, "inflight", &error);
 	g_assert_no_error(error);
 	itest_client_sync(pub);
-	msb_client_subscribe(sub, "inflight", "q", MSB_CLIENT_QUEUE_PERMANENT,
-			     itest_confirm_all_cb, got, NULL, &error);
+	msb_client_subscribe(sub, "inflight", "q", MSB_CLIENT_QUEUE_PERMANENT, itest_confirm_all_cb,
+	                     got, NULL, &error);
 	g_assert_no_error(error);
 	itest_client_connect(sub);
 	itest_client_sync(sub);
@@ -72,7 +72,7 @@ test_many_in_flight(ItestFixture *f, gconstpointer data)
 		call->tally = &tally;
 		call->index = i;
 		msb_client_publish_async(pub, i % 7 == 3 ? "no-such-topic" : "inflight", &m, 1,
-					 FALSE, NULL, tally_cb, call);
+		                         FALSE, NULL, tally_cb, call);
 		if (i % 7 != 3)
 			n_good++;
 	}
@@ -85,7 +85,7 @@ test_many_in_flight(ItestFixture *f, gconstpointer data)
 		g_assert_cmpuint(g_array_index(tally.failed, guint, i) % 7, ==, 3);
 	g_assert_error(tally.first_error, MSB_CLIENT_ERROR, MSB_CLIENT_ERROR_REJECTED);
 	g_assert_cmpstr(tally.first_error->message, ==,
-			"TopicNotFound { topic_id: \"no-such-topic\" }");
+	                "TopicNotFound { topic_id: \"no-such-topic\" }");
 
 	/* the good ones are in the topic in publish order */
 	ITEST_WAIT_FOR(got->len == n_good);
@@ -99,7 +99,7 @@ test_many_in_flight(ItestFixture *f, gconstpointer data)
 		m = g_ptr_array_index(got, k);
 		g_assert_cmpint(m->id, ==, k);
 		g_assert_cmpmem(g_bytes_get_data(m->content, NULL), g_bytes_get_size(m->content),
-				text, strlen(text));
+		                text, strlen(text));
 		k++;
 	}
 	g_array_unref(tally.failed);
@@ -140,7 +140,7 @@ test_reject(ItestFixture *f, gconstpointer data)
 	msb_client_create_topic(client, "present", &error);
 	g_assert_no_error(error);
 	msb_client_subscribe(client, "absent", "q", MSB_CLIENT_QUEUE_PERMANENT,
-			     itest_confirm_all_cb, got, NULL, &error);
+	                     itest_confirm_all_cb, got, NULL, &error);
 	g_assert_no_error(error);
 	msb_client_close(client);
 	itest_client_connect(client);
@@ -154,7 +154,7 @@ test_reject(ItestFixture *f, gconstpointer data)
 	g_assert_cmpuint(tally.ok, ==, 3);
 	g_assert_cmpuint(rejects->len, ==, 2);
 	g_assert_cmpstr(g_ptr_array_index(rejects, 1), ==,
-			"Subscribe to absent/q failed: TopicNotFound { topic_id: \"absent\" }");
+	                "Subscribe to absent/q failed: TopicNotFound { topic_id: \"absent\" }");
 	g_assert_true(msb_client_is_connected(client));
 	g_array_unref(tally.failed);
 	msb_client_close(client);
@@ -289,7 +289,7 @@ test_confirm_modes(ItestFixture *f, gconstpointer data)
 	g_assert_no_error(error);
 	itest_client_sync(pub);
 	msb_client_subscribe(sub, "modes", "q", MSB_CLIENT_QUEUE_PERMANENT, scripted_cb, &s, NULL,
-			     &error);
+	                     &error);
 	g_assert_no_error(error);
 	itest_client_connect(sub);
 	itest_client_sync(sub);
@@ -378,7 +378,7 @@ test_protocol_2(ItestFixture *f, gconstpointer data)
 	g_assert_no_error(error);
 	itest_client_sync(pub);
 	msb_client_subscribe(sub, "legacy", "q", MSB_CLIENT_QUEUE_PERMANENT, fail_first_cb, got,
-			     NULL, &error);
+	                     NULL, &error);
 	g_assert_no_error(error);
 	itest_client_connect(sub);
 	itest_client_sync(sub);
@@ -392,7 +392,7 @@ test_protocol_2(ItestFixture *f, gconstpointer data)
 		g_assert_cmpint(r->attempt, ==, i);
 		g_assert_cmpuint(r->headers->len, ==, 0);
 		g_assert_cmpmem(g_bytes_get_data(r->content, NULL), g_bytes_get_size(r->content),
-				"p2", 2);
+		                "p2", 2);
 	}
 	msb_client_close(pub);
 	msb_client_close(sub);
@@ -418,7 +418,7 @@ test_reconnect(ItestFixture *f, gconstpointer data)
 	msb_client_create_topic(sub, "events", &error);
 	g_assert_no_error(error);
 	msb_client_subscribe(sub, "events", "q", MSB_CLIENT_QUEUE_PERMANENT, itest_confirm_all_cb,
-			     got, NULL, &error);
+	                     got, NULL, &error);
 	g_assert_no_error(error);
 	itest_client_connect(sub);
 	ITEST_WAIT_FOR(connects == 1);
@@ -448,7 +448,7 @@ test_reconnect(ItestFixture *f, gconstpointer data)
 		/* a new broker: ids start again */
 		g_assert_cmpint(m->id, ==, 0);
 		g_assert_cmpmem(g_bytes_get_data(m->content, NULL), g_bytes_get_size(m->content),
-				"after", 5);
+		                "after", 5);
 	}
 	msb_client_close(pub);
 	msb_client_close(sub);

@@ -101,7 +101,7 @@ test_headers_end_to_end(ItestFixture *f, gconstpointer data)
 	itest_client_publish(pub, "headers", NULL, 0, &error); /* the topic exists after this */
 	g_assert_no_error(error);
 	msb_client_subscribe(sub, "headers", "lib", MSB_CLIENT_QUEUE_PERMANENT,
-			     itest_confirm_all_cb, got, NULL, &error);
+	                     itest_confirm_all_cb, got, NULL, &error);
 	g_assert_no_error(error);
 	itest_client_connect(sub);
 	itest_client_sync(sub);
@@ -125,7 +125,7 @@ test_headers_end_to_end(ItestFixture *f, gconstpointer data)
 		g_assert_cmpint(m->id, ==, i);
 		g_assert_cmpint(m->attempt, ==, 0);
 		g_assert_cmpmem(g_bytes_get_data(m->content, NULL), g_bytes_get_size(m->content),
-				want->content, want->content_len);
+		                want->content, want->content_len);
 		assert_headers(m, &sets[i % n_msgs]);
 	}
 
@@ -138,13 +138,15 @@ test_headers_end_to_end(ItestFixture *f, gconstpointer data)
 			MsbBuf expect;
 
 			msb_buf_init(&expect, 0);
-			msb_wire_put_headers(&expect, (const MsbWireHeader *)(gpointer)want->list->data,
-					     want->list->len, &error);
+			msb_wire_put_headers(&expect,
+			                     (const MsbWireHeader *)(gpointer)want->list->data,
+			                     want->list->len, &error);
 			g_assert_no_error(error);
 			g_assert_cmpint(m->id, ==, raw_seen);
 			g_assert_cmpuint(m->n_headers, ==, want->list->len);
-			g_assert_cmpmem(g_bytes_get_data(m->headers, NULL), g_bytes_get_size(m->headers),
-					msb_buf_head(&expect), msb_buf_pending(&expect));
+			g_assert_cmpmem(g_bytes_get_data(m->headers, NULL),
+			                g_bytes_get_size(m->headers), msb_buf_head(&expect),
+			                msb_buf_pending(&expect));
 			msb_buf_clear(&expect);
 		}
 		itest_raw_confirm(raw, TRUE, "headers", "raw", p->confirmation_id);
@@ -160,17 +162,21 @@ test_headers_end_to_end(ItestFixture *f, gconstpointer data)
 /* ---- P = 2 layouts (§11.6) ---- */
 
 /* §11.6 to a P = 3 session: orders/billing, confirmation 5, id 42, attempt 0, trace-id=abc, "hi" */
-#define HEX_NEW_MESSAGES_P3                                                                        \
-	"07 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 05 00 00 00 00 00 00 00 01 00 00 00 2A 00 " \
-	"00 00 00 00 00 00 00 00 00 00 01 08 74 72 61 63 65 2D 69 64 03 61 62 63 02 00 00 00 68 69"
+#define HEX_NEW_MESSAGES_P3                                \
+	"07 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 " \
+	"05 00 00 00 00 00 00 00 01 00 00 00 2A 00 00 00 " \
+	"00 00 00 00 00 00 00 00 01 08 74 72 61 63 65 2D " \
+	"69 64 03 61 62 63 02 00 00 00 68 69"
 /* to a P = 2 session with V7 = 1 */
-#define HEX_NEW_MESSAGES_P2_V1                                                                     \
-	"07 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 05 00 00 00 00 00 00 00 01 00 00 00 2A 00 " \
-	"00 00 00 00 00 00 00 00 00 00 02 00 00 00 68 69"
+#define HEX_NEW_MESSAGES_P2_V1                             \
+	"07 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 " \
+	"05 00 00 00 00 00 00 00 01 00 00 00 2A 00 00 00 " \
+	"00 00 00 00 00 00 00 00 02 00 00 00 68 69"
 /* to a P = 2 session with V7 = 0 */
-#define HEX_NEW_MESSAGES_P2_V0                                                                     \
-	"07 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 05 00 00 00 00 00 00 00 01 00 00 00 2A 00 " \
-	"00 00 00 00 00 00 02 00 00 00 68 69"
+#define HEX_NEW_MESSAGES_P2_V0                             \
+	"07 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 " \
+	"05 00 00 00 00 00 00 00 01 00 00 00 2A 00 00 00 " \
+	"00 00 00 00 02 00 00 00 68 69"
 
 #define OFFSET_CONFIRMATION_ID 0x10
 #define OFFSET_MESSAGE_ID      0x1C
@@ -194,13 +200,12 @@ vector_patched(const gchar *hex, gint64 confirmation_id, gint64 id, gint32 attem
 }
 
 static void
-assert_batch_is(ItestPacket *p, const gchar *hex, gint64 confirmation_id, gint64 id,
-		gint32 attempt)
+assert_batch_is(ItestPacket *p, const gchar *hex, gint64 confirmation_id, gint64 id, gint32 attempt)
 {
 	g_autoptr(GBytes) expect = vector_patched(hex, confirmation_id, id, attempt);
 
 	g_assert_cmpmem(g_bytes_get_data(p->raw, NULL), g_bytes_get_size(p->raw),
-			g_bytes_get_data(expect, NULL), g_bytes_get_size(expect));
+	                g_bytes_get_data(expect, NULL), g_bytes_get_size(expect));
 }
 
 static void
@@ -219,7 +224,7 @@ publish_hi(ItestRaw *pub, gint64 request_id)
 	msb_wire_publish_begin(&buf, "orders", request_id, &count_at, &error);
 	g_assert_no_error(error);
 	msb_wire_publish_add(&buf, 3, msb_buf_head(&headers), msb_buf_pending(&headers),
-			     (const guint8 *)"hi", 2);
+	                     (const guint8 *)"hi", 2);
 	msb_wire_publish_end(&buf, count_at, 1, FALSE);
 	itest_raw_send_buf(pub, &buf);
 	msb_buf_clear(&buf);
@@ -236,7 +241,8 @@ test_p2_layouts(ItestFixture *f, gconstpointer data)
 	g_autoptr(ItestRaw) s2v1 = itest_raw_connect(f->broker);
 	g_autoptr(ItestRaw) s2v0 = itest_raw_connect(f->broker);
 	ItestRaw *subs[] = {s3, s2v1, s2v0};
-	const gchar *layouts[] = {HEX_NEW_MESSAGES_P3, HEX_NEW_MESSAGES_P2_V1, HEX_NEW_MESSAGES_P2_V0};
+	const gchar *layouts[] = {HEX_NEW_MESSAGES_P3, HEX_NEW_MESSAGES_P2_V1,
+	                          HEX_NEW_MESSAGES_P2_V0};
 	/* V7 = 0 has no attempt field */
 	const gboolean has_attempt[] = {TRUE, TRUE, FALSE};
 	gint64 cids[3];
@@ -290,13 +296,15 @@ test_p2_layouts(ItestFixture *f, gconstpointer data)
 	itest_raw_assume(pub2, 2, 1);
 	itest_raw_send_hex(pub2, ITEST_HEX_PUBLISH_P2);
 	{
-		g_autoptr(ItestPacket) response = itest_raw_expect(pub2, MSB_PACKET_PUBLISH_RESPONSE);
+		g_autoptr(ItestPacket) response =
+		        itest_raw_expect(pub2, MSB_PACKET_PUBLISH_RESPONSE);
 		g_autoptr(ItestPacket) p = itest_raw_expect(s3, MSB_PACKET_NEW_MESSAGES);
 		itest_assert_bytes_hex(response->raw, ITEST_HEX_PUBLISH_RESPONSE_1);
-		itest_assert_bytes_hex(p->raw, "07 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67"
-					       " 00 00 00 00 00 00 00 00 02 00 00 00"
-					       " 03 00 00 00 00 00 00 00 00 00 00 00 00 02 00 00 00 68 69"
-					       " 04 00 00 00 00 00 00 00 00 00 00 00 00 03 00 00 00 01 02 03");
+		itest_assert_bytes_hex(
+		        p->raw, "07 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67"
+		                " 00 00 00 00 00 00 00 00 02 00 00 00"
+		                " 03 00 00 00 00 00 00 00 00 00 00 00 00 02 00 00 00 68 69"
+		                " 04 00 00 00 00 00 00 00 00 00 00 00 00 03 00 00 00 01 02 03");
 	}
 }
 

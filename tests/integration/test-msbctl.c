@@ -23,7 +23,7 @@ communicate_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	RunResult *r = user_data;
 
 	g_subprocess_communicate_utf8_finish(G_SUBPROCESS(source), res, &r->out, &r->err,
-					     &r->error);
+	                                     &r->error);
 	r->done = TRUE;
 }
 
@@ -69,14 +69,14 @@ run_msbctl(const gchar *const *args, const gchar *input, gchar **out, gchar **er
 	g_ptr_array_add(argv, NULL);
 
 	launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE |
-					     G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-					     G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	                                     G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+	                                     G_SUBPROCESS_FLAGS_STDERR_PIPE);
 	g_subprocess_launcher_set_child_setup(launcher, child_setup,
-					      GINT_TO_POINTER((gint)getpid()), NULL);
+	                                      GINT_TO_POINTER((gint)getpid()), NULL);
 	proc = g_subprocess_launcher_spawnv(launcher, (const gchar *const *)argv->pdata, &error);
 	g_assert_no_error(error);
 	g_subprocess_communicate_utf8_async(proc, input != NULL ? input : "", NULL, communicate_cb,
-					    &r);
+	                                    &r);
 	itest_wait_begin(&w, ITEST_TIMEOUT_MS);
 	while (!r.done) {
 		if (!itest_wait_iterate(&w)) {
@@ -90,8 +90,8 @@ run_msbctl(const gchar *const *args, const gchar *input, gchar **out, gchar **er
 	g_subprocess_wait_async(proc, NULL, waited_cb, &waited);
 	ITEST_WAIT_FOR(waited);
 	g_test_message("msbctl %s: exit %d\nstdout:\n%s\nstderr:\n%s", args[0],
-		       g_subprocess_get_if_exited(proc) ? g_subprocess_get_exit_status(proc) : -1,
-		       r.out, r.err);
+	               g_subprocess_get_if_exited(proc) ? g_subprocess_get_exit_status(proc) : -1,
+	               r.out, r.err);
 	g_assert_true(g_subprocess_get_if_exited(proc));
 	*out = r.out;
 	*err = r.err;
@@ -156,12 +156,12 @@ test_publish_subscribe(ItestFixture *f, gconstpointer data)
 	g_autofree gchar *sub_err = NULL;
 	g_autofree gchar *in_out = NULL;
 	g_autofree gchar *in_err = NULL;
-	const gchar *publish[] = {"publish", "-a", address, "-t", "cli-topic", "-H", "trace=abc",
-				  "hello", "world", NULL};
-	const gchar *publish_stdin[] = {"publish", "--address", address, "--topic", "cli-topic",
-					NULL};
-	const gchar *subscribe[] = {"subscribe", "-a", address, "-t", "cli-topic", "-q", "cli",
-				    "--count", "4", NULL};
+	const gchar *publish[] = {"publish", "-a",        address, "-t",    "cli-topic",
+	                          "-H",      "trace=abc", "hello", "world", NULL};
+	const gchar *publish_stdin[] = {"publish", "--address", address,
+	                                "--topic", "cli-topic", NULL};
+	const gchar *subscribe[] = {"subscribe", "-a",  address,   "-t", "cli-topic",
+	                            "-q",        "cli", "--count", "4",  NULL};
 
 	itest_raw_greet(admin, "admin", 3, 1);
 	itest_raw_create_topic(admin, "cli-topic");
@@ -181,15 +181,15 @@ test_publish_subscribe(ItestFixture *f, gconstpointer data)
 
 	g_assert_cmpint(run_msbctl(subscribe, NULL, &sub_out, &sub_err), ==, 0);
 	g_assert_nonnull(strstr(sub_out, "id 0, attempt 0, 5 bytes\n"
-					 "  header trace: abc\n"
-					 "  text: hello\n"));
+	                                 "  header trace: abc\n"
+	                                 "  text: hello\n"));
 	g_assert_nonnull(strstr(sub_out, "id 1, attempt 0, 5 bytes\n"
-					 "  header trace: abc\n"
-					 "  text: world\n"));
+	                                 "  header trace: abc\n"
+	                                 "  text: world\n"));
 	g_assert_nonnull(strstr(sub_out, "id 2, attempt 0, 5 bytes\n"
-					 "  text: third\n"));
+	                                 "  text: third\n"));
 	g_assert_nonnull(strstr(sub_out, "id 3, attempt 0, 6 bytes\n"
-					 "  text: fourth\n"));
+	                                 "  text: fourth\n"));
 	g_assert_null(strstr(sub_out, "id 4"));
 }
 

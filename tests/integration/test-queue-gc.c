@@ -22,14 +22,14 @@ typedef struct {
 } QueueCase;
 
 static const QueueCase cases[] = {
-    {"perm", 0, -1, FALSE},
-    {"auto", 1, -1, TRUE},
-    {"perm-single", 2, -1, FALSE},
-    {"auto-single", 3, -1, TRUE},
-    {"type-9", 9, -1, TRUE},
-    /* the last subscriber's type wins */
-    {"became-perm", 1, 0, FALSE},
-    {"became-auto", 0, 1, TRUE},
+        {"perm", 0, -1, FALSE},
+        {"auto", 1, -1, TRUE},
+        {"perm-single", 2, -1, FALSE},
+        {"auto-single", 3, -1, TRUE},
+        {"type-9", 9, -1, TRUE},
+        /* the last subscriber's type wins */
+        {"became-perm", 1, 0, FALSE},
+        {"became-auto", 0, 1, TRUE},
 };
 
 static void
@@ -71,7 +71,7 @@ test_queue_gc(ItestFixture *f, gconstpointer data)
 		itest_raw_sync(first);
 		if (cases[i].second_type >= 0) {
 			itest_raw_subscribe(second, "gc-topic", cases[i].name,
-					    (guint8)cases[i].second_type);
+			                    (guint8)cases[i].second_type);
 			itest_raw_sync(second);
 		}
 		if (cases[i].collected)
@@ -91,7 +91,8 @@ test_queue_gc(ItestFixture *f, gconstpointer data)
 	}
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autofree gchar *line = g_strdup_printf("queue gc-topic/%s deleted", cases[i].name);
+		g_autofree gchar *line =
+		        g_strdup_printf("queue gc-topic/%s deleted", cases[i].name);
 		if (cases[i].collected)
 			itest_broker_wait_log(b, line, 1, ITEST_TIMEOUT_MS);
 	}
@@ -110,7 +111,7 @@ test_queue_gc(ItestFixture *f, gconstpointer data)
 	 * Subscribe, the marker in a batch of its own or with it) */
 	{
 		g_autoptr(GHashTable) got =
-		    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, gstring_free);
+		        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, gstring_free);
 		guint expected = 0;
 		guint received = 0;
 
@@ -125,7 +126,7 @@ test_queue_gc(ItestFixture *f, gconstpointer data)
 			g_assert_nonnull(ids);
 			for (guint i = 0; i < p->messages->len; i++, received++)
 				g_string_append_printf(ids, "%" G_GINT64_FORMAT " ",
-						       itest_packet_message(p, i)->id);
+				                       itest_packet_message(p, i)->id);
 			itest_raw_confirm(again, TRUE, "gc-topic", p->queue, p->confirmation_id);
 		}
 		for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -155,6 +156,6 @@ main(int argc, char **argv)
 {
 	itest_init(&argc, &argv);
 	g_test_add("/queues/gc", ItestFixture, NULL, gc_fixture_setup, test_queue_gc,
-		   itest_fixture_teardown);
+	           itest_fixture_teardown);
 	return g_test_run();
 }

@@ -1,10 +1,11 @@
 /*
  * Sessions against the real broker, over raw sockets with the bytes of protocol.md §11: Ping/Pong
  * before and after Greeting, what is ignored before Greeting, the protocol versions accepted and
- * refused, Greeting name forms, a second Greeting, PacketVersions before Greeting, a typical Rust
- * connection start, and every Reject the contract asks for (missing topic as the exact §11.9
- * bytes, failed and duplicate Subscribe, confirmations for unknown topics and queues, texts capped
- * at 255 bytes) with the connection kept open; the C# CreateTopicIfNotExists answered by 8 Pongs.
+ * refused, Greeting name forms and how they are split (as /api/status shows them), a second
+ * Greeting, PacketVersions before Greeting, a typical Rust connection start, and every Reject the
+ * contract asks for (missing topic as the exact §11.9 bytes, failed and duplicate Subscribe,
+ * confirmations for unknown topics and queues, texts capped at 255 bytes) with the connection
+ * kept open; the C# CreateTopicIfNotExists answered by 8 Pongs.
  */
 #include "itest.h"
 
@@ -114,7 +115,7 @@ test_protocol_versions_accepted(ItestFixture *f, gconstpointer data)
 		g_assert_cmpuint(batch->messages->len, ==, 1);
 		m = itest_packet_message(batch, 0);
 		g_assert_cmpmem(g_bytes_get_data(m->content, NULL), g_bytes_get_size(m->content),
-				"payload", 7);
+		                "payload", 7);
 		/* P = 2 cannot carry headers either way; P ≥ 3 gets the header back */
 		g_assert_cmpuint(m->n_headers, ==, accepted[i] >= 3 ? 1 : 0);
 		itest_raw_confirm(r, TRUE, "versions", queue, batch->confirmation_id);
@@ -145,15 +146,15 @@ test_greeting_names(ItestFixture *f, gconstpointer data)
 	/* name;version;env-info, the C# form, no version, extra segments, empty, 255 bytes,
 	 * multi-byte UTF-8 */
 	const gchar *names[] = {
-	    "demo:1.0;1.1.5",
-	    "demo:1.0;1.1.5;prod-eu",
-	    "MyApp;ClientVersion:1.3.15.0",
-	    "only-a-name",
-	    "a;b;c;d;e",
-	    ";;",
-	    "",
-	    longest,
-	    "имя;версия;среда",
+	        "demo:1.0;1.1.5",
+	        "demo:1.0;1.1.5;prod-eu",
+	        "MyApp;ClientVersion:1.3.15.0",
+	        "only-a-name",
+	        "a;b;c;d;e",
+	        ";;",
+	        "",
+	        longest,
+	        "имя;версия;среда",
 	};
 	g_autoptr(ItestRaw) raw_rust = itest_raw_connect(f->broker);
 	g_autoptr(ItestRaw) raw_csharp = itest_raw_connect(f->broker);
@@ -189,6 +190,68 @@ test_greeting_names(ItestFixture *f, gconstpointer data)
 	}
 }
 
+/* The session greeted with @name in /api/status, or NULL. */
+static JsonObject *
+find_session(JsonNode *status, const gchar *name)
+{
+	JsonArray *items = json_object_get_array_member(
+	        json_object_get_object_member(json_node_get_object(status), "sessions"), "items");
+
+	for (guint i = 0; i < json_array_get_length(items); i++) {
+		JsonObject *s = json_array_get_object_element(items, i);
+		if (g_strcmp0(json_object_get_string_member(s, "name"), name) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static void
+assert_member(JsonObject *o, const gchar *member, const gchar *expect)
+{
+	if (expect == NULL)
+		g_assert_true(json_object_get_null_member(o, member));
+	else
+		g_assert_cmpstr(json_object_get_string_member(o, member), ==, expect);
+}
+
+static void
+test_greeting_name_parts(ItestFixture *f, gconstpointer data)
+{
+	/* the name is split on ';' into name, version and environment info (protocol.md §5.2) */
+	const struct {
+		const gchar *greeting;
+		gint32 protocol;
+		const gchar *name;
+		const gchar *version;
+		const gchar *env_info;
+		const gchar *type;
+	} cases[] = {
+	        {"demo:1.0;1.1.5;prod-eu", 3, "demo:1.0", "1.1.5", "prod-eu", "tcp[3]"},
+	        {"MyApp;ClientVersion:1.3.15.0", 2, "MyApp", "ClientVersion:1.3.15.0", NULL,
+	         "tcp[2]"},
+	        {"only-a-name", 3, "only-a-name", NULL, NULL, "tcp[3]"},
+	        {"first;second;third;fourth", 4, "first", "second", "third;fourth", "tcp[3]"},
+	};
+	ItestRaw *raws[G_N_ELEMENTS(cases)];
+	g_autoptr(JsonNode) status = NULL;
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		raws[i] = itest_raw_connect(f->broker);
+		itest_raw_greet(raws[i], cases[i].greeting, cases[i].protocol, 1);
+		itest_raw_sync(raws[i]);
+	}
+	status = itest_broker_get_json(f->broker, "/api/status");
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		JsonObject *s = find_session(status, cases[i].name);
+
+		g_assert_nonnull(s);
+		assert_member(s, "version", cases[i].version);
+		assert_member(s, "envInfo", cases[i].env_info);
+		assert_member(s, "type", cases[i].type);
+		itest_raw_free(raws[i]);
+	}
+}
+
 /* ---- a Rust client's connection start (§11.11) ---- */
 
 static void
@@ -201,7 +264,7 @@ test_rust_connection_start(ItestFixture *f, gconstpointer data)
 
 	/* Greeting ‖ PacketVersions ‖ CreateTopicIfNotExists ‖ Subscribe in one burst */
 	itest_raw_send_hex(r, ITEST_HEX_GREETING_RUST ITEST_HEX_PACKET_VERSIONS
-			   ITEST_HEX_CREATE_ORDERS ITEST_HEX_SUBSCRIBE_ORDERS_BILLING);
+	                              ITEST_HEX_CREATE_ORDERS ITEST_HEX_SUBSCRIBE_ORDERS_BILLING);
 	itest_raw_assume(r, 3, 1);
 	itest_raw_send_hex(r, ITEST_HEX_PUBLISH_P3);
 	response = itest_raw_expect(r, MSB_PACKET_PUBLISH_RESPONSE);
@@ -211,15 +274,16 @@ test_rust_connection_start(ItestFixture *f, gconstpointer data)
 	 * P = 3 layout of §11.6 */
 	batch = itest_raw_expect(r, MSB_PACKET_NEW_MESSAGES);
 	itest_assert_bytes_hex(batch->raw,
-			       "07 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67"
-			       " 00 00 00 00 00 00 00 00" /* confirmation id 0 */
-			       " 02 00 00 00"             /* 2 messages */
-			       " 00 00 00 00 00 00 00 00 00 00 00 00" /* id 0, attempt 0 */
-			       " 01 08 74 72 61 63 65 2D 69 64 03 61 62 63 02 00 00 00 68 69"
-			       " 01 00 00 00 00 00 00 00 00 00 00 00" /* id 1, attempt 0 */
-			       " 00 03 00 00 00 01 02 03");
+	                       "07 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67"
+	                       " 00 00 00 00 00 00 00 00"             /* confirmation id 0 */
+	                       " 02 00 00 00"                         /* 2 messages */
+	                       " 00 00 00 00 00 00 00 00 00 00 00 00" /* id 0, attempt 0 */
+	                       " 01 08 74 72 61 63 65 2D 69 64 03 61 62 63 02 00 00 00 68 69"
+	                       " 01 00 00 00 00 00 00 00 00 00 00 00" /* id 1, attempt 0 */
+	                       " 00 03 00 00 00 01 02 03");
 	/* §11.7 All OK for confirmation id 0 */
-	itest_raw_send_hex(r, "08 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 00 00 00 00 00 00 00 00");
+	itest_raw_send_hex(
+	        r, "08 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67 00 00 00 00 00 00 00 00");
 	itest_raw_sync(r);
 	/* confirmed: the next publish brings only id 2 */
 	{
@@ -257,9 +321,9 @@ test_packet_versions_before_greeting(ItestFixture *f, gconstpointer data)
 	batch = itest_raw_expect(sub, MSB_PACKET_NEW_MESSAGES);
 	/* the §11.6 V7 = 0 layout (no attempt, no headers), confirmation id 0, ids 0 and 1 */
 	itest_assert_bytes_hex(batch->raw, "07 06 6F 72 64 65 72 73 07 62 69 6C 6C 69 6E 67"
-					   " 00 00 00 00 00 00 00 00 02 00 00 00"
-					   " 00 00 00 00 00 00 00 00 02 00 00 00 68 69"
-					   " 01 00 00 00 00 00 00 00 03 00 00 00 01 02 03");
+	                                   " 00 00 00 00 00 00 00 00 02 00 00 00"
+	                                   " 00 00 00 00 00 00 00 00 02 00 00 00 68 69"
+	                                   " 01 00 00 00 00 00 00 00 03 00 00 00 01 02 03");
 }
 
 /* ---- Rejects ---- */
@@ -295,7 +359,8 @@ test_reject_subscribe(ItestFixture *f, gconstpointer data)
 	itest_raw_greet(r, "subscriber", 3, 1);
 	itest_raw_subscribe(r, "nope", "q", 0);
 	missing = itest_raw_expect_reject(r);
-	g_assert_cmpstr(missing, ==, "Subscribe to nope/q failed: TopicNotFound { topic_id: \"nope\" }");
+	g_assert_cmpstr(missing, ==,
+	                "Subscribe to nope/q failed: TopicNotFound { topic_id: \"nope\" }");
 	itest_raw_sync(r);
 
 	itest_raw_create_topic(r, "nope");
@@ -339,12 +404,12 @@ test_reject_confirm_unknown(ItestFixture *f, gconstpointer data)
 			else
 				itest_raw_confirm_ids(r, kind == 3, topic, queue, 0, ids, 1);
 			text = itest_raw_expect_reject(r);
-			expect =
-			    unknown_queue
-				? g_strdup("Confirm for known/no-queue failed: QueueNotFound { "
-					   "queue_id: \"no-queue\" }")
-				: g_strdup("Confirm for unknown/q failed: TopicNotFound { "
-					   "topic_id: \"unknown\" }");
+			expect = unknown_queue
+			                 ? g_strdup("Confirm for known/no-queue failed: "
+			                            "QueueNotFound { "
+			                            "queue_id: \"no-queue\" }")
+			                 : g_strdup("Confirm for unknown/q failed: TopicNotFound { "
+			                            "topic_id: \"unknown\" }");
 			g_assert_cmpstr(text, ==, expect);
 			itest_raw_sync(r);
 		}
@@ -431,9 +496,10 @@ main(int argc, char **argv)
 	ITEST_ADD("/session/protocol-versions-accepted", NULL, test_protocol_versions_accepted);
 	ITEST_ADD("/session/second-greeting", NULL, test_second_greeting);
 	ITEST_ADD("/session/greeting-names", NULL, test_greeting_names);
+	ITEST_ADD("/session/greeting-name-parts", NULL, test_greeting_name_parts);
 	ITEST_ADD("/session/rust-connection-start", NULL, test_rust_connection_start);
 	ITEST_ADD("/session/packet-versions-before-greeting", NULL,
-		  test_packet_versions_before_greeting);
+	          test_packet_versions_before_greeting);
 	ITEST_ADD("/session/reject/publish-missing-topic", NULL, test_reject_publish_missing_topic);
 	ITEST_ADD("/session/reject/subscribe", NULL, test_reject_subscribe);
 	ITEST_ADD("/session/reject/confirm-unknown", NULL, test_reject_confirm_unknown);

@@ -9,9 +9,9 @@
  */
 #include "itest.h"
 
-#define SLOW_SETTINGS                                                                              \
-	"SendBufferSize: 64KiB\n"                                                                  \
-	"MaxDeliverySize: 64KiB\n"                                                                 \
+#define SLOW_SETTINGS              \
+	"SendBufferSize: 64KiB\n"  \
+	"MaxDeliverySize: 64KiB\n" \
 	"MaxPacketSize: 4MiB\n"
 /* AddressSanitizer keeps freed blocks resident in its quarantine (256 MiB by default), which
  * would hide whether the broker frees anything; a small one keeps VmRSS meaningful */
@@ -94,7 +94,7 @@ test_never_reading_subscriber(ItestFixture *f, gconstpointer data)
 	itest_raw_sync(slow);
 	itest_raw_stop_reading(slow);
 	msb_client_subscribe(reader, "firehose", "q", MSB_CLIENT_QUEUE_PERMANENT, counting_cb,
-			     &counter, NULL, &error);
+	                     &counter, NULL, &error);
 	g_assert_no_error(error);
 	itest_client_connect(reader);
 	itest_client_sync(reader);
@@ -104,7 +104,7 @@ test_never_reading_subscriber(ItestFixture *f, gconstpointer data)
 		guint published = (round + 1) * MESSAGES_PER_ROUND;
 
 		itest_raw_publish_sized(pub, "firehose", 1 + round, MESSAGES_PER_ROUND,
-					MESSAGE_SIZE);
+		                        MESSAGE_SIZE);
 		itest_raw_expect_publish_response(pub, 1 + round);
 		/* everything but the slow subscriber's one batch reaches the reader */
 		ITEST_WAIT_FOR(counter.received + 4 == published);
@@ -117,7 +117,7 @@ test_never_reading_subscriber(ItestFixture *f, gconstpointer data)
 	for (guint id = 0; id < 4; id++)
 		g_assert_false(seen[id]);
 	g_test_message("broker VmRSS %zu KiB before, at most %zu KiB while %u MiB went through",
-		       rss_before, rss_peak, TOTAL_MESSAGES * MESSAGE_SIZE / (1024 * 1024));
+	               rss_before, rss_peak, TOTAL_MESSAGES * MESSAGE_SIZE / (1024 * 1024));
 	/* far below the 64 MiB published: what the reader confirmed is freed even though the slow
 	 * subscriber still holds the very first messages */
 	g_assert_cmpuint(rss_peak, <, rss_before + TOTAL_MESSAGES / 4 * MESSAGE_SIZE / 1024);
@@ -223,7 +223,7 @@ test_back_pressured_publisher(ItestFixture *f, gconstpointer data)
 	msb_client_set_ping_interval(other_pub, 5000);
 	msb_client_set_ping_interval(other_sub, 5000);
 	msb_client_subscribe(other_sub, "others", "q", MSB_CLIENT_QUEUE_PERMANENT,
-			     itest_confirm_all_cb, got, NULL, &error);
+	                     itest_confirm_all_cb, got, NULL, &error);
 	g_assert_no_error(error);
 	itest_client_connect(other_sub);
 	itest_client_sync(other_sub);
@@ -301,7 +301,7 @@ test_back_pressured_publisher(ItestFixture *f, gconstpointer data)
 			}
 			p = g_bytes_get_data(pending_chunk, &len);
 			while ((n = itest_raw_send_nonblocking(flood, p + pending_off,
-								len - pending_off)) > 0) {
+			                                       len - pending_off)) > 0) {
 				accepted += n;
 				pending_off += n;
 				if (pending_off == len) {
@@ -313,13 +313,13 @@ test_back_pressured_publisher(ItestFixture *f, gconstpointer data)
 				}
 			}
 		}
-		g_test_message("%zu more bytes taken in %u round trips of another client",
-			       accepted, n_round_trips);
+		g_test_message("%zu more bytes taken in %u round trips of another client", accepted,
+		               n_round_trips);
 		g_assert_cmpuint(accepted, <, 1024 * 1024);
 	}
 	rss_stalled = itest_broker_rss_kib(f->broker);
 	g_test_message("broker VmRSS %zu KiB before, %zu KiB while stalled", rss_before,
-		       rss_stalled);
+	               rss_stalled);
 	/* what it buffers for the stalled client is bounded by SendBufferSize and the socket
 	 * buffers, not by what the client keeps writing */
 	g_assert_cmpuint(rss_stalled, <, rss_before + 32 * 1024);
@@ -335,7 +335,7 @@ test_back_pressured_publisher(ItestFixture *f, gconstpointer data)
 		itest_wait_begin(&w, ITEST_TIMEOUT_MS);
 		while (pending_off < len) {
 			pending_off += itest_raw_send_nonblocking(flood, p + pending_off,
-								  len - pending_off);
+			                                          len - pending_off);
 			if (pending_off < len && !itest_wait_iterate(&w))
 				g_error("the broker did not take the rest of the publishes");
 		}
@@ -360,8 +360,8 @@ main(int argc, char **argv)
 {
 	itest_init(&argc, &argv);
 	g_test_add("/slow/never-reading-subscriber", ItestFixture, NULL, slow_fixture_setup,
-		   test_never_reading_subscriber, itest_fixture_teardown);
+	           test_never_reading_subscriber, itest_fixture_teardown);
 	g_test_add("/slow/back-pressured-publisher", ItestFixture, NULL, slow_fixture_setup,
-		   test_back_pressured_publisher, itest_fixture_teardown);
+	           test_back_pressured_publisher, itest_fixture_teardown);
 	return g_test_run();
 }

@@ -76,8 +76,8 @@ test_name_rules(ItestFixture *f, gconstpointer data)
 	g_autofree gchar *name63 = g_strnfill(63, 'a');
 	g_autofree gchar *name64 = g_strnfill(64, 'a');
 	const gchar *valid[] = {"abc", "a-b-c", "0rders9", "topics1", "my-topic-2", name63};
-	const gchar *invalid[] = {"ab",  name64,   "Orders", "-abc", "abc-", "a--b",
-				  "topics", "a_b", "a b",    "abc.", "",     "zürich"};
+	const gchar *invalid[] = {"ab",     name64, "Orders", "-abc", "abc-", "a--b",
+	                          "topics", "a_b",  "a b",    "abc.", "",     "zürich"};
 
 	itest_raw_greet(r, "creator", 3, 1);
 	for (guint i = 0; i < G_N_ELEMENTS(invalid); i++) {
@@ -166,8 +166,9 @@ test_auto_create_on_publish(ItestFixture *f, gconstpointer data)
 	/* and subscribing does not create topics with only the publish setting on */
 	itest_raw_subscribe(r, "other-topic", "q", 0);
 	sub_missing = itest_raw_expect_reject(r);
-	g_assert_cmpstr(sub_missing, ==,
-			"Subscribe to other-topic/q failed: TopicNotFound { topic_id: \"other-topic\" }");
+	g_assert_cmpstr(
+	        sub_missing, ==,
+	        "Subscribe to other-topic/q failed: TopicNotFound { topic_id: \"other-topic\" }");
 	itest_raw_sync(r);
 }
 
@@ -191,7 +192,8 @@ test_auto_create_on_subscribe(ItestFixture *f, gconstpointer data)
 
 	itest_raw_subscribe(r, "Bad_Name", "q", 0);
 	bad = itest_raw_expect_reject(r);
-	g_assert_true(g_str_has_prefix(bad, "Subscribe to Bad_Name/q failed: TopicOrQueueValidationError("));
+	g_assert_true(g_str_has_prefix(
+	        bad, "Subscribe to Bad_Name/q failed: TopicOrQueueValidationError("));
 	/* publishing does not create topics with only the subscribe setting on */
 	itest_raw_publish(r, "other-topic", 2, contents, 1, FALSE);
 	pub_missing = itest_raw_expect_reject(r);
@@ -214,7 +216,8 @@ test_no_auto_create(ItestFixture *f, gconstpointer data)
 	g_assert_cmpstr(pub_missing, ==, "TopicNotFound { topic_id: \"some-topic\" }");
 	itest_raw_subscribe(r, "some-topic", "q", 0);
 	sub_missing = itest_raw_expect_reject(r);
-	g_assert_true(g_str_has_prefix(sub_missing, "Subscribe to some-topic/q failed: TopicNotFound"));
+	g_assert_true(
+	        g_str_has_prefix(sub_missing, "Subscribe to some-topic/q failed: TopicNotFound"));
 	g_clear_pointer(&pub_missing, g_free);
 	itest_raw_publish(r, "some-topic", 2, contents, 1, FALSE);
 	pub_missing = itest_raw_expect_reject(r);
@@ -231,6 +234,7 @@ main(int argc, char **argv)
 	ITEST_ADD("/topics/create-idempotent", NULL, test_create_idempotent);
 	ITEST_ADD("/topics/no-auto-create", NULL, test_no_auto_create);
 	ITEST_ADD("/topics/auto-create-on-publish", AUTO_PUBLISH, test_auto_create_on_publish);
-	ITEST_ADD("/topics/auto-create-on-subscribe", AUTO_SUBSCRIBE, test_auto_create_on_subscribe);
+	ITEST_ADD("/topics/auto-create-on-subscribe", AUTO_SUBSCRIBE,
+	          test_auto_create_on_subscribe);
 	return g_test_run();
 }

@@ -42,14 +42,14 @@ test_unix_protocol(ItestFixture *f, gconstpointer data)
 	pong = itest_raw_expect(raw, MSB_PACKET_PONG);
 	itest_assert_bytes_hex(pong->raw, "01");
 	itest_raw_send_hex(raw, ITEST_HEX_GREETING_RUST ITEST_HEX_PACKET_VERSIONS
-			   ITEST_HEX_CREATE_ORDERS ITEST_HEX_SUBSCRIBE_ORDERS_BILLING);
+	                                ITEST_HEX_CREATE_ORDERS ITEST_HEX_SUBSCRIBE_ORDERS_BILLING);
 	itest_raw_assume(raw, 3, 1);
 	itest_raw_sync(raw);
 
 	/* the client library with a unix: address publishes and consumes */
 	msb_client_set_ping_interval(client, 1000);
 	msb_client_subscribe(client, "orders", "lib", MSB_CLIENT_QUEUE_DELETE_ON_DISCONNECT,
-			     itest_confirm_all_cb, got, NULL, &error);
+	                     itest_confirm_all_cb, got, NULL, &error);
 	g_assert_no_error(error);
 	itest_client_connect(client);
 	itest_client_sync(client);
@@ -67,7 +67,7 @@ test_unix_protocol(ItestFixture *f, gconstpointer data)
 		const ItestReceived *b = g_ptr_array_index(got, 1);
 		g_assert_cmpint(a->id, ==, 0);
 		g_assert_cmpmem(g_bytes_get_data(a->content, NULL), g_bytes_get_size(a->content),
-				"over unix", 9);
+		                "over unix", 9);
 		g_assert_cmpuint(a->headers->len, ==, 1);
 		g_assert_cmpstr(g_ptr_array_index(a->headers, 0), ==, "via=unix");
 		g_assert_cmpint(b->id, ==, 1);

@@ -171,12 +171,12 @@ test_id_set_model(void)
 				g_assert_cmpint(msb_id_set_count_range(&set, a, b), ==, in_window);
 				g_assert_cmpint(msb_id_set_count_range(&set, b, a - 1), ==, 0);
 				g_assert_cmpint(msb_id_set_count_range(&set, 0, n - 1), ==,
-						expect_count);
+				                expect_count);
 			}
 			/* ranges stay sorted, disjoint and non-adjacent */
 			for (guint r = 0; r + 1 < msb_id_set_n_ranges(&set); r++)
 				g_assert_cmpint(msb_id_set_range(&set, r)->to + 1, <,
-						msb_id_set_range(&set, r + 1)->from);
+				                msb_id_set_range(&set, r + 1)->from);
 		}
 		msb_id_set_clear(&set);
 	}

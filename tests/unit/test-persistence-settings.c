@@ -69,8 +69,8 @@ static void
 test_defaults(void)
 {
 	g_autoptr(MsbPersistenceSettings) settings = msb_persistence_settings_new_defaults();
-	g_autofree gchar *data = g_build_filename(g_get_user_data_dir(),
-	                                          "my-service-bus-persistence", NULL);
+	g_autofree gchar *data =
+	        g_build_filename(g_get_user_data_dir(), "my-service-bus-persistence", NULL);
 
 	g_assert_null(settings->source);
 	g_assert_cmpstr(settings->data_path, ==, data);
@@ -168,12 +168,11 @@ test_bad_values(void)
 static void
 test_warnings(void)
 {
-	g_autoptr(MsbPersistenceSettings) s =
-	        load_ok("data: /x\n"
-	                "max_response_records_amount: 100\n"
-	                "delete_topic_secret_key: secret\n"
-	                "s3_conn_string: Endpoint=x;\n"
-	                "grpcport: 7000 // typo\n");
+	g_autoptr(MsbPersistenceSettings) s = load_ok("data: /x\n"
+	                                              "max_response_records_amount: 100\n"
+	                                              "delete_topic_secret_key: secret\n"
+	                                              "s3_conn_string: Endpoint=x;\n"
+	                                              "grpcport: 7000 // typo\n");
 
 	g_assert_true(warnings_contain(s, "max_response_records_amount", "ignored"));
 	g_assert_true(warnings_contain(s, "delete_topic_secret_key", "ignored"));
