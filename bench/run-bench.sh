@@ -255,14 +255,37 @@ mb() { # msbctl bench under the step deadline (CPU 0 only when ONE_CPU is set)
 		--server-pid "$MSB_PID" --timeout "$STEP_TIMEOUT" "$@"
 }
 
-# natsbench against the interleaved nats-server, with run-peers.sh's flags; its rows are
-# renamed to broker "nats_il" so that they do not mix with run-peers.sh's own
+# natsbench against the interleaved nats-server, with run-peers.sh's flags. Its rows are
+# renamed to broker "nats_il" so that they do not mix with run-peers.sh's own, and get
+# other_cores_max: the machine's busy time over the whole natsbench process (connecting
+# included) minus the client's and server's CPU of the timed part, per second of the whole
+# process: an upper bound of what others used (natsbench cannot measure it exactly, as ours
+# does with other_cores).
 nbi() {
-	local pin=()
+	local pin=() a b t0 t1 rc=0
 	if [ -n "${ONE_CPU:-}" ]; then pin=(taskset -c 0); fi
+	a=$(head -1 /proc/stat)
+	t0=$(date +%s.%N)
 	timeout -k 5 $((STEP_TIMEOUT + 15)) "${pin[@]}" "$NATSBENCH" -timeout "${STEP_TIMEOUT}s" \
 		-clk-tck "$(getconf CLK_TCK)" -url "nats://127.0.0.1:$NATS_PORT" -server-pid "$NATS_PID" \
-		-size 100 "$@" | sed 's/^{"broker":"nats"/{"broker":"nats_il"/'
+		-size 100 "$@" >"$WORK/nbi.out" || rc=$?
+	t1=$(date +%s.%N)
+	b=$(head -1 /proc/stat)
+	awk -v a="$a" -v b="$b" -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" '
+		function val(key) {
+			if (!match($0, "\"" key "\":[-0-9.e+]+")) return 0
+			return substr($0, RSTART + length(key) + 3, RLENGTH - length(key) - 3) + 0
+		}
+		/^\{/ {
+			split(a, x, " "); split(b, y, " "); busy = 0
+			for (i = 2; i <= 9; i++) if (i != 5 && i != 6) busy += y[i] - x[i]
+			other = (busy / hz - val("client_cpu_s") - val("server_cpu_s")) / (t1 - t0)
+			sub(/^\{"broker":"nats"/, "{\"broker\":\"nats_il\"")
+			if (index($0, "\"metrics\":{}") == 0)
+				sub(/"metrics":\{/, sprintf("\"metrics\":{\"other_cores_max\":%.3f,", other))
+		}
+		{ print }' "$WORK/nbi.out"
+	return "$rc"
 }
 
 # on_one_cpu PID CMD...: like the peer harness's latency_1cpu row: the server PID and the
@@ -416,17 +439,22 @@ row() {
 	echo
 	echo "## Who was busy during our runs (cores, median (min–max))"
 	echo
-	echo "other_cores is what the machine did besides our client and broker (other processes,"
-	echo "kernel threads); well above 0.05 means the run shared the machine."
+	echo "other_cores is what the machine did besides the client and the broker (other processes,"
+	echo "kernel threads); well above 0.05 means the run shared the machine. run-peers.sh's rows"
+	echo "(broker nats) have no such figure."
 	echo
-	echo "| test | client_cores | server_cores | other_cores |"
-	echo "|---|---:|---:|---:|"
-	for t in pub pubsub fanout latency latency_1cpu latency_rr latency_rr_1cpu; do
-		printf '| %s |' "$t"
-		for m in client_cores server_cores other_cores; do
-			printf ' %s |' "$(get msb "$t" "$m" | awk '{ if (NF) printf "%.2f (%.2f–%.2f)", $1, $2, $3; else printf "-" }')"
+	echo "| broker | test | client_cores | server_cores | other_cores (nats_il: upper bound) |"
+	echo "|---|---|---:|---:|---:|"
+	for b in msb nats_il nats; do
+		for t in pub pubsub fanout latency latency_1cpu latency_rr latency_rr_1cpu; do
+			[ -n "$(get "$b" "$t" client_cores)" ] || continue
+			printf '| %s | %s |' "$b" "$t"
+			for m in client_cores server_cores other_cores; do
+				[ "$b" != nats_il ] || [ "$m" != other_cores ] || m=other_cores_max
+				printf ' %s |' "$(get "$b" "$t" "$m" | awk '{ if (NF) printf "%.2f (%.2f–%.2f)", $1, $2, $3; else printf "-" }')"
+			done
+			echo
 		done
-		echo
 	done
 	echo
 	echo "## Every metric (ours and the peers)"

@@ -220,6 +220,41 @@ msb_broker_get_pending_count(MsbBroker *broker)
 	return broker->pending_count;
 }
 
+gint64
+msb_broker_get_oldest_pending_us(MsbBroker *broker)
+{
+	GHashTableIter iter;
+	gpointer value;
+	gint64 oldest = 0;
+
+	g_return_val_if_fail(broker != NULL, 0);
+	g_hash_table_iter_init(&iter, broker->topics);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		MsbTopic *topic = value;
+		MsbSubPage *sp = NULL;
+
+		if (topic->pending_count == 0)
+			continue;
+		/* saves go in id order, so the first pending id at or above the watermark is the
+		 * oldest; ids published unpersisted in between are skipped */
+		for (gint64 id = topic->durable_until; id < topic->next_id; id++) {
+			if (sp == NULL || !msb_sub_page_holds(sp, id))
+				sp = msb_topic_find_sub_page(topic, id);
+			if (sp == NULL) {
+				/* no pending id where nothing is cached: skip the sub-page */
+				id = (msb_sub_page_no(id) + 1) * MSB_SUB_PAGE_SIZE - 1;
+				continue;
+			}
+			if (!msb_sub_page_is_pending(sp, id))
+				continue;
+			if (oldest == 0 || msb_sub_page_get(sp, id)->created_us < oldest)
+				oldest = msb_sub_page_get(sp, id)->created_us;
+			break;
+		}
+	}
+	return oldest;
+}
+
 guint
 msb_broker_count_saves_in_flight(MsbBroker *broker)
 {

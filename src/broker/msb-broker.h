@@ -145,6 +145,9 @@ gint64
 msb_broker_get_pending_bytes(MsbBroker *broker);
 gint64
 msb_broker_get_pending_count(MsbBroker *broker);
+/* Wall-clock µs at which the oldest message still waiting to be saved was published, or 0. */
+gint64
+msb_broker_get_oldest_pending_us(MsbBroker *broker);
 /* Saves in flight, over all topics. */
 guint
 msb_broker_count_saves_in_flight(MsbBroker *broker);

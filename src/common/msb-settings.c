@@ -41,6 +41,7 @@ enum {
 	KEY_HTTP_PORT,
 	KEY_MAX_PACKET_SIZE,
 	KEY_SEND_BUFFER_SIZE,
+	KEY_MAX_UNSAVED_SIZE,
 	/* legacy keys (node.md §1.2.2): checked, then ignored with a warning */
 	KEY_GRPC_TIMEOUT_SECS,
 	KEY_PERSIST_TIMER_INTERVAL,
@@ -68,6 +69,7 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_HTTP_PORT, {"HttpPort", "http_port", NULL}},
         {KEY_MAX_PACKET_SIZE, {"MaxPacketSize", "max_packet_size", NULL}},
         {KEY_SEND_BUFFER_SIZE, {"SendBufferSize", "send_buffer_size", NULL}},
+        {KEY_MAX_UNSAVED_SIZE, {"MaxUnsavedSize", "max_unsaved_size", NULL}},
         {KEY_GRPC_TIMEOUT_SECS, {"GrpcTimeoutSecs", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL, {"PersistTimerInterval", "persist_timer_interval", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL_SECS, {"PersistTimerIntervalSecs", NULL}},
@@ -103,7 +105,7 @@ msb_settings_new_defaults(void)
 	MsbSettings *settings = g_new0(MsbSettings, 1);
 
 	settings->warnings = g_ptr_array_new_with_free_func(g_free);
-	settings->grpc_url = NULL;
+	settings->grpc_url = g_strdup(MSB_DEFAULT_GRPC_URL);
 	settings->eventually_persistence_delay_us = 5 * G_USEC_PER_SEC;
 	settings->queue_gc_timeout_us = 20 * G_USEC_PER_SEC;
 	settings->delivery_timeout_us = 30 * G_USEC_PER_SEC;
@@ -119,6 +121,7 @@ msb_settings_new_defaults(void)
 	settings->http_port = MSB_DEFAULT_HTTP_PORT;
 	settings->max_packet_size = default_max_packet_size(settings->max_delivery_size);
 	settings->send_buffer_size = MSB_DEFAULT_SEND_BUFFER_SIZE;
+	settings->max_unsaved_size = MSB_DEFAULT_MAX_UNSAVED_SIZE;
 	return settings;
 }
 
@@ -140,8 +143,9 @@ read_grpc_url(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 {
 	const gchar *value = NULL;
 	const gchar *scheme;
-	const gchar *expected = "expected an http:// or https:// URL such as "
-	                        "http://127.0.0.1:7124, or none to keep messages in memory only";
+	const gchar *expected = "expected an http:// URL such as http://127.0.0.1:7124, a Unix "
+	                        "socket such as unix:/run/msb-persistence.sock, or none to keep "
+	                        "messages in memory only";
 	g_autoptr(GUri) uri = NULL;
 	g_autofree gchar *shown = NULL;
 
@@ -154,12 +158,26 @@ read_grpc_url(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 		return TRUE;
 	}
 	shown = msb_config_quote(value);
+	if (g_str_has_prefix(value, "unix:")) {
+		if (value[5] != '/')
+			return msb_config_file_set_error(cf, KEY_GRPC_URL, error,
+			                                 "%s is not an absolute socket path (%s)",
+			                                 shown, expected);
+		g_free(settings->grpc_url);
+		settings->grpc_url = g_strdup(value);
+		return TRUE;
+	}
 	uri = g_uri_parse(value, G_URI_FLAGS_NONE, NULL);
 	if (uri == NULL)
 		return msb_config_file_set_error(cf, KEY_GRPC_URL, error, "%s is not a URL (%s)",
 		                                 shown, expected);
 	scheme = g_uri_get_scheme(uri);
-	if (g_ascii_strcasecmp(scheme, "http") != 0 && g_ascii_strcasecmp(scheme, "https") != 0)
+	if (g_ascii_strcasecmp(scheme, "https") == 0)
+		return msb_config_file_set_error(cf, KEY_GRPC_URL, error,
+		                                 "https: is not supported: the persistence protocol "
+		                                 "is cleartext HTTP/2 (%s)",
+		                                 expected);
+	if (g_ascii_strcasecmp(scheme, "http") != 0)
 		return msb_config_file_set_error(cf, KEY_GRPC_URL, error,
 		                                 "the scheme %s: is not supported (%s)", scheme,
 		                                 expected);
@@ -265,8 +283,12 @@ read_sizes(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 		        settings->max_delivery_size + MSB_PACKET_HEADROOM, mds_key,
 		        MSB_PACKET_HEADROOM);
 	}
-	return msb_config_file_get_size(cf, KEY_SEND_BUFFER_SIZE, MIN_SEND_BUFFER_SIZE, G_MAXINT64,
-	                                &settings->send_buffer_size, error);
+	if (!msb_config_file_get_size(cf, KEY_SEND_BUFFER_SIZE, MIN_SEND_BUFFER_SIZE, G_MAXINT64,
+	                              &settings->send_buffer_size, error))
+		return FALSE;
+	/* 0: no ceiling (the broker may then grow until the system runs out of memory) */
+	return msb_config_file_get_size(cf, KEY_MAX_UNSAVED_SIZE, 0, G_MAXINT64,
+	                                &settings->max_unsaved_size, error);
 }
 
 static gboolean
@@ -473,7 +495,9 @@ msb_settings_to_string(const MsbSettings *settings)
 	g_string_append_printf(out, "\nHttpPort: %u", settings->http_port);
 	g_string_append_printf(out, "\nMaxPacketSize: %" G_GINT64_FORMAT,
 	                       settings->max_packet_size);
-	g_string_append_printf(out, "\nSendBufferSize: %" G_GINT64_FORMAT "\n",
+	g_string_append_printf(out, "\nSendBufferSize: %" G_GINT64_FORMAT,
 	                       settings->send_buffer_size);
+	g_string_append_printf(out, "\nMaxUnsavedSize: %" G_GINT64_FORMAT "\n",
+	                       settings->max_unsaved_size);
 	return g_string_free(out, FALSE);
 }

@@ -13,6 +13,7 @@ G_BEGIN_DECLS
 #define MSB_DEFAULT_HTTP_PORT         6123
 #define MSB_DEFAULT_GRPC_URL          "http://127.0.0.1:7124"
 #define MSB_DEFAULT_MAX_DELIVERY_SIZE 4194304
+#define MSB_DEFAULT_MAX_UNSAVED_SIZE (G_GINT64_CONSTANT(1024) * 1024 * 1024)
 #define MSB_DEFAULT_LISTEN_ADDRESS    "0.0.0.0"
 #define MSB_DEFAULT_SEND_BUFFER_SIZE  (4 * 1024 * 1024)
 /* MaxPacketSize must leave this much room above MaxDeliverySize for a batch's framing */
@@ -30,9 +31,9 @@ typedef struct {
 	GPtrArray *warnings;
 
 	/*
-	 * GrpcUrl / persistence_grpc_url; NULL when "none" (in memory only). The default is NULL,
-	 * not MSB_DEFAULT_GRPC_URL, while this build has no persistence client; a URL that is set
-	 * is checked to be http:// or https:// and kept as written.
+	 * GrpcUrl / persistence_grpc_url, default MSB_DEFAULT_GRPC_URL; NULL when "none" (in
+	 * memory only). A URL that is set is checked to be http:// or unix:/path and kept as
+	 * written.
 	 */
 	gchar *grpc_url;
 	gint64 eventually_persistence_delay_us; /* EventuallyPersistenceDelay, default 5 s */
@@ -52,6 +53,9 @@ typedef struct {
 	gint64 max_packet_size; /* MaxPacketSize (ours): default 4 × MaxDeliverySize, ≥ 64 KiB */
 	gint64 send_buffer_size; /* SendBufferSize (ours): per-connection output cap, default 4 MiB
 	                          */
+	/* MaxUnsavedSize (ours): publishes are refused while this many content bytes wait to be
+	 * saved (persistence down or behind); default 1 GiB, 0 = no limit */
+	gint64 max_unsaved_size;
 } MsbSettings;
 
 MsbSettings *

@@ -15,6 +15,7 @@ typedef struct {
 	GMainLoop *loop;
 	MsbServer *server;
 	gboolean stopping;
+	const gchar *ready_file;
 } MsbMain;
 
 static gboolean
@@ -41,14 +42,24 @@ msb_main_signal_cb(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* Once clients can connect: tests and supervisors wait for this file. */
 static gboolean
-msb_main_write_ready_file(const gchar *path, MsbServer *server, GError **error)
+msb_main_listening_cb(gpointer user_data)
 {
-	g_autofree gchar *text =
-	    g_strdup_printf("tcp_port=%u\nhttp_port=%u\npid=%d\n", msb_server_get_tcp_port(server),
-			    msb_server_get_http_port(server), getpid());
+	MsbMain *self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *text = NULL;
 
-	return g_file_set_contents(path, text, -1, error);
+	if (self->ready_file == NULL)
+		return G_SOURCE_REMOVE;
+	text = g_strdup_printf("tcp_port=%u\nhttp_port=%u\npid=%d\n",
+			       msb_server_get_tcp_port(self->server),
+			       msb_server_get_http_port(self->server), getpid());
+	if (!g_file_set_contents(self->ready_file, text, -1, &error)) {
+		g_printerr("my-service-bus: cannot write --ready-file: %s\n", error->message);
+		exit(1);
+	}
+	return G_SOURCE_REMOVE;
 }
 
 int
@@ -133,29 +144,24 @@ main(int argc, char **argv)
 		  settings->source != NULL ? settings->source : "built-in default settings");
 	for (guint i = 0; settings->warnings != NULL && i < settings->warnings->len; i++)
 		g_warning("%s", (const gchar *)g_ptr_array_index(settings->warnings, i));
-	if (settings->grpc_url != NULL) {
-		g_printerr("my-service-bus: GrpcUrl is %s, but this build has no persistence "
-			   "client yet and keeps messages in memory only; set \"GrpcUrl: none\" "
-			   "to run in memory\n",
-			   settings->grpc_url);
-		return 1;
-	}
-	g_warning("GrpcUrl is none: messages are kept in memory only and are lost when the "
-		  "broker stops");
+	if (settings->grpc_url == NULL)
+		g_warning("GrpcUrl is none: messages are kept in memory only and are lost when the "
+			  "broker stops");
 
-	server = msb_server_new(settings);
-	if (!msb_server_start(server, &error)) {
+	server = msb_server_new(settings, &error);
+	if (server == NULL) {
 		g_printerr("my-service-bus: %s\n", error->message);
 		return 1;
 	}
-	if (ready_file != NULL && !msb_main_write_ready_file(ready_file, server, &error)) {
-		g_printerr("my-service-bus: cannot write --ready-file: %s\n", error->message);
+	self.server = server;
+	self.ready_file = ready_file;
+	if (!msb_server_start(server, msb_main_listening_cb, &self, &error)) {
+		g_printerr("my-service-bus: %s\n", error->message);
 		return 1;
 	}
 
 	loop = g_main_loop_new(NULL, FALSE);
 	self.loop = loop;
-	self.server = server;
 	g_unix_signal_add(SIGTERM, msb_main_signal_cb, &self);
 	g_unix_signal_add(SIGINT, msb_main_signal_cb, &self);
 	g_main_loop_run(loop);

@@ -63,6 +63,13 @@ msb_connection_watch_read(MsbConnection *conn, gboolean enable)
 {
 	if (enable && conn->read_source == NULL) {
 		conn->read_source = g_socket_create_source(conn->socket, G_IO_IN, NULL);
+		/* GLib blocks a source that cannot recurse while it is dispatched: it removes and
+		 * re-adds its fd, and both signal the context's eventfd (GLib 2.74), so every
+		 * readable wake-up cost two write()s and a read() to clear the eventfd: 5 of the
+		 * broker's 12 syscalls in a one-message round trip (bench/RESULTS.md). Nothing
+		 * iterates the main context from inside packet handling (only main.c runs the
+		 * loop), so this callback is never re-entered. */
+		g_source_set_can_recurse(conn->read_source, TRUE);
 		g_source_set_callback(conn->read_source, G_SOURCE_FUNC(msb_connection_readable_cb),
 				      conn, NULL);
 		g_source_attach(conn->read_source, NULL);
@@ -300,13 +307,14 @@ msb_connection_readable_cb(GSocket *socket, GIOCondition condition, gpointer use
 				    : 0;
 		gsize want = CLAMP(missing, MSB_CONNECTION_READ_CHUNK, MSB_CONNECTION_READ_BUDGET);
 		guint8 *dst;
+		gsize space;
 		gssize n;
 
 		if (conn->in.off > 0 && conn->in.off >= conn->in.len / 2)
 			msb_buf_compact(&conn->in);
 		dst = msb_buf_reserve(&conn->in, want);
-		n = g_socket_receive(socket, (gchar *)dst, conn->in.cap - conn->in.len, NULL,
-				     &error);
+		space = conn->in.cap - conn->in.len;
+		n = g_socket_receive(socket, (gchar *)dst, space, NULL, &error);
 		if (n < 0) {
 			if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
 				break;
@@ -323,6 +331,10 @@ msb_connection_readable_cb(GSocket *socket, GIOCondition condition, gpointer use
 		if (!msb_connection_process_input(conn))
 			break;
 		if (conn->congested)
+			break;
+		/* a short read emptied the socket: the poll reports the next bytes, so another
+		 * receive now would only return EAGAIN (one wasted syscall per wake-up) */
+		if ((gsize)n < space)
 			break;
 	}
 	if (got_data)

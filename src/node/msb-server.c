@@ -16,15 +16,22 @@
 #include "msb-broker.h"
 #include "msb-connection.h"
 #include "msb-http.h"
+#include "msb-persistence.h"
 #include "msb-session.h"
 
 /* graceful shutdown: how long in-flight batches get to be confirmed */
 #define MSB_SERVER_DRAIN_TIMEOUT_US (1 * G_USEC_PER_SEC)
+/* graceful shutdown: how long pending messages and the final snapshot get to be saved */
+#define MSB_SERVER_SAVE_TIMEOUT_US (30 * G_USEC_PER_SEC)
 
 struct _MsbServer {
 	MsbSettings *settings; /* not owned */
 	MsbBroker *broker;
+	MsbPersistence *persistence; /* NULL in memory */
 	MsbHttp *http;
+	GSourceFunc listening;
+	gpointer listening_data;
+	gboolean stopping;
 	GSocketService *service;
 	guint16 tcp_port;
 	gchar *unix_path; /* the socket file we created, removed at exit */
@@ -149,8 +156,28 @@ msb_server_tick_cb(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
+static void
+msb_server_save_wanted_cb(gpointer user_data)
+{
+	MsbServer *server = user_data;
+
+	if (server->persistence != NULL)
+		msb_persistence_save_wanted(server->persistence);
+}
+
+static void
+msb_server_load_sub_page_cb(MsbTopic *topic, gint64 sub_page_no, gpointer user_data)
+{
+	MsbServer *server = user_data;
+
+	if (server->persistence != NULL)
+		msb_persistence_load_sub_page(server->persistence, topic, sub_page_no);
+	else
+		msb_broker_sub_page_load_failed(server->broker, topic, sub_page_no);
+}
+
 MsbServer *
-msb_server_new(const MsbSettings *settings)
+msb_server_new(const MsbSettings *settings, GError **error)
 {
 	MsbServer *server;
 	MsbBrokerConfig config = {
@@ -160,15 +187,30 @@ msb_server_new(const MsbSettings *settings)
 	    .auto_create_topic_on_publish = settings->auto_create_topic_on_publish,
 	    .auto_create_topic_on_subscribe = settings->auto_create_topic_on_subscribe,
 	    .send_buffer_size = (gsize)settings->send_buffer_size,
+	    .persistence = settings->grpc_url != NULL,
+	    .max_pending_bytes = (gsize)settings->max_unsaved_size,
 	};
 	MsbBrokerCallbacks callbacks = {
 	    .output_ready = msb_server_output_ready_cb,
 	    .disconnect = msb_server_disconnect_cb,
+	    .save_wanted = msb_server_save_wanted_cb,
+	    .load_sub_page = msb_server_load_sub_page_cb,
 	};
+	MsbPersistence *persistence = NULL;
 
 	g_return_val_if_fail(settings != NULL, NULL);
+	if (settings->grpc_url != NULL) {
+		persistence =
+		    msb_persistence_new(settings->grpc_url, settings->eventually_persistence_delay_us,
+					settings->persist_compressed, error);
+		if (persistence == NULL) {
+			g_prefix_error(error, "GrpcUrl %s: ", settings->grpc_url);
+			return NULL;
+		}
+	}
 	server = g_new0(MsbServer, 1);
 	server->settings = (MsbSettings *)settings;
+	server->persistence = persistence;
 	server->broker = msb_broker_new(&config, &callbacks, server);
 	server->connections = g_hash_table_new_full(g_direct_hash, g_direct_equal,
 						    (GDestroyNotify)msb_connection_unref, NULL);
@@ -206,6 +248,8 @@ msb_server_free(MsbServer *server)
 		g_free(server->unix_path);
 	}
 	g_clear_pointer(&server->http, msb_http_free);
+	/* before the broker: calls still in flight must find it gone, not freed */
+	g_clear_pointer(&server->persistence, msb_persistence_free);
 	g_ptr_array_unref(server->dirty);
 	g_hash_table_unref(server->connections);
 	msb_broker_free(server->broker);
@@ -245,25 +289,25 @@ msb_server_http_info_cb(MsbHttpInfo *info, gpointer user_data)
 {
 	MsbServer *server = user_data;
 
-	info->state = server->shutdown_id != 0 ? "shutting down" : "running";
+	info->state = server->stopping ? "shutting down" : "running";
 	info->tcp_connections = g_hash_table_size(server->connections);
+	if (server->persistence != NULL) {
+		const gchar *state = info->state;
+		msb_persistence_get_info(server->persistence, info);
+		/* "waiting for persistence" wins over "running", not over "shutting down" */
+		if (server->stopping)
+			info->state = state;
+	}
 }
 
-gboolean
-msb_server_start(MsbServer *server, GError **error)
+/* Bind the client listeners: only once topics and queues are restored (node.md §4.1). */
+static gboolean
+msb_server_listen_clients(MsbServer *server, GError **error)
 {
 	g_autoptr(GInetAddress) inet = NULL;
 	g_autoptr(GSocketAddress) addr = NULL;
 	g_autoptr(GSocketAddress) effective = NULL;
-	const MsbSettings *settings;
-
-	g_return_val_if_fail(server != NULL, FALSE);
-	settings = server->settings;
-
-	/* HTTP first: it answers (status, metrics) before clients are served */
-	server->http = msb_http_new(server->broker, msb_server_http_info_cb, server);
-	if (!msb_http_listen(server->http, settings->listen_address, settings->http_port, error))
-		return FALSE;
+	const MsbSettings *settings = server->settings;
 
 	server->service = g_socket_service_new();
 	inet = g_inet_address_new_from_string(settings->listen_address);
@@ -291,7 +335,48 @@ msb_server_start(MsbServer *server, GError **error)
 	g_message("listening on %s:%u%s%s", settings->listen_address, server->tcp_port,
 		  server->unix_path != NULL ? " and unix:" : "",
 		  server->unix_path != NULL ? server->unix_path : "");
+	if (server->listening != NULL)
+		server->listening(server->listening_data);
 	return TRUE;
+}
+
+static gboolean
+msb_server_restored_cb(gpointer user_data)
+{
+	MsbServer *server = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (server->stopping)
+		return G_SOURCE_REMOVE;
+	if (!msb_server_listen_clients(server, &error)) {
+		/* nothing can be served without the port: a supervisor must see the failure */
+		g_printerr("my-service-bus: %s\n", error->message);
+		exit(1);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+gboolean
+msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_data,
+		 GError **error)
+{
+	const MsbSettings *settings;
+
+	g_return_val_if_fail(server != NULL, FALSE);
+	settings = server->settings;
+	server->listening = listening;
+	server->listening_data = listening_data;
+
+	/* HTTP first: it answers (status, metrics) before clients are served */
+	server->http = msb_http_new(server->broker, msb_server_http_info_cb, server);
+	if (!msb_http_listen(server->http, settings->listen_address, settings->http_port, error))
+		return FALSE;
+	if (server->persistence != NULL) {
+		msb_persistence_start(server->persistence, server->broker, msb_server_restored_cb,
+				      server);
+		return TRUE;
+	}
+	return msb_server_listen_clients(server, error);
 }
 
 guint16
@@ -324,7 +409,10 @@ msb_server_shutdown_step_cb(gpointer user_data)
 	msb_server_flush_all(server);
 	msb_server_close_all(server, "broker shutting down");
 	g_message("shutdown: all connections closed");
-	if (server->shutdown_done != NULL)
+	if (server->persistence != NULL)
+		msb_persistence_drain(server->persistence, MSB_SERVER_SAVE_TIMEOUT_US,
+				      server->shutdown_done, server->shutdown_done_data);
+	else if (server->shutdown_done != NULL)
 		server->shutdown_done(server->shutdown_done_data);
 	return G_SOURCE_REMOVE;
 }
@@ -333,8 +421,9 @@ void
 msb_server_shutdown(MsbServer *server, GSourceFunc done, gpointer done_data)
 {
 	g_return_if_fail(server != NULL);
-	if (server->shutdown_id != 0)
+	if (server->stopping)
 		return;
+	server->stopping = TRUE;
 	g_message("shutdown: no longer accepting connections or publishes");
 	if (server->service != NULL) {
 		g_socket_service_stop(server->service);

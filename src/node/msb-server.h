@@ -13,15 +13,20 @@ G_BEGIN_DECLS
 
 typedef struct _MsbServer MsbServer;
 
+/* Fails only for a GrpcUrl that cannot be used. */
 MsbServer *
-msb_server_new(const MsbSettings *settings);
+msb_server_new(const MsbSettings *settings, GError **error);
 void
 msb_server_free(MsbServer *server);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbServer, msb_server_free)
 
-/* Bind the listeners and start accepting. */
+/*
+ * Bind HTTP, restore from persistence (if any), then bind the client listeners and call
+ * @listening. In memory the client listeners are bound before this returns.
+ */
 gboolean
-msb_server_start(MsbServer *server, GError **error);
+msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_data,
+		 GError **error);
 /* The bound TCP port (useful with TcpPort 0). */
 guint16
 msb_server_get_tcp_port(MsbServer *server);

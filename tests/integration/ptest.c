@@ -19,9 +19,12 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
+static GThread *main_thread;
+
 void
 ptest_init(int *argc, char ***argv)
 {
+	main_thread = g_thread_self();
 	g_test_init(argc, argv, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (g_getenv("MSB_PERSISTENCE") == NULL)
@@ -496,6 +499,9 @@ ptest_store_result_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	GAsyncResult **out = user_data;
 
+	/* results come on the context the client was created on, in the thread that runs it */
+	g_assert_true(g_thread_self() == main_thread);
+	g_assert_true(g_main_context_is_owner(g_main_context_default()));
 	g_assert_null(*out);
 	*out = g_object_ref(result);
 }

@@ -1073,6 +1073,8 @@ test_shutdown_with_saves(Fixture *f, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 	gint status;
 
+	/* the saves not yet sent when the service is gone wait for it only this long */
+	msb_persistence_client_set_timeouts(f->client, 3000, 3000);
 	for (guint i = 0; i < N; i++) {
 		g_autofree gchar *topic = g_strdup_printf("late-%u", i);
 

@@ -70,7 +70,8 @@ warnings_contain(MsbSettings *settings, const gchar *a, const gchar *b)
 static void
 assert_defaults(MsbSettings *settings)
 {
-	g_assert_null(settings->grpc_url);
+	g_assert_cmpstr(settings->grpc_url, ==, "http://127.0.0.1:7124");
+	g_assert_cmpint(settings->max_unsaved_size, ==, 1024 * MIB);
 	g_assert_cmpint(settings->eventually_persistence_delay_us, ==, 5 * S);
 	g_assert_cmpint(settings->queue_gc_timeout_us, ==, 20 * S);
 	g_assert_cmpint(settings->delivery_timeout_us, ==, 30 * S);
@@ -122,7 +123,7 @@ test_settings_readme(void)
 static void
 test_settings_pascal_all(void)
 {
-	const gchar *text = "GrpcUrl: https://persistence.example:7124/\n"
+	const gchar *text = "GrpcUrl: http://persistence.example:7124/\n"
 	                    "EventuallyPersistenceDelay: 500ms\n"
 	                    "QueueGcTimeout: 1d 00:00:10\n"
 	                    "DeliveryTimeout: 45s\n"
@@ -137,10 +138,12 @@ test_settings_pascal_all(void)
 	                    "TcpPort: 16421\n"
 	                    "HttpPort: 16123\n"
 	                    "MaxPacketSize: 8MiB\n"
-	                    "SendBufferSize: 65536\n";
+	                    "SendBufferSize: 65536\n"
+	                    "MaxUnsavedSize: 64 MiB\n";
 	g_autoptr(MsbSettings) settings = load_ok(text);
 
-	g_assert_cmpstr(settings->grpc_url, ==, "https://persistence.example:7124/");
+	g_assert_cmpstr(settings->grpc_url, ==, "http://persistence.example:7124/");
+	g_assert_cmpint(settings->max_unsaved_size, ==, 64 * MIB);
 	g_assert_cmpint(settings->eventually_persistence_delay_us, ==, 500000);
 	g_assert_cmpint(settings->queue_gc_timeout_us, ==, 86410 * S);
 	g_assert_cmpint(settings->delivery_timeout_us, ==, 45 * S);
@@ -411,13 +414,19 @@ test_settings_bad_values(void)
 
 	/* strings with a format */
 	assert_fails("GrpcUrl: ftp://127.0.0.1:7124\n", MSB_CONFIG_ERROR_INVALID_VALUE,
-	             ORIGIN ":1: GrpcUrl: ", "ftp", "http:// or https://", NULL);
+	             ORIGIN ":1: GrpcUrl: ", "ftp", "an http:// URL", NULL);
 	assert_fails("GrpcUrl: 127.0.0.1:7124\n", MSB_CONFIG_ERROR_INVALID_VALUE,
-	             ORIGIN ":1: GrpcUrl: ", "http:// or https://", NULL);
+	             ORIGIN ":1: GrpcUrl: ", "an http:// URL", NULL);
 	assert_fails("GrpcUrl: not a url\n", MSB_CONFIG_ERROR_INVALID_VALUE,
 	             ORIGIN ":1: GrpcUrl: \"not a url\" is not a URL", "or none", NULL);
 	assert_fails("GrpcUrl:\n", MSB_CONFIG_ERROR_INVALID_VALUE,
-	             ORIGIN ":1: GrpcUrl: ", "http:// or https://", NULL);
+	             ORIGIN ":1: GrpcUrl: ", "an http:// URL", NULL);
+	assert_fails("GrpcUrl: https://127.0.0.1:7124\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: GrpcUrl: ", "cleartext", NULL);
+	assert_fails("GrpcUrl: unix:relative.sock\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: GrpcUrl: ", "absolute", NULL);
+	assert_fails("MaxUnsavedSize: lots\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: MaxUnsavedSize: ", NULL);
 	assert_fails("ListenAddress: localhost\n", MSB_CONFIG_ERROR_INVALID_VALUE,
 	             ORIGIN ":1: ListenAddress: \"localhost\" is not an IP address", NULL);
 	assert_fails("ListenAddress:\n", MSB_CONFIG_ERROR_INVALID_VALUE,
@@ -436,12 +445,14 @@ test_settings_grpc_url(void)
 {
 	g_autoptr(MsbSettings) none = load_ok("GrpcUrl: none\n");
 	g_autoptr(MsbSettings) upper = load_ok("persistence_grpc_url: NONE\n");
-	g_autoptr(MsbSettings) https = load_ok("GrpcUrl: HTTPS://Host.Example:443/base\n");
+	g_autoptr(MsbSettings) http = load_ok("GrpcUrl: HTTP://Host.Example:7124/base\n");
+	g_autoptr(MsbSettings) unix_socket = load_ok("GrpcUrl: unix:/run/msb-persistence.sock\n");
 
 	g_assert_null(none->grpc_url);
 	g_assert_null(upper->grpc_url);
 	/* stored as written */
-	g_assert_cmpstr(https->grpc_url, ==, "HTTPS://Host.Example:443/base");
+	g_assert_cmpstr(http->grpc_url, ==, "HTTP://Host.Example:7124/base");
+	g_assert_cmpstr(unix_socket->grpc_url, ==, "unix:/run/msb-persistence.sock");
 }
 
 static void

@@ -1,0 +1,827 @@
+/*
+ * MsbPersistence: restore, saves, snapshots, loads and the drain, on the main loop.
+ *
+ * Every asynchronous call holds a reference on this object and checks `disposed` when it
+ * completes, so that a call finishing after shutdown began never touches the broker. Failures
+ * are retried with a short back-off; nothing is dropped: a message stays pending in the broker
+ * until a save of it is acknowledged.
+ */
+#define G_LOG_DOMAIN "msb-persistence"
+
+#include "msb-persistence.h"
+
+#include "msb-persistence-client.h"
+#include "msb-session.h"
+
+/* how often restore is tried while the service is not there (node.md §4.1) */
+#define MSB_PERSISTENCE_RESTORE_RETRY_S 5
+/* saves in flight at once, each for a different topic */
+#define MSB_PERSISTENCE_MAX_SAVES 4
+/* one save call: at most this many content bytes / messages */
+#define MSB_PERSISTENCE_SAVE_BYTES (4 * 1024 * 1024)
+#define MSB_PERSISTENCE_SAVE_MESSAGES 50000
+/* back-off after a failed save or load */
+#define MSB_PERSISTENCE_RETRY_MIN_MS 200
+#define MSB_PERSISTENCE_RETRY_MAX_MS 5000
+
+struct _MsbPersistence {
+	gint ref_count;
+	gboolean disposed;
+	MsbPersistenceClient *client;
+	GCancellable *cancellable;
+	MsbBroker *broker;
+	gint64 delay_us;
+	gboolean compressed;
+	guint ops; /* asynchronous calls in flight */
+
+	/* restore */
+	gboolean restored;
+	GSourceFunc ready;
+	gpointer ready_data;
+	GPtrArray *restore_topics; /* MsbPersistTopicSnapshot* */
+	GArray *restore_max_ids;   /* gint64 per topic */
+	guint restore_index;
+	gint64 restore_probe_no; /* the sub-page being probed */
+	guint restore_retry_id;
+	guint restore_attempts;
+
+	/* saves */
+	guint saves_in_flight;
+	guint save_idle_id;
+	guint save_retry_id;
+	guint retry_ms;
+
+	/* snapshots */
+	guint tick_id;
+	gboolean snapshot_in_flight;
+	guint64 snapshot_generation; /* of the last snapshot saved */
+	gboolean snapshot_ever;
+
+	/* drain */
+	gboolean draining;
+	gint64 drain_deadline;
+	GSourceFunc drain_done;
+	gpointer drain_data;
+	guint drain_id;
+
+	/* status */
+	gboolean up;
+	gchar *version;
+	gchar *last_error;
+	gboolean warned_late;
+	guint64 saves;
+	guint64 save_failures;
+	guint64 loads;
+	guint64 load_failures;
+	guint64 snapshots;
+	guint64 snapshot_failures;
+};
+
+static MsbPersistence *
+msb_persistence_ref(MsbPersistence *self)
+{
+	self->ref_count++;
+	self->ops++;
+	return self;
+}
+
+static void
+msb_persistence_unref(MsbPersistence *self)
+{
+	self->ops--;
+	if (--self->ref_count > 0)
+		return;
+	g_clear_object(&self->client);
+	g_clear_object(&self->cancellable);
+	g_clear_pointer(&self->restore_topics, g_ptr_array_unref);
+	g_clear_pointer(&self->restore_max_ids, g_array_unref);
+	g_free(self->version);
+	g_free(self->last_error);
+	g_free(self);
+}
+
+MsbPersistence *
+msb_persistence_new(const gchar *url, gint64 eventually_persistence_delay_us,
+		    gboolean compressed, GError **error)
+{
+	MsbPersistence *self;
+	MsbPersistenceClient *client;
+
+	g_return_val_if_fail(url != NULL, NULL);
+	client = msb_persistence_client_new(url, error);
+	if (client == NULL)
+		return NULL;
+	self = g_new0(MsbPersistence, 1);
+	self->ref_count = 1;
+	self->client = client;
+	self->cancellable = g_cancellable_new();
+	self->delay_us = eventually_persistence_delay_us;
+	self->compressed = compressed;
+	self->retry_ms = MSB_PERSISTENCE_RETRY_MIN_MS;
+	return self;
+}
+
+static gboolean
+msb_persistence_wake_cb(gpointer user_data)
+{
+	return G_SOURCE_CONTINUE;
+}
+
+void
+msb_persistence_free(MsbPersistence *self)
+{
+	gint64 deadline;
+
+	if (self == NULL)
+		return;
+	self->disposed = TRUE;
+	self->broker = NULL;
+	g_clear_handle_id(&self->restore_retry_id, g_source_remove);
+	g_clear_handle_id(&self->save_idle_id, g_source_remove);
+	g_clear_handle_id(&self->save_retry_id, g_source_remove);
+	g_clear_handle_id(&self->tick_id, g_source_remove);
+	g_clear_handle_id(&self->drain_id, g_source_remove);
+	g_cancellable_cancel(self->cancellable);
+	/* let the cancelled calls report back, so that nothing they own is leaked at exit */
+	deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+	if (self->ops > 0) {
+		guint wake_id = g_timeout_add(20, msb_persistence_wake_cb, NULL);
+		while (self->ops > 0 && g_get_monotonic_time() < deadline)
+			g_main_context_iteration(NULL, TRUE);
+		g_source_remove(wake_id);
+	}
+	self->ops++; /* the owner's reference is not an operation */
+	msb_persistence_unref(self);
+}
+
+static void
+msb_persistence_set_up(MsbPersistence *self, gboolean up, const GError *error)
+{
+	if (up && !self->up)
+		g_message("persistence at %s is available",
+			  msb_persistence_client_get_target(self->client));
+	else if (!up && self->up)
+		g_warning("persistence at %s failed: %s; retrying, messages are kept in memory",
+			  msb_persistence_client_get_target(self->client),
+			  error != NULL ? error->message : "unknown error");
+	self->up = up;
+	if (error != NULL) {
+		g_free(self->last_error);
+		self->last_error = g_strdup(error->message);
+	}
+}
+
+/* ---- conversions ---- */
+
+/* Header strings for the protobuf side, freed with the array. */
+static void
+msb_persistence_convert_pending(const MsbSaveBatch *batch, GArray *out, GPtrArray *strings,
+				GArray *headers)
+{
+	/* headers first, so that the pointers into @headers stay put */
+	g_array_set_size(headers, 0);
+	for (guint i = 0; i < batch->messages->len; i++) {
+		const MsbPendingMessage *pm = &g_array_index(batch->messages, MsbPendingMessage, i);
+		gsize pos = 0;
+		MsbWireStr key;
+		MsbWireStr value;
+
+		while (pm->headers != NULL &&
+		       msb_wire_headers_next(pm->headers, pm->headers_len, &pos, &key, &value)) {
+			MsbPersistHeader h;
+			h.key = g_strndup(key.str, key.len);
+			h.value = g_strndup(value.str, value.len);
+			g_ptr_array_add(strings, (gpointer)h.key);
+			g_ptr_array_add(strings, (gpointer)h.value);
+			g_array_append_val(headers, h);
+		}
+	}
+	g_array_set_size(out, batch->messages->len);
+	for (guint i = 0, h = 0; i < batch->messages->len; i++) {
+		const MsbPendingMessage *pm = &g_array_index(batch->messages, MsbPendingMessage, i);
+		MsbPersistMessage *m = &g_array_index(out, MsbPersistMessage, i);
+		guint n_headers = pm->headers != NULL && pm->headers_len > 0 ? pm->headers[0] : 0;
+
+		m->id = pm->id;
+		m->created_us = pm->created_us;
+		m->content = pm->content;
+		m->content_len = pm->content_len;
+		m->headers = n_headers > 0 ? &g_array_index(headers, MsbPersistHeader, h) : NULL;
+		m->n_headers = n_headers;
+		h += n_headers;
+	}
+}
+
+/* ---- saves ---- */
+
+typedef struct {
+	MsbPersistence *self;
+	MsbSaveBatch batch;
+} MsbPersistenceSave;
+
+static void
+msb_persistence_kick(MsbPersistence *self);
+
+static gboolean
+msb_persistence_retry_cb(gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+
+	self->save_retry_id = 0;
+	msb_persistence_kick(self);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+msb_persistence_saved_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	MsbPersistenceSave *save = user_data;
+	MsbPersistence *self = save->self;
+	g_autoptr(GError) error = NULL;
+	gboolean ok = msb_persistence_client_save_messages_finish(MSB_PERSISTENCE_CLIENT(source),
+								  result, &error);
+
+	self->saves_in_flight--;
+	if (!self->disposed) {
+		if (ok) {
+			self->saves++;
+			self->retry_ms = MSB_PERSISTENCE_RETRY_MIN_MS;
+			msb_persistence_set_up(self, TRUE, NULL);
+			msb_broker_save_done(self->broker, &save->batch);
+			msb_persistence_kick(self);
+		} else {
+			self->save_failures++;
+			msb_persistence_set_up(self, FALSE, error);
+			g_debug("save of %s %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT " failed: %s",
+				save->batch.topic->name, save->batch.from_id, save->batch.to_id,
+				error->message);
+			msb_broker_save_failed(self->broker, &save->batch);
+			if (self->save_retry_id == 0) {
+				self->save_retry_id =
+				    g_timeout_add(self->retry_ms, msb_persistence_retry_cb, self);
+				self->retry_ms = MIN(self->retry_ms * 2, MSB_PERSISTENCE_RETRY_MAX_MS);
+			}
+		}
+	}
+	msb_save_batch_clear(&save->batch);
+	g_free(save);
+	msb_persistence_unref(self);
+}
+
+static void
+msb_persistence_kick(MsbPersistence *self)
+{
+	g_autoptr(GArray) msgs = g_array_new(FALSE, FALSE, sizeof(MsbPersistMessage));
+	g_autoptr(GArray) headers = g_array_new(FALSE, FALSE, sizeof(MsbPersistHeader));
+	g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func(g_free);
+
+	if (self->disposed || self->broker == NULL || !self->restored || self->save_retry_id != 0)
+		return;
+	while (self->saves_in_flight < MSB_PERSISTENCE_MAX_SAVES) {
+		MsbPersistenceSave *save = g_new0(MsbPersistenceSave, 1);
+
+		msb_save_batch_init(&save->batch);
+		if (!msb_broker_take_save_batch(self->broker, MSB_PERSISTENCE_SAVE_BYTES,
+						MSB_PERSISTENCE_SAVE_MESSAGES, &save->batch)) {
+			msb_save_batch_clear(&save->batch);
+			g_free(save);
+			break;
+		}
+		g_ptr_array_set_size(strings, 0);
+		msb_persistence_convert_pending(&save->batch, msgs, strings, headers);
+		save->self = msb_persistence_ref(self);
+		self->saves_in_flight++;
+		/* the client encodes the messages before it returns: our views may go after */
+		msb_persistence_client_save_messages_async(
+		    self->client, save->batch.topic->name, (const MsbPersistMessage *)msgs->data,
+		    msgs->len, self->compressed, self->cancellable, msb_persistence_saved_cb, save);
+	}
+}
+
+static gboolean
+msb_persistence_save_idle_cb(gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+
+	self->save_idle_id = 0;
+	msb_persistence_kick(self);
+	return G_SOURCE_REMOVE;
+}
+
+void
+msb_persistence_save_wanted(MsbPersistence *self)
+{
+	g_return_if_fail(self != NULL);
+	/* coalesce: one kick after the current read has been handled saves all of it */
+	if (self->save_idle_id == 0 && !self->disposed)
+		self->save_idle_id = g_idle_add(msb_persistence_save_idle_cb, self);
+}
+
+/* ---- loads ---- */
+
+typedef struct {
+	MsbPersistence *self;
+	MsbTopic *topic;
+	gint64 no;
+} MsbPersistenceLoad;
+
+static gboolean
+msb_persistence_load_retry_cb(gpointer user_data)
+{
+	MsbPersistenceLoad *load = user_data;
+
+	if (!load->self->disposed)
+		msb_broker_wake_topic(load->self->broker, load->topic);
+	msb_persistence_unref(load->self);
+	g_free(load);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	MsbPersistenceLoad *load = user_data;
+	MsbPersistence *self = load->self;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsbMessageBatch) batch =
+	    msb_persistence_client_get_page_finish(MSB_PERSISTENCE_CLIENT(source), result, &error);
+
+	if (self->disposed) {
+		msb_persistence_unref(self);
+		g_free(load);
+		return;
+	}
+	if (batch == NULL) {
+		self->load_failures++;
+		msb_persistence_set_up(self, FALSE, error);
+		g_warning("loading %s sub-page %" G_GINT64_FORMAT " failed: %s; retrying",
+			  load->topic->name, load->no, error->message);
+		msb_broker_sub_page_load_failed(self->broker, load->topic, load->no);
+		/* the reference and @load go to the retry */
+		g_timeout_add(MSB_PERSISTENCE_RETRY_MAX_MS / 5, msb_persistence_load_retry_cb,
+			      load);
+		return;
+	} else {
+		g_autoptr(GArray) loaded = g_array_new(FALSE, FALSE, sizeof(MsbLoadedMessage));
+		MsbBuf headers;
+		g_autoptr(GArray) offsets = g_array_new(FALSE, FALSE, sizeof(gsize));
+
+		msb_buf_init(&headers, 0);
+		/* headers back into the wire form the broker stores; offsets, as the buffer grows */
+		for (gsize i = 0; i < batch->n_messages; i++) {
+			const MsbPersistMessage *m = &batch->messages[i];
+			g_autoptr(GPtrArray) pairs = g_ptr_array_new();
+			g_autofree MsbWireHeader *wh = g_new0(MsbWireHeader, MAX(m->n_headers, 1));
+			g_autoptr(GError) error_local = NULL;
+			gsize at = headers.len;
+
+			for (gsize h = 0; h < m->n_headers; h++) {
+				wh[h].key = m->headers[h].key != NULL ? m->headers[h].key : "";
+				wh[h].value = m->headers[h].value != NULL ? m->headers[h].value : "";
+			}
+			if (m->n_headers > 0 &&
+			    !msb_wire_put_headers(&headers, wh, m->n_headers, &error_local))
+				g_warning("%s message %" G_GINT64_FORMAT
+					  ": headers dropped, they cannot be sent: %s",
+					  load->topic->name, m->id, error_local->message);
+			g_array_append_val(offsets, at);
+		}
+		for (gsize i = 0; i < batch->n_messages; i++) {
+			const MsbPersistMessage *m = &batch->messages[i];
+			MsbLoadedMessage lm;
+			gsize at = g_array_index(offsets, gsize, i);
+			gsize end = i + 1 < batch->n_messages ? g_array_index(offsets, gsize, i + 1)
+							      : headers.len;
+			lm.id = m->id;
+			lm.created_us = m->created_us;
+			lm.headers = end > at ? headers.data + at : NULL;
+			lm.headers_len = end - at;
+			lm.content = m->content;
+			lm.content_len = m->content_len;
+			g_array_append_val(loaded, lm);
+		}
+		self->loads++;
+		msb_persistence_set_up(self, TRUE, NULL);
+		msb_broker_sub_page_loaded(self->broker, load->topic, load->no,
+					   (const MsbLoadedMessage *)loaded->data, loaded->len);
+		msb_buf_clear(&headers);
+	}
+	msb_persistence_unref(self);
+	g_free(load);
+}
+
+void
+msb_persistence_load_sub_page(MsbPersistence *self, MsbTopic *topic, gint64 sub_page_no)
+{
+	MsbPersistenceLoad *load;
+	gint64 first = sub_page_no * MSB_SUB_PAGE_SIZE;
+
+	g_return_if_fail(self != NULL);
+	if (self->disposed)
+		return;
+	load = g_new0(MsbPersistenceLoad, 1);
+	load->self = msb_persistence_ref(self);
+	load->topic = topic;
+	load->no = sub_page_no;
+	msb_persistence_client_get_page_async(self->client, topic->name, msb_page_no(first), first,
+					      first + MSB_SUB_PAGE_SIZE - 1, self->cancellable,
+					      msb_persistence_loaded_cb, load);
+}
+
+/* ---- snapshots ---- */
+
+static MsbPersistQueueType
+msb_persistence_queue_type(MsbQueueType type)
+{
+	/* G3 has no value for delete-on-disconnect + single connection: keep the auto-delete
+	 * bit, which decides whether the queue survives; the next Subscribe sets the type */
+	if (msb_queue_type_is_auto_delete(type))
+		return MSB_PERSIST_QUEUE_AUTO_DELETE;
+	if (msb_queue_type_is_single_connection(type))
+		return MSB_PERSIST_QUEUE_PERMANENT_SINGLE_CONNECTION;
+	return MSB_PERSIST_QUEUE_PERMANENT;
+}
+
+typedef struct {
+	MsbPersistence *self;
+	guint64 generation;
+} MsbPersistenceSnapshot;
+
+static void
+msb_persistence_snapshot_saved_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	MsbPersistenceSnapshot *snap = user_data;
+	MsbPersistence *self = snap->self;
+	g_autoptr(GError) error = NULL;
+
+	self->snapshot_in_flight = FALSE;
+	if (msb_persistence_client_save_snapshot_finish(MSB_PERSISTENCE_CLIENT(source), result,
+							&error)) {
+		self->snapshots++;
+		self->snapshot_generation = snap->generation;
+		self->snapshot_ever = TRUE;
+		if (!self->disposed)
+			msb_persistence_set_up(self, TRUE, NULL);
+	} else {
+		self->snapshot_failures++;
+		if (!self->disposed)
+			msb_persistence_set_up(self, FALSE, error);
+	}
+	msb_persistence_unref(self);
+	g_free(snap);
+}
+
+static void
+msb_persistence_save_snapshot(MsbPersistence *self)
+{
+	g_autoptr(GPtrArray) snaps = NULL;
+	g_autoptr(GPtrArray) records = NULL;
+	MsbPersistenceSnapshot *snap;
+
+	if (self->snapshot_in_flight || self->broker == NULL)
+		return;
+	snap = g_new0(MsbPersistenceSnapshot, 1);
+	snap->generation = msb_broker_get_state_generation(self->broker);
+	snaps = msb_broker_build_snapshot(self->broker);
+	records = g_ptr_array_new_with_free_func((GDestroyNotify)msb_persist_topic_snapshot_free);
+	for (guint t = 0; t < snaps->len; t++) {
+		MsbTopicSnapshot *ts = g_ptr_array_index(snaps, t);
+		MsbPersistTopicSnapshot *rec =
+		    msb_persist_topic_snapshot_new(ts->name, ts->message_id, ts->persist);
+		for (guint q = 0; q < ts->queues->len; q++) {
+			MsbQueueSnapshot *qs = g_ptr_array_index(ts->queues, q);
+			MsbPersistQueueSnapshot *qrec = msb_persist_topic_snapshot_add_queue(
+			    rec, qs->name, msb_persistence_queue_type(qs->type));
+			for (guint r = 0; r < qs->ranges->len; r++) {
+				const MsbIdRange *range = &g_array_index(qs->ranges, MsbIdRange, r);
+				msb_persist_queue_snapshot_add_range(qrec, range->from, range->to);
+			}
+		}
+		g_ptr_array_add(records, rec);
+	}
+	snap->self = msb_persistence_ref(self);
+	self->snapshot_in_flight = TRUE;
+	msb_persistence_client_save_snapshot_async(self->client, records, self->cancellable,
+						   msb_persistence_snapshot_saved_cb, snap);
+}
+
+static gboolean
+msb_persistence_tick_cb(gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+	gint64 oldest = msb_broker_get_oldest_pending_us(self->broker);
+	gint64 age = oldest > 0 ? g_get_real_time() - oldest : 0;
+
+	if (msb_broker_get_state_generation(self->broker) != self->snapshot_generation ||
+	    !self->snapshot_ever)
+		msb_persistence_save_snapshot(self);
+	/* the contract: saved within EventuallyPersistenceDelay; say so when we cannot */
+	if (age > self->delay_us && !self->warned_late) {
+		g_warning("%" G_GINT64_FORMAT " messages wait to be saved, the oldest for %" G_GINT64_FORMAT
+			  " ms, longer than EventuallyPersistenceDelay; persistence at %s: %s",
+			  msb_broker_get_pending_count(self->broker), age / 1000,
+			  msb_persistence_client_get_target(self->client),
+			  self->last_error != NULL ? self->last_error : "slow");
+		self->warned_late = TRUE;
+	} else if (age <= self->delay_us && self->warned_late) {
+		g_message("persistence caught up: every message is saved within "
+			  "EventuallyPersistenceDelay again");
+		self->warned_late = FALSE;
+	}
+	msb_persistence_kick(self);
+	return G_SOURCE_CONTINUE;
+}
+
+/* ---- restore ---- */
+
+static void
+msb_persistence_restore(MsbPersistence *self);
+static void
+msb_persistence_probe_next(MsbPersistence *self, gint64 sub_page_no);
+
+static gboolean
+msb_persistence_restore_retry_cb(gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+
+	self->restore_retry_id = 0;
+	msb_persistence_restore(self);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+msb_persistence_restore_failed(MsbPersistence *self, const gchar *what, const GError *error)
+{
+	self->restore_attempts++;
+	msb_persistence_set_up(self, FALSE, error);
+	g_warning("waiting for persistence at %s: %s failed: %s; retrying in %d s (attempt %u); "
+		  "clients are not served until topics and queues are restored",
+		  msb_persistence_client_get_target(self->client), what, error->message,
+		  MSB_PERSISTENCE_RESTORE_RETRY_S, self->restore_attempts);
+	self->restore_retry_id = g_timeout_add_seconds(MSB_PERSISTENCE_RESTORE_RETRY_S,
+						       msb_persistence_restore_retry_cb, self);
+}
+
+static void
+msb_persistence_version_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *version =
+	    msb_persistence_client_get_version_finish(MSB_PERSISTENCE_CLIENT(source), result, &error);
+
+	if (version != NULL) {
+		g_free(self->version);
+		self->version = g_steal_pointer(&version);
+	} else if (!self->disposed) {
+		g_debug("persistence version unknown: %s", error->message);
+	}
+	msb_persistence_unref(self);
+}
+
+static void
+msb_persistence_restore_apply(MsbPersistence *self)
+{
+	guint n_queues = 0;
+
+	for (guint t = 0; t < self->restore_topics->len; t++) {
+		MsbPersistTopicSnapshot *ts = g_ptr_array_index(self->restore_topics, t);
+		gint64 max_id = g_array_index(self->restore_max_ids, gint64, t);
+		g_autoptr(GError) error = NULL;
+		MsbTopic *topic = msb_broker_restore_topic(self->broker, ts->topic_id, ts->message_id,
+							   max_id, ts->persist, &error);
+		if (topic == NULL) {
+			g_warning("snapshot record for topic %s skipped: %s", ts->topic_id,
+				  error->message);
+			continue;
+		}
+		for (guint q = 0; q < ts->queues->len; q++) {
+			MsbPersistQueueSnapshot *qs = g_ptr_array_index(ts->queues, q);
+			g_autoptr(GArray) ranges = g_array_new(FALSE, FALSE, sizeof(MsbIdRange));
+			for (guint r = 0; r < qs->ranges->len; r++) {
+				const MsbPersistRange *pr =
+				    &g_array_index(qs->ranges, MsbPersistRange, r);
+				MsbIdRange range = {pr->from_id, pr->to_id};
+				g_array_append_val(ranges, range);
+			}
+			msb_broker_restore_queue(self->broker, topic, ts->message_id, qs->queue_id,
+						 msb_queue_type_from_wire((guint8)qs->queue_type),
+						 (const MsbIdRange *)ranges->data, ranges->len);
+			n_queues++;
+		}
+	}
+	g_message("restored %u topics and %u queues from persistence at %s",
+		  self->restore_topics->len, n_queues,
+		  msb_persistence_client_get_target(self->client));
+	g_clear_pointer(&self->restore_topics, g_ptr_array_unref);
+	g_clear_pointer(&self->restore_max_ids, g_array_unref);
+	self->restored = TRUE;
+	self->snapshot_generation = msb_broker_get_state_generation(self->broker);
+	self->snapshot_ever = TRUE;
+	msb_persistence_client_get_version_async(self->client, self->cancellable,
+						 msb_persistence_version_cb,
+						 msb_persistence_ref(self));
+	self->tick_id = g_timeout_add_seconds(1, msb_persistence_tick_cb, self);
+	if (self->ready != NULL)
+		self->ready(self->ready_data);
+	msb_persistence_kick(self);
+}
+
+static void
+msb_persistence_probe_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsbMessageBatch) batch = msb_persistence_client_get_sub_page_finish(
+	    MSB_PERSISTENCE_CLIENT(source), result, &error);
+	MsbPersistTopicSnapshot *ts;
+	gint64 *max_id;
+	gint64 sub_page_no;
+
+	if (self->disposed) {
+		msb_persistence_unref(self);
+		return;
+	}
+	if (batch == NULL) {
+		msb_persistence_restore_failed(self, "GetSubPage", error);
+		msb_persistence_unref(self);
+		return;
+	}
+	max_id = &g_array_index(self->restore_max_ids, gint64, self->restore_index);
+	sub_page_no = self->restore_probe_no;
+	for (gsize i = 0; i < batch->n_messages; i++)
+		*max_id = MAX(*max_id, batch->messages[i].id);
+	/* a sub-page saved up to its last id may continue in the next one */
+	if (batch->n_messages > 0 && *max_id == (sub_page_no + 1) * MSB_SUB_PAGE_SIZE - 1) {
+		msb_persistence_probe_next(self, sub_page_no + 1);
+	} else {
+		self->restore_index++;
+		if (self->restore_index < self->restore_topics->len) {
+			ts = g_ptr_array_index(self->restore_topics, self->restore_index);
+			msb_persistence_probe_next(self, msb_sub_page_no(ts->message_id));
+		} else {
+			msb_persistence_restore_apply(self);
+		}
+	}
+	msb_persistence_unref(self);
+}
+
+/*
+ * Messages saved after the last snapshot have ids at or above its message id: find the highest
+ * one the service holds, sub-page by sub-page, so that those ids are not handed out again.
+ */
+static void
+msb_persistence_probe_next(MsbPersistence *self, gint64 sub_page_no)
+{
+	MsbPersistTopicSnapshot *ts = g_ptr_array_index(self->restore_topics, self->restore_index);
+
+	self->restore_probe_no = sub_page_no;
+	msb_persistence_client_get_sub_page_async(self->client, ts->topic_id, sub_page_no,
+						  self->cancellable, msb_persistence_probe_cb,
+						  msb_persistence_ref(self));
+}
+
+static void
+msb_persistence_snapshot_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) topics = msb_persistence_client_get_snapshot_finish(
+	    MSB_PERSISTENCE_CLIENT(source), result, &error);
+
+	if (self->disposed) {
+		msb_persistence_unref(self);
+		return;
+	}
+	if (topics == NULL) {
+		msb_persistence_restore_failed(self, "GetSnapshot", error);
+		msb_persistence_unref(self);
+		return;
+	}
+	msb_persistence_set_up(self, TRUE, NULL);
+	g_clear_pointer(&self->restore_topics, g_ptr_array_unref);
+	g_clear_pointer(&self->restore_max_ids, g_array_unref);
+	self->restore_topics = g_steal_pointer(&topics);
+	self->restore_max_ids = g_array_new(FALSE, FALSE, sizeof(gint64));
+	g_array_set_size(self->restore_max_ids, self->restore_topics->len);
+	for (guint i = 0; i < self->restore_topics->len; i++)
+		g_array_index(self->restore_max_ids, gint64, i) = -1;
+	self->restore_index = 0;
+	if (self->restore_topics->len == 0) {
+		msb_persistence_restore_apply(self);
+	} else {
+		MsbPersistTopicSnapshot *ts = g_ptr_array_index(self->restore_topics, 0);
+		msb_persistence_probe_next(self, msb_sub_page_no(ts->message_id));
+	}
+	msb_persistence_unref(self);
+}
+
+static void
+msb_persistence_restore(MsbPersistence *self)
+{
+	if (self->disposed)
+		return;
+	msb_persistence_client_get_snapshot_async(self->client, self->cancellable,
+						  msb_persistence_snapshot_cb,
+						  msb_persistence_ref(self));
+}
+
+void
+msb_persistence_start(MsbPersistence *self, MsbBroker *broker, GSourceFunc ready,
+		      gpointer ready_data)
+{
+	g_return_if_fail(self != NULL);
+	g_return_if_fail(broker != NULL);
+	self->broker = broker;
+	self->ready = ready;
+	self->ready_data = ready_data;
+	g_message("restoring topics and queues from persistence at %s",
+		  msb_persistence_client_get_target(self->client));
+	msb_persistence_restore(self);
+}
+
+gboolean
+msb_persistence_is_restored(MsbPersistence *self)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	return self->restored;
+}
+
+/* ---- drain ---- */
+
+static gboolean
+msb_persistence_drain_cb(gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+	gint64 pending = msb_broker_get_pending_count(self->broker);
+	gboolean late = g_get_monotonic_time() > self->drain_deadline;
+
+	msb_persistence_kick(self);
+	if (!late && (pending > 0 || self->saves_in_flight > 0))
+		return G_SOURCE_CONTINUE;
+	if (!late && (self->snapshot_in_flight ||
+		      msb_broker_get_state_generation(self->broker) != self->snapshot_generation)) {
+		/* everything is saved: the final snapshot, with in-flight ids as waiting */
+		msb_persistence_save_snapshot(self);
+		return G_SOURCE_CONTINUE;
+	}
+	if (late)
+		g_warning("shutdown: gave up waiting for persistence at %s: %" G_GINT64_FORMAT
+			  " messages were not saved%s",
+			  msb_persistence_client_get_target(self->client), pending,
+			  self->snapshot_generation ==
+				  msb_broker_get_state_generation(self->broker)
+			      ? ""
+			      : " and the final snapshot was not saved");
+	else
+		g_message("shutdown: every message and the final snapshot are saved");
+	self->drain_id = 0;
+	if (self->drain_done != NULL)
+		self->drain_done(self->drain_data);
+	return G_SOURCE_REMOVE;
+}
+
+void
+msb_persistence_drain(MsbPersistence *self, gint64 timeout_us, GSourceFunc done,
+		      gpointer done_data)
+{
+	g_return_if_fail(self != NULL);
+	if (!self->restored || self->broker == NULL) {
+		/* nothing was restored, so nothing new can have been published */
+		if (done != NULL)
+			done(done_data);
+		return;
+	}
+	g_message("shutdown: saving %" G_GINT64_FORMAT " pending messages and the final snapshot",
+		  msb_broker_get_pending_count(self->broker));
+	self->draining = TRUE;
+	self->drain_deadline = g_get_monotonic_time() + timeout_us;
+	self->drain_done = done;
+	self->drain_data = done_data;
+	/* a back-off in progress would only slow the drain down */
+	g_clear_handle_id(&self->save_retry_id, g_source_remove);
+	self->drain_id = g_timeout_add(20, msb_persistence_drain_cb, self);
+}
+
+void
+msb_persistence_get_info(MsbPersistence *self, MsbHttpInfo *info)
+{
+	gint64 oldest;
+
+	g_return_if_fail(self != NULL);
+	g_return_if_fail(info != NULL);
+	info->persistence_url = msb_persistence_client_get_target(self->client);
+	info->persistence_up = self->up;
+	info->persistence_version = self->version;
+	info->persistence_error = self->last_error;
+	info->saves = self->saves;
+	info->save_failures = self->save_failures;
+	info->loads = self->loads;
+	info->load_failures = self->load_failures;
+	info->snapshots = self->snapshots;
+	info->snapshot_failures = self->snapshot_failures;
+	oldest = self->broker != NULL ? msb_broker_get_oldest_pending_us(self->broker) : 0;
+	info->oldest_pending_age_us = oldest > 0 ? g_get_real_time() - oldest : 0;
+	if (!self->restored)
+		info->state = "waiting for persistence";
+}
