@@ -82,7 +82,7 @@ struct _MsbClient {
 	GSocket *socket;
 	GSource *in_source;
 	GSource *out_source;   /* only while a send would block */
-	GSource *flush_source; /* ready-time source: "flush at the next iteration" */
+	GSource *flush_source; /* MsbClientFlushSource: "flush at the next iteration" */
 	gboolean flush_scheduled;
 	GSource *ping_source;
 	GSource *reconnect_source;
@@ -372,17 +372,42 @@ msb_client_schedule_flush(MsbClient *self)
 	if (self->flush_scheduled || self->out_source != NULL || self->flush_source == NULL)
 		return;
 	self->flush_scheduled = TRUE;
-	g_source_set_ready_time(self->flush_source, 0);
+}
+
+/*
+ * The flush source is ready while flush_scheduled is set. It is checked in prepare(), before the
+ * context polls, rather than armed with g_source_set_ready_time(): that call signals the
+ * context's eventfd every time (GLib 2.74), a write() and later a read() per main-loop
+ * iteration that has output. Every client function runs on the thread that iterates the
+ * context, so the flag is always set before the next prepare() looks at it.
+ */
+typedef struct {
+	GSource source;
+	MsbClient *client; /* not a reference: the client destroys the source before it goes */
+} MsbClientFlushSource;
+
+static gboolean
+msb_client_flush_source_prepare(GSource *source, gint *timeout)
+{
+	*timeout = -1;
+	return ((MsbClientFlushSource *)source)->client->flush_scheduled;
+}
+
+static gboolean
+msb_client_flush_source_check(GSource *source)
+{
+	return ((MsbClientFlushSource *)source)->client->flush_scheduled;
 }
 
 static gboolean
 msb_client_flush_source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
 {
-	g_source_set_ready_time(source, -1);
 	return callback(user_data);
 }
 
 static GSourceFuncs msb_client_flush_source_funcs = {
+        .prepare = msb_client_flush_source_prepare,
+        .check = msb_client_flush_source_check,
         .dispatch = msb_client_flush_source_dispatch,
 };
 
@@ -765,7 +790,9 @@ msb_client_connection_established(MsbClient *self, GSocketConnection *connection
 	self->in_source =
 	        msb_client_attach(self, g_socket_create_source(self->socket, G_IO_IN, NULL),
 	                          G_SOURCE_FUNC(msb_client_in_cb), "msb-client-in");
-	self->flush_source = g_source_new(&msb_client_flush_source_funcs, sizeof(GSource));
+	self->flush_source =
+	        g_source_new(&msb_client_flush_source_funcs, sizeof(MsbClientFlushSource));
+	((MsbClientFlushSource *)self->flush_source)->client = self;
 	g_source_set_priority(self->flush_source, G_PRIORITY_DEFAULT);
 	msb_client_attach(self, self->flush_source, msb_client_flush_cb, "msb-client-flush");
 	msb_client_start_ping(self);

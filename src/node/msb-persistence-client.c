@@ -42,11 +42,11 @@
 #define MAX_UPLOAD_PAYLOAD (32 * 1024 * 1024)
 /* a joined GetPageCompressed archive, and what it may unzip to */
 #define MAX_PAGE_ZIP    (512 * 1024 * 1024)
-#define MAX_WORKERS     8
+#define MAX_WORKERS     16
 #define RECONNECT_MS    300
 #define WATCH_PERIOD_MS 1000
 
-G_DEFINE_QUARK(msb-persistence-error-quark, msb_persistence_error)
+G_DEFINE_QUARK(msb - persistence - error - quark, msb_persistence_error)
 
 /* ---- errors and URLs --------------------------------------------------------------------- */
 
@@ -99,7 +99,8 @@ msb_persistence_parse_url(const gchar *url, GError **error)
 	if (g_str_has_prefix(url, "unix:")) {
 		if (url[5] == '\0') {
 			g_set_error(error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_INVALID_URL,
-			            "The persistence URL %s has no socket path (%s)", url, expected);
+			            "The persistence URL %s has no socket path (%s)", url,
+			            expected);
 			return NULL;
 		}
 		return g_strdup(url);
@@ -170,7 +171,8 @@ msb_persist_topic_snapshot_new(const gchar *topic_id, gint64 message_id, gboolea
 	topic->topic_id = g_strdup(topic_id);
 	topic->message_id = message_id;
 	topic->persist = persist;
-	topic->queues = g_ptr_array_new_with_free_func((GDestroyNotify)msb_persist_queue_snapshot_free);
+	topic->queues =
+	        g_ptr_array_new_with_free_func((GDestroyNotify)msb_persist_queue_snapshot_free);
 	return topic;
 }
 
@@ -191,8 +193,7 @@ msb_persist_topic_snapshot_add_queue(MsbPersistTopicSnapshot *topic, const gchar
 }
 
 void
-msb_persist_queue_snapshot_add_range(MsbPersistQueueSnapshot *queue, gint64 from_id,
-                                     gint64 to_id)
+msb_persist_queue_snapshot_add_range(MsbPersistQueueSnapshot *queue, gint64 from_id, gint64 to_id)
 {
 	MsbPersistRange range = {from_id, to_id};
 
@@ -250,11 +251,10 @@ static const struct {
         [M_GET_PAGE] = {MSB_PERSIST_PATH_GET_PAGE, "GetPage", SHAPE_SERVER_STREAMING, TRUE},
         [M_GET_SUB_PAGE] = {MSB_PERSIST_PATH_GET_SUB_PAGE, "GetSubPage", SHAPE_SERVER_STREAMING,
                             TRUE},
-        [M_SAVE_MESSAGES] = {MSB_PERSIST_PATH_SAVE_MESSAGES, "SaveMessages",
-                             SHAPE_CLIENT_STREAMING, TRUE},
+        [M_SAVE_MESSAGES] = {MSB_PERSIST_PATH_SAVE_MESSAGES, "SaveMessages", SHAPE_CLIENT_STREAMING,
+                             TRUE},
         [M_SAVE_MESSAGES_UNCOMPRESSED] = {MSB_PERSIST_PATH_SAVE_MESSAGES_UNCOMPRESSED,
-                                          "SaveMessagesUncompressed", SHAPE_CLIENT_STREAMING,
-                                          TRUE},
+                                          "SaveMessagesUncompressed", SHAPE_CLIENT_STREAMING, TRUE},
         [M_DELETE_TOPIC] = {MSB_PERSIST_PATH_DELETE_TOPIC, "DeleteTopic", SHAPE_UNARY, FALSE},
         [M_RESTORE_TOPIC] = {MSB_PERSIST_PATH_RESTORE_TOPIC, "RestoreTopic", SHAPE_UNARY, FALSE},
         [M_PING] = {MSB_PERSIST_PATH_PING, "Ping", SHAPE_UNARY, FALSE},
@@ -382,18 +382,25 @@ msb_watcher_thread(gpointer data)
 	grpc_connectivity_state state;
 
 	g_mutex_lock(&self->watch_lock);
+	/* a client disposed at once may have destroyed the channel before we ran */
+	if (self->watch_stop) {
+		g_mutex_unlock(&self->watch_lock);
+		return NULL;
+	}
 	state = grpc_channel_check_connectivity_state(self->channel, 1);
 	msb_watcher_publish(self, state);
 	while (!self->watch_stop) {
-		gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-		                                     gpr_time_from_millis(WATCH_PERIOD_MS,
-		                                                          GPR_TIMESPAN));
+		gpr_timespec deadline =
+		        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+		                     gpr_time_from_millis(WATCH_PERIOD_MS, GPR_TIMESPAN));
 
-		grpc_channel_watch_connectivity_state(self->channel, state, deadline, self->watch_cq,
-		                                      self);
+		grpc_channel_watch_connectivity_state(self->channel, state, deadline,
+		                                      self->watch_cq, self);
 		g_mutex_unlock(&self->watch_lock);
-		/* returns on a state change, at the deadline, or when dispose destroys the channel */
-		grpc_completion_queue_next(self->watch_cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+		/* returns on a state change, at the deadline, or when dispose destroys the channel
+		 */
+		grpc_completion_queue_next(self->watch_cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
+		                           NULL);
 		g_mutex_lock(&self->watch_lock);
 		if (self->watch_stop)
 			break;
@@ -471,17 +478,16 @@ msb_worker_thread(gpointer data)
 		msb_invoke_on(g_task_get_context(job->task), msb_job_complete_cb, job, NULL);
 	}
 	grpc_completion_queue_shutdown(cq);
-	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-	       GRPC_QUEUE_SHUTDOWN)
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+	               .type != GRPC_QUEUE_SHUTDOWN)
 		;
 	grpc_completion_queue_destroy(cq);
 	return NULL;
 }
 
 static MsbJob *
-msb_job_new(MsbPersistenceClient *self, MsbMethod method, MsbJobRun run,
-            GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data,
-            gpointer source_tag)
+msb_job_new(MsbPersistenceClient *self, MsbMethod method, MsbJobRun run, GCancellable *cancellable,
+            GAsyncReadyCallback callback, gpointer user_data, gpointer source_tag)
 {
 	MsbJob *job = g_new0(MsbJob, 1);
 
@@ -544,7 +550,8 @@ msb_bytes_to_bb(GBytes *bytes)
 static gboolean
 msb_pluck(grpc_completion_queue *cq, void *tag)
 {
-	grpc_event ev = grpc_completion_queue_pluck(cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	grpc_event ev =
+	        grpc_completion_queue_pluck(cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 
 	return ev.type == GRPC_OP_COMPLETE && ev.success != 0;
 }
@@ -583,10 +590,11 @@ msb_set_status_error(MsbPersistenceClient *self, GError **error, MsbMethod metho
 		break;
 	case GRPC_STATUS_DEADLINE_EXCEEDED:
 		if (!ready)
-			g_set_error(error, MSB_PERSISTENCE_ERROR, code,
-			            "persistence service at %s is unavailable: no connection within "
-			            "%u ms for %s (is my-service-bus-persistence running there?)",
-			            self->target, timeout_ms, name);
+			g_set_error(
+			        error, MSB_PERSISTENCE_ERROR, code,
+			        "persistence service at %s is unavailable: no connection within "
+			        "%u ms for %s (is my-service-bus-persistence running there?)",
+			        self->target, timeout_ms, name);
 		else
 			g_set_error(error, MSB_PERSISTENCE_ERROR, code,
 			            "persistence service at %s did not complete %s within %u ms (a "
@@ -606,8 +614,8 @@ msb_set_status_error(MsbPersistenceClient *self, GError **error, MsbMethod metho
 		break;
 	default:
 		g_set_error(error, MSB_PERSISTENCE_ERROR, (gint)code,
-		            "persistence service at %s failed %s (gRPC status %d): %s", self->target,
-		            name, code, details);
+		            "persistence service at %s failed %s (gRPC status %d): %s",
+		            self->target, name, code, details);
 		break;
 	}
 }
@@ -671,7 +679,8 @@ msb_client_call_once(MsbPersistenceClient *self, grpc_completion_queue *cq, MsbJ
 	}
 	call = grpc_channel_create_registered_call(
 	        self->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, self->handles[method],
-	        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_micros(left_us, GPR_TIMESPAN)),
+	        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+	                     gpr_time_from_micros(left_us, GPR_TIMESPAN)),
 	        NULL);
 	if (cancellable != NULL)
 		cancel_id = g_cancellable_connect(cancellable, G_CALLBACK(msb_call_cancel_cb), call,
@@ -720,7 +729,8 @@ msb_client_call_once(MsbPersistenceClient *self, grpc_completion_queue *cq, MsbJ
 			usable = msb_deliver(recv_bb, on_response, user_data, &response_error);
 	} else {
 		ops[1].op = GRPC_OP_SEND_MESSAGE;
-		ops[1].data.send_message.send_message = msb_bytes_to_bb(g_ptr_array_index(requests, 0));
+		ops[1].data.send_message.send_message =
+		        msb_bytes_to_bb(g_ptr_array_index(requests, 0));
 		ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
 		n = 3;
 		if (shape == SHAPE_UNARY) {
@@ -758,14 +768,16 @@ msb_client_call_once(MsbPersistenceClient *self, grpc_completion_queue *cq, MsbJ
 	if (cancel_id != 0)
 		g_cancellable_disconnect(cancellable, cancel_id);
 	g_clear_pointer(&recv_bb, grpc_byte_buffer_destroy);
-	details_str = g_strndup((const gchar *)GRPC_SLICE_START_PTR(details), GRPC_SLICE_LENGTH(details));
+	details_str =
+	        g_strndup((const gchar *)GRPC_SLICE_START_PTR(details), GRPC_SLICE_LENGTH(details));
 	grpc_slice_unref(details);
 	for (gsize i = 0; status == GRPC_STATUS_UNAVAILABLE && i < trailing_md.count; i++) {
 		const grpc_metadata *md = &trailing_md.metadata[i];
 
 		if (grpc_slice_str_cmp(md->key, "grpc-retry-pushback-ms") == 0) {
-			g_autofree gchar *value = g_strndup(
-			        (const gchar *)GRPC_SLICE_START_PTR(md->value), GRPC_SLICE_LENGTH(md->value));
+			g_autofree gchar *value =
+			        g_strndup((const gchar *)GRPC_SLICE_START_PTR(md->value),
+			                  GRPC_SLICE_LENGTH(md->value));
 			gint64 ms = g_ascii_strtoll(value, NULL, 10);
 
 			*pushback_ms = (gint)CLAMP(ms, 0, 60000);
@@ -969,7 +981,8 @@ msb_run_get_snapshot(MsbPersistenceClient *self, MsbJob *job, grpc_completion_qu
 static GBytes *
 msb_encode_snapshot(GPtrArray *topics)
 {
-	Persistence__SaveQueueSnapshotGrpcRequest req = PERSISTENCE__SAVE_QUEUE_SNAPSHOT_GRPC_REQUEST__INIT;
+	Persistence__SaveQueueSnapshotGrpcRequest req =
+	        PERSISTENCE__SAVE_QUEUE_SNAPSHOT_GRPC_REQUEST__INIT;
 	g_autoptr(GPtrArray) blocks = g_ptr_array_new_with_free_func(g_free);
 	Persistence__TopicAndQueuesSnapshotGrpcModel **recs;
 
@@ -1011,7 +1024,8 @@ msb_encode_snapshot(GPtrArray *topics)
 			qm->n_ranges = q->ranges->len;
 			qm->ranges = range_ptrs;
 			for (guint k = 0; k < q->ranges->len; k++) {
-				const MsbPersistRange *r = &g_array_index(q->ranges, MsbPersistRange, k);
+				const MsbPersistRange *r =
+				        &g_array_index(q->ranges, MsbPersistRange, k);
 
 				persistence__queue_index_range_grpc_model__init(&ranges[k]);
 				ranges[k].fromid = r->from_id;
@@ -1046,8 +1060,9 @@ msb_run_save_messages(MsbPersistenceClient *self, MsbJob *job, grpc_completion_q
 
 			body = msb_zip_pack_single(data, len, &job->error);
 			if (body == NULL) {
-				g_prefix_error(&job->error, "cannot zip %" G_GSIZE_FORMAT
-				                            " bytes of messages for topic %s: ",
+				g_prefix_error(&job->error,
+				               "cannot zip %" G_GSIZE_FORMAT
+				               " bytes of messages for topic %s: ",
 				               len, job->topic_id);
 				return;
 			}
@@ -1061,7 +1076,8 @@ msb_run_save_messages(MsbPersistenceClient *self, MsbJob *job, grpc_completion_q
 			        PERSISTENCE__COMPRESSED_MESSAGE_CHUNK_MODEL__INIT;
 			gsize len = 0;
 
-			chunk.chunk.data = (guint8 *)g_bytes_get_data(g_ptr_array_index(pieces, j), &len);
+			chunk.chunk.data =
+			        (guint8 *)g_bytes_get_data(g_ptr_array_index(pieces, j), &len);
 			chunk.chunk.len = len;
 			g_ptr_array_add(chunks, msb_pack(&chunk.base));
 		}
@@ -1341,8 +1357,8 @@ msb_persistence_client_new(const gchar *url, GError **error)
 	self->channel = grpc_channel_create(self->target, creds, &channel_args);
 	grpc_channel_credentials_release(creds);
 	for (guint i = 0; i < N_METHODS; i++)
-		self->handles[i] = grpc_channel_register_call(self->channel, methods[i].path, NULL,
-		                                              NULL);
+		self->handles[i] =
+		        grpc_channel_register_call(self->channel, methods[i].path, NULL, NULL);
 	self->watch_cq = grpc_completion_queue_create_for_next(NULL);
 	self->watcher = g_thread_new("msb-persist-watch", msb_watcher_thread, self);
 	return g_steal_pointer(&self);
@@ -1398,8 +1414,7 @@ msb_persistence_client_ping_async(MsbPersistenceClient *self, GCancellable *canc
 }
 
 gboolean
-msb_persistence_client_ping_finish(MsbPersistenceClient *self, GAsyncResult *result,
-                                   GError **error)
+msb_persistence_client_ping_finish(MsbPersistenceClient *self, GAsyncResult *result, GError **error)
 {
 	MSB_CHECK_FINISH(self, result, msb_persistence_client_ping_async);
 	return g_task_propagate_boolean(G_TASK(result), error);
@@ -1449,8 +1464,8 @@ msb_persistence_client_get_snapshot_finish(MsbPersistenceClient *self, GAsyncRes
 
 void
 msb_persistence_client_save_snapshot_async(MsbPersistenceClient *self, GPtrArray *topics,
-                                           GCancellable *cancellable,
-                                           GAsyncReadyCallback callback, gpointer user_data)
+                                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                                           gpointer user_data)
 {
 	MsbJob *job;
 
@@ -1579,10 +1594,9 @@ msb_persistence_client_get_sub_page_finish(MsbPersistenceClient *self, GAsyncRes
 }
 
 void
-msb_persistence_client_get_page_compressed_async(MsbPersistenceClient *self,
-                                                 const gchar *topic_id, gint64 page_no,
-                                                 gint64 from_id, gint64 to_id, gint32 version,
-                                                 GCancellable *cancellable,
+msb_persistence_client_get_page_compressed_async(MsbPersistenceClient *self, const gchar *topic_id,
+                                                 gint64 page_no, gint64 from_id, gint64 to_id,
+                                                 gint32 version, GCancellable *cancellable,
                                                  GAsyncReadyCallback callback, gpointer user_data)
 {
 	MsbJob *job;
@@ -1597,8 +1611,8 @@ msb_persistence_client_get_page_compressed_async(MsbPersistenceClient *self,
 }
 
 MsbMessageBatch *
-msb_persistence_client_get_page_compressed_finish(MsbPersistenceClient *self,
-                                                  GAsyncResult *result, GError **error)
+msb_persistence_client_get_page_compressed_finish(MsbPersistenceClient *self, GAsyncResult *result,
+                                                  GError **error)
 {
 	MSB_CHECK_FINISH(self, result, msb_persistence_client_get_page_compressed_async);
 	return g_task_propagate_pointer(G_TASK(result), error);
@@ -1659,8 +1673,8 @@ msb_persistence_client_delete_topic_finish(MsbPersistenceClient *self, GAsyncRes
 
 void
 msb_persistence_client_restore_topic_async(MsbPersistenceClient *self, const gchar *topic_id,
-                                           GCancellable *cancellable,
-                                           GAsyncReadyCallback callback, gpointer user_data)
+                                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                                           gpointer user_data)
 {
 	Persistence__RestoreTopicGrpcRequest req = PERSISTENCE__RESTORE_TOPIC_GRPC_REQUEST__INIT;
 	MsbJob *job;

@@ -31,7 +31,7 @@ msb_persistence_error_quark(void);
 typedef enum {
 	MSB_PERSISTENCE_ERROR_CANCELLED = 1, /* cancelled by the service or the gRPC library */
 	MSB_PERSISTENCE_ERROR_UNKNOWN = 2,
-	MSB_PERSISTENCE_ERROR_INVALID_ARGUMENT = 3, /* the service refused the request as bad */
+	MSB_PERSISTENCE_ERROR_INVALID_ARGUMENT = 3,  /* the service refused the request as bad */
 	MSB_PERSISTENCE_ERROR_DEADLINE_EXCEEDED = 4, /* no answer (or no connection) in time */
 	MSB_PERSISTENCE_ERROR_NOT_FOUND = 5,
 	MSB_PERSISTENCE_ERROR_ALREADY_EXISTS = 6,
@@ -95,8 +95,7 @@ MsbPersistQueueSnapshot *
 msb_persist_topic_snapshot_add_queue(MsbPersistTopicSnapshot *topic, const gchar *queue_id,
                                      MsbPersistQueueType queue_type);
 void
-msb_persist_queue_snapshot_add_range(MsbPersistQueueSnapshot *queue, gint64 from_id,
-                                     gint64 to_id);
+msb_persist_queue_snapshot_add_range(MsbPersistQueueSnapshot *queue, gint64 from_id, gint64 to_id);
 void
 msb_persist_topic_snapshot_free(MsbPersistTopicSnapshot *topic);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbPersistTopicSnapshot, msb_persist_topic_snapshot_free)
@@ -104,8 +103,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbPersistTopicSnapshot, msb_persist_topic_snapsho
 /* ---- the client ---- */
 
 #define MSB_TYPE_PERSISTENCE_CLIENT (msb_persistence_client_get_type())
-G_DECLARE_FINAL_TYPE(MsbPersistenceClient, msb_persistence_client, MSB, PERSISTENCE_CLIENT,
-                     GObject)
+G_DECLARE_FINAL_TYPE(MsbPersistenceClient, msb_persistence_client, MSB, PERSISTENCE_CLIENT, GObject)
 
 /* Default deadlines, from the start of the _async call. */
 #define MSB_PERSISTENCE_CALL_TIMEOUT_MS 10000
@@ -153,8 +151,8 @@ msb_persistence_client_get_snapshot_finish(MsbPersistenceClient *self, GAsyncRes
 /* @topics: MsbPersistTopicSnapshot; encoded before this returns, so the caller keeps it. */
 void
 msb_persistence_client_save_snapshot_async(MsbPersistenceClient *self, GPtrArray *topics,
-                                           GCancellable *cancellable,
-                                           GAsyncReadyCallback callback, gpointer user_data);
+                                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                                           gpointer user_data);
 gboolean
 msb_persistence_client_save_snapshot_finish(MsbPersistenceClient *self, GAsyncResult *result,
                                             GError **error);
@@ -196,14 +194,13 @@ msb_persistence_client_get_sub_page_finish(MsbPersistenceClient *self, GAsyncRes
 /* GetPageCompressed: like GetPage, as a ZIP (@version 0: one entry "d", else one entry per
  * message), unzipped here. */
 void
-msb_persistence_client_get_page_compressed_async(MsbPersistenceClient *self,
-                                                 const gchar *topic_id, gint64 page_no,
-                                                 gint64 from_id, gint64 to_id, gint32 version,
-                                                 GCancellable *cancellable,
+msb_persistence_client_get_page_compressed_async(MsbPersistenceClient *self, const gchar *topic_id,
+                                                 gint64 page_no, gint64 from_id, gint64 to_id,
+                                                 gint32 version, GCancellable *cancellable,
                                                  GAsyncReadyCallback callback, gpointer user_data);
 MsbMessageBatch *
-msb_persistence_client_get_page_compressed_finish(MsbPersistenceClient *self,
-                                                  GAsyncResult *result, GError **error);
+msb_persistence_client_get_page_compressed_finish(MsbPersistenceClient *self, GAsyncResult *result,
+                                                  GError **error);
 
 void
 msb_persistence_client_get_message_async(MsbPersistenceClient *self, const gchar *topic_id,
@@ -226,8 +223,8 @@ msb_persistence_client_delete_topic_finish(MsbPersistenceClient *self, GAsyncRes
 
 void
 msb_persistence_client_restore_topic_async(MsbPersistenceClient *self, const gchar *topic_id,
-                                           GCancellable *cancellable,
-                                           GAsyncReadyCallback callback, gpointer user_data);
+                                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                                           gpointer user_data);
 /* TRUE when the call worked; *@restored says whether the service had the topic to restore,
  * *@next_message_id is then its highest stored id + 1. */
 gboolean

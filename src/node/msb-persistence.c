@@ -44,6 +44,8 @@ struct _MsbPersistence {
 	gint64 restore_probe_no; /* the sub-page being probed */
 	guint restore_retry_id;
 	guint restore_attempts;
+	guint restore_watch_id;     /* reports a restore call that waits for the service */
+	gint64 restore_started_us; /* of the current attempt */
 
 	/* saves */
 	guint saves_in_flight;
@@ -77,6 +79,9 @@ struct _MsbPersistence {
 	guint64 snapshot_failures;
 };
 
+static void
+msb_persistence_connected_cb(GObject *object, GParamSpec *pspec, gpointer user_data);
+
 static MsbPersistence *
 msb_persistence_ref(MsbPersistence *self)
 {
@@ -91,6 +96,7 @@ msb_persistence_unref(MsbPersistence *self)
 	self->ops--;
 	if (--self->ref_count > 0)
 		return;
+	g_signal_handlers_disconnect_by_data(self->client, self);
 	g_clear_object(&self->client);
 	g_clear_object(&self->cancellable);
 	g_clear_pointer(&self->restore_topics, g_ptr_array_unref);
@@ -118,6 +124,8 @@ msb_persistence_new(const gchar *url, gint64 eventually_persistence_delay_us,
 	self->delay_us = eventually_persistence_delay_us;
 	self->compressed = compressed;
 	self->retry_ms = MSB_PERSISTENCE_RETRY_MIN_MS;
+	g_signal_connect(client, "notify::connected", G_CALLBACK(msb_persistence_connected_cb),
+			 self);
 	return self;
 }
 
@@ -137,6 +145,7 @@ msb_persistence_free(MsbPersistence *self)
 	self->disposed = TRUE;
 	self->broker = NULL;
 	g_clear_handle_id(&self->restore_retry_id, g_source_remove);
+	g_clear_handle_id(&self->restore_watch_id, g_source_remove);
 	g_clear_handle_id(&self->save_idle_id, g_source_remove);
 	g_clear_handle_id(&self->save_retry_id, g_source_remove);
 	g_clear_handle_id(&self->tick_id, g_source_remove);
@@ -169,6 +178,45 @@ msb_persistence_set_up(MsbPersistence *self, gboolean up, const GError *error)
 		g_free(self->last_error);
 		self->last_error = g_strdup(error->message);
 	}
+}
+
+static void
+msb_persistence_pinged_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+	g_autoptr(GError) error = NULL;
+	gboolean ok = msb_persistence_client_ping_finish(MSB_PERSISTENCE_CLIENT(source), result,
+							 &error);
+
+	if (!self->disposed && ok)
+		msb_persistence_set_up(self, TRUE, NULL);
+	msb_persistence_unref(self);
+}
+
+/*
+ * The channel's state, from the client's watcher. A call waits for a connection until its
+ * deadline (a minute for saves), so without this a service that dies between calls would look
+ * up until then; and one that comes back while nothing needs saving would look down for good.
+ */
+static void
+msb_persistence_connected_cb(GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (self->disposed)
+		return;
+	if (msb_persistence_client_get_connected(self->client)) {
+		/* connected is not answering (it may still be recovering): ask */
+		if (!self->up)
+			msb_persistence_client_ping_async(self->client, self->cancellable,
+							  msb_persistence_pinged_cb,
+							  msb_persistence_ref(self));
+		return;
+	}
+	g_set_error(&error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_UNAVAILABLE,
+		    "lost the connection to the service");
+	msb_persistence_set_up(self, FALSE, error);
 }
 
 /* ---- conversions ---- */
@@ -370,7 +418,6 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 		/* headers back into the wire form the broker stores; offsets, as the buffer grows */
 		for (gsize i = 0; i < batch->n_messages; i++) {
 			const MsbPersistMessage *m = &batch->messages[i];
-			g_autoptr(GPtrArray) pairs = g_ptr_array_new();
 			g_autofree MsbWireHeader *wh = g_new0(MsbWireHeader, MAX(m->n_headers, 1));
 			g_autoptr(GError) error_local = NULL;
 			gsize at = headers.len;
@@ -552,6 +599,7 @@ msb_persistence_restore_retry_cb(gpointer user_data)
 static void
 msb_persistence_restore_failed(MsbPersistence *self, const gchar *what, const GError *error)
 {
+	g_clear_handle_id(&self->restore_watch_id, g_source_remove);
 	self->restore_attempts++;
 	msb_persistence_set_up(self, FALSE, error);
 	g_warning("waiting for persistence at %s: %s failed: %s; retrying in %d s (attempt %u); "
@@ -615,6 +663,7 @@ msb_persistence_restore_apply(MsbPersistence *self)
 		  msb_persistence_client_get_target(self->client));
 	g_clear_pointer(&self->restore_topics, g_ptr_array_unref);
 	g_clear_pointer(&self->restore_max_ids, g_array_unref);
+	g_clear_handle_id(&self->restore_watch_id, g_source_remove);
 	self->restored = TRUE;
 	self->snapshot_generation = msb_broker_get_state_generation(self->broker);
 	self->snapshot_ever = TRUE;
@@ -716,11 +765,41 @@ msb_persistence_snapshot_cb(GObject *source, GAsyncResult *result, gpointer user
 	msb_persistence_unref(self);
 }
 
+/*
+ * A restore call does not fail while nothing listens at the service's address: the client waits
+ * for a connection until the call's deadline (a minute for GetSnapshot) and goes ahead within a
+ * few hundred milliseconds of the service coming up. Until then, say every few seconds that we
+ * wait and why, in the log and in the status (node.md §4.1: the broker says it keeps retrying).
+ */
+static gboolean
+msb_persistence_restore_watch_cb(gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+	gboolean connected = msb_persistence_client_get_connected(self->client);
+	gint64 waited_s = (g_get_monotonic_time() - self->restore_started_us) / G_USEC_PER_SEC;
+	g_autoptr(GError) error = NULL;
+
+	g_set_error(&error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_UNAVAILABLE,
+		    "no answer for %" G_GINT64_FORMAT " s (%s)", waited_s,
+		    connected ? "connected, the service is busy"
+			      : "cannot connect; is my-service-bus-persistence running?");
+	msb_persistence_set_up(self, FALSE, error);
+	g_warning("waiting for persistence at %s: %s; retrying, reported every %d s; clients are "
+		  "not served until topics and queues are restored",
+		  msb_persistence_client_get_target(self->client), error->message,
+		  MSB_PERSISTENCE_RESTORE_RETRY_S);
+	return G_SOURCE_CONTINUE;
+}
+
 static void
 msb_persistence_restore(MsbPersistence *self)
 {
 	if (self->disposed)
 		return;
+	self->restore_started_us = g_get_monotonic_time();
+	if (self->restore_watch_id == 0)
+		self->restore_watch_id = g_timeout_add_seconds(
+		    MSB_PERSISTENCE_RESTORE_RETRY_S, msb_persistence_restore_watch_cb, self);
 	msb_persistence_client_get_snapshot_async(self->client, self->cancellable,
 						  msb_persistence_snapshot_cb,
 						  msb_persistence_ref(self));

@@ -125,7 +125,8 @@ msb_main_recovered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		return;
 	}
 	if (self->fault_nth > 0)
-		msb_store_inject_fault(self->store, self->fault, self->fault_nth, self->fault_errno);
+		msb_store_inject_fault(self->store, self->fault, self->fault_nth,
+		                       self->fault_errno);
 	msb_persistence_service_set_ready(self->service);
 	msb_persistence_http_set_recovery(self->http, MSB_PERSISTENCE_RECOVERY_DONE, NULL);
 	{
@@ -141,8 +142,7 @@ msb_main_recovered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static gboolean
-msb_main_write_ready_file(const gchar *path, guint16 grpc_port, guint16 http_port,
-                          GError **error)
+msb_main_write_ready_file(const gchar *path, guint16 grpc_port, guint16 http_port, GError **error)
 {
 	g_autofree gchar *text = g_strdup_printf("grpc_port=%u\nhttp_port=%u\npid=%d\n", grpc_port,
 	                                         http_port, getpid());
@@ -264,9 +264,10 @@ main(int argc, char **argv)
 		g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(listen_address);
 
 		if (addr == NULL) {
-			g_printerr("my-service-bus-persistence: --listen-address %s is not a numeric "
-			           "IP address\n",
-			           listen_address);
+			g_printerr(
+			        "my-service-bus-persistence: --listen-address %s is not a numeric "
+			        "IP address\n",
+			        listen_address);
 			return 2;
 		}
 		g_free(settings->listen_address);
@@ -314,8 +315,8 @@ main(int argc, char **argv)
 	self.service = msb_persistence_service_new(self.store);
 	self.grpc = msb_grpc_server_new(MAX_RECEIVE_MESSAGE, MAX_WORKERS);
 	msb_persistence_service_register(self.service, self.grpc);
-	self.http = msb_persistence_http_new(self.store, self.service, self.grpc,
-	                                     settings->data_path);
+	self.http =
+	        msb_persistence_http_new(self.store, self.service, self.grpc, settings->data_path);
 	self.exit_code = 1;
 
 	if (!msb_grpc_server_add_tcp(self.grpc, settings->listen_address, settings->grpc_port,

@@ -337,8 +337,8 @@ msb_call_launch(MsbGrpcCall *call, const grpc_op *ops, gsize n_ops)
 	msb_call_ref(call);
 	err = grpc_call_start_batch(call->call, ops, n_ops, &call->op_tag, NULL);
 	if (err != GRPC_CALL_OK) {
-		g_critical("%s: cannot start a gRPC batch: call error %d", msb_grpc_call_get_path(call),
-		           err);
+		g_critical("%s: cannot start a gRPC batch: call error %d",
+		           msb_grpc_call_get_path(call), err);
 		msb_server_on_op(call, FALSE);
 	}
 }
@@ -828,13 +828,14 @@ msb_server_cq_thread(gpointer data)
 MsbGrpcServer *
 msb_grpc_server_new(gsize max_receive, guint max_workers)
 {
-	MsbGrpcServer *server = g_new0(MsbGrpcServer, 1);
+	MsbGrpcServer *server;
 	grpc_arg args[2];
 	grpc_channel_args channel_args = {G_N_ELEMENTS(args), args};
 
 	g_return_val_if_fail(max_receive > 0 && max_receive <= G_MAXINT, NULL);
 	g_return_val_if_fail(max_workers > 0, NULL);
 
+	server = g_new0(MsbGrpcServer, 1);
 	grpc_init();
 	server->max_receive = max_receive;
 	server->op_timeout_us = DEFAULT_OP_TIMEOUT_US;
@@ -969,10 +970,11 @@ msb_grpc_server_add_unix(MsbGrpcServer *server, const gchar *path, GError **erro
 		gint saved = errno;
 		close(fd);
 		if (saved == EWOULDBLOCK)
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-			            "The Unix socket %s is served by another process (it holds %s); "
-			            "stop it or choose another ListenUnixSocket",
-			            path, lock_path);
+			g_set_error(
+			        error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+			        "The Unix socket %s is served by another process (it holds %s); "
+			        "stop it or choose another ListenUnixSocket",
+			        path, lock_path);
 		else
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved),
 			            "Cannot lock %s: %s", lock_path, g_strerror(saved));
@@ -1080,7 +1082,8 @@ msb_grpc_server_free(MsbGrpcServer *server)
 	grpc_server_destroy(server->server);
 	grpc_completion_queue_destroy(server->cq);
 	if (server->lock_fd >= 0) {
-		/* ours while we hold the lock; leaving it would only make the next start replace it */
+		/* ours while we hold the lock; leaving it would only make the next start replace it
+		 */
 		if (server->unix_path != NULL)
 			unlink(server->unix_path);
 		close(server->lock_fd);

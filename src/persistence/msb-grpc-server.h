@@ -48,7 +48,9 @@ typedef enum {
 typedef void (*MsbGrpcHandler)(MsbGrpcCall *call, gpointer user_data);
 
 /* Called on the completion-queue thread before a gated method's handler; anything but
- * GRPC_STATUS_OK answers the call with that status and *@details (set it, it is freed). */
+ * GRPC_STATUS_OK answers the call with that status and *@details (set it, it is freed). An
+ * UNAVAILABLE answer carries the trailer grpc-retry-pushback-ms (100), which tells a client
+ * that the service is starting or stopping and that a retry soon is worthwhile. */
 typedef grpc_status_code (*MsbGrpcGateFunc)(gpointer user_data, gchar **details);
 
 /* Per method and status code, how many calls ended so. */

@@ -194,8 +194,9 @@ msb_persistence_http_build_status(MsbPersistenceHttp *self)
 	json_builder_begin_object(b);
 	msb_json_add_int(b, "used_bytes", (gint64)disk_bytes);
 	dir = g_file_new_for_path(self->data_path);
-	fs = g_file_query_filesystem_info(dir, G_FILE_ATTRIBUTE_FILESYSTEM_FREE "," G_FILE_ATTRIBUTE_FILESYSTEM_SIZE,
-	                                  NULL, NULL);
+	fs = g_file_query_filesystem_info(
+	        dir, G_FILE_ATTRIBUTE_FILESYSTEM_FREE "," G_FILE_ATTRIBUTE_FILESYSTEM_SIZE, NULL,
+	        NULL);
 	if (fs != NULL) {
 		msb_json_add_int(b, "free_bytes",
 		                 (gint64)g_file_info_get_attribute_uint64(
@@ -327,7 +328,8 @@ msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 	msb_metric(out, "persistence_commits_total", "counter",
 	           "Group commits that made at least one save durable", st.commits);
 	msb_metric(out, "persistence_fsyncs_total", "counter",
-	           "fdatasync calls for commits and for sealing", st.commit_fsyncs + st.seal_fsyncs);
+	           "fdatasync calls for commits and for sealing",
+	           st.commit_fsyncs + st.seal_fsyncs);
 	msb_metric(out, "persistence_seals_total", "counter",
 	           "Sub-pages compressed into sealed blocks", st.seals);
 	msb_metric(out, "persistence_write_errors_total", "counter",
@@ -337,8 +339,8 @@ msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 	           sv.uploads_compressed + sv.uploads_uncompressed);
 	msb_metric(out, "persistence_upload_bytes_total", "counter",
 	           "Bytes of the uploads received (joined chunks)", sv.upload_bytes);
-	msb_metric(out, "persistence_snapshots_saved_total", "counter",
-	           "Queue snapshots stored", sv.snapshots_saved);
+	msb_metric(out, "persistence_snapshots_saved_total", "counter", "Queue snapshots stored",
+	           sv.snapshots_saved);
 	msb_metric(out, "persistence_disk_bytes", "gauge", "Bytes of all stored topics on disk",
 	           disk_bytes);
 	msb_metric_header(out, "persistence_recovery_seconds", "gauge",
@@ -360,8 +362,7 @@ msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 		msb_append_label(out, t->name);
 		g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n", t->count);
 	}
-	msb_metric_header(out, "persistence_topic_disk_bytes", "gauge",
-	                  "Bytes on disk per topic");
+	msb_metric_header(out, "persistence_topic_disk_bytes", "gauge", "Bytes on disk per topic");
 	for (guint i = 0; i < topics->len; i++) {
 		const MsbStoreTopicInfo *t = g_ptr_array_index(topics, i);
 
@@ -381,11 +382,12 @@ msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 		for (gint c = 0; c < MSB_GRPC_N_STATUS; c++) {
 			if (s->by_code[c] == 0)
 				continue;
-			g_string_append_printf(out,
-			                       "persistence_grpc_calls_total{method=\"%s\",code=\"%s\"} "
-			                       "%" G_GUINT64_FORMAT "\n",
-			                       msb_method_name(s->path),
-			                       msb_grpc_status_name((grpc_status_code)c), s->by_code[c]);
+			g_string_append_printf(
+			        out,
+			        "persistence_grpc_calls_total{method=\"%s\",code=\"%s\"} "
+			        "%" G_GUINT64_FORMAT "\n",
+			        msb_method_name(s->path), msb_grpc_status_name((grpc_status_code)c),
+			        s->by_code[c]);
 		}
 	}
 	return g_string_free(out, FALSE);
@@ -436,11 +438,11 @@ msb_http_handler(SoupServer *server, SoupServerMessage *msg, const char *path, G
 	} else if (g_str_equal(p, "/")) {
 		msb_respond(msg, SOUP_STATUS_OK, "text/plain; charset=utf-8",
 		            g_strdup(SERVICE_NAME " " MSB_VERSION
-		                     "\n/api/isalive\n/api/status\n/metrics\n"));
+		                                  "\n/api/isalive\n/api/status\n/metrics\n"));
 	} else {
-		msb_respond(msg, SOUP_STATUS_NOT_FOUND, "text/plain; charset=utf-8",
-		            g_strdup_printf("no such page: %s (try /api/status or /metrics)\n",
-		                            path));
+		msb_respond(
+		        msg, SOUP_STATUS_NOT_FOUND, "text/plain; charset=utf-8",
+		        g_strdup_printf("no such page: %s (try /api/status or /metrics)\n", path));
 	}
 }
 

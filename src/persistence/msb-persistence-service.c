@@ -245,9 +245,9 @@ msb_stream_range(MsbPersistenceService *self, MsbGrpcCall *call, const gchar *to
 	/* an unknown topic has no messages: an empty stream, as persistence.md §5.2 */
 	if (from <= to && !msb_store_read_range_foreach(self->store, topic, from, to,
 	                                                msb_stream_message_cb, &ctx, &error)) {
-		g_autofree gchar *what = g_strdup_printf(
-		        "cannot read messages %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT " of topic %s",
-		        from, to, topic);
+		g_autofree gchar *what = g_strdup_printf("cannot read messages %" G_GINT64_FORMAT
+		                                         "-%" G_GINT64_FORMAT " of topic %s",
+		                                         from, to, topic);
 		msb_finish_gerror(call, error, what);
 		return;
 	}
@@ -329,15 +329,16 @@ msb_handle_get_message(MsbGrpcCall *call, gpointer user_data)
 		return;
 	msg = msb_store_read_message(self->store, req->topicid, req->messageid, &error);
 	if (error != NULL) {
-		g_autofree gchar *what = g_strdup_printf(
-		        "cannot read message %" G_GINT64_FORMAT " of topic %s", req->messageid,
-		        req->topicid);
+		g_autofree gchar *what =
+		        g_strdup_printf("cannot read message %" G_GINT64_FORMAT " of topic %s",
+		                        req->messageid, req->topicid);
 		msb_finish_gerror(call, error, what);
 		return;
 	}
 	if (msg == NULL) {
 		/* not found is not an error in this protocol: the sentinel id -1 says so */
-		Persistence__MessageContentGrpcModel none = PERSISTENCE__MESSAGE_CONTENT_GRPC_MODEL__INIT;
+		Persistence__MessageContentGrpcModel none =
+		        PERSISTENCE__MESSAGE_CONTENT_GRPC_MODEL__INIT;
 
 		none.messageid = -1;
 		msb_grpc_call_finish_with_message(call, &none.base);
@@ -382,7 +383,8 @@ msb_handle_get_sub_page(MsbGrpcCall *call, gpointer user_data)
 		return;
 	if (req->subpageno < 0 || req->subpageno > G_MAXINT64 / MSB_STORE_SUB_PAGE_SIZE - 1) {
 		msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT,
-		                 "SubPageNo %" G_GINT64_FORMAT " is out of range (expected 0 or more)",
+		                 "SubPageNo %" G_GINT64_FORMAT
+		                 " is out of range (expected 0 or more)",
 		                 req->subpageno);
 		return;
 	}
@@ -492,9 +494,9 @@ msb_handle_get_page_compressed(MsbGrpcCall *call, gpointer user_data)
 	else
 		msgs = g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_message_free);
 	if (msgs == NULL) {
-		g_autofree gchar *what = g_strdup_printf(
-		        "cannot read messages %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT " of topic %s",
-		        lo, hi, req->topicid);
+		g_autofree gchar *what = g_strdup_printf("cannot read messages %" G_GINT64_FORMAT
+		                                         "-%" G_GINT64_FORMAT " of topic %s",
+		                                         lo, hi, req->topicid);
 		msb_finish_gerror(call, error, what);
 		return;
 	}
@@ -565,11 +567,9 @@ msb_store_messages_from_batch(MsbBatchRef *ref)
 		                                     msb_batch_ref_unref, ref);
 		m = msb_store_message_new(pm->id, pm->created_us, content);
 		for (gsize j = 0; j < pm->n_headers; j++)
-			msb_store_message_add_header(m,
-			                             pm->headers[j].key != NULL ? pm->headers[j].key
-			                                                        : "",
-			                             pm->headers[j].value != NULL ? pm->headers[j].value
-			                                                          : "");
+			msb_store_message_add_header(
+			        m, pm->headers[j].key != NULL ? pm->headers[j].key : "",
+			        pm->headers[j].value != NULL ? pm->headers[j].value : "");
 		g_ptr_array_add(out, m);
 	}
 	return out;
@@ -597,7 +597,8 @@ msb_receive_upload(MsbPersistenceService *self, MsbGrpcCall *call)
 		if (bytes == NULL)
 			break;
 		data = g_bytes_get_data(bytes, &len);
-		/* CompressedMessageChunkModel and UnCompressedMessageChunkModel are both {1 Chunk} */
+		/* CompressedMessageChunkModel and UnCompressedMessageChunkModel are both {1 Chunk}
+		 */
 		message = protobuf_c_message_unpack(
 		        &persistence__compressed_message_chunk_model__descriptor, NULL, len, data);
 		if (message == NULL) {
@@ -610,10 +611,11 @@ msb_receive_upload(MsbPersistenceService *self, MsbGrpcCall *call)
 		chunk = (const Persistence__CompressedMessageChunkModel *)message;
 		if (!msb_chunks_append(acc, chunk->chunk.data, chunk->chunk.len,
 		                       MSB_PERSISTENCE_MAX_UPLOAD, &error)) {
-			msb_finish_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
-			                 "the upload is larger than %u bytes; send fewer messages per "
-			                 "call (%s)",
-			                 MSB_PERSISTENCE_MAX_UPLOAD, error->message);
+			msb_finish_error(
+			        call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+			        "the upload is larger than %u bytes; send fewer messages per "
+			        "call (%s)",
+			        MSB_PERSISTENCE_MAX_UPLOAD, error->message);
 			return NULL;
 		}
 		n_chunks++;
@@ -657,7 +659,8 @@ msb_save_upload(MsbPersistenceService *self, MsbGrpcCall *call, gboolean compres
 {
 	g_autoptr(GByteArray) acc = NULL;
 	g_autoptr(GPtrArray) refs = g_ptr_array_new_with_free_func(msb_batch_ref_unref);
-	g_autoptr(GPtrArray) lists = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
+	g_autoptr(GPtrArray) lists =
+	        g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
 	g_autoptr(GArray) items = g_array_new(FALSE, TRUE, sizeof(MsbStoreSaveItem));
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GString) topics = g_string_new(NULL);
@@ -722,10 +725,10 @@ msb_save_upload(MsbPersistenceService *self, MsbGrpcCall *call, gboolean compres
 	/* one group commit for everything in the call; returns once it is on disk */
 	if (!msb_store_save_batch(self->store, (const MsbStoreSaveItem *)items->data, items->len,
 	                          &error)) {
-		g_autofree gchar *what =
-		        g_strdup_printf("cannot store %u messages of topic %s (nothing of this call "
-		                        "is acknowledged; retrying it is safe)",
-		                        n_messages, topics->str);
+		g_autofree gchar *what = g_strdup_printf(
+		        "cannot store %u messages of topic %s (nothing of this call "
+		        "is acknowledged; retrying it is safe)",
+		        n_messages, topics->str);
 		msb_finish_gerror(call, error, what);
 		return;
 	}
@@ -838,8 +841,8 @@ msb_handle_get_snapshot(MsbGrpcCall *call, gpointer user_data)
 		return;
 	}
 	data = g_bytes_get_data(blob, &len);
-	message = protobuf_c_message_unpack(&persistence__save_queue_snapshot_grpc_request__descriptor,
-	                                    NULL, len, data);
+	message = protobuf_c_message_unpack(
+	        &persistence__save_queue_snapshot_grpc_request__descriptor, NULL, len, data);
 	if (message == NULL) {
 		msb_finish_error(call, GRPC_STATUS_DATA_LOSS,
 		                 "the stored queue snapshot (%" G_GSIZE_FORMAT
@@ -875,8 +878,8 @@ msb_handle_save_snapshot(MsbGrpcCall *call, gpointer user_data)
 		return;
 	}
 	data = g_bytes_get_data(bytes, &len);
-	message = protobuf_c_message_unpack(&persistence__save_queue_snapshot_grpc_request__descriptor,
-	                                    NULL, len, data);
+	message = protobuf_c_message_unpack(
+	        &persistence__save_queue_snapshot_grpc_request__descriptor, NULL, len, data);
 	if (message == NULL) {
 		msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT,
 		                 "the request (%" G_GSIZE_FORMAT
@@ -891,7 +894,8 @@ msb_handle_save_snapshot(MsbGrpcCall *call, gpointer user_data)
 
 		if (rec->topicid == NULL || rec->topicid[0] == '\0') {
 			msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT,
-			                 "snapshot record %" G_GSIZE_FORMAT ": TopicId is empty", i);
+			                 "snapshot record %" G_GSIZE_FORMAT ": TopicId is empty",
+			                 i);
 			return;
 		}
 		if (!g_utf8_validate(rec->topicid, -1, NULL)) {
@@ -903,8 +907,8 @@ msb_handle_save_snapshot(MsbGrpcCall *call, gpointer user_data)
 		}
 		if (rec->messageid < 0) {
 			msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT,
-			                 "snapshot record %" G_GSIZE_FORMAT " (topic %s): MessageId %" G_GINT64_FORMAT
-			                 " is negative",
+			                 "snapshot record %" G_GSIZE_FORMAT
+			                 " (topic %s): MessageId %" G_GINT64_FORMAT " is negative",
 			                 i, rec->topicid, rec->messageid);
 			return;
 		}
@@ -976,9 +980,8 @@ msb_persistence_service_register(MsbPersistenceService *service, MsbGrpcServer *
 	g_return_if_fail(server != NULL);
 
 	msb_grpc_server_set_gate(server, msb_service_gate, service);
-	msb_grpc_server_add_method(server, MSB_PERSIST_PATH_GET_SNAPSHOT,
-	                           MSB_GRPC_SERVER_STREAMING, MSB_GRPC_METHOD_FLAG_NONE,
-	                           msb_handle_get_snapshot, service);
+	msb_grpc_server_add_method(server, MSB_PERSIST_PATH_GET_SNAPSHOT, MSB_GRPC_SERVER_STREAMING,
+	                           MSB_GRPC_METHOD_FLAG_NONE, msb_handle_get_snapshot, service);
 	msb_grpc_server_add_method(server, MSB_PERSIST_PATH_SAVE_SNAPSHOT, MSB_GRPC_UNARY,
 	                           MSB_GRPC_METHOD_FLAG_NONE, msb_handle_save_snapshot, service);
 	msb_grpc_server_add_method(server, MSB_PERSIST_PATH_GET_VERSION, MSB_GRPC_UNARY, quick,
@@ -990,9 +993,8 @@ msb_persistence_service_register(MsbPersistenceService *service, MsbGrpcServer *
 	                           msb_handle_get_page_compressed, service);
 	msb_grpc_server_add_method(server, MSB_PERSIST_PATH_GET_PAGE, MSB_GRPC_SERVER_STREAMING,
 	                           MSB_GRPC_METHOD_FLAG_NONE, msb_handle_get_page, service);
-	msb_grpc_server_add_method(server, MSB_PERSIST_PATH_GET_SUB_PAGE,
-	                           MSB_GRPC_SERVER_STREAMING, MSB_GRPC_METHOD_FLAG_NONE,
-	                           msb_handle_get_sub_page, service);
+	msb_grpc_server_add_method(server, MSB_PERSIST_PATH_GET_SUB_PAGE, MSB_GRPC_SERVER_STREAMING,
+	                           MSB_GRPC_METHOD_FLAG_NONE, msb_handle_get_sub_page, service);
 	msb_grpc_server_add_method(server, MSB_PERSIST_PATH_SAVE_MESSAGES,
 	                           MSB_GRPC_CLIENT_STREAMING, MSB_GRPC_METHOD_FLAG_NONE,
 	                           msb_handle_save_messages, service);
@@ -1022,8 +1024,7 @@ msb_persistence_service_is_ready(MsbPersistenceService *service)
 }
 
 void
-msb_persistence_service_get_stats(MsbPersistenceService *service,
-                                  MsbPersistenceServiceStats *stats)
+msb_persistence_service_get_stats(MsbPersistenceService *service, MsbPersistenceServiceStats *stats)
 {
 	g_return_if_fail(service != NULL);
 	g_return_if_fail(stats != NULL);

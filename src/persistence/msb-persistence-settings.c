@@ -187,8 +187,9 @@ warn_ignored(MsbConfigFile *cf)
 		                     "ignored (a setting of the Rust persistence service that it "
 		                     "never used either)");
 	if (msb_config_file_lookup(cf, KEY_DELETE_TOPIC_SECRET_KEY) != NULL)
-		msb_config_file_warn(cf, KEY_DELETE_TOPIC_SECRET_KEY,
-		                     "ignored (this service has no HTTP endpoint that deletes topics)");
+		msb_config_file_warn(
+		        cf, KEY_DELETE_TOPIC_SECRET_KEY,
+		        "ignored (this service has no HTTP endpoint that deletes topics)");
 	if (msb_config_file_lookup(cf, KEY_S3_CONN_STRING) != NULL)
 		msb_config_file_warn(cf, KEY_S3_CONN_STRING,
 		                     "ignored (this service keeps everything under DataPath; there "
@@ -214,10 +215,11 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 		gint id = msb_config_file_lookup(cf, KEY_HTTP_PORT) != NULL ? KEY_HTTP_PORT
 		                                                            : KEY_GRPC_PORT;
 
-		msb_config_file_set_error(cf, id, error,
-		                          "GrpcPort and HttpPort are both %u (expected two different "
-		                          "ports)",
-		                          settings->grpc_port);
+		msb_config_file_set_error(
+		        cf, id, error,
+		        "GrpcPort and HttpPort are both %u (expected two different "
+		        "ports)",
+		        settings->grpc_port);
 		return NULL;
 	}
 	if (!read_listen_unix_socket(cf, settings, error))

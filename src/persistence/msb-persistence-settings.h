@@ -30,10 +30,10 @@ typedef struct {
 	/* DataPath / data_path / data: "~/" expanded, trailing '/' removed; default
 	 * $XDG_DATA_HOME/my-service-bus-persistence */
 	gchar *data_path;
-	guint16 grpc_port;         /* GrpcPort, default 7124 */
-	guint16 http_port;         /* HttpPort, default 7123 */
-	gchar *listen_unix_socket; /* ListenUnixSocket: an extra gRPC listener; NULL = off */
-	gchar *listen_address;     /* ListenAddress (ours), default 0.0.0.0, for gRPC and HTTP */
+	guint16 grpc_port;          /* GrpcPort, default 7124 */
+	guint16 http_port;          /* HttpPort, default 7123 */
+	gchar *listen_unix_socket;  /* ListenUnixSocket: an extra gRPC listener; NULL = off */
+	gchar *listen_address;      /* ListenAddress (ours), default 0.0.0.0, for gRPC and HTTP */
 	gint64 shutdown_timeout_us; /* ShutdownTimeout (ours), default 5 s */
 } MsbPersistenceSettings;
 

@@ -235,6 +235,13 @@ itest_broker_spawn(ItestBroker *b, guint16 port)
 void
 itest_broker_start(ItestBroker *b, guint16 port)
 {
+	itest_broker_spawn(b, port);
+	itest_broker_wait_ready(b, port, ITEST_TIMEOUT_MS);
+}
+
+void
+itest_broker_wait_ready(ItestBroker *b, guint16 port, guint timeout_ms)
+{
 	g_autofree gchar *text = NULL;
 	g_auto(GStrv) lines = NULL;
 	g_autoptr(GError) error = NULL;
@@ -242,8 +249,7 @@ itest_broker_start(ItestBroker *b, guint16 port)
 	gint64 ready_port = -1;
 	gint64 ready_http_port = -1;
 
-	itest_broker_spawn(b, port);
-	ITEST_WAIT_FOR(b->exited || g_file_test(b->ready_path, G_FILE_TEST_EXISTS));
+	ITEST_WAIT_FOR_MS(b->exited || g_file_test(b->ready_path, G_FILE_TEST_EXISTS), timeout_ms);
 	if (b->exited)
 		g_error("the broker exited (wait status 0x%x) before it was listening",
 		        b->wait_status);

@@ -148,6 +148,10 @@ itest_broker_start(ItestBroker *b, guint16 port);
 /* Spawn without waiting for the ready file (for starts that are expected to fail). */
 void
 itest_broker_spawn(ItestBroker *b, guint16 port);
+/* After itest_broker_spawn(): wait up to @timeout_ms until it is listening (the ready file) and
+ * read its ports; fails if it exits first. @port as given to the spawn. */
+void
+itest_broker_wait_ready(ItestBroker *b, guint16 port, guint timeout_ms);
 /* Wait up to @timeout_ms for the process to exit; FALSE if it is still running. */
 gboolean
 itest_broker_wait_exit(ItestBroker *b, guint timeout_ms);

@@ -415,7 +415,8 @@ ptest_raw_call(const gchar *target, const gchar *path, GPtrArray *requests, guin
 	ops[0].data.recv_status_on_client.trailing_metadata = &trailing_md;
 	ops[0].data.recv_status_on_client.status = &reply->status;
 	ops[0].data.recv_status_on_client.status_details = &details;
-	g_assert_cmpint(grpc_call_start_batch(call, ops, 1, &reply->status, NULL), ==, GRPC_CALL_OK);
+	g_assert_cmpint(grpc_call_start_batch(call, ops, 1, &reply->status, NULL), ==,
+	                GRPC_CALL_OK);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_RECV_INITIAL_METADATA;
 	ops[0].data.recv_initial_metadata.recv_initial_metadata = &initial_md;

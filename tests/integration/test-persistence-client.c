@@ -305,6 +305,29 @@ test_many_calls(void)
 	ptest_service_free(s);
 }
 
+/* A client dropped right after it was made, before its threads ran, goes away cleanly. */
+static void
+test_create_destroy(void)
+{
+	guint16 port = ptest_free_port();
+	g_autofree gchar *target = g_strdup_printf("127.0.0.1:%u", port);
+	gint64 t0 = g_get_monotonic_time();
+
+	for (guint i = 0; i < 50; i++) {
+		g_autoptr(GError) error = NULL;
+		MsbPersistenceClient *client = msb_persistence_client_new(target, &error);
+
+		g_assert_no_error(error);
+		if (i % 2 == 1)
+			g_usleep(1000);
+		g_object_unref(client);
+	}
+	/* dispose does not wait for the watcher's period */
+	g_test_message("50 clients in %" G_GINT64_FORMAT " ms",
+	               (g_get_monotonic_time() - t0) / 1000);
+	g_assert_cmpint(g_get_monotonic_time() - t0, <, 10 * G_USEC_PER_SEC);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -317,6 +340,7 @@ main(int argc, char **argv)
 	g_test_add_func("/persistence-client/cancel", test_cancel);
 	g_test_add_func("/persistence-client/other-context", test_other_context);
 	g_test_add_func("/persistence-client/many-calls", test_many_calls);
+	g_test_add_func("/persistence-client/create-destroy", test_create_destroy);
 	rc = g_test_run();
 	ptest_shutdown();
 	return rc;

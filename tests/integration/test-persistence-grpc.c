@@ -76,7 +76,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
 }
 
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
-#define ADD_OWN(path, func)                                                              \
+#define ADD_OWN(path, func) \
 	g_test_add(path, Fixture, NULL, fixture_setup_own, func, fixture_teardown)
 
 static GBytes *
@@ -92,7 +92,8 @@ pack(const ProtobufCMessage *m)
 static GBytes *
 chunk_message(const guint8 *data, gsize len)
 {
-	Persistence__CompressedMessageChunkModel m = PERSISTENCE__COMPRESSED_MESSAGE_CHUNK_MODEL__INIT;
+	Persistence__CompressedMessageChunkModel m =
+	        PERSISTENCE__COMPRESSED_MESSAGE_CHUNK_MODEL__INIT;
 
 	m.chunk.data = (guint8 *)data;
 	m.chunk.len = len;
@@ -151,8 +152,8 @@ assert_snapshots_equal(GPtrArray *got, GPtrArray *want)
 
 			g_assert_cmpstr(gq->queue_id, ==, wq->queue_id);
 			g_assert_cmpint(gq->queue_type, ==, wq->queue_type);
-			g_assert_cmpmem(gq->ranges->data,
-			                gq->ranges->len * sizeof(MsbPersistRange), wq->ranges->data,
+			g_assert_cmpmem(gq->ranges->data, gq->ranges->len * sizeof(MsbPersistRange),
+			                wq->ranges->data,
 			                wq->ranges->len * sizeof(MsbPersistRange));
 		}
 	}
@@ -268,13 +269,15 @@ check_reads(Fixture *f, const gchar *topic, const MsbPersistMessage *msgs, gsize
 	}
 	{
 		/* a range within the page, as the broker asks for one sub page */
-		g_autoptr(MsbMessageBatch) b = ptest_get_page(f->client, topic, 0, 1500, 1600, &error);
+		g_autoptr(MsbMessageBatch) b =
+		        ptest_get_page(f->client, topic, 0, 1500, 1600, &error);
 		g_assert_no_error(error);
 		ptest_assert_batch(b, msgs + 1500, 101);
 	}
 	{
 		/* a range is clipped to its page: page 1 holds nothing */
-		g_autoptr(MsbMessageBatch) b = ptest_get_page(f->client, topic, 1, 1500, 1600, &error);
+		g_autoptr(MsbMessageBatch) b =
+		        ptest_get_page(f->client, topic, 1, 1500, 1600, &error);
 		g_assert_no_error(error);
 		g_assert_cmpuint(b->n_messages, ==, 0);
 	}
@@ -431,8 +434,9 @@ test_delete_restore(Fixture *f, gconstpointer data)
 
 	g_assert_true(ptest_save_messages(f->client, "doomed", msgs, 50, FALSE, &error));
 	g_assert_no_error(error);
-	g_assert_true(ptest_delete_topic(f->client, "doomed",
-	                                 g_get_real_time() + G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC, &error));
+	g_assert_true(ptest_delete_topic(
+	        f->client, "doomed", g_get_real_time() + G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC,
+	        &error));
 	g_assert_no_error(error);
 	{
 		g_autoptr(MsbMessageBatch) b = ptest_get_sub_page(f->client, "doomed", 0, &error);
@@ -511,7 +515,8 @@ test_bad_topics(Fixture *f, gconstpointer data)
 	}
 	{
 		/* a negative page does not exist */
-		g_autoptr(MsbMessageBatch) b = ptest_get_page(f->client, "orders", -1, 0, 0, &error);
+		g_autoptr(MsbMessageBatch) b =
+		        ptest_get_page(f->client, "orders", -1, 0, 0, &error);
 		g_assert_null(b);
 		assert_error_contains(error, MSB_PERSISTENCE_ERROR_INVALID_ARGUMENT, "PageNo");
 		g_clear_error(&error);
@@ -535,7 +540,8 @@ test_bad_uploads(Fixture *f, gconstpointer data)
 	{
 		/* a ZIP with a flipped byte in its deflate data: CRC or inflate fails */
 		g_autofree guint8 *bad = g_memdup2(zdata, zlen);
-		g_autoptr(GPtrArray) reqs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+		g_autoptr(GPtrArray) reqs =
+		        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 		g_autoptr(PtestReply) reply = NULL;
 
 		bad[40] ^= 0x5a;
@@ -546,7 +552,8 @@ test_bad_uploads(Fixture *f, gconstpointer data)
 	}
 	{
 		/* one chunk missing: the archive is truncated */
-		g_autoptr(GPtrArray) reqs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+		g_autoptr(GPtrArray) reqs =
+		        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 		g_autoptr(PtestReply) reply = NULL;
 
 		g_ptr_array_add(reqs, chunk_message(zdata, zlen - 10));
@@ -555,7 +562,8 @@ test_bad_uploads(Fixture *f, gconstpointer data)
 	}
 	{
 		/* the raw payload sent as if it were zipped */
-		g_autoptr(GPtrArray) reqs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+		g_autoptr(GPtrArray) reqs =
+		        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 		g_autoptr(PtestReply) reply = NULL;
 
 		g_ptr_array_add(reqs, chunk_message(raw, len));
@@ -564,7 +572,8 @@ test_bad_uploads(Fixture *f, gconstpointer data)
 	}
 	{
 		/* the ZIP sent as if it were the raw payload */
-		g_autoptr(GPtrArray) reqs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+		g_autoptr(GPtrArray) reqs =
+		        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 		g_autoptr(PtestReply) reply = NULL;
 
 		g_ptr_array_add(reqs, chunk_message(zdata, zlen));
@@ -584,7 +593,8 @@ test_bad_uploads(Fixture *f, gconstpointer data)
 	}
 	{
 		/* a stream message that is not a chunk {1 bytes} */
-		g_autoptr(GPtrArray) reqs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+		g_autoptr(GPtrArray) reqs =
+		        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 		g_autoptr(PtestReply) reply = NULL;
 		static const guint8 junk[] = {0x08, 0x96, 0x01, 0xff, 0xff};
 
@@ -598,7 +608,8 @@ test_bad_uploads(Fixture *f, gconstpointer data)
 		g_autoptr(MsbZipWriter) w = msb_zip_writer_new(-1);
 		g_autoptr(GBytes) rec = msb_message_codec_encode_record(&msgs[1]);
 		g_autoptr(GBytes) per = NULL;
-		g_autoptr(GPtrArray) reqs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+		g_autoptr(GPtrArray) reqs =
+		        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 		g_autoptr(PtestReply) reply = NULL;
 		gsize rlen = 0;
 		const guint8 *rdata = g_bytes_get_data(rec, &rlen);
@@ -615,7 +626,8 @@ test_bad_uploads(Fixture *f, gconstpointer data)
 	}
 	{
 		/* and nothing of the bad uploads was stored */
-		g_autoptr(MsbMessageBatch) b = ptest_get_sub_page(f->client, "upload-orders", 0, &error);
+		g_autoptr(MsbMessageBatch) b =
+		        ptest_get_sub_page(f->client, "upload-orders", 0, &error);
 		g_assert_no_error(error);
 		g_assert_cmpuint(b->n_messages, ==, 0);
 	}
@@ -623,7 +635,8 @@ test_bad_uploads(Fixture *f, gconstpointer data)
 		/* a ZIP whose entry has another name but holds an upload payload is accepted */
 		g_autoptr(MsbZipWriter) w = msb_zip_writer_new(-1);
 		g_autoptr(GBytes) other = NULL;
-		g_autoptr(GPtrArray) reqs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+		g_autoptr(GPtrArray) reqs =
+		        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 		g_autoptr(PtestReply) reply = NULL;
 		g_autoptr(MsbMessageBatch) b = NULL;
 		gsize olen = 0;
@@ -649,9 +662,9 @@ test_malformed_requests(Fixture *f, gconstpointer data)
 {
 	static const guint8 junk[] = {0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01};
 	const gchar *paths[] = {
-	        MSB_PERSIST_PATH_SAVE_SNAPSHOT, MSB_PERSIST_PATH_GET_MESSAGE,
+	        MSB_PERSIST_PATH_SAVE_SNAPSHOT,       MSB_PERSIST_PATH_GET_MESSAGE,
 	        MSB_PERSIST_PATH_GET_PAGE_COMPRESSED, MSB_PERSIST_PATH_GET_PAGE,
-	        MSB_PERSIST_PATH_GET_SUB_PAGE, MSB_PERSIST_PATH_DELETE_TOPIC,
+	        MSB_PERSIST_PATH_GET_SUB_PAGE,        MSB_PERSIST_PATH_DELETE_TOPIC,
 	        MSB_PERSIST_PATH_RESTORE_TOPIC,
 	};
 	g_autoptr(GBytes) bytes = g_bytes_new_static(junk, sizeof(junk));
@@ -685,7 +698,9 @@ test_unimplemented(Fixture *f, gconstpointer data)
 static void
 test_concurrent_saves(Fixture *f, gconstpointer data)
 {
-	enum { N = 24 };
+	enum {
+		N = 24
+	};
 	MsbPersistMessage *msgs = ptest_messages_new(0, 100);
 	GAsyncResult *res[N] = {NULL};
 	g_autoptr(GError) error = NULL;
@@ -698,7 +713,8 @@ test_concurrent_saves(Fixture *f, gconstpointer data)
 	}
 	for (guint i = 0; i < N; i++) {
 		ptest_wait_result(&res[i]);
-		g_assert_true(msb_persistence_client_save_messages_finish(f->client, res[i], &error));
+		g_assert_true(
+		        msb_persistence_client_save_messages_finish(f->client, res[i], &error));
 		g_assert_no_error(error);
 		g_object_unref(res[i]);
 	}
@@ -749,7 +765,10 @@ typedef struct {
 static void
 test_kill_during_saves(Fixture *f, gconstpointer data)
 {
-	enum { ROUNDS = 40, BATCH = 50 };
+	enum {
+		ROUNDS = 40,
+		BATCH = 50
+	};
 	MsbPersistMessage *msgs = ptest_messages_new(0, ROUNDS * BATCH);
 	SaveSlot slots[ROUNDS] = {{0}};
 	g_autoptr(GError) error = NULL;
@@ -784,8 +803,8 @@ test_kill_during_saves(Fixture *f, gconstpointer data)
 		g_clear_error(&error);
 		g_object_unref(slots[i].res);
 	}
-	g_test_message("%u of %u saves acknowledged before the kill after save %u", n_acked,
-	               ROUNDS, killed_after);
+	g_test_message("%u of %u saves acknowledged before the kill after save %u", n_acked, ROUNDS,
+	               killed_after);
 	g_assert_cmpuint(n_acked, >=, 1);
 
 	ptest_service_start(f->service, 0);
@@ -901,6 +920,7 @@ test_guards(void)
 	g_ptr_array_add(b->extra_args, g_strconcat("--unix-socket=", sock, NULL));
 	ptest_service_spawn(b, 0);
 	g_assert_true(ptest_service_wait_exit(b, 15000));
+	g_assert_true(WIFEXITED(b->wait_status));
 	g_assert_cmpint(WEXITSTATUS(b->wait_status), ==, 1);
 	log = ptest_service_log(b);
 	g_assert_nonnull(strstr(log, "served by another process"));
@@ -911,6 +931,8 @@ test_guards(void)
 	c->data_path = g_strdup(a->data_path);
 	ptest_service_spawn(c, 0);
 	g_assert_true(ptest_service_wait_exit(c, 15000));
+	/* exited (a sanitizer report would abort), with status 1 */
+	g_assert_true(WIFEXITED(c->wait_status));
 	g_assert_cmpint(WEXITSTATUS(c->wait_status), ==, 1);
 	log = ptest_service_log(c);
 	g_assert_nonnull(strstr(log, "cannot open the data"));
@@ -935,6 +957,27 @@ test_guards(void)
 	ptest_service_free(c);
 	ptest_service_free(b);
 	ptest_service_free(a);
+}
+
+/* A bad settings file stops the start with a message naming the file, the line and the key. */
+static void
+test_bad_settings(void)
+{
+	PtestService *s = ptest_service_new();
+	g_autofree gchar *settings = g_build_filename(s->dir, "settings.yaml", NULL);
+	g_autofree gchar *log = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_file_set_contents(settings, "DataPath: /tmp/x\nGrpcPort: seven\n", -1, &error);
+	g_assert_no_error(error);
+	ptest_service_spawn(s, 0);
+	g_assert_true(ptest_service_wait_exit(s, 15000));
+	g_assert_true(WIFEXITED(s->wait_status));
+	g_assert_cmpint(WEXITSTATUS(s->wait_status), ==, 1);
+	log = ptest_service_log(s);
+	g_test_message("%s", log);
+	g_assert_nonnull(strstr(log, "settings.yaml:2: GrpcPort:"));
+	ptest_service_free(s);
 }
 
 /* A disk that refuses a write: an error status, never OK, and the metric counts it. */
@@ -1018,8 +1061,7 @@ test_http(Fixture *f, gconstpointer data)
 	alive = ptest_http_get(f->service->http_port, "/api/isalive", &status);
 	g_assert_cmpuint(status, ==, 200);
 	o = parse_object(p1, alive);
-	g_assert_cmpstr(json_object_get_string_member(o, "name"), ==,
-	                "my-service-bus-persistence");
+	g_assert_cmpstr(json_object_get_string_member(o, "name"), ==, "my-service-bus-persistence");
 	g_assert_cmpstr(json_object_get_string_member(o, "version"), ==, MSB_VERSION);
 	g_assert_true(json_object_has_member(o, "started"));
 	/* the spellings of the originals */
@@ -1034,8 +1076,8 @@ test_http(Fixture *f, gconstpointer data)
 	                                              "state"),
 	                ==, "ready");
 	g_assert_true(json_object_has_member(o, "disk"));
-	g_assert_true(json_object_has_member(json_object_get_object_member(o, "disk"),
-	                                     "used_bytes"));
+	g_assert_true(
+	        json_object_has_member(json_object_get_object_member(o, "disk"), "used_bytes"));
 	g_assert_false(JSON_NODE_HOLDS_NULL(json_object_get_member(o, "last_save")));
 	g_assert_true(json_object_has_member(o, "store"));
 	g_assert_cmpint(json_object_get_int_member(json_object_get_object_member(o, "store"),
@@ -1067,7 +1109,9 @@ test_http(Fixture *f, gconstpointer data)
 static void
 test_shutdown_with_saves(Fixture *f, gconstpointer data)
 {
-	enum { N = 8 };
+	enum {
+		N = 8
+	};
 	MsbPersistMessage *msgs = ptest_messages_new(0, 1000);
 	GAsyncResult *res[N] = {NULL};
 	g_autoptr(GError) error = NULL;
@@ -1124,6 +1168,7 @@ main(int argc, char **argv)
 	g_test_add_func("/persistence/not-ready", test_not_ready);
 	g_test_add_func("/persistence/guards", test_guards);
 	g_test_add_func("/persistence/write-error", test_write_error);
+	g_test_add_func("/persistence/bad-settings", test_bad_settings);
 	rc = g_test_run();
 	ptest_service_free(shared_service);
 	ptest_shutdown();
