@@ -72,6 +72,20 @@ msb_config_quote(const gchar *text)
 	return g_string_free(out, FALSE);
 }
 
+void
+msb_config_append_quoted(GString *out, const gchar *value)
+{
+	g_return_if_fail(out != NULL);
+	g_return_if_fail(value != NULL);
+	g_string_append_c(out, '"');
+	for (const gchar *p = value; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_c(out, '\\');
+		g_string_append_c(out, *p);
+	}
+	g_string_append_c(out, '"');
+}
+
 static gboolean
 is_blank(gchar c)
 {
@@ -397,6 +411,23 @@ msb_config_file_new_from_path(const gchar *path, GError **error)
 		return NULL;
 	}
 	return msb_config_file_new_from_data((const gchar *)buf->data, buf->len, path, error);
+}
+
+MsbConfigFile *
+msb_config_file_open(const gchar *path, const gchar *default_path, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	MsbConfigFile *cf;
+
+	g_return_val_if_fail(path != NULL || default_path != NULL, NULL);
+	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+	if (path != NULL)
+		return msb_config_file_new_from_path(path, error);
+	cf = msb_config_file_new_from_path(default_path, &local);
+	if (cf == NULL && !g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+		g_propagate_error(error, g_steal_pointer(&local));
+	return cf;
 }
 
 void

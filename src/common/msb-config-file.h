@@ -63,6 +63,15 @@ msb_config_file_new_from_data(const gchar *data, gssize len, const gchar *origin
 MsbConfigFile *
 msb_config_file_new_from_path(const gchar *path, GError **error);
 
+/*
+ * The settings search order both programs use: @path when given (it must exist), else
+ * @default_path when it exists. Returns NULL with no error when neither applies, meaning "run on
+ * the built-in defaults". Only "no such file" falls through: a default file that exists but
+ * cannot be read is an error, since running on defaults instead would hide the mistake.
+ */
+MsbConfigFile *
+msb_config_file_open(const gchar *path, const gchar *default_path, GError **error);
+
 void
 msb_config_file_free(MsbConfigFile *cf);
 
@@ -158,6 +167,10 @@ msb_config_file_warn(MsbConfigFile *cf, gint id, const gchar *format, ...) G_GNU
  */
 gchar *
 msb_config_quote(const gchar *text);
+
+/* Append @value as "..." with \ and " escaped, the way the parser reads quoted values back. */
+void
+msb_config_append_quoted(GString *out, const gchar *value);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbConfigFile, msb_config_file_free)
 

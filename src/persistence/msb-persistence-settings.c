@@ -259,45 +259,21 @@ MsbPersistenceSettings *
 msb_persistence_settings_load(const gchar *path, GError **error)
 {
 	g_autoptr(MsbConfigFile) cf = NULL;
-	g_autoptr(GError) local = NULL;
 	g_autofree gchar *home_path = NULL;
+	g_autoptr(GError) error_local = NULL;
 
 	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-	if (path != NULL) {
-		cf = msb_config_file_new_from_path(path, error);
-		if (cf == NULL)
-			return NULL;
-		return settings_from_config(cf, error);
-	}
-
-	/*
-	 * Only "no such file" means "use the defaults": a file that is there but unreadable was
-	 * meant to be used, and running on defaults instead would hide the mistake (and store the
-	 * messages in another folder).
-	 */
-	home_path = msb_persistence_settings_get_default_path();
-	cf = msb_config_file_new_from_path(home_path, &local);
-	if (cf == NULL) {
-		if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-			return msb_persistence_settings_new_defaults();
-		g_propagate_error(error, g_steal_pointer(&local));
+	if (path == NULL)
+		home_path = msb_persistence_settings_get_default_path();
+	cf = msb_config_file_open(path, home_path, &error_local);
+	if (cf == NULL && error_local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
 		return NULL;
 	}
+	if (cf == NULL)
+		return msb_persistence_settings_new_defaults();
 	return settings_from_config(cf, error);
-}
-
-/* "..." with \ and " escaped, as msb-config-file reads it back */
-static void
-append_quoted(GString *out, const gchar *value)
-{
-	g_string_append_c(out, '"');
-	for (const gchar *p = value; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_c(out, '\\');
-		g_string_append_c(out, *p);
-	}
-	g_string_append_c(out, '"');
 }
 
 gchar *
@@ -310,14 +286,14 @@ msb_persistence_settings_to_string(const MsbPersistenceSettings *settings)
 
 	st = msb_duration_to_string(settings->shutdown_timeout_us);
 	out = g_string_new("DataPath: ");
-	append_quoted(out, settings->data_path);
+	msb_config_append_quoted(out, settings->data_path);
 	g_string_append_printf(out, "\nGrpcPort: %u", settings->grpc_port);
 	g_string_append_printf(out, "\nHttpPort: %u", settings->http_port);
 	g_string_append(out, "\nListenUnixSocket: ");
 	if (settings->listen_unix_socket != NULL)
-		append_quoted(out, settings->listen_unix_socket);
+		msb_config_append_quoted(out, settings->listen_unix_socket);
 	g_string_append(out, "\nListenAddress: ");
-	append_quoted(out, settings->listen_address != NULL
+	msb_config_append_quoted(out, settings->listen_address != NULL
 	                           ? settings->listen_address
 	                           : MSB_PERSISTENCE_DEFAULT_LISTEN_ADDRESS);
 	g_string_append_printf(out, "\nShutdownTimeout: %s\n", st);
