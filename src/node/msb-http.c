@@ -13,6 +13,7 @@
 #include <libsoup/soup.h>
 
 #include "msb-config.h"
+#include "msb-metrics.h"
 #include "msb-session.h"
 
 struct _MsbHttp {
@@ -330,28 +331,42 @@ msb_http_status(MsbHttp *http, SoupServerMessage *msg)
 
 /* ---- /metrics ---- */
 
+/* one sample per topic: name{namespace="default",topic="..."} value */
 static void
-msb_http_metric_help(GString *out, const gchar *name, const gchar *help)
+msb_http_topic_metric(GString *out, GPtrArray *topics, const gchar *name, const gchar *help,
+		      gint64 (*get)(MsbTopic *topic))
 {
-	g_string_append_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	msb_metrics_header(out, name, "gauge", help);
+	for (guint t = 0; t < topics->len; t++) {
+		MsbTopic *topic = g_ptr_array_index(topics, t);
+		g_string_append_printf(out, "%s{namespace=\"default\",topic=\"", name);
+		msb_metrics_append_label(out, topic->name);
+		g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n", get(topic));
+	}
 }
 
-/* Label values escape backslash, quote and newline (text exposition format). */
-static gchar *
-msb_http_label(const gchar *value)
+static gint64
+msb_http_topic_pending(MsbTopic *topic)
 {
-	GString *s = g_string_new(NULL);
+	return topic->pending_count;
+}
 
-	for (const gchar *p = value; *p != '\0'; p++) {
-		if (*p == '\\' || *p == '"')
-			g_string_append_c(s, '\\');
-		if (*p == '\n') {
-			g_string_append(s, "\\n");
-			continue;
-		}
-		g_string_append_c(s, *p);
-	}
-	return g_string_free(s, FALSE);
+static gint64
+msb_http_topic_bytes(MsbTopic *topic)
+{
+	return topic->cached_bytes;
+}
+
+static gint64
+msb_http_topic_messages(MsbTopic *topic)
+{
+	return topic->cached_messages;
+}
+
+static gint64
+msb_http_topic_next_id(MsbTopic *topic)
+{
+	return topic->next_id;
 }
 
 static void
@@ -361,84 +376,75 @@ msb_http_metrics(MsbHttp *http, SoupServerMessage *msg)
 	GString *out = g_string_new(NULL);
 	gint64 permanent_without_subscribers = 0;
 	gint64 topics_without_queues = 0;
+	gint64 oldest;
 	MsbHttpInfo info;
 
 	msb_http_get_info(http, &info);
 
-	msb_http_metric_help(out, "topic_queue_size", "Waiting messages of a queue");
+	msb_metrics_header(out, "topic_queue_size", "gauge", "Waiting messages of a queue");
 	for (guint t = 0; t < topics->len; t++) {
 		MsbTopic *topic = g_ptr_array_index(topics, t);
-		g_autofree gchar *tl = msb_http_label(topic->name);
 		if (topic->queues->len == 0)
 			topics_without_queues++;
 		for (guint q = 0; q < topic->queues->len; q++) {
 			MsbQueue *queue = g_ptr_array_index(topic->queues, q);
-			g_autofree gchar *ql = msb_http_label(queue->name);
 			if (!msb_queue_type_is_auto_delete(queue->type) &&
 			    queue->subscribers->len == 0)
 				permanent_without_subscribers++;
-			g_string_append_printf(out,
-					       "topic_queue_size{namespace=\"default\",topic=\"%s\","
-					       "queue=\"%s\"} %" G_GINT64_FORMAT "\n",
-					       tl, ql, msb_id_set_count(&queue->waiting));
+			g_string_append(out, "topic_queue_size{namespace=\"default\",topic=\"");
+			msb_metrics_append_label(out, topic->name);
+			g_string_append(out, "\",queue=\"");
+			msb_metrics_append_label(out, queue->name);
+			g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n",
+					       msb_id_set_count(&queue->waiting));
 		}
 	}
-#define MSB_TOPIC_METRIC(metric, help, field)                                                       \
-	msb_http_metric_help(out, metric, help);                                                    \
-	for (guint t = 0; t < topics->len; t++) {                                                 \
-		MsbTopic *topic = g_ptr_array_index(topics, t);                                   \
-		g_autofree gchar *tl = msb_http_label(topic->name);                               \
-		g_string_append_printf(out, metric "{namespace=\"default\",topic=\"%s\"} %" G_GINT64_FORMAT \
-					   "\n",                                                  \
-				       tl, (gint64)(field));                                      \
-	}
-	MSB_TOPIC_METRIC("topic_persist_queue_size", "Messages of the topic waiting to be saved",
-			 topic->pending_count)
-	MSB_TOPIC_METRIC("topic_data_size", "Bytes of message content in memory",
-			 topic->cached_bytes)
-	MSB_TOPIC_METRIC("topic_messages_amount", "Messages in memory", topic->cached_messages)
-	MSB_TOPIC_METRIC("topic_next_message_id", "The id the next message of the topic gets",
-			 topic->next_id)
-#undef MSB_TOPIC_METRIC
-	msb_http_metric_help(out, "permanent_queues_without_subscribers",
-			     "Permanent queues with no subscriber");
-	g_string_append_printf(out, "permanent_queues_without_subscribers %" G_GINT64_FORMAT "\n",
-			       permanent_without_subscribers);
-	msb_http_metric_help(out, "topics_without_queues", "Topics with no queue");
-	g_string_append_printf(out, "topics_without_queues %" G_GINT64_FORMAT "\n",
-			       topics_without_queues);
-	msb_http_metric_help(out, "tcp_connections", "Client connections");
+	msb_http_topic_metric(out, topics, "topic_persist_queue_size",
+			      "Messages of the topic waiting to be saved", msb_http_topic_pending);
+	msb_http_topic_metric(out, topics, "topic_data_size", "Bytes of message content in memory",
+			      msb_http_topic_bytes);
+	msb_http_topic_metric(out, topics, "topic_messages_amount", "Messages in memory",
+			      msb_http_topic_messages);
+	msb_http_topic_metric(out, topics, "topic_next_message_id",
+			      "The id the next message of the topic gets", msb_http_topic_next_id);
+	msb_metrics_value(out, "permanent_queues_without_subscribers", "gauge",
+			  "Permanent queues with no subscriber",
+			  (guint64)permanent_without_subscribers);
+	msb_metrics_value(out, "topics_without_queues", "gauge", "Topics with no queue",
+			  (guint64)topics_without_queues);
+	msb_metrics_header(out, "tcp_connections", "gauge", "Client connections");
 	g_string_append_printf(out, "tcp_connections{tcp_metric=\"count\"} %u\n",
 			       info.tcp_connections);
 
-	msb_http_metric_help(out, "msb_up", "1 once topics and queues are restored and clients served");
-	g_string_append_printf(out, "msb_up %d\n", g_strcmp0(info.state, "running") == 0);
-	msb_http_metric_help(out, "msb_persistence_up",
-			     "1 while the persistence service answers (always 0 in memory)");
-	g_string_append_printf(out, "msb_persistence_up %d\n", info.persistence_up ? 1 : 0);
-	msb_http_metric_help(out, "msb_persistence_pending_messages", "Messages waiting to be saved");
-	g_string_append_printf(out, "msb_persistence_pending_messages %" G_GINT64_FORMAT "\n",
-			       msb_broker_get_pending_count(http->broker));
-	msb_http_metric_help(out, "msb_persistence_pending_bytes", "Content bytes waiting to be saved");
-	g_string_append_printf(out, "msb_persistence_pending_bytes %" G_GINT64_FORMAT "\n",
-			       msb_broker_get_pending_bytes(http->broker));
-	msb_http_metric_help(out, "msb_persistence_oldest_pending_seconds",
-			     "How long the oldest unsaved message has waited");
+	msb_metrics_value(out, "msb_up", "gauge",
+			  "1 once topics and queues are restored and clients served",
+			  g_strcmp0(info.state, "running") == 0);
+	msb_metrics_value(out, "msb_persistence_up", "gauge",
+			  "1 while the persistence service answers (always 0 in memory)",
+			  info.persistence_up ? 1 : 0);
+	msb_metrics_value(out, "msb_persistence_pending_messages", "gauge",
+			  "Messages waiting to be saved",
+			  (guint64)msb_broker_get_pending_count(http->broker));
+	msb_metrics_value(out, "msb_persistence_pending_bytes", "gauge",
+			  "Content bytes waiting to be saved",
+			  (guint64)msb_broker_get_pending_bytes(http->broker));
+	oldest = info.oldest_pending_age_us;
+	msb_metrics_header(out, "msb_persistence_oldest_pending_seconds", "gauge",
+			   "How long the oldest unsaved message has waited");
 	g_string_append_printf(out, "msb_persistence_oldest_pending_seconds %.3f\n",
-			       (gdouble)info.oldest_pending_age_us / G_USEC_PER_SEC);
-#define MSB_COUNTER(name, help, value)                                                            \
-	g_string_append_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %" G_GUINT64_FORMAT "\n", \
-			       name, help, name, name, (guint64)(value))
-	MSB_COUNTER("msb_persistence_saves_total", "Message saves acknowledged", info.saves);
-	MSB_COUNTER("msb_persistence_save_failures_total", "Message saves that failed",
-		    info.save_failures);
-	MSB_COUNTER("msb_persistence_loads_total", "Sub-pages loaded back", info.loads);
-	MSB_COUNTER("msb_persistence_load_failures_total", "Sub-page loads that failed",
-		    info.load_failures);
-	MSB_COUNTER("msb_persistence_snapshots_total", "Queue snapshots saved", info.snapshots);
-	MSB_COUNTER("msb_persistence_snapshot_failures_total", "Queue snapshot saves that failed",
-		    info.snapshot_failures);
-#undef MSB_COUNTER
+			       (gdouble)oldest / G_USEC_PER_SEC);
+	msb_metrics_value(out, "msb_persistence_saves_total", "counter",
+			  "Message saves acknowledged", info.saves);
+	msb_metrics_value(out, "msb_persistence_save_failures_total", "counter",
+			  "Message saves that failed", info.save_failures);
+	msb_metrics_value(out, "msb_persistence_loads_total", "counter", "Sub-pages loaded back",
+			  info.loads);
+	msb_metrics_value(out, "msb_persistence_load_failures_total", "counter",
+			  "Sub-page loads that failed", info.load_failures);
+	msb_metrics_value(out, "msb_persistence_snapshots_total", "counter",
+			  "Queue snapshots saved", info.snapshots);
+	msb_metrics_value(out, "msb_persistence_snapshot_failures_total", "counter",
+			  "Queue snapshot saves that failed", info.snapshot_failures);
 	msb_http_reply(msg, SOUP_STATUS_OK, "text/plain; version=0.0.4",
 		       g_string_free(out, FALSE));
 }

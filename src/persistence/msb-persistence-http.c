@@ -10,6 +10,8 @@
 
 #include "msb-persistence-http.h"
 
+#include "msb-metrics.h"
+
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <string.h>
@@ -272,33 +274,6 @@ msb_persistence_http_build_status(MsbPersistenceHttp *self)
 	return msb_json_to_string(b);
 }
 
-/* A Prometheus label value: backslash, quote and newline escaped. */
-static void
-msb_append_label(GString *out, const gchar *value)
-{
-	for (const gchar *p = value; *p != '\0'; p++) {
-		if (*p == '\\' || *p == '"')
-			g_string_append_c(out, '\\');
-		if (*p == '\n')
-			g_string_append(out, "\\n");
-		else
-			g_string_append_c(out, *p);
-	}
-}
-
-static void
-msb_metric_header(GString *out, const gchar *name, const gchar *type, const gchar *help)
-{
-	g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void
-msb_metric(GString *out, const gchar *name, const gchar *type, const gchar *help, guint64 value)
-{
-	msb_metric_header(out, name, type, help);
-	g_string_append_printf(out, "%s %" G_GUINT64_FORMAT "\n", name, value);
-}
-
 gchar *
 msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 {
@@ -317,63 +292,63 @@ msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 	msb_persistence_service_get_stats(self->service, &sv);
 	last_save_us = MAX(last_save_us, sv.last_save_us);
 
-	msb_metric(out, "persistence_up", "gauge", "1 while the service runs", 1);
-	msb_metric(out, "persistence_ready", "gauge",
+	msb_metrics_value(out, "persistence_up", "gauge", "1 while the service runs", 1);
+	msb_metrics_value(out, "persistence_ready", "gauge",
 	           "1 once recovery has finished and every method is served",
 	           msb_persistence_service_is_ready(self->service) ? 1 : 0);
-	msb_metric(out, "persistence_saves_total", "counter",
+	msb_metrics_value(out, "persistence_saves_total", "counter",
 	           "Save requests made durable (one per topic per call)", st.saves);
-	msb_metric(out, "persistence_messages_saved_total", "counter",
+	msb_metrics_value(out, "persistence_messages_saved_total", "counter",
 	           "Messages in the saves made durable", st.messages_saved);
-	msb_metric(out, "persistence_commits_total", "counter",
+	msb_metrics_value(out, "persistence_commits_total", "counter",
 	           "Group commits that made at least one save durable", st.commits);
-	msb_metric(out, "persistence_fsyncs_total", "counter",
+	msb_metrics_value(out, "persistence_fsyncs_total", "counter",
 	           "fdatasync calls for commits and for sealing",
 	           st.commit_fsyncs + st.seal_fsyncs);
-	msb_metric(out, "persistence_seals_total", "counter",
+	msb_metrics_value(out, "persistence_seals_total", "counter",
 	           "Sub-pages compressed into sealed blocks", st.seals);
-	msb_metric(out, "persistence_write_errors_total", "counter",
+	msb_metrics_value(out, "persistence_write_errors_total", "counter",
 	           "Writes or fsyncs that failed and were reported to a caller", st.write_errors);
-	msb_metric(out, "persistence_uploads_total", "counter",
+	msb_metrics_value(out, "persistence_uploads_total", "counter",
 	           "SaveMessages and SaveMessagesUncompressed calls that stored their messages",
 	           sv.uploads_compressed + sv.uploads_uncompressed);
-	msb_metric(out, "persistence_upload_bytes_total", "counter",
+	msb_metrics_value(out, "persistence_upload_bytes_total", "counter",
 	           "Bytes of the uploads received (joined chunks)", sv.upload_bytes);
-	msb_metric(out, "persistence_snapshots_saved_total", "counter", "Queue snapshots stored",
+	msb_metrics_value(out, "persistence_snapshots_saved_total", "counter", "Queue snapshots stored",
 	           sv.snapshots_saved);
-	msb_metric(out, "persistence_disk_bytes", "gauge", "Bytes of all stored topics on disk",
+	msb_metrics_value(out, "persistence_disk_bytes", "gauge", "Bytes of all stored topics on disk",
 	           disk_bytes);
-	msb_metric_header(out, "persistence_recovery_seconds", "gauge",
+	msb_metrics_header(out, "persistence_recovery_seconds", "gauge",
 	                  "How long the start-up recovery took");
 	g_string_append_printf(out, "persistence_recovery_seconds %.6f\n",
 	                       (gdouble)st.recovery_us / G_USEC_PER_SEC);
-	msb_metric_header(out, "persistence_last_save_timestamp_seconds", "gauge",
+	msb_metrics_header(out, "persistence_last_save_timestamp_seconds", "gauge",
 	                  "Unix time of the newest save (0 = none)");
 	g_string_append_printf(out, "persistence_last_save_timestamp_seconds %.3f\n",
 	                       (gdouble)last_save_us / G_USEC_PER_SEC);
-	msb_metric(out, "persistence_topics", "gauge", "Topics stored", topics->len);
+	msb_metrics_value(out, "persistence_topics", "gauge", "Topics stored", topics->len);
 
-	msb_metric_header(out, "persistence_topic_stored_messages", "gauge",
+	msb_metrics_header(out, "persistence_topic_stored_messages", "gauge",
 	                  "Messages stored per topic");
 	for (guint i = 0; i < topics->len; i++) {
 		const MsbStoreTopicInfo *t = g_ptr_array_index(topics, i);
 
 		g_string_append(out, "persistence_topic_stored_messages{topic=\"");
-		msb_append_label(out, t->name);
+		msb_metrics_append_label(out, t->name);
 		g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n", t->count);
 	}
-	msb_metric_header(out, "persistence_topic_disk_bytes", "gauge", "Bytes on disk per topic");
+	msb_metrics_header(out, "persistence_topic_disk_bytes", "gauge", "Bytes on disk per topic");
 	for (guint i = 0; i < topics->len; i++) {
 		const MsbStoreTopicInfo *t = g_ptr_array_index(topics, i);
 
 		g_string_append(out, "persistence_topic_disk_bytes{topic=\"");
-		msb_append_label(out, t->name);
+		msb_metrics_append_label(out, t->name);
 		g_string_append_printf(out, "\"} %" G_GUINT64_FORMAT "\n", t->disk_bytes);
 	}
 
-	msb_metric(out, "persistence_grpc_active_calls", "gauge", "gRPC calls in progress",
+	msb_metrics_value(out, "persistence_grpc_active_calls", "gauge", "gRPC calls in progress",
 	           msb_grpc_server_get_n_active(self->grpc));
-	msb_metric_header(out, "persistence_grpc_calls_total", "counter",
+	msb_metrics_header(out, "persistence_grpc_calls_total", "counter",
 	                  "gRPC calls answered, by method and status code");
 	calls = msb_grpc_server_get_stats(self->grpc);
 	for (guint i = 0; i < calls->len; i++) {
