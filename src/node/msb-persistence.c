@@ -68,6 +68,8 @@ struct _MsbPersistence {
 
 	/* status */
 	gboolean up;
+	gboolean lost_connection; /* down because the channel went, not because a call failed */
+	gboolean ping_in_flight;
 	gchar *version;
 	gchar *last_error;
 	gboolean warned_late;
@@ -174,6 +176,8 @@ msb_persistence_set_up(MsbPersistence *self, gboolean up, const GError *error)
 			  msb_persistence_client_get_target(self->client),
 			  error != NULL ? error->message : "unknown error");
 	self->up = up;
+	if (up)
+		self->lost_connection = FALSE;
 	if (error != NULL) {
 		g_free(self->last_error);
 		self->last_error = g_strdup(error->message);
@@ -188,9 +192,23 @@ msb_persistence_pinged_cb(GObject *source, GAsyncResult *result, gpointer user_d
 	gboolean ok = msb_persistence_client_ping_finish(MSB_PERSISTENCE_CLIENT(source), result,
 							 &error);
 
+	self->ping_in_flight = FALSE;
 	if (!self->disposed && ok)
 		msb_persistence_set_up(self, TRUE, NULL);
 	msb_persistence_unref(self);
+}
+
+/* Down for a lost connection and connected again: ask whether it answers (it may still be
+ * recovering). Not after a failed call: the retries of that call tell. */
+static void
+msb_persistence_ping_if_down(MsbPersistence *self)
+{
+	if (self->up || !self->lost_connection || self->ping_in_flight || self->disposed ||
+	    !msb_persistence_client_get_connected(self->client))
+		return;
+	self->ping_in_flight = TRUE;
+	msb_persistence_client_ping_async(self->client, self->cancellable, msb_persistence_pinged_cb,
+					  msb_persistence_ref(self));
 }
 
 /*
@@ -207,16 +225,14 @@ msb_persistence_connected_cb(GObject *object, GParamSpec *pspec, gpointer user_d
 	if (self->disposed)
 		return;
 	if (msb_persistence_client_get_connected(self->client)) {
-		/* connected is not answering (it may still be recovering): ask */
-		if (!self->up)
-			msb_persistence_client_ping_async(self->client, self->cancellable,
-							  msb_persistence_pinged_cb,
-							  msb_persistence_ref(self));
+		/* connected is not answering: ask (and the tick asks again while it does not) */
+		msb_persistence_ping_if_down(self);
 		return;
 	}
 	g_set_error(&error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_UNAVAILABLE,
 		    "lost the connection to the service");
 	msb_persistence_set_up(self, FALSE, error);
+	self->lost_connection = TRUE;
 }
 
 /* ---- conversions ---- */
@@ -575,6 +591,7 @@ msb_persistence_tick_cb(gpointer user_data)
 			  "EventuallyPersistenceDelay again");
 		self->warned_late = FALSE;
 	}
+	msb_persistence_ping_if_down(self);
 	msb_persistence_kick(self);
 	return G_SOURCE_CONTINUE;
 }

@@ -55,8 +55,8 @@ dtest_content(const gchar *prefix, guint n, gsize size)
 }
 
 void
-dtest_publish(ItestRaw *r, const gchar *topic, gint64 request_id, const gchar *prefix,
-              guint first, guint count, gsize size, gboolean persist_immediately)
+dtest_publish(ItestRaw *r, const gchar *topic, gint64 request_id, const gchar *prefix, guint first,
+              guint count, gsize size, gboolean persist_immediately)
 {
 	MsbBuf buf;
 	gsize count_at = 0;
@@ -187,8 +187,7 @@ dtest_service_max_id(PtestService *ps, const gchar *topic)
 
 /* Does @snapshot (MsbPersistTopicSnapshot*) have @queue of @topic with nothing below @min_id? */
 static gboolean
-dtest_snapshot_matches(GPtrArray *snapshot, const gchar *topic, const gchar *queue,
-                       gint64 min_id)
+dtest_snapshot_matches(GPtrArray *snapshot, const gchar *topic, const gchar *queue, gint64 min_id)
 {
 	for (guint t = 0; t < snapshot->len; t++) {
 		MsbPersistTopicSnapshot *ts = g_ptr_array_index(snapshot, t);

@@ -33,8 +33,8 @@ GBytes *
 dtest_content(const gchar *prefix, guint n, gsize size);
 /* One Publish to @topic of @count messages dtest_content(@prefix, @first…, @size). */
 void
-dtest_publish(ItestRaw *r, const gchar *topic, gint64 request_id, const gchar *prefix,
-              guint first, guint count, gsize size, gboolean persist_immediately);
+dtest_publish(ItestRaw *r, const gchar *topic, gint64 request_id, const gchar *prefix, guint first,
+              guint count, gsize size, gboolean persist_immediately);
 /* Connect, greet (P = 3) and sync. */
 ItestRaw *
 dtest_connect(ItestBroker *b, const gchar *name);

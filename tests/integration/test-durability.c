@@ -55,8 +55,8 @@ assert_content(DtestReceived *r, guint i, const gchar *prefix, guint n)
 	g_autoptr(GBytes) want = dtest_content(prefix, n, SIZE);
 
 	if (!g_bytes_equal(g_ptr_array_index(r->content, i), want))
-		g_error("message %u (id %" G_GINT64_FORMAT ") does not have the content of %s-%u", i,
-		        g_array_index(r->ids, gint64, i), prefix, n);
+		g_error("message %u (id %" G_GINT64_FORMAT ") does not have the content of %s-%u",
+		        i, g_array_index(r->ids, gint64, i), prefix, n);
 }
 
 /* Subscribe to QUEUE on a new connection and publish one persist_immediately sentinel on
@@ -395,9 +395,9 @@ test_shutdown_drains(gconstpointer data)
 	g_assert_true(itest_broker_wait_exit(b, ITEST_TIMEOUT_MS));
 	g_assert_true(WIFEXITED(b->wait_status));
 	g_assert_cmpint(WEXITSTATUS(b->wait_status), ==, 0);
-	g_assert_cmpuint(
-	        itest_broker_log_count(b, "shutdown: every message and the final snapshot are saved"),
-	        ==, 1);
+	g_assert_cmpuint(itest_broker_log_count(
+	                         b, "shutdown: every message and the final snapshot are saved"),
+	                 ==, 1);
 	itest_raw_free(pub);
 	itest_raw_free(sub);
 

@@ -9,7 +9,8 @@
  *    publishes get Reject "PersistenceUnavailable ..." (exactly at the ceiling); once the
  *    service is back on the same port and data, everything pending is saved (pending 0,
  *    msb_persistence_saves_total grows), publishes work again, and after a broker crash every
- *    accepted message is there, the rejected ones are not.
+ *    accepted message is there, the rejected ones are not; and msb_persistence_up follows the
+ *    service going and coming back while the broker has nothing to save.
  */
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -73,8 +74,8 @@ test_down_at_startup(void)
 	status = itest_broker_get_json(b, "/api/status");
 	persistence = json_object_get_object_member(json_node_get_object(status), "persistence");
 	g_assert_false(json_object_get_boolean_member(persistence, "up"));
-	g_assert_nonnull(strstr(json_object_get_string_member(persistence, "lastError"),
-	                        "cannot connect"));
+	g_assert_nonnull(
+	        strstr(json_object_get_string_member(persistence, "lastError"), "cannot connect"));
 	/* clients are not served yet */
 	assert_connect_refused(tcp_port);
 	g_assert_false(g_file_test(b->ready_path, G_FILE_TEST_EXISTS));
@@ -162,7 +163,15 @@ test_down_at_run_time(void)
 	itest_raw_subscribe(sub, "events", "live", 0);
 	itest_raw_sync(sub);
 	dtest_wait_snapshot(client, "events", "archive", 0);
+	/* the last change: once it is saved the broker has nothing to tell the service */
+	dtest_wait_snapshot(client, "events", "live", 0);
 	g_clear_object(&client);
+
+	/* down and back while nothing needs saving: the metrics follow the service */
+	ptest_service_stop(ps, SIGKILL);
+	ITEST_WAIT_FOR(dtest_metric(b, "msb_persistence_up") == 0);
+	ptest_service_start(ps, ps->grpc_port);
+	ITEST_WAIT_FOR(dtest_metric(b, "msb_persistence_up") == 1);
 
 	dtest_publish(pub, "events", rid, "m", n, 10, SIZE, FALSE);
 	itest_raw_expect_publish_response(pub, rid++);
@@ -215,6 +224,7 @@ test_down_at_run_time(void)
 		dtest_receive(sub, live, TRUE, "events", "live");
 	for (guint i = 0; i < n; i++)
 		g_assert_cmpint(g_array_index(live->ids, gint64, i), ==, i);
+
 	itest_raw_free(pub);
 	itest_raw_free(sub);
 

@@ -32,8 +32,8 @@ status_amount(ItestBroker *b)
 		amount = 0;
 		pages = json_object_get_array_member(t, "pages");
 		for (guint p = 0; p < json_array_get_length(pages); p++)
-			amount += json_object_get_int_member(json_array_get_object_element(pages, p),
-			                                     "amount");
+			amount += json_object_get_int_member(
+			        json_array_get_object_element(pages, p), "amount");
 	}
 	g_assert_cmpint(amount, >=, 0);
 	return amount;
