@@ -282,7 +282,9 @@ msb_broker_release_deferred(MsbBroker *broker)
 
 		while (!g_queue_is_empty(&session->deferred)) {
 			MsbDeferredResponse *held = g_queue_peek_head(&session->deferred);
-			if (held->topic != NULL && held->topic->durable_until <= held->wait_id)
+			if (held->topic != NULL &&
+			    (held->topic->reserved_until <= held->wait_id ||
+			     (held->need_durable && held->topic->durable_until <= held->wait_id)))
 				break;
 			if (held->reject != NULL)
 				msb_wire_put_reject(&session->out, held->reject);
@@ -394,7 +396,7 @@ msb_broker_get_state_generation(MsbBroker *broker)
 }
 
 static MsbQueueSnapshot *
-msb_broker_snapshot_queue(MsbTopic *topic, MsbQueue *queue)
+msb_broker_snapshot_queue(MsbTopic *topic, MsbQueue *queue, gint64 reserve_until)
 {
 	MsbQueueSnapshot *snap = msb_queue_snapshot_new(queue->name, queue->type);
 	MsbIdSet ids;
@@ -406,11 +408,13 @@ msb_broker_snapshot_queue(MsbTopic *topic, MsbQueue *queue)
 		MsbSubscriber *sub = g_ptr_array_index(queue->subscribers, i);
 		msb_id_set_merge(&ids, &sub->in_flight);
 	}
-	/* nothing the snapshot says may be beyond what is saved */
-	msb_id_set_remove_range(&ids, topic->durable_until, G_MAXINT64 - 1);
+	/* the reserved ids not published yet: this queue gets each of them when it is; an
+	 * unpersisted topic's messages do not outlive a crash, so it skips them */
+	if (reserve_until > topic->next_id && topic->track_pending)
+		msb_id_set_add_range(&ids, topic->next_id, reserve_until - 1);
 	if (msb_id_set_is_empty(&ids)) {
 		MsbIdRange empty;
-		empty.from = MIN(msb_id_set_cursor(&queue->waiting), topic->durable_until);
+		empty.from = msb_id_set_cursor(&queue->waiting);
 		empty.to = empty.from - 1;
 		g_array_append_val(snap->ranges, empty);
 	}
@@ -421,7 +425,7 @@ msb_broker_snapshot_queue(MsbTopic *topic, MsbQueue *queue)
 }
 
 GPtrArray *
-msb_broker_build_snapshot(MsbBroker *broker)
+msb_broker_build_snapshot(MsbBroker *broker, gboolean final)
 {
 	g_autoptr(GPtrArray) topics = NULL;
 	GPtrArray *snaps;
@@ -431,15 +435,41 @@ msb_broker_build_snapshot(MsbBroker *broker)
 	snaps = g_ptr_array_new_with_free_func((GDestroyNotify)msb_topic_snapshot_free);
 	for (guint t = 0; t < topics->len; t++) {
 		MsbTopic *topic = g_ptr_array_index(topics, t);
-		MsbTopicSnapshot *snap =
-		        msb_topic_snapshot_new(topic->name, topic->durable_until, topic->persist);
+		/* never less than what an earlier snapshot reserved: those ids may have been seen;
+		 * the final one covers what was published and reserves nothing more */
+		gint64 reserve_until =
+		        final ? topic->next_id
+		              : MAX(topic->next_id + MSB_BROKER_ID_RESERVE, topic->reserved_until);
+		MsbTopicSnapshot *snap;
+
+		snap = msb_topic_snapshot_new(topic->name, reserve_until, topic->persist);
 		for (guint q = 0; q < topic->queues->len; q++)
-			g_ptr_array_add(snap->queues,
-			                msb_broker_snapshot_queue(
-			                        topic, g_ptr_array_index(topic->queues, q)));
+			g_ptr_array_add(
+			        snap->queues,
+			        msb_broker_snapshot_queue(
+			                topic, g_ptr_array_index(topic->queues, q), reserve_until));
 		g_ptr_array_add(snaps, snap);
 	}
 	return snaps;
+}
+
+void
+msb_broker_snapshot_saved(MsbBroker *broker, GPtrArray *snaps)
+{
+	g_return_if_fail(broker != NULL);
+	g_return_if_fail(snaps != NULL);
+	for (guint i = 0; i < snaps->len; i++) {
+		MsbTopicSnapshot *snap = g_ptr_array_index(snaps, i);
+		MsbTopic *topic = g_hash_table_lookup(broker->topics, snap->name);
+		if (topic == NULL || topic->reserved_until == G_MAXINT64 ||
+		    snap->message_id <= topic->reserved_until)
+			continue;
+		topic->reserved_until = snap->message_id;
+		/* what waited for the reservation may be delivered and answered now */
+		msb_broker_mark_dirty(broker, topic);
+	}
+	msb_broker_release_deferred(broker);
+	msb_broker_run_deliveries(broker);
 }
 
 MsbTopic *
@@ -467,6 +497,10 @@ msb_broker_restore_topic(MsbBroker *broker, const gchar *name, gint64 snapshot_m
 	next = MAX(snapshot_message_id, max_persisted_id + 1);
 	topic = msb_topic_new(name, next, persist);
 	topic->track_pending = broker->config.persistence && persist;
+	/* the snapshot reserved up to its message id, and all of it may have been seen: new ids
+	 * wait for the next snapshot */
+	if (broker->config.persistence)
+		topic->reserved_until = next;
 	g_hash_table_insert(broker->topics, topic->name, topic);
 	broker->generation++;
 	g_info("topic %s restored: next id %" G_GINT64_FORMAT " (snapshot %" G_GINT64_FORMAT

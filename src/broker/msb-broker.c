@@ -125,6 +125,12 @@ msb_broker_create_topic(MsbBroker *broker, const gchar *name, GError **error)
 		return NULL;
 	topic = msb_topic_new(name, 0, TRUE);
 	topic->track_pending = broker->config.persistence && topic->persist;
+	if (broker->config.persistence) {
+		/* no id of it may be seen before a snapshot that lists the topic is saved */
+		topic->reserved_until = 0;
+		if (broker->cb.snapshot_wanted != NULL)
+			broker->cb.snapshot_wanted(broker->user_data);
+	}
 	g_hash_table_insert(broker->topics, topic->name, topic);
 	broker->generation++;
 	g_info("topic %s created", name);
@@ -425,6 +431,8 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 	guint n;
 	gint64 first;
 	gint64 pending_before;
+	gboolean need_durable;
+	gboolean need_reserved;
 	g_autoptr(GError) error = NULL;
 
 	msb_wire_str_copy(&packet->publish.topic, name);
@@ -468,15 +476,25 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 		if (broker->cb.save_wanted != NULL)
 			broker->cb.save_wanted(broker->user_data);
 	}
-	/* A persist_immediately publish is answered once its messages are saved; answers after it
-	 * wait too, so that a connection's responses keep their order. */
-	if ((packet->publish.persist_immediately && topic->track_pending && n > 0) ||
-	    !g_queue_is_empty(&session->deferred)) {
+	if (n > 0 && broker->config.persistence &&
+	    topic->next_id + MSB_BROKER_ID_RESERVE / 2 > topic->reserved_until &&
+	    broker->cb.snapshot_wanted != NULL)
+		broker->cb.snapshot_wanted(broker->user_data);
+	/*
+	 * Held answers: a persist_immediately publish once its messages are saved; a publish whose
+	 * ids go beyond the saved reservation once a snapshot reserving them is saved (until then a
+	 * crash could hand the same ids out again); and every answer after a held one, so that a
+	 * connection's responses keep their order.
+	 */
+	need_durable = packet->publish.persist_immediately && topic->track_pending && n > 0;
+	need_reserved = n > 0 && first + n - 1 >= topic->reserved_until;
+	if (need_durable || need_reserved || !g_queue_is_empty(&session->deferred)) {
 		MsbDeferredResponse *held = g_new0(MsbDeferredResponse, 1);
 		held->request_id = packet->publish.request_id;
-		if (packet->publish.persist_immediately && topic->track_pending && n > 0) {
+		if (need_durable || need_reserved) {
 			held->topic = topic;
 			held->wait_id = first + n - 1;
+			held->need_durable = need_durable;
 		}
 		g_queue_push_tail(&session->deferred, held);
 		g_hash_table_add(broker->waiting_sessions, session);
@@ -763,6 +781,8 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 		gint64 id = msb_id_set_min(&queue->waiting);
 		MsbMessage *msg;
 
+		if (id >= topic->reserved_until)
+			break; /* not reserved by a saved snapshot yet: not visible */
 		if (id >= topic->next_id) {
 			/* a cursor moved past the end (SetMessageId): nothing published there */
 			msb_id_set_remove_range(&queue->waiting, id, G_MAXINT64 - 1);

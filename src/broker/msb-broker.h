@@ -49,6 +49,10 @@ typedef struct {
 	/* with persistence: load @sub_page_no of @topic, then call msb_broker_sub_page_loaded() or
 	 * msb_broker_sub_page_load_failed(); may be NULL */
 	void (*load_sub_page)(MsbTopic *topic, gint64 sub_page_no, gpointer user_data);
+	/* with persistence: ids are running out of their saved reservation, or a topic is new:
+	 * save a snapshot soon (msb_broker_build_snapshot(), then msb_broker_snapshot_saved());
+	 * may be NULL */
+	void (*snapshot_wanted)(gpointer user_data);
 } MsbBrokerCallbacks;
 
 typedef struct {
@@ -164,12 +168,22 @@ msb_broker_sub_page_load_failed(MsbBroker *broker, MsbTopic *topic, gint64 sub_p
 void
 msb_broker_wake_topic(MsbBroker *broker, MsbTopic *topic);
 
+/* How many ids past the next one a snapshot reserves (see msb-persist.h). */
+#define MSB_BROKER_ID_RESERVE G_GINT64_CONSTANT(100000)
+
 /* Changes since the snapshot with this generation was taken need a new snapshot. */
 guint64
 msb_broker_get_state_generation(MsbBroker *broker);
-/* Every topic and queue as it may be saved now (MsbTopicSnapshot*, sorted by name). */
+/*
+ * Every topic and queue as it may be saved now (MsbTopicSnapshot*, sorted by name). Each topic's
+ * message_id reserves MSB_BROKER_ID_RESERVE ids past its next one; @final (graceful shutdown,
+ * nothing more is published) reserves none, so that a clean restart continues without a gap.
+ */
 GPtrArray *
-msb_broker_build_snapshot(MsbBroker *broker);
+msb_broker_build_snapshot(MsbBroker *broker, gboolean final);
+/* The snapshot @snaps (from msb_broker_build_snapshot()) is durable: its reservations hold. */
+void
+msb_broker_snapshot_saved(MsbBroker *broker, GPtrArray *snaps);
 
 /*
  * Restore a topic from a snapshot record. @max_persisted_id is the highest id persistence holds

@@ -6,10 +6,17 @@
  * The rules (contract README, "Persistence decisions"):
  *  - messages of a topic are saved in id order, one save in flight per topic, so every id below
  *    the topic's durable_until watermark is on disk;
- *  - a snapshot says message_id = durable_until and lists, per queue, the waiting and in-flight
- *    ids below it, so it never refers to a message that is not saved;
+ *  - ids are reserved: a snapshot's message_id is the topic's next id plus MSB_BROKER_ID_RESERVE,
+ *    and no id at or above the reservation of the last *saved* snapshot is delivered or
+ *    acknowledged (it waits, normally for a few milliseconds, for the next snapshot). After a
+ *    crash the counter restarts at the reservation, so an id that anyone may have seen is never
+ *    handed out again, even if its message was lost with the broker's memory; the final snapshot
+ *    of a graceful shutdown reserves nothing, so a clean restart has no gap;
+ *  - per queue a snapshot lists the waiting and in-flight ids (so that an unconfirmed message
+ *    comes back) and the reserved ids not yet published (the queue gets those as they are);
+ *    restored ids that persistence does not have are skipped as missing;
  *  - on restore the id counter is max(snapshot message_id, last persisted id + 1), and every queue
- *    also gets the ids saved after its snapshot, so nothing saved is skipped and no id is reused.
+ *    also gets the ids saved after its snapshot, so nothing saved is skipped.
  */
 #pragma once
 
@@ -65,7 +72,7 @@ typedef struct {
 
 typedef struct {
 	gchar *name;
-	gint64 message_id; /* the next id; every id below it is saved */
+	gint64 message_id; /* the reservation: ids below may be in use, none at or above it */
 	gboolean persist;
 	GPtrArray *queues; /* MsbQueueSnapshot* */
 } MsbTopicSnapshot;

@@ -41,7 +41,9 @@ typedef struct {
 	gint64 request_id;
 	gchar *reject;   /* non-NULL: send this Reject instead of a PublishResponse */
 	MsbTopic *topic; /* NULL: ready */
-	gint64 wait_id;  /* ready once topic->durable_until > wait_id */
+	gint64 wait_id;  /* ready once topic->reserved_until > wait_id, and with need_durable
+	                  * once topic->durable_until > wait_id too */
+	gboolean need_durable;
 } MsbDeferredResponse;
 
 void

@@ -32,7 +32,10 @@ struct _MsbTopic {
 	gint64 durable_until;   /* every id below is saved, or needs no saving */
 	gint64 save_cursor;     /* ids below were handed to a save (≥ durable_until) */
 	gboolean save_in_flight;
-	guint64 save_turn;    /* when it last got a save batch: the longest waiting goes first */
+	guint64 save_turn; /* when it last got a save batch: the longest waiting goes first */
+	/* ids below this may be seen (delivered, acknowledged): a saved snapshot reserves them,
+	 * so that a restart after a crash never hands them out again; G_MAXINT64 in memory */
+	gint64 reserved_until;
 	gint64 pending_bytes; /* content bytes of the ids still pending */
 	gint64 pending_count;
 	GHashTable *loading; /* sub-page nos being loaded from persistence (gint64 set) */

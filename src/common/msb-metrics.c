@@ -29,7 +29,7 @@ msb_metrics_append_label(GString *out, const gchar *value)
 
 void
 msb_metrics_value(GString *out, const gchar *name, const gchar *type, const gchar *help,
-		  guint64 value)
+                  guint64 value)
 {
 	msb_metrics_header(out, name, type, help);
 	g_string_append_printf(out, "%s %" G_GUINT64_FORMAT "\n", name, value);

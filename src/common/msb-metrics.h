@@ -17,6 +17,6 @@ msb_metrics_append_label(GString *out, const gchar *value);
 /* Header plus one sample without labels. */
 void
 msb_metrics_value(GString *out, const gchar *name, const gchar *type, const gchar *help,
-		  guint64 value);
+                  guint64 value);
 
 G_END_DECLS

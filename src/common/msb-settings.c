@@ -173,10 +173,11 @@ read_grpc_url(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 		                                 shown, expected);
 	scheme = g_uri_get_scheme(uri);
 	if (g_ascii_strcasecmp(scheme, "https") == 0)
-		return msb_config_file_set_error(cf, KEY_GRPC_URL, error,
-		                                 "https: is not supported: the persistence protocol "
-		                                 "is cleartext HTTP/2 (%s)",
-		                                 expected);
+		return msb_config_file_set_error(
+		        cf, KEY_GRPC_URL, error,
+		        "https: is not supported: the persistence protocol "
+		        "is cleartext HTTP/2 (%s)",
+		        expected);
 	if (g_ascii_strcasecmp(scheme, "http") != 0)
 		return msb_config_file_set_error(cf, KEY_GRPC_URL, error,
 		                                 "the scheme %s: is not supported (%s)", scheme,
@@ -466,8 +467,9 @@ msb_settings_to_string(const MsbSettings *settings)
 	if (settings->listen_unix_socket != NULL)
 		msb_config_append_quoted(out, settings->listen_unix_socket);
 	g_string_append(out, "\nListenAddress: ");
-	msb_config_append_quoted(out, settings->listen_address != NULL ? settings->listen_address
-	                                                    : MSB_DEFAULT_LISTEN_ADDRESS);
+	msb_config_append_quoted(out, settings->listen_address != NULL
+	                                      ? settings->listen_address
+	                                      : MSB_DEFAULT_LISTEN_ADDRESS);
 	g_string_append_printf(out, "\nTcpPort: %u", settings->tcp_port);
 	g_string_append_printf(out, "\nHttpPort: %u", settings->http_port);
 	g_string_append_printf(out, "\nMaxPacketSize: %" G_GINT64_FORMAT,

@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 #define MSB_DEFAULT_HTTP_PORT         6123
 #define MSB_DEFAULT_GRPC_URL          "http://127.0.0.1:7124"
 #define MSB_DEFAULT_MAX_DELIVERY_SIZE 4194304
-#define MSB_DEFAULT_MAX_UNSAVED_SIZE (G_GINT64_CONSTANT(1024) * 1024 * 1024)
+#define MSB_DEFAULT_MAX_UNSAVED_SIZE  (G_GINT64_CONSTANT(1024) * 1024 * 1024)
 #define MSB_DEFAULT_LISTEN_ADDRESS    "0.0.0.0"
 #define MSB_DEFAULT_SEND_BUFFER_SIZE  (4 * 1024 * 1024)
 /* MaxPacketSize must leave this much room above MaxDeliverySize for a batch's framing */

@@ -53,8 +53,8 @@ msb_main_listening_cb(gpointer user_data)
 	if (self->ready_file == NULL)
 		return G_SOURCE_REMOVE;
 	text = g_strdup_printf("tcp_port=%u\nhttp_port=%u\npid=%d\n",
-			       msb_server_get_tcp_port(self->server),
-			       msb_server_get_http_port(self->server), getpid());
+	                       msb_server_get_tcp_port(self->server),
+	                       msb_server_get_http_port(self->server), getpid());
 	if (!g_file_set_contents(self->ready_file, text, -1, &error)) {
 		g_printerr("my-service-bus: cannot write --ready-file: %s\n", error->message);
 		exit(1);
@@ -80,21 +80,23 @@ main(int argc, char **argv)
 	g_autoptr(GMainLoop) loop = NULL;
 	MsbMain self = {0};
 	const GOptionEntry entries[] = {
-	    {"settings", 's', 0, G_OPTION_ARG_FILENAME, &settings_path,
-	     "Settings file (default: $HOME/.myservicebus, else built-in defaults)", "FILE"},
-	    {"tcp-port", 'p', 0, G_OPTION_ARG_INT, &tcp_port,
-	     "TCP port for the binary protocol (overrides TcpPort; 0 picks a free one)", "PORT"},
-	    {"http-port", 0, 0, G_OPTION_ARG_INT, &http_port,
-	     "HTTP port for status and metrics (overrides HttpPort; 0 picks a free one)", "PORT"},
-	    {"listen-address", 0, 0, G_OPTION_ARG_STRING, &listen_address,
-	     "Address to listen on (overrides ListenAddress)", "IP"},
-	    {"unix-socket", 0, 0, G_OPTION_ARG_FILENAME, &unix_socket,
-	     "Also listen on this Unix socket (overrides ListenUnixSocket)", "PATH"},
-	    {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
-	     "Write the bound port and pid to FILE once listening", "FILE"},
-	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL},
-	    {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
-	    {NULL}};
+	        {"settings", 's', 0, G_OPTION_ARG_FILENAME, &settings_path,
+	         "Settings file (default: $HOME/.myservicebus, else built-in defaults)", "FILE"},
+	        {"tcp-port", 'p', 0, G_OPTION_ARG_INT, &tcp_port,
+	         "TCP port for the binary protocol (overrides TcpPort; 0 picks a free one)",
+	         "PORT"},
+	        {"http-port", 0, 0, G_OPTION_ARG_INT, &http_port,
+	         "HTTP port for status and metrics (overrides HttpPort; 0 picks a free one)",
+	         "PORT"},
+	        {"listen-address", 0, 0, G_OPTION_ARG_STRING, &listen_address,
+	         "Address to listen on (overrides ListenAddress)", "IP"},
+	        {"unix-socket", 0, 0, G_OPTION_ARG_FILENAME, &unix_socket,
+	         "Also listen on this Unix socket (overrides ListenUnixSocket)", "PATH"},
+	        {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
+	         "Write the bound port and pid to FILE once listening", "FILE"},
+	        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL},
+	        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+	        {NULL}};
 
 	setlocale(LC_ALL, "");
 	context = g_option_context_new("- My Service Bus message broker");
@@ -116,7 +118,7 @@ main(int argc, char **argv)
 	if (tcp_port >= 0) {
 		if (tcp_port > 65535) {
 			g_printerr("my-service-bus: --tcp-port %d is not a port (0-65535)\n",
-				   tcp_port);
+			           tcp_port);
 			return 2;
 		}
 		settings->tcp_port = (guint16)tcp_port;
@@ -124,7 +126,7 @@ main(int argc, char **argv)
 	if (http_port >= 0) {
 		if (http_port > 65535) {
 			g_printerr("my-service-bus: --http-port %d is not a port (0-65535)\n",
-				   http_port);
+			           http_port);
 			return 2;
 		}
 		settings->http_port = (guint16)http_port;
@@ -141,12 +143,12 @@ main(int argc, char **argv)
 		g_log_set_debug_enabled(TRUE);
 
 	g_message("my-service-bus %s starting with %s", MSB_VERSION,
-		  settings->source != NULL ? settings->source : "built-in default settings");
+	          settings->source != NULL ? settings->source : "built-in default settings");
 	for (guint i = 0; settings->warnings != NULL && i < settings->warnings->len; i++)
 		g_warning("%s", (const gchar *)g_ptr_array_index(settings->warnings, i));
 	if (settings->grpc_url == NULL)
 		g_warning("GrpcUrl is none: messages are kept in memory only and are lost when the "
-			  "broker stops");
+		          "broker stops");
 
 	server = msb_server_new(settings, &error);
 	if (server == NULL) {

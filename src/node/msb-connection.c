@@ -18,7 +18,7 @@
 #include "msb-session.h"
 
 /* read at most this much per wake-up so that one busy client cannot starve the others */
-#define MSB_CONNECTION_READ_CHUNK (256 * 1024)
+#define MSB_CONNECTION_READ_CHUNK  (256 * 1024)
 #define MSB_CONNECTION_READ_BUDGET (1024 * 1024)
 
 struct _MsbConnection {
@@ -52,7 +52,7 @@ msb_connection_describe_peer(GSocketConnection *sockconn)
 	if (G_IS_INET_SOCKET_ADDRESS(addr)) {
 		GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS(addr);
 		g_autofree gchar *ip =
-		    g_inet_address_to_string(g_inet_socket_address_get_address(inet));
+		        g_inet_address_to_string(g_inet_socket_address_get_address(inet));
 		return g_strdup_printf("%s:%u", ip, g_inet_socket_address_get_port(inet));
 	}
 	return g_strdup("unix");
@@ -71,7 +71,7 @@ msb_connection_watch_read(MsbConnection *conn, gboolean enable)
 		 * loop), so this callback is never re-entered. */
 		g_source_set_can_recurse(conn->read_source, TRUE);
 		g_source_set_callback(conn->read_source, G_SOURCE_FUNC(msb_connection_readable_cb),
-				      conn, NULL);
+		                      conn, NULL);
 		g_source_attach(conn->read_source, NULL);
 	} else if (!enable && conn->read_source != NULL) {
 		g_source_destroy(conn->read_source);
@@ -81,7 +81,7 @@ msb_connection_watch_read(MsbConnection *conn, gboolean enable)
 
 MsbConnection *
 msb_connection_new(GSocketConnection *sockconn, MsbBroker *broker, gsize max_packet_size,
-		   gsize send_buffer_size, const MsbConnectionHooks *hooks, gpointer user_data)
+                   gsize send_buffer_size, const MsbConnectionHooks *hooks, gpointer user_data)
 {
 	MsbConnection *conn;
 	g_autoptr(GError) error = NULL;
@@ -190,14 +190,14 @@ msb_connection_flush(MsbConnection *conn)
 	while (conn->write_source == NULL && msb_buf_pending(out) > 0) {
 		g_autoptr(GError) error = NULL;
 		gssize n = g_socket_send(conn->socket, (const gchar *)msb_buf_head(out),
-					 msb_buf_pending(out), NULL, &error);
+		                         msb_buf_pending(out), NULL, &error);
 		if (n < 0) {
 			if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
 				conn->write_source =
-				    g_socket_create_source(conn->socket, G_IO_OUT, NULL);
+				        g_socket_create_source(conn->socket, G_IO_OUT, NULL);
 				g_source_set_callback(conn->write_source,
-						      G_SOURCE_FUNC(msb_connection_writable_cb),
-						      conn, NULL);
+				                      G_SOURCE_FUNC(msb_connection_writable_cb),
+				                      conn, NULL);
 				g_source_attach(conn->write_source, NULL);
 				break;
 			}
@@ -213,7 +213,7 @@ msb_connection_flush(MsbConnection *conn)
 	if (msb_buf_pending(out) >= limit) {
 		if (!conn->congested) {
 			g_debug("%s: %" G_GSIZE_FORMAT " bytes queued; not reading until it drains",
-				conn->peer, msb_buf_pending(out));
+			        conn->peer, msb_buf_pending(out));
 			conn->congested = TRUE;
 			msb_connection_watch_read(conn, FALSE);
 		}
@@ -245,7 +245,7 @@ msb_connection_close(MsbConnection *conn, const gchar *reason)
 	session = conn->session;
 	if (msb_buf_pending(&session->out) > 0)
 		(void)g_socket_send(conn->socket, (const gchar *)msb_buf_head(&session->out),
-				    msb_buf_pending(&session->out), NULL, NULL);
+		                    msb_buf_pending(&session->out), NULL, NULL);
 	if (!g_io_stream_close(G_IO_STREAM(conn->sockconn), NULL, &error))
 		g_debug("%s: close: %s", conn->peer, error->message);
 	conn->session = NULL;
@@ -264,15 +264,16 @@ msb_connection_process_input(MsbConnection *conn)
 		MsbPacket packet;
 		gsize consumed = 0;
 		MsbWireDecodeResult res =
-		    msb_wire_decode(&conn->dec, msb_buf_head(&conn->in), msb_buf_pending(&conn->in),
-				    &packet, &consumed, &error);
+		        msb_wire_decode(&conn->dec, msb_buf_head(&conn->in),
+		                        msb_buf_pending(&conn->in), &packet, &consumed, &error);
 
 		if (res == MSB_WIRE_DECODE_NEED_MORE) {
 			conn->need = consumed;
 			break;
 		}
 		if (res == MSB_WIRE_DECODE_ERROR) {
-			g_autofree gchar *why = g_strdup_printf("protocol error: %s", error->message);
+			g_autofree gchar *why =
+			        g_strdup_printf("protocol error: %s", error->message);
 			g_warning("%s: %s", conn->peer, why);
 			msb_connection_close(conn, why);
 			return FALSE;
@@ -303,8 +304,8 @@ msb_connection_readable_cb(GSocket *socket, GIOCondition condition, gpointer use
 		/* grow towards a big packet as its bytes arrive, not by what its header claims:
 		 * a client announcing MaxPacketSize must send that much to make us hold it */
 		gsize missing = conn->need > msb_buf_pending(&conn->in)
-				    ? conn->need - msb_buf_pending(&conn->in)
-				    : 0;
+		                        ? conn->need - msb_buf_pending(&conn->in)
+		                        : 0;
 		gsize want = CLAMP(missing, MSB_CONNECTION_READ_CHUNK, MSB_CONNECTION_READ_BUDGET);
 		guint8 *dst;
 		gsize space;

@@ -21,7 +21,7 @@ typedef struct {
 
 MsbConnection *
 msb_connection_new(GSocketConnection *sockconn, MsbBroker *broker, gsize max_packet_size,
-		   gsize send_buffer_size, const MsbConnectionHooks *hooks, gpointer user_data);
+                   gsize send_buffer_size, const MsbConnectionHooks *hooks, gpointer user_data);
 MsbConnection *
 msb_connection_ref(MsbConnection *conn);
 void

@@ -59,7 +59,8 @@ static void
 msb_http_isalive(MsbHttp *http, SoupServerMessage *msg)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(GDateTime) started = g_date_time_new_from_unix_utc(http->started_us / G_USEC_PER_SEC);
+	g_autoptr(GDateTime) started =
+	        g_date_time_new_from_unix_utc(http->started_us / G_USEC_PER_SEC);
 	g_autofree gchar *started_str = g_date_time_format_iso8601(started);
 	MsbHttpInfo info;
 
@@ -160,16 +161,17 @@ msb_http_add_subscribers(JsonBuilder *b, MsbTopic *topic, gint64 now)
 			g_autofree gchar *state_str = NULL;
 
 			if (sub->state == MSB_SUBSCRIBER_ON_DELIVERY)
-				state_str = g_strdup_printf(
-				    "%.1fs %" G_GINT64_FORMAT,
-				    (gdouble)(now - sub->last_update_us) / G_USEC_PER_SEC,
-				    msb_id_set_count(&sub->in_flight));
+				state_str = g_strdup_printf("%.1fs %" G_GINT64_FORMAT,
+				                            (gdouble)(now - sub->last_update_us) /
+				                                    G_USEC_PER_SEC,
+				                            msb_id_set_count(&sub->in_flight));
 			json_builder_begin_object(b);
 			msb_http_add_int(b, "id", sub->id);
 			msb_http_add_int(b, "sessionId", sub->session->id);
 			msb_http_add_str(b, "queueId", queue->name);
 			msb_http_add_int(b, "deliveryState", sub->state);
-			msb_http_add_str(b, "deliveryStateStr", state_str != NULL ? state_str : "Idle");
+			msb_http_add_str(b, "deliveryStateStr",
+			                 state_str != NULL ? state_str : "Idle");
 			json_builder_end_object(b);
 		}
 	}
@@ -334,7 +336,7 @@ msb_http_status(MsbHttp *http, SoupServerMessage *msg)
 /* one sample per topic: name{namespace="default",topic="..."} value */
 static void
 msb_http_topic_metric(GString *out, GPtrArray *topics, const gchar *name, const gchar *help,
-		      gint64 (*get)(MsbTopic *topic))
+                      gint64 (*get)(MsbTopic *topic))
 {
 	msb_metrics_header(out, name, "gauge", help);
 	for (guint t = 0; t < topics->len; t++) {
@@ -396,62 +398,61 @@ msb_http_metrics(MsbHttp *http, SoupServerMessage *msg)
 			g_string_append(out, "\",queue=\"");
 			msb_metrics_append_label(out, queue->name);
 			g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n",
-					       msb_id_set_count(&queue->waiting));
+			                       msb_id_set_count(&queue->waiting));
 		}
 	}
 	msb_http_topic_metric(out, topics, "topic_persist_queue_size",
-			      "Messages of the topic waiting to be saved", msb_http_topic_pending);
+	                      "Messages of the topic waiting to be saved", msb_http_topic_pending);
 	msb_http_topic_metric(out, topics, "topic_data_size", "Bytes of message content in memory",
-			      msb_http_topic_bytes);
+	                      msb_http_topic_bytes);
 	msb_http_topic_metric(out, topics, "topic_messages_amount", "Messages in memory",
-			      msb_http_topic_messages);
+	                      msb_http_topic_messages);
 	msb_http_topic_metric(out, topics, "topic_next_message_id",
-			      "The id the next message of the topic gets", msb_http_topic_next_id);
+	                      "The id the next message of the topic gets", msb_http_topic_next_id);
 	msb_metrics_value(out, "permanent_queues_without_subscribers", "gauge",
-			  "Permanent queues with no subscriber",
-			  (guint64)permanent_without_subscribers);
+	                  "Permanent queues with no subscriber",
+	                  (guint64)permanent_without_subscribers);
 	msb_metrics_value(out, "topics_without_queues", "gauge", "Topics with no queue",
-			  (guint64)topics_without_queues);
+	                  (guint64)topics_without_queues);
 	msb_metrics_header(out, "tcp_connections", "gauge", "Client connections");
 	g_string_append_printf(out, "tcp_connections{tcp_metric=\"count\"} %u\n",
-			       info.tcp_connections);
+	                       info.tcp_connections);
 
 	msb_metrics_value(out, "msb_up", "gauge",
-			  "1 once topics and queues are restored and clients served",
-			  g_strcmp0(info.state, "running") == 0);
+	                  "1 once topics and queues are restored and clients served",
+	                  g_strcmp0(info.state, "running") == 0);
 	msb_metrics_value(out, "msb_persistence_up", "gauge",
-			  "1 while the persistence service answers (always 0 in memory)",
-			  info.persistence_up ? 1 : 0);
+	                  "1 while the persistence service answers (always 0 in memory)",
+	                  info.persistence_up ? 1 : 0);
 	msb_metrics_value(out, "msb_persistence_pending_messages", "gauge",
-			  "Messages waiting to be saved",
-			  (guint64)msb_broker_get_pending_count(http->broker));
+	                  "Messages waiting to be saved",
+	                  (guint64)msb_broker_get_pending_count(http->broker));
 	msb_metrics_value(out, "msb_persistence_pending_bytes", "gauge",
-			  "Content bytes waiting to be saved",
-			  (guint64)msb_broker_get_pending_bytes(http->broker));
+	                  "Content bytes waiting to be saved",
+	                  (guint64)msb_broker_get_pending_bytes(http->broker));
 	oldest = info.oldest_pending_age_us;
 	msb_metrics_header(out, "msb_persistence_oldest_pending_seconds", "gauge",
-			   "How long the oldest unsaved message has waited");
+	                   "How long the oldest unsaved message has waited");
 	g_string_append_printf(out, "msb_persistence_oldest_pending_seconds %.3f\n",
-			       (gdouble)oldest / G_USEC_PER_SEC);
+	                       (gdouble)oldest / G_USEC_PER_SEC);
 	msb_metrics_value(out, "msb_persistence_saves_total", "counter",
-			  "Message saves acknowledged", info.saves);
+	                  "Message saves acknowledged", info.saves);
 	msb_metrics_value(out, "msb_persistence_save_failures_total", "counter",
-			  "Message saves that failed", info.save_failures);
+	                  "Message saves that failed", info.save_failures);
 	msb_metrics_value(out, "msb_persistence_loads_total", "counter", "Sub-pages loaded back",
-			  info.loads);
+	                  info.loads);
 	msb_metrics_value(out, "msb_persistence_load_failures_total", "counter",
-			  "Sub-page loads that failed", info.load_failures);
+	                  "Sub-page loads that failed", info.load_failures);
 	msb_metrics_value(out, "msb_persistence_snapshots_total", "counter",
-			  "Queue snapshots saved", info.snapshots);
+	                  "Queue snapshots saved", info.snapshots);
 	msb_metrics_value(out, "msb_persistence_snapshot_failures_total", "counter",
-			  "Queue snapshot saves that failed", info.snapshot_failures);
-	msb_http_reply(msg, SOUP_STATUS_OK, "text/plain; version=0.0.4",
-		       g_string_free(out, FALSE));
+	                  "Queue snapshot saves that failed", info.snapshot_failures);
+	msb_http_reply(msg, SOUP_STATUS_OK, "text/plain; version=0.0.4", g_string_free(out, FALSE));
 }
 
 static void
 msb_http_handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
-		 gpointer user_data)
+                 gpointer user_data)
 {
 	MsbHttp *http = user_data;
 	g_autofree gchar *lower = g_ascii_strdown(path, -1);
@@ -459,7 +460,7 @@ msb_http_handler(SoupServer *server, SoupServerMessage *msg, const char *path, G
 
 	if (g_strcmp0(method, "GET") != 0 && g_strcmp0(method, "HEAD") != 0) {
 		msb_http_reply(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "text/plain",
-			       g_strdup("only GET is served here\n"));
+		               g_strdup("only GET is served here\n"));
 		return;
 	}
 	if (g_strcmp0(lower, "/api/isalive") == 0)
@@ -470,7 +471,7 @@ msb_http_handler(SoupServer *server, SoupServerMessage *msg, const char *path, G
 		msb_http_metrics(http, msg);
 	else
 		msb_http_reply(msg, SOUP_STATUS_NOT_FOUND, "text/plain",
-			       g_strdup("not found; try /api/isalive, /api/status or /metrics\n"));
+		               g_strdup("not found; try /api/isalive, /api/status or /metrics\n"));
 }
 
 MsbHttp *
@@ -512,14 +513,15 @@ msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, GError **erro
 	inet = g_inet_address_new_from_string(address);
 	if (inet == NULL) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    "ListenAddress %s is not an IP address", address);
+		            "ListenAddress %s is not an IP address", address);
 		return FALSE;
 	}
 	http->soup = soup_server_new("server-header", "my-service-bus/" MSB_VERSION, NULL);
 	soup_server_add_handler(http->soup, NULL, msb_http_handler, http, NULL);
 	addr = g_inet_socket_address_new(inet, port);
 	if (!soup_server_listen(http->soup, addr, 0, error)) {
-		g_prefix_error(error, "cannot listen for HTTP on %s:%u (HttpPort): ", address, port);
+		g_prefix_error(error, "cannot listen for HTTP on %s:%u (HttpPort): ", address,
+		               port);
 		g_clear_object(&http->soup);
 		return FALSE;
 	}

@@ -18,7 +18,7 @@
 /* saves in flight at once, each for a different topic */
 #define MSB_PERSISTENCE_MAX_SAVES 4
 /* one save call: at most this many content bytes / messages */
-#define MSB_PERSISTENCE_SAVE_BYTES (4 * 1024 * 1024)
+#define MSB_PERSISTENCE_SAVE_BYTES    (4 * 1024 * 1024)
 #define MSB_PERSISTENCE_SAVE_MESSAGES 50000
 /* back-off after a failed save or load */
 #define MSB_PERSISTENCE_RETRY_MIN_MS 200
@@ -44,7 +44,7 @@ struct _MsbPersistence {
 	gint64 restore_probe_no; /* the sub-page being probed */
 	guint restore_retry_id;
 	guint restore_attempts;
-	guint restore_watch_id;     /* reports a restore call that waits for the service */
+	guint restore_watch_id;    /* reports a restore call that waits for the service */
 	gint64 restore_started_us; /* of the current attempt */
 
 	/* saves */
@@ -58,6 +58,9 @@ struct _MsbPersistence {
 	gboolean snapshot_in_flight;
 	guint64 snapshot_generation; /* of the last snapshot saved */
 	gboolean snapshot_ever;
+	gboolean snapshot_again; /* wanted while one was in flight */
+	guint snapshot_idle_id;
+	gboolean final_saved; /* the drain's snapshot, which reserves no ids */
 
 	/* drain */
 	gboolean draining;
@@ -79,6 +82,7 @@ struct _MsbPersistence {
 	guint64 load_failures;
 	guint64 snapshots;
 	guint64 snapshot_failures;
+	gboolean plain_loads; /* the service has no GetPageCompressed: load with GetPage */
 };
 
 static void
@@ -109,8 +113,8 @@ msb_persistence_unref(MsbPersistence *self)
 }
 
 MsbPersistence *
-msb_persistence_new(const gchar *url, gint64 eventually_persistence_delay_us,
-		    gboolean compressed, GError **error)
+msb_persistence_new(const gchar *url, gint64 eventually_persistence_delay_us, gboolean compressed,
+                    GError **error)
 {
 	MsbPersistence *self;
 	MsbPersistenceClient *client;
@@ -127,7 +131,7 @@ msb_persistence_new(const gchar *url, gint64 eventually_persistence_delay_us,
 	self->compressed = compressed;
 	self->retry_ms = MSB_PERSISTENCE_RETRY_MIN_MS;
 	g_signal_connect(client, "notify::connected", G_CALLBACK(msb_persistence_connected_cb),
-			 self);
+	                 self);
 	return self;
 }
 
@@ -150,6 +154,7 @@ msb_persistence_free(MsbPersistence *self)
 	g_clear_handle_id(&self->restore_watch_id, g_source_remove);
 	g_clear_handle_id(&self->save_idle_id, g_source_remove);
 	g_clear_handle_id(&self->save_retry_id, g_source_remove);
+	g_clear_handle_id(&self->snapshot_idle_id, g_source_remove);
 	g_clear_handle_id(&self->tick_id, g_source_remove);
 	g_clear_handle_id(&self->drain_id, g_source_remove);
 	g_cancellable_cancel(self->cancellable);
@@ -170,11 +175,11 @@ msb_persistence_set_up(MsbPersistence *self, gboolean up, const GError *error)
 {
 	if (up && !self->up)
 		g_message("persistence at %s is available",
-			  msb_persistence_client_get_target(self->client));
+		          msb_persistence_client_get_target(self->client));
 	else if (!up && self->up)
 		g_warning("persistence at %s failed: %s; retrying, messages are kept in memory",
-			  msb_persistence_client_get_target(self->client),
-			  error != NULL ? error->message : "unknown error");
+		          msb_persistence_client_get_target(self->client),
+		          error != NULL ? error->message : "unknown error");
 	self->up = up;
 	if (up)
 		self->lost_connection = FALSE;
@@ -189,8 +194,8 @@ msb_persistence_pinged_cb(GObject *source, GAsyncResult *result, gpointer user_d
 {
 	MsbPersistence *self = user_data;
 	g_autoptr(GError) error = NULL;
-	gboolean ok = msb_persistence_client_ping_finish(MSB_PERSISTENCE_CLIENT(source), result,
-							 &error);
+	gboolean ok =
+	        msb_persistence_client_ping_finish(MSB_PERSISTENCE_CLIENT(source), result, &error);
 
 	self->ping_in_flight = FALSE;
 	if (!self->disposed && ok)
@@ -207,8 +212,8 @@ msb_persistence_ping_if_down(MsbPersistence *self)
 	    !msb_persistence_client_get_connected(self->client))
 		return;
 	self->ping_in_flight = TRUE;
-	msb_persistence_client_ping_async(self->client, self->cancellable, msb_persistence_pinged_cb,
-					  msb_persistence_ref(self));
+	msb_persistence_client_ping_async(self->client, self->cancellable,
+	                                  msb_persistence_pinged_cb, msb_persistence_ref(self));
 }
 
 /*
@@ -230,7 +235,7 @@ msb_persistence_connected_cb(GObject *object, GParamSpec *pspec, gpointer user_d
 		return;
 	}
 	g_set_error(&error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_UNAVAILABLE,
-		    "lost the connection to the service");
+	            "lost the connection to the service");
 	msb_persistence_set_up(self, FALSE, error);
 	self->lost_connection = TRUE;
 }
@@ -240,7 +245,7 @@ msb_persistence_connected_cb(GObject *object, GParamSpec *pspec, gpointer user_d
 /* Header strings for the protobuf side, freed with the array. */
 static void
 msb_persistence_convert_pending(const MsbSaveBatch *batch, GArray *out, GPtrArray *strings,
-				GArray *headers)
+                                GArray *headers)
 {
 	/* headers first, so that the pointers into @headers stay put */
 	g_array_set_size(headers, 0);
@@ -303,7 +308,7 @@ msb_persistence_saved_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	MsbPersistence *self = save->self;
 	g_autoptr(GError) error = NULL;
 	gboolean ok = msb_persistence_client_save_messages_finish(MSB_PERSISTENCE_CLIENT(source),
-								  result, &error);
+	                                                          result, &error);
 
 	self->saves_in_flight--;
 	if (!self->disposed) {
@@ -317,13 +322,14 @@ msb_persistence_saved_cb(GObject *source, GAsyncResult *result, gpointer user_da
 			self->save_failures++;
 			msb_persistence_set_up(self, FALSE, error);
 			g_debug("save of %s %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT " failed: %s",
-				save->batch.topic->name, save->batch.from_id, save->batch.to_id,
-				error->message);
+			        save->batch.topic->name, save->batch.from_id, save->batch.to_id,
+			        error->message);
 			msb_broker_save_failed(self->broker, &save->batch);
 			if (self->save_retry_id == 0) {
-				self->save_retry_id =
-				    g_timeout_add(self->retry_ms, msb_persistence_retry_cb, self);
-				self->retry_ms = MIN(self->retry_ms * 2, MSB_PERSISTENCE_RETRY_MAX_MS);
+				self->save_retry_id = g_timeout_add(self->retry_ms,
+				                                    msb_persistence_retry_cb, self);
+				self->retry_ms =
+				        MIN(self->retry_ms * 2, MSB_PERSISTENCE_RETRY_MAX_MS);
 			}
 		}
 	}
@@ -346,7 +352,7 @@ msb_persistence_kick(MsbPersistence *self)
 
 		msb_save_batch_init(&save->batch);
 		if (!msb_broker_take_save_batch(self->broker, MSB_PERSISTENCE_SAVE_BYTES,
-						MSB_PERSISTENCE_SAVE_MESSAGES, &save->batch)) {
+		                                MSB_PERSISTENCE_SAVE_MESSAGES, &save->batch)) {
 			msb_save_batch_clear(&save->batch);
 			g_free(save);
 			break;
@@ -357,8 +363,9 @@ msb_persistence_kick(MsbPersistence *self)
 		self->saves_in_flight++;
 		/* the client encodes the messages before it returns: our views may go after */
 		msb_persistence_client_save_messages_async(
-		    self->client, save->batch.topic->name, (const MsbPersistMessage *)msgs->data,
-		    msgs->len, self->compressed, self->cancellable, msb_persistence_saved_cb, save);
+		        self->client, save->batch.topic->name,
+		        (const MsbPersistMessage *)msgs->data, msgs->len, self->compressed,
+		        self->cancellable, msb_persistence_saved_cb, save);
 	}
 }
 
@@ -383,11 +390,38 @@ msb_persistence_save_wanted(MsbPersistence *self)
 
 /* ---- loads ---- */
 
+/*
+ * A sub-page is loaded with GetPageCompressed (Version 0: one ZIP entry holding the list), which
+ * brings its 1,000 messages in one or a few stream messages: GetPage streams one gRPC message per
+ * message, and at a message per 20-40 µs of thread hand-offs in the gRPC core on each side that,
+ * not the disk, bounded how fast a backlog could be read (bench/RESULTS.md). The reply holds the
+ * same messages; ids outside the sub-page (a service that answers a from-id of 0 with the whole
+ * page, persistence.md Q6) are ignored by msb_broker_sub_page_loaded(). When the compressed call
+ * fails for any reason but the service being unreachable (a sub-page too large for one archive,
+ * a service without the method), the same sub-page is asked for again with GetPage at once; a
+ * service that does not implement GetPageCompressed gets GetPage from then on.
+ */
 typedef struct {
 	MsbPersistence *self;
 	MsbTopic *topic;
 	gint64 no;
+	gboolean compressed; /* GetPageCompressed, else GetPage */
 } MsbPersistenceLoad;
+
+static void
+msb_persistence_load_start(MsbPersistenceLoad *load);
+
+/* Would GetPage fare better than the GetPageCompressed call that failed with @error? */
+static gboolean
+msb_persistence_load_try_plain(const GError *error)
+{
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return FALSE;
+	return !g_error_matches(error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_UNAVAILABLE) &&
+	       !g_error_matches(error, MSB_PERSISTENCE_ERROR,
+	                        MSB_PERSISTENCE_ERROR_DEADLINE_EXCEEDED) &&
+	       !g_error_matches(error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_CANCELLED);
+}
 
 static gboolean
 msb_persistence_load_retry_cb(gpointer user_data)
@@ -408,22 +442,37 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 	MsbPersistence *self = load->self;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(MsbMessageBatch) batch =
-	    msb_persistence_client_get_page_finish(MSB_PERSISTENCE_CLIENT(source), result, &error);
+	        load->compressed ? msb_persistence_client_get_page_compressed_finish(
+	                                   MSB_PERSISTENCE_CLIENT(source), result, &error)
+	                         : msb_persistence_client_get_page_finish(
+	                                   MSB_PERSISTENCE_CLIENT(source), result, &error);
 
 	if (self->disposed) {
 		msb_persistence_unref(self);
 		g_free(load);
 		return;
 	}
+	if (batch == NULL && load->compressed && msb_persistence_load_try_plain(error)) {
+		g_debug("loading %s sub-page %" G_GINT64_FORMAT
+		        " with GetPageCompressed failed: %s; asking with GetPage",
+		        load->topic->name, load->no, error->message);
+		if (g_error_matches(error, MSB_PERSISTENCE_ERROR,
+		                    MSB_PERSISTENCE_ERROR_UNIMPLEMENTED))
+			self->plain_loads = TRUE;
+		/* the reference and @load go to the new call */
+		load->compressed = FALSE;
+		msb_persistence_load_start(load);
+		return;
+	}
 	if (batch == NULL) {
 		self->load_failures++;
 		msb_persistence_set_up(self, FALSE, error);
 		g_warning("loading %s sub-page %" G_GINT64_FORMAT " failed: %s; retrying",
-			  load->topic->name, load->no, error->message);
+		          load->topic->name, load->no, error->message);
 		msb_broker_sub_page_load_failed(self->broker, load->topic, load->no);
 		/* the reference and @load go to the retry */
 		g_timeout_add(MSB_PERSISTENCE_RETRY_MAX_MS / 5, msb_persistence_load_retry_cb,
-			      load);
+		              load);
 		return;
 	} else {
 		g_autoptr(GArray) loaded = g_array_new(FALSE, FALSE, sizeof(MsbLoadedMessage));
@@ -431,7 +480,8 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 		g_autoptr(GArray) offsets = g_array_new(FALSE, FALSE, sizeof(gsize));
 
 		msb_buf_init(&headers, 0);
-		/* headers back into the wire form the broker stores; offsets, as the buffer grows */
+		/* headers back into the wire form the broker stores; offsets, as the buffer grows
+		 */
 		for (gsize i = 0; i < batch->n_messages; i++) {
 			const MsbPersistMessage *m = &batch->messages[i];
 			g_autofree MsbWireHeader *wh = g_new0(MsbWireHeader, MAX(m->n_headers, 1));
@@ -440,13 +490,14 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 
 			for (gsize h = 0; h < m->n_headers; h++) {
 				wh[h].key = m->headers[h].key != NULL ? m->headers[h].key : "";
-				wh[h].value = m->headers[h].value != NULL ? m->headers[h].value : "";
+				wh[h].value =
+				        m->headers[h].value != NULL ? m->headers[h].value : "";
 			}
 			if (m->n_headers > 0 &&
 			    !msb_wire_put_headers(&headers, wh, m->n_headers, &error_local))
 				g_warning("%s message %" G_GINT64_FORMAT
-					  ": headers dropped, they cannot be sent: %s",
-					  load->topic->name, m->id, error_local->message);
+				          ": headers dropped, they cannot be sent: %s",
+				          load->topic->name, m->id, error_local->message);
 			g_array_append_val(offsets, at);
 		}
 		for (gsize i = 0; i < batch->n_messages; i++) {
@@ -454,7 +505,7 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 			MsbLoadedMessage lm;
 			gsize at = g_array_index(offsets, gsize, i);
 			gsize end = i + 1 < batch->n_messages ? g_array_index(offsets, gsize, i + 1)
-							      : headers.len;
+			                                      : headers.len;
 			lm.id = m->id;
 			lm.created_us = m->created_us;
 			lm.headers = end > at ? headers.data + at : NULL;
@@ -466,7 +517,7 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 		self->loads++;
 		msb_persistence_set_up(self, TRUE, NULL);
 		msb_broker_sub_page_loaded(self->broker, load->topic, load->no,
-					   (const MsbLoadedMessage *)loaded->data, loaded->len);
+		                           (const MsbLoadedMessage *)loaded->data, loaded->len);
 		msb_buf_clear(&headers);
 	}
 	msb_persistence_unref(self);
@@ -477,7 +528,6 @@ void
 msb_persistence_load_sub_page(MsbPersistence *self, MsbTopic *topic, gint64 sub_page_no)
 {
 	MsbPersistenceLoad *load;
-	gint64 first = sub_page_no * MSB_SUB_PAGE_SIZE;
 
 	g_return_if_fail(self != NULL);
 	if (self->disposed)
@@ -486,9 +536,26 @@ msb_persistence_load_sub_page(MsbPersistence *self, MsbTopic *topic, gint64 sub_
 	load->self = msb_persistence_ref(self);
 	load->topic = topic;
 	load->no = sub_page_no;
-	msb_persistence_client_get_page_async(self->client, topic->name, msb_page_no(first), first,
-					      first + MSB_SUB_PAGE_SIZE - 1, self->cancellable,
-					      msb_persistence_loaded_cb, load);
+	load->compressed = !self->plain_loads;
+	msb_persistence_load_start(load);
+}
+
+static void
+msb_persistence_load_start(MsbPersistenceLoad *load)
+{
+	MsbPersistence *self = load->self;
+	gint64 first = load->no * MSB_SUB_PAGE_SIZE;
+
+	if (load->compressed)
+		msb_persistence_client_get_page_compressed_async(
+		        self->client, load->topic->name, msb_page_no(first), first,
+		        first + MSB_SUB_PAGE_SIZE - 1, 0, self->cancellable,
+		        msb_persistence_loaded_cb, load);
+	else
+		msb_persistence_client_get_page_async(
+		        self->client, load->topic->name, msb_page_no(first), first,
+		        first + MSB_SUB_PAGE_SIZE - 1, self->cancellable, msb_persistence_loaded_cb,
+		        load);
 }
 
 /* ---- snapshots ---- */
@@ -508,7 +575,12 @@ msb_persistence_queue_type(MsbQueueType type)
 typedef struct {
 	MsbPersistence *self;
 	guint64 generation;
+	gboolean final;
+	GPtrArray *snaps; /* MsbTopicSnapshot*: the reservations it makes */
 } MsbPersistenceSnapshot;
+
+static void
+msb_persistence_save_snapshot(MsbPersistence *self, gboolean final);
 
 static void
 msb_persistence_snapshot_saved_cb(GObject *source, GAsyncResult *result, gpointer user_data)
@@ -519,42 +591,57 @@ msb_persistence_snapshot_saved_cb(GObject *source, GAsyncResult *result, gpointe
 
 	self->snapshot_in_flight = FALSE;
 	if (msb_persistence_client_save_snapshot_finish(MSB_PERSISTENCE_CLIENT(source), result,
-							&error)) {
+	                                                &error)) {
 		self->snapshots++;
 		self->snapshot_generation = snap->generation;
 		self->snapshot_ever = TRUE;
-		if (!self->disposed)
+		if (snap->final)
+			self->final_saved = TRUE;
+		if (!self->disposed) {
 			msb_persistence_set_up(self, TRUE, NULL);
+			/* the ids it reserved may be delivered and acknowledged now */
+			msb_broker_snapshot_saved(self->broker, snap->snaps);
+		}
 	} else {
 		self->snapshot_failures++;
 		if (!self->disposed)
 			msb_persistence_set_up(self, FALSE, error);
 	}
+	if (self->snapshot_again && !self->disposed && !self->draining) {
+		self->snapshot_again = FALSE;
+		msb_persistence_save_snapshot(self, FALSE);
+	}
+	g_ptr_array_unref(snap->snaps);
 	msb_persistence_unref(self);
 	g_free(snap);
 }
 
 static void
-msb_persistence_save_snapshot(MsbPersistence *self)
+msb_persistence_save_snapshot(MsbPersistence *self, gboolean final)
 {
-	g_autoptr(GPtrArray) snaps = NULL;
+	GPtrArray *snaps;
 	g_autoptr(GPtrArray) records = NULL;
 	MsbPersistenceSnapshot *snap;
 
-	if (self->snapshot_in_flight || self->broker == NULL)
+	if (self->broker == NULL || self->disposed)
 		return;
+	if (self->snapshot_in_flight) {
+		self->snapshot_again = TRUE;
+		return;
+	}
 	snap = g_new0(MsbPersistenceSnapshot, 1);
 	snap->generation = msb_broker_get_state_generation(self->broker);
-	snaps = msb_broker_build_snapshot(self->broker);
+	snap->final = final;
+	snaps = snap->snaps = msb_broker_build_snapshot(self->broker, final);
 	records = g_ptr_array_new_with_free_func((GDestroyNotify)msb_persist_topic_snapshot_free);
 	for (guint t = 0; t < snaps->len; t++) {
 		MsbTopicSnapshot *ts = g_ptr_array_index(snaps, t);
 		MsbPersistTopicSnapshot *rec =
-		    msb_persist_topic_snapshot_new(ts->name, ts->message_id, ts->persist);
+		        msb_persist_topic_snapshot_new(ts->name, ts->message_id, ts->persist);
 		for (guint q = 0; q < ts->queues->len; q++) {
 			MsbQueueSnapshot *qs = g_ptr_array_index(ts->queues, q);
 			MsbPersistQueueSnapshot *qrec = msb_persist_topic_snapshot_add_queue(
-			    rec, qs->name, msb_persistence_queue_type(qs->type));
+			        rec, qs->name, msb_persistence_queue_type(qs->type));
 			for (guint r = 0; r < qs->ranges->len; r++) {
 				const MsbIdRange *range = &g_array_index(qs->ranges, MsbIdRange, r);
 				msb_persist_queue_snapshot_add_range(qrec, range->from, range->to);
@@ -565,7 +652,7 @@ msb_persistence_save_snapshot(MsbPersistence *self)
 	snap->self = msb_persistence_ref(self);
 	self->snapshot_in_flight = TRUE;
 	msb_persistence_client_save_snapshot_async(self->client, records, self->cancellable,
-						   msb_persistence_snapshot_saved_cb, snap);
+	                                           msb_persistence_snapshot_saved_cb, snap);
 }
 
 static gboolean
@@ -575,25 +662,48 @@ msb_persistence_tick_cb(gpointer user_data)
 	gint64 oldest = msb_broker_get_oldest_pending_us(self->broker);
 	gint64 age = oldest > 0 ? g_get_real_time() - oldest : 0;
 
-	if (msb_broker_get_state_generation(self->broker) != self->snapshot_generation ||
-	    !self->snapshot_ever)
-		msb_persistence_save_snapshot(self);
+	/* while draining only the final snapshot may be saved: a later ordinary one would
+	 * reserve ids again */
+	if (!self->draining &&
+	    (msb_broker_get_state_generation(self->broker) != self->snapshot_generation ||
+	     !self->snapshot_ever))
+		msb_persistence_save_snapshot(self, FALSE);
 	/* the contract: saved within EventuallyPersistenceDelay; say so when we cannot */
 	if (age > self->delay_us && !self->warned_late) {
-		g_warning("%" G_GINT64_FORMAT " messages wait to be saved, the oldest for %" G_GINT64_FORMAT
-			  " ms, longer than EventuallyPersistenceDelay; persistence at %s: %s",
-			  msb_broker_get_pending_count(self->broker), age / 1000,
-			  msb_persistence_client_get_target(self->client),
-			  self->last_error != NULL ? self->last_error : "slow");
+		g_warning("%" G_GINT64_FORMAT
+		          " messages wait to be saved, the oldest for %" G_GINT64_FORMAT
+		          " ms, longer than EventuallyPersistenceDelay; persistence at %s: %s",
+		          msb_broker_get_pending_count(self->broker), age / 1000,
+		          msb_persistence_client_get_target(self->client),
+		          self->last_error != NULL ? self->last_error : "slow");
 		self->warned_late = TRUE;
 	} else if (age <= self->delay_us && self->warned_late) {
 		g_message("persistence caught up: every message is saved within "
-			  "EventuallyPersistenceDelay again");
+		          "EventuallyPersistenceDelay again");
 		self->warned_late = FALSE;
 	}
 	msb_persistence_ping_if_down(self);
 	msb_persistence_kick(self);
 	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+msb_persistence_snapshot_idle_cb(gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+
+	self->snapshot_idle_id = 0;
+	if (self->restored && !self->draining)
+		msb_persistence_save_snapshot(self, FALSE);
+	return G_SOURCE_REMOVE;
+}
+
+void
+msb_persistence_snapshot_wanted(MsbPersistence *self)
+{
+	g_return_if_fail(self != NULL);
+	if (self->snapshot_idle_id == 0 && !self->disposed)
+		self->snapshot_idle_id = g_idle_add(msb_persistence_snapshot_idle_cb, self);
 }
 
 /* ---- restore ---- */
@@ -620,11 +730,11 @@ msb_persistence_restore_failed(MsbPersistence *self, const gchar *what, const GE
 	self->restore_attempts++;
 	msb_persistence_set_up(self, FALSE, error);
 	g_warning("waiting for persistence at %s: %s failed: %s; retrying in %d s (attempt %u); "
-		  "clients are not served until topics and queues are restored",
-		  msb_persistence_client_get_target(self->client), what, error->message,
-		  MSB_PERSISTENCE_RESTORE_RETRY_S, self->restore_attempts);
+	          "clients are not served until topics and queues are restored",
+	          msb_persistence_client_get_target(self->client), what, error->message,
+	          MSB_PERSISTENCE_RESTORE_RETRY_S, self->restore_attempts);
 	self->restore_retry_id = g_timeout_add_seconds(MSB_PERSISTENCE_RESTORE_RETRY_S,
-						       msb_persistence_restore_retry_cb, self);
+	                                               msb_persistence_restore_retry_cb, self);
 }
 
 static void
@@ -632,8 +742,8 @@ msb_persistence_version_cb(GObject *source, GAsyncResult *result, gpointer user_
 {
 	MsbPersistence *self = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *version =
-	    msb_persistence_client_get_version_finish(MSB_PERSISTENCE_CLIENT(source), result, &error);
+	g_autofree gchar *version = msb_persistence_client_get_version_finish(
+	        MSB_PERSISTENCE_CLIENT(source), result, &error);
 
 	if (version != NULL) {
 		g_free(self->version);
@@ -653,11 +763,11 @@ msb_persistence_restore_apply(MsbPersistence *self)
 		MsbPersistTopicSnapshot *ts = g_ptr_array_index(self->restore_topics, t);
 		gint64 max_id = g_array_index(self->restore_max_ids, gint64, t);
 		g_autoptr(GError) error = NULL;
-		MsbTopic *topic = msb_broker_restore_topic(self->broker, ts->topic_id, ts->message_id,
-							   max_id, ts->persist, &error);
+		MsbTopic *topic = msb_broker_restore_topic(
+		        self->broker, ts->topic_id, ts->message_id, max_id, ts->persist, &error);
 		if (topic == NULL) {
 			g_warning("snapshot record for topic %s skipped: %s", ts->topic_id,
-				  error->message);
+			          error->message);
 			continue;
 		}
 		for (guint q = 0; q < ts->queues->len; q++) {
@@ -665,28 +775,28 @@ msb_persistence_restore_apply(MsbPersistence *self)
 			g_autoptr(GArray) ranges = g_array_new(FALSE, FALSE, sizeof(MsbIdRange));
 			for (guint r = 0; r < qs->ranges->len; r++) {
 				const MsbPersistRange *pr =
-				    &g_array_index(qs->ranges, MsbPersistRange, r);
+				        &g_array_index(qs->ranges, MsbPersistRange, r);
 				MsbIdRange range = {pr->from_id, pr->to_id};
 				g_array_append_val(ranges, range);
 			}
 			msb_broker_restore_queue(self->broker, topic, ts->message_id, qs->queue_id,
-						 msb_queue_type_from_wire((guint8)qs->queue_type),
-						 (const MsbIdRange *)ranges->data, ranges->len);
+			                         msb_queue_type_from_wire((guint8)qs->queue_type),
+			                         (const MsbIdRange *)ranges->data, ranges->len);
 			n_queues++;
 		}
 	}
 	g_message("restored %u topics and %u queues from persistence at %s",
-		  self->restore_topics->len, n_queues,
-		  msb_persistence_client_get_target(self->client));
+	          self->restore_topics->len, n_queues,
+	          msb_persistence_client_get_target(self->client));
 	g_clear_pointer(&self->restore_topics, g_ptr_array_unref);
 	g_clear_pointer(&self->restore_max_ids, g_array_unref);
 	g_clear_handle_id(&self->restore_watch_id, g_source_remove);
 	self->restored = TRUE;
-	self->snapshot_generation = msb_broker_get_state_generation(self->broker);
-	self->snapshot_ever = TRUE;
+	/* the restored topics may not hand out ids before a snapshot reserves new ones */
+	msb_persistence_save_snapshot(self, FALSE);
 	msb_persistence_client_get_version_async(self->client, self->cancellable,
-						 msb_persistence_version_cb,
-						 msb_persistence_ref(self));
+	                                         msb_persistence_version_cb,
+	                                         msb_persistence_ref(self));
 	self->tick_id = g_timeout_add_seconds(1, msb_persistence_tick_cb, self);
 	if (self->ready != NULL)
 		self->ready(self->ready_data);
@@ -699,7 +809,7 @@ msb_persistence_probe_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	MsbPersistence *self = user_data;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(MsbMessageBatch) batch = msb_persistence_client_get_sub_page_finish(
-	    MSB_PERSISTENCE_CLIENT(source), result, &error);
+	        MSB_PERSISTENCE_CLIENT(source), result, &error);
 	MsbPersistTopicSnapshot *ts;
 	gint64 *max_id;
 	gint64 sub_page_no;
@@ -743,8 +853,8 @@ msb_persistence_probe_next(MsbPersistence *self, gint64 sub_page_no)
 
 	self->restore_probe_no = sub_page_no;
 	msb_persistence_client_get_sub_page_async(self->client, ts->topic_id, sub_page_no,
-						  self->cancellable, msb_persistence_probe_cb,
-						  msb_persistence_ref(self));
+	                                          self->cancellable, msb_persistence_probe_cb,
+	                                          msb_persistence_ref(self));
 }
 
 static void
@@ -753,7 +863,7 @@ msb_persistence_snapshot_cb(GObject *source, GAsyncResult *result, gpointer user
 	MsbPersistence *self = user_data;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) topics = msb_persistence_client_get_snapshot_finish(
-	    MSB_PERSISTENCE_CLIENT(source), result, &error);
+	        MSB_PERSISTENCE_CLIENT(source), result, &error);
 
 	if (self->disposed) {
 		msb_persistence_unref(self);
@@ -797,14 +907,14 @@ msb_persistence_restore_watch_cb(gpointer user_data)
 	g_autoptr(GError) error = NULL;
 
 	g_set_error(&error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_UNAVAILABLE,
-		    "no answer for %" G_GINT64_FORMAT " s (%s)", waited_s,
-		    connected ? "connected, the service is busy"
-			      : "cannot connect; is my-service-bus-persistence running?");
+	            "no answer for %" G_GINT64_FORMAT " s (%s)", waited_s,
+	            connected ? "connected, the service is busy"
+	                      : "cannot connect; is my-service-bus-persistence running?");
 	msb_persistence_set_up(self, FALSE, error);
 	g_warning("waiting for persistence at %s: %s; retrying, reported every %d s; clients are "
-		  "not served until topics and queues are restored",
-		  msb_persistence_client_get_target(self->client), error->message,
-		  MSB_PERSISTENCE_RESTORE_RETRY_S);
+	          "not served until topics and queues are restored",
+	          msb_persistence_client_get_target(self->client), error->message,
+	          MSB_PERSISTENCE_RESTORE_RETRY_S);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -816,15 +926,15 @@ msb_persistence_restore(MsbPersistence *self)
 	self->restore_started_us = g_get_monotonic_time();
 	if (self->restore_watch_id == 0)
 		self->restore_watch_id = g_timeout_add_seconds(
-		    MSB_PERSISTENCE_RESTORE_RETRY_S, msb_persistence_restore_watch_cb, self);
+		        MSB_PERSISTENCE_RESTORE_RETRY_S, msb_persistence_restore_watch_cb, self);
 	msb_persistence_client_get_snapshot_async(self->client, self->cancellable,
-						  msb_persistence_snapshot_cb,
-						  msb_persistence_ref(self));
+	                                          msb_persistence_snapshot_cb,
+	                                          msb_persistence_ref(self));
 }
 
 void
 msb_persistence_start(MsbPersistence *self, MsbBroker *broker, GSourceFunc ready,
-		      gpointer ready_data)
+                      gpointer ready_data)
 {
 	g_return_if_fail(self != NULL);
 	g_return_if_fail(broker != NULL);
@@ -832,7 +942,7 @@ msb_persistence_start(MsbPersistence *self, MsbBroker *broker, GSourceFunc ready
 	self->ready = ready;
 	self->ready_data = ready_data;
 	g_message("restoring topics and queues from persistence at %s",
-		  msb_persistence_client_get_target(self->client));
+	          msb_persistence_client_get_target(self->client));
 	msb_persistence_restore(self);
 }
 
@@ -855,20 +965,18 @@ msb_persistence_drain_cb(gpointer user_data)
 	msb_persistence_kick(self);
 	if (!late && (pending > 0 || self->saves_in_flight > 0))
 		return G_SOURCE_CONTINUE;
-	if (!late && (self->snapshot_in_flight ||
-		      msb_broker_get_state_generation(self->broker) != self->snapshot_generation)) {
-		/* everything is saved: the final snapshot, with in-flight ids as waiting */
-		msb_persistence_save_snapshot(self);
+	if (!late && !self->final_saved) {
+		/* everything is saved: the final snapshot, with in-flight ids as waiting and no
+		 * ids reserved ahead, so that a clean restart continues where this one stopped */
+		if (!self->snapshot_in_flight)
+			msb_persistence_save_snapshot(self, TRUE);
 		return G_SOURCE_CONTINUE;
 	}
 	if (late)
 		g_warning("shutdown: gave up waiting for persistence at %s: %" G_GINT64_FORMAT
-			  " messages were not saved%s",
-			  msb_persistence_client_get_target(self->client), pending,
-			  self->snapshot_generation ==
-				  msb_broker_get_state_generation(self->broker)
-			      ? ""
-			      : " and the final snapshot was not saved");
+		          " messages were not saved%s",
+		          msb_persistence_client_get_target(self->client), pending,
+		          self->final_saved ? "" : " and the final snapshot was not saved");
 	else
 		g_message("shutdown: every message and the final snapshot are saved");
 	self->drain_id = 0;
@@ -878,8 +986,7 @@ msb_persistence_drain_cb(gpointer user_data)
 }
 
 void
-msb_persistence_drain(MsbPersistence *self, gint64 timeout_us, GSourceFunc done,
-		      gpointer done_data)
+msb_persistence_drain(MsbPersistence *self, gint64 timeout_us, GSourceFunc done, gpointer done_data)
 {
 	g_return_if_fail(self != NULL);
 	if (!self->restored || self->broker == NULL) {
@@ -889,7 +996,7 @@ msb_persistence_drain(MsbPersistence *self, gint64 timeout_us, GSourceFunc done,
 		return;
 	}
 	g_message("shutdown: saving %" G_GINT64_FORMAT " pending messages and the final snapshot",
-		  msb_broker_get_pending_count(self->broker));
+	          msb_broker_get_pending_count(self->broker));
 	self->draining = TRUE;
 	self->drain_deadline = g_get_monotonic_time() + timeout_us;
 	self->drain_done = done;

@@ -20,8 +20,8 @@ typedef struct _MsbPersistence MsbPersistence;
 /* Creates the link; fails only for a GrpcUrl that cannot be used. Install the returned
  * callbacks before the broker is created: see msb_persistence_bind(). */
 MsbPersistence *
-msb_persistence_new(const gchar *url, gint64 eventually_persistence_delay_us,
-		    gboolean compressed, GError **error);
+msb_persistence_new(const gchar *url, gint64 eventually_persistence_delay_us, gboolean compressed,
+                    GError **error);
 void
 msb_persistence_free(MsbPersistence *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbPersistence, msb_persistence_free)
@@ -32,6 +32,8 @@ void
 msb_persistence_save_wanted(MsbPersistence *self);
 void
 msb_persistence_load_sub_page(MsbPersistence *self, MsbTopic *topic, gint64 sub_page_no);
+void
+msb_persistence_snapshot_wanted(MsbPersistence *self);
 
 /*
  * Restore topics and queues from the snapshot (retrying every 5 s while the service is not
@@ -39,7 +41,7 @@ msb_persistence_load_sub_page(MsbPersistence *self, MsbTopic *topic, gint64 sub_
  */
 void
 msb_persistence_start(MsbPersistence *self, MsbBroker *broker, GSourceFunc ready,
-		      gpointer ready_data);
+                      gpointer ready_data);
 gboolean
 msb_persistence_is_restored(MsbPersistence *self);
 
@@ -49,7 +51,7 @@ msb_persistence_is_restored(MsbPersistence *self);
  */
 void
 msb_persistence_drain(MsbPersistence *self, gint64 timeout_us, GSourceFunc done,
-		      gpointer done_data);
+                      gpointer done_data);
 
 /* For /api/status and /metrics. */
 void

@@ -34,7 +34,7 @@ struct _MsbServer {
 	gboolean stopping;
 	GSocketService *service;
 	guint16 tcp_port;
-	gchar *unix_path; /* the socket file we created, removed at exit */
+	gchar *unix_path;        /* the socket file we created, removed at exit */
 	GHashTable *connections; /* MsbConnection* → itself, one reference each */
 	GPtrArray *dirty;        /* MsbConnection* with output to flush (references) */
 	guint flush_idle_id;
@@ -51,7 +51,8 @@ msb_server_flush_all(MsbServer *server)
 	/* flushing can make more output due (a drained consumer gets its next batch) */
 	while (server->dirty->len > 0) {
 		g_autoptr(GPtrArray) batch = server->dirty;
-		server->dirty = g_ptr_array_new_with_free_func((GDestroyNotify)msb_connection_unref);
+		server->dirty =
+		        g_ptr_array_new_with_free_func((GDestroyNotify)msb_connection_unref);
 		for (guint i = 0; i < batch->len; i++)
 			msb_connection_flush(g_ptr_array_index(batch, i));
 	}
@@ -82,8 +83,8 @@ msb_server_output_ready_cb(MsbSession *session, gpointer user_data)
 	}
 	g_ptr_array_add(server->dirty, msb_connection_ref(conn));
 	if (server->flush_idle_id == 0)
-		server->flush_idle_id =
-		    g_idle_add_full(G_PRIORITY_HIGH_IDLE, msb_server_flush_idle_cb, server, NULL);
+		server->flush_idle_id = g_idle_add_full(G_PRIORITY_HIGH_IDLE,
+		                                        msb_server_flush_idle_cb, server, NULL);
 }
 
 static void
@@ -114,12 +115,12 @@ msb_server_input_done_cb(MsbConnection *conn, gpointer user_data)
 
 static gboolean
 msb_server_incoming_cb(GSocketService *service, GSocketConnection *sockconn, GObject *source,
-		       gpointer user_data)
+                       gpointer user_data)
 {
 	MsbServer *server = user_data;
 	MsbConnectionHooks hooks = {
-	    .closed = msb_server_connection_closed_cb,
-	    .input_done = msb_server_input_done_cb,
+	        .closed = msb_server_connection_closed_cb,
+	        .input_done = msb_server_input_done_cb,
 	};
 	MsbConnection *conn;
 
@@ -128,7 +129,7 @@ msb_server_incoming_cb(GSocketService *service, GSocketConnection *sockconn, GOb
 		return TRUE;
 	}
 	conn = msb_connection_new(sockconn, server->broker, server->settings->max_packet_size,
-				  server->settings->send_buffer_size, &hooks, server);
+	                          server->settings->send_buffer_size, &hooks, server);
 	g_hash_table_add(server->connections, conn);
 	return TRUE;
 }
@@ -145,12 +146,13 @@ msb_server_tick_cb(gpointer user_data)
 	g_hash_table_iter_init(&iter, server->connections);
 	while (g_hash_table_iter_next(&iter, &key, NULL)) {
 		/* clients ping every 3 s; silence means a dead peer (protocol.md §5.4) */
-		if (now - msb_connection_get_last_receive(key) > server->settings->connection_timeout_us)
+		if (now - msb_connection_get_last_receive(key) >
+		    server->settings->connection_timeout_us)
 			g_ptr_array_add(idle, key);
 	}
 	for (guint i = 0; i < idle->len; i++)
 		msb_connection_close(g_ptr_array_index(idle, i),
-				     "nothing received within ConnectionTimeout");
+		                     "nothing received within ConnectionTimeout");
 	msb_broker_tick(server->broker);
 	msb_server_flush_all(server);
 	return G_SOURCE_CONTINUE;
@@ -163,6 +165,15 @@ msb_server_save_wanted_cb(gpointer user_data)
 
 	if (server->persistence != NULL)
 		msb_persistence_save_wanted(server->persistence);
+}
+
+static void
+msb_server_snapshot_wanted_cb(gpointer user_data)
+{
+	MsbServer *server = user_data;
+
+	if (server->persistence != NULL)
+		msb_persistence_snapshot_wanted(server->persistence);
 }
 
 static void
@@ -181,28 +192,29 @@ msb_server_new(const MsbSettings *settings, GError **error)
 {
 	MsbServer *server;
 	MsbBrokerConfig config = {
-	    .max_delivery_size = (gsize)settings->max_delivery_size,
-	    .delivery_timeout_us = settings->delivery_timeout_us,
-	    .queue_gc_timeout_us = settings->queue_gc_timeout_us,
-	    .auto_create_topic_on_publish = settings->auto_create_topic_on_publish,
-	    .auto_create_topic_on_subscribe = settings->auto_create_topic_on_subscribe,
-	    .send_buffer_size = (gsize)settings->send_buffer_size,
-	    .persistence = settings->grpc_url != NULL,
-	    .max_pending_bytes = (gsize)settings->max_unsaved_size,
+	        .max_delivery_size = (gsize)settings->max_delivery_size,
+	        .delivery_timeout_us = settings->delivery_timeout_us,
+	        .queue_gc_timeout_us = settings->queue_gc_timeout_us,
+	        .auto_create_topic_on_publish = settings->auto_create_topic_on_publish,
+	        .auto_create_topic_on_subscribe = settings->auto_create_topic_on_subscribe,
+	        .send_buffer_size = (gsize)settings->send_buffer_size,
+	        .persistence = settings->grpc_url != NULL,
+	        .max_pending_bytes = (gsize)settings->max_unsaved_size,
 	};
 	MsbBrokerCallbacks callbacks = {
-	    .output_ready = msb_server_output_ready_cb,
-	    .disconnect = msb_server_disconnect_cb,
-	    .save_wanted = msb_server_save_wanted_cb,
-	    .load_sub_page = msb_server_load_sub_page_cb,
+	        .output_ready = msb_server_output_ready_cb,
+	        .disconnect = msb_server_disconnect_cb,
+	        .save_wanted = msb_server_save_wanted_cb,
+	        .load_sub_page = msb_server_load_sub_page_cb,
+	        .snapshot_wanted = msb_server_snapshot_wanted_cb,
 	};
 	MsbPersistence *persistence = NULL;
 
 	g_return_val_if_fail(settings != NULL, NULL);
 	if (settings->grpc_url != NULL) {
-		persistence =
-		    msb_persistence_new(settings->grpc_url, settings->eventually_persistence_delay_us,
-					settings->persist_compressed, error);
+		persistence = msb_persistence_new(settings->grpc_url,
+		                                  settings->eventually_persistence_delay_us,
+		                                  settings->persist_compressed, error);
 		if (persistence == NULL) {
 			g_prefix_error(error, "GrpcUrl %s: ", settings->grpc_url);
 			return NULL;
@@ -213,7 +225,7 @@ msb_server_new(const MsbSettings *settings, GError **error)
 	server->persistence = persistence;
 	server->broker = msb_broker_new(&config, &callbacks, server);
 	server->connections = g_hash_table_new_full(g_direct_hash, g_direct_equal,
-						    (GDestroyNotify)msb_connection_unref, NULL);
+	                                            (GDestroyNotify)msb_connection_unref, NULL);
 	server->dirty = g_ptr_array_new_with_free_func((GDestroyNotify)msb_connection_unref);
 	return server;
 }
@@ -266,17 +278,17 @@ msb_server_add_unix(MsbServer *server, const gchar *path, GError **error)
 	if (g_lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-				    "ListenUnixSocket %s exists and is not a socket; remove it or "
-				    "choose another path",
-				    path);
+			            "ListenUnixSocket %s exists and is not a socket; remove it or "
+			            "choose another path",
+			            path);
 			return FALSE;
 		}
 		(void)g_unlink(path);
 	}
 	addr = g_unix_socket_address_new(path);
 	if (!g_socket_listener_add_address(G_SOCKET_LISTENER(server->service), addr,
-					   G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL,
-					   NULL, error)) {
+	                                   G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL,
+	                                   NULL, error)) {
 		g_prefix_error(error, "cannot listen on Unix socket %s: ", path);
 		return FALSE;
 	}
@@ -313,15 +325,16 @@ msb_server_listen_clients(MsbServer *server, GError **error)
 	inet = g_inet_address_new_from_string(settings->listen_address);
 	if (inet == NULL) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    "ListenAddress %s is not an IP address", settings->listen_address);
+		            "ListenAddress %s is not an IP address", settings->listen_address);
 		return FALSE;
 	}
 	addr = g_inet_socket_address_new(inet, settings->tcp_port);
 	if (!g_socket_listener_add_address(G_SOCKET_LISTENER(server->service), addr,
-					   G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
-					   &effective, error)) {
-		g_prefix_error(error, "cannot listen on %s:%u (TcpPort): ",
-			       settings->listen_address, settings->tcp_port);
+	                                   G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+	                                   &effective, error)) {
+		g_prefix_error(error,
+		               "cannot listen on %s:%u (TcpPort): ", settings->listen_address,
+		               settings->tcp_port);
 		return FALSE;
 	}
 	server->tcp_port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(effective));
@@ -333,8 +346,8 @@ msb_server_listen_clients(MsbServer *server, GError **error)
 	g_socket_service_start(server->service);
 	server->tick_id = g_timeout_add_seconds(1, msb_server_tick_cb, server);
 	g_message("listening on %s:%u%s%s", settings->listen_address, server->tcp_port,
-		  server->unix_path != NULL ? " and unix:" : "",
-		  server->unix_path != NULL ? server->unix_path : "");
+	          server->unix_path != NULL ? " and unix:" : "",
+	          server->unix_path != NULL ? server->unix_path : "");
 	if (server->listening != NULL)
 		server->listening(server->listening_data);
 	return TRUE;
@@ -357,8 +370,7 @@ msb_server_restored_cb(gpointer user_data)
 }
 
 gboolean
-msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_data,
-		 GError **error)
+msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_data, GError **error)
 {
 	const MsbSettings *settings;
 
@@ -373,7 +385,7 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 		return FALSE;
 	if (server->persistence != NULL) {
 		msb_persistence_start(server->persistence, server->broker, msb_server_restored_cb,
-				      server);
+		                      server);
 		return TRUE;
 	}
 	return msb_server_listen_clients(server, error);
@@ -411,7 +423,7 @@ msb_server_shutdown_step_cb(gpointer user_data)
 	g_message("shutdown: all connections closed");
 	if (server->persistence != NULL)
 		msb_persistence_drain(server->persistence, MSB_SERVER_SAVE_TIMEOUT_US,
-				      server->shutdown_done, server->shutdown_done_data);
+		                      server->shutdown_done, server->shutdown_done_data);
 	else if (server->shutdown_done != NULL)
 		server->shutdown_done(server->shutdown_done_data);
 	return G_SOURCE_REMOVE;

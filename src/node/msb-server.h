@@ -25,8 +25,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbServer, msb_server_free)
  * @listening. In memory the client listeners are bound before this returns.
  */
 gboolean
-msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_data,
-		 GError **error);
+msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_data, GError **error);
 /* The bound TCP port (useful with TcpPort 0). */
 guint16
 msb_server_get_tcp_port(MsbServer *server);

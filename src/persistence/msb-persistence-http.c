@@ -294,42 +294,44 @@ msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 
 	msb_metrics_value(out, "persistence_up", "gauge", "1 while the service runs", 1);
 	msb_metrics_value(out, "persistence_ready", "gauge",
-	           "1 once recovery has finished and every method is served",
-	           msb_persistence_service_is_ready(self->service) ? 1 : 0);
+	                  "1 once recovery has finished and every method is served",
+	                  msb_persistence_service_is_ready(self->service) ? 1 : 0);
 	msb_metrics_value(out, "persistence_saves_total", "counter",
-	           "Save requests made durable (one per topic per call)", st.saves);
+	                  "Save requests made durable (one per topic per call)", st.saves);
 	msb_metrics_value(out, "persistence_messages_saved_total", "counter",
-	           "Messages in the saves made durable", st.messages_saved);
+	                  "Messages in the saves made durable", st.messages_saved);
 	msb_metrics_value(out, "persistence_commits_total", "counter",
-	           "Group commits that made at least one save durable", st.commits);
+	                  "Group commits that made at least one save durable", st.commits);
 	msb_metrics_value(out, "persistence_fsyncs_total", "counter",
-	           "fdatasync calls for commits and for sealing",
-	           st.commit_fsyncs + st.seal_fsyncs);
+	                  "fdatasync calls for commits and for sealing",
+	                  st.commit_fsyncs + st.seal_fsyncs);
 	msb_metrics_value(out, "persistence_seals_total", "counter",
-	           "Sub-pages compressed into sealed blocks", st.seals);
+	                  "Sub-pages compressed into sealed blocks", st.seals);
 	msb_metrics_value(out, "persistence_write_errors_total", "counter",
-	           "Writes or fsyncs that failed and were reported to a caller", st.write_errors);
-	msb_metrics_value(out, "persistence_uploads_total", "counter",
-	           "SaveMessages and SaveMessagesUncompressed calls that stored their messages",
-	           sv.uploads_compressed + sv.uploads_uncompressed);
+	                  "Writes or fsyncs that failed and were reported to a caller",
+	                  st.write_errors);
+	msb_metrics_value(
+	        out, "persistence_uploads_total", "counter",
+	        "SaveMessages and SaveMessagesUncompressed calls that stored their messages",
+	        sv.uploads_compressed + sv.uploads_uncompressed);
 	msb_metrics_value(out, "persistence_upload_bytes_total", "counter",
-	           "Bytes of the uploads received (joined chunks)", sv.upload_bytes);
-	msb_metrics_value(out, "persistence_snapshots_saved_total", "counter", "Queue snapshots stored",
-	           sv.snapshots_saved);
-	msb_metrics_value(out, "persistence_disk_bytes", "gauge", "Bytes of all stored topics on disk",
-	           disk_bytes);
+	                  "Bytes of the uploads received (joined chunks)", sv.upload_bytes);
+	msb_metrics_value(out, "persistence_snapshots_saved_total", "counter",
+	                  "Queue snapshots stored", sv.snapshots_saved);
+	msb_metrics_value(out, "persistence_disk_bytes", "gauge",
+	                  "Bytes of all stored topics on disk", disk_bytes);
 	msb_metrics_header(out, "persistence_recovery_seconds", "gauge",
-	                  "How long the start-up recovery took");
+	                   "How long the start-up recovery took");
 	g_string_append_printf(out, "persistence_recovery_seconds %.6f\n",
 	                       (gdouble)st.recovery_us / G_USEC_PER_SEC);
 	msb_metrics_header(out, "persistence_last_save_timestamp_seconds", "gauge",
-	                  "Unix time of the newest save (0 = none)");
+	                   "Unix time of the newest save (0 = none)");
 	g_string_append_printf(out, "persistence_last_save_timestamp_seconds %.3f\n",
 	                       (gdouble)last_save_us / G_USEC_PER_SEC);
 	msb_metrics_value(out, "persistence_topics", "gauge", "Topics stored", topics->len);
 
 	msb_metrics_header(out, "persistence_topic_stored_messages", "gauge",
-	                  "Messages stored per topic");
+	                   "Messages stored per topic");
 	for (guint i = 0; i < topics->len; i++) {
 		const MsbStoreTopicInfo *t = g_ptr_array_index(topics, i);
 
@@ -347,9 +349,9 @@ msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 	}
 
 	msb_metrics_value(out, "persistence_grpc_active_calls", "gauge", "gRPC calls in progress",
-	           msb_grpc_server_get_n_active(self->grpc));
+	                  msb_grpc_server_get_n_active(self->grpc));
 	msb_metrics_header(out, "persistence_grpc_calls_total", "counter",
-	                  "gRPC calls answered, by method and status code");
+	                   "gRPC calls answered, by method and status code");
 	calls = msb_grpc_server_get_stats(self->grpc);
 	for (guint i = 0; i < calls->len; i++) {
 		const MsbGrpcMethodStats *s = &g_array_index(calls, MsbGrpcMethodStats, i);

@@ -294,8 +294,8 @@ msb_persistence_settings_to_string(const MsbPersistenceSettings *settings)
 		msb_config_append_quoted(out, settings->listen_unix_socket);
 	g_string_append(out, "\nListenAddress: ");
 	msb_config_append_quoted(out, settings->listen_address != NULL
-	                           ? settings->listen_address
-	                           : MSB_PERSISTENCE_DEFAULT_LISTEN_ADDRESS);
+	                                      ? settings->listen_address
+	                                      : MSB_PERSISTENCE_DEFAULT_LISTEN_ADDRESS);
 	g_string_append_printf(out, "\nShutdownTimeout: %s\n", st);
 	return g_string_free(out, FALSE);
 }

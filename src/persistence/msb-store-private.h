@@ -167,9 +167,11 @@ struct _MsbStore {
 	pthread_cond_t queue_cond; /* the writer waits for work */
 	pthread_cond_t done_cond;  /* callers wait for their requests */
 	GQueue queue;
+	gint queued; /* atomic: requests in the queue, not yet taken by the writer */
 	gboolean stopping;
 	GThread *writer;
 	gint64 last_maintenance_mono;
+	gint64 seal_yield_mono; /* a bounded sealing pass gives way to waiting saves after this */
 
 	pthread_mutex_t snapshot_lock;
 };
@@ -276,11 +278,25 @@ MsbStoreMessage *
 msb_read_record(const MsbRecRef *ref, gint64 want_id, gint64 *lsn, GError **error);
 
 /* msb-store-seal.c (writer thread) */
+/* Whether a bounded sealing pass (@deadline_mono < G_MAXINT64) should stop now: at its deadline,
+ * or once it has had store->seal_yield_mono when a request waits for the writer. */
+static inline gboolean
+msb_seal_time_is_up(MsbStore *store, gint64 deadline_mono)
+{
+	gint64 now;
+
+	if (deadline_mono == G_MAXINT64)
+		return FALSE;
+	now = g_get_monotonic_time();
+	return now >= deadline_mono ||
+	       (now >= store->seal_yield_mono && g_atomic_int_get(&store->queued) > 0);
+}
+
 gboolean
 msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **error);
 /*
- * Seals what the sealing rule allows (everything open with @all) until @deadline_mono; TRUE when
- * it stopped at the deadline with sealable sub-pages left.
+ * Seals what the sealing rule allows (everything open with @all) until @deadline_mono (G_MAXINT64:
+ * no limit); TRUE when it stopped early with sealable sub-pages left.
  */
 gboolean
 msb_seal_topic(MsbStore *store, MsbTopic *topic, gboolean all, gint64 deadline_mono);

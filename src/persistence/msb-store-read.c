@@ -110,21 +110,19 @@ msb_read_frame(MsbStoreFile *file, guint64 offset, guint32 length, guint16 want_
 	return msb_read_frame_crc(file, offset, length, want_type, NULL, error);
 }
 
-MsbStoreMessage *
-msb_read_record(const MsbRecRef *ref, gint64 want_id, gint64 *lsn, GError **error)
+/* The message of the record @ref whose payload (lsn and encoding) is @payload. */
+static MsbStoreMessage *
+msb_record_decode(const MsbRecRef *ref, GBytes *payload, gboolean copy, gint64 want_id, gint64 *lsn,
+                  GError **error)
 {
-	g_autoptr(GBytes) payload = NULL;
 	const guint8 *p;
 	gsize len = 0;
 	gsize used = 0;
 	MsbStoreMessage *msg;
 
-	payload = msb_read_frame(ref->file, ref->offset, ref->length, MSB_REC_MESSAGE, error);
-	if (payload == NULL)
-		return NULL;
 	p = g_bytes_get_data(payload, &len);
 	msg = len >= MSB_WAL_PAYLOAD_FIXED
-	              ? msb_message_decode(payload, p + 8, len - 8, FALSE, &used)
+	              ? msb_message_decode(payload, p + 8, len - 8, copy, &used)
 	              : NULL;
 	if (msg == NULL || used != len - 8 || (want_id >= 0 && msg->id != want_id)) {
 		msb_store_message_free(msg);
@@ -137,6 +135,99 @@ msb_read_record(const MsbRecRef *ref, gint64 want_id, gint64 *lsn, GError **erro
 	if (lsn != NULL)
 		*lsn = msb_get_i64(p);
 	return msg;
+}
+
+MsbStoreMessage *
+msb_read_record(const MsbRecRef *ref, gint64 want_id, gint64 *lsn, GError **error)
+{
+	g_autoptr(GBytes) payload = NULL;
+
+	payload = msb_read_frame(ref->file, ref->offset, ref->length, MSB_REC_MESSAGE, error);
+	if (payload == NULL)
+		return NULL;
+	return msb_record_decode(ref, payload, FALSE, want_id, lsn, error);
+}
+
+/*
+ * Consecutive write-ahead records of a sub-page mostly lie back to back in one segment (a save
+ * appends them with one write), so the overlay is read in spans of adjacent records, one pread
+ * per span instead of one per record. Every record is still checked on its own.
+ */
+#define MSB_READ_SPAN_BYTES (1u << 20)
+
+typedef struct {
+	MsbStoreFile *file; /* not referenced: the plan holds the file */
+	guint64 offset;
+	guint64 end;
+	GBytes *bytes;
+} MsbReadSpan;
+
+static void
+msb_read_span_clear(MsbReadSpan *span)
+{
+	g_clear_pointer(&span->bytes, g_bytes_unref);
+	span->file = NULL;
+	span->offset = span->end = 0;
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(MsbReadSpan, msb_read_span_clear)
+
+/* The record of overlay entry @oi of @plan, from @span, which is refilled when it does not hold
+ * it. */
+static MsbStoreMessage *
+msb_read_overlay(MsbReadPlan *plan, guint oi, MsbReadSpan *span, GError **error)
+{
+	const MsbPlanRec *r = &g_array_index(plan->overlay, MsbPlanRec, oi);
+	const MsbRecRef *ref = &r->rec;
+	g_autoptr(GBytes) payload = NULL;
+	const guint8 *buf;
+	guint16 type = 0;
+	guint32 plen = 0;
+	MsbFrameStatus st;
+	gsize at;
+
+	if (span->bytes == NULL || span->file != ref->file || ref->offset < span->offset ||
+	    ref->offset + ref->length > span->end) {
+		guint64 end = ref->offset + ref->length;
+		guint8 *data;
+
+		if (ref->length < MSB_FRAME_HEADER_SIZE)
+			return msb_read_record(ref, r->id, NULL, error); /* reports it */
+		for (guint j = oi + 1; j < plan->overlay->len; j++) {
+			const MsbRecRef *next = &g_array_index(plan->overlay, MsbPlanRec, j).rec;
+			if (next->file != ref->file || next->offset != end ||
+			    end + next->length - ref->offset > MSB_READ_SPAN_BYTES)
+				break;
+			end += next->length;
+		}
+		msb_read_span_clear(span);
+		data = g_malloc(end - ref->offset);
+		span->bytes = g_bytes_new_take(data, end - ref->offset);
+		if (!msb_io_pread(ref->file->fd, ref->file->path, data, end - ref->offset,
+		                  ref->offset, error)) {
+			msb_read_span_clear(span);
+			return NULL;
+		}
+		span->file = ref->file;
+		span->offset = ref->offset;
+		span->end = end;
+	}
+	at = ref->offset - span->offset;
+	buf = (const guint8 *)g_bytes_get_data(span->bytes, NULL) + at;
+	st = msb_frame_check(buf, ref->length, &type, &plen);
+	if (st == MSB_FRAME_OK &&
+	    (plen + MSB_FRAME_HEADER_SIZE != ref->length || type != MSB_REC_MESSAGE))
+		st = MSB_FRAME_BAD_LENGTH;
+	if (st != MSB_FRAME_OK) {
+		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
+		            "Record at offset %" G_GUINT64_FORMAT " of %s is damaged (%s); it is "
+		            "not served",
+		            ref->offset, ref->file->path, msb_frame_status_to_string(st));
+		return NULL;
+	}
+	payload = g_bytes_new_from_bytes(span->bytes, at + MSB_FRAME_HEADER_SIZE, plen);
+	/* a small record gets its own copy, so that it does not keep the whole span alive */
+	return msb_record_decode(ref, payload, ref->length < (span->end - span->offset) / 4, r->id,
+	                         NULL, error);
 }
 
 /* Reads, checks and inflates one sealed block. */
@@ -186,6 +277,7 @@ msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_dat
 	gint64 lo_id = base + plan->lo;
 	gint64 hi_id = base + plan->hi;
 	guint oi = 0;
+	g_auto(MsbReadSpan) span = {0};
 
 	*stopped = FALSE;
 
@@ -196,14 +288,13 @@ msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_dat
 			return TRUE;         \
 		}                            \
 	} while (0)
-#define EMIT_OVERLAY()                                                                \
-	do {                                                                          \
-		MsbPlanRec *r_ = &g_array_index(plan->overlay, MsbPlanRec, oi);       \
-		MsbStoreMessage *m_ = msb_read_record(&r_->rec, r_->id, NULL, error); \
-		if (m_ == NULL)                                                       \
-			return FALSE;                                                 \
-		oi++;                                                                 \
-		EMIT(m_);                                                             \
+#define EMIT_OVERLAY()                                                          \
+	do {                                                                    \
+		MsbStoreMessage *m_ = msb_read_overlay(plan, oi, &span, error); \
+		if (m_ == NULL)                                                 \
+			return FALSE;                                           \
+		oi++;                                                           \
+		EMIT(m_);                                                       \
 	} while (0)
 
 	for (guint bi = 0; bi < plan->blocks->len; bi++) {

@@ -28,7 +28,8 @@ typedef struct {
 	GByteArray *part;
 	guint8 bitmap[MSB_BITMAP_BYTES];
 	guint32 count;
-	GArray *entries; /* MsbIndexEntry */
+	GArray *entries; /* MsbIndexEntry, of every sub-page of the pass */
+	guint first;     /* the first entry of this sub-page: its part numbers count from it */
 	GError *error;
 } MsbSealCtx;
 
@@ -57,7 +58,7 @@ msb_seal_flush_part(MsbSealCtx *c, GError **error)
 	}
 	head.sub_no = c->sub->no;
 	head.covers_lsn = c->covers_lsn;
-	head.part = c->entries->len;
+	head.part = c->entries->len - c->first;
 	head.count = c->count;
 	head.raw_len = c->part->len;
 	head.codec = MSB_CODEC_ZLIB;
@@ -72,7 +73,7 @@ msb_seal_flush_part(MsbSealCtx *c, GError **error)
 
 	e.sub_no = c->sub->no;
 	e.covers_lsn = c->covers_lsn;
-	e.part = c->entries->len;
+	e.part = c->entries->len - c->first;
 	e.data_file_no = c->data->no;
 	e.count = c->count;
 	e.offset = c->data->size;
@@ -142,23 +143,66 @@ msb_seal_unlink(GPtrArray *paths)
 	}
 }
 
-gboolean
-msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **error)
+/* Reads @sub (its blocks merged with its overlay) and writes it as compressed blocks at the end
+ * of @data, neither flushed nor indexed yet; its index entries are appended to @entries. */
+static gboolean
+msb_seal_write_blocks(MsbStore *store, MsbSubPage *sub, MsbStoreFile *data, gint64 covers_lsn,
+                      GArray *entries, GError **error)
 {
 	g_autoptr(MsbReadPlan) plan = NULL;
 	g_autoptr(GByteArray) part = g_byte_array_new();
+	MsbSealCtx c = {0};
+	gboolean stopped = FALSE;
+
+	c.store = store;
+	c.sub = sub;
+	c.data = data;
+	c.covers_lsn = covers_lsn;
+	c.part = part;
+	c.entries = entries;
+	c.first = entries->len;
+	/* the writer is the only thread that changes the index, so it may read it unlocked */
+	plan = msb_read_plan_new(sub, 0, MSB_STORE_SUB_PAGE_SIZE - 1);
+	if (!msb_read_plan_run(plan, msb_seal_add_cb, &c, &stopped, error))
+		return FALSE;
+	if (stopped) {
+		g_propagate_error(error, g_steal_pointer(&c.error));
+		return FALSE;
+	}
+	return msb_seal_flush_part(&c, error);
+}
+
+/* sub-pages sealed together, sharing the flush of the data file and of the index */
+#define MSB_SEAL_BATCH 64
+
+/*
+ * Seals @subs[0..@n) of @topic in one pass: the blocks of each are written to the data file, the
+ * data file is flushed once, the index records of all of them are appended with one write and
+ * flushed once (the commit point of every seal of the pass), and only then is their write-ahead
+ * state dropped. So a pass costs two flushes however many sub-pages it seals. The pass takes at
+ * least one sub-page and stops early when msb_seal_time_is_up() or once the data file is full;
+ * *@n_done says how many of @subs it handled. On failure nothing of the pass is kept: the blocks
+ * and index records written are cut off again and every record stays in the log.
+ */
+static gboolean
+msb_seal_sub_pages(MsbStore *store, MsbTopic *topic, MsbSubPage *const *subs, guint n,
+                   gint64 deadline_mono, guint *n_done, GError **error)
+{
 	g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(MsbIndexEntry));
+	g_autoptr(GArray) ends = g_array_new(FALSE, FALSE, sizeof(guint)); /* per sub-page */
 	g_autoptr(GByteArray) idx = g_byte_array_new();
 	g_autoptr(GPtrArray) unlink_paths = g_ptr_array_new_with_free_func(g_free);
-	MsbSealCtx c = {0};
 	MsbStoreFile *data;
 	MsbStoreFile *index = topic->index;
 	guint64 data_before;
 	guint64 index_before = index->size;
-	gboolean stopped = FALSE;
+	/* every record of these sub-pages written so far has a smaller lsn */
+	gint64 covers_lsn = topic->next_lsn - 1;
 	guint fsyncs = 0;
-	GPtrArray *blocks;
+	guint done = 0;
+	guint sealed = 0;
 
+	*n_done = 0;
 	if (index->broken) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 		            "%s could not be repaired after a write error; restart the service",
@@ -170,37 +214,34 @@ msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **er
 		return FALSE;
 	data_before = data->size;
 
-	c.store = store;
-	c.sub = sub;
-	c.data = data;
-	/* every record of this sub-page written so far has a smaller lsn */
-	c.covers_lsn = topic->next_lsn - 1;
-	c.part = part;
-	c.entries = entries;
-	/* the writer is the only thread that changes the index, so it may read it unlocked */
-	plan = msb_read_plan_new(sub, 0, MSB_STORE_SUB_PAGE_SIZE - 1);
-	if (!msb_read_plan_run(plan, msb_seal_add_cb, &c, &stopped, error))
-		goto fail;
-	if (stopped) {
-		g_propagate_error(error, g_steal_pointer(&c.error));
-		goto fail;
+	while (done < n) {
+		if (done > 0 &&
+		    (msb_seal_time_is_up(store, deadline_mono) || data->size >= store->data_max))
+			break;
+		if (!msb_seal_write_blocks(store, subs[done], data, covers_lsn, entries, error))
+			goto fail;
+		g_array_append_val(ends, entries->len);
+		done++;
 	}
-	if (!msb_seal_flush_part(&c, error))
-		goto fail;
+	*n_done = done;
 	if (entries->len == 0)
-		return TRUE;
+		return TRUE; /* nothing was open in them after all */
 	fsyncs++;
 	if (!msb_io_sync(&store->io, data->fd, data->path, error))
 		goto fail;
 
-	for (guint i = 0; i < entries->len; i++) {
-		MsbIndexEntry *e = &g_array_index(entries, MsbIndexEntry, i);
-		guint8 payload[MSB_INDEX_PAYLOAD];
-		e->nparts = entries->len;
-		msb_index_entry_write(payload, e);
-		msb_frame_append(idx, MSB_REC_INDEX, payload, sizeof(payload));
+	for (guint s = 0, from = 0; s < done; s++) {
+		guint to = g_array_index(ends, guint, s);
+		for (guint i = from; i < to; i++) {
+			MsbIndexEntry *e = &g_array_index(entries, MsbIndexEntry, i);
+			guint8 payload[MSB_INDEX_PAYLOAD];
+			e->nparts = to - from;
+			msb_index_entry_write(payload, e);
+			msb_frame_append(idx, MSB_REC_INDEX, payload, sizeof(payload));
+		}
+		from = to;
 	}
-	/* the index record is the commit point of a seal */
+	/* the index records are the commit point of the seals */
 	if (!msb_io_pwrite(&store->io, index->fd, index->path, idx->data, idx->len, index_before,
 	                   error)) {
 		msb_rollback_file(index, index_before);
@@ -213,36 +254,45 @@ msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **er
 		goto fail;
 	}
 
-	blocks = g_ptr_array_new_with_free_func(msb_block_ref_free);
-	for (guint i = 0; i < entries->len; i++) {
-		const MsbIndexEntry *e = &g_array_index(entries, MsbIndexEntry, i);
-		MsbBlockRef *b = g_new0(MsbBlockRef, 1);
-		b->file = msb_store_file_ref(data);
-		b->offset = e->offset;
-		b->length = e->length;
-		b->crc = e->block_crc;
-		b->count = e->count;
-		memcpy(b->bitmap, e->bitmap, MSB_BITMAP_BYTES);
-		g_ptr_array_add(blocks, b);
-	}
 	msb_lock(&store->lock);
-	for (guint i = 0; i < blocks->len; i++)
-		((MsbBlockRef *)g_ptr_array_index(blocks, i))->file->live++;
-	g_clear_pointer(&sub->blocks, g_ptr_array_unref);
-	sub->blocks = blocks;
-	sub->covers_lsn = c.covers_lsn;
-	for (guint i = 0; sub->overlay != NULL && i < MSB_STORE_SUB_PAGE_SIZE; i++) {
-		if (sub->overlay[i].file != NULL) {
-			sub->overlay[i].file->live--;
-			msb_store_file_unref(sub->overlay[i].file);
+	for (guint s = 0, from = 0; s < done; s++) {
+		MsbSubPage *sub = subs[s];
+		guint to = g_array_index(ends, guint, s);
+		GPtrArray *blocks;
+
+		if (to == from)
+			continue; /* it had nothing to seal */
+		blocks = g_ptr_array_new_with_free_func(msb_block_ref_free);
+		for (guint i = from; i < to; i++) {
+			const MsbIndexEntry *e = &g_array_index(entries, MsbIndexEntry, i);
+			MsbBlockRef *b = g_new0(MsbBlockRef, 1);
+			b->file = msb_store_file_ref(data);
+			b->offset = e->offset;
+			b->length = e->length;
+			b->crc = e->block_crc;
+			b->count = e->count;
+			memcpy(b->bitmap, e->bitmap, MSB_BITMAP_BYTES);
+			b->file->live++;
+			g_ptr_array_add(blocks, b);
 		}
+		from = to;
+		g_clear_pointer(&sub->blocks, g_ptr_array_unref);
+		sub->blocks = blocks;
+		sub->covers_lsn = covers_lsn;
+		for (guint i = 0; sub->overlay != NULL && i < MSB_STORE_SUB_PAGE_SIZE; i++) {
+			if (sub->overlay[i].file != NULL) {
+				sub->overlay[i].file->live--;
+				msb_store_file_unref(sub->overlay[i].file);
+			}
+		}
+		g_clear_pointer(&sub->overlay, g_free);
+		sub->n_overlay = 0;
+		g_hash_table_remove(topic->open_subs, sub);
+		msb_sub_page_recount(sub);
+		sealed++;
 	}
-	g_clear_pointer(&sub->overlay, g_free);
-	sub->n_overlay = 0;
-	g_hash_table_remove(topic->open_subs, sub);
-	msb_sub_page_recount(sub);
 	msb_topic_recount(topic);
-	store->stats.seals++;
+	store->stats.seals += sealed;
 	store->stats.seal_fsyncs += fsyncs;
 	msb_topic_collect_files(store, topic, unlink_paths);
 	msb_unlock(&store->lock);
@@ -253,9 +303,16 @@ fail:
 	msb_lock(&store->lock);
 	store->stats.seal_fsyncs += fsyncs;
 	msb_unlock(&store->lock);
-	g_clear_error(&c.error);
 	msb_rollback_file(data, data_before);
 	return FALSE;
+}
+
+gboolean
+msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **error)
+{
+	guint done = 0;
+
+	return msb_seal_sub_pages(store, topic, &sub, 1, G_MAXINT64, &done, error);
 }
 
 static gint
@@ -287,27 +344,36 @@ msb_seal_topic(MsbStore *store, MsbTopic *topic, gboolean all, gint64 deadline_m
 	while (g_hash_table_iter_next(&iter, &key, NULL))
 		g_ptr_array_add(subs, key);
 	g_ptr_array_sort(subs, msb_cmp_sub);
-	for (guint i = 0; i < subs->len; i++) {
+	for (guint i = 0; i < subs->len;) {
 		MsbSubPage *sub = g_ptr_array_index(subs, i);
-		g_autoptr(GError) error = NULL;
 		gboolean full = sub->count == MSB_STORE_SUB_PAGE_SIZE;
 		gboolean idle =
 		        sub->no < newest && now - sub->last_write_mono >= store->seal_idle_us;
 
 		if (!all && !full && !idle)
-			continue;
-		if (g_get_monotonic_time() >= deadline_mono)
+			g_ptr_array_remove_index(subs, i);
+		else
+			i++;
+	}
+	for (guint i = 0; i < subs->len;) {
+		g_autoptr(GError) error = NULL;
+		guint done = 0;
+
+		if (msb_seal_time_is_up(store, deadline_mono))
 			return TRUE;
-		if (!msb_seal_sub_page(store, topic, sub, &error)) {
+		if (!msb_seal_sub_pages(store, topic, (MsbSubPage *const *)subs->pdata + i,
+		                        MIN(subs->len - i, MSB_SEAL_BATCH), deadline_mono, &done,
+		                        &error)) {
 			/* the records stay in the log, nothing is lost; try again later */
 			g_warning("Cannot seal sub-page %" G_GINT64_FORMAT
 			          " of topic %s: %s; it stays in the write-ahead log and sealing "
 			          "is retried in %d s",
-			          sub->no, topic->name, error->message,
-			          (int)(MSB_SEAL_RETRY_US / G_TIME_SPAN_SECOND));
+			          ((MsbSubPage *)g_ptr_array_index(subs, i))->no, topic->name,
+			          error->message, (int)(MSB_SEAL_RETRY_US / G_TIME_SPAN_SECOND));
 			topic->seal_retry_mono = g_get_monotonic_time() + MSB_SEAL_RETRY_US;
 			return FALSE;
 		}
+		i += done;
 	}
 	return FALSE;
 }

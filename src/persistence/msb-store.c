@@ -23,6 +23,9 @@
 #define MSB_MAINTENANCE_PERIOD_US (500 * G_TIME_SPAN_MILLISECOND)
 /* the writer stops sealing after this much work to let queued saves through */
 #define MSB_SEAL_SLICE_US (50 * G_TIME_SPAN_MILLISECOND)
+/* ... but a slice gives way to waiting saves after this long: sealing must not add its whole
+ * slice to the latency of every save that arrives meanwhile */
+#define MSB_SEAL_MIN_SLICE_US (5 * G_TIME_SPAN_MILLISECOND)
 /* a batch stops growing at this many bytes so that one commit does not hold up the next */
 #define MSB_BATCH_MAX_BYTES (64u << 20)
 /* at most this many files of one batch are flushed at the same time */
@@ -433,6 +436,7 @@ msb_store_submit(MsbStore *store, MsbRequest **reqs, guint n)
 	}
 	for (guint i = 0; i < n; i++)
 		g_queue_push_tail(&store->queue, reqs[i]);
+	g_atomic_int_add(&store->queued, (gint)n);
 	pthread_cond_signal(&store->queue_cond);
 	for (guint i = 0; i < n; i++) {
 		while (!reqs[i]->done)
@@ -722,7 +726,8 @@ msb_cmp_topic_name(gconstpointer a, gconstpointer b)
 
 /*
  * One pass: GC, then sealing (with @seal_all every open sub-page). A @bounded pass stops sealing
- * after MSB_SEAL_SLICE_US and returns TRUE when work was left for the next pass.
+ * after MSB_SEAL_SLICE_US, or after MSB_SEAL_MIN_SLICE_US when a request is waiting, and returns
+ * TRUE when work was left for the next pass (which follows the next commit).
  */
 static gboolean
 msb_writer_maintenance(MsbStore *store, gboolean seal_all, gboolean bounded)
@@ -731,9 +736,10 @@ msb_writer_maintenance(MsbStore *store, gboolean seal_all, gboolean bounded)
 	GHashTableIter iter;
 	gpointer value;
 	gint64 now = g_get_real_time();
-	gint64 deadline = g_get_monotonic_time() + MSB_SEAL_SLICE_US;
+	gint64 deadline = bounded ? g_get_monotonic_time() + MSB_SEAL_SLICE_US : G_MAXINT64;
 	gboolean more = FALSE;
 
+	store->seal_yield_mono = g_get_monotonic_time() + MSB_SEAL_MIN_SLICE_US;
 	g_hash_table_iter_init(&iter, store->topics);
 	while (g_hash_table_iter_next(&iter, NULL, &value))
 		g_ptr_array_add(topics, value);
@@ -746,11 +752,11 @@ msb_writer_maintenance(MsbStore *store, gboolean seal_all, gboolean bounded)
 		}
 		if (topic->delete_after_us != 0)
 			continue;
-		if (bounded && g_get_monotonic_time() >= deadline) {
+		if (msb_seal_time_is_up(store, deadline)) {
 			more = TRUE;
 			continue;
 		}
-		if (msb_seal_topic(store, topic, seal_all, bounded ? deadline : G_MAXINT64))
+		if (msb_seal_topic(store, topic, seal_all, deadline))
 			more = TRUE;
 	}
 	store->last_maintenance_mono = g_get_monotonic_time();
@@ -899,6 +905,7 @@ msb_writer_thread(gpointer data)
 			bytes += req->kind == MSB_REQ_SAVE ? msb_request_bytes(req) : 64;
 			g_ptr_array_add(batch, req);
 		}
+		g_atomic_int_add(&store->queued, -(gint)batch->len);
 		msb_unlock(&store->queue_lock);
 
 		if (batch->len > 0)

@@ -9,8 +9,10 @@
  *    publishes get Reject "PersistenceUnavailable ..." (exactly at the ceiling); once the
  *    service is back on the same port and data, everything pending is saved (pending 0,
  *    msb_persistence_saves_total grows), publishes work again, and after a broker crash every
- *    accepted message is there, the rejected ones are not; and msb_persistence_up follows the
- *    service going and coming back while the broker has nothing to save.
+ *    accepted message is there, the rejected ones are not, and new ids are above every accepted
+ *    one (with a gap: the counter restarts past the reservation of the last saved snapshot);
+ *    and msb_persistence_up follows the service going and coming back while the broker has
+ *    nothing to save.
  */
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -245,7 +247,11 @@ test_down_at_run_time(void)
 		g_assert_cmpint(g_array_index(archive->ids, gint64, i), ==, i);
 		g_assert_true(g_bytes_equal(g_ptr_array_index(archive->content, i), want));
 	}
-	g_assert_cmpint(g_array_index(archive->ids, gint64, n), ==, n);
+	/* the next id is above every id accepted before the crash (not exactly the next one:
+	 * after a crash the counter restarts past what the last saved snapshot reserved) */
+	g_test_message("the next id after the crash is %" G_GINT64_FORMAT,
+	               g_array_index(archive->ids, gint64, n));
+	g_assert_cmpint(g_array_index(archive->ids, gint64, n), >=, n);
 	itest_raw_free(pub);
 	itest_raw_free(sub);
 

@@ -63,6 +63,13 @@ cb_load_sub_page(MsbTopic *topic, gint64 sub_page_no, gpointer user_data)
 	g_array_append_val(fx->loads, req);
 }
 
+static void
+cb_snapshot_wanted(gpointer user_data)
+{
+	Fixture *fx = user_data;
+	fx->snapshot_wanted++;
+}
+
 MsbBrokerConfig
 default_config(void)
 {
@@ -96,6 +103,7 @@ fixture_new_with(const MsbBrokerConfig *config)
 	        .now_wall = cb_now_wall,
 	        .save_wanted = cb_save_wanted,
 	        .load_sub_page = cb_load_sub_page,
+	        .snapshot_wanted = cb_snapshot_wanted,
 	};
 
 	/* not 0, so that "time 0" is never confused with "unset" */
@@ -126,6 +134,14 @@ fixture_free(Fixture *fx)
 	g_ptr_array_unref(fx->reasons);
 	g_array_unref(fx->loads);
 	g_free(fx);
+}
+
+void
+fixture_save_snapshot(Fixture *fx)
+{
+	g_autoptr(GPtrArray) snaps = msb_broker_build_snapshot(fx->broker, FALSE);
+
+	msb_broker_snapshot_saved(fx->broker, snaps);
 }
 
 /* A connection that has not sent anything yet. */

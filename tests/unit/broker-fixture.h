@@ -34,6 +34,7 @@ typedef struct {
 	gboolean close_in_callback; /* like msb-server.c: close the session inside disconnect */
 	guint save_wanted;          /* save_wanted() calls */
 	GArray *loads;              /* LoadRequest, in callback order */
+	guint snapshot_wanted;      /* snapshot_wanted() calls */
 } Fixture;
 
 struct _Client {
@@ -56,6 +57,10 @@ fixture_new(void);
 void
 fixture_free(Fixture *fx);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Fixture, fixture_free)
+/* Build a snapshot and report it saved, as the adapter does on snapshot_wanted(): the ids it
+ * reserves may be delivered and acknowledged. */
+void
+fixture_save_snapshot(Fixture *fx);
 
 /* ---- clients ---- */
 
