@@ -38,14 +38,11 @@ WAIT_IDLE=${WAIT_IDLE:-300} # seconds to wait for a quiet machine before measuri
 STEP_WAIT_IDLE=${STEP_WAIT_IDLE:-60} # the same before each of our measurements and before the peers
 IDLE_MAX=${IDLE_MAX:-0.15}  # "quiet": at most this many cores busy over one second
 
-log() { printf '[%4ss] %s\n' "$SECONDS" "$*" >&2; }
+# shellcheck source=bench/bench-lib.sh
+. "$HERE/bench-lib.sh"
 
 # ---- what is needed ----------------------------------------------------------------
 
-missing=()
-need_cmd() { # command package
-	command -v "$1" >/dev/null || missing+=("$1 (package $2)")
-}
 need_cmd meson meson
 need_cmd ninja ninja-build
 need_cmd cc gcc
@@ -54,26 +51,11 @@ need_cmd timeout coreutils
 need_cmd taskset util-linux
 [ "$INTERLEAVE" != 1 ] || need_cmd nats-server nats-server
 if [ "$PEERS_RUN" = 1 ]; then
-	need_cmd nats-server nats-server
-	need_cmd go golang-go
-	need_cmd redis-server redis-server
-	need_cmd redis-benchmark redis-tools
-	need_cmd redis-cli redis-tools
-	need_cmd iperf3 iperf3
-	need_cmd gcc gcc
-	[ -d /usr/share/gocode/src/github.com/nats-io/nats.go ] ||
-		missing+=("/usr/share/gocode/src/github.com/nats-io/nats.go (package golang-github-nats-io-go-nats-dev)")
-	[ -x "$PEERS/run-peers.sh" ] || missing+=("$PEERS/run-peers.sh (the peer harness; set PEERS=dir)")
+	need_peer_tools
 else
 	need_cmd go golang-go
 fi
-pkg-config --exists 'gio-2.0 >= 2.74' 2>/dev/null || missing+=("gio-2.0 >= 2.74 (package libglib2.0-dev)")
-if [ "${#missing[@]}" -gt 0 ]; then
-	echo "run-bench.sh: missing:" >&2
-	printf '  %s\n' "${missing[@]}" >&2
-	echo "On Debian 12: apt-get install -y meson ninja-build gcc pkg-config libglib2.0-dev nats-server golang-go golang-github-nats-io-go-nats-dev redis-server redis-tools iperf3 strace" >&2
-	exit 2
-fi
+exit_if_missing run-bench.sh
 command -v strace >/dev/null || log "strace not installed (package strace): the peer harness skips its fsync census"
 for port in 4222 6379; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -86,17 +68,6 @@ done
 WORK=$(mktemp -d /tmp/msbbench.XXXXXX)
 MSB_PID=""
 NATS_PID=""
-stop_pid() { # stop one process we started, by pid, then reap it
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -9 "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 cleanup() {
 	stop_pid "$MSB_PID"
 	stop_pid "$NATS_PID"
@@ -115,69 +86,20 @@ OURS="$WORK/ours.jsonl"
 
 # ---- build ---------------------------------------------------------------------------
 
-log "building ours: release build in $BUILD_DIR (without the tests: the bench needs only the broker and msbctl)"
-if [ -f "$BUILD_DIR/build.ninja" ]; then
-	meson configure "$BUILD_DIR" -Dbuildtype=release -Dtests=false >/dev/null
-else
-	meson setup "$BUILD_DIR" "$REPO" --buildtype=release -Dtests=false >/dev/null
-fi
-ninja -C "$BUILD_DIR" src/node/my-service-bus src/tools/msbctl >/dev/null
+build_ours src/node/my-service-bus src/tools/msbctl
 MSB="$BUILD_DIR/src/node/my-service-bus"
 MSBCTL="$BUILD_DIR/src/tools/msbctl"
-
-log "building the peer harness (a copy of $PEERS in $WORK/peers)"
-cp -r "$PEERS" "$WORK/peers"
-chmod -R u+w "$WORK/peers"
-rm -rf "$WORK/peers/build" "$WORK/peers/results"
-mkdir -p "$WORK/peers/build"
-(cd "$WORK/peers" && GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS='' \
-	timeout 300 go build -o build/natsbench ./natsbench)
-NATSBENCH="$WORK/peers/build/natsbench"
+build_peers
 
 # ---- a quiet machine -------------------------------------------------------------------
 
-# busy_cores SECONDS: cores busy (user, nice, system, irq, softirq, steal) over SECONDS
-busy_cores() {
-	local a b
-	a=$(head -1 /proc/stat)
-	sleep "$1"
-	b=$(head -1 /proc/stat)
-	awk -v a="$a" -v b="$b" -v s="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-		split(a, x, " "); split(b, y, " "); busy = 0
-		for (i = 2; i <= 9; i++) if (i != 5 && i != 6) busy += y[i] - x[i]
-		printf "%.2f", busy / hz / s }'
-}
-
-# Every figure here is a ratio of two programs sharing 2 cores: anything else running (a build,
-# a test suite) skews it. wait_quiet SECONDS: wait until the machine is quiet (at most
-# SECONDS; then measure anyway, with a warning); sets BUSY.
-wait_quiet() {
-	local limit=$1 waited=0
-	BUSY=$(busy_cores 1)
-	[ "$limit" -gt 0 ] || return 0
-	while awk -v b="$BUSY" -v m="$IDLE_MAX" 'BEGIN { exit !(b > m) }' && [ "$waited" -lt "$limit" ]; do
-		[ "$waited" -gt 0 ] || log "the machine is busy ($BUSY cores); waiting up to ${limit}s for it to be quiet"
-		sleep 2
-		waited=$((waited + 3))
-		BUSY=$(busy_cores 1)
-	done
-	if awk -v b="$BUSY" -v m="$IDLE_MAX" 'BEGIN { exit !(b > m) }'; then
-		log "warning: the machine is still busy ($BUSY cores); measuring anyway (see other_cores)"
-	fi
-}
 wait_quiet "$WAIT_IDLE"
 
 # ---- versions ------------------------------------------------------------------------
 
 {
-	echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-	echo "kernel: $(uname -srm)"
-	echo "cpus: $(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-	echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+	env_common
 	echo "ours: $("$MSB" --version), $("$MSBCTL" --version), buildtype $(meson configure "$BUILD_DIR" 2>/dev/null | awk '$1 == "buildtype" {print $2; exit}')"
-	echo "cc: $(cc --version | head -1)"
-	echo "glib: $(pkg-config --modversion glib-2.0)"
-	echo "git: $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
 	echo "busy cores before the run (1 s sample, not ours): $BUSY; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "settings: RUNS=$RUNS N=$N FANOUT_N=$FANOUT_N LAT_N=$LAT_N STEP_TIMEOUT=$STEP_TIMEOUT BENCH_ARGS='$BENCH_ARGS' INTERLEAVE=$INTERLEAVE"
 } >"$WORK/env.txt"
@@ -227,26 +149,6 @@ if [ "$INTERLEAVE" = 1 ]; then
 	fi
 	log "nats-server for the interleaved rows: pid $NATS_PID, 127.0.0.1:$NATS_PORT"
 fi
-
-# shellcheck disable=SC1003 # the set is a double quote and a backslash
-jstr() { printf '%s' "$1" | tr -d '"\\' | tr '\n\t' '  '; }
-
-# step BROKER TEST RUN CMD...: one measurement printing a JSON line; a crash or a timeout
-# becomes a failed line instead of aborting the run.
-step() {
-	local broker=$1 test=$2 run=$3 rc=0
-	shift 3
-	wait_quiet "$STEP_WAIT_IDLE"
-	"$@" >"$WORK/step.out" 2>"$WORK/step.err" || rc=$?
-	grep '^{' "$WORK/step.out" >>"$OURS" || true
-	if ! grep -q '^{' "$WORK/step.out"; then
-		printf '{"broker":"%s","test":"%s","run":%d,"ok":false,"error":"%s","metrics":{}}\n' \
-			"$broker" "$test" "$run" "$(jstr "exit $rc: $(tail -c 300 "$WORK/step.err")")" >>"$OURS"
-		log "  $broker $test run $run FAILED (exit $rc): $(tail -c 300 "$WORK/step.err")"
-	elif [ "$rc" -ne 0 ] || grep -q '"ok":false' "$WORK/step.out"; then
-		log "  $broker $test run $run FAILED: $(grep -o '"error":"[^"]*"' "$WORK/step.out" | head -1)"
-	fi
-}
 
 mb() { # msbctl bench under the step deadline (CPU 0 only when ONE_CPU is set)
 	local pin=()
@@ -363,43 +265,8 @@ cat "$OURS" "$WORK/peers.jsonl" >"$JSONL"
 
 "$NATSBENCH" -mode summary <"$JSONL" >"$WORK/summary.md"
 
-# get BROKER TEST METRIC: "median min max" from the summary table (commas dropped), or "".
-get() {
-	awk -F'|' -v b="$1" -v t="$2" -v m="$3" '
-		function trim(s) { gsub(/^ +| +$/, "", s); gsub(/,/, "", s); return s }
-		trim($2) == b && trim($3) == t && trim($4) == m { print trim($5), trim($6), trim($7); exit }
-	' "$WORK/summary.md"
-}
-
 # row LABEL OURS_TEST NATS_TEST METRIC TARGET(ge|le); the NATS rows are those of broker $PEER
-row() {
-	local label=$1 ot=$2 nt=$3 metric=$4 dir=$5 o n
-	o=$(get msb "$ot" "$metric")
-	n=$(get "$PEER" "$nt" "$metric")
-	awk -v label="$label" -v o="$o" -v n="$n" -v dir="$dir" '
-		function fmt(v) {
-			if (v == "") return "-"
-			if (v + 0 >= 1000) { s = sprintf("%.0f", v); out = "";
-				while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
-				return s out }
-			return sprintf("%.3g", v)
-		}
-		BEGIN {
-			split(o, a, " "); split(n, b, " ")
-			ours = (o == "") ? "failed" : fmt(a[1]) " (" fmt(a[2]) "–" fmt(a[3]) ")"
-			nats = (n == "") ? "-" : fmt(b[1]) " (" fmt(b[2]) "–" fmt(b[3]) ")"
-			ratio = "-"; verdict = "-"
-			if (o != "" && n != "" && b[1] > 0) {
-				r = a[1] / b[1]
-				# the range of the ratio: worst and best pairing of our runs with theirs
-				lo = a[2] / b[3]; hi = a[3] / b[2]
-				ratio = sprintf("%.2f (%.2f–%.2f)", r, lo, hi)
-				if (dir == "ge") verdict = (r >= 1.0) ? "met (≥ 1.0)" : "missed (≥ 1.0)"
-				else verdict = (r <= 1.0) ? "met (≤ 1.0)" : "missed (≤ 1.0)"
-			}
-			printf "| %s | %s | %s | %s | %s |\n", label, ours, nats, ratio, verdict
-		}'
-}
+row() { ratio_row "$1" msb "$2" "$PEER" "$3" "$4" "$5" 1; }
 
 {
 	echo "# run-bench.sh $STAMP"
