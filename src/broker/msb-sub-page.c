@@ -27,6 +27,7 @@ msb_sub_page_new(gint64 no)
 	/* slots start absent (zero); the whole struct is about 40 KiB */
 	sp = g_new0(MsbSubPage, 1);
 	sp->no = no;
+	sp->dropped_below = no * MSB_SUB_PAGE_SIZE;
 	return sp;
 }
 
@@ -102,6 +103,8 @@ msb_sub_page_put(MsbSubPage *sp, gint64 id, gint64 created_us, const guint8 *hea
 	msg = msb_sub_page_get(sp, id);
 	if (msg->state != MSB_MESSAGE_ABSENT)
 		msb_sub_page_forget(sp, msg);
+	/* a message (loaded back) below the watermark must be looked at by the next drop */
+	sp->dropped_below = MIN(sp->dropped_below, id);
 	msg->data = size > 0 ? msb_sub_page_alloc(sp, size, &own) : NULL;
 	if (headers_len > 0)
 		memcpy(msg->data, headers, headers_len);
@@ -126,6 +129,7 @@ msb_sub_page_put_missing(MsbSubPage *sp, gint64 id)
 	msg = msb_sub_page_get(sp, id);
 	if (msg->state != MSB_MESSAGE_ABSENT)
 		msb_sub_page_forget(sp, msg);
+	sp->dropped_below = MIN(sp->dropped_below, id);
 	msg->state = MSB_MESSAGE_MISSING;
 	sp->n_missing++;
 }
@@ -139,11 +143,19 @@ msb_sub_page_drop_before(MsbSubPage *sp, gint64 id)
 	g_return_if_fail(sp != NULL);
 	first = msb_sub_page_first_id(sp);
 	end = MIN(id, first + MSB_SUB_PAGE_SIZE);
-	for (gint64 i = first; i < end; i++) {
+	/* GC calls this after every confirmation: start where the last call left off, so that a
+	 * slowly rising floor costs what it frees, not a walk over the whole sub-page */
+	for (gint64 i = MAX(first, sp->dropped_below); i < end; i++) {
 		MsbMessage *msg = msb_sub_page_get(sp, i);
-		if (msg->state != MSB_MESSAGE_ABSENT && !msb_sub_page_is_pending(sp, i))
+		if (msb_sub_page_is_pending(sp, i)) {
+			/* kept until saved: look at it again next time */
+			end = i;
+			break;
+		}
+		if (msg->state != MSB_MESSAGE_ABSENT)
 			msb_sub_page_forget(sp, msg);
 	}
+	sp->dropped_below = MAX(sp->dropped_below, end);
 }
 
 void

@@ -57,7 +57,8 @@ typedef struct {
 	guint n_loaded;
 	guint n_missing;
 	gsize content_bytes;
-	guint n_pending; /* ids pending persistence */
+	guint n_pending;      /* ids pending persistence */
+	gint64 dropped_below; /* msb_sub_page_drop_before() found nothing to keep below this */
 	guint64 pending[(MSB_SUB_PAGE_SIZE + 63) / 64];
 	MsbSubPageBlock *blocks; /* arena, newest first */
 	MsbMessage slots[MSB_SUB_PAGE_SIZE];
