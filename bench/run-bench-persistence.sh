@@ -29,9 +29,10 @@ RUNS=${RUNS:-3}
 PUB_N=${PUB_N:-500000}         # (a) persist-pub messages (JetStream's JS_N)
 PUB_WINDOW=${PUB_WINDOW:-1000} # (a) publishes of 100 in flight: 100,000 messages, 10 MB
 IMM_N=${IMM_N:-1000000}        # (b) persist-immediate, 100 per publish (Redis's XADD_N)
-IMM_WINDOW=${IMM_WINDOW:-4}    # (b) publishes in flight per connection: 16 x 4 x 100 messages
+IMM_WINDOW=${IMM_WINDOW:-2}    # (b) publishes in flight per connection: 16 x 2 x 100 = 3,200 messages
 IMM1_N=${IMM1_N:-200000}       # (b) persist-immediate, 1 per publish
 IMM1_WINDOW=${IMM1_WINDOW:-50} # (b) 16 x 50 = 800 messages in flight, as Redis's 50 x 16
+IMM1_WIDE=${IMM1_WIDE:-200}    # (b) and again with 16 x 200 = 3,200 in flight, as 100/publish (0: not)
 PUBLISHERS=${PUBLISHERS:-16}   # (b) connections
 BACKLOG_N=${BACKLOG_N:-500000} # (c) backlog messages (JetStream's JS_N)
 JS_N=${JS_N:-500000}           # the harness's JetStream rows
@@ -115,7 +116,7 @@ wait_quiet "$WAIT_IDLE"
 	echo "ours: $("$MSB" --version), $("$MSBP" --version 2>&1 | head -1), $("$MSBCTL" --version), buildtype $(meson configure "$BUILD_DIR" 2>/dev/null | awk '$1 == "buildtype" {print $2; exit}')"
 	echo "/tmp: $(df -T /tmp | awk 'NR == 2 {print $1, $2}'), the service's DataPath is under $WORK (device $(stat -c %d "$WORK"), /tmp's $(stat -c %d /tmp))"
 	echo "busy cores before the run (1 s sample, not ours): $BUSY; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "settings: RUNS=$RUNS PUB_N=$PUB_N PUB_WINDOW=$PUB_WINDOW IMM_N=$IMM_N IMM_WINDOW=$IMM_WINDOW IMM1_N=$IMM1_N IMM1_WINDOW=$IMM1_WINDOW PUBLISHERS=$PUBLISHERS BACKLOG_N=$BACKLOG_N JS_N=$JS_N XADD_N=$XADD_N STEP_TIMEOUT=$STEP_TIMEOUT INTERLEAVE=$INTERLEAVE CENSUS=$CENSUS"
+	echo "settings: RUNS=$RUNS PUB_N=$PUB_N PUB_WINDOW=$PUB_WINDOW IMM_N=$IMM_N IMM_WINDOW=$IMM_WINDOW IMM1_N=$IMM1_N IMM1_WINDOW=$IMM1_WINDOW IMM1_WIDE=$IMM1_WIDE PUBLISHERS=$PUBLISHERS BACKLOG_N=$BACKLOG_N JS_N=$JS_N XADD_N=$XADD_N STEP_TIMEOUT=$STEP_TIMEOUT INTERLEAVE=$INTERLEAVE CENSUS=$CENSUS"
 } >"$WORK/env.txt"
 cat "$WORK/env.txt" >&2
 
@@ -279,6 +280,8 @@ for run in $(seq "$RUNS"); do
 		--publishers "$PUBLISHERS" --window "$IMM_WINDOW" --batch 100
 	step msb persist_immediate_b1 "$run" mb persist-immediate --run "$run" -n "$IMM1_N" \
 		--publishers "$PUBLISHERS" --window "$IMM1_WINDOW" --batch 1 --name persist_immediate_b1
+	[ "$IMM1_WIDE" = 0 ] || step msb persist_immediate_b1_wide "$run" mb persist-immediate --run "$run" \
+		-n "$IMM1_N" --publishers "$PUBLISHERS" --window "$IMM1_WIDE" --batch 1 --name persist_immediate_b1_wide
 	if [ "$INTERLEAVE" = 1 ]; then
 		step redis_il xadd_aof_always_c50_P16 "$run" redis_xadd "$run"
 		step machine_il fsync_1MiB "$run" dd_1mib "$run"
@@ -407,6 +410,7 @@ value() {
 		ratio_row "(a) persist-pub, msgs/s until all saved / JetStream PublishAsync" msb persist_pub "$NATS" js_pub_default saved_msgs_per_s ge 3 msgs_per_s
 		ratio_row "(b) persist_immediate, 16 conns, 100/publish, msgs/s / Redis XADD always -c 50 -P 16" msb persist_immediate "$REDIS" xadd_aof_always_c50_P16 msgs_per_s ge 1
 		ratio_row "(b) persist_immediate, 16 conns, 1/publish, msgs/s / Redis XADD always -c 50 -P 16" msb persist_immediate_b1 "$REDIS" xadd_aof_always_c50_P16 msgs_per_s ge 1
+		ratio_row "(b) the same with $((PUBLISHERS * IMM1_WIDE)) in flight (as 100/publish)" msb persist_immediate_b1_wide "$REDIS" xadd_aof_always_c50_P16 msgs_per_s ge 1
 		ratio_row "(b) payload MB/s, 100/publish / dd oflag=dsync 1 MiB" msb persist_immediate "$MACHINE" fsync_1MiB MB_per_s - 0
 		ratio_row "(b) data folder growth MB/s, 100/publish / dd 1 MiB" msb persist_immediate "$MACHINE" fsync_1MiB disk_growth_MB_per_s - 0 MB_per_s
 		ratio_row "(b) bytes the service wrote, MB/s, 100/publish / dd 1 MiB" msb persist_immediate "$MACHINE" fsync_1MiB persistence_written_MB_per_s - 0 MB_per_s
@@ -437,7 +441,7 @@ value() {
 	echo
 	echo "| shape | p50 | p90 | p99 | max |"
 	echo "|---|---:|---:|---:|---:|"
-	for t in persist_immediate persist_immediate_b1; do
+	for t in persist_immediate persist_immediate_b1 persist_immediate_b1_wide; do
 		echo "| $t | $(value msb $t p50_us) | $(value msb $t p90_us) | $(value msb $t p99_us) | $(value msb $t max_us) |"
 	done
 	echo
@@ -445,7 +449,7 @@ value() {
 	echo
 	echo "| test | client | broker | persistence service | others |"
 	echo "|---|---:|---:|---:|---:|"
-	for t in persist_pub persist_immediate persist_immediate_b1 backlog_consume; do
+	for t in persist_pub persist_immediate persist_immediate_b1 persist_immediate_b1_wide backlog_consume; do
 		echo "| $t | $(value msb $t client_cores) | $(value msb $t server_cores) | $(value msb $t persistence_cores) | $(value msb $t other_cores) |"
 	done
 	echo

@@ -181,20 +181,50 @@ codec_varint_size(guint64 v)
 	return n;
 }
 
+/* A proto3 field of wire type 2 (string, bytes, message) with a one-byte tag; proto3 leaves an
+ * empty string or bytes field out (@omit_empty), not an element of a repeated message field. */
+static gsize
+codec_len_field_size(gsize len, gboolean omit_empty)
+{
+	return omit_empty && len == 0 ? 0 : 1 + codec_varint_size(len) + len;
+}
+
+/* A proto3 int64 field with a one-byte tag: left out when 0, ten bytes of varint when negative. */
+static gsize
+codec_int64_field_size(gint64 v)
+{
+	return v == 0 ? 0 : 1 + codec_varint_size((guint64)v);
+}
+
+/*
+ * What protobuf_c_message_get_packed_size() says for the MessageContentGrpcModel of @m, worked
+ * out without building it: the broker sizes every upload by it, message by message
+ * (msb_message_codec_fit_upload()), and building the struct for that cost more than encoding.
+ */
+static gsize
+codec_record_size(const MsbPersistMessage *m)
+{
+	gsize size = codec_int64_field_size(m->id) + codec_int64_field_size(m->created_us) +
+	             codec_len_field_size(m->content_len, TRUE);
+
+	for (guint j = 0; j < m->n_headers; j++) {
+		const MsbPersistHeader *h = &m->headers[j];
+		gsize item = codec_len_field_size(h->key != NULL ? strlen(h->key) : 0, TRUE) +
+		             codec_len_field_size(h->value != NULL ? strlen(h->value) : 0, TRUE);
+
+		size += codec_len_field_size(item, FALSE);
+	}
+	return size;
+}
+
 gsize
 msb_message_codec_element_size(const MsbPersistMessage *message)
 {
-	CodecRecords r;
-	gsize size;
-
 	g_return_val_if_fail(message != NULL, 0);
 	g_return_val_if_fail(codec_check_messages(message, 1), 0);
 
-	codec_records_init(&r, message, 1);
-	size = protobuf_c_message_get_packed_size(&r.recs[0].base);
-	codec_records_clear(&r);
 	/* field 1 (list) and field 2 (upload) both have a one-byte tag */
-	return 1 + codec_varint_size(size) + size;
+	return codec_len_field_size(codec_record_size(message), FALSE);
 }
 
 gsize

@@ -946,7 +946,11 @@ msb_store_new(const gchar *data_path)
 	store->seal_idle_us = 10 * G_TIME_SPAN_SECOND;
 	store->wal_max = 32u << 20;
 	store->data_max = 1u << 30;
-	store->compress_level = 6;
+	/* zlib's fastest level: sealing runs in the writer thread, between commits, and at the
+	 * default level (6) deflate alone took some 8,000 instructions per 100-byte message, about
+	 * half of everything the service did for a save (bench/RESULTS.md); level 1 is two to three
+	 * times faster for 10-15% more bytes on text-like payloads */
+	store->compress_level = 1;
 	store->topics = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 	                                      (GDestroyNotify)msb_topic_free);
 	store->cuts = g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_cut_free);
