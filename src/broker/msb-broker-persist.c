@@ -70,6 +70,16 @@ msb_topic_snapshot_free(MsbTopicSnapshot *snap)
 
 /* ---- saving ---- */
 
+/*
+ * A topic with a save in flight gets another one only for at least this much: what arrives
+ * during one round trip to the service is then saved by the next, in one call. Small saves in
+ * parallel would each cost a gRPC call and a commit in the service for few messages (with a
+ * message per publish and 800 in flight they made saving slower, bench/RESULTS.md); large ones
+ * are worth overlapping, so that the service writes one while the next is on its way.
+ */
+#define MSB_SAVE_AHEAD_MESSAGES 1000
+#define MSB_SAVE_AHEAD_BYTES    (1024 * 1024)
+
 /* Collect pending messages of @topic from its save cursor; FALSE if it has none there. */
 static gboolean
 msb_broker_collect(MsbTopic *topic, gsize max_bytes, guint max_messages, MsbSaveBatch *batch)
@@ -123,6 +133,7 @@ msb_broker_take_save_batch(MsbBroker *broker, gsize max_bytes, guint max_message
 	GHashTableIter iter;
 	gpointer value;
 	MsbTopic *next;
+	MsbTopicSave range;
 
 	g_return_val_if_fail(broker != NULL, FALSE);
 	g_return_val_if_fail(batch != NULL && batch->messages != NULL, FALSE);
@@ -134,18 +145,25 @@ msb_broker_take_save_batch(MsbBroker *broker, gsize max_bytes, guint max_message
 		while (g_hash_table_iter_next(&iter, NULL, &value)) {
 			MsbTopic *topic = value;
 
-			if (topic->save_in_flight || topic->save_cursor >= topic->next_id)
+			if (topic->save_failed || topic->save_cursor >= topic->next_id)
 				continue;
 			if (topic->pending_count == 0) {
 				/* ids published while the topic was not persisted: nothing to save
 				 */
-				if (topic->durable_until == topic->save_cursor)
+				if (topic->saves_in_flight == 0)
 					topic->durable_until = topic->save_cursor = topic->next_id;
 				continue;
 			}
-			/* the least recently served first: when saves run one at a time, a topic
-			 * that always has something new by the time its save settles must not
-			 * starve the others */
+			/* pending ids not in a save in flight are all at or above the save cursor
+			 * (after a failure those below wait until every save has settled) */
+			if (topic->pending_count <= topic->handed_count)
+				continue;
+			if (topic->saves_in_flight > 0 &&
+			    topic->pending_count - topic->handed_count < MSB_SAVE_AHEAD_MESSAGES &&
+			    topic->pending_bytes - topic->handed_bytes < MSB_SAVE_AHEAD_BYTES)
+				continue;
+			/* the least recently served first: a topic that always has something new
+			 * by the time its save is handed out must not starve the others */
 			if (next == NULL || topic->save_turn < next->save_turn)
 				next = topic;
 		}
@@ -153,26 +171,78 @@ msb_broker_take_save_batch(MsbBroker *broker, gsize max_bytes, guint max_message
 			return FALSE;
 		if (msb_broker_collect(next, max_bytes, max_messages, batch))
 			break;
-		/* nothing pending from its save cursor on: it needs no saving up to there */
+		/* nothing pending from its save cursor on (ids published while the topic was not
+		 * persisted): they need no saving, and with nothing in flight the watermark passes
+		 * them */
+		g_return_val_if_fail(next->saves_in_flight == 0, FALSE);
 		next->durable_until = next->save_cursor = batch->to_id + 1;
+		g_array_set_size(next->saves, 0);
 	}
+	range.from_id = batch->from_id;
+	range.to_id = batch->to_id;
+	range.done = FALSE;
+	g_array_append_val(next->saves, range);
 	next->save_cursor = batch->to_id + 1;
-	next->save_in_flight = TRUE;
+	next->saves_in_flight++;
+	next->handed_count += batch->messages->len;
+	next->handed_bytes += (gint64)batch->bytes;
 	next->save_turn = ++broker->save_turns;
 	return TRUE;
+}
+
+/* The range of @topic's saves that starts at @from_id. */
+static MsbTopicSave *
+msb_topic_find_save(MsbTopic *topic, gint64 from_id)
+{
+	for (guint i = 0; i < topic->saves->len; i++) {
+		MsbTopicSave *range = &g_array_index(topic->saves, MsbTopicSave, i);
+		if (range->from_id == from_id)
+			return range;
+	}
+	return NULL;
+}
+
+/* One of @topic's saves settled: move the watermark over the saved ranges from below, and once
+ * nothing is in flight after a failure, hand out again from the watermark. */
+static void
+msb_topic_save_settled(MsbTopic *topic, const MsbSaveBatch *batch)
+{
+	guint saved = 0;
+
+	topic->saves_in_flight--;
+	topic->handed_count -= batch->messages->len;
+	topic->handed_bytes -= (gint64)batch->bytes;
+	while (saved < topic->saves->len) {
+		const MsbTopicSave *range = &g_array_index(topic->saves, MsbTopicSave, saved);
+		if (!range->done)
+			break;
+		topic->durable_until = MAX(topic->durable_until, range->to_id + 1);
+		saved++;
+	}
+	g_array_remove_range(topic->saves, 0, saved);
+	if (topic->save_failed && topic->saves_in_flight == 0) {
+		/* saved ranges above the failed one are not pending any more: the next
+		 * collection steps over them */
+		g_array_set_size(topic->saves, 0);
+		topic->save_cursor = topic->durable_until;
+		topic->save_failed = FALSE;
+	}
 }
 
 void
 msb_broker_save_done(MsbBroker *broker, const MsbSaveBatch *batch)
 {
 	MsbTopic *topic;
+	MsbTopicSave *range;
 	MsbSubPage *sp = NULL;
 
 	g_return_if_fail(broker != NULL);
 	g_return_if_fail(batch != NULL && batch->topic != NULL);
 
 	topic = batch->topic;
-	g_warn_if_fail(topic->durable_until == batch->from_id);
+	range = msb_topic_find_save(topic, batch->from_id);
+	g_return_if_fail(range != NULL && !range->done);
+	range->done = TRUE;
 	for (guint i = 0; i < batch->messages->len; i++) {
 		const MsbPendingMessage *pm = &g_array_index(batch->messages, MsbPendingMessage, i);
 		if (sp == NULL || !msb_sub_page_holds(sp, pm->id))
@@ -185,13 +255,12 @@ msb_broker_save_done(MsbBroker *broker, const MsbSaveBatch *batch)
 		broker->pending_bytes -= (gint64)pm->content_len;
 		broker->pending_count--;
 	}
-	topic->durable_until = MAX(topic->durable_until, batch->to_id + 1);
-	topic->save_in_flight = FALSE;
+	msb_topic_save_settled(topic, batch);
 	topic->gc_due = TRUE;
 	broker->generation++;
 	msb_broker_mark_dirty(broker, topic);
 	msb_broker_release_deferred(broker);
-	if (topic->pending_count > 0 && broker->cb.save_wanted != NULL)
+	if (topic->pending_count > topic->handed_count && broker->cb.save_wanted != NULL)
 		broker->cb.save_wanted(broker->user_data);
 	msb_broker_run_deliveries(broker);
 }
@@ -199,11 +268,15 @@ msb_broker_save_done(MsbBroker *broker, const MsbSaveBatch *batch)
 void
 msb_broker_save_failed(MsbBroker *broker, const MsbSaveBatch *batch)
 {
+	MsbTopic *topic;
+
 	g_return_if_fail(broker != NULL);
 	g_return_if_fail(batch != NULL && batch->topic != NULL);
-	/* the same ids are handed out again by the next take */
-	batch->topic->save_cursor = batch->from_id;
-	batch->topic->save_in_flight = FALSE;
+	topic = batch->topic;
+	g_return_if_fail(msb_topic_find_save(topic, batch->from_id) != NULL);
+	/* the same ids are handed out again once the saves still in flight have settled */
+	topic->save_failed = TRUE;
+	msb_topic_save_settled(topic, batch);
 }
 
 gint64
@@ -265,7 +338,7 @@ msb_broker_count_saves_in_flight(MsbBroker *broker)
 	g_return_val_if_fail(broker != NULL, 0);
 	g_hash_table_iter_init(&iter, broker->topics);
 	while (g_hash_table_iter_next(&iter, NULL, &value))
-		n += ((MsbTopic *)value)->save_in_flight ? 1 : 0;
+		n += ((MsbTopic *)value)->saves_in_flight;
 	return n;
 }
 

@@ -131,7 +131,8 @@ msb_broker_count_batches_in_flight(MsbBroker *broker);
 /* ---- persistence (see msb-persist.h for the rules) ---- */
 
 /*
- * Hand out the next messages to save: from one topic with nothing in flight, in id order, at most
+ * Hand out the next messages to save: from one topic, in id order after those already handed out
+ * (saves of one topic may be in flight together, and may settle in any order), at most
  * @max_bytes content bytes (at least one message) and @max_messages. FALSE when nothing waits.
  * @batch must have been initialised with msb_save_batch_init().
  */

@@ -4,8 +4,9 @@
  * message is durable; encoding and transport are the adapter's (src/node) business.
  *
  * The rules (contract README, "Persistence decisions"):
- *  - messages of a topic are saved in id order, one save in flight per topic, so every id below
- *    the topic's durable_until watermark is on disk;
+ *  - messages of a topic are handed to saves in id order, as consecutive ranges, several in
+ *    flight at once; the topic's durable_until watermark moves over the ranges saved from below,
+ *    so every id below it is on disk whatever order the saves settle in;
  *  - ids are reserved: a snapshot's message_id is the topic's next id plus MSB_BROKER_ID_RESERVE,
  *    and no id at or above the reservation of the last *saved* snapshot is delivered or
  *    acknowledged (it waits, normally for a few milliseconds, for the next snapshot). After a

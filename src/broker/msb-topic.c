@@ -57,6 +57,7 @@ msb_topic_new(const gchar *name, gint64 next_id, gboolean persist)
 	topic->queues = g_ptr_array_new_with_free_func((GDestroyNotify)msb_queue_free);
 	topic->durable_until = next_id;
 	topic->save_cursor = next_id;
+	topic->saves = g_array_new(FALSE, FALSE, sizeof(MsbTopicSave));
 	topic->reserved_until = G_MAXINT64;
 	topic->loading = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	return topic;
@@ -70,6 +71,7 @@ msb_topic_free(MsbTopic *topic)
 	g_ptr_array_unref(topic->queues);
 	g_hash_table_unref(topic->loading);
 	g_hash_table_unref(topic->sub_pages);
+	g_array_unref(topic->saves);
 	g_free(topic->name);
 	g_free(topic);
 }

@@ -25,14 +25,20 @@ struct _MsbTopic {
 	gboolean dirty;        /* queued for a delivery pass (managed by MsbBroker) */
 	gboolean gc_due;       /* a GC pass may free something */
 	/*
-	 * Persistence bookkeeping, used only when the broker has a persistence service. Messages
-	 * are saved in id order, one save per topic at a time, so "durable" is a watermark.
+	 * Persistence bookkeeping, used only when the broker has a persistence service. Saves are
+	 * handed out in id order, as consecutive ranges, several at a time (one save at a time
+	 * would make a busy topic wait a whole round trip to the service per fsync); they may
+	 * settle in any order, and "durable" is a watermark over the ranges settled from below.
 	 */
 	gboolean track_pending; /* persistence on and persist = TRUE: new ids are pending */
 	gint64 durable_until;   /* every id below is saved, or needs no saving */
 	gint64 save_cursor;     /* ids below were handed to a save (≥ durable_until) */
-	gboolean save_in_flight;
-	guint64 save_turn; /* when it last got a save batch: the longest waiting goes first */
+	GArray *saves;          /* MsbTopicSave: the ranges handed out since durable_until */
+	guint saves_in_flight;  /* of those, not settled yet */
+	gint64 handed_count;    /* pending messages in the saves in flight */
+	gint64 handed_bytes;    /* and their content bytes */
+	gboolean save_failed;   /* one failed: nothing new is handed out until all have settled */
+	guint64 save_turn;      /* when it last got a save batch: the longest waiting goes first */
 	/* ids below this may be seen (delivered, acknowledged): a saved snapshot reserves them,
 	 * so that a restart after a crash never hands them out again; G_MAXINT64 in memory */
 	gint64 reserved_until;
@@ -45,6 +51,13 @@ struct _MsbTopic {
 	gint64 cached_bytes;
 	gint64 cached_messages;
 };
+
+/* A range of ids handed to one save; kept until durable_until passes it. */
+typedef struct {
+	gint64 from_id;
+	gint64 to_id;
+	gboolean done; /* saved; a failed one stays FALSE */
+} MsbTopicSave;
 
 /* Topic names are 3–63 bytes of [a-z0-9-], not starting or ending with '-', no "--", and not
  * "topics" (node.md §2.2). */

@@ -15,7 +15,7 @@
 
 /* how often restore is tried while the service is not there (node.md §4.1) */
 #define MSB_PERSISTENCE_RESTORE_RETRY_S 5
-/* saves in flight at once, each for a different topic */
+/* saves in flight at once, of one topic or several */
 #define MSB_PERSISTENCE_MAX_SAVES 4
 /* one save call: at most this many content bytes / messages */
 #define MSB_PERSISTENCE_SAVE_BYTES    (4 * 1024 * 1024)

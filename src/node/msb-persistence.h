@@ -2,7 +2,7 @@
  * MsbPersistence: the broker's link to my-service-bus-persistence. It connects the domain model's
  * persistence side (msb-persist.h: what to save, what is durable, what to load) to the gRPC
  * client (msb-persistence-client.h): it restores topics and queues at start-up, saves pending
- * messages as soon as they are published (one save in flight per topic), saves a snapshot after
+ * messages as soon as they are published (several saves in flight), saves a snapshot after
  * each change once the messages it refers to are saved, loads sub-pages back for lagging queues,
  * retries whatever failed, and drains everything at shutdown.
  */

@@ -434,10 +434,12 @@ test_save_pending(void)
 	MsbSaveBatch a;
 	MsbSaveBatch b;
 	MsbSaveBatch c;
+	MsbSaveBatch d;
 
 	msb_save_batch_init(&a);
 	msb_save_batch_init(&b);
 	msb_save_batch_init(&c);
+	msb_save_batch_init(&d);
 	/* the topics are in a saved snapshot: their ids are reserved, so they may be seen */
 	fixture_save_snapshot(fx);
 	g_assert_false(msb_broker_take_save_batch(fx->broker, G_MAXSIZE, G_MAXUINT, &a));
@@ -469,34 +471,42 @@ test_save_pending(void)
 	g_assert_cmpint(msb_broker_get_pending_count(fx->broker), ==, 4);
 	g_assert_cmpint(orders->durable_until, ==, 0);
 
-	/* one save per topic: what orders gets meanwhile waits for the next take ... */
+	/* while orders' save is in flight, a little more waits to ride its next save ... */
 	expect_response(pub, c_publish1(pub, "orders", "eeeee"));
 	g_assert_false(msb_broker_take_save_batch(fx->broker, G_MAXSIZE, G_MAXUINT, &b));
-	/* ... but another topic is not held up by it */
+	/* ... and another topic is not held up by it */
 	expect_response(pub, c_publish1(pub, "other", "x"));
 	g_assert_true(msb_broker_take_save_batch(fx->broker, G_MAXSIZE, G_MAXUINT, &b));
 	g_assert_true(b.topic == other);
 	assert_save_ids(&b, 0, 0, "0");
 	assert_pending_message(&b, 0, 0, fx->wall, NULL, "x");
-	g_assert_cmpuint(msb_broker_count_saves_in_flight(fx->broker), ==, 2);
-	g_assert_false(msb_broker_take_save_batch(fx->broker, G_MAXSIZE, G_MAXUINT, &c));
-
-	/* settled: no longer pending, durable up to the batch's end; saving goes on */
-	fx->save_wanted = 0;
-	msb_broker_save_done(fx->broker, &a);
-	g_assert_cmpint(orders->durable_until, ==, 4);
-	g_assert_cmpint(orders->pending_count, ==, 1);
-	g_assert_cmpint(msb_broker_get_pending_count(fx->broker), ==, 2);
-	g_assert_cmpint(msb_broker_get_pending_bytes(fx->broker), ==, 6);
-	g_assert_cmpuint(fx->save_wanted, ==, 1);
-	g_assert_cmpuint(msb_broker_count_saves_in_flight(fx->broker), ==, 1);
+	/* a sub-page's worth is worth a save of its own at once, from where the first one ended */
+	expect_response(pub, c_publish_n(pub, "orders", 999, 2));
 	g_assert_true(msb_broker_take_save_batch(fx->broker, G_MAXSIZE, G_MAXUINT, &c));
 	g_assert_true(c.topic == orders);
-	assert_save_ids(&c, 4, 4, "4");
+	assert_save_ids(&c, 4, 1003, "4-1003");
 	assert_pending_message(&c, 0, 4, fx->wall, NULL, "eeeee");
+	g_assert_cmpuint(msb_broker_count_saves_in_flight(fx->broker), ==, 3);
+	g_assert_false(msb_broker_take_save_batch(fx->broker, G_MAXSIZE, G_MAXUINT, &d));
+
+	/* the later batch settles first: its ids are no longer pending, but the watermark waits
+	 * for the ids below them */
+	fx->save_wanted = 0;
 	msb_broker_save_done(fx->broker, &c);
+	g_assert_cmpint(orders->durable_until, ==, 0);
+	g_assert_cmpint(orders->pending_count, ==, 4);
+	g_assert_cmpint(msb_broker_get_pending_count(fx->broker), ==, 5);
+	g_assert_cmpuint(msb_broker_count_saves_in_flight(fx->broker), ==, 2);
+	/* nothing new waits: no save is asked for */
+	g_assert_cmpuint(fx->save_wanted, ==, 0);
+	/* settled: no longer pending, durable over both batches */
+	msb_broker_save_done(fx->broker, &a);
+	g_assert_cmpint(orders->durable_until, ==, 1004);
+	g_assert_cmpint(orders->pending_count, ==, 0);
+	g_assert_cmpint(msb_broker_get_pending_count(fx->broker), ==, 1);
+	g_assert_cmpint(msb_broker_get_pending_bytes(fx->broker), ==, 1);
+	g_assert_cmpuint(msb_broker_count_saves_in_flight(fx->broker), ==, 1);
 	msb_broker_save_done(fx->broker, &b);
-	g_assert_cmpint(orders->durable_until, ==, 5);
 	g_assert_cmpint(other->durable_until, ==, 1);
 	g_assert_cmpint(msb_broker_get_pending_count(fx->broker), ==, 0);
 	g_assert_cmpint(msb_broker_get_pending_bytes(fx->broker), ==, 0);
@@ -506,6 +516,7 @@ test_save_pending(void)
 	msb_save_batch_clear(&a);
 	msb_save_batch_clear(&b);
 	msb_save_batch_clear(&c);
+	msb_save_batch_clear(&d);
 }
 
 static void
@@ -617,8 +628,75 @@ test_save_retry(void)
 }
 
 /*
- * Saves run one at a time (node.md §4.2: one persistence job): a topic that always has something
- * new when its save settles must not starve the others, whatever the hash order.
+ * Saves of one topic in flight together, the middle one fails: what was saved above it stops
+ * being pending, but neither the watermark nor a persist_immediately answer passes the failed
+ * ids, and nothing is handed out until every save has settled; then the failed ids go again.
+ */
+static void
+test_save_pipelined_failure(void)
+{
+	g_autoptr(Fixture) fx = persist_fixture_new();
+	Client *pub = client_new(fx, 3, 0);
+	Client *other = client_new(fx, 3, 0);
+	MsbTopic *orders = make_topic(fx, "orders");
+	g_autofree const guint8 **contents = g_new0(const guint8 *, 3000);
+	g_autofree gsize *lens = g_new0(gsize, 3000);
+	MsbSaveBatch batches[3];
+	MsbSaveBatch retry;
+	gint64 held;
+
+	for (guint i = 0; i < G_N_ELEMENTS(batches); i++)
+		msb_save_batch_init(&batches[i]);
+	msb_save_batch_init(&retry);
+	/* the topics are in a saved snapshot: their ids are reserved, so they may be seen */
+	fixture_save_snapshot(fx);
+	for (guint i = 0; i < 3000; i++) {
+		contents[i] = (const guint8 *)"m";
+		lens[i] = 1;
+	}
+	held = c_publish_full(pub, "orders", pub->next_request_id++, 3000, NULL, contents, lens,
+	                      TRUE);
+	/* a sub-page's worth each: worth saving side by side */
+	for (guint i = 0; i < G_N_ELEMENTS(batches); i++) {
+		g_autofree gchar *expect = g_strdup_printf("%u-%u", i * 1000, i * 1000 + 999);
+		g_assert_true(msb_broker_take_save_batch(fx->broker, G_MAXSIZE, 1000, &batches[i]));
+		assert_save_ids(&batches[i], i * 1000, i * 1000 + 999, expect);
+	}
+	g_assert_cmpuint(msb_broker_count_saves_in_flight(fx->broker), ==, 3);
+
+	msb_broker_save_failed(fx->broker, &batches[1]);
+	/* a publish meanwhile is not handed out while saves are still settling */
+	expect_response(other, c_publish1(other, "orders", "d"));
+	g_assert_false(msb_broker_take_save_batch(fx->broker, G_MAXSIZE, G_MAXUINT, &retry));
+	msb_broker_save_done(fx->broker, &batches[2]);
+	g_assert_cmpint(orders->durable_until, ==, 0);
+	g_assert_false(msb_broker_take_save_batch(fx->broker, G_MAXSIZE, G_MAXUINT, &retry));
+	msb_broker_save_done(fx->broker, &batches[0]);
+	g_assert_cmpint(orders->durable_until, ==, 1000);
+	g_assert_cmpuint(msb_broker_count_saves_in_flight(fx->broker), ==, 0);
+	/* the failed ids and the new one are pending; those saved above the failed ones are not */
+	g_assert_cmpint(orders->pending_count, ==, 1001);
+	expect_none(pub);
+
+	/* everything settled: the retry starts at the failed ids and steps over the saved ones */
+	g_assert_true(msb_broker_take_save_batch(fx->broker, G_MAXSIZE, G_MAXUINT, &retry));
+	assert_save_ids(&retry, 1000, 3000, "1000-1999, 3000");
+	assert_pending_message(&retry, 1000, 3000, fx->wall, NULL, "d");
+	msb_broker_save_done(fx->broker, &retry);
+	g_assert_cmpint(orders->durable_until, ==, 3001);
+	g_assert_cmpint(msb_broker_get_pending_count(fx->broker), ==, 0);
+	{
+		g_autofree gchar *expect = g_strdup_printf("%" G_GINT64_FORMAT, held);
+		assert_responses(pub, expect);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(batches); i++)
+		msb_save_batch_clear(&batches[i]);
+	msb_save_batch_clear(&retry);
+}
+
+/*
+ * A topic that always has something new when its save settles must not starve the others,
+ * whatever the hash order.
  */
 static void
 test_save_fair(void)
@@ -2294,6 +2372,7 @@ main(int argc, char **argv)
 	g_test_add_func("/broker-persist/save/pending", test_save_pending);
 	g_test_add_func("/broker-persist/save/limits", test_save_limits);
 	g_test_add_func("/broker-persist/save/retry", test_save_retry);
+	g_test_add_func("/broker-persist/save/pipelined-failure", test_save_pipelined_failure);
 	g_test_add_func("/broker-persist/save/fair", test_save_fair);
 	g_test_add_func("/broker-persist/persist-immediately/held", test_persist_immediately_held);
 	g_test_add_func("/broker-persist/persist-immediately/reject-order",
