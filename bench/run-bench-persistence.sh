@@ -38,6 +38,8 @@ BACKLOG_N=${BACKLOG_N:-500000} # (c) backlog messages (JetStream's JS_N)
 JS_N=${JS_N:-500000}           # the harness's JetStream rows
 XADD_N=${XADD_N:-1000000}      # the harness's Redis XADD rows
 STEP_TIMEOUT=${STEP_TIMEOUT:-120}
+# where the temp dir (the service's DataPath, dd's file) goes; /dev/shm takes the disk out
+WORK_BASE=${WORK_BASE:-/tmp}
 CENSUS=${CENSUS:-1}               # 1: count our service's fsyncs under strace
 CENSUS_N=${CENSUS_N:-200000}      # census of persist-immediate, 100 per publish
 CENSUS1_N=${CENSUS1_N:-50000}     # and 1 per publish
@@ -82,7 +84,7 @@ fi
 
 # ---- temp dir and cleanup ------------------------------------------------------------
 
-WORK=$(mktemp -d /tmp/msbbench.XXXXXX)
+WORK=$(mktemp -d "$WORK_BASE/msbbench.XXXXXX")
 PIDS=() # every server we start, stopped by pid on exit
 cleanup() {
 	local i
@@ -116,7 +118,7 @@ wait_quiet "$WAIT_IDLE"
 	echo "ours: $("$MSB" --version), $("$MSBP" --version 2>&1 | head -1), $("$MSBCTL" --version), buildtype $(meson configure "$BUILD_DIR" 2>/dev/null | awk '$1 == "buildtype" {print $2; exit}')"
 	echo "/tmp: $(df -T /tmp | awk 'NR == 2 {print $1, $2}'), the service's DataPath is under $WORK (device $(stat -c %d "$WORK"), /tmp's $(stat -c %d /tmp))"
 	echo "busy cores before the run (1 s sample, not ours): $BUSY; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "settings: RUNS=$RUNS PUB_N=$PUB_N PUB_WINDOW=$PUB_WINDOW IMM_N=$IMM_N IMM_WINDOW=$IMM_WINDOW IMM1_N=$IMM1_N IMM1_WINDOW=$IMM1_WINDOW IMM1_WIDE=$IMM1_WIDE PUBLISHERS=$PUBLISHERS BACKLOG_N=$BACKLOG_N JS_N=$JS_N XADD_N=$XADD_N STEP_TIMEOUT=$STEP_TIMEOUT INTERLEAVE=$INTERLEAVE CENSUS=$CENSUS"
+	echo "settings: RUNS=$RUNS PUB_N=$PUB_N PUB_WINDOW=$PUB_WINDOW IMM_N=$IMM_N IMM_WINDOW=$IMM_WINDOW IMM1_N=$IMM1_N IMM1_WINDOW=$IMM1_WINDOW IMM1_WIDE=$IMM1_WIDE PUBLISHERS=$PUBLISHERS BACKLOG_N=$BACKLOG_N JS_N=$JS_N XADD_N=$XADD_N STEP_TIMEOUT=$STEP_TIMEOUT INTERLEAVE=$INTERLEAVE CENSUS=$CENSUS WORK_BASE=$WORK_BASE"
 } >"$WORK/env.txt"
 cat "$WORK/env.txt" >&2
 
