@@ -54,7 +54,7 @@ msb_store_file_new(int fd, const gchar *path, MsbFileKind kind, guint32 no, guin
 	file->path = g_strdup(path);
 	file->kind = kind;
 	file->no = no;
-	file->size = size;
+	msb_file_set_size(file, size);
 	return file;
 }
 

@@ -2,10 +2,14 @@
  * Internal structures of MsbStore, shared by its source files (store, read, seal, recover,
  * snapshot, io). Not installed and not for the gRPC layer.
  *
- * Threads: one writer thread owns every file descriptor that is appended to and all file sizes;
- * it is the only thread that changes the in-memory index, and does so under store->lock. Readers
- * take store->lock only to copy the locations they need (with references on the files, so that a
- * file removed meanwhile stays readable), then read without the lock.
+ * Threads: the writer thread appends to the write-ahead segments (it alone, and it alone sets
+ * their sizes and removes them) and commits saves; the sealer thread (msb-store-seal.c) writes the
+ * data and index files, sealing in the background so that saves never wait for compression.
+ * Both change the in-memory index, always under store->lock; the sealer works on what it copied
+ * under the lock, and only drops the records it sealed. Whoever seals holds store->seal_lock, so
+ * that a deleted topic is never freed (by the writer) while it is being sealed. Readers take
+ * store->lock only to copy the locations they need (with references on the files, so that a file
+ * removed meanwhile stays readable), then read without the lock.
  */
 #pragma once
 
@@ -89,6 +93,21 @@ typedef struct {
 	gboolean removed; /* writer: unlinked */
 } MsbStoreFile;
 
+/* A file's size is set by the thread that appends to it (the writer for segments, the sealer
+ * for data and index files) and read by the other one for the disk-use figures: relaxed atomics
+ * make that well-defined; the owner's own reads need none. */
+static inline void
+msb_file_set_size(MsbStoreFile *file, guint64 size)
+{
+	__atomic_store_n(&file->size, size, __ATOMIC_RELAXED);
+}
+
+static inline guint64
+msb_file_get_size(const MsbStoreFile *file)
+{
+	return __atomic_load_n(&file->size, __ATOMIC_RELAXED);
+}
+
 /* One message record in a write-ahead segment. */
 typedef struct {
 	MsbStoreFile *file; /* NULL = empty slot */
@@ -133,7 +152,9 @@ typedef struct {
 	guint64 disk_bytes;
 	gint64 last_save_us;
 	gint64 delete_after_us; /* 0 = live */
-	gint64 seal_retry_mono; /* writer: no seal attempt before this after a failure */
+	gint64 seal_retry_mono; /* sealer: no seal attempt before this after a failure */
+	gint64 applied_lsn; /* under lock: the highest lsn in the index; a seal covers up to it */
+	gboolean wals_free; /* under lock: sealing freed records: the writer collects segments */
 } MsbTopic;
 
 typedef enum {
@@ -154,6 +175,7 @@ struct _MsbStore {
 	MsbStoreIo io;
 
 	gint64 seal_idle_us;
+	gint64 seal_period_us;
 	guint64 wal_max;
 	guint64 data_max;
 	gint compress_level;
@@ -171,7 +193,11 @@ struct _MsbStore {
 	gboolean stopping;
 	GThread *writer;
 	gint64 last_maintenance_mono;
-	gint64 seal_yield_mono; /* a bounded sealing pass gives way to waiting saves after this */
+	gint wals_free; /* atomic: some topic has wals_free set */
+
+	pthread_mutex_t seal_lock; /* held by whoever seals (see above) */
+	pthread_cond_t seal_cond;  /* with queue_lock: the sealer waits for its period or stop */
+	GThread *sealer;
 
 	pthread_mutex_t snapshot_lock;
 };
@@ -237,6 +263,9 @@ msb_topic_update_disk_bytes(MsbTopic *topic);
 /* Drops WAL segments and data files that nothing points to any more (writer, under lock). */
 void
 msb_topic_collect_files(MsbStore *store, MsbTopic *topic, GPtrArray *unlink_paths);
+/* The same for data files only (the sealer's). */
+void
+msb_topic_collect_data_files(MsbStore *store, MsbTopic *topic, GPtrArray *unlink_paths);
 /* Undoes a failed append; if that fails too the file is marked broken (never appended again). */
 void
 msb_rollback_file(MsbStoreFile *file, guint64 size);
@@ -277,29 +306,27 @@ msb_read_frame(MsbStoreFile *file, guint64 offset, guint32 length, guint16 want_
 MsbStoreMessage *
 msb_read_record(const MsbRecRef *ref, gint64 want_id, gint64 *lsn, GError **error);
 
-/* msb-store-seal.c (writer thread) */
-/* Whether a bounded sealing pass (@deadline_mono < G_MAXINT64) should stop now: at its deadline,
- * or once it has had store->seal_yield_mono when a request waits for the writer. */
+/* msb-store-seal.c (with store->seal_lock held) */
+/* Removes the files of @paths (msb_topic_collect_*() gave them: nothing points into them). */
+void
+msb_store_unlink_paths(GPtrArray *paths);
+/* Whether a bounded sealing pass (@deadline_mono < G_MAXINT64) should stop now. */
 static inline gboolean
-msb_seal_time_is_up(MsbStore *store, gint64 deadline_mono)
+msb_seal_time_is_up(gint64 deadline_mono)
 {
-	gint64 now;
-
-	if (deadline_mono == G_MAXINT64)
-		return FALSE;
-	now = g_get_monotonic_time();
-	return now >= deadline_mono ||
-	       (now >= store->seal_yield_mono && g_atomic_int_get(&store->queued) > 0);
+	return deadline_mono != G_MAXINT64 && g_get_monotonic_time() >= deadline_mono;
 }
 
-gboolean
-msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **error);
 /*
  * Seals what the sealing rule allows (everything open with @all) until @deadline_mono (G_MAXINT64:
  * no limit); TRUE when it stopped early with sealable sub-pages left.
  */
 gboolean
 msb_seal_topic(MsbStore *store, MsbTopic *topic, gboolean all, gint64 deadline_mono);
+/* Seals what the rule allows (everything open with @all) in every live topic, until
+ * @deadline_mono; TRUE when it stopped early with work left. */
+gboolean
+msb_seal_pass(MsbStore *store, gboolean all, gint64 deadline_mono);
 
 /* msb-store-recover.c */
 gboolean

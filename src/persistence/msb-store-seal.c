@@ -81,7 +81,7 @@ msb_seal_flush_part(MsbSealCtx *c, GError **error)
 	e.block_crc = crc;
 	memcpy(e.bitmap, c->bitmap, MSB_BITMAP_BYTES);
 	g_array_append_val(c->entries, e);
-	c->data->size += e.length;
+	msb_file_set_size(c->data, c->data->size + e.length);
 
 	g_byte_array_set_size(c->part, 0);
 	memset(c->bitmap, 0, sizeof(c->bitmap));
@@ -130,8 +130,8 @@ msb_seal_data_file(MsbStore *store, MsbTopic *topic, GError **error)
 	return data;
 }
 
-static void
-msb_seal_unlink(GPtrArray *paths)
+void
+msb_store_unlink_paths(GPtrArray *paths)
 {
 	for (guint i = 0; i < paths->len; i++) {
 		const gchar *path = g_ptr_array_index(paths, i);
@@ -143,13 +143,13 @@ msb_seal_unlink(GPtrArray *paths)
 	}
 }
 
-/* Reads @sub (its blocks merged with its overlay) and writes it as compressed blocks at the end
- * of @data, neither flushed nor indexed yet; its index entries are appended to @entries. */
+/* Reads @plan (@sub's blocks merged with its overlay, as copied under the lock) and writes it as
+ * compressed blocks at the end of @data, neither flushed nor indexed yet; its index entries are
+ * appended to @entries. */
 static gboolean
-msb_seal_write_blocks(MsbStore *store, MsbSubPage *sub, MsbStoreFile *data, gint64 covers_lsn,
-                      GArray *entries, GError **error)
+msb_seal_write_blocks(MsbStore *store, MsbSubPage *sub, MsbReadPlan *plan, MsbStoreFile *data,
+                      gint64 covers_lsn, GArray *entries, GError **error)
 {
-	g_autoptr(MsbReadPlan) plan = NULL;
 	g_autoptr(GByteArray) part = g_byte_array_new();
 	MsbSealCtx c = {0};
 	gboolean stopped = FALSE;
@@ -161,8 +161,6 @@ msb_seal_write_blocks(MsbStore *store, MsbSubPage *sub, MsbStoreFile *data, gint
 	c.part = part;
 	c.entries = entries;
 	c.first = entries->len;
-	/* the writer is the only thread that changes the index, so it may read it unlocked */
-	plan = msb_read_plan_new(sub, 0, MSB_STORE_SUB_PAGE_SIZE - 1);
 	if (!msb_read_plan_run(plan, msb_seal_add_cb, &c, &stopped, error))
 		return FALSE;
 	if (stopped) {
@@ -183,6 +181,11 @@ msb_seal_write_blocks(MsbStore *store, MsbSubPage *sub, MsbStoreFile *data, gint
  * least one sub-page and stops early when msb_seal_time_is_up() or once the data file is full;
  * *@n_done says how many of @subs it handled. On failure nothing of the pass is kept: the blocks
  * and index records written are cut off again and every record stays in the log.
+ *
+ * The writer goes on saving meanwhile, also into these sub-pages: what the pass seals is fixed
+ * at its start, under the lock, as every record applied to the index so far (lsn up to the
+ * topic's applied_lsn; those written since have larger ones). Only those records leave the
+ * overlay when the pass is committed; newer ones stay, and the sub-page stays open for them.
  */
 static gboolean
 msb_seal_sub_pages(MsbStore *store, MsbTopic *topic, MsbSubPage *const *subs, guint n,
@@ -192,17 +195,23 @@ msb_seal_sub_pages(MsbStore *store, MsbTopic *topic, MsbSubPage *const *subs, gu
 	g_autoptr(GArray) ends = g_array_new(FALSE, FALSE, sizeof(guint)); /* per sub-page */
 	g_autoptr(GByteArray) idx = g_byte_array_new();
 	g_autoptr(GPtrArray) unlink_paths = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) plans =
+	        g_ptr_array_new_with_free_func((GDestroyNotify)msb_read_plan_free);
 	MsbStoreFile *data;
 	MsbStoreFile *index = topic->index;
 	guint64 data_before;
 	guint64 index_before = index->size;
-	/* every record of these sub-pages written so far has a smaller lsn */
-	gint64 covers_lsn = topic->next_lsn - 1;
+	gint64 covers_lsn;
 	guint fsyncs = 0;
 	guint done = 0;
 	guint sealed = 0;
 
 	*n_done = 0;
+	msb_lock(&store->lock);
+	covers_lsn = topic->applied_lsn;
+	for (guint i = 0; i < n; i++)
+		g_ptr_array_add(plans, msb_read_plan_new(subs[i], 0, MSB_STORE_SUB_PAGE_SIZE - 1));
+	msb_unlock(&store->lock);
 	if (index->broken) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 		            "%s could not be repaired after a write error; restart the service",
@@ -216,9 +225,10 @@ msb_seal_sub_pages(MsbStore *store, MsbTopic *topic, MsbSubPage *const *subs, gu
 
 	while (done < n) {
 		if (done > 0 &&
-		    (msb_seal_time_is_up(store, deadline_mono) || data->size >= store->data_max))
+		    (msb_seal_time_is_up(deadline_mono) || data->size >= store->data_max))
 			break;
-		if (!msb_seal_write_blocks(store, subs[done], data, covers_lsn, entries, error))
+		if (!msb_seal_write_blocks(store, subs[done], g_ptr_array_index(plans, done), data,
+		                           covers_lsn, entries, error))
 			goto fail;
 		g_array_append_val(ends, entries->len);
 		done++;
@@ -247,7 +257,7 @@ msb_seal_sub_pages(MsbStore *store, MsbTopic *topic, MsbSubPage *const *subs, gu
 		msb_rollback_file(index, index_before);
 		goto fail;
 	}
-	index->size = index_before + idx->len;
+	msb_file_set_size(index, index_before + idx->len);
 	fsyncs++;
 	if (!msb_io_sync(&store->io, index->fd, index->path, error)) {
 		msb_rollback_file(index, index_before);
@@ -280,23 +290,31 @@ msb_seal_sub_pages(MsbStore *store, MsbTopic *topic, MsbSubPage *const *subs, gu
 		sub->blocks = blocks;
 		sub->covers_lsn = covers_lsn;
 		for (guint i = 0; sub->overlay != NULL && i < MSB_STORE_SUB_PAGE_SIZE; i++) {
-			if (sub->overlay[i].file != NULL) {
-				sub->overlay[i].file->live--;
-				msb_store_file_unref(sub->overlay[i].file);
-			}
+			MsbRecRef *slot = &sub->overlay[i];
+			/* saved while the pass ran: not in these blocks, still in the log */
+			if (slot->file == NULL || slot->lsn > covers_lsn)
+				continue;
+			slot->file->live--;
+			msb_store_file_unref(slot->file);
+			slot->file = NULL;
+			sub->n_overlay--;
 		}
-		g_clear_pointer(&sub->overlay, g_free);
-		sub->n_overlay = 0;
-		g_hash_table_remove(topic->open_subs, sub);
+		if (sub->n_overlay == 0) {
+			g_clear_pointer(&sub->overlay, g_free);
+			g_hash_table_remove(topic->open_subs, sub);
+		}
 		msb_sub_page_recount(sub);
 		sealed++;
 	}
 	msb_topic_recount(topic);
 	store->stats.seals += sealed;
 	store->stats.seal_fsyncs += fsyncs;
-	msb_topic_collect_files(store, topic, unlink_paths);
+	/* data files are ours; the segments are the writer's to remove, between its commits */
+	msb_topic_collect_data_files(store, topic, unlink_paths);
+	topic->wals_free = TRUE;
+	g_atomic_int_set(&store->wals_free, 1);
 	msb_unlock(&store->lock);
-	msb_seal_unlink(unlink_paths);
+	msb_store_unlink_paths(unlink_paths);
 	return TRUE;
 
 fail:
@@ -305,14 +323,6 @@ fail:
 	msb_unlock(&store->lock);
 	msb_rollback_file(data, data_before);
 	return FALSE;
-}
-
-gboolean
-msb_seal_sub_page(MsbStore *store, MsbTopic *topic, MsbSubPage *sub, GError **error)
-{
-	guint done = 0;
-
-	return msb_seal_sub_pages(store, topic, &sub, 1, G_MAXINT64, &done, error);
 }
 
 static gint
@@ -333,33 +343,31 @@ msb_seal_topic(MsbStore *store, MsbTopic *topic, gboolean all, gint64 deadline_m
 	GHashTableIter iter;
 	gpointer key;
 
-	if (g_hash_table_size(topic->open_subs) == 0)
-		return FALSE;
 	if (!all && now < topic->seal_retry_mono)
 		return FALSE;
+	/* the writer adds sub-pages and records meanwhile: choose under the lock (sub-pages are
+	 * never freed while the topic lives, and it lives while we hold seal_lock) */
+	subs = g_ptr_array_new();
+	msb_lock(&store->lock);
 	last = g_tree_node_last(topic->subs);
 	newest = last != NULL ? ((MsbSubPage *)g_tree_node_value(last))->no : -1;
-	subs = g_ptr_array_new();
 	g_hash_table_iter_init(&iter, topic->open_subs);
-	while (g_hash_table_iter_next(&iter, &key, NULL))
-		g_ptr_array_add(subs, key);
-	g_ptr_array_sort(subs, msb_cmp_sub);
-	for (guint i = 0; i < subs->len;) {
-		MsbSubPage *sub = g_ptr_array_index(subs, i);
+	while (g_hash_table_iter_next(&iter, &key, NULL)) {
+		MsbSubPage *sub = key;
 		gboolean full = sub->count == MSB_STORE_SUB_PAGE_SIZE;
 		gboolean idle =
 		        sub->no < newest && now - sub->last_write_mono >= store->seal_idle_us;
 
-		if (!all && !full && !idle)
-			g_ptr_array_remove_index(subs, i);
-		else
-			i++;
+		if (all || full || idle)
+			g_ptr_array_add(subs, sub);
 	}
+	msb_unlock(&store->lock);
+	g_ptr_array_sort(subs, msb_cmp_sub);
 	for (guint i = 0; i < subs->len;) {
 		g_autoptr(GError) error = NULL;
 		guint done = 0;
 
-		if (msb_seal_time_is_up(store, deadline_mono))
+		if (msb_seal_time_is_up(deadline_mono))
 			return TRUE;
 		if (!msb_seal_sub_pages(store, topic, (MsbSubPage *const *)subs->pdata + i,
 		                        MIN(subs->len - i, MSB_SEAL_BATCH), deadline_mono, &done,
@@ -376,4 +384,41 @@ msb_seal_topic(MsbStore *store, MsbTopic *topic, gboolean all, gint64 deadline_m
 		i += done;
 	}
 	return FALSE;
+}
+
+static gint
+msb_cmp_topic_name(gconstpointer a, gconstpointer b)
+{
+	const MsbTopic *x = *(MsbTopic *const *)a;
+	const MsbTopic *y = *(MsbTopic *const *)b;
+	return strcmp(x->name, y->name);
+}
+
+gboolean
+msb_seal_pass(MsbStore *store, gboolean all, gint64 deadline_mono)
+{
+	g_autoptr(GPtrArray) topics = g_ptr_array_new();
+	GHashTableIter iter;
+	gpointer value;
+	gboolean more = FALSE;
+
+	msb_lock(&store->lock);
+	g_hash_table_iter_init(&iter, store->topics);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		MsbTopic *topic = value;
+		/* a deleted topic is not sealed: it is restored as it is, or removed */
+		if (topic->delete_after_us == 0 && g_hash_table_size(topic->open_subs) > 0)
+			g_ptr_array_add(topics, topic);
+	}
+	msb_unlock(&store->lock);
+	g_ptr_array_sort(topics, msb_cmp_topic_name);
+	for (guint i = 0; i < topics->len; i++) {
+		if (msb_seal_time_is_up(deadline_mono)) {
+			more = TRUE;
+			break;
+		}
+		if (msb_seal_topic(store, g_ptr_array_index(topics, i), all, deadline_mono))
+			more = TRUE;
+	}
+	return more;
 }

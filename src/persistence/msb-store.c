@@ -1,11 +1,12 @@
 /*
- * MsbStore: the public API, the in-memory index and the writer thread.
+ * MsbStore: the public API, the in-memory index, the writer thread and the sealer thread.
  *
- * Every change to the files goes through one writer thread. Callers queue a request and sleep;
- * the writer takes everything queued, appends it, issues one fdatasync per touched file and only
- * then publishes the new locations in the index and wakes the callers. So a save costs one fsync
- * however many savers share it (group commit), a failed write never becomes visible, and readers
- * never see data that is not yet durable.
+ * Every save goes through one writer thread. Callers queue a request and sleep; the writer takes
+ * everything queued, appends it, issues one fdatasync per touched file and only then publishes
+ * the new locations in the index and wakes the callers. So a save costs one fsync however many
+ * savers share it (group commit), a failed write never becomes visible, and readers never see
+ * data that is not yet durable. Sealing (compressing full sub-pages into the data files) runs in
+ * a thread of its own, so that no save waits behind it.
  */
 #define G_LOG_DOMAIN "msb-store"
 
@@ -16,16 +17,15 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #define MSB_STORE_FORMAT_MARKER   "msb-store 1\n"
 #define MSB_MAINTENANCE_PERIOD_US (500 * G_TIME_SPAN_MILLISECOND)
-/* the writer stops sealing after this much work to let queued saves through */
+/* the sealer looks at the topics again after this much work (new full sub-pages, stop) */
 #define MSB_SEAL_SLICE_US (50 * G_TIME_SPAN_MILLISECOND)
-/* ... but a slice gives way to waiting saves after this long: sealing must not add its whole
- * slice to the latency of every save that arrives meanwhile */
-#define MSB_SEAL_MIN_SLICE_US (5 * G_TIME_SPAN_MILLISECOND)
 /* a batch stops growing at this many bytes so that one commit does not hold up the next */
 #define MSB_BATCH_MAX_BYTES (64u << 20)
 /* at most this many files of one batch are flushed at the same time */
@@ -284,11 +284,11 @@ msb_topic_recount(MsbTopic *topic)
 void
 msb_topic_update_disk_bytes(MsbTopic *topic)
 {
-	guint64 n = topic->index != NULL ? topic->index->size : 0;
+	guint64 n = topic->index != NULL ? msb_file_get_size(topic->index) : 0;
 	for (guint i = 0; i < topic->wals->len; i++)
-		n += ((MsbStoreFile *)g_ptr_array_index(topic->wals, i))->size;
+		n += msb_file_get_size(g_ptr_array_index(topic->wals, i));
 	for (guint i = 0; i < topic->datas->len; i++)
-		n += ((MsbStoreFile *)g_ptr_array_index(topic->datas, i))->size;
+		n += msb_file_get_size(g_ptr_array_index(topic->datas, i));
 	topic->disk_bytes = n;
 }
 
@@ -314,6 +314,7 @@ msb_topic_apply_record(MsbTopic *topic, gint64 id, const MsbRecRef *ref, gint64 
 	*slot = *ref;
 	msb_store_file_ref(slot->file);
 	slot->file->live++;
+	topic->applied_lsn = MAX(topic->applied_lsn, ref->lsn);
 	if (!msb_bitmap_get(sub->present, i)) {
 		msb_bitmap_set(sub->present, i);
 		sub->count++;
@@ -344,6 +345,12 @@ void
 msb_topic_collect_files(MsbStore *store, MsbTopic *topic, GPtrArray *unlink_paths)
 {
 	msb_collect_from(store, topic->wals, unlink_paths);
+	msb_topic_collect_data_files(store, topic, unlink_paths);
+}
+
+void
+msb_topic_collect_data_files(MsbStore *store, MsbTopic *topic, GPtrArray *unlink_paths)
+{
 	msb_collect_from(store, topic->datas, unlink_paths);
 	msb_topic_update_disk_bytes(topic);
 }
@@ -470,7 +477,7 @@ msb_rollback_file(MsbStoreFile *file, guint64 size)
 		file->broken = TRUE;
 		return;
 	}
-	file->size = size;
+	msb_file_set_size(file, size);
 }
 
 static MsbTopic *
@@ -603,7 +610,7 @@ msb_writer_save(MsbStore *store, MsbRequest *req, GArray *touched, GError **erro
 		msb_rollback_file(wal, wal->size);
 		return FALSE;
 	}
-	wal->size = offset;
+	msb_file_set_size(wal, offset);
 	req->t = topic;
 	req->file = msb_store_file_ref(wal);
 	return TRUE;
@@ -649,7 +656,7 @@ msb_writer_topic_state(MsbStore *store, MsbRequest *req, GArray *touched, GError
 		msb_rollback_file(topic->index, before);
 		return FALSE;
 	}
-	topic->index->size = before + frame->len;
+	msb_file_set_size(topic->index, before + frame->len);
 	req->file = msb_store_file_ref(topic->index);
 	return TRUE;
 }
@@ -716,51 +723,105 @@ msb_writer_gc_topic(MsbStore *store, MsbTopic *topic)
 	msb_topic_free(topic);
 }
 
-static gint
-msb_cmp_topic_name(gconstpointer a, gconstpointer b)
+/*
+ * Removes the write-ahead segments that sealing emptied. The writer does it, between commits:
+ * a segment it wrote records to in a commit that is not applied yet would look empty to anyone
+ * else.
+ */
+static void
+msb_writer_collect_wals(MsbStore *store)
 {
-	const MsbTopic *x = *(MsbTopic *const *)a;
-	const MsbTopic *y = *(MsbTopic *const *)b;
-	return strcmp(x->name, y->name);
+	g_autoptr(GPtrArray) unlink_paths = g_ptr_array_new_with_free_func(g_free);
+	GHashTableIter iter;
+	gpointer value;
+
+	if (!g_atomic_int_compare_and_exchange(&store->wals_free, 1, 0))
+		return;
+	msb_lock(&store->lock);
+	g_hash_table_iter_init(&iter, store->topics);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		MsbTopic *topic = value;
+		if (!topic->wals_free)
+			continue;
+		topic->wals_free = FALSE;
+		msb_collect_from(store, topic->wals, unlink_paths);
+		msb_topic_update_disk_bytes(topic);
+	}
+	msb_unlock(&store->lock);
+	msb_store_unlink_paths(unlink_paths);
 }
 
-/*
- * One pass: GC, then sealing (with @seal_all every open sub-page). A @bounded pass stops sealing
- * after MSB_SEAL_SLICE_US, or after MSB_SEAL_MIN_SLICE_US when a request is waiting, and returns
- * TRUE when work was left for the next pass (which follows the next commit).
- */
-static gboolean
-msb_writer_maintenance(MsbStore *store, gboolean seal_all, gboolean bounded)
+/* Removes the deleted topics whose time has come. Only while nobody seals (seal_lock): if the
+ * sealer is busy, the next pass does it. */
+static void
+msb_writer_gc(MsbStore *store, gboolean wait_for_sealer)
 {
-	g_autoptr(GPtrArray) topics = g_ptr_array_new();
+	g_autoptr(GPtrArray) due = g_ptr_array_new();
 	GHashTableIter iter;
 	gpointer value;
 	gint64 now = g_get_real_time();
-	gint64 deadline = bounded ? g_get_monotonic_time() + MSB_SEAL_SLICE_US : G_MAXINT64;
+
+	store->last_maintenance_mono = g_get_monotonic_time();
+	if (wait_for_sealer)
+		msb_lock(&store->seal_lock);
+	else if (pthread_mutex_trylock(&store->seal_lock) != 0)
+		return;
+	/* the writer is the only thread that adds or removes topics: no lock needed to look */
+	g_hash_table_iter_init(&iter, store->topics);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		MsbTopic *topic = value;
+		if (topic->delete_after_us != 0 && now >= topic->delete_after_us)
+			g_ptr_array_add(due, topic);
+	}
+	for (guint i = 0; i < due->len; i++)
+		msb_writer_gc_topic(store, g_ptr_array_index(due, i));
+	msb_unlock(&store->seal_lock);
+}
+
+/* An explicit maintenance request: GC, then sealing (everything open with @seal_all) while the
+ * caller waits. */
+static void
+msb_writer_maintenance(MsbStore *store, gboolean seal_all)
+{
+	msb_writer_gc(store, TRUE);
+	msb_lock(&store->seal_lock);
+	msb_seal_pass(store, seal_all, G_MAXINT64);
+	msb_unlock(&store->seal_lock);
+	msb_writer_collect_wals(store);
+}
+
+/* ---- sealer: the loop -------------------------------------------------------------------- */
+
+/*
+ * Seals in slices of MSB_SEAL_SLICE_US, back to back while there is work, else every
+ * seal_period_us. It runs at a lower priority than the writer and the gRPC threads:
+ * sealing can wait, a save should not.
+ */
+static gpointer
+msb_sealer_thread(gpointer data)
+{
+	MsbStore *store = data;
 	gboolean more = FALSE;
 
-	store->seal_yield_mono = g_get_monotonic_time() + MSB_SEAL_MIN_SLICE_US;
-	g_hash_table_iter_init(&iter, store->topics);
-	while (g_hash_table_iter_next(&iter, NULL, &value))
-		g_ptr_array_add(topics, value);
-	g_ptr_array_sort(topics, msb_cmp_topic_name);
-	for (guint i = 0; i < topics->len; i++) {
-		MsbTopic *topic = g_ptr_array_index(topics, i);
-		if (topic->delete_after_us != 0 && now >= topic->delete_after_us) {
-			msb_writer_gc_topic(store, topic);
-			continue;
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+		g_debug("cannot lower the sealer's priority: %s", g_strerror(errno));
+	for (;;) {
+		gint64 next = g_get_monotonic_time() + store->seal_period_us;
+
+		msb_lock(&store->queue_lock);
+		while (!more && !store->stopping &&
+		       msb_cond_wait_until(&store->seal_cond, &store->queue_lock, next))
+			;
+		if (store->stopping) {
+			msb_unlock(&store->queue_lock);
+			break;
 		}
-		if (topic->delete_after_us != 0)
-			continue;
-		if (msb_seal_time_is_up(store, deadline)) {
-			more = TRUE;
-			continue;
-		}
-		if (msb_seal_topic(store, topic, seal_all, deadline))
-			more = TRUE;
+		msb_unlock(&store->queue_lock);
+		msb_lock(&store->seal_lock);
+		more = msb_seal_pass(store, FALSE, g_get_monotonic_time() + MSB_SEAL_SLICE_US);
+		msb_unlock(&store->seal_lock);
 	}
-	store->last_maintenance_mono = g_get_monotonic_time();
-	return more;
+	return NULL;
 }
 
 /* ---- writer: the loop -------------------------------------------------------------------- */
@@ -878,7 +939,7 @@ msb_writer_commit(MsbStore *store, GPtrArray *batch)
 	for (guint i = 0; i < batch->len; i++) {
 		MsbRequest *req = g_ptr_array_index(batch, i);
 		if (req->kind == MSB_REQ_MAINTENANCE)
-			msb_writer_maintenance(store, req->arg != 0, FALSE);
+			msb_writer_maintenance(store, req->arg != 0);
 	}
 }
 
@@ -886,13 +947,12 @@ static gpointer
 msb_writer_thread(gpointer data)
 {
 	MsbStore *store = data;
-	gboolean more = FALSE;
 
 	msb_lock(&store->queue_lock);
 	for (;;) {
 		g_autoptr(GPtrArray) batch = g_ptr_array_new();
 		gsize bytes = 0;
-		gint64 next = more ? 0 : store->last_maintenance_mono + MSB_MAINTENANCE_PERIOD_US;
+		gint64 next = store->last_maintenance_mono + MSB_MAINTENANCE_PERIOD_US;
 
 		while (g_queue_is_empty(&store->queue) && !store->stopping) {
 			if (!msb_cond_wait_until(&store->queue_cond, &store->queue_lock, next))
@@ -915,12 +975,16 @@ msb_writer_thread(gpointer data)
 		for (guint i = 0; i < batch->len; i++)
 			((MsbRequest *)g_ptr_array_index(batch, i))->done = TRUE;
 		pthread_cond_broadcast(&store->done_cond);
-		/* sealing and GC run after the callers of a commit are woken, in short slices, so
-		 * that a steady stream of saves neither starves them nor waits long for them */
-		if (more || g_get_monotonic_time() >=
-		                    store->last_maintenance_mono + MSB_MAINTENANCE_PERIOD_US) {
+		/* between commits, after their callers are woken: the segments sealing emptied,
+		 * and now and then the deleted topics */
+		if (g_atomic_int_get(&store->wals_free) ||
+		    g_get_monotonic_time() >=
+		            store->last_maintenance_mono + MSB_MAINTENANCE_PERIOD_US) {
 			msb_unlock(&store->queue_lock);
-			more = msb_writer_maintenance(store, FALSE, TRUE);
+			msb_writer_collect_wals(store);
+			if (g_get_monotonic_time() >=
+			    store->last_maintenance_mono + MSB_MAINTENANCE_PERIOD_US)
+				msb_writer_gc(store, FALSE);
 			msb_lock(&store->queue_lock);
 		}
 	}
@@ -944,12 +1008,13 @@ msb_store_new(const gchar *data_path)
 	store->snapshot_tmp_path = g_build_filename(data_path, "queue-snapshot.tmp", NULL);
 	store->lock_fd = -1;
 	store->seal_idle_us = 10 * G_TIME_SPAN_SECOND;
+	store->seal_period_us = MSB_MAINTENANCE_PERIOD_US;
 	store->wal_max = 32u << 20;
 	store->data_max = 1u << 30;
-	/* zlib's fastest level: sealing runs in the writer thread, between commits, so its time
-	 * is taken out of the saves'. A sub-page of 1,000 JSON-like 100-byte messages took 2.4 ms
-	 * at the default level (6) and 0.86 ms at level 1, for 23% more bytes (18.5 against
-	 * 22.7 KB of 116 KB; bench/RESULTS.md) */
+	/* zlib's fastest level: sealing takes CPU time that saves and the broker need (a service
+	 * on a small machine shares it). A sub-page of 1,000 JSON-like 100-byte messages took 2.4
+	 * ms at the default level (6) and 0.86 ms at level 1, for 23% more bytes (18.5 against 22.7
+	 * KB of 116 KB; bench/RESULTS.md) */
 	store->compress_level = 1;
 	store->topics = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 	                                      (GDestroyNotify)msb_topic_free);
@@ -959,8 +1024,18 @@ msb_store_new(const gchar *data_path)
 	msb_cond_init(&store->queue_cond);
 	msb_cond_init(&store->done_cond);
 	pthread_mutex_init(&store->snapshot_lock, NULL);
+	pthread_mutex_init(&store->seal_lock, NULL);
+	msb_cond_init(&store->seal_cond);
 	g_queue_init(&store->queue);
 	return store;
+}
+
+void
+msb_store_set_seal_period(MsbStore *store, gint64 period_us)
+{
+	g_return_if_fail(store != NULL);
+	g_return_if_fail(g_atomic_int_get(&store->state) == MSB_STATE_NEW);
+	store->seal_period_us = CLAMP(period_us, 1, MSB_MAINTENANCE_PERIOD_US);
 }
 
 void
@@ -1065,6 +1140,7 @@ msb_store_recover(MsbStore *store, GError **error)
 	}
 	store->last_maintenance_mono = g_get_monotonic_time();
 	store->writer = g_thread_new("msb-store-writer", msb_writer_thread, store);
+	store->sealer = g_thread_new("msb-store-sealer", msb_sealer_thread, store);
 	msb_lock(&store->lock);
 	store->stats.recovery_us = g_get_monotonic_time() - t0;
 	g_debug("message store %s ready: %u topics, recovered in %" G_GINT64_FORMAT " ms",
@@ -1134,7 +1210,11 @@ msb_store_close(MsbStore *store)
 	msb_lock(&store->queue_lock);
 	store->stopping = TRUE;
 	pthread_cond_signal(&store->queue_cond);
+	pthread_cond_signal(&store->seal_cond);
 	msb_unlock(&store->queue_lock);
+	/* the sealer first: an explicit maintenance request in the writer may wait for its pass */
+	if (store->sealer != NULL)
+		g_thread_join(store->sealer);
 	if (store->writer != NULL)
 		g_thread_join(store->writer);
 	g_hash_table_unref(store->topics);
@@ -1146,6 +1226,8 @@ msb_store_close(MsbStore *store)
 	pthread_cond_destroy(&store->queue_cond);
 	pthread_cond_destroy(&store->done_cond);
 	pthread_mutex_destroy(&store->snapshot_lock);
+	pthread_mutex_destroy(&store->seal_lock);
+	pthread_cond_destroy(&store->seal_cond);
 	g_free(store->data_path);
 	g_free(store->topics_path);
 	g_free(store->trash_path);

@@ -108,6 +108,10 @@ msb_store_new(const gchar *data_path);
  */
 void
 msb_store_set_seal_idle(MsbStore *store, gint64 seal_idle_us);
+/* How often the sealer thread looks for sub-pages to seal when it has nothing left to do
+ * (default 500 ms). */
+void
+msb_store_set_seal_period(MsbStore *store, gint64 period_us);
 /* Size at which a write-ahead segment / sealed data file is closed and a new one started. */
 void
 msb_store_set_segment_limits(MsbStore *store, guint64 wal_bytes, guint64 data_bytes);

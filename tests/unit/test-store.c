@@ -935,6 +935,92 @@ test_store_read_while_writing(void)
 	remove_dir(dir);
 }
 
+/* Every id of @want (id -> tag) holds the message saved last with its tag, and nothing else is
+ * stored in [0, @max_id]. */
+static void
+check_wanted(MsbStore *store, const gchar *topic, GHashTable *want, gint64 max_id)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) got = msb_store_read_range(store, topic, 0, max_id, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpuint(got->len, ==, g_hash_table_size(want));
+	for (guint i = 0; i < got->len; i++) {
+		const MsbStoreMessage *m = g_ptr_array_index(got, i);
+		const gchar *tag = g_hash_table_lookup(want, &m->id);
+		g_assert_nonnull(tag);
+		check_msg(m, m->id, tag);
+	}
+}
+
+static void
+want_range(GHashTable *want, GPtrArray *tags, gint64 from, gint64 to, const gchar *tag)
+{
+	gchar *owned = g_strdup(tag);
+
+	g_ptr_array_add(tags, owned);
+	for (gint64 id = from; id <= to; id++)
+		g_hash_table_insert(want, g_memdup2(&id, sizeof(id)), owned);
+}
+
+/*
+ * The sealer thread seals while saves go on into the same sub-pages: each round fills a new
+ * sub-page (which the sealer then takes) and re-saves ids of the three before it, which it is
+ * sealing or has sealed. Every id keeps the content saved last, now, after a restart (which
+ * replays the log against what the seals cover), and after sealing everything and restarting.
+ */
+static void
+test_store_save_while_sealing(void)
+{
+	gchar *dir = make_dir();
+	g_autoptr(MsbStore) store = msb_store_new(dir);
+	g_autoptr(GHashTable) want =
+	        g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	g_autoptr(GPtrArray) tags = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsbStoreTopicInfo) info = NULL;
+	MsbStoreStats stats = {0};
+	const guint rounds = 40;
+
+	/* the sealer looks for work every millisecond */
+	msb_store_set_seal_period(store, 1000);
+	msb_store_set_seal_idle(store, 3600 * G_TIME_SPAN_SECOND);
+	g_assert_true(msb_store_recover(store, &error));
+	g_assert_no_error(error);
+	for (guint round = 0; round < rounds; round++) {
+		gint64 base = (gint64)round * 1000;
+		g_autofree gchar *tag = g_strdup_printf("r%u", round);
+
+		save_range(store, "busy", base, base + 999, 100, "v1");
+		want_range(want, tags, base, base + 999, "v1");
+		for (guint back = 1; back <= 3 && back <= round; back++) {
+			gint64 from =
+			        (gint64)(round - back) * 1000 + (round * 37 + back * 101) % 900;
+			for (gint64 id = from; id < from + 60; id += 20) {
+				save_range(store, "busy", id, id + 9, 5, tag);
+				want_range(want, tags, id, id + 9, tag);
+			}
+		}
+	}
+	msb_store_get_stats(store, &stats);
+	g_assert_cmpuint(stats.seals, >, 0);
+	check_wanted(store, "busy", want, rounds * 1000);
+
+	g_clear_pointer(&store, msb_store_close);
+	store = open_store(dir);
+	check_wanted(store, "busy", want, rounds * 1000);
+	maintain(store, TRUE);
+	info = topic_info(store, "busy");
+	g_assert_cmpuint(info->open_sub_pages, ==, 0);
+	g_assert_cmpuint(info->sealed_sub_pages, ==, rounds);
+	check_wanted(store, "busy", want, rounds * 1000);
+	g_clear_pointer(&store, msb_store_close);
+	store = open_store(dir);
+	check_wanted(store, "busy", want, rounds * 1000);
+	g_clear_pointer(&store, msb_store_close);
+	remove_dir(dir);
+}
+
 /* ---- write errors -------------------------------------------------------------------------- */
 
 static void
@@ -1250,6 +1336,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/snapshot", test_store_snapshot);
 	g_test_add_func("/store/group-commit", test_store_group_commit);
 	g_test_add_func("/store/read-while-writing", test_store_read_while_writing);
+	g_test_add_func("/store/save-while-sealing", test_store_save_while_sealing);
 	g_test_add_func("/store/write-errors", test_store_write_errors);
 	g_test_add_func("/store/delete-restore", test_store_delete_restore);
 	g_test_add_func("/store/big-messages", test_store_big_messages);
