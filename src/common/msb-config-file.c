@@ -16,6 +16,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "msb-duration.h"
@@ -922,4 +923,78 @@ msb_config_file_get_size(MsbConfigFile *cf, gint id, gint64 min, gint64 max, gin
 		return invalid_value(cf, entry, error, "is out of range", expected);
 	*out = v * scale;
 	return TRUE;
+}
+
+gboolean
+msb_config_file_get_ip_address(MsbConfigFile *cf, gint id, gchar **out, GError **error)
+{
+	const gchar *value = NULL;
+	g_autoptr(GInetAddress) addr = NULL;
+
+	g_return_val_if_fail(out != NULL, FALSE);
+	if (!msb_config_file_get_string(cf, id, &value, error))
+		return FALSE;
+	if (value == NULL)
+		return TRUE;
+	addr = g_inet_address_new_from_string(value);
+	if (addr == NULL) {
+		g_autofree gchar *shown = msb_config_quote(value);
+		return msb_config_file_set_error(
+		        cf, id, error,
+		        "%s is not an IP address (expected a numeric IPv4 or IPv6 address such as "
+		        "0.0.0.0, 127.0.0.1 or ::; host names are not looked up)",
+		        shown);
+	}
+	g_free(*out);
+	*out = g_strdup(value);
+	return TRUE;
+}
+
+gboolean
+msb_config_file_get_socket_path(MsbConfigFile *cf, gint id, gchar **out, GError **error)
+{
+	const gchar *value = NULL;
+	g_autofree gchar *path = NULL;
+	struct sockaddr_un addr_un;
+
+	g_return_val_if_fail(out != NULL, FALSE);
+	if (!msb_config_file_get_string(cf, id, &value, error))
+		return FALSE;
+	if (value == NULL)
+		return TRUE;
+	if (value[0] == '\0') {
+		g_clear_pointer(out, g_free);
+		return TRUE;
+	}
+	path = msb_config_expand_home(value);
+	/* a longer path cannot be bound at all, so say so now instead of at start-up */
+	if (strlen(path) >= sizeof(addr_un.sun_path))
+		return msb_config_file_set_error(cf, id, error,
+		                                 "the path %s is %" G_GSIZE_FORMAT
+		                                 " bytes long (expected a socket path of at "
+		                                 "most %" G_GSIZE_FORMAT
+		                                 " bytes, the limit of the operating system)",
+		                                 path, strlen(path), sizeof(addr_un.sun_path) - 1);
+	g_free(*out);
+	*out = g_steal_pointer(&path);
+	return TRUE;
+}
+
+const gchar *
+msb_config_home_dir(void)
+{
+	const gchar *home = g_getenv("HOME");
+
+	return home != NULL && home[0] != '\0' ? home : g_get_home_dir();
+}
+
+gchar *
+msb_config_expand_home(const gchar *value)
+{
+	g_return_val_if_fail(value != NULL, NULL);
+	if (strcmp(value, "~") == 0)
+		return g_strdup(msb_config_home_dir());
+	if (g_str_has_prefix(value, "~/"))
+		return g_build_filename(msb_config_home_dir(), value + 2, NULL);
+	return g_strdup(value);
 }

@@ -148,6 +148,28 @@ msb_config_file_get_size(MsbConfigFile *cf, gint id, gint64 min, gint64 max, gin
                          GError **error);
 
 /*
+ * A numeric IPv4 or IPv6 address (host names are not looked up); *@out is freed and replaced by
+ * a copy of the value.
+ */
+gboolean
+msb_config_file_get_ip_address(MsbConfigFile *cf, gint id, gchar **out, GError **error);
+/*
+ * A Unix socket path, "~" expanded (msb_config_expand_home()), no longer than the operating
+ * system can bind; *@out is freed and replaced, and an empty value sets it to NULL (no socket).
+ */
+gboolean
+msb_config_file_get_socket_path(MsbConfigFile *cf, gint id, gchar **out, GError **error);
+
+/* The user's home folder: $HOME first (g_get_home_dir() caches its answer for the life of the
+ * process, and ignores a HOME set later, as a test or a service manager may do). */
+const gchar *
+msb_config_home_dir(void);
+/* @value with "~" or a leading "~/" replaced by the home folder: the shell does that on a command
+ * line, a settings file gets no shell. Free with g_free(). */
+gchar *
+msb_config_expand_home(const gchar *value);
+
+/*
  * For checks the getters cannot make (a URL scheme, a value that depends on another key): set
  * MSB_CONFIG_ERROR_INVALID_VALUE with the "ORIGIN:LINE: KEY: " prefix of setting @id ("ORIGIN:
  * KEY: " with its first spelling when the file does not set it). Returns FALSE so that it can end

@@ -9,7 +9,6 @@
 
 #include <gio/gio.h>
 #include <string.h>
-#include <sys/un.h>
 
 #include "msb-config-file.h"
 #include "msb-duration.h"
@@ -75,19 +74,10 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_PERSIST_TIMER_INTERVAL_SECS, {"PersistTimerIntervalSecs", NULL}},
 };
 
-/* HOME first: g_get_home_dir() caches its answer for the life of the process */
-static const gchar *
-home_dir(void)
-{
-	const gchar *home = g_getenv("HOME");
-
-	return home != NULL && home[0] != '\0' ? home : g_get_home_dir();
-}
-
 gchar *
 msb_settings_get_default_path(void)
 {
-	return g_build_filename(home_dir(), MSB_SETTINGS_FILE_NAME, NULL);
+	return g_build_filename(msb_config_home_dir(), MSB_SETTINGS_FILE_NAME, NULL);
 }
 
 /* 4 × MaxDeliverySize, but always room for a full batch and never above the wire's int32 */
@@ -188,63 +178,6 @@ read_grpc_url(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 	/* kept as written: the program decides how to reach it */
 	g_free(settings->grpc_url);
 	settings->grpc_url = g_strdup(value);
-	return TRUE;
-}
-
-static gboolean
-read_listen_address(MsbConfigFile *cf, MsbSettings *settings, GError **error)
-{
-	const gchar *value = NULL;
-	g_autoptr(GInetAddress) addr = NULL;
-	g_autofree gchar *shown = NULL;
-
-	if (!msb_config_file_get_string(cf, KEY_LISTEN_ADDRESS, &value, error))
-		return FALSE;
-	if (value == NULL)
-		return TRUE;
-	addr = g_inet_address_new_from_string(value);
-	shown = msb_config_quote(value);
-	if (addr == NULL)
-		return msb_config_file_set_error(
-		        cf, KEY_LISTEN_ADDRESS, error,
-		        "%s is not an IP address (expected a numeric IPv4 or IPv6 address such as "
-		        "0.0.0.0, 127.0.0.1 or ::; host names are not looked up)",
-		        shown);
-	g_free(settings->listen_address);
-	settings->listen_address = g_strdup(value);
-	return TRUE;
-}
-
-static gboolean
-read_listen_unix_socket(MsbConfigFile *cf, MsbSettings *settings, GError **error)
-{
-	const gchar *value = NULL;
-	g_autofree gchar *path = NULL;
-	struct sockaddr_un addr_un;
-
-	if (!msb_config_file_get_string(cf, KEY_LISTEN_UNIX_SOCKET, &value, error))
-		return FALSE;
-	if (value == NULL)
-		return TRUE;
-	if (value[0] == '\0') {
-		g_clear_pointer(&settings->listen_unix_socket, g_free);
-		return TRUE;
-	}
-	/* the shell would expand "~/" in a command line; a file gets no shell, so we do it */
-	if (g_str_has_prefix(value, "~/"))
-		path = g_build_filename(home_dir(), value + 2, NULL);
-	else
-		path = g_strdup(value);
-	/* a longer path cannot be bound at all, so say so now instead of at start-up */
-	if (strlen(path) >= sizeof(addr_un.sun_path))
-		return msb_config_file_set_error(cf, KEY_LISTEN_UNIX_SOCKET, error,
-		                                 "the path %s is %" G_GSIZE_FORMAT
-		                                 " bytes long (expected a socket path of at "
-		                                 "most %" G_GSIZE_FORMAT
-		                                 " bytes, the limit of the operating system)",
-		                                 path, strlen(path), sizeof(addr_un.sun_path) - 1);
-	g_free(settings->listen_unix_socket);
-	settings->listen_unix_socket = g_steal_pointer(&path);
 	return TRUE;
 }
 
@@ -360,9 +293,11 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 	if (!msb_config_file_get_bool(cf, KEY_AUTO_CREATE_TOPIC_ON_SUBSCRIBE,
 	                              &settings->auto_create_topic_on_subscribe, error))
 		return NULL;
-	if (!read_listen_unix_socket(cf, settings, error))
+	if (!msb_config_file_get_socket_path(cf, KEY_LISTEN_UNIX_SOCKET,
+	                                     &settings->listen_unix_socket, error))
 		return NULL;
-	if (!read_listen_address(cf, settings, error))
+	if (!msb_config_file_get_ip_address(cf, KEY_LISTEN_ADDRESS, &settings->listen_address,
+	                                    error))
 		return NULL;
 	if (!msb_config_file_get_port(cf, KEY_TCP_PORT, &settings->tcp_port, error))
 		return NULL;

@@ -30,6 +30,7 @@
 #include <grpc/support/time.h>
 
 #include "messages_persistence.pb-c.h"
+#include "msb-config-file.h"
 #include "msb-persist-paths.h"
 #include "msb-zip.h"
 #include "queue_persistence.pb-c.h"
@@ -70,14 +71,6 @@ msb_persistence_error_is_transient(const GError *error)
 	}
 }
 
-static const gchar *
-msb_home_dir(void)
-{
-	const gchar *home = g_getenv("HOME");
-
-	return home != NULL && home[0] != '\0' ? home : g_get_home_dir();
-}
-
 gchar *
 msb_persistence_parse_url(const gchar *url, GError **error)
 {
@@ -109,7 +102,7 @@ msb_persistence_parse_url(const gchar *url, GError **error)
 	if (url[0] == '/')
 		return g_strconcat("unix:", url, NULL);
 	if (g_str_has_prefix(url, "~/"))
-		return g_strconcat("unix:", msb_home_dir(), url + 1, NULL);
+		return g_strconcat("unix:", msb_config_home_dir(), url + 1, NULL);
 	if (strstr(url, "://") == NULL) {
 		/* a bare host:port, as gRPC itself takes it */
 		if (strchr(url, ':') == NULL)

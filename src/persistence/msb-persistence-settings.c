@@ -10,7 +10,6 @@
 
 #include <gio/gio.h>
 #include <string.h>
-#include <sys/un.h>
 
 #include "msb-config-file.h"
 #include "msb-duration.h"
@@ -45,30 +44,10 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_S3_CONN_STRING, {"S3ConnString", "s3_conn_string", NULL}},
 };
 
-/* HOME first: g_get_home_dir() caches its answer for the life of the process */
-static const gchar *
-home_dir(void)
-{
-	const gchar *home = g_getenv("HOME");
-
-	return home != NULL && home[0] != '\0' ? home : g_get_home_dir();
-}
-
-/* the shell would expand "~/" on a command line; a file gets no shell, so we do it */
-static gchar *
-expand_home(const gchar *value)
-{
-	if (g_strcmp0(value, "~") == 0)
-		return g_strdup(home_dir());
-	if (g_str_has_prefix(value, "~/"))
-		return g_build_filename(home_dir(), value + 2, NULL);
-	return g_strdup(value);
-}
-
 gchar *
 msb_persistence_settings_get_default_path(void)
 {
-	return g_build_filename(home_dir(), MSB_PERSISTENCE_SETTINGS_FILE_NAME, NULL);
+	return g_build_filename(msb_config_home_dir(), MSB_PERSISTENCE_SETTINGS_FILE_NAME, NULL);
 }
 
 MsbPersistenceSettings *
@@ -116,66 +95,13 @@ read_data_path(MsbConfigFile *cf, MsbPersistenceSettings *settings, GError **err
 		        cf, KEY_DATA_PATH, error,
 		        "the value is empty (expected the folder that holds the stored messages, "
 		        "such as /var/lib/my-service-bus-persistence or ~/msb-data)");
-	path = expand_home(value);
+	path = msb_config_expand_home(value);
 	/* "data/" and "data" are the same folder; the Rust service strips the '/' too */
 	len = strlen(path);
 	while (len > 1 && path[len - 1] == '/')
 		path[--len] = '\0';
 	g_free(settings->data_path);
 	settings->data_path = path;
-	return TRUE;
-}
-
-static gboolean
-read_listen_address(MsbConfigFile *cf, MsbPersistenceSettings *settings, GError **error)
-{
-	const gchar *value = NULL;
-	g_autoptr(GInetAddress) addr = NULL;
-	g_autofree gchar *shown = NULL;
-
-	if (!msb_config_file_get_string(cf, KEY_LISTEN_ADDRESS, &value, error))
-		return FALSE;
-	if (value == NULL)
-		return TRUE;
-	addr = g_inet_address_new_from_string(value);
-	shown = msb_config_quote(value);
-	if (addr == NULL)
-		return msb_config_file_set_error(
-		        cf, KEY_LISTEN_ADDRESS, error,
-		        "%s is not an IP address (expected a numeric IPv4 or IPv6 address such as "
-		        "0.0.0.0, 127.0.0.1 or ::; host names are not looked up)",
-		        shown);
-	g_free(settings->listen_address);
-	settings->listen_address = g_strdup(value);
-	return TRUE;
-}
-
-static gboolean
-read_listen_unix_socket(MsbConfigFile *cf, MsbPersistenceSettings *settings, GError **error)
-{
-	const gchar *value = NULL;
-	g_autofree gchar *path = NULL;
-	struct sockaddr_un addr_un;
-
-	if (!msb_config_file_get_string(cf, KEY_LISTEN_UNIX_SOCKET, &value, error))
-		return FALSE;
-	if (value == NULL)
-		return TRUE;
-	if (value[0] == '\0') {
-		g_clear_pointer(&settings->listen_unix_socket, g_free);
-		return TRUE;
-	}
-	path = expand_home(value);
-	/* a longer path cannot be bound at all, so say so now instead of at start-up */
-	if (strlen(path) >= sizeof(addr_un.sun_path))
-		return msb_config_file_set_error(cf, KEY_LISTEN_UNIX_SOCKET, error,
-		                                 "the path %s is %" G_GSIZE_FORMAT
-		                                 " bytes long (expected a socket path of at "
-		                                 "most %" G_GSIZE_FORMAT
-		                                 " bytes, the limit of the operating system)",
-		                                 path, strlen(path), sizeof(addr_un.sun_path) - 1);
-	g_free(settings->listen_unix_socket);
-	settings->listen_unix_socket = g_steal_pointer(&path);
 	return TRUE;
 }
 
@@ -222,9 +148,11 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 		        settings->grpc_port);
 		return NULL;
 	}
-	if (!read_listen_unix_socket(cf, settings, error))
+	if (!msb_config_file_get_socket_path(cf, KEY_LISTEN_UNIX_SOCKET,
+	                                     &settings->listen_unix_socket, error))
 		return NULL;
-	if (!read_listen_address(cf, settings, error))
+	if (!msb_config_file_get_ip_address(cf, KEY_LISTEN_ADDRESS, &settings->listen_address,
+	                                    error))
 		return NULL;
 	if (!msb_config_file_get_duration(cf, KEY_SHUTDOWN_TIMEOUT, 0, MAX_DURATION_US,
 	                                  &settings->shutdown_timeout_us, error))
