@@ -266,6 +266,10 @@ msb_topic_collect_files(MsbStore *store, MsbTopic *topic, GPtrArray *unlink_path
 /* The same for data files only (the sealer's). */
 void
 msb_topic_collect_data_files(MsbStore *store, MsbTopic *topic, GPtrArray *unlink_paths);
+/* The segment (MSB_FILE_WAL, the writer's) or data file (MSB_FILE_DATA, the sealer's) that
+ * @topic appends to: the last one, or a new one when that is full or broken. */
+MsbStoreFile *
+msb_topic_tail_file(MsbStore *store, MsbTopic *topic, MsbFileKind kind, GError **error);
 /* Undoes a failed append; if that fails too the file is marked broken (never appended again). */
 void
 msb_rollback_file(MsbStoreFile *file, guint64 size);

@@ -107,29 +107,6 @@ msb_seal_add_cb(MsbStoreMessage *msg, gpointer user_data)
 	return TRUE;
 }
 
-static MsbStoreFile *
-msb_seal_data_file(MsbStore *store, MsbTopic *topic, GError **error)
-{
-	MsbStoreFile *last = topic->datas->len > 0
-	                             ? g_ptr_array_index(topic->datas, topic->datas->len - 1)
-	                             : NULL;
-	MsbStoreFile *data;
-
-	if (last != NULL && !last->broken && last->size < store->data_max)
-		return last;
-	data = msb_store_file_create(&store->io, topic->dir, MSB_FILE_DATA,
-	                             MAX(last != NULL ? last->no + 1 : 1, topic->next_data_no),
-	                             error);
-	if (data == NULL)
-		return NULL;
-	topic->next_data_no = data->no + 1;
-	msb_lock(&store->lock);
-	g_ptr_array_add(topic->datas, data);
-	msb_topic_update_disk_bytes(topic);
-	msb_unlock(&store->lock);
-	return data;
-}
-
 void
 msb_store_unlink_paths(GPtrArray *paths)
 {
@@ -218,7 +195,7 @@ msb_seal_sub_pages(MsbStore *store, MsbTopic *topic, MsbSubPage *const *subs, gu
 		            index->path);
 		return FALSE;
 	}
-	data = msb_seal_data_file(store, topic, error);
+	data = msb_topic_tail_file(store, topic, MSB_FILE_DATA, error);
 	if (data == NULL)
 		return FALSE;
 	data_before = data->size;

@@ -512,26 +512,29 @@ fail:
 	return NULL;
 }
 
-static MsbStoreFile *
-msb_writer_active_wal(MsbStore *store, MsbTopic *topic, GError **error)
+MsbStoreFile *
+msb_topic_tail_file(MsbStore *store, MsbTopic *topic, MsbFileKind kind, GError **error)
 {
-	MsbStoreFile *last =
-	        topic->wals->len > 0 ? g_ptr_array_index(topic->wals, topic->wals->len - 1) : NULL;
-	MsbStoreFile *wal;
+	gboolean is_wal = kind == MSB_FILE_WAL;
+	GPtrArray *files = is_wal ? topic->wals : topic->datas;
+	guint32 *next_no = is_wal ? &topic->next_wal_no : &topic->next_data_no;
+	MsbStoreFile *last = files->len > 0 ? g_ptr_array_index(files, files->len - 1) : NULL;
+	MsbStoreFile *file;
 
-	if (last != NULL && !last->broken && last->size < store->wal_max)
+	g_return_val_if_fail(kind == MSB_FILE_WAL || kind == MSB_FILE_DATA, NULL);
+	if (last != NULL && !last->broken &&
+	    last->size < (is_wal ? store->wal_max : store->data_max))
 		return last;
-	wal = msb_store_file_create(&store->io, topic->dir, MSB_FILE_WAL,
-	                            MAX(last != NULL ? last->no + 1 : 1, topic->next_wal_no),
-	                            error);
-	if (wal == NULL)
+	file = msb_store_file_create(&store->io, topic->dir, kind,
+	                             MAX(last != NULL ? last->no + 1 : 1, *next_no), error);
+	if (file == NULL)
 		return NULL;
-	topic->next_wal_no = wal->no + 1;
+	*next_no = file->no + 1;
 	msb_lock(&store->lock);
-	g_ptr_array_add(topic->wals, wal);
+	g_ptr_array_add(files, file);
 	msb_topic_update_disk_bytes(topic);
 	msb_unlock(&store->lock);
-	return wal;
+	return file;
 }
 
 static gboolean
@@ -559,7 +562,7 @@ msb_writer_save(MsbStore *store, MsbRequest *req, GArray *touched, GError **erro
 		            req->topic, iso != NULL ? iso : "(unknown)");
 		return FALSE;
 	}
-	wal = msb_writer_active_wal(store, topic, error);
+	wal = msb_topic_tail_file(store, topic, MSB_FILE_WAL, error);
 	if (wal == NULL)
 		return FALSE;
 
