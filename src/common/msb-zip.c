@@ -47,6 +47,20 @@ G_DEFINE_QUARK(msb-zip-error-quark, msb_zip_error)
 /* zlib counts in uInt; feed it at most this much at a time so that any gsize works */
 #define ZIP_ZLIB_STEP (1u << 30)
 
+/* Hand zlib the next step of input and of output room once it has used up the last one. */
+static void
+zip_zlib_feed(z_stream *zs, gsize *in_left, gsize *out_left)
+{
+	if (zs->avail_in == 0 && *in_left > 0) {
+		zs->avail_in = *in_left > ZIP_ZLIB_STEP ? ZIP_ZLIB_STEP : (uInt)*in_left;
+		*in_left -= zs->avail_in;
+	}
+	if (zs->avail_out == 0 && *out_left > 0) {
+		zs->avail_out = *out_left > ZIP_ZLIB_STEP ? ZIP_ZLIB_STEP : (uInt)*out_left;
+		*out_left -= zs->avail_out;
+	}
+}
+
 /* 0xffffffff in a size or offset field means "see the zip64 extra field" */
 #define ZIP_U32_MAX 0xffffffffu
 
@@ -180,14 +194,7 @@ zip_deflate(MsbBuf *out, const guint8 *data, gsize len, gint level, GError **err
 	out_left = bound;
 	zs.next_in = (Bytef *)data;
 	do {
-		if (zs.avail_in == 0 && in_left > 0) {
-			zs.avail_in = in_left > ZIP_ZLIB_STEP ? ZIP_ZLIB_STEP : (uInt)in_left;
-			in_left -= zs.avail_in;
-		}
-		if (zs.avail_out == 0 && out_left > 0) {
-			zs.avail_out = out_left > ZIP_ZLIB_STEP ? ZIP_ZLIB_STEP : (uInt)out_left;
-			out_left -= zs.avail_out;
-		}
+		zip_zlib_feed(&zs, &in_left, &out_left);
 		rc = deflate(&zs, in_left == 0 ? Z_FINISH : Z_NO_FLUSH);
 	} while (rc == Z_OK);
 	if (rc != Z_STREAM_END) {
@@ -381,14 +388,7 @@ zip_inflate(const guint8 *in, gsize in_len, guint8 *out, gsize out_len, const gc
 	zs.next_in = (Bytef *)in;
 	zs.next_out = out;
 	for (;;) {
-		if (zs.avail_in == 0 && in_left > 0) {
-			zs.avail_in = in_left > ZIP_ZLIB_STEP ? ZIP_ZLIB_STEP : (uInt)in_left;
-			in_left -= zs.avail_in;
-		}
-		if (zs.avail_out == 0 && out_left > 0) {
-			zs.avail_out = out_left > ZIP_ZLIB_STEP ? ZIP_ZLIB_STEP : (uInt)out_left;
-			out_left -= zs.avail_out;
-		}
+		zip_zlib_feed(&zs, &in_left, &out_left);
 		rc = inflate(&zs, Z_NO_FLUSH);
 		if (rc == Z_STREAM_END)
 			break;
