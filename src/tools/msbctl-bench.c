@@ -245,33 +245,34 @@ bench_result_clear(BenchResult *res)
 	g_string_free(res->metrics, TRUE);
 }
 
+/* Start the next "key": member of a JSON object being built in @obj. */
+static void
+bench_json_key(GString *obj, const gchar *key)
+{
+	if (obj->len > 0)
+		g_string_append_c(obj, ',');
+	bench_json_string(obj, key);
+	g_string_append_c(obj, ':');
+}
+
 static void
 bench_param_num(BenchResult *res, const gchar *key, gdouble v)
 {
-	if (res->params->len > 0)
-		g_string_append_c(res->params, ',');
-	bench_json_string(res->params, key);
-	g_string_append_c(res->params, ':');
+	bench_json_key(res->params, key);
 	bench_json_number(res->params, v);
 }
 
 static void
 bench_param_str(BenchResult *res, const gchar *key, const gchar *v)
 {
-	if (res->params->len > 0)
-		g_string_append_c(res->params, ',');
-	bench_json_string(res->params, key);
-	g_string_append_c(res->params, ':');
+	bench_json_key(res->params, key);
 	bench_json_string(res->params, v);
 }
 
 static void
 bench_metric(BenchResult *res, const gchar *key, gdouble v)
 {
-	if (res->metrics->len > 0)
-		g_string_append_c(res->metrics, ',');
-	bench_json_string(res->metrics, key);
-	g_string_append_c(res->metrics, ':');
+	bench_json_key(res->metrics, key);
 	bench_json_number(res->metrics, v);
 }
 
