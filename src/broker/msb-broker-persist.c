@@ -396,19 +396,35 @@ msb_broker_request_load(MsbBroker *broker, MsbTopic *topic, gint64 no, gboolean 
 	broker->cb.load_sub_page(topic, no, broker->user_data);
 }
 
-void
-msb_broker_sub_page_loaded(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_no,
-                           const MsbLoadedMessage *messages, guint n_messages)
+/* Does some queue of @topic wait for @id (or have it in flight)? */
+static gboolean
+msb_topic_needs_id(MsbTopic *topic, gint64 id)
+{
+	for (guint q = 0; q < topic->queues->len; q++) {
+		MsbQueue *queue = g_ptr_array_index(topic->queues, q);
+
+		if (msb_id_set_contains(&queue->waiting, id))
+			return TRUE;
+		for (guint i = 0; i < queue->subscribers->len; i++) {
+			MsbSubscriber *sub = g_ptr_array_index(queue->subscribers, i);
+			if (msb_id_set_contains(&sub->in_flight, id))
+				return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/* Installs @messages as sub-page @sub_page_no; every other id not in memory becomes missing.
+ * With @needed, counts the ids made missing that some queue waits for. */
+static MsbSubPage *
+msb_broker_install_sub_page(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_no,
+                            const MsbLoadedMessage *messages, guint n_messages, guint *needed)
 {
 	MsbSubPage *sp;
 	gint64 first;
 	gint64 end;
 	gsize bytes_before;
 	guint count_before;
-
-	g_return_if_fail(broker != NULL);
-	g_return_if_fail(topic != NULL);
-	g_return_if_fail(sub_page_no >= 0);
 
 	g_hash_table_remove(topic->loading, &sub_page_no);
 	sp = msb_topic_find_sub_page(topic, sub_page_no * MSB_SUB_PAGE_SIZE);
@@ -430,15 +446,56 @@ msb_broker_sub_page_loaded(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_n
 	first = msb_sub_page_first_id(sp);
 	end = MIN(first + MSB_SUB_PAGE_SIZE, topic->next_id);
 	for (gint64 id = first; id < end; id++) {
-		if (msb_sub_page_get(sp, id)->state == MSB_MESSAGE_ABSENT)
-			msb_sub_page_put_missing(sp, id);
+		if (msb_sub_page_get(sp, id)->state != MSB_MESSAGE_ABSENT)
+			continue;
+		msb_sub_page_put_missing(sp, id);
+		if (needed != NULL && msb_topic_needs_id(topic, id))
+			(*needed)++;
 	}
 	topic->cached_bytes += (gint64)sp->content_bytes - (gint64)bytes_before;
 	topic->cached_messages += (gint64)(sp->n_loaded + sp->n_missing) - count_before;
+	return sp;
+}
+
+void
+msb_broker_sub_page_loaded(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_no,
+                           const MsbLoadedMessage *messages, guint n_messages)
+{
+	MsbSubPage *sp;
+
+	g_return_if_fail(broker != NULL);
+	g_return_if_fail(topic != NULL);
+	g_return_if_fail(sub_page_no >= 0);
+
+	sp = msb_broker_install_sub_page(broker, topic, sub_page_no, messages, n_messages, NULL);
 	g_debug("%s: sub-page %" G_GINT64_FORMAT " loaded: %u messages, %u missing", topic->name,
 	        sub_page_no, sp->n_loaded, sp->n_missing);
 	msb_broker_mark_dirty(broker, topic);
 	msb_broker_run_deliveries(broker);
+}
+
+guint
+msb_broker_sub_page_damaged(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_no,
+                            const gchar *reason)
+{
+	gint64 first = sub_page_no * MSB_SUB_PAGE_SIZE;
+	guint lost = 0;
+
+	g_return_val_if_fail(broker != NULL, 0);
+	g_return_val_if_fail(topic != NULL, 0);
+	g_return_val_if_fail(sub_page_no >= 0, 0);
+
+	msb_broker_install_sub_page(broker, topic, sub_page_no, NULL, 0, &lost);
+	topic->messages_lost += lost;
+	g_warning("%s: messages %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT
+	          " cannot be loaded, persistence reports them damaged: %s; %u messages that "
+	          "queues waited for are skipped as lost, delivery goes on with the next ids "
+	          "(OnDamagedMessages: skip)",
+	          topic->name, first, MIN(first + MSB_SUB_PAGE_SIZE, topic->next_id) - 1,
+	          reason != NULL ? reason : "no reason given", lost);
+	msb_broker_mark_dirty(broker, topic);
+	msb_broker_run_deliveries(broker);
+	return lost;
 }
 
 void
@@ -613,4 +670,30 @@ msb_broker_restore_queue(MsbBroker *broker, MsbTopic *topic, gint64 snapshot_mes
 		                     topic->next_id - 1);
 	broker->generation++;
 	return queue;
+}
+
+gint64
+msb_broker_restore_unpublished(MsbBroker *broker, MsbTopic *topic, gint64 from_id, gint64 to_id)
+{
+	gint64 dropped = 0;
+
+	g_return_val_if_fail(broker != NULL, 0);
+	g_return_val_if_fail(topic != NULL, 0);
+	/* only ids the counter has passed: those below next_id are never handed out again */
+	from_id = MAX(from_id, 0);
+	to_id = MIN(to_id, topic->next_id - 1);
+	if (from_id > to_id)
+		return 0;
+	for (guint q = 0; q < topic->queues->len; q++) {
+		MsbQueue *queue = g_ptr_array_index(topic->queues, q);
+		dropped += msb_id_set_remove_range(&queue->waiting, from_id, to_id);
+	}
+	if (dropped > 0) {
+		broker->generation++;
+		g_info("topic %s restored: ids %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT
+		       " were reserved but persistence holds none of them; dropped from %u "
+		       "queues",
+		       topic->name, from_id, to_id, topic->queues->len);
+	}
+	return dropped;
 }

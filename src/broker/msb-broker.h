@@ -165,6 +165,15 @@ msb_broker_sub_page_loaded(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_n
  * (see msb_broker_wake_topic()). */
 void
 msb_broker_sub_page_load_failed(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_no);
+/*
+ * Persistence holds @sub_page_no but its stored bytes are damaged (DATA_LOSS): it is installed
+ * with every id not in memory missing, so that queues skip them and delivery goes on with the
+ * next ids. The ids some queue still waited for are counted in the topic's messages_lost and
+ * logged with @reason; returns how many.
+ */
+guint
+msb_broker_sub_page_damaged(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_no,
+                            const gchar *reason);
 /* Run a delivery pass for @topic (after a failed load, for a retry). */
 void
 msb_broker_wake_topic(MsbBroker *broker, MsbTopic *topic);
@@ -198,5 +207,14 @@ MsbQueue *
 msb_broker_restore_queue(MsbBroker *broker, MsbTopic *topic, gint64 snapshot_message_id,
                          const gchar *name, MsbQueueType type, const MsbIdRange *ranges,
                          guint n_ranges);
+/*
+ * After a crash: persistence holds none of @topic's ids [@from_id, @to_id] (ids the last snapshot
+ * reserved and nothing published, or that were published but never saved; the two cannot be told
+ * apart). The id counter has moved past them, so they can never hold a message: drop them from
+ * every queue of the topic instead of loading them sub-page by sub-page. Not counted as lost.
+ * Returns how many waiting ids were dropped, over all queues.
+ */
+gint64
+msb_broker_restore_unpublished(MsbBroker *broker, MsbTopic *topic, gint64 from_id, gint64 to_id);
 
 G_END_DECLS

@@ -50,6 +50,8 @@ struct _MsbTopic {
 	guint64 publish_packets;
 	gint64 cached_bytes;
 	gint64 cached_messages;
+	/* ids a queue waited for that persistence reported damaged, skipped (OnDamagedMessages) */
+	guint64 messages_lost;
 };
 
 /* A range of ids handed to one save; kept until durable_until passes it. */

@@ -41,6 +41,7 @@ enum {
 	KEY_MAX_PACKET_SIZE,
 	KEY_SEND_BUFFER_SIZE,
 	KEY_MAX_UNSAVED_SIZE,
+	KEY_ON_DAMAGED_MESSAGES,
 	/* legacy keys (node.md §1.2.2): checked, then ignored with a warning */
 	KEY_GRPC_TIMEOUT_SECS,
 	KEY_PERSIST_TIMER_INTERVAL,
@@ -69,6 +70,7 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_MAX_PACKET_SIZE, {"MaxPacketSize", "max_packet_size", NULL}},
         {KEY_SEND_BUFFER_SIZE, {"SendBufferSize", "send_buffer_size", NULL}},
         {KEY_MAX_UNSAVED_SIZE, {"MaxUnsavedSize", "max_unsaved_size", NULL}},
+        {KEY_ON_DAMAGED_MESSAGES, {"OnDamagedMessages", "on_damaged_messages", NULL}},
         {KEY_GRPC_TIMEOUT_SECS, {"GrpcTimeoutSecs", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL, {"PersistTimerInterval", "persist_timer_interval", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL_SECS, {"PersistTimerIntervalSecs", NULL}},
@@ -112,6 +114,7 @@ msb_settings_new_defaults(void)
 	settings->max_packet_size = default_max_packet_size(settings->max_delivery_size);
 	settings->send_buffer_size = MSB_DEFAULT_SEND_BUFFER_SIZE;
 	settings->max_unsaved_size = MSB_DEFAULT_MAX_UNSAVED_SIZE;
+	settings->on_damaged_messages = MSB_ON_DAMAGED_SKIP;
 	return settings;
 }
 
@@ -225,6 +228,39 @@ read_sizes(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 	                                &settings->max_unsaved_size, error);
 }
 
+const gchar *
+msb_on_damaged_to_string(MsbOnDamaged value)
+{
+	return value == MSB_ON_DAMAGED_WAIT ? "wait" : "skip";
+}
+
+/* OnDamagedMessages: skip | wait, case-insensitive */
+static gboolean
+read_on_damaged(MsbConfigFile *cf, MsbSettings *settings, GError **error)
+{
+	const gchar *value = NULL;
+	g_autofree gchar *shown = NULL;
+
+	if (!msb_config_file_get_string(cf, KEY_ON_DAMAGED_MESSAGES, &value, error))
+		return FALSE;
+	if (value == NULL)
+		return TRUE;
+	if (g_ascii_strcasecmp(value, "skip") == 0) {
+		settings->on_damaged_messages = MSB_ON_DAMAGED_SKIP;
+		return TRUE;
+	}
+	if (g_ascii_strcasecmp(value, "wait") == 0) {
+		settings->on_damaged_messages = MSB_ON_DAMAGED_WAIT;
+		return TRUE;
+	}
+	shown = msb_config_quote(value);
+	return msb_config_file_set_error(cf, KEY_ON_DAMAGED_MESSAGES, error,
+	                                 "%s is not a choice (expected skip, to deliver what can "
+	                                 "be loaded and count the rest as lost, or wait, to retry "
+	                                 "for ever)",
+	                                 shown);
+}
+
 static gboolean
 read_legacy(MsbConfigFile *cf, GError **error)
 {
@@ -316,6 +352,8 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 		return NULL;
 	}
 	if (!read_sizes(cf, settings, error))
+		return NULL;
+	if (!read_on_damaged(cf, settings, error))
 		return NULL;
 	if (!read_legacy(cf, error))
 		return NULL;
@@ -411,7 +449,9 @@ msb_settings_to_string(const MsbSettings *settings)
 	                       settings->max_packet_size);
 	g_string_append_printf(out, "\nSendBufferSize: %" G_GINT64_FORMAT,
 	                       settings->send_buffer_size);
-	g_string_append_printf(out, "\nMaxUnsavedSize: %" G_GINT64_FORMAT "\n",
+	g_string_append_printf(out, "\nMaxUnsavedSize: %" G_GINT64_FORMAT,
 	                       settings->max_unsaved_size);
+	g_string_append_printf(out, "\nOnDamagedMessages: %s\n",
+	                       msb_on_damaged_to_string(settings->on_damaged_messages));
 	return g_string_free(out, FALSE);
 }

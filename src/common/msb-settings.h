@@ -23,6 +23,15 @@ G_BEGIN_DECLS
 /* no duration setting may exceed this (365 days), so that now + duration never overflows */
 #define MSB_SETTINGS_MAX_DURATION_US (G_GINT64_CONSTANT(365) * 24 * 3600 * G_USEC_PER_SEC)
 
+/* OnDamagedMessages: what the broker does with ids persistence reports as damaged (DATA_LOSS) */
+typedef enum {
+	MSB_ON_DAMAGED_SKIP, /* count them as lost and deliver what follows (default) */
+	MSB_ON_DAMAGED_WAIT, /* retry loading them, with back-off, for ever */
+} MsbOnDamaged;
+
+const gchar *
+msb_on_damaged_to_string(MsbOnDamaged value);
+
 typedef struct {
 	/* the file the values were read from; NULL when running on built-in defaults */
 	gchar *source;
@@ -56,6 +65,7 @@ typedef struct {
 	/* MaxUnsavedSize (ours): publishes are refused while this many content bytes wait to be
 	 * saved (persistence down or behind); default 1 GiB, 0 = no limit */
 	gint64 max_unsaved_size;
+	MsbOnDamaged on_damaged_messages; /* OnDamagedMessages (ours), default skip */
 } MsbSettings;
 
 MsbSettings *

@@ -260,6 +260,7 @@ msb_http_status(MsbHttp *http, SoupServerMessage *msg)
 		json_builder_add_boolean_value(b, topic->persist);
 		msb_http_add_int(b, "deleted", 0);
 		msb_http_add_int(b, "messagesPublished", (gint64)topic->messages_published);
+		msb_http_add_int(b, "messagesLost", (gint64)topic->messages_lost);
 		msb_http_add_pages(b, topic);
 		msb_http_add_subscribers(b, topic, now);
 		json_builder_end_object(b);
@@ -443,6 +444,18 @@ msb_http_metrics(MsbHttp *http, SoupServerMessage *msg)
 	                  info.loads);
 	msb_metrics_value(out, "msb_persistence_load_failures_total", "counter",
 	                  "Sub-page loads that failed", info.load_failures);
+	msb_metrics_value(out, "msb_persistence_damaged_loads_total", "counter",
+	                  "Sub-page loads the service answered with DATA_LOSS (damaged on disk)",
+	                  info.damaged_loads);
+	msb_metrics_header(out, "msb_messages_lost_total", "counter",
+	                   "Messages queues waited for that persistence reported damaged and that "
+	                   "were skipped (OnDamagedMessages: skip)");
+	for (guint t = 0; t < topics->len; t++) {
+		MsbTopic *topic = g_ptr_array_index(topics, t);
+		g_string_append(out, "msb_messages_lost_total{topic=\"");
+		msb_metrics_append_label(out, topic->name);
+		g_string_append_printf(out, "\"} %" G_GUINT64_FORMAT "\n", topic->messages_lost);
+	}
 	msb_metrics_value(out, "msb_persistence_snapshots_total", "counter",
 	                  "Queue snapshots saved", info.snapshots);
 	msb_metrics_value(out, "msb_persistence_snapshot_failures_total", "counter",

@@ -23,6 +23,7 @@ typedef struct {
 	guint64 save_failures;
 	guint64 loads;
 	guint64 load_failures;
+	guint64 damaged_loads; /* loads answered DATA_LOSS */
 	guint64 snapshots;
 	guint64 snapshot_failures;
 	gint64 oldest_pending_age_us; /* how long the oldest unsaved message has waited, or 0 */

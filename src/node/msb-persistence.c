@@ -23,6 +23,9 @@
 /* back-off after a failed save or load */
 #define MSB_PERSISTENCE_RETRY_MIN_MS 200
 #define MSB_PERSISTENCE_RETRY_MAX_MS 5000
+/* OnDamagedMessages: wait: a damaged sub-page is asked for again after 1 s, doubling to 60 s */
+#define MSB_PERSISTENCE_DAMAGED_RETRY_MIN_MS 1000
+#define MSB_PERSISTENCE_DAMAGED_RETRY_MAX_MS 60000
 
 struct _MsbPersistence {
 	gint ref_count;
@@ -41,7 +44,12 @@ struct _MsbPersistence {
 	GPtrArray *restore_topics; /* MsbPersistTopicSnapshot* */
 	GArray *restore_max_ids;   /* gint64 per topic */
 	guint restore_index;
-	gint64 restore_probe_no; /* the sub-page being probed */
+	gint64 restore_probe_no;    /* the sub-page being probed */
+	gint restore_phase;         /* MsbRestorePhase of the topic at restore_index */
+	gint64 restore_held;        /* highest id persistence holds below the reservation */
+	gint64 restore_verify_lo;   /* the lowest id of the range being verified */
+	gint64 restore_verify_from; /* the part of it asked for now (one page) */
+	GArray *restore_void_from; /* gint64 per topic: ids from here to the reservation are void */
 	guint restore_retry_id;
 	guint restore_attempts;
 	guint restore_watch_id;    /* reports a restore call that waits for the service */
@@ -83,6 +91,9 @@ struct _MsbPersistence {
 	guint64 snapshots;
 	guint64 snapshot_failures;
 	gboolean plain_loads; /* the service has no GetPageCompressed: load with GetPage */
+	MsbOnDamaged on_damaged;
+	guint damaged_retry_ms; /* OnDamagedMessages: wait */
+	guint64 damaged_loads;  /* loads answered DATA_LOSS */
 };
 
 static void
@@ -107,6 +118,7 @@ msb_persistence_unref(MsbPersistence *self)
 	g_clear_object(&self->cancellable);
 	g_clear_pointer(&self->restore_topics, g_ptr_array_unref);
 	g_clear_pointer(&self->restore_max_ids, g_array_unref);
+	g_clear_pointer(&self->restore_void_from, g_array_unref);
 	g_free(self->version);
 	g_free(self->last_error);
 	g_free(self);
@@ -130,9 +142,17 @@ msb_persistence_new(const gchar *url, gint64 eventually_persistence_delay_us, gb
 	self->delay_us = eventually_persistence_delay_us;
 	self->compressed = compressed;
 	self->retry_ms = MSB_PERSISTENCE_RETRY_MIN_MS;
+	self->damaged_retry_ms = MSB_PERSISTENCE_DAMAGED_RETRY_MIN_MS;
 	g_signal_connect(client, "notify::connected", G_CALLBACK(msb_persistence_connected_cb),
 	                 self);
 	return self;
+}
+
+void
+msb_persistence_set_on_damaged(MsbPersistence *self, MsbOnDamaged on_damaged)
+{
+	g_return_if_fail(self != NULL);
+	self->on_damaged = on_damaged;
 }
 
 static gboolean
@@ -464,6 +484,31 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 		msb_persistence_load_start(load);
 		return;
 	}
+	if (batch == NULL &&
+	    g_error_matches(error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_DATA_LOSS)) {
+		/* the service answers, but the stored bytes are damaged: asking again brings
+		 * the same answer, so by default the ids are skipped; never for a transient
+		 * failure (the service down or busy), which is retried below */
+		self->damaged_loads++;
+		msb_persistence_set_up(self, TRUE, NULL);
+		if (self->on_damaged == MSB_ON_DAMAGED_SKIP) {
+			msb_broker_sub_page_damaged(self->broker, load->topic, load->no,
+			                            error->message);
+			msb_persistence_unref(self);
+			g_free(load);
+			return;
+		}
+		self->load_failures++;
+		g_warning("loading %s sub-page %" G_GINT64_FORMAT
+		          " failed: %s; retrying in %u ms (OnDamagedMessages: wait)",
+		          load->topic->name, load->no, error->message, self->damaged_retry_ms);
+		msb_broker_sub_page_load_failed(self->broker, load->topic, load->no);
+		/* the reference and @load go to the retry */
+		g_timeout_add(self->damaged_retry_ms, msb_persistence_load_retry_cb, load);
+		self->damaged_retry_ms =
+		        MIN(self->damaged_retry_ms * 2, MSB_PERSISTENCE_DAMAGED_RETRY_MAX_MS);
+		return;
+	}
 	if (batch == NULL) {
 		self->load_failures++;
 		msb_persistence_set_up(self, FALSE, error);
@@ -515,6 +560,7 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 			g_array_append_val(loaded, lm);
 		}
 		self->loads++;
+		self->damaged_retry_ms = MSB_PERSISTENCE_DAMAGED_RETRY_MIN_MS;
 		msb_persistence_set_up(self, TRUE, NULL);
 		msb_broker_sub_page_loaded(self->broker, load->topic, load->no,
 		                           (const MsbLoadedMessage *)loaded->data, loaded->len);
@@ -784,12 +830,16 @@ msb_persistence_restore_apply(MsbPersistence *self)
 			                         (const MsbIdRange *)ranges->data, ranges->len);
 			n_queues++;
 		}
+		msb_broker_restore_unpublished(self->broker, topic,
+		                               g_array_index(self->restore_void_from, gint64, t),
+		                               ts->message_id - 1);
 	}
 	g_message("restored %u topics and %u queues from persistence at %s",
 	          self->restore_topics->len, n_queues,
 	          msb_persistence_client_get_target(self->client));
 	g_clear_pointer(&self->restore_topics, g_ptr_array_unref);
 	g_clear_pointer(&self->restore_max_ids, g_array_unref);
+	g_clear_pointer(&self->restore_void_from, g_array_unref);
 	g_clear_handle_id(&self->restore_watch_id, g_source_remove);
 	self->restored = TRUE;
 	/* the restored topics may not hand out ids before a snapshot reserves new ones */
@@ -803,6 +853,75 @@ msb_persistence_restore_apply(MsbPersistence *self)
 	msb_persistence_kick(self);
 }
 
+/*
+ * Restore probes, per topic of the snapshot, whose message id R is a reservation (msb-persist.h):
+ *
+ *  1. ABOVE: from R's sub-page up, while sub-pages are full: the highest id saved after the
+ *     snapshot, so that no id the service holds is handed out again (the counter becomes
+ *     max(R, that + 1)).
+ *  2. When nothing at or above R is held: TOP, R - 1's sub-page (when 1 did not read it
+ *     already); after a graceful stop R is the next id and this finds the last message at once.
+ *     When it holds nothing either (a crash), WINDOW: from R - MSB_BROKER_ID_RESERVE (the next
+ *     id when our snapshot was taken) up, while full: the ids published between the snapshot
+ *     and the crash and saved.
+ *  3. VERIFY: one GetPage per page (at most two) over the rest of the window up to R - 1, so that
+ *     a hole (a save that failed while a later one succeeded) does not hide a saved message:
+ *     normally an empty answer.
+ *
+ * What the service holds none of between the highest id found and R can never hold a message
+ * (the counter restarts at R): msb_broker_restore_unpublished() drops it from the queues, which
+ * would otherwise report up to 100,000 phantom messages and load 100 empty sub-pages before the
+ * first new message. Only topics with queues need 2 and 3. A DATA_LOSS answer in 2 or 3 drops
+ * nothing for that topic (the ids are then skipped as missing when queues reach them, as before).
+ */
+enum {
+	MSB_RESTORE_PROBE_ABOVE,
+	MSB_RESTORE_PROBE_TOP,
+	MSB_RESTORE_PROBE_WINDOW,
+	MSB_RESTORE_VERIFY,
+};
+
+static void
+msb_persistence_verify_next(MsbPersistence *self);
+
+/* On to the next topic, or apply the restore after the last. */
+static void
+msb_persistence_restore_next_topic(MsbPersistence *self)
+{
+	self->restore_index++;
+	if (self->restore_index < self->restore_topics->len) {
+		MsbPersistTopicSnapshot *ts =
+		        g_ptr_array_index(self->restore_topics, self->restore_index);
+		self->restore_phase = MSB_RESTORE_PROBE_ABOVE;
+		msb_persistence_probe_next(self, msb_sub_page_no(ts->message_id));
+	} else {
+		msb_persistence_restore_apply(self);
+	}
+}
+
+static gint64
+msb_persistence_window_start(const MsbPersistTopicSnapshot *ts)
+{
+	return MAX(ts->message_id - MSB_BROKER_ID_RESERVE, 0);
+}
+
+/* The ids [@from, R - 1] of the current topic are held nowhere: drop them at apply. */
+static void
+msb_persistence_restore_void(MsbPersistence *self, gint64 from)
+{
+	g_array_index(self->restore_void_from, gint64, self->restore_index) = from;
+	msb_persistence_restore_next_topic(self);
+}
+
+/* Phase 2 for @ts, from the bottom of its window. */
+static void
+msb_persistence_probe_window(MsbPersistence *self, const MsbPersistTopicSnapshot *ts)
+{
+	self->restore_phase = MSB_RESTORE_PROBE_WINDOW;
+	self->restore_held = -1;
+	msb_persistence_probe_next(self, msb_sub_page_no(msb_persistence_window_start(ts)));
+}
+
 static void
 msb_persistence_probe_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -813,8 +932,19 @@ msb_persistence_probe_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	MsbPersistTopicSnapshot *ts;
 	gint64 *max_id;
 	gint64 sub_page_no;
+	gint64 last_of_sub;
 
 	if (self->disposed) {
+		msb_persistence_unref(self);
+		return;
+	}
+	ts = g_ptr_array_index(self->restore_topics, self->restore_index);
+	if (batch == NULL && self->restore_phase != MSB_RESTORE_PROBE_ABOVE &&
+	    g_error_matches(error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_DATA_LOSS)) {
+		g_warning("topic %s: cannot tell which reserved ids were published: %s; they "
+		          "stay in the queues and are skipped when reached",
+		          ts->topic_id, error->message);
+		msb_persistence_restore_next_topic(self);
 		msb_persistence_unref(self);
 		return;
 	}
@@ -825,27 +955,122 @@ msb_persistence_probe_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	}
 	max_id = &g_array_index(self->restore_max_ids, gint64, self->restore_index);
 	sub_page_no = self->restore_probe_no;
-	for (gsize i = 0; i < batch->n_messages; i++)
-		*max_id = MAX(*max_id, batch->messages[i].id);
-	/* a sub-page saved up to its last id may continue in the next one */
-	if (batch->n_messages > 0 && *max_id == (sub_page_no + 1) * MSB_SUB_PAGE_SIZE - 1) {
-		msb_persistence_probe_next(self, sub_page_no + 1);
-	} else {
-		self->restore_index++;
-		if (self->restore_index < self->restore_topics->len) {
-			ts = g_ptr_array_index(self->restore_topics, self->restore_index);
-			msb_persistence_probe_next(self, msb_sub_page_no(ts->message_id));
+	last_of_sub = (sub_page_no + 1) * MSB_SUB_PAGE_SIZE - 1;
+	if (self->restore_phase == MSB_RESTORE_PROBE_ABOVE) {
+		for (gsize i = 0; i < batch->n_messages; i++)
+			*max_id = MAX(*max_id, batch->messages[i].id);
+		/* a sub-page saved up to its last id may continue in the next one */
+		if (batch->n_messages > 0 && *max_id == last_of_sub) {
+			msb_persistence_probe_next(self, sub_page_no + 1);
+		} else if (*max_id < ts->message_id && ts->message_id > 0 && ts->persist &&
+		           ts->queues->len > 0) {
+			/* nothing at or above the reservation: which ids below it were used? */
+			if (msb_sub_page_no(ts->message_id - 1) == sub_page_no && *max_id >= 0) {
+				/* the sub-page just read holds R - 1: its highest id is it */
+				msb_persistence_restore_void(self, *max_id + 1);
+			} else if (msb_sub_page_no(ts->message_id - 1) == sub_page_no) {
+				msb_persistence_probe_window(self, ts);
+			} else {
+				self->restore_phase = MSB_RESTORE_PROBE_TOP;
+				msb_persistence_probe_next(self,
+				                           msb_sub_page_no(ts->message_id - 1));
+			}
 		} else {
-			msb_persistence_restore_apply(self);
+			msb_persistence_restore_next_topic(self);
+		}
+	} else if (self->restore_phase == MSB_RESTORE_PROBE_TOP) {
+		gint64 top = -1;
+
+		for (gsize i = 0; i < batch->n_messages; i++)
+			top = MAX(top, batch->messages[i].id);
+		if (top >= 0 && top < ts->message_id)
+			msb_persistence_restore_void(self, top + 1);
+		else
+			msb_persistence_probe_window(self, ts);
+	} else {
+		gint64 top = -1;
+
+		for (gsize i = 0; i < batch->n_messages; i++)
+			top = MAX(top, batch->messages[i].id);
+		self->restore_held = MAX(self->restore_held, top);
+		if (top == last_of_sub && last_of_sub < ts->message_id - 1) {
+			msb_persistence_probe_next(self, sub_page_no + 1);
+		} else {
+			self->restore_phase = MSB_RESTORE_VERIFY;
+			self->restore_verify_lo =
+			        MAX(self->restore_held + 1, msb_persistence_window_start(ts));
+			self->restore_verify_from = ts->message_id;
+			msb_persistence_verify_next(self);
 		}
 	}
 	msb_persistence_unref(self);
 }
 
-/*
- * Messages saved after the last snapshot have ids at or above its message id: find the highest
- * one the service holds, sub-page by sub-page, so that those ids are not handed out again.
- */
+static void
+msb_persistence_verify_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	MsbPersistence *self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsbMessageBatch) batch = msb_persistence_client_get_page_finish(
+	        MSB_PERSISTENCE_CLIENT(source), result, &error);
+	MsbPersistTopicSnapshot *ts;
+	gint64 top = -1;
+
+	if (self->disposed) {
+		msb_persistence_unref(self);
+		return;
+	}
+	ts = g_ptr_array_index(self->restore_topics, self->restore_index);
+	if (batch == NULL &&
+	    g_error_matches(error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_DATA_LOSS)) {
+		g_warning("topic %s: cannot tell which reserved ids were published: %s; they "
+		          "stay in the queues and are skipped when reached",
+		          ts->topic_id, error->message);
+		msb_persistence_restore_next_topic(self);
+		msb_persistence_unref(self);
+		return;
+	}
+	if (batch == NULL) {
+		msb_persistence_restore_failed(self, "GetPage", error);
+		msb_persistence_unref(self);
+		return;
+	}
+	/* only ids in the range asked for count (a service may answer more, persistence.md Q6) */
+	for (gsize i = 0; i < batch->n_messages; i++) {
+		gint64 id = batch->messages[i].id;
+		if (id >= self->restore_verify_from && id < ts->message_id)
+			top = MAX(top, id);
+	}
+	if (top >= 0)
+		msb_persistence_restore_void(self, top + 1);
+	else if (self->restore_verify_from > self->restore_verify_lo)
+		msb_persistence_verify_next(self);
+	else
+		msb_persistence_restore_void(self, self->restore_verify_lo);
+	msb_persistence_unref(self);
+}
+
+/* Ask for the highest page of [restore_verify_lo, restore_verify_from - 1] not asked yet (pages
+ * from the top: the first that holds anything gives the highest id held). */
+static void
+msb_persistence_verify_next(MsbPersistence *self)
+{
+	MsbPersistTopicSnapshot *ts = g_ptr_array_index(self->restore_topics, self->restore_index);
+	gint64 hi = self->restore_verify_from - 1;
+	gint64 page;
+
+	if (hi < self->restore_verify_lo) {
+		msb_persistence_restore_void(self, self->restore_verify_lo);
+		return;
+	}
+	page = msb_page_no(hi);
+	self->restore_verify_from = MAX(self->restore_verify_lo, page * MSB_PAGE_SIZE);
+	msb_persistence_client_get_page_async(self->client, ts->topic_id, page,
+	                                      self->restore_verify_from, hi, self->cancellable,
+	                                      msb_persistence_verify_cb, msb_persistence_ref(self));
+}
+
+/* Asks for @sub_page_no of the topic being probed (see above). */
 static void
 msb_persistence_probe_next(MsbPersistence *self, gint64 sub_page_no)
 {
@@ -880,9 +1105,15 @@ msb_persistence_snapshot_cb(GObject *source, GAsyncResult *result, gpointer user
 	self->restore_topics = g_steal_pointer(&topics);
 	self->restore_max_ids = g_array_new(FALSE, FALSE, sizeof(gint64));
 	g_array_set_size(self->restore_max_ids, self->restore_topics->len);
-	for (guint i = 0; i < self->restore_topics->len; i++)
+	g_clear_pointer(&self->restore_void_from, g_array_unref);
+	self->restore_void_from = g_array_new(FALSE, FALSE, sizeof(gint64));
+	g_array_set_size(self->restore_void_from, self->restore_topics->len);
+	for (guint i = 0; i < self->restore_topics->len; i++) {
 		g_array_index(self->restore_max_ids, gint64, i) = -1;
+		g_array_index(self->restore_void_from, gint64, i) = G_MAXINT64;
+	}
 	self->restore_index = 0;
+	self->restore_phase = MSB_RESTORE_PROBE_ABOVE;
 	if (self->restore_topics->len == 0) {
 		msb_persistence_restore_apply(self);
 	} else {
@@ -1021,6 +1252,7 @@ msb_persistence_get_info(MsbPersistence *self, MsbHttpInfo *info)
 	info->save_failures = self->save_failures;
 	info->loads = self->loads;
 	info->load_failures = self->load_failures;
+	info->damaged_loads = self->damaged_loads;
 	info->snapshots = self->snapshots;
 	info->snapshot_failures = self->snapshot_failures;
 	oldest = self->broker != NULL ? msb_broker_get_oldest_pending_us(self->broker) : 0;

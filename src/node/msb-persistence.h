@@ -12,6 +12,7 @@
 
 #include "msb-broker.h"
 #include "msb-http.h"
+#include "msb-settings.h"
 
 G_BEGIN_DECLS
 
@@ -25,6 +26,10 @@ msb_persistence_new(const gchar *url, gint64 eventually_persistence_delay_us, gb
 void
 msb_persistence_free(MsbPersistence *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbPersistence, msb_persistence_free)
+
+/* What a load that the service answers with DATA_LOSS does (OnDamagedMessages), default skip. */
+void
+msb_persistence_set_on_damaged(MsbPersistence *self, MsbOnDamaged on_damaged);
 
 /* Fill the persistence callbacks of @callbacks (save_wanted, load_sub_page); the broker must be
  * created with @self as the user data those callbacks get (the server forwards them). */

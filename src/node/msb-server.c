@@ -219,6 +219,7 @@ msb_server_new(const MsbSettings *settings, GError **error)
 			g_prefix_error(error, "GrpcUrl %s: ", settings->grpc_url);
 			return NULL;
 		}
+		msb_persistence_set_on_damaged(persistence, settings->on_damaged_messages);
 	}
 	server = g_new0(MsbServer, 1);
 	server->settings = (MsbSettings *)settings;

@@ -1,5 +1,5 @@
 /*
- * /api/isalive, /api/status and /metrics of my-service-bus-persistence on libsoup 3.
+ * /api/isalive, /api/status, /api/damaged and /metrics of my-service-bus-persistence on libsoup 3.
  *
  * Handlers run on the main loop and only take snapshots (the store's topic list and counters
  * are copied under its lock, which is never held across I/O), so a busy disk does not make the
@@ -133,12 +133,64 @@ msb_method_name(const gchar *path)
 	return slash != NULL ? slash + 1 : path;
 }
 
+/* The damaged sub-pages the store found when reading (empty while recovering). */
+static GPtrArray *
+msb_list_damaged(MsbPersistenceHttp *self)
+{
+	if (!msb_store_is_ready(self->store))
+		return g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_damage_free);
+	return msb_store_list_damaged(self->store);
+}
+
+/* The array of damaged sub-pages, for /api/status and /api/damaged. */
+static void
+msb_json_add_damaged(JsonBuilder *b, GPtrArray *damaged)
+{
+	json_builder_set_member_name(b, "damaged");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < damaged->len; i++) {
+		const MsbStoreDamage *d = g_ptr_array_index(damaged, i);
+
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "topic_id");
+		json_builder_add_string_value(b, d->topic);
+		msb_json_add_int(b, "sub_page", d->sub_page);
+		msb_json_add_int(b, "from_id", d->sub_page * MSB_STORE_SUB_PAGE_SIZE);
+		msb_json_add_int(b, "to_id", (d->sub_page + 1) * MSB_STORE_SUB_PAGE_SIZE - 1);
+		json_builder_set_member_name(b, "path");
+		json_builder_add_string_value(b, d->path);
+		msb_json_add_int(b, "offset", (gint64)d->offset);
+		json_builder_set_member_name(b, "reason");
+		json_builder_add_string_value(b, d->reason);
+		msb_json_add_time(b, "first_seen", d->first_us);
+		msb_json_add_time(b, "last_seen", d->last_us);
+		msb_json_add_int(b, "failed_reads", (gint64)d->failed_reads);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
+gchar *
+msb_persistence_http_build_damaged(MsbPersistenceHttp *self)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(GPtrArray) damaged = NULL;
+
+	g_return_val_if_fail(self != NULL, NULL);
+	damaged = msb_list_damaged(self);
+	json_builder_begin_object(b);
+	msb_json_add_damaged(b, damaged);
+	json_builder_end_object(b);
+	return msb_json_to_string(b);
+}
+
 gchar *
 msb_persistence_http_build_status(MsbPersistenceHttp *self)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(GPtrArray) topics = NULL;
 	g_autoptr(GPtrArray) cuts = NULL;
+	g_autoptr(GPtrArray) damaged = NULL;
 	g_autoptr(GArray) calls = NULL;
 	g_autoptr(GFile) dir = NULL;
 	g_autoptr(GFileInfo) fs = NULL;
@@ -232,6 +284,9 @@ msb_persistence_http_build_status(MsbPersistenceHttp *self)
 	}
 	json_builder_end_array(b);
 
+	damaged = msb_list_damaged(self);
+	msb_json_add_damaged(b, damaged);
+
 	json_builder_set_member_name(b, "store");
 	json_builder_begin_object(b);
 	msb_json_add_int(b, "saves", (gint64)st.saves);
@@ -279,6 +334,7 @@ msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 {
 	GString *out = g_string_new(NULL);
 	g_autoptr(GPtrArray) topics = NULL;
+	g_autoptr(GPtrArray) damaged = NULL;
 	g_autoptr(GArray) calls = NULL;
 	MsbStoreStats st = {0};
 	MsbPersistenceServiceStats sv = {0};
@@ -348,6 +404,29 @@ msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 		g_string_append_printf(out, "\"} %" G_GUINT64_FORMAT "\n", t->disk_bytes);
 	}
 
+	damaged = msb_list_damaged(self);
+	msb_metrics_value(out, "persistence_damaged_sub_pages", "gauge",
+	                  "Sub-pages whose stored bytes failed their checks when read (GET "
+	                  "/api/damaged lists them)",
+	                  damaged->len);
+	msb_metrics_header(out, "persistence_topic_damaged_sub_pages", "gauge",
+	                   "Damaged sub-pages per topic");
+	for (guint i = 0; i < damaged->len;) {
+		const MsbStoreDamage *d = g_ptr_array_index(damaged, i);
+		guint n = 0;
+
+		/* sorted by topic */
+		while (i + n < damaged->len &&
+		       g_str_equal(
+		               ((const MsbStoreDamage *)g_ptr_array_index(damaged, i + n))->topic,
+		               d->topic))
+			n++;
+		g_string_append(out, "persistence_topic_damaged_sub_pages{topic=\"");
+		msb_metrics_append_label(out, d->topic);
+		g_string_append_printf(out, "\"} %u\n", n);
+		i += n;
+	}
+
 	msb_metrics_value(out, "persistence_grpc_active_calls", "gauge", "gRPC calls in progress",
 	                  msb_grpc_server_get_n_active(self->grpc));
 	msb_metrics_header(out, "persistence_grpc_calls_total", "counter",
@@ -409,13 +488,17 @@ msb_http_handler(SoupServer *server, SoupServerMessage *msg, const char *path, G
 	} else if (g_str_equal(p, "/api/status")) {
 		msb_respond(msg, SOUP_STATUS_OK, "application/json",
 		            msb_persistence_http_build_status(self));
+	} else if (g_str_equal(p, "/api/damaged")) {
+		msb_respond(msg, SOUP_STATUS_OK, "application/json",
+		            msb_persistence_http_build_damaged(self));
 	} else if (g_str_equal(p, "/metrics")) {
 		msb_respond(msg, SOUP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
 		            msb_persistence_http_build_metrics(self));
 	} else if (g_str_equal(p, "/")) {
 		msb_respond(msg, SOUP_STATUS_OK, "text/plain; charset=utf-8",
-		            g_strdup(SERVICE_NAME " " MSB_VERSION
-		                                  "\n/api/isalive\n/api/status\n/metrics\n"));
+		            g_strdup(SERVICE_NAME
+		                     " " MSB_VERSION
+		                     "\n/api/isalive\n/api/status\n/api/damaged\n/metrics\n"));
 	} else {
 		msb_respond(
 		        msg, SOUP_STATUS_NOT_FOUND, "text/plain; charset=utf-8",

@@ -39,6 +39,9 @@ msb_persistence_http_free(MsbPersistenceHttp *http);
 /* The bodies, for tests and for the endpoints; free them. */
 gchar *
 msb_persistence_http_build_status(MsbPersistenceHttp *http);
+/* {"damaged": [...]}: the sub-pages whose stored bytes failed their checks (GET /api/damaged) */
+gchar *
+msb_persistence_http_build_damaged(MsbPersistenceHttp *http);
 gchar *
 msb_persistence_http_build_metrics(MsbPersistenceHttp *http);
 

@@ -183,7 +183,8 @@ struct _MsbStore {
 	pthread_mutex_t lock;
 	GHashTable *topics; /* name -> MsbTopic* */
 	MsbStoreStats stats;
-	GPtrArray *cuts; /* MsbStoreCut*, written by recovery only */
+	GPtrArray *cuts;     /* MsbStoreCut*, written by recovery only */
+	GHashTable *damaged; /* "topic/sub-page" -> MsbStoreDamage*, under lock */
 
 	pthread_mutex_t queue_lock;
 	pthread_cond_t queue_cond; /* the writer waits for work */
@@ -292,6 +293,9 @@ typedef struct {
 	guint hi;
 	GPtrArray *blocks; /* MsbBlockRef* copies holding file references */
 	GArray *overlay;   /* MsbPlanRec, ascending id */
+	/* after a failed run: the file and offset of the block or record that failed */
+	const gchar *bad_path;
+	guint64 bad_offset;
 } MsbReadPlan;
 
 /* Under store->lock: what to read for ids sub_no*1000 + [lo, hi]. */

@@ -2,7 +2,9 @@
  * Reading: a sub-page is served from its sealed blocks merged with the newer write-ahead records
  * (the overlay), in id order, one block in memory at a time. The same merge feeds the sealer, so
  * what is sealed is exactly what a reader would have seen. Every record is checked against its
- * checksum before a byte of it is served.
+ * checksum before a byte of it is served. A sub-page that fails its checks is remembered (file,
+ * offset, reason) so that the service can list damaged blocks for an operator, who otherwise
+ * sees only the broker skipping ids.
  */
 #define G_LOG_DOMAIN "msb-store"
 
@@ -288,13 +290,17 @@ msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_dat
 			return TRUE;         \
 		}                            \
 	} while (0)
-#define EMIT_OVERLAY()                                                          \
-	do {                                                                    \
-		MsbStoreMessage *m_ = msb_read_overlay(plan, oi, &span, error); \
-		if (m_ == NULL)                                                 \
-			return FALSE;                                           \
-		oi++;                                                           \
-		EMIT(m_);                                                       \
+#define EMIT_OVERLAY()                                                                        \
+	do {                                                                                  \
+		MsbStoreMessage *m_ = msb_read_overlay(plan, oi, &span, error);               \
+		if (m_ == NULL) {                                                             \
+			const MsbPlanRec *r_ = &g_array_index(plan->overlay, MsbPlanRec, oi); \
+			plan->bad_path = r_->rec.file->path;                                  \
+			plan->bad_offset = r_->rec.offset;                                    \
+			return FALSE;                                                         \
+		}                                                                             \
+		oi++;                                                                         \
+		EMIT(m_);                                                                     \
 	} while (0)
 
 	for (guint bi = 0; bi < plan->blocks->len; bi++) {
@@ -306,6 +312,9 @@ msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_dat
 		gint64 prev = -1;
 		guint seen = 0;
 
+		/* where a failure below is */
+		plan->bad_path = b->file->path;
+		plan->bad_offset = b->offset;
 		if (raw == NULL)
 			return FALSE;
 		p = g_bytes_get_data(raw, &left);
@@ -365,7 +374,109 @@ msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_dat
 		EMIT_OVERLAY();
 #undef EMIT
 #undef EMIT_OVERLAY
+	plan->bad_path = NULL;
 	return TRUE;
+}
+
+void
+msb_store_damage_free(MsbStoreDamage *damage)
+{
+	if (damage == NULL)
+		return;
+	g_free(damage->topic);
+	g_free(damage->path);
+	g_free(damage->reason);
+	g_free(damage);
+}
+
+static MsbStoreDamage *
+msb_store_damage_copy(const MsbStoreDamage *d)
+{
+	MsbStoreDamage *copy = g_memdup2(d, sizeof(*d));
+
+	copy->topic = g_strdup(d->topic);
+	copy->path = g_strdup(d->path);
+	copy->reason = g_strdup(d->reason);
+	return copy;
+}
+
+/*
+ * After a read of @plan's sub-page: with @error (a failed read), a damaged sub-page is named in
+ * the error and remembered; without, a sub-page read in full is not damaged (any more).
+ */
+static void
+msb_store_note_damage(MsbStore *store, const gchar *topic, MsbReadPlan *plan, GError **error)
+{
+	g_autofree gchar *key = g_strdup_printf("%s/%" G_GINT64_FORMAT, topic, plan->sub_no);
+	MsbStoreDamage *d;
+
+	if (error == NULL) {
+		msb_lock(&store->lock);
+		if (g_hash_table_size(store->damaged) > 0)
+			g_hash_table_remove(store->damaged, key);
+		msb_unlock(&store->lock);
+		return;
+	}
+	if (*error == NULL || !g_error_matches(*error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT))
+		return;
+	g_prefix_error(error, "Topic %s sub-page %" G_GINT64_FORMAT " is damaged: ", topic,
+	               plan->sub_no);
+	msb_lock(&store->lock);
+	d = g_hash_table_lookup(store->damaged, key);
+	if (d == NULL) {
+		d = g_new0(MsbStoreDamage, 1);
+		d->topic = g_strdup(topic);
+		d->sub_page = plan->sub_no;
+		d->first_us = g_get_real_time();
+		g_hash_table_insert(store->damaged, g_strdup(key), d);
+		g_warning("%s", (*error)->message);
+	}
+	g_free(d->path);
+	d->path = g_strdup(plan->bad_path != NULL ? plan->bad_path : "");
+	d->offset = plan->bad_offset;
+	g_free(d->reason);
+	d->reason = g_strdup((*error)->message);
+	d->last_us = g_get_real_time();
+	d->failed_reads++;
+	msb_unlock(&store->lock);
+}
+
+static gint
+msb_store_damage_cmp(gconstpointer a, gconstpointer b)
+{
+	const MsbStoreDamage *x = *(const MsbStoreDamage *const *)a;
+	const MsbStoreDamage *y = *(const MsbStoreDamage *const *)b;
+	gint c = g_strcmp0(x->topic, y->topic);
+
+	if (c != 0)
+		return c;
+	return x->sub_page < y->sub_page ? -1 : x->sub_page > y->sub_page;
+}
+
+GPtrArray *
+msb_store_list_damaged(MsbStore *store)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_damage_free);
+	GHashTableIter iter;
+	gpointer value;
+
+	g_return_val_if_fail(store != NULL, out);
+	msb_lock(&store->lock);
+	g_hash_table_iter_init(&iter, store->damaged);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		const MsbStoreDamage *d = value;
+		const MsbTopic *topic = g_hash_table_lookup(store->topics, d->topic);
+
+		/* a removed topic took its damage with it */
+		if (topic == NULL || topic->delete_after_us != 0) {
+			g_hash_table_iter_remove(&iter);
+			continue;
+		}
+		g_ptr_array_add(out, msb_store_damage_copy(d));
+	}
+	msb_unlock(&store->lock);
+	g_ptr_array_sort(out, msb_store_damage_cmp);
+	return out;
 }
 
 gboolean
@@ -419,8 +530,12 @@ msb_store_read_range_foreach(MsbStore *store, const gchar *topic_name, gint64 fr
 		msb_unlock(&store->lock);
 		if (plan == NULL)
 			break;
-		if (!msb_read_plan_run(plan, func, user_data, &stopped, error))
+		if (!msb_read_plan_run(plan, func, user_data, &stopped, error)) {
+			msb_store_note_damage(store, topic_name, plan, error);
 			return FALSE;
+		}
+		if (!stopped && plan->lo == 0 && plan->hi == MSB_STORE_SUB_PAGE_SIZE - 1)
+			msb_store_note_damage(store, topic_name, plan, NULL);
 		if (stopped)
 			break;
 		cursor++;

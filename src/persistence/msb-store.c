@@ -1022,6 +1022,8 @@ msb_store_new(const gchar *data_path)
 	store->topics = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 	                                      (GDestroyNotify)msb_topic_free);
 	store->cuts = g_ptr_array_new_with_free_func((GDestroyNotify)msb_store_cut_free);
+	store->damaged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	                                       (GDestroyNotify)msb_store_damage_free);
 	pthread_mutex_init(&store->lock, NULL);
 	pthread_mutex_init(&store->queue_lock, NULL);
 	msb_cond_init(&store->queue_cond);
@@ -1222,6 +1224,7 @@ msb_store_close(MsbStore *store)
 		g_thread_join(store->writer);
 	g_hash_table_unref(store->topics);
 	g_ptr_array_unref(store->cuts);
+	g_hash_table_unref(store->damaged);
 	if (store->lock_fd >= 0)
 		close(store->lock_fd);
 	pthread_mutex_destroy(&store->lock);

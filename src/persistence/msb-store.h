@@ -83,6 +83,22 @@ typedef struct {
 	gchar *reason;
 } MsbStoreCut;
 
+/* A sub-page whose stored bytes failed their checks when read (also logged). */
+typedef struct {
+	gchar *topic;
+	gint64 sub_page;
+	gchar *path;     /* the data file or segment holding the damaged block or record */
+	guint64 offset;  /* of that block or record in @path */
+	gchar *reason;   /* the error the read failed with */
+	gint64 first_us; /* wall clock of the first failed read */
+	gint64 last_us;  /* and of the latest */
+	guint64 failed_reads;
+} MsbStoreDamage;
+
+void
+msb_store_damage_free(MsbStoreDamage *damage);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbStoreDamage, msb_store_damage_free)
+
 typedef struct {
 	guint64 saves;          /* successful save requests (one per topic per call) */
 	guint64 messages_saved; /* messages in them */
@@ -214,6 +230,14 @@ msb_store_get_stats(MsbStore *store, MsbStoreStats *stats);
 /* GPtrArray of MsbStoreCut* describing what the last recovery cut off. */
 GPtrArray *
 msb_store_get_recovery_cuts(MsbStore *store);
+
+/*
+ * GPtrArray of MsbStoreDamage*, by topic and sub-page: the sub-pages whose last read failed with
+ * MSB_STORE_ERROR_CORRUPT. An entry goes when a later read of its sub-page succeeds (it was
+ * saved and sealed again) or its topic is removed.
+ */
+GPtrArray *
+msb_store_list_damaged(MsbStore *store);
 
 /*
  * Runs one maintenance pass now in the writer thread and waits for it: removes topics past their

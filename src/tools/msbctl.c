@@ -5,12 +5,14 @@
  * Subcommands plug in through the table below ({name, description, run}); each parses its own
  * options, so `msbctl <command> --help` works for all of them. `bench` lives in msbctl-bench.c and
  * is listed only when meson found that file (MSBCTL_HAVE_BENCH); the D-Bus admin commands will
- * join the table the same way.
+ * join the table the same way. `damaged` asks the persistence service's HTTP port.
  */
 #define G_LOG_DOMAIN "msbctl"
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -503,6 +505,102 @@ msbctl_subscribe_run(int argc, char **argv)
 	return state.exit_status;
 }
 
+/* ---- damaged ---- */
+
+/* GET @url; the body, or NULL after printing why. */
+static GBytes *
+msbctl_http_get(const gchar *url)
+{
+	g_autoptr(SoupSession) session = soup_session_new_with_options("timeout", 10, NULL);
+	g_autoptr(SoupMessage) msg = NULL;
+	g_autoptr(GBytes) body = NULL;
+	g_autoptr(GError) error = NULL;
+
+	msg = soup_message_new(SOUP_METHOD_GET, url);
+	if (msg == NULL) {
+		g_printerr("%s: %s is not an HTTP URL\n", g_get_prgname(), url);
+		return NULL;
+	}
+	body = soup_session_send_and_read(session, msg, NULL, &error);
+	if (body == NULL) {
+		g_printerr("%s: cannot get %s: %s\n", g_get_prgname(), url, error->message);
+		return NULL;
+	}
+	if (soup_message_get_status(msg) != SOUP_STATUS_OK) {
+		g_printerr("%s: %s answered %u %s\n", g_get_prgname(), url,
+		           soup_message_get_status(msg), soup_message_get_reason_phrase(msg));
+		return NULL;
+	}
+	return g_steal_pointer(&body);
+}
+
+static int
+msbctl_damaged_run(int argc, char **argv)
+{
+	g_autofree gchar *base = NULL;
+	g_autofree gchar *url = NULL;
+	g_autoptr(GBytes) body = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(GError) error = NULL;
+	JsonNode *root;
+	JsonArray *list;
+	gsize len = 0;
+	const gchar *data;
+	const GOptionEntry entries[] = {
+	        {"url", 'u', 0, G_OPTION_ARG_STRING, &base,
+	         "HTTP address of my-service-bus-persistence (default http://127.0.0.1:7123)",
+	         "URL"},
+	        {NULL},
+	};
+
+	if (!msbctl_parse_options(
+	            NULL,
+	            "List the sub-pages the persistence service found damaged on disk "
+	            "(GET /api/damaged).",
+	            entries, &argc, &argv))
+		return MSBCTL_EXIT_USAGE;
+	if (base == NULL)
+		base = g_strdup("http://127.0.0.1:7123");
+	/* "http://h:p/" must not become "http://h:p//api/damaged" */
+	while (g_str_has_suffix(base, "/"))
+		base[strlen(base) - 1] = '\0';
+	url = g_strdup_printf("%s/api/damaged", base);
+	body = msbctl_http_get(url);
+	if (body == NULL)
+		return MSBCTL_EXIT_FAIL;
+	data = g_bytes_get_data(body, &len);
+	if (!json_parser_load_from_data(parser, data, (gssize)len, &error) ||
+	    !JSON_NODE_HOLDS_OBJECT(root = json_parser_get_root(parser)) ||
+	    !json_object_has_member(json_node_get_object(root), "damaged")) {
+		g_printerr("%s: %s did not answer a damaged list: %s\n", g_get_prgname(), url,
+		           error != NULL ? error->message : "no \"damaged\" member");
+		return MSBCTL_EXIT_FAIL;
+	}
+	list = json_object_get_array_member(json_node_get_object(root), "damaged");
+	if (json_array_get_length(list) == 0) {
+		g_print("no damaged sub-pages\n");
+		return MSBCTL_EXIT_OK;
+	}
+	g_print("%-24s %9s %-23s %-10s %s\n", "TOPIC", "SUB-PAGE", "IDS", "READS", "FILE@OFFSET");
+	for (guint i = 0; i < json_array_get_length(list); i++) {
+		JsonObject *d = json_array_get_object_element(list, i);
+		g_autofree gchar *ids =
+		        g_strdup_printf("%" G_GINT64_FORMAT "-%" G_GINT64_FORMAT,
+		                        json_object_get_int_member_with_default(d, "from_id", 0),
+		                        json_object_get_int_member_with_default(d, "to_id", 0));
+
+		g_print("%-24s %9" G_GINT64_FORMAT " %-23s %-10" G_GINT64_FORMAT
+		        " %s@%" G_GINT64_FORMAT "\n  %s\n",
+		        json_object_get_string_member_with_default(d, "topic_id", "?"),
+		        json_object_get_int_member_with_default(d, "sub_page", 0), ids,
+		        json_object_get_int_member_with_default(d, "failed_reads", 0),
+		        json_object_get_string_member_with_default(d, "path", "?"),
+		        json_object_get_int_member_with_default(d, "offset", 0),
+		        json_object_get_string_member_with_default(d, "reason", ""));
+	}
+	return MSBCTL_EXIT_OK;
+}
+
 /* ---- main ---- */
 
 static const MsbctlCommand msbctl_commands[] = {
@@ -511,6 +609,7 @@ static const MsbctlCommand msbctl_commands[] = {
 #ifdef MSBCTL_HAVE_BENCH
         {"bench", "Measure publish/deliver throughput (TCP)", msbctl_bench_run},
 #endif
+        {"damaged", "List damaged sub-pages of the persistence service (HTTP)", msbctl_damaged_run},
 };
 
 static void

@@ -72,6 +72,7 @@ assert_defaults(MsbSettings *settings)
 {
 	g_assert_cmpstr(settings->grpc_url, ==, "http://127.0.0.1:7124");
 	g_assert_cmpint(settings->max_unsaved_size, ==, 1024 * MIB);
+	g_assert_cmpint(settings->on_damaged_messages, ==, MSB_ON_DAMAGED_SKIP);
 	g_assert_cmpint(settings->eventually_persistence_delay_us, ==, 5 * S);
 	g_assert_cmpint(settings->queue_gc_timeout_us, ==, 20 * S);
 	g_assert_cmpint(settings->delivery_timeout_us, ==, 30 * S);
@@ -644,7 +645,25 @@ test_settings_to_string(void)
 		g_assert_cmpuint(a->http_port, ==, b->http_port);
 		g_assert_cmpint(a->max_packet_size, ==, b->max_packet_size);
 		g_assert_cmpint(a->send_buffer_size, ==, b->send_buffer_size);
+		g_assert_cmpint(a->on_damaged_messages, ==, b->on_damaged_messages);
 	}
+}
+
+static void
+test_settings_on_damaged(void)
+{
+	g_autoptr(MsbSettings) wait = load_ok("OnDamagedMessages: wait\n");
+	g_autoptr(MsbSettings) skip = load_ok("on_damaged_messages: SKIP\n");
+	g_autofree gchar *text = msb_settings_to_string(wait);
+
+	g_assert_cmpint(wait->on_damaged_messages, ==, MSB_ON_DAMAGED_WAIT);
+	g_assert_cmpint(skip->on_damaged_messages, ==, MSB_ON_DAMAGED_SKIP);
+	g_assert_nonnull(strstr(text, "OnDamagedMessages: wait\n"));
+	assert_fails("OnDamagedMessages: drop\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: OnDamagedMessages: \"drop\" is not a choice", "skip", "wait",
+	             NULL);
+	assert_fails("OnDamagedMessages:\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: OnDamagedMessages: \"\" is not a choice", NULL);
 }
 
 /* msb-config-file on its own, with a key table of its own, as the persistence service uses it */
@@ -780,6 +799,7 @@ main(int argc, char **argv)
 	g_test_add_func("/settings/unix-socket", test_settings_unix_socket);
 	g_test_add_func("/settings/search-order", test_settings_search_order);
 	g_test_add_func("/settings/to-string", test_settings_to_string);
+	g_test_add_func("/settings/on-damaged", test_settings_on_damaged);
 	g_test_add_func("/config-file/generic", test_config_file_generic);
 	g_test_add_func("/config-file/int64", test_config_file_int64);
 	return g_test_run();
