@@ -1307,6 +1307,145 @@ test_load_read_ahead(void)
 	assert_loads(fx, "");
 }
 
+/*
+ * Persistence reports a sub-page damaged (DATA_LOSS, OnDamagedMessages: skip): it is installed
+ * with its absent ids missing, only the ids a queue waited for count as lost, and delivery goes
+ * on with the next ids; a sub-page that loads normally afterwards is not affected.
+ */
+static void
+test_load_damaged(void)
+{
+	g_autoptr(Fixture) fx = persist_fixture_new();
+	g_autoptr(Store) st = store_new();
+	Client *sub = client_new(fx, 3, 0);
+	const MsbIdRange waiting[] = {{500, 3999}};
+	g_autoptr(RxPacket) b = NULL;
+	g_autoptr(GError) error = NULL;
+	MsbTopic *topic;
+	MsbSubPage *sp;
+
+	for (gint64 id = 0; id < 4000; id++) {
+		g_autofree gchar *content = g_strdup_printf("%" G_GINT64_FORMAT, id);
+		store_put(st, "orders", id, id, NULL, 0, (const guint8 *)content, strlen(content));
+	}
+	topic = msb_broker_restore_topic(fx->broker, "orders", 4000, 3999, TRUE, &error);
+	g_assert_no_error(error);
+	msb_broker_restore_queue(fx->broker, topic, 4000, "q", MSB_QUEUE_TYPE_PERMANENT, waiting,
+	                         1);
+	c_subscribe(sub, "orders", "q", MSB_QUEUE_TYPE_PERMANENT);
+	assert_loads(fx, "orders:0, orders:1, orders:2");
+
+	/* sub-page 0 is damaged: the queue waited for 500-999 only, so 500 are lost */
+	g_test_expect_message("msb-broker", G_LOG_LEVEL_WARNING,
+	                      "orders: messages 0-999 cannot be loaded*checksum*");
+	g_assert_cmpuint(msb_broker_sub_page_damaged(fx->broker, topic, 0, "checksum"), ==, 500);
+	g_test_assert_expected_messages();
+	g_assert_cmpuint(topic->messages_lost, ==, 500);
+	g_assert_false(g_hash_table_contains(topic->loading, &(gint64){0}));
+	sp = msb_topic_find_sub_page(topic, 0);
+	g_assert_nonnull(sp);
+	g_assert_cmpuint(sp->n_missing, ==, 1000);
+	g_assert_cmpint(msb_sub_page_get(sp, 700)->state, ==, MSB_MESSAGE_MISSING);
+	/* the queue moves on to sub-page 1, still loading (not asked for again), and reads ahead
+	 * from there; nothing to send yet */
+	expect_none(sub);
+	assert_loads(fx, "orders:3");
+
+	/* 1 loads; 2 is damaged too: the batch runs from 1000 and skips 2000-2999 */
+	store_serve(fx, st, topic, 1, NULL);
+	b = expect_batch(sub, "orders", "q");
+	assert_ids(b, "1000-1999");
+	assert_content(rx_msg(b, 0), "1000");
+	assert_loads(fx, "");
+	g_test_expect_message("msb-broker", G_LOG_LEVEL_WARNING,
+	                      "orders: messages 2000-2999 cannot be loaded*zlib*");
+	g_assert_cmpuint(msb_broker_sub_page_damaged(fx->broker, topic, 2, "zlib"), ==, 1000);
+	g_test_assert_expected_messages();
+	g_assert_cmpuint(topic->messages_lost, ==, 1500);
+	c_ok(sub, b);
+	expect_none(sub);
+	store_serve(fx, st, topic, 3, NULL);
+	g_clear_pointer(&b, rx_packet_free);
+	b = expect_batch(sub, "orders", "q");
+	assert_ids(b, "3000-3999");
+	assert_content(rx_msg(b, 999), "3999");
+	c_ok(sub, b);
+	expect_none(sub);
+	g_assert_cmpint(msb_id_set_count(&find_queue(fx, "orders", "q")->waiting), ==, 0);
+	/* a damaged sub-page nobody waits for any more loses nothing */
+	g_test_expect_message("msb-broker", G_LOG_LEVEL_WARNING,
+	                      "orders: messages 1000-1999 cannot be loaded*late*");
+	g_assert_cmpuint(msb_broker_sub_page_damaged(fx->broker, topic, 1, "late"), ==, 0);
+	g_test_assert_expected_messages();
+	g_assert_cmpuint(topic->messages_lost, ==, 1500);
+}
+
+/*
+ * After a crash: the ids between the last one persistence holds and the reservation are dropped
+ * from every queue at restore (not counted as lost); the counter stays at the reservation, and
+ * the queue loads only the sub-pages of real messages.
+ */
+static void
+test_restore_unpublished(void)
+{
+	g_autoptr(Fixture) fx = persist_fixture_new();
+	g_autoptr(Store) st = store_new();
+	Client *sub = client_new(fx, 3, 0);
+	/* the snapshot reserved up to 100299 while 0..299 were published; q had read up to 100 */
+	const MsbIdRange q_ranges[] = {{100, 100299}};
+	const MsbIdRange e_ranges[] = {{300, 100299}};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(RxPacket) b = NULL;
+	g_autofree gchar *q_ids = NULL;
+	MsbTopic *topic;
+	MsbQueue *q;
+	MsbQueue *e;
+	guint64 generation;
+
+	for (gint64 id = 0; id < 300; id++) {
+		g_autofree gchar *content = g_strdup_printf("%" G_GINT64_FORMAT, id);
+		store_put(st, "orders", id, id, NULL, 0, (const guint8 *)content, strlen(content));
+	}
+	topic = msb_broker_restore_topic(fx->broker, "orders", 100300, -1, TRUE, &error);
+	g_assert_no_error(error);
+	q = msb_broker_restore_queue(fx->broker, topic, 100300, "q", MSB_QUEUE_TYPE_PERMANENT,
+	                             q_ranges, 1);
+	e = msb_broker_restore_queue(fx->broker, topic, 100300, "e", MSB_QUEUE_TYPE_PERMANENT,
+	                             e_ranges, 1);
+	g_assert_cmpint(msb_id_set_count(&q->waiting), ==, 100200);
+	generation = msb_broker_get_state_generation(fx->broker);
+
+	/* nothing to drop below the counter's reach, or an empty range */
+	g_assert_cmpint(msb_broker_restore_unpublished(fx->broker, topic, 100300, 200000), ==, 0);
+	g_assert_cmpint(msb_broker_restore_unpublished(fx->broker, topic, G_MAXINT64, 100299), ==,
+	                0);
+	g_assert_cmpint(msb_broker_get_state_generation(fx->broker), ==, generation);
+	/* the range past the counter is cut off: only 300..100299 go, from both queues */
+	g_assert_cmpint(msb_broker_restore_unpublished(fx->broker, topic, 300, 500000), ==,
+	                2 * 100000);
+	g_assert_cmpint(msb_broker_get_state_generation(fx->broker), >, generation);
+	q_ids = msb_id_set_to_string(&q->waiting);
+	g_assert_cmpstr(q_ids, ==, "[100-299]");
+	g_assert_true(msb_id_set_is_empty(&e->waiting));
+	g_assert_cmpint(msb_id_set_cursor(&e->waiting), ==, 100300);
+	/* ids are never reused, and nothing is lost */
+	g_assert_cmpint(topic->next_id, ==, 100300);
+	g_assert_cmpuint(topic->messages_lost, ==, 0);
+
+	/* the queue reads its 200 messages from sub-page 0 and is then done */
+	c_subscribe(sub, "orders", "q", MSB_QUEUE_TYPE_PERMANENT);
+	assert_loads(fx, "orders:0, orders:1, orders:2");
+	for (gint64 no = 0; no < 3; no++)
+		store_serve(fx, st, topic, no, NULL);
+	b = expect_batch(sub, "orders", "q");
+	assert_ids(b, "100-299");
+	assert_content(rx_msg(b, 199), "299");
+	c_ok(sub, b);
+	expect_none(sub);
+	assert_loads(fx, "");
+	g_assert_true(msb_id_set_is_empty(&q->waiting));
+}
+
 /* ---- snapshots ---- */
 
 static void
@@ -2386,6 +2525,8 @@ main(int argc, char **argv)
 	g_test_add_func("/broker-persist/gc/in-memory", test_gc_in_memory);
 	g_test_add_func("/broker-persist/load/lagging", test_load_lagging);
 	g_test_add_func("/broker-persist/load/read-ahead", test_load_read_ahead);
+	g_test_add_func("/broker-persist/load/damaged", test_load_damaged);
+	g_test_add_func("/broker-persist/restore/unpublished", test_restore_unpublished);
 	g_test_add_func("/broker-persist/snapshot/content", test_snapshot);
 	g_test_add_func("/broker-persist/snapshot/generation", test_state_generation);
 	g_test_add_func("/broker-persist/restore", test_restore);

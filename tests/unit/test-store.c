@@ -721,6 +721,88 @@ test_store_corrupt_sealed_block(void)
 	remove_dir(dir);
 }
 
+/*
+ * A read that fails its checks names the topic and sub-page and is remembered for the service's
+ * damaged list (file, offset, reason, reads); reads of sound sub-pages add nothing, and a
+ * deleted topic takes its entries with it.
+ */
+static void
+test_store_damaged_list(void)
+{
+	gchar *dir = make_dir();
+	g_autoptr(MsbStore) store = open_store(dir);
+	g_autofree gchar *data =
+	        g_build_filename(dir, "topics", "blocks", "data-0000000001.dat", NULL);
+	g_autoptr(GBytes) pristine = NULL;
+	g_autofree guint8 *copy = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) got = NULL;
+	g_autoptr(GPtrArray) damaged = NULL;
+	g_autoptr(MsbStoreMessage) m = NULL;
+	const MsbStoreDamage *d;
+	gsize total;
+
+	save_range(store, "blocks", 0, 2999, 500, "b");
+	save_range(store, "other", 0, 999, 500, "o");
+	maintain(store, FALSE);
+	g_clear_pointer(&store, msb_store_close);
+	pristine = read_file(data);
+	total = g_bytes_get_size(pristine);
+	/* a byte in the last block (sub-page 2) rots */
+	copy = g_memdup2(g_bytes_get_data(pristine, NULL), total);
+	copy[total - 100] ^= 0x01;
+	write_file(data, copy, total);
+	store = open_store(dir);
+
+	/* nothing is damaged until it is read */
+	damaged = msb_store_list_damaged(store);
+	g_assert_cmpuint(damaged->len, ==, 0);
+	g_clear_pointer(&damaged, g_ptr_array_unref);
+	check_range(store, "blocks", 0, 1999, "b");
+	check_range(store, "other", 0, 999, "o");
+	damaged = msb_store_list_damaged(store);
+	g_assert_cmpuint(damaged->len, ==, 0);
+	g_clear_pointer(&damaged, g_ptr_array_unref);
+
+	got = msb_store_read_range(store, "blocks", 2000, 2999, &error);
+	g_assert_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT);
+	g_assert_null(got);
+	g_assert_true(g_str_has_prefix(error->message, "Topic blocks sub-page 2 is damaged: "));
+	g_assert_nonnull(strstr(error->message, data));
+	g_clear_error(&error);
+	/* a read of one id of it fails the same way and counts */
+	m = msb_store_read_message(store, "blocks", 2500, &error);
+	g_assert_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT);
+	g_assert_null(m);
+	g_clear_error(&error);
+
+	damaged = msb_store_list_damaged(store);
+	g_assert_cmpuint(damaged->len, ==, 1);
+	d = g_ptr_array_index(damaged, 0);
+	g_assert_cmpstr(d->topic, ==, "blocks");
+	g_assert_cmpint(d->sub_page, ==, 2);
+	g_assert_cmpstr(d->path, ==, data);
+	g_assert_cmpuint(d->offset, >, 16);
+	g_assert_cmpuint(d->offset, <, total - 100);
+	g_assert_nonnull(strstr(d->reason, "sub-page 2"));
+	g_assert_cmpuint(d->failed_reads, ==, 2);
+	g_assert_cmpint(d->first_us, >, 0);
+	g_assert_cmpint(d->last_us, >=, d->first_us);
+	g_clear_pointer(&damaged, g_ptr_array_unref);
+	/* the sound sub-pages still read */
+	check_range(store, "blocks", 0, 1999, "b");
+
+	/* deleted: its damage is not listed any more */
+	g_assert_true(msb_store_delete_topic(
+	        store, "blocks", g_get_real_time() + G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC,
+	        &error));
+	g_assert_no_error(error);
+	damaged = msb_store_list_damaged(store);
+	g_assert_cmpuint(damaged->len, ==, 0);
+	g_clear_pointer(&store, msb_store_close);
+	remove_dir(dir);
+}
+
 static void
 test_store_torn_index(void)
 {
@@ -1332,6 +1414,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/torn-tail", test_store_torn_tail);
 	g_test_add_func("/store/corrupt-middle", test_store_corrupt_middle);
 	g_test_add_func("/store/corrupt-sealed-block", test_store_corrupt_sealed_block);
+	g_test_add_func("/store/damaged-list", test_store_damaged_list);
 	g_test_add_func("/store/torn-index", test_store_torn_index);
 	g_test_add_func("/store/snapshot", test_store_snapshot);
 	g_test_add_func("/store/group-commit", test_store_group_commit);
