@@ -324,6 +324,7 @@ msb_http_status(MsbHttp *http, SoupServerMessage *msg)
 	msb_http_add_int(b, "saveFailures", (gint64)info.save_failures);
 	msb_http_add_int(b, "loads", (gint64)info.loads);
 	msb_http_add_int(b, "loadFailures", (gint64)info.load_failures);
+	msb_http_add_int(b, "damagedLoads", (gint64)info.damaged_loads);
 	msb_http_add_int(b, "snapshots", (gint64)info.snapshots);
 	msb_http_add_int(b, "snapshotFailures", (gint64)info.snapshot_failures);
 	json_builder_end_object(b);

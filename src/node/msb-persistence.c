@@ -45,7 +45,7 @@ struct _MsbPersistence {
 	GArray *restore_max_ids;   /* gint64 per topic */
 	guint restore_index;
 	gint64 restore_probe_no;    /* the sub-page being probed */
-	gint restore_phase;         /* MsbRestorePhase of the topic at restore_index */
+	gint restore_phase;         /* MSB_RESTORE_* (below) of the topic at restore_index */
 	gint64 restore_held;        /* highest id persistence holds below the reservation */
 	gint64 restore_verify_lo;   /* the lowest id of the range being verified */
 	gint64 restore_verify_from; /* the part of it asked for now (one page) */
@@ -913,6 +913,17 @@ msb_persistence_restore_void(MsbPersistence *self, gint64 from)
 	msb_persistence_restore_next_topic(self);
 }
 
+/* A damaged sub-page in the window (DATA_LOSS): drop nothing for @ts, go on with the next. */
+static void
+msb_persistence_restore_undecided(MsbPersistence *self, const MsbPersistTopicSnapshot *ts,
+                                  const GError *error)
+{
+	g_warning("topic %s: cannot tell which reserved ids were published: %s; they stay in "
+	          "the queues and are skipped when reached",
+	          ts->topic_id, error->message);
+	msb_persistence_restore_next_topic(self);
+}
+
 /* Phase 2 for @ts, from the bottom of its window. */
 static void
 msb_persistence_probe_window(MsbPersistence *self, const MsbPersistTopicSnapshot *ts)
@@ -941,10 +952,7 @@ msb_persistence_probe_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	ts = g_ptr_array_index(self->restore_topics, self->restore_index);
 	if (batch == NULL && self->restore_phase != MSB_RESTORE_PROBE_ABOVE &&
 	    g_error_matches(error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_DATA_LOSS)) {
-		g_warning("topic %s: cannot tell which reserved ids were published: %s; they "
-		          "stay in the queues and are skipped when reached",
-		          ts->topic_id, error->message);
-		msb_persistence_restore_next_topic(self);
+		msb_persistence_restore_undecided(self, ts, error);
 		msb_persistence_unref(self);
 		return;
 	}
@@ -1023,10 +1031,7 @@ msb_persistence_verify_cb(GObject *source, GAsyncResult *result, gpointer user_d
 	ts = g_ptr_array_index(self->restore_topics, self->restore_index);
 	if (batch == NULL &&
 	    g_error_matches(error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_DATA_LOSS)) {
-		g_warning("topic %s: cannot tell which reserved ids were published: %s; they "
-		          "stay in the queues and are skipped when reached",
-		          ts->topic_id, error->message);
-		msb_persistence_restore_next_topic(self);
+		msb_persistence_restore_undecided(self, ts, error);
 		msb_persistence_unref(self);
 		return;
 	}
