@@ -117,6 +117,34 @@ run_msbctl(const gchar *const *args, gint *exit_status)
 	return out;
 }
 
+/* GetPageCompressed and GetPage of the damaged sub-page both answer DATA_LOSS naming topic,
+ * sub-page and file; the sound sub-page next to it reads. */
+static void
+assert_data_loss(PtestService *ps, const gchar *path)
+{
+	g_autofree gchar *target = ptest_service_target(ps);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MsbPersistenceClient) client = msb_persistence_client_new(target, &error);
+	g_autoptr(MsbMessageBatch) batch = NULL;
+
+	g_assert_no_error(error);
+	for (guint compressed = 0; compressed < 2; compressed++) {
+		g_autoptr(MsbMessageBatch) none =
+		        compressed
+		                ? ptest_get_page_compressed(client, TOPIC, 0, 2000, 2999, 0, &error)
+		                : ptest_get_page(client, TOPIC, 0, 2000, 2999, &error);
+
+		g_assert_null(none);
+		g_assert_error(error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_DATA_LOSS);
+		g_assert_nonnull(strstr(error->message, "Topic " TOPIC " sub-page 2 is damaged"));
+		g_assert_nonnull(strstr(error->message, path));
+		g_clear_error(&error);
+	}
+	batch = ptest_get_sub_page(client, TOPIC, 3, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(batch->n_messages, ==, 1000);
+}
+
 /* The service's /api/damaged lists sub-page 2 of TOPIC, naming @path. */
 static void
 assert_service_lists_damage(PtestService *ps, const gchar *path)
@@ -248,6 +276,7 @@ test_damaged_block(gconstpointer data)
 		g_assert_cmpfloat(dtest_metric(b, QSIZE), ==, n - 2000);
 	}
 	assert_service_lists_damage(ps, damaged_path);
+	assert_data_loss(ps, damaged_path);
 
 	itest_raw_free(sub);
 	itest_broker_free(b);
