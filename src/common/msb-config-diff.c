@@ -135,7 +135,8 @@ msb_config_log_changes(GPtrArray *changes, const gchar *origin)
 			                       change->key);
 			continue;
 		}
-		g_message("reload: %s: %s → %s", change->key, change->old_value, change->new_value);
+		g_message("reload: %s: %s -> %s", change->key, change->old_value,
+		          change->new_value);
 		applied++;
 	}
 	if (restart->len > 0)

@@ -48,7 +48,7 @@ void
 msb_config_apply_changes(gpointer current, gconstpointer loaded, GPtrArray *changes);
 
 /*
- * Log @changes from reloading @origin: each applied key "old → new", then the keys that changed
+ * Log @changes from reloading @origin: each applied key "old -> new", then the keys that changed
  * but need a restart; one line when nothing changed.
  */
 void

@@ -31,6 +31,7 @@ msb_memory_init(MsbMemory *self)
 #else
 	self->free_base = 0;
 #endif
+	self->free_last = self->free_base;
 }
 
 gboolean
@@ -38,19 +39,24 @@ msb_memory_maybe_trim(MsbMemory *self)
 {
 #ifdef __GLIBC__
 	gsize free_bytes;
+	gboolean quiet;
 
 	g_return_val_if_fail(self != NULL, FALSE);
 	free_bytes = msb_memory_free_bytes();
 	/* free memory reused since the last trim lowers the base: new frees count from there */
 	if (free_bytes < self->free_base)
 		self->free_base = free_bytes;
-	if (free_bytes - self->free_base < MSB_MEMORY_TRIM_THRESHOLD)
+	quiet = free_bytes < self->free_last + MSB_MEMORY_TRIM_QUIET_MIN &&
+	        self->free_last < free_bytes + MSB_MEMORY_TRIM_QUIET_MIN;
+	self->free_last = free_bytes;
+	if (free_bytes - self->free_base < MSB_MEMORY_TRIM_THRESHOLD &&
+	    (!quiet || free_bytes - self->free_base < MSB_MEMORY_TRIM_QUIET_MIN))
 		return FALSE;
 	(void)malloc_trim(0);
 	self->trims++;
 	g_debug("returned free memory to the system (%" G_GSIZE_FORMAT " MiB free in the heap)",
 	        free_bytes / (1024 * 1024));
-	self->free_base = msb_memory_free_bytes();
+	self->free_base = self->free_last = msb_memory_free_bytes();
 	return TRUE;
 #else
 	g_return_val_if_fail(self != NULL, FALSE);
