@@ -9,6 +9,7 @@
 #
 #   bench/run-bench-memory.sh [BUILD_DIR] [N]      (BUILD_DIR default build-rel: a release build)
 #
+# The broker runs with --verbose, so that its trims (with how long each took) are listed.
 # Not a test: it measures. Allow about a minute for 5,000,000 messages on 2 cores.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +36,7 @@ QueueGcTimeout: 1s
 EOS
 	rm -f "$WORK/ready"
 	"$BROKER" --settings "$WORK/settings.yaml" --tcp-port 0 --http-port 0 \
-		--ready-file "$WORK/ready" 2>"$WORK/broker.log" &
+		--ready-file "$WORK/ready" --verbose 2>"$WORK/broker.log" &
 	BPID=$!
 	pids+=("$BPID")
 	for _ in $(seq 200); do [ -s "$WORK/ready" ] && break; sleep 0.05; done
@@ -90,6 +91,7 @@ p2=$(rss_kib "$BPID")
 log "case 1: consumed, VmRSS $((p2 / 1024)) MiB"
 last=$(after "case 1" "$before")
 r1=$(report "backlog consumed" "$before" "$peak" "$last")
+grep -h "returned free memory" "$WORK/broker.log" | sed 's/^/  case 1: /' >&2 || true
 kill "$BPID"; wait "$BPID" || true
 
 # --- case 2: a slow consumer's delete-on-disconnect queue, deleted ---
@@ -108,5 +110,6 @@ log "case 2: backlog in memory, VmRSS $((peak / 1024)) MiB; killing the consumer
 kill -9 "$sp"; kill -CONT "$sp" 2>/dev/null || true; wait "$sp" 2>/dev/null || true
 last=$(after "case 2" "$before")
 r2=$(report "slow consumer's queue deleted" "$before" "$peak" "$last")
+grep -h "returned free memory" "$WORK/broker.log" | sed 's/^/  case 2: /' >&2 || true
 echo "$r1"
 echo "$r2"

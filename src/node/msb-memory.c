@@ -40,6 +40,7 @@ msb_memory_maybe_trim(MsbMemory *self)
 #ifdef __GLIBC__
 	gsize free_bytes;
 	gboolean quiet;
+	gint64 started_us;
 
 	g_return_val_if_fail(self != NULL, FALSE);
 	free_bytes = msb_memory_free_bytes();
@@ -52,10 +53,12 @@ msb_memory_maybe_trim(MsbMemory *self)
 	if (free_bytes - self->free_base < MSB_MEMORY_TRIM_THRESHOLD &&
 	    (!quiet || free_bytes - self->free_base < MSB_MEMORY_TRIM_QUIET_MIN))
 		return FALSE;
+	started_us = g_get_monotonic_time();
 	(void)malloc_trim(0);
 	self->trims++;
-	g_debug("returned free memory to the system (%" G_GSIZE_FORMAT " MiB free in the heap)",
-	        free_bytes / (1024 * 1024));
+	g_debug("returned free memory to the system (%" G_GSIZE_FORMAT
+	        " MiB free in the heap) in %" G_GINT64_FORMAT " us",
+	        free_bytes / (1024 * 1024), g_get_monotonic_time() - started_us);
 	self->free_base = self->free_last = msb_memory_free_bytes();
 	return TRUE;
 #else
