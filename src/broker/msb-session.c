@@ -27,18 +27,36 @@ typedef struct {
 	guint left_out; /* since logged_us */
 } MsbRejectLog;
 
+/* Client-chosen text (names, topics) for one log line: control characters would let a client
+ * forge lines, so they become '?'. */
+static gchar *
+msb_session_log_text(const gchar *text)
+{
+	gchar *copy = g_strdup(text);
+
+	for (gchar *p = copy; *p != '\0'; p++) {
+		if ((guchar)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	return copy;
+}
+
 /* "client 'name' version at peer (session N)", or the peer only before the Greeting */
 static gchar *
 msb_session_describe(MsbSession *session)
 {
+	g_autofree gchar *name = NULL;
+	g_autofree gchar *version = NULL;
+
 	if (session->name == NULL)
 		return g_strdup_printf("a client at %s (session %" G_GINT64_FORMAT
 		                       ", no Greeting yet)",
 		                       session->peer, session->id);
-	return g_strdup_printf("client '%s'%s%s at %s (session %" G_GINT64_FORMAT ")",
-	                       session->name, session->version != NULL ? " " : "",
-	                       session->version != NULL ? session->version : "", session->peer,
-	                       session->id);
+	name = msb_session_log_text(session->name);
+	version = session->version != NULL ? msb_session_log_text(session->version) : NULL;
+	return g_strdup_printf("client '%s'%s%s at %s (session %" G_GINT64_FORMAT ")", name,
+	                       version != NULL ? " " : "", version != NULL ? version : "",
+	                       session->peer, session->id);
 }
 
 void
@@ -46,6 +64,7 @@ msb_session_log_reject(MsbSession *session, const gchar *reason, const gchar *te
 {
 	MsbRejectLog *log;
 	g_autofree gchar *who = NULL;
+	g_autofree gchar *shown = NULL;
 
 	g_return_if_fail(session != NULL);
 	g_return_if_fail(reason != NULL);
@@ -59,13 +78,14 @@ msb_session_log_reject(MsbSession *session, const gchar *reason, const gchar *te
 		return;
 	}
 	who = msb_session_describe(session);
+	shown = msb_session_log_text(text);
 	if (log != NULL && log->left_out > 0)
 		g_message("Reject to %s: %s (and %u more for %s in the last %" G_GINT64_FORMAT
 		          " s, not logged)",
-		          who, text, log->left_out, reason,
+		          who, shown, log->left_out, reason,
 		          (now_us - log->logged_us) / G_USEC_PER_SEC);
 	else
-		g_message("Reject to %s: %s", who, text);
+		g_message("Reject to %s: %s", who, shown);
 	if (log == NULL) {
 		log = g_new0(MsbRejectLog, 1);
 		g_hash_table_insert(session->reject_log, (gpointer)reason, log);

@@ -66,6 +66,24 @@ test_session_reject_log_before_greeting(void)
 	msb_session_clear_reject_log(&session);
 }
 
+/* a client cannot forge log lines: control characters in its name or topic become '?' */
+static void
+test_session_reject_log_control_chars(void)
+{
+	MsbSession session = {0};
+
+	session.id = 4;
+	session.peer = (gchar *)"10.0.0.2:6000";
+	session.name = (gchar *)"evil\nmy-service-bus-Message: fake";
+	g_test_expect_message("msb-session", G_LOG_LEVEL_MESSAGE,
+	                      "Reject to client 'evil?my-service-bus-Message: fake' at "
+	                      "10.0.0.2:6000 (session 4): TopicNotFound { topic_id: \"a?b\" }");
+	msb_session_log_reject(&session, "TopicNotFound", "TopicNotFound { topic_id: \"a\rb\" }",
+	                       0);
+	g_test_assert_expected_messages();
+	msb_session_clear_reject_log(&session);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -73,5 +91,6 @@ main(int argc, char **argv)
 	g_test_add_func("/session/reject-log", test_session_reject_log);
 	g_test_add_func("/session/reject-log-before-greeting",
 	                test_session_reject_log_before_greeting);
+	g_test_add_func("/session/reject-log-control-chars", test_session_reject_log_control_chars);
 	return g_test_run();
 }
