@@ -44,6 +44,7 @@ msb_session_free(MsbSession *session)
 	g_free(session->version);
 	g_free(session->env_info);
 	g_free(session->namespace_name);
+	msb_session_clear_reject_log(session);
 	g_free(session);
 }
 
@@ -89,6 +90,17 @@ msb_broker_get_config(MsbBroker *broker)
 {
 	g_return_val_if_fail(broker != NULL, NULL);
 	return &broker->config;
+}
+
+void
+msb_broker_set_config(MsbBroker *broker, const MsbBrokerConfig *config)
+{
+	g_return_if_fail(broker != NULL);
+	g_return_if_fail(config != NULL);
+	g_return_if_fail(config->max_delivery_size > 0);
+	g_return_if_fail(config->send_buffer_size > 0);
+	g_return_if_fail(config->persistence == broker->config.persistence);
+	broker->config = *config;
 }
 
 void
@@ -221,6 +233,7 @@ msb_broker_session_close(MsbBroker *broker, MsbSession *session)
 		msb_broker_mark_dirty(broker, queue->topic);
 		msb_queue_remove_subscriber(queue, sub, now);
 	}
+	msb_session_log_rejects_left_out(session);
 	g_debug("session %" G_GINT64_FORMAT " (%s) closed", session->id,
 	        session->name != NULL ? session->name : "not greeted");
 	g_hash_table_remove(broker->waiting_sessions, session);
@@ -247,12 +260,39 @@ msb_broker_output(MsbBroker *broker, MsbSession *session)
 	broker->cb.output_ready(session, broker->user_data);
 }
 
+/* The reason a MsbBrokerError gives a Reject, for its log line (a static string). */
+static const gchar *
+msb_broker_error_reason(const GError *error)
+{
+	if (error->domain != MSB_BROKER_ERROR)
+		return "Error";
+	switch (error->code) {
+	case MSB_BROKER_ERROR_TOPIC_NOT_FOUND:
+		return "TopicNotFound";
+	case MSB_BROKER_ERROR_QUEUE_NOT_FOUND:
+		return "QueueNotFound";
+	case MSB_BROKER_ERROR_INVALID_NAME:
+		return "InvalidName";
+	case MSB_BROKER_ERROR_SHUTTING_DOWN:
+		return "ShuttingDown";
+	case MSB_BROKER_ERROR_ALREADY_SUBSCRIBED:
+		return "AlreadySubscribed";
+	case MSB_BROKER_ERROR_NOT_SUPPORTED:
+		return "NotSupported";
+	default:
+		return "Protocol";
+	}
+}
+
+/* Every Reject is logged, per session at most once per MSB_SESSION_REJECT_LOG_INTERVAL_US for
+ * each @reason (a static string). */
 static void
-msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
-        G_GNUC_PRINTF(3, 4);
+msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *reason, const gchar *format,
+                  ...) G_GNUC_PRINTF(4, 5);
 
 static void
-msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
+msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *reason, const gchar *format,
+                  ...)
 {
 	g_autofree gchar *text = NULL;
 	va_list args;
@@ -260,18 +300,19 @@ msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *format, .
 	va_start(args, format);
 	text = g_strdup_vprintf(format, args);
 	va_end(args);
-	g_debug("session %" G_GINT64_FORMAT ": Reject %s", session->id, text);
+	msb_session_log_reject(session, reason, text, msb_broker_now(broker));
 	msb_wire_put_reject(&session->out, text);
 	msb_broker_output(broker, session);
 }
 
 /* A failed publish: Reject now, or after the answers held before it, so that it keeps its place. */
 static void
-msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
-        G_GNUC_PRINTF(3, 4);
+msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *reason,
+                          const gchar *format, ...) G_GNUC_PRINTF(4, 5);
 
 static void
-msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
+msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *reason,
+                          const gchar *format, ...)
 {
 	MsbDeferredResponse *held;
 	va_list args;
@@ -281,13 +322,14 @@ msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *f
 		va_start(args, format);
 		text = g_strdup_vprintf(format, args);
 		va_end(args);
-		msb_broker_reject(broker, session, "%s", text);
+		msb_broker_reject(broker, session, reason, "%s", text);
 		return;
 	}
 	held = g_new0(MsbDeferredResponse, 1);
 	va_start(args, format);
 	held->reject = g_strdup_vprintf(format, args);
 	va_end(args);
+	msb_session_log_reject(session, reason, held->reject, msb_broker_now(broker));
 	g_queue_push_tail(&session->deferred, held);
 	g_hash_table_add(broker->waiting_sessions, session);
 }
@@ -312,14 +354,14 @@ msb_broker_handle_greeting(MsbBroker *broker, MsbSession *session, const MsbPack
 
 	msb_wire_str_copy(&packet->greeting.name, name);
 	if (session->greeted) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "Greeting",
 		                  "Greeting: this connection has already sent a Greeting");
 		g_set_error_literal(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_PROTOCOL,
 		                    "second Greeting on one connection");
 		return FALSE;
 	}
 	if (version < MSB_WIRE_PROTOCOL_MIN) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "Greeting",
 		                  "Greeting: protocol version %d is not supported; use 2 or 3",
 		                  version);
 		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_PROTOCOL,
@@ -370,19 +412,20 @@ msb_broker_handle_set_namespace(MsbBroker *broker, MsbSession *session, const Ms
 
 	msb_wire_str_copy(&packet->set_namespace.name, name);
 	if (!session->greeted) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "Namespace",
 		                  "Namespace can not be set before the Greeting packet");
 		return;
 	}
 	if (!msb_namespace_validate(name, packet->set_namespace.name.len, &reason)) {
-		msb_broker_reject(broker, session, "Namespace '%s' is invalid. %s", name, reason);
+		msb_broker_reject(broker, session, "Namespace", "Namespace '%s' is invalid. %s",
+		                  name, reason);
 		return;
 	}
 	current = session->namespace_name != NULL ? session->namespace_name : "default";
 	if (g_strcmp0(current, name) == 0)
 		return;
 	if (session->namespace_locked) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "Namespace",
 		                  "Namespace can not be changed to '%s' after the connection has "
 		                  "published or subscribed",
 		                  name);
@@ -395,7 +438,7 @@ msb_broker_handle_set_namespace(MsbBroker *broker, MsbSession *session, const Ms
 	 * connection's publishes and subscribes are refused rather than silently landing in the
 	 * default namespace. */
 	session->namespace_name = g_strdup(name);
-	msb_broker_reject(broker, session,
+	msb_broker_reject(broker, session, "Namespace",
 	                  "Namespace '%s' is not supported by this broker (only 'default'); "
 	                  "publishes and subscribes on this connection will be refused",
 	                  name);
@@ -438,18 +481,20 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 	msb_wire_str_copy(&packet->publish.topic, name);
 	session->namespace_locked = TRUE;
 	if (session->namespace_name != NULL) {
-		msb_broker_reject_publish(broker, session, "NotSupported { namespace: \"%s\" }",
+		msb_broker_reject_publish(broker, session, "NotSupported",
+		                          "NotSupported { namespace: \"%s\" }",
 		                          session->namespace_name);
 		return;
 	}
 	if (broker->shutting_down) {
-		msb_broker_reject_publish(broker, session, "ShuttingDown");
+		msb_broker_reject_publish(broker, session, "ShuttingDown", "ShuttingDown");
 		return;
 	}
 	topic = msb_broker_resolve_topic(broker, name, broker->config.auto_create_topic_on_publish,
 	                                 &error);
 	if (topic == NULL) {
-		msb_broker_reject_publish(broker, session, "%s", error->message);
+		msb_broker_reject_publish(broker, session, msb_broker_error_reason(error), "%s",
+		                          error->message);
 		return;
 	}
 	n = packet->publish.n_messages;
@@ -457,7 +502,7 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 	    (gsize)broker->pending_bytes >= broker->config.max_pending_bytes) {
 		/* persistence is down or behind: refuse rather than grow without bound */
 		msb_broker_reject_publish(
-		        broker, session,
+		        broker, session, "PersistenceUnavailable",
 		        "PersistenceUnavailable { pending_bytes: %" G_GINT64_FORMAT
 		        ", limit: %" G_GSIZE_FORMAT " }",
 		        broker->pending_bytes, broker->config.max_pending_bytes);
@@ -535,7 +580,7 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 	msb_wire_str_copy(&packet->subscribe.queue, queue_name);
 	session->namespace_locked = TRUE;
 	if (session->namespace_name != NULL) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "NotSupported",
 		                  "Subscribe to %s/%s failed: namespace '%s' is not supported",
 		                  topic_name, queue_name, session->namespace_name);
 		return;
@@ -543,8 +588,9 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 	topic = msb_broker_resolve_topic(broker, topic_name,
 	                                 broker->config.auto_create_topic_on_subscribe, &error);
 	if (topic == NULL) {
-		msb_broker_reject(broker, session, "Subscribe to %s/%s failed: %s", topic_name,
-		                  queue_name, error->message);
+		msb_broker_reject(broker, session, msb_broker_error_reason(error),
+		                  "Subscribe to %s/%s failed: %s", topic_name, queue_name,
+		                  error->message);
 		return;
 	}
 	queue = msb_topic_find_queue(topic, queue_name);
@@ -552,7 +598,7 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 		for (guint i = 0; i < session->subscribers->len; i++) {
 			MsbSubscriber *other = g_ptr_array_index(session->subscribers, i);
 			if (other->queue == queue) {
-				msb_broker_reject(broker, session,
+				msb_broker_reject(broker, session, "AlreadySubscribed",
 				                  "Subscribe to %s/%s failed: this connection is "
 				                  "already subscribed to that queue",
 				                  topic_name, queue_name);
@@ -586,14 +632,14 @@ msb_broker_handle_create_topic(MsbBroker *broker, MsbSession *session, const Msb
 
 	msb_wire_str_copy(&packet->create_topic.topic, name);
 	if (session->namespace_name != NULL) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "NotSupported",
 		                  "CreateTopic %s failed: namespace '%s' is not supported", name,
 		                  session->namespace_name);
 		return;
 	}
 	if (msb_broker_create_topic(broker, name, &error) == NULL)
-		msb_broker_reject(broker, session, "CreateTopic %s failed: %s", name,
-		                  error->message);
+		msb_broker_reject(broker, session, msb_broker_error_reason(error),
+		                  "CreateTopic %s failed: %s", name, error->message);
 }
 
 /* Build an id set from wire ranges, skipping the ones that cannot name a message id. */
@@ -628,14 +674,14 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 	msb_wire_str_copy(wqueue, queue_name);
 	topic = g_hash_table_lookup(broker->topics, topic_name);
 	if (topic == NULL) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "TopicNotFound",
 		                  "Confirm for %s/%s failed: TopicNotFound { topic_id: \"%s\" }",
 		                  topic_name, queue_name, topic_name);
 		return;
 	}
 	queue = msb_topic_find_queue(topic, queue_name);
 	if (queue == NULL) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "QueueNotFound",
 		                  "Confirm for %s/%s failed: QueueNotFound { queue_id: \"%s\" }",
 		                  topic_name, queue_name, queue_name);
 		return;

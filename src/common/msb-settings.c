@@ -10,6 +10,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "msb-config-diff.h"
 #include "msb-config-file.h"
 #include "msb-duration.h"
 
@@ -74,6 +75,26 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_GRPC_TIMEOUT_SECS, {"GrpcTimeoutSecs", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL, {"PersistTimerInterval", "persist_timer_interval", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL_SECS, {"PersistTimerIntervalSecs", NULL}},
+};
+
+/*
+ * The settings a running broker takes over from its file on SIGHUP (docs/settings.md); every
+ * other key needs a restart. Add one line here to make a setting reloadable, once whatever uses
+ * it reads the current value (msb_server_apply_settings()).
+ */
+static const MsbConfigReloadable settings_reloadable[] = {
+        MSB_CONFIG_RELOADABLE(MsbSettings, "DebugMode", debug_mode),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "EventuallyPersistenceDelay",
+                              eventually_persistence_delay_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "QueueGcTimeout", queue_gc_timeout_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "DeliveryTimeout", delivery_timeout_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "ConnectionTimeout", connection_timeout_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "PersistCompressed", persist_compressed),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "AutoCreateTopicOnPublish",
+                              auto_create_topic_on_publish),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "AutoCreateTopicOnSubscribe",
+                              auto_create_topic_on_subscribe),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "MaxUnsavedSize", max_unsaved_size),
 };
 
 gchar *
@@ -454,4 +475,22 @@ msb_settings_to_string(const MsbSettings *settings)
 	g_string_append_printf(out, "\nOnDamagedMessages: %s\n",
 	                       msb_on_damaged_to_string(settings->on_damaged_messages));
 	return g_string_free(out, FALSE);
+}
+
+GPtrArray *
+msb_settings_reload(MsbSettings *current, const MsbSettings *loaded)
+{
+	g_autofree gchar *old_text = NULL;
+	g_autofree gchar *new_text = NULL;
+	GPtrArray *changes;
+
+	g_return_val_if_fail(current != NULL, NULL);
+	g_return_val_if_fail(loaded != NULL, NULL);
+
+	old_text = msb_settings_to_string(current);
+	new_text = msb_settings_to_string(loaded);
+	changes = msb_config_diff(old_text, new_text, settings_reloadable,
+	                          G_N_ELEMENTS(settings_reloadable));
+	msb_config_apply_changes(current, loaded, changes);
+	return changes;
 }

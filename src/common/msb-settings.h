@@ -93,6 +93,14 @@ msb_settings_load_from_data(const gchar *data, gsize len, const gchar *origin, G
 gchar *
 msb_settings_to_string(const MsbSettings *settings);
 
+/*
+ * SIGHUP: compare @loaded (the file read again, command-line overrides applied) with @current,
+ * copy the settings that can change at run time into @current and return every change
+ * (MsbConfigChange*, see msb-config-diff.h; those with reloadable NULL need a restart).
+ */
+GPtrArray *
+msb_settings_reload(MsbSettings *current, const MsbSettings *loaded);
+
 void
 msb_settings_free(MsbSettings *settings);
 

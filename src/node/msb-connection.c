@@ -20,6 +20,8 @@
 /* read at most this much per wake-up so that one busy client cannot starve the others */
 #define MSB_CONNECTION_READ_CHUNK  (256 * 1024)
 #define MSB_CONNECTION_READ_BUDGET (1024 * 1024)
+/* an empty buffer above this is freed by msb_connection_release_idle_buffers() */
+#define MSB_CONNECTION_IDLE_BUFFER (64 * 1024)
 
 struct _MsbConnection {
 	gint ref_count;
@@ -222,6 +224,23 @@ msb_connection_flush(MsbConnection *conn)
 		msb_connection_watch_read(conn, TRUE);
 		msb_broker_session_drained(conn->broker, conn->session);
 	}
+}
+
+void
+msb_connection_release_idle_buffers(MsbConnection *conn)
+{
+	MsbBuf *out;
+
+	g_return_if_fail(conn != NULL);
+	if (conn->closed)
+		return;
+	/* no packet views into the input live between reads; a busy connection pays at most
+	 * one regrowth a second for this */
+	if (msb_buf_pending(&conn->in) == 0 && conn->in.cap > MSB_CONNECTION_IDLE_BUFFER)
+		msb_buf_clear(&conn->in);
+	out = msb_session_get_output(conn->session);
+	if (msb_buf_pending(out) == 0 && out->cap > MSB_CONNECTION_IDLE_BUFFER)
+		msb_buf_clear(out);
 }
 
 void

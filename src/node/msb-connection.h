@@ -41,6 +41,13 @@ msb_connection_get_last_receive(MsbConnection *conn);
 /* Write as much pending output as the socket takes; waits for G_IO_OUT for the rest. */
 void
 msb_connection_flush(MsbConnection *conn);
+/*
+ * Periodically (the server's 1 s tick): give the input and output buffers back to the allocator
+ * while they are empty and were grown by a burst, so that a connection that is idle now holds no
+ * more than MSB_CONNECTION_IDLE_BUFFER bytes each.
+ */
+void
+msb_connection_release_idle_buffers(MsbConnection *conn);
 /* Close now (after a best-effort flush); runs disconnect processing. Idempotent. */
 void
 msb_connection_close(MsbConnection *conn, const gchar *reason);

@@ -16,6 +16,7 @@
 #include "msb-broker.h"
 #include "msb-connection.h"
 #include "msb-http.h"
+#include "msb-memory.h"
 #include "msb-persistence.h"
 #include "msb-session.h"
 
@@ -39,6 +40,7 @@ struct _MsbServer {
 	GPtrArray *dirty;        /* MsbConnection* with output to flush (references) */
 	guint flush_idle_id;
 	guint tick_id;
+	MsbMemory memory;
 	guint shutdown_id;
 	gint64 shutdown_started_us;
 	GSourceFunc shutdown_done;
@@ -149,12 +151,15 @@ msb_server_tick_cb(gpointer user_data)
 		if (now - msb_connection_get_last_receive(key) >
 		    server->settings->connection_timeout_us)
 			g_ptr_array_add(idle, key);
+		msb_connection_release_idle_buffers(key);
 	}
 	for (guint i = 0; i < idle->len; i++)
 		msb_connection_close(g_ptr_array_index(idle, i),
 		                     "nothing received within ConnectionTimeout");
 	msb_broker_tick(server->broker);
 	msb_server_flush_all(server);
+	/* after the tick's GC: a consumed backlog or a deleted queue is given back to the system */
+	msb_memory_maybe_trim(&server->memory);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -187,10 +192,9 @@ msb_server_load_sub_page_cb(MsbTopic *topic, gint64 sub_page_no, gpointer user_d
 		msb_broker_sub_page_load_failed(server->broker, topic, sub_page_no);
 }
 
-MsbServer *
-msb_server_new(const MsbSettings *settings, GError **error)
+static MsbBrokerConfig
+msb_server_broker_config(const MsbSettings *settings)
 {
-	MsbServer *server;
 	MsbBrokerConfig config = {
 	        .max_delivery_size = (gsize)settings->max_delivery_size,
 	        .delivery_timeout_us = settings->delivery_timeout_us,
@@ -201,6 +205,15 @@ msb_server_new(const MsbSettings *settings, GError **error)
 	        .persistence = settings->grpc_url != NULL,
 	        .max_pending_bytes = (gsize)settings->max_unsaved_size,
 	};
+
+	return config;
+}
+
+MsbServer *
+msb_server_new(const MsbSettings *settings, GError **error)
+{
+	MsbServer *server;
+	MsbBrokerConfig config = msb_server_broker_config(settings);
 	MsbBrokerCallbacks callbacks = {
 	        .output_ready = msb_server_output_ready_cb,
 	        .disconnect = msb_server_disconnect_cb,
@@ -228,7 +241,23 @@ msb_server_new(const MsbSettings *settings, GError **error)
 	server->connections = g_hash_table_new_full(g_direct_hash, g_direct_equal,
 	                                            (GDestroyNotify)msb_connection_unref, NULL);
 	server->dirty = g_ptr_array_new_with_free_func((GDestroyNotify)msb_connection_unref);
+	msb_memory_init(&server->memory);
 	return server;
+}
+
+void
+msb_server_apply_settings(MsbServer *server)
+{
+	MsbBrokerConfig config;
+
+	g_return_if_fail(server != NULL);
+	/* ConnectionTimeout is read from the settings by every tick */
+	config = msb_server_broker_config(server->settings);
+	msb_broker_set_config(server->broker, &config);
+	if (server->persistence != NULL)
+		msb_persistence_set_options(server->persistence,
+		                            server->settings->eventually_persistence_delay_us,
+		                            server->settings->persist_compressed);
 }
 
 static void

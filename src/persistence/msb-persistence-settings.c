@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "msb-config-diff.h"
 #include "msb-config-file.h"
 #include "msb-duration.h"
 
@@ -226,4 +227,32 @@ msb_persistence_settings_to_string(const MsbPersistenceSettings *settings)
 	                                      : MSB_PERSISTENCE_DEFAULT_LISTEN_ADDRESS);
 	g_string_append_printf(out, "\nShutdownTimeout: %s\n", st);
 	return g_string_free(out, FALSE);
+}
+
+/*
+ * The settings the running service takes over from its file on SIGHUP
+ * (docs/persistence-service.md); every other key needs a restart. One line makes a setting
+ * reloadable, once whatever uses it reads the current value.
+ */
+static const MsbConfigReloadable persistence_settings_reloadable[] = {
+        MSB_CONFIG_RELOADABLE(MsbPersistenceSettings, "ShutdownTimeout", shutdown_timeout_us),
+};
+
+GPtrArray *
+msb_persistence_settings_reload(MsbPersistenceSettings *current,
+                                const MsbPersistenceSettings *loaded)
+{
+	g_autofree gchar *old_text = NULL;
+	g_autofree gchar *new_text = NULL;
+	GPtrArray *changes;
+
+	g_return_val_if_fail(current != NULL, NULL);
+	g_return_val_if_fail(loaded != NULL, NULL);
+
+	old_text = msb_persistence_settings_to_string(current);
+	new_text = msb_persistence_settings_to_string(loaded);
+	changes = msb_config_diff(old_text, new_text, persistence_settings_reloadable,
+	                          G_N_ELEMENTS(persistence_settings_reloadable));
+	msb_config_apply_changes(current, loaded, changes);
+	return changes;
 }

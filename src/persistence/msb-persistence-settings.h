@@ -62,6 +62,15 @@ msb_persistence_settings_load_from_data(const gchar *data, gsize len, const gcha
 gchar *
 msb_persistence_settings_to_string(const MsbPersistenceSettings *settings);
 
+/*
+ * SIGHUP: compare @loaded (the file read again, command-line overrides applied) with @current,
+ * copy the settings that can change at run time into @current and return every change
+ * (MsbConfigChange*, see msb-config-diff.h; those with reloadable NULL need a restart).
+ */
+GPtrArray *
+msb_persistence_settings_reload(MsbPersistenceSettings *current,
+                                const MsbPersistenceSettings *loaded);
+
 void
 msb_persistence_settings_free(MsbPersistenceSettings *settings);
 

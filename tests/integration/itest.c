@@ -129,20 +129,12 @@ itest_settings_has_key(const gchar *settings, const gchar *key)
 	return FALSE;
 }
 
-ItestBroker *
-itest_broker_new(const gchar *settings)
+void
+itest_broker_write_settings(ItestBroker *b, const gchar *settings)
 {
-	ItestBroker *b = g_new0(ItestBroker, 1);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GString) text = g_string_new("# written by the integration test harness\n");
 	g_autofree gchar *extra = NULL;
-
-	b->dir = g_dir_make_tmp("msb-itest-XXXXXX", &error);
-	g_assert_no_error(error);
-	b->settings_path = g_build_filename(b->dir, "settings.yaml", NULL);
-	b->ready_path = g_build_filename(b->dir, "ready", NULL);
-	b->log_path = g_build_filename(b->dir, "broker.log", NULL);
-	g_test_message("broker directory %s", b->dir);
 
 	if (settings != NULL) {
 		g_auto(GStrv) parts = g_strsplit(settings, "@DIR@", -1);
@@ -159,6 +151,21 @@ itest_broker_new(const gchar *settings)
 	g_string_append_c(text, '\n');
 	g_file_set_contents(b->settings_path, text->str, -1, &error);
 	g_assert_no_error(error);
+}
+
+ItestBroker *
+itest_broker_new(const gchar *settings)
+{
+	ItestBroker *b = g_new0(ItestBroker, 1);
+	g_autoptr(GError) error = NULL;
+
+	b->dir = g_dir_make_tmp("msb-itest-XXXXXX", &error);
+	g_assert_no_error(error);
+	b->settings_path = g_build_filename(b->dir, "settings.yaml", NULL);
+	b->ready_path = g_build_filename(b->dir, "ready", NULL);
+	b->log_path = g_build_filename(b->dir, "broker.log", NULL);
+	g_test_message("broker directory %s", b->dir);
+	itest_broker_write_settings(b, settings);
 	return b;
 }
 

@@ -142,6 +142,9 @@ typedef struct {
  */
 ItestBroker *
 itest_broker_new(const gchar *settings);
+/* Write the settings file again as itest_broker_new() does (for a restart or a SIGHUP). */
+void
+itest_broker_write_settings(ItestBroker *b, const gchar *settings);
 /* Start on an ephemeral port (@port 0) or on @port, and wait until it is listening. */
 void
 itest_broker_start(ItestBroker *b, guint16 port);

@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "msb-config-diff.h"
 #include "msb-config-file.h"
 #include "msb-persistence-settings.h"
 
@@ -266,6 +267,33 @@ test_to_string(void)
 	g_assert_cmpstr(dback->data_path, ==, defaults->data_path);
 }
 
+/* SIGHUP: ShutdownTimeout applies at run time, DataPath and ports only after a restart */
+static void
+test_reload(void)
+{
+	g_autoptr(MsbPersistenceSettings) current =
+	        load_ok("DataPath: /tmp/a\nGrpcPort: 8001\nShutdownTimeout: 5s\n");
+	g_autoptr(MsbPersistenceSettings) loaded =
+	        load_ok("DataPath: /tmp/b\nGrpcPort: 8001\nShutdownTimeout: 2s\n");
+	g_autoptr(GPtrArray) changes = msb_persistence_settings_reload(current, loaded);
+	guint reloadable = 0;
+
+	g_assert_cmpuint(changes->len, ==, 2);
+	for (guint i = 0; i < changes->len; i++) {
+		const MsbConfigChange *c = g_ptr_array_index(changes, i);
+		if (g_strcmp0(c->key, "ShutdownTimeout") == 0) {
+			g_assert_nonnull(c->reloadable);
+			reloadable++;
+		} else {
+			g_assert_cmpstr(c->key, ==, "DataPath");
+			g_assert_null(c->reloadable);
+		}
+	}
+	g_assert_cmpuint(reloadable, ==, 1);
+	g_assert_cmpint(current->shutdown_timeout_us, ==, 2 * G_USEC_PER_SEC);
+	g_assert_cmpstr(current->data_path, ==, "/tmp/a");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -278,5 +306,6 @@ main(int argc, char **argv)
 	g_test_add_func("/persistence-settings/warnings", test_warnings);
 	g_test_add_func("/persistence-settings/search-order", test_search_order);
 	g_test_add_func("/persistence-settings/to-string", test_to_string);
+	g_test_add_func("/persistence-settings/reload", test_reload);
 	return g_test_run();
 }
