@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "msb-config.h"
+#include "msb-os-limits.h"
 #include "msb-server.h"
 #include "msb-settings.h"
 
@@ -149,6 +150,19 @@ main(int argc, char **argv)
 	if (settings->grpc_url == NULL)
 		g_warning("GrpcUrl is none: messages are kept in memory only and are lost when the "
 		          "broker stops");
+
+	{
+		/* each client is a descriptor; files, HTTP and persistence need some more */
+		guint64 nofile = msb_os_limits_raise_nofile();
+		if (nofile < (guint64)settings->max_connections + 64)
+			g_warning(
+			        "the open files limit (%" G_GUINT64_FORMAT
+			        ") is below MaxConnections (%" G_GINT64_FORMAT
+			        ") plus 64 for the broker's own files: connections will be refused "
+			        "for lack of descriptors first; raise the hard limit (ulimit -Hn, "
+			        "LimitNOFILE=) or lower MaxConnections",
+			        nofile, settings->max_connections);
+	}
 
 	server = msb_server_new(settings, &error);
 	if (server == NULL) {
