@@ -15,7 +15,8 @@
 /* clients of the reconnect storm */
 #define STORM 1000
 
-/* The Send-Q column of `ss -ltn` for a listening TCP socket: its listen backlog. */
+/* The Send-Q column of `ss -ltn` for a listening TCP socket: its listen backlog; -1 when there
+ * is no `ss` (iproute2) to ask. */
 static gint
 listen_backlog_of(guint16 port)
 {
@@ -25,8 +26,13 @@ listen_backlog_of(guint16 port)
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) fields = NULL;
 	gint status = 0;
+	g_autofree gchar *ss = g_find_program_in_path("ss");
 	guint n = 0;
 
+	if (ss == NULL) {
+		g_test_message("no ss (iproute2): listen backlog not checked");
+		return -1;
+	}
 	g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
 	             NULL, NULL, &out, NULL, &status, &error);
 	g_assert_no_error(error);
@@ -97,9 +103,12 @@ test_backlog(void)
 	g_autoptr(GSocketAddress) addr = NULL;
 	guint connected = 0;
 	guint answered = 0;
+	gint backlog;
 
 	itest_broker_start(b, 0);
-	g_assert_cmpint(listen_backlog_of(b->port), ==, msb_os_limits_get_somaxconn());
+	backlog = listen_backlog_of(b->port);
+	if (backlog >= 0)
+		g_assert_cmpint(backlog, ==, msb_os_limits_get_somaxconn());
 
 	/* A stopped broker accepts nothing, so every handshake must be completed by the kernel
 	 * into the listen queue: with a backlog of 10 all but 11 would stay unanswered and retry
@@ -153,11 +162,17 @@ static void
 test_persistence_backlog(void)
 {
 	PtestService *s = ptest_service_new();
+	gint backlog;
 
 	/* gRPC core sizes its own backlog (net.core.somaxconn); this checks it stays so */
 	ptest_service_start_listening(s, 0);
-	g_assert_cmpint(listen_backlog_of(s->grpc_port), ==, msb_os_limits_get_somaxconn());
+	backlog = listen_backlog_of(s->grpc_port);
 	ptest_service_free(s);
+	if (backlog < 0) {
+		g_test_skip("needs ss (iproute2)");
+		return;
+	}
+	g_assert_cmpint(backlog, ==, msb_os_limits_get_somaxconn());
 }
 
 static void
