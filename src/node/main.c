@@ -171,15 +171,17 @@ main(int argc, char **argv)
 	}
 	self.server = server;
 	self.ready_file = ready_file;
+	/* before the start: a signal that comes as soon as the ready file is written must find
+	 * its handler, not the default action */
+	loop = g_main_loop_new(NULL, FALSE);
+	self.loop = loop;
+	g_unix_signal_add(SIGTERM, msb_main_signal_cb, &self);
+	g_unix_signal_add(SIGINT, msb_main_signal_cb, &self);
 	if (!msb_server_start(server, msb_main_listening_cb, &self, &error)) {
 		g_printerr("my-service-bus: %s\n", error->message);
 		return 1;
 	}
 
-	loop = g_main_loop_new(NULL, FALSE);
-	self.loop = loop;
-	g_unix_signal_add(SIGTERM, msb_main_signal_cb, &self);
-	g_unix_signal_add(SIGINT, msb_main_signal_cb, &self);
 	g_main_loop_run(loop);
 	g_message("stopped");
 	return 0;

@@ -45,8 +45,9 @@ struct _MsbListener {
 	guint backoff_id;
 	guint backoff_ms; /* the current pause; 0 after an accept succeeded */
 	MsbRateLimit fail_log;
-	gchar *unix_path; /* the socket file we created */
-	gint lock_fd;     /* the lock on unix_path.lock, or -1 */
+	gchar *unix_path;   /* the socket file we created */
+	gchar *locked_path; /* the socket path whose PATH.lock we hold */
+	gint lock_fd;       /* the lock on locked_path.lock, or -1 */
 };
 
 static void
@@ -204,9 +205,6 @@ msb_listener_add_socket(MsbListener *self, GSocketAddress *address, GSocketProto
 	/* reuse: a restart must not wait for the old connections' TIME_WAIT */
 	if (!g_socket_bind(socket, address, TRUE, error))
 		return FALSE;
-	g_socket_set_listen_backlog(socket, self->backlog);
-	if (!g_socket_listen(socket, error))
-		return FALSE;
 	if (effective != NULL) {
 		*effective = g_socket_get_local_address(socket, error);
 		if (*effective == NULL)
@@ -216,8 +214,6 @@ msb_listener_add_socket(MsbListener *self, GSocketAddress *address, GSocketProto
 	ls->self = self;
 	ls->socket = g_steal_pointer(&socket);
 	g_ptr_array_add(self->sockets, ls);
-	if (self->started && self->backoff_id == 0)
-		msb_listener_start_sources(self);
 	return TRUE;
 }
 
@@ -260,18 +256,33 @@ msb_listener_unix_is_live(const gchar *path)
 }
 
 gboolean
+msb_listener_lock_unix(MsbListener *self, const gchar *path, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(path != NULL, FALSE);
+
+	if (self->lock_fd >= 0) {
+		g_return_val_if_fail(g_strcmp0(self->locked_path, path) == 0, FALSE);
+		return TRUE;
+	}
+	self->lock_fd = msb_socket_lock_acquire(path, error);
+	if (self->lock_fd < 0)
+		return FALSE;
+	self->locked_path = g_strdup(path);
+	return TRUE;
+}
+
+gboolean
 msb_listener_add_unix(MsbListener *self, const gchar *path, GError **error)
 {
 	g_autoptr(GSocketAddress) addr = NULL;
 	GStatBuf st;
-	gint lock_fd;
 
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(path != NULL, FALSE);
-	g_return_val_if_fail(self->lock_fd < 0, FALSE);
+	g_return_val_if_fail(self->unix_path == NULL, FALSE);
 
-	lock_fd = msb_socket_lock_acquire(path, error);
-	if (lock_fd < 0)
+	if (!msb_listener_lock_unix(self, path, error))
 		return FALSE;
 	/* we hold the lock, so a socket file here was left by a broker that did not exit
 	 * cleanly and would make bind() fail */
@@ -281,7 +292,6 @@ msb_listener_add_unix(MsbListener *self, const gchar *path, GError **error)
 			        error, G_IO_ERROR, G_IO_ERROR_EXISTS,
 			        "%s exists and is not a socket; remove it or choose another path",
 			        path);
-			close(lock_fd);
 			return FALSE;
 		}
 		if (msb_listener_unix_is_live(path)) {
@@ -290,27 +300,33 @@ msb_listener_add_unix(MsbListener *self, const gchar *path, GError **error)
 			            "%s.lock (an older broker?); stop it or choose another "
 			            "ListenUnixSocket",
 			            path, path);
-			close(lock_fd);
 			return FALSE;
 		}
 		(void)g_unlink(path);
 	}
 	addr = g_unix_socket_address_new(path);
-	if (!msb_listener_add_socket(self, addr, G_SOCKET_PROTOCOL_DEFAULT, NULL, error)) {
-		close(lock_fd);
+	if (!msb_listener_add_socket(self, addr, G_SOCKET_PROTOCOL_DEFAULT, NULL, error))
 		return FALSE;
-	}
-	self->lock_fd = lock_fd;
 	self->unix_path = g_strdup(path);
 	return TRUE;
 }
 
-void
-msb_listener_start(MsbListener *self)
+gboolean
+msb_listener_start(MsbListener *self, GError **error)
 {
-	g_return_if_fail(self != NULL);
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(!self->started, FALSE);
+
+	for (guint i = 0; i < self->sockets->len; i++) {
+		MsbListenerSocket *ls = g_ptr_array_index(self->sockets, i);
+
+		g_socket_set_listen_backlog(ls->socket, self->backlog);
+		if (!g_socket_listen(ls->socket, error))
+			return FALSE;
+	}
 	self->started = TRUE;
 	msb_listener_start_sources(self);
+	return TRUE;
 }
 
 void
@@ -345,5 +361,6 @@ msb_listener_free(MsbListener *self)
 	if (self->lock_fd >= 0)
 		close(self->lock_fd);
 	g_free(self->unix_path);
+	g_free(self->locked_path);
 	g_free(self);
 }

@@ -24,19 +24,24 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbListener, msb_listener_free)
 
 gint
 msb_listener_get_backlog(MsbListener *self);
-/* Listen on @address:@port (0 picks a free port, returned in @bound_port). */
+/* Bind @address:@port (0 picks a free port, returned in @bound_port); it listens from
+ * msb_listener_start() on, connecting before is refused. */
 gboolean
 msb_listener_add_inet(MsbListener *self, GInetAddress *address, guint16 port, guint16 *bound_port,
                       GError **error);
+/* Lock @path.lock for as long as we live: fails with G_IO_ERROR_ADDRESS_IN_USE while another
+ * process serves @path. Done by msb_listener_add_unix() unless done before. */
+gboolean
+msb_listener_lock_unix(MsbListener *self, const gchar *path, GError **error);
 /*
- * Listen on the Unix socket @path, locking @path.lock first: fails with
- * G_IO_ERROR_ADDRESS_IN_USE while another process serves @path, replaces a stale socket file
- * and refuses to remove anything that is not a socket.
+ * Bind the Unix socket @path (locked first): replaces a stale socket file, refuses to remove
+ * anything that is not a socket or that a process still answers on.
  */
 gboolean
 msb_listener_add_unix(MsbListener *self, const gchar *path, GError **error);
-void
-msb_listener_start(MsbListener *self);
+/* Listen on every socket bound so far, with the backlog, and accept. */
+gboolean
+msb_listener_start(MsbListener *self, GError **error);
 /* A descriptor was freed: if accepting is paused at the open-files limit, try again now. */
 void
 msb_listener_resume(MsbListener *self);

@@ -346,9 +346,13 @@ msb_server_http_info_cb(MsbHttpInfo *info, gpointer user_data)
 	}
 }
 
-/* Bind the client listeners: only once topics and queues are restored (node.md §4.1). */
+/*
+ * Bind the client sockets at start, so that a port or Unix socket in use fails the start at once
+ * rather than after a restore; they listen only from msb_server_listen_clients() on, and a client
+ * connecting before that is refused as if nothing were bound.
+ */
 static gboolean
-msb_server_listen_clients(MsbServer *server, GError **error)
+msb_server_bind_clients(MsbServer *server, GError **error)
 {
 	g_autoptr(GInetAddress) inet = NULL;
 	g_autoptr(GError) error_local = NULL;
@@ -384,7 +388,17 @@ msb_server_listen_clients(MsbServer *server, GError **error)
 		               settings->listen_unix_socket);
 		return FALSE;
 	}
-	msb_listener_start(server->listener);
+	return TRUE;
+}
+
+/* Serve clients: only once topics and queues are restored (node.md §4.1). */
+static gboolean
+msb_server_listen_clients(MsbServer *server, GError **error)
+{
+	const MsbSettings *settings = server->settings;
+
+	if (!msb_listener_start(server->listener, error))
+		return FALSE;
 	server->tick_id = g_timeout_add_seconds(1, msb_server_tick_cb, server);
 	g_message("listening on %s:%u%s%s (listen backlog %d, MaxConnections %" G_GINT64_FORMAT ")",
 	          settings->listen_address, server->tcp_port,
@@ -421,6 +435,8 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 	settings = server->settings;
 	server->listening = listening;
 	server->listening_data = listening_data;
+	if (!msb_server_bind_clients(server, error))
+		return FALSE;
 
 	/* HTTP first: it answers (status, metrics) before clients are served */
 	server->http = msb_http_new(server->broker, msb_server_http_info_cb, server);

@@ -400,6 +400,29 @@ test_tcp_port_in_use(void)
 	itest_broker_free(first);
 }
 
+/* The ports are taken at start, not after the restore: a broker whose persistence service is not
+ * there (it would wait for it for ever) still fails at once on a port in use. */
+static void
+test_port_in_use_before_restore(void)
+{
+	ItestBroker *first = itest_broker_new(NULL);
+	g_autofree gchar *settings =
+	        g_strdup_printf("GrpcUrl: http://127.0.0.1:%u\n", ptest_free_port());
+	ItestBroker *second = itest_broker_new(settings);
+	g_autofree gchar *needle = NULL;
+
+	itest_broker_start(first, 0);
+	second->capture_log = TRUE;
+	itest_broker_spawn(second, first->port);
+	g_assert_true(itest_broker_wait_exit(second, ITEST_TIMEOUT_MS));
+	g_assert_true(WIFEXITED(second->wait_status));
+	g_assert_cmpint(WEXITSTATUS(second->wait_status), !=, 0);
+	needle = g_strdup_printf("port %u is in use", first->port);
+	g_assert_cmpuint(itest_broker_log_count(second, needle), ==, 1);
+	itest_broker_free(second);
+	itest_broker_free(first);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -417,6 +440,7 @@ main(int argc, char **argv)
 	g_test_add_func("/limits/incomplete-ceiling", test_incomplete_ceiling);
 	g_test_add_func("/limits/second-broker-unix", test_second_broker_unix);
 	g_test_add_func("/limits/tcp-port-in-use", test_tcp_port_in_use);
+	g_test_add_func("/limits/port-in-use-before-restore", test_port_in_use_before_restore);
 	ret = g_test_run();
 	ptest_shutdown();
 	return ret;
