@@ -7,6 +7,7 @@
  */
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #include "dtest.h"
@@ -163,10 +164,14 @@ test_persistence_backlog(void)
 {
 	PtestService *s = ptest_service_new();
 	gint backlog;
+	g_autofree gchar *log = NULL;
 
 	/* gRPC core sizes its own backlog (net.core.somaxconn); this checks it stays so */
 	ptest_service_start_listening(s, 0);
 	backlog = listen_backlog_of(s->grpc_port);
+	/* it also raised its open-files limit and said so */
+	log = ptest_service_log(s);
+	g_assert_nonnull(strstr(log, "open files limit: "));
 	ptest_service_free(s);
 	if (backlog < 0) {
 		g_test_skip("needs ss (iproute2)");
