@@ -171,8 +171,7 @@ msb_listener_readable_cb(GSocket *socket, GIOCondition condition, gpointer user_
 				continue;
 			if (err == EAGAIN || err == EWOULDBLOCK)
 				break;
-			/* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse: retrying at once cannot help
-			 */
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM or worse: no use retrying at once */
 			msb_listener_pause(self, err);
 			return G_SOURCE_REMOVE;
 		}
