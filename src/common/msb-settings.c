@@ -43,6 +43,11 @@ enum {
 	KEY_SEND_BUFFER_SIZE,
 	KEY_MAX_UNSAVED_SIZE,
 	KEY_ON_DAMAGED_MESSAGES,
+	KEY_LISTEN_BACKLOG,
+	KEY_MAX_CONNECTIONS,
+	KEY_GREETING_TIMEOUT,
+	KEY_PACKET_RECEIVE_TIMEOUT,
+	KEY_MAX_INCOMPLETE_PACKETS_SIZE,
 	/* legacy keys (node.md §1.2.2): checked, then ignored with a warning */
 	KEY_GRPC_TIMEOUT_SECS,
 	KEY_PERSIST_TIMER_INTERVAL,
@@ -72,6 +77,12 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_SEND_BUFFER_SIZE, {"SendBufferSize", "send_buffer_size", NULL}},
         {KEY_MAX_UNSAVED_SIZE, {"MaxUnsavedSize", "max_unsaved_size", NULL}},
         {KEY_ON_DAMAGED_MESSAGES, {"OnDamagedMessages", "on_damaged_messages", NULL}},
+        {KEY_LISTEN_BACKLOG, {"ListenBacklog", "listen_backlog", NULL}},
+        {KEY_MAX_CONNECTIONS, {"MaxConnections", "max_connections", NULL}},
+        {KEY_GREETING_TIMEOUT, {"GreetingTimeout", "greeting_timeout", NULL}},
+        {KEY_PACKET_RECEIVE_TIMEOUT, {"PacketReceiveTimeout", "packet_receive_timeout", NULL}},
+        {KEY_MAX_INCOMPLETE_PACKETS_SIZE,
+         {"MaxIncompletePacketsSize", "max_incomplete_packets_size", NULL}},
         {KEY_GRPC_TIMEOUT_SECS, {"GrpcTimeoutSecs", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL, {"PersistTimerInterval", "persist_timer_interval", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL_SECS, {"PersistTimerIntervalSecs", NULL}},
@@ -95,6 +106,9 @@ static const MsbConfigReloadable settings_reloadable[] = {
         MSB_CONFIG_RELOADABLE(MsbSettings, "AutoCreateTopicOnSubscribe",
                               auto_create_topic_on_subscribe),
         MSB_CONFIG_RELOADABLE(MsbSettings, "MaxUnsavedSize", max_unsaved_size),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "MaxConnections", max_connections),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "GreetingTimeout", greeting_timeout_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "PacketReceiveTimeout", packet_receive_timeout_us),
 };
 
 gchar *
@@ -136,6 +150,12 @@ msb_settings_new_defaults(void)
 	settings->send_buffer_size = MSB_DEFAULT_SEND_BUFFER_SIZE;
 	settings->max_unsaved_size = MSB_DEFAULT_MAX_UNSAVED_SIZE;
 	settings->on_damaged_messages = MSB_ON_DAMAGED_SKIP;
+	settings->listen_backlog = 0;
+	settings->max_connections = MSB_DEFAULT_MAX_CONNECTIONS;
+	settings->greeting_timeout_us = 5 * G_USEC_PER_SEC;
+	settings->packet_receive_timeout_us = 60 * G_USEC_PER_SEC;
+	settings->max_incomplete_packets_size =
+	        MAX(MSB_DEFAULT_MAX_INCOMPLETE_PACKETS_SIZE, settings->max_packet_size);
 	return settings;
 }
 
@@ -205,6 +225,53 @@ read_grpc_url(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 	return TRUE;
 }
 
+/* 0 (no ceiling) or room for at least one whole packet of MaxPacketSize */
+static gboolean
+read_incomplete_packets_size(MsbConfigFile *cf, MsbSettings *settings, GError **error)
+{
+	const MsbConfigEntry *entry;
+
+	settings->max_incomplete_packets_size =
+	        MAX(MSB_DEFAULT_MAX_INCOMPLETE_PACKETS_SIZE, settings->max_packet_size);
+	if (!msb_config_file_get_size(cf, KEY_MAX_INCOMPLETE_PACKETS_SIZE, 0, G_MAXINT64,
+	                              &settings->max_incomplete_packets_size, error))
+		return FALSE;
+	entry = msb_config_file_lookup(cf, KEY_MAX_INCOMPLETE_PACKETS_SIZE);
+	if (entry != NULL && settings->max_incomplete_packets_size != 0 &&
+	    settings->max_incomplete_packets_size < settings->max_packet_size) {
+		g_autofree gchar *shown = msb_config_quote(entry->value);
+
+		return msb_config_file_set_error(
+		        cf, KEY_MAX_INCOMPLETE_PACKETS_SIZE, error,
+		        "%s is below MaxPacketSize %" G_GINT64_FORMAT
+		        " (expected 0 for no limit, or at least MaxPacketSize so that one whole "
+		        "packet can be received)",
+		        shown, settings->max_packet_size);
+	}
+	return TRUE;
+}
+
+/* the listeners and the limits on client connections */
+static gboolean
+read_connection_limits(MsbConfigFile *cf, MsbSettings *settings, GError **error)
+{
+	gint64 backlog = settings->listen_backlog;
+
+	if (!msb_config_file_get_int64(cf, KEY_LISTEN_BACKLOG, 0, 65535, &backlog, error))
+		return FALSE;
+	settings->listen_backlog = (gint)backlog;
+	if (!msb_config_file_get_int64(cf, KEY_MAX_CONNECTIONS, 1, G_MAXINT32,
+	                               &settings->max_connections, error))
+		return FALSE;
+	if (!msb_config_file_get_duration(cf, KEY_GREETING_TIMEOUT, MIN_DELIVERY_TIMEOUT_US,
+	                                  MSB_SETTINGS_MAX_DURATION_US,
+	                                  &settings->greeting_timeout_us, error))
+		return FALSE;
+	return msb_config_file_get_duration(cf, KEY_PACKET_RECEIVE_TIMEOUT, MIN_DELIVERY_TIMEOUT_US,
+	                                    MSB_SETTINGS_MAX_DURATION_US,
+	                                    &settings->packet_receive_timeout_us, error);
+}
+
 static gboolean
 read_sizes(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 {
@@ -245,8 +312,10 @@ read_sizes(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 	                              &settings->send_buffer_size, error))
 		return FALSE;
 	/* 0: no ceiling (the broker may then grow until the system runs out of memory) */
-	return msb_config_file_get_size(cf, KEY_MAX_UNSAVED_SIZE, 0, G_MAXINT64,
-	                                &settings->max_unsaved_size, error);
+	if (!msb_config_file_get_size(cf, KEY_MAX_UNSAVED_SIZE, 0, G_MAXINT64,
+	                              &settings->max_unsaved_size, error))
+		return FALSE;
+	return read_incomplete_packets_size(cf, settings, error);
 }
 
 const gchar *
@@ -376,6 +445,8 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 		return NULL;
 	if (!read_on_damaged(cf, settings, error))
 		return NULL;
+	if (!read_connection_limits(cf, settings, error))
+		return NULL;
 	if (!read_legacy(cf, error))
 		return NULL;
 
@@ -431,6 +502,8 @@ msb_settings_to_string(const MsbSettings *settings)
 	g_autofree gchar *qgt = NULL;
 	g_autofree gchar *dt = NULL;
 	g_autofree gchar *ct = NULL;
+	g_autofree gchar *gt = NULL;
+	g_autofree gchar *prt = NULL;
 
 	g_return_val_if_fail(settings != NULL, NULL);
 
@@ -438,6 +511,8 @@ msb_settings_to_string(const MsbSettings *settings)
 	qgt = msb_duration_to_string(settings->queue_gc_timeout_us);
 	dt = msb_duration_to_string(settings->delivery_timeout_us);
 	ct = msb_duration_to_string(settings->connection_timeout_us);
+	gt = msb_duration_to_string(settings->greeting_timeout_us);
+	prt = msb_duration_to_string(settings->packet_receive_timeout_us);
 
 	out = g_string_new("GrpcUrl: ");
 	if (settings->grpc_url != NULL)
@@ -472,8 +547,15 @@ msb_settings_to_string(const MsbSettings *settings)
 	                       settings->send_buffer_size);
 	g_string_append_printf(out, "\nMaxUnsavedSize: %" G_GINT64_FORMAT,
 	                       settings->max_unsaved_size);
-	g_string_append_printf(out, "\nOnDamagedMessages: %s\n",
+	g_string_append_printf(out, "\nOnDamagedMessages: %s",
 	                       msb_on_damaged_to_string(settings->on_damaged_messages));
+	g_string_append_printf(out, "\nListenBacklog: %d", settings->listen_backlog);
+	g_string_append_printf(out, "\nMaxConnections: %" G_GINT64_FORMAT,
+	                       settings->max_connections);
+	g_string_append_printf(out, "\nGreetingTimeout: %s", gt);
+	g_string_append_printf(out, "\nPacketReceiveTimeout: %s", prt);
+	g_string_append_printf(out, "\nMaxIncompletePacketsSize: %" G_GINT64_FORMAT "\n",
+	                       settings->max_incomplete_packets_size);
 	return g_string_free(out, FALSE);
 }
 

@@ -9,6 +9,7 @@
 
 #include "msb-config-diff.h"
 #include "msb-config.h"
+#include "msb-os-limits.h"
 #include "msb-server.h"
 #include "msb-settings.h"
 
@@ -208,6 +209,19 @@ main(int argc, char **argv)
 		g_warning("GrpcUrl is none: messages are kept in memory only and are lost when the "
 		          "broker stops");
 
+	{
+		/* each client is a descriptor; files, HTTP and persistence need some more */
+		guint64 nofile = msb_os_limits_raise_nofile();
+		if (nofile < (guint64)settings->max_connections + 64)
+			g_warning(
+			        "the open files limit (%" G_GUINT64_FORMAT
+			        ") is below MaxConnections (%" G_GINT64_FORMAT
+			        ") plus 64 for the broker's own files: connections will be refused "
+			        "for lack of descriptors first; raise the hard limit (ulimit -Hn, "
+			        "LimitNOFILE=) or lower MaxConnections",
+			        nofile, settings->max_connections);
+	}
+
 	server = msb_server_new(settings, &error);
 	if (server == NULL) {
 		g_printerr("my-service-bus: %s\n", error->message);
@@ -218,7 +232,10 @@ main(int argc, char **argv)
 	self.settings_path = settings_path;
 	self.settings = settings;
 	self.verbose = verbose;
-	/* before the ready file is written: a SIGHUP right after it must not kill the broker */
+	/* before the start: a signal that comes as soon as the ready file is written must find
+	 * its handler, not the default action (SIGHUP would kill the broker) */
+	loop = g_main_loop_new(NULL, FALSE);
+	self.loop = loop;
 	g_unix_signal_add(SIGTERM, msb_main_signal_cb, &self);
 	g_unix_signal_add(SIGINT, msb_main_signal_cb, &self);
 	g_unix_signal_add(SIGHUP, msb_main_reload_cb, &self);
@@ -227,8 +244,6 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	loop = g_main_loop_new(NULL, FALSE);
-	self.loop = loop;
 	g_main_loop_run(loop);
 	g_message("stopped");
 	return 0;

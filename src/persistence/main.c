@@ -24,6 +24,7 @@
 #include "msb-config-diff.h"
 #include "msb-config.h"
 #include "msb-grpc-server.h"
+#include "msb-os-limits.h"
 #include "msb-persistence-http.h"
 #include "msb-persistence-service.h"
 #include "msb-persistence-settings.h"
@@ -363,6 +364,8 @@ main(int argc, char **argv)
 		shown = g_strjoinv("; ", lines);
 		g_message("settings: %s", shown);
 	}
+
+	(void)msb_os_limits_raise_nofile();
 
 	if (g_mkdir_with_parents(settings->data_path, 0755) != 0) {
 		gint saved = errno;
