@@ -41,6 +41,11 @@ enum {
 	KEY_MAX_PACKET_SIZE,
 	KEY_SEND_BUFFER_SIZE,
 	KEY_MAX_UNSAVED_SIZE,
+	KEY_HTTP_MAX_BODY_SIZE,
+	KEY_HTTP_IDLE_TIMEOUT,
+	KEY_HTTP_REQUEST_TIMEOUT,
+	KEY_HTTP_MAX_CONNECTIONS,
+	KEY_HTTP_LISTEN_BACKLOG,
 	/* legacy keys (node.md §1.2.2): checked, then ignored with a warning */
 	KEY_GRPC_TIMEOUT_SECS,
 	KEY_PERSIST_TIMER_INTERVAL,
@@ -69,6 +74,9 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_MAX_PACKET_SIZE, {"MaxPacketSize", "max_packet_size", NULL}},
         {KEY_SEND_BUFFER_SIZE, {"SendBufferSize", "send_buffer_size", NULL}},
         {KEY_MAX_UNSAVED_SIZE, {"MaxUnsavedSize", "max_unsaved_size", NULL}},
+        MSB_HTTP_LIMITS_CONFIG_KEYS(KEY_HTTP_MAX_BODY_SIZE, KEY_HTTP_IDLE_TIMEOUT,
+                                    KEY_HTTP_REQUEST_TIMEOUT, KEY_HTTP_MAX_CONNECTIONS,
+                                    KEY_HTTP_LISTEN_BACKLOG),
         {KEY_GRPC_TIMEOUT_SECS, {"GrpcTimeoutSecs", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL, {"PersistTimerInterval", "persist_timer_interval", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL_SECS, {"PersistTimerIntervalSecs", NULL}},
@@ -112,6 +120,7 @@ msb_settings_new_defaults(void)
 	settings->max_packet_size = default_max_packet_size(settings->max_delivery_size);
 	settings->send_buffer_size = MSB_DEFAULT_SEND_BUFFER_SIZE;
 	settings->max_unsaved_size = MSB_DEFAULT_MAX_UNSAVED_SIZE;
+	msb_http_limits_init(&settings->http, MSB_DEFAULT_HTTP_MAX_BODY_SIZE);
 	return settings;
 }
 
@@ -256,6 +265,11 @@ read_legacy(MsbConfigFile *cf, GError **error)
 	return TRUE;
 }
 
+static const MsbHttpLimitKeys http_keys = {
+        KEY_HTTP_MAX_BODY_SIZE,   KEY_HTTP_IDLE_TIMEOUT,   KEY_HTTP_REQUEST_TIMEOUT,
+        KEY_HTTP_MAX_CONNECTIONS, KEY_HTTP_LISTEN_BACKLOG,
+};
+
 static MsbSettings *
 settings_from_config(MsbConfigFile *cf, GError **error)
 {
@@ -316,6 +330,8 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 		return NULL;
 	}
 	if (!read_sizes(cf, settings, error))
+		return NULL;
+	if (!msb_http_limits_read(&settings->http, cf, &http_keys, error))
 		return NULL;
 	if (!read_legacy(cf, error))
 		return NULL;
@@ -411,7 +427,9 @@ msb_settings_to_string(const MsbSettings *settings)
 	                       settings->max_packet_size);
 	g_string_append_printf(out, "\nSendBufferSize: %" G_GINT64_FORMAT,
 	                       settings->send_buffer_size);
-	g_string_append_printf(out, "\nMaxUnsavedSize: %" G_GINT64_FORMAT "\n",
+	g_string_append_printf(out, "\nMaxUnsavedSize: %" G_GINT64_FORMAT,
 	                       settings->max_unsaved_size);
+	msb_http_limits_append(&settings->http, out);
+	g_string_append_c(out, '\n');
 	return g_string_free(out, FALSE);
 }

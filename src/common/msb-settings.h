@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+#include "msb-http-limits.h"
+
 G_BEGIN_DECLS
 
 #define MSB_DEFAULT_TCP_PORT          6421
@@ -16,6 +18,11 @@ G_BEGIN_DECLS
 #define MSB_DEFAULT_MAX_UNSAVED_SIZE  (G_GINT64_CONSTANT(1024) * 1024 * 1024)
 #define MSB_DEFAULT_LISTEN_ADDRESS    "0.0.0.0"
 #define MSB_DEFAULT_SEND_BUFFER_SIZE  (4 * 1024 * 1024)
+/*
+ * HttpMaxBodySize: a REST publish of MaxDeliverySize (4 MiB) of content is about 5.4 MiB once
+ * base64-encoded in JSON; 8 MiB leaves room for headers and many small messages
+ */
+#define MSB_DEFAULT_HTTP_MAX_BODY_SIZE (8 * 1024 * 1024)
 /* MaxPacketSize must leave this much room above MaxDeliverySize for a batch's framing */
 #define MSB_PACKET_HEADROOM 65536
 /* the file looked for in $HOME when no --settings is given */
@@ -56,6 +63,9 @@ typedef struct {
 	/* MaxUnsavedSize (ours): publishes are refused while this many content bytes wait to be
 	 * saved (persistence down or behind); default 1 GiB, 0 = no limit */
 	gint64 max_unsaved_size;
+	/* HttpMaxBodySize, HttpIdleTimeout, HttpRequestTimeout, HttpMaxConnections,
+	 * HttpListenBacklog (ours): the limits of the HTTP port */
+	MsbHttpLimits http;
 } MsbSettings;
 
 MsbSettings *
