@@ -235,36 +235,39 @@ msb_http_conn_set_request(MsbHttpConn *c, MsbHttpConnState state)
 	c->state = state;
 }
 
+/* TRUE if the peer of an idle connection hung up (end-of-file or an error is waiting). */
 static gboolean
-msb_http_conn_readable_cb(GSocket *socket, GIOCondition cond, gpointer user_data)
+msb_http_conn_hung_up(MsbHttpConn *c)
 {
-	MsbHttpConn *c = user_data;
 	gchar byte;
 	GInputVector vector = {&byte, 1};
 	gint flags = G_SOCKET_MSG_PEEK;
 
-	if (g_socket_is_closed(socket)) {
+	if (g_socket_is_closed(c->socket))
+		return TRUE;
+	if (g_socket_condition_check(c->socket, G_IO_IN | G_IO_HUP | G_IO_ERR) == 0)
+		return FALSE;
+	/* readable, so this does not block: a byte, or 0 at end-of-file */
+	return g_socket_receive_message(c->socket, NULL, &vector, 1, NULL, NULL, &flags, NULL,
+	                                NULL) <= 0;
+}
+
+static gboolean
+msb_http_conn_readable_cb(GSocket *socket, GIOCondition cond, gpointer user_data)
+{
+	MsbHttpConn *c = user_data;
+
+	/* libsoup 3.2 ignores the end of the stream between two requests: we close */
+	if (msb_http_conn_hung_up(c)) {
+		g_debug("%s: the connection from %s closed while idle", c->server->name, c->peer);
 		msb_http_conn_cut(c);
 		return G_SOURCE_REMOVE;
 	}
 	/*
-	 * Bytes arrived. libsoup polls the same socket and may have read them already into its
-	 * buffer without a whole head to report: the request has begun all the same. Still there,
-	 * they may also be the end of the stream, which libsoup 3.2 ignores between requests.
+	 * Bytes arrived (libsoup polls the same socket and may have read them into its buffer
+	 * already, without a whole head to report): the request has begun. This destroys the
+	 * watch, which GLib allows from its own callback.
 	 */
-	if (g_socket_condition_check(socket, G_IO_IN | G_IO_HUP | G_IO_ERR) != 0) {
-		/* readable, so this does not block: a byte, or 0 at end-of-file */
-		gssize n = g_socket_receive_message(socket, NULL, &vector, 1, NULL, NULL, &flags,
-		                                    NULL, NULL);
-
-		if (n <= 0) {
-			g_debug("%s: the connection from %s closed while idle", c->server->name,
-			        c->peer);
-			msb_http_conn_cut(c);
-			return G_SOURCE_REMOVE;
-		}
-	}
-	/* destroys this watch, which GLib allows from its own callback */
 	msb_http_conn_set_request(c, MSB_HTTP_CONN_HEAD);
 	return G_SOURCE_REMOVE;
 }
@@ -461,6 +464,28 @@ msb_http_server_refuse_socket(MsbHttpServer *self, GSocket *socket)
 	        g_hash_table_size(self->conns), self->limits.max_connections);
 }
 
+/*
+ * Close the idle connections whose clients hung up and that the main loop has not got to yet: a
+ * client that connects again at once must not find its old connection still counted.
+ */
+static void
+msb_http_server_reap(MsbHttpServer *self)
+{
+	g_autoptr(GPtrArray) gone = g_ptr_array_new();
+	GHashTableIter iter;
+	gpointer key;
+
+	g_hash_table_iter_init(&iter, self->conns);
+	while (g_hash_table_iter_next(&iter, &key, NULL)) {
+		MsbHttpConn *c = key;
+
+		if (c->state == MSB_HTTP_CONN_IDLE && msb_http_conn_hung_up(c))
+			g_ptr_array_add(gone, c);
+	}
+	for (guint i = 0; i < gone->len; i++)
+		msb_http_conn_cut(g_ptr_array_index(gone, i));
+}
+
 static void
 msb_http_server_take(MsbHttpServer *self, GSocket *socket)
 {
@@ -470,6 +495,8 @@ msb_http_server_take(MsbHttpServer *self, GSocket *socket)
 	g_autoptr(GError) error = NULL;
 	MsbHttpConn *c;
 
+	if ((gint64)g_hash_table_size(self->conns) >= self->limits.max_connections)
+		msb_http_server_reap(self);
 	if ((gint64)g_hash_table_size(self->conns) >= self->limits.max_connections) {
 		msb_http_server_refuse_socket(self, socket);
 		return;

@@ -171,6 +171,19 @@ htest_get(const gchar *path, gboolean close)
 	                       close ? "Connection: close\r\n" : "");
 }
 
+static guint
+htest_n_fds(GPid pid)
+{
+	g_autofree gchar *path = g_strdup_printf("/proc/%d/fd", pid);
+	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+	guint n = 0;
+
+	g_assert_nonnull(dir);
+	while (g_dir_read_name(dir) != NULL)
+		n++;
+	return n;
+}
+
 /* ---- the cases ---- */
 
 /* isalive, status and metrics over one connection, kept alive between them */
@@ -301,6 +314,38 @@ htest_idle_closed(gpointer fixture, gconstpointer data)
 	g_assert_false(r.closed);
 	g_assert_true(htest_closed_within(kept, HTEST_IDLE_MS * 5));
 	g_assert_true(htest_closed_within(silent, HTEST_IDLE_MS * 5));
+}
+
+/*
+ * A client that hangs up between two requests frees its descriptor at once (libsoup 3.2 alone
+ * leaves such a socket in CLOSE-WAIT for ever: one descriptor lost per kept-alive request).
+ */
+static void
+htest_closed_by_client(gpointer fixture, gconstpointer data)
+{
+	const HtestTarget *t = data;
+	g_autofree gchar *req = htest_get(t->paths[0], FALSE);
+	guint before = htest_n_fds(t->pid);
+	guint after = 0;
+
+	for (guint i = 0; i < 50; i++) {
+		g_autoptr(GSocket) sock = htest_connect(t->port);
+		g_auto(HtestResponse) r = {0};
+
+		htest_send(sock, req);
+		htest_read_response(sock, WAIT_MS, FALSE, &r);
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_false(r.closed);
+	}
+	/* well within HttpIdleTimeout: the server must have seen the hang-ups, not timed out */
+	for (guint i = 0; i < 20; i++) {
+		after = htest_n_fds(t->pid);
+		if (after <= before + 2)
+			break;
+		g_usleep(10000);
+	}
+	g_test_message("descriptors: %u before, %u after 50 closed connections", before, after);
+	g_assert_cmpuint(after, <=, before + 2);
 }
 
 /* A head that trickles in is cut with 408 after HttpRequestTimeout, though bytes keep coming. */
@@ -460,6 +505,7 @@ htest_add_cases(const gchar *prefix, HtestTarget *target, GTestFixtureFunc setup
 	        {"chunked-too-large", htest_chunked_too_large},
 	        {"bad-content-length", htest_bad_content_length},
 	        {"idle-closed", htest_idle_closed},
+	        {"closed-by-client", htest_closed_by_client},
 	        {"slow-head", htest_slow_head},
 	        {"slow-body", htest_slow_body},
 	        {"connection-cap", htest_connection_cap},
