@@ -18,14 +18,18 @@
  * got-chunk counts the bytes of a chunked body against the same limit. Refusing there cannot go
  * through libsoup, which would read the whole body before writing any answer, so the short
  * answer is written to the socket directly (nothing of libsoup's is pending on it then: it reads
- * a request only after the previous answer is written) and the socket is shut down in both
- * directions. libsoup then reads end-of-file, fails the request without calling the handler
- * (its status is set) and closes the connection as it does when a client goes away.
+ * a request only after the previous answer is written), and the socket is shut down and closed.
+ * libsoup then fails the request without calling the handler (its status is set) and drops the
+ * connection as it does when a client goes away.
  *
  * A connection is known from its messages by the remote GSocketAddress object we hand to
  * libsoup (soup_server_message_get_remote_address() returns that same object; get_socket()
- * returns NULL for accept_iostream connections), and forgotten when libsoup drops its last
- * reference to the GSocketConnection (weak reference).
+ * returns NULL for accept_iostream connections). It is forgotten when libsoup drops its last
+ * reference to the GSocketConnection (weak reference) or when we close it.
+ *
+ * Known limit of libsoup 3.2: when a kept-alive connection ends between two requests, libsoup
+ * keeps its objects for good (about 2 KiB); alone it would keep the socket open too, in
+ * CLOSE-WAIT. We close the socket (msb_http_conn_hung_up()), so only the memory stays.
  */
 #define G_LOG_DOMAIN "msb-http-server"
 
@@ -406,7 +410,7 @@ msb_http_got_chunk_cb(SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
 	msb_http_conn_refuse(c, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, detail);
 }
 
-/* A new message on a connection: at accept, and again after each answer (keep-alive). */
+/* A new message on a connection: one per request. */
 static void
 msb_http_request_started_cb(SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
 {
