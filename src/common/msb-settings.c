@@ -48,6 +48,11 @@ enum {
 	KEY_GREETING_TIMEOUT,
 	KEY_PACKET_RECEIVE_TIMEOUT,
 	KEY_MAX_INCOMPLETE_PACKETS_SIZE,
+	KEY_HTTP_MAX_BODY_SIZE,
+	KEY_HTTP_IDLE_TIMEOUT,
+	KEY_HTTP_REQUEST_TIMEOUT,
+	KEY_HTTP_MAX_CONNECTIONS,
+	KEY_HTTP_LISTEN_BACKLOG,
 	/* legacy keys (node.md §1.2.2): checked, then ignored with a warning */
 	KEY_GRPC_TIMEOUT_SECS,
 	KEY_PERSIST_TIMER_INTERVAL,
@@ -83,6 +88,9 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_PACKET_RECEIVE_TIMEOUT, {"PacketReceiveTimeout", "packet_receive_timeout", NULL}},
         {KEY_MAX_INCOMPLETE_PACKETS_SIZE,
          {"MaxIncompletePacketsSize", "max_incomplete_packets_size", NULL}},
+        MSB_HTTP_LIMITS_CONFIG_KEYS(KEY_HTTP_MAX_BODY_SIZE, KEY_HTTP_IDLE_TIMEOUT,
+                                    KEY_HTTP_REQUEST_TIMEOUT, KEY_HTTP_MAX_CONNECTIONS,
+                                    KEY_HTTP_LISTEN_BACKLOG),
         {KEY_GRPC_TIMEOUT_SECS, {"GrpcTimeoutSecs", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL, {"PersistTimerInterval", "persist_timer_interval", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL_SECS, {"PersistTimerIntervalSecs", NULL}},
@@ -156,6 +164,7 @@ msb_settings_new_defaults(void)
 	settings->packet_receive_timeout_us = 60 * G_USEC_PER_SEC;
 	settings->max_incomplete_packets_size =
 	        MAX(MSB_DEFAULT_MAX_INCOMPLETE_PACKETS_SIZE, settings->max_packet_size);
+	msb_http_limits_init(&settings->http, MSB_DEFAULT_HTTP_MAX_BODY_SIZE);
 	return settings;
 }
 
@@ -382,6 +391,11 @@ read_legacy(MsbConfigFile *cf, GError **error)
 	return TRUE;
 }
 
+static const MsbHttpLimitKeys http_keys = {
+        KEY_HTTP_MAX_BODY_SIZE,   KEY_HTTP_IDLE_TIMEOUT,   KEY_HTTP_REQUEST_TIMEOUT,
+        KEY_HTTP_MAX_CONNECTIONS, KEY_HTTP_LISTEN_BACKLOG,
+};
+
 static MsbSettings *
 settings_from_config(MsbConfigFile *cf, GError **error)
 {
@@ -446,6 +460,8 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 	if (!read_on_damaged(cf, settings, error))
 		return NULL;
 	if (!read_connection_limits(cf, settings, error))
+		return NULL;
+	if (!msb_http_limits_read(&settings->http, cf, &http_keys, error))
 		return NULL;
 	if (!read_legacy(cf, error))
 		return NULL;
@@ -554,8 +570,10 @@ msb_settings_to_string(const MsbSettings *settings)
 	                       settings->max_connections);
 	g_string_append_printf(out, "\nGreetingTimeout: %s", gt);
 	g_string_append_printf(out, "\nPacketReceiveTimeout: %s", prt);
-	g_string_append_printf(out, "\nMaxIncompletePacketsSize: %" G_GINT64_FORMAT "\n",
+	g_string_append_printf(out, "\nMaxIncompletePacketsSize: %" G_GINT64_FORMAT,
 	                       settings->max_incomplete_packets_size);
+	msb_http_limits_append(&settings->http, out);
+	g_string_append_c(out, '\n');
 	return g_string_free(out, FALSE);
 }
 

@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+#include "msb-http-limits.h"
+
 G_BEGIN_DECLS
 
 #define MSB_DEFAULT_TCP_PORT                    6421
@@ -18,6 +20,11 @@ G_BEGIN_DECLS
 #define MSB_DEFAULT_SEND_BUFFER_SIZE            (4 * 1024 * 1024)
 #define MSB_DEFAULT_MAX_CONNECTIONS             10000
 #define MSB_DEFAULT_MAX_INCOMPLETE_PACKETS_SIZE (G_GINT64_CONSTANT(256) * 1024 * 1024)
+/*
+ * HttpMaxBodySize: a REST publish of MaxDeliverySize (4 MiB) of content is about 5.4 MiB once
+ * base64-encoded in JSON; 8 MiB leaves room for headers and many small messages
+ */
+#define MSB_DEFAULT_HTTP_MAX_BODY_SIZE (8 * 1024 * 1024)
 /* MaxPacketSize must leave this much room above MaxDeliverySize for a batch's framing */
 #define MSB_PACKET_HEADROOM 65536
 /* the file looked for in $HOME when no --settings is given */
@@ -82,6 +89,9 @@ typedef struct {
 	/* MaxIncompletePacketsSize (ours): bytes of unfinished packets held over all connections;
 	 * default 256 MiB (at least MaxPacketSize), 0 = no limit */
 	gint64 max_incomplete_packets_size;
+	/* HttpMaxBodySize, HttpIdleTimeout, HttpRequestTimeout, HttpMaxConnections,
+	 * HttpListenBacklog (ours): the limits of the HTTP port */
+	MsbHttpLimits http;
 } MsbSettings;
 
 MsbSettings *

@@ -13,6 +13,7 @@
 #include <libsoup/soup.h>
 
 #include "msb-config.h"
+#include "msb-http-server.h"
 #include "msb-metrics.h"
 #include "msb-session.h"
 
@@ -20,8 +21,7 @@ struct _MsbHttp {
 	MsbBroker *broker;
 	MsbHttpInfoFunc info_func;
 	gpointer info_data;
-	SoupServer *soup;
-	guint16 port;
+	MsbHttpServer *server;
 	gint64 started_us; /* wall clock */
 };
 
@@ -507,43 +507,29 @@ msb_http_free(MsbHttp *http)
 {
 	if (http == NULL)
 		return;
-	if (http->soup != NULL) {
-		soup_server_disconnect(http->soup);
-		g_clear_object(&http->soup);
-	}
+	msb_http_server_free(http->server);
 	g_free(http);
 }
 
 gboolean
-msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, GError **error)
+msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, const MsbHttpLimits *limits,
+                GError **error)
 {
-	g_autoptr(GInetAddress) inet = NULL;
-	g_autoptr(GSocketAddress) addr = NULL;
-	GSList *uris;
-
 	g_return_val_if_fail(http != NULL, FALSE);
-	g_return_val_if_fail(http->soup == NULL, FALSE);
+	g_return_val_if_fail(http->server == NULL, FALSE);
+	g_return_val_if_fail(limits != NULL, FALSE);
 
-	inet = g_inet_address_new_from_string(address);
-	if (inet == NULL) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-		            "ListenAddress %s is not an IP address", address);
-		return FALSE;
-	}
-	http->soup = soup_server_new("server-header", "my-service-bus/" MSB_VERSION, NULL);
-	soup_server_add_handler(http->soup, NULL, msb_http_handler, http, NULL);
-	addr = g_inet_socket_address_new(inet, port);
-	if (!soup_server_listen(http->soup, addr, 0, error)) {
+	http->server = msb_http_server_new("my-service-bus/" MSB_VERSION, limits);
+	soup_server_add_handler(msb_http_server_get_soup(http->server), NULL, msb_http_handler,
+	                        http, NULL);
+	if (!msb_http_server_listen(http->server, address, port, error)) {
 		g_prefix_error(error, "cannot listen for HTTP on %s:%u (HttpPort): ", address,
 		               port);
-		g_clear_object(&http->soup);
+		g_clear_pointer(&http->server, msb_http_server_free);
 		return FALSE;
 	}
-	uris = soup_server_get_uris(http->soup);
-	if (uris != NULL)
-		http->port = (guint16)g_uri_get_port(uris->data);
-	g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
-	g_message("HTTP (status, metrics) on %s:%u", address, http->port);
+	g_message("HTTP (status, metrics) on %s:%u", address,
+	          msb_http_server_get_port(http->server));
 	return TRUE;
 }
 
@@ -551,5 +537,5 @@ guint16
 msb_http_get_port(MsbHttp *http)
 {
 	g_return_val_if_fail(http != NULL, 0);
-	return http->port;
+	return http->server != NULL ? msb_http_server_get_port(http->server) : 0;
 }

@@ -389,7 +389,7 @@ main(int argc, char **argv)
 	    (settings->listen_unix_socket != NULL &&
 	     !msb_grpc_server_add_unix(self.grpc, settings->listen_unix_socket, &error)) ||
 	    !msb_persistence_http_listen(self.http, settings->listen_address, settings->http_port,
-	                                 &bound_http, &error) ||
+	                                 &settings->http, &bound_http, &error) ||
 	    !msb_grpc_server_start(self.grpc, &error)) {
 		g_printerr("my-service-bus-persistence: %s\n", error->message);
 		msb_persistence_http_free(self.http);

@@ -140,6 +140,42 @@ test_home_expansion(void)
 		g_unsetenv("HOME");
 }
 
+/* the HTTP port's limits: the same keys and checks as the broker's, a smaller body limit */
+static void
+test_http_limits(void)
+{
+	g_autoptr(MsbPersistenceSettings) defaults = msb_persistence_settings_new_defaults();
+	g_autoptr(MsbPersistenceSettings) s = NULL;
+
+	g_assert_cmpint(defaults->http.max_body_size, ==, 64 * 1024);
+	g_assert_cmpint(defaults->http.idle_timeout_us, ==, 60 * G_USEC_PER_SEC);
+	g_assert_cmpint(defaults->http.request_timeout_us, ==, 30 * G_USEC_PER_SEC);
+	g_assert_cmpint(defaults->http.max_connections, ==, 1024);
+	g_assert_cmpint(defaults->http.listen_backlog, ==, 4096);
+
+	s = load_ok("HttpMaxBodySize: 1 KiB\n"
+	            "http_idle_timeout: 250ms\n"
+	            "HttpRequestTimeout: 00:01:00\n"
+	            "http_max_connections: 3\n"
+	            "HttpListenBacklog: 77\n");
+	g_assert_cmpint(s->http.max_body_size, ==, 1024);
+	g_assert_cmpint(s->http.idle_timeout_us, ==, 250000);
+	g_assert_cmpint(s->http.request_timeout_us, ==, 60 * G_USEC_PER_SEC);
+	g_assert_cmpint(s->http.max_connections, ==, 3);
+	g_assert_cmpint(s->http.listen_backlog, ==, 77);
+
+	assert_fails("HttpMaxBodySize: lots\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1:", "HttpMaxBodySize", NULL);
+	assert_fails("HttpIdleTimeout: -1s\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpIdleTimeout",
+	             NULL);
+	assert_fails("HttpRequestTimeout: 0ms\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpRequestTimeout", NULL);
+	assert_fails("HttpMaxConnections: 0\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpMaxConnections", NULL);
+	assert_fails("HttpListenBacklog: 100000\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpListenBacklog", NULL);
+}
+
 static void
 test_bad_values(void)
 {
@@ -303,6 +339,7 @@ main(int argc, char **argv)
 	g_test_add_func("/persistence-settings/snake", test_snake);
 	g_test_add_func("/persistence-settings/home-expansion", test_home_expansion);
 	g_test_add_func("/persistence-settings/bad-values", test_bad_values);
+	g_test_add_func("/persistence-settings/http-limits", test_http_limits);
 	g_test_add_func("/persistence-settings/warnings", test_warnings);
 	g_test_add_func("/persistence-settings/search-order", test_search_order);
 	g_test_add_func("/persistence-settings/to-string", test_to_string);

@@ -736,6 +736,76 @@ static const MsbConfigKey persistence_keys[] = {
         {PKEY_LEVEL, {"Level", NULL}},
 };
 
+/* the HTTP port's limits (msb-http-limits.c): defaults, both spellings, ranges */
+static void
+test_settings_http_limits(void)
+{
+	g_autoptr(MsbSettings) defaults = msb_settings_new_defaults();
+	g_autoptr(MsbSettings) pascal = NULL;
+	g_autoptr(MsbSettings) snake = NULL;
+	g_autoptr(MsbSettings) edges = NULL;
+
+	g_assert_cmpint(defaults->http.max_body_size, ==, 8 * MIB);
+	g_assert_cmpint(defaults->http.idle_timeout_us, ==, 60 * S);
+	g_assert_cmpint(defaults->http.request_timeout_us, ==, 30 * S);
+	g_assert_cmpint(defaults->http.max_connections, ==, 1024);
+	g_assert_cmpint(defaults->http.listen_backlog, ==, 4096);
+
+	pascal = load_ok("HttpMaxBodySize: 16 MiB\n"
+	                 "HttpIdleTimeout: 00:00:05\n"
+	                 "HttpRequestTimeout: 1.5s\n"
+	                 "HttpMaxConnections: 10\n"
+	                 "HttpListenBacklog: 128\n");
+	g_assert_cmpint(pascal->http.max_body_size, ==, 16 * MIB);
+	g_assert_cmpint(pascal->http.idle_timeout_us, ==, 5 * S);
+	g_assert_cmpint(pascal->http.request_timeout_us, ==, 1500000);
+	g_assert_cmpint(pascal->http.max_connections, ==, 10);
+	g_assert_cmpint(pascal->http.listen_backlog, ==, 128);
+
+	snake = load_ok("http_max_body_size: 1024\n"
+	                "http_idle_timeout: 500ms\n"
+	                "http_request_timeout: 2s\n"
+	                "http_max_connections: 1\n"
+	                "http_listen_backlog: 65535\n");
+	g_assert_cmpint(snake->http.max_body_size, ==, 1024);
+	g_assert_cmpint(snake->http.idle_timeout_us, ==, 500000);
+	g_assert_cmpint(snake->http.request_timeout_us, ==, 2 * S);
+	g_assert_cmpint(snake->http.max_connections, ==, 1);
+	g_assert_cmpint(snake->http.listen_backlog, ==, 65535);
+
+	/* 0 bytes: no request may have a body; the range ends are accepted */
+	edges = load_ok("HttpMaxBodySize: 0\nHttpMaxConnections: 1000000\nHttpListenBacklog: 1\n"
+	                "HttpIdleTimeout: 1ms\n");
+	g_assert_cmpint(edges->http.max_body_size, ==, 0);
+	g_assert_cmpint(edges->http.max_connections, ==, 1000000);
+	g_assert_cmpint(edges->http.listen_backlog, ==, 1);
+	g_assert_cmpint(edges->http.idle_timeout_us, ==, 1000);
+
+	assert_fails("HttpMaxBodySize: 2 GiB\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: HttpMaxBodySize: ", NULL);
+	assert_fails("HttpMaxBodySize: -1\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpMaxBodySize",
+	             NULL);
+	assert_fails("HttpMaxBodySize: 8 MB\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpMaxBodySize",
+	             NULL);
+	assert_fails("HttpIdleTimeout: 60\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpIdleTimeout",
+	             NULL);
+	assert_fails("HttpIdleTimeout: 0s\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpIdleTimeout",
+	             NULL);
+	assert_fails("# x\nHttpRequestTimeout: soon\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":2: HttpRequestTimeout: ", NULL);
+	assert_fails("HttpMaxConnections: 0\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpMaxConnections", NULL);
+	assert_fails("HttpMaxConnections: 1000001\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpMaxConnections", NULL);
+	assert_fails("HttpListenBacklog: 0\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpListenBacklog",
+	             NULL);
+	assert_fails("HttpListenBacklog: 65536\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpListenBacklog", NULL);
+	assert_fails("HttpListenBacklog: 10\nhttp_listen_backlog: 20\n",
+	             MSB_CONFIG_ERROR_DUPLICATE_KEY, "HttpListenBacklog", "http_listen_backlog",
+	             NULL);
+}
+
 static void
 test_config_file_generic(void)
 {
@@ -858,6 +928,7 @@ main(int argc, char **argv)
 	g_test_add_func("/settings/search-order", test_settings_search_order);
 	g_test_add_func("/settings/to-string", test_settings_to_string);
 	g_test_add_func("/settings/on-damaged", test_settings_on_damaged);
+	g_test_add_func("/settings/http-limits", test_settings_http_limits);
 	g_test_add_func("/config-file/generic", test_config_file_generic);
 	g_test_add_func("/config-file/int64", test_config_file_int64);
 	return g_test_run();
