@@ -10,8 +10,11 @@
 
 #include "msb-http.h"
 
+#include <errno.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "msb-config.h"
 #include "msb-stats-reader.h"
@@ -29,8 +32,10 @@ typedef struct _MsbHttpRender MsbHttpRender;
 struct _MsbHttp {
 	MsbBroker *broker;
 	MsbStatsReader *reader;
-	MsbHttpRender
-	        *renders[MSB_HTTP_N_VIEWS]; /* per view: the rendering requests may still join */
+	/* per view: the rendering that requests answered by the same collection join */
+	MsbHttpRender *renders[MSB_HTTP_N_VIEWS];
+	GThreadPool *render_pool; /* one thread */
+	GMainContext *context;    /* where renderings end */
 	MsbHttpInfoFunc info_func;
 	gpointer info_data;
 	SoupServer *soup;
@@ -105,6 +110,7 @@ struct _MsbHttpRender {
 	MsbBrokerStats *stats;
 	MsbHttpInfo info; /* its strings are copies, for the worker thread */
 	GPtrArray *msgs;  /* SoupServerMessage*, paused, waiting for the text */
+	GBytes *body;     /* the text, set by the render thread */
 };
 
 /* One paused request waiting for a collection. */
@@ -127,6 +133,7 @@ msb_http_render_unref(MsbHttpRender *render)
 	if (--render->ref_count > 0)
 		return;
 	msb_broker_stats_unref(render->stats);
+	g_clear_pointer(&render->body, g_bytes_unref);
 	g_free((gchar *)render->info.state);
 	g_free((gchar *)render->info.persistence_url);
 	g_free((gchar *)render->info.persistence_version);
@@ -135,24 +142,10 @@ msb_http_render_unref(MsbHttpRender *render)
 	g_free(render);
 }
 
-static void
-msb_http_render_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-	MsbHttpRender *render = task_data;
-	GBytes *body;
-
-	if (render->view == MSB_HTTP_VIEW_STATUS)
-		body = msb_status_render_json(render->stats, &render->info);
-	else
-		body = msb_status_render_metrics(render->stats, &render->info);
-	g_task_return_pointer(task, body, (GDestroyNotify)g_bytes_unref);
-}
-
-static void
-msb_http_render_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+static gboolean
+msb_http_render_done_cb(gpointer user_data)
 {
 	MsbHttpRender *render = user_data;
-	g_autoptr(GBytes) body = g_task_propagate_pointer(G_TASK(result), NULL);
 	const gchar *content_type = render->view == MSB_HTTP_VIEW_STATUS
 	                                    ? "application/json"
 	                                    : "text/plain; version=0.0.4";
@@ -164,7 +157,7 @@ msb_http_render_done_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 			soup_message_headers_replace(soup_server_message_get_response_headers(msg),
 			                             "Content-Type", content_type);
 			soup_message_body_append_bytes(soup_server_message_get_response_body(msg),
-			                               body);
+			                               render->body);
 			soup_server_message_unpause(msg);
 		}
 		if (render->http->renders[render->view] == render) {
@@ -173,6 +166,33 @@ msb_http_render_done_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 		}
 	}
 	msb_http_render_unref(render);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * The render thread: one, at a lower CPU priority than the main loop (a thread's nice value is
+ * its own on Linux), so that on a busy machine rendering 25 MB of text does not take the CPU
+ * from message service.
+ */
+static void
+msb_http_render_thread(gpointer data, gpointer user_data)
+{
+	static gboolean niced = FALSE;
+	MsbHttpRender *render = data;
+	GMainContext *context = user_data;
+
+	if (!niced) {
+		niced = TRUE;
+		errno = 0;
+		if (setpriority(PRIO_PROCESS, (id_t)gettid(),
+		                getpriority(PRIO_PROCESS, (id_t)gettid()) + 10) != 0)
+			g_debug("cannot lower the render thread's priority: %s", g_strerror(errno));
+	}
+	if (render->view == MSB_HTTP_VIEW_STATUS)
+		render->body = msb_status_render_json(render->stats, &render->info);
+	else
+		render->body = msb_status_render_metrics(render->stats, &render->info);
+	g_main_context_invoke(context, msb_http_render_done_cb, render);
 }
 
 static void
@@ -184,7 +204,6 @@ msb_http_stats_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 
 	/* the first request answered by this collection starts the rendering, the others join */
 	if (render == NULL || render->stats != stats) {
-		g_autoptr(GTask) task = NULL;
 		MsbHttpInfo info;
 
 		if (render != NULL)
@@ -202,9 +221,8 @@ msb_http_stats_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 		render->info.persistence_error = g_strdup(info.persistence_error);
 		render->msgs = g_ptr_array_new_with_free_func(g_object_unref);
 		http->renders[wait->view] = render;
-		task = g_task_new(NULL, NULL, msb_http_render_done_cb, msb_http_render_ref(render));
-		g_task_set_task_data(task, render, NULL);
-		g_task_run_in_thread(task, msb_http_render_thread);
+		/* the thread's reference, dropped by msb_http_render_done_cb() */
+		g_thread_pool_push(http->render_pool, msb_http_render_ref(render), NULL);
 	}
 	g_ptr_array_add(render->msgs, g_steal_pointer(&wait->msg));
 }
@@ -277,6 +295,8 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->info_data = user_data;
 	http->started_us = g_get_real_time();
 	http->reader = msb_stats_reader_new(broker);
+	http->context = g_main_context_ref_thread_default();
+	http->render_pool = g_thread_pool_new(msb_http_render_thread, http->context, 1, TRUE, NULL);
 	return http;
 }
 
@@ -289,7 +309,7 @@ msb_http_free(MsbHttp *http)
 		soup_server_disconnect(http->soup);
 		g_clear_object(&http->soup);
 	}
-	/* renderings still running finish on their own and answer nobody */
+	/* renderings still queued or running finish, and answer nobody */
 	for (guint v = 0; v < G_N_ELEMENTS(http->renders); v++) {
 		MsbHttpRender *render = g_steal_pointer(&http->renders[v]);
 		if (render == NULL)
@@ -299,6 +319,8 @@ msb_http_free(MsbHttp *http)
 		msb_http_render_unref(render);
 	}
 	msb_stats_reader_free(http->reader);
+	g_thread_pool_free(http->render_pool, FALSE, TRUE);
+	g_main_context_unref(http->context);
 	g_free(http);
 }
 

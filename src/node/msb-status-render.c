@@ -13,43 +13,110 @@
 #include "msb-config.h"
 #include "msb-metrics.h"
 
-/* ---- /api/status ---- */
+/* ---- /api/status ----
+ *
+ * Written straight into one buffer, in the layout json-glib's generator gives (no blanks): a
+ * tree of JsonNodes for 100,000 topics costs seconds and hundreds of megabytes. Strings that
+ * are plain printable ASCII (every topic name, and nearly every other string) are copied as they
+ * are; any other string is escaped by json-glib itself, so the text stays what it was.
+ */
+
+typedef struct {
+	GString *out;
+	gboolean comma; /* a value was written at this level: the next one needs a ',' */
+} MsbJson;
 
 static void
-msb_status_add_int(JsonBuilder *b, const gchar *name, gint64 value)
+msb_json_sep(MsbJson *j)
 {
-	json_builder_set_member_name(b, name);
-	json_builder_add_int_value(b, value);
+	if (j->comma)
+		g_string_append_c(j->out, ',');
+	j->comma = TRUE;
 }
 
 static void
-msb_status_add_str(JsonBuilder *b, const gchar *name, const gchar *value)
+msb_json_string(MsbJson *j, const gchar *value)
 {
-	json_builder_set_member_name(b, name);
-	if (value != NULL)
-		json_builder_add_string_value(b, value);
-	else
-		json_builder_add_null_value(b);
+	if (value == NULL) {
+		g_string_append(j->out, "null");
+		return;
+	}
+	for (const gchar *p = value; *p != '\0'; p++) {
+		if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\') {
+			g_autoptr(JsonNode) node = json_node_init_string(json_node_alloc(), value);
+			g_autofree gchar *text = json_to_string(node, FALSE);
+			g_string_append(j->out, text);
+			return;
+		}
+	}
+	g_string_append_c(j->out, '"');
+	g_string_append(j->out, value);
+	g_string_append_c(j->out, '"');
+}
+
+/* "name": — then the value */
+static void
+msb_json_key(MsbJson *j, const gchar *name)
+{
+	msb_json_sep(j);
+	msb_json_string(j, name);
+	g_string_append_c(j->out, ':');
+}
+
+static void
+msb_json_begin(MsbJson *j, gchar bracket)
+{
+	g_string_append_c(j->out, bracket);
+	j->comma = FALSE;
+}
+
+static void
+msb_json_end(MsbJson *j, gchar bracket)
+{
+	g_string_append_c(j->out, bracket);
+	j->comma = TRUE;
+}
+
+static void
+msb_json_int(MsbJson *j, const gchar *name, gint64 value)
+{
+	msb_json_key(j, name);
+	g_string_append_printf(j->out, "%" G_GINT64_FORMAT, value);
+}
+
+static void
+msb_json_str(MsbJson *j, const gchar *name, const gchar *value)
+{
+	msb_json_key(j, name);
+	msb_json_string(j, value);
+}
+
+static void
+msb_json_bool(MsbJson *j, const gchar *name, gboolean value)
+{
+	msb_json_key(j, name);
+	g_string_append(j->out, value ? "true" : "false");
 }
 
 /* One entry per cached page: amount, size, pending and the sub-pages (0–99) present. */
 static void
-msb_status_add_pages(JsonBuilder *b, const MsbBrokerStats *stats, const MsbTopicStats *topic)
+msb_status_add_pages(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStats *topic)
 {
 	guint i = 0;
 
-	json_builder_set_member_name(b, "pages");
-	json_builder_begin_array(b);
+	msb_json_key(j, "pages");
+	msb_json_begin(j, '[');
 	while (i < topic->n_sub_pages) {
 		gint64 page = msb_broker_stats_sub_page(stats, topic, i)->no / 100;
 		gint64 amount = 0;
 		gint64 size = 0;
 		gint64 pending = 0;
 
-		json_builder_begin_object(b);
-		msb_status_add_int(b, "id", page);
-		json_builder_set_member_name(b, "subPages");
-		json_builder_begin_array(b);
+		msb_json_sep(j);
+		msb_json_begin(j, '{');
+		msb_json_int(j, "id", page);
+		msb_json_key(j, "subPages");
+		msb_json_begin(j, '[');
 		for (; i < topic->n_sub_pages; i++) {
 			const MsbSubPageStats *sp = msb_broker_stats_sub_page(stats, topic, i);
 			if (sp->no / 100 != page)
@@ -57,22 +124,23 @@ msb_status_add_pages(JsonBuilder *b, const MsbBrokerStats *stats, const MsbTopic
 			amount += sp->amount;
 			size += sp->size;
 			pending += sp->pending;
-			json_builder_add_int_value(b, sp->no % 100);
+			msb_json_sep(j);
+			g_string_append_printf(j->out, "%" G_GINT64_FORMAT, sp->no % 100);
 		}
-		json_builder_end_array(b);
-		msb_status_add_int(b, "amount", amount);
-		msb_status_add_int(b, "size", size);
-		msb_status_add_int(b, "persist_size", pending);
-		json_builder_end_object(b);
+		msb_json_end(j, ']');
+		msb_json_int(j, "amount", amount);
+		msb_json_int(j, "size", size);
+		msb_json_int(j, "persist_size", pending);
+		msb_json_end(j, '}');
 	}
-	json_builder_end_array(b);
+	msb_json_end(j, ']');
 }
 
 static void
-msb_status_add_subscribers(JsonBuilder *b, const MsbBrokerStats *stats, const MsbTopicStats *topic)
+msb_status_add_subscribers(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStats *topic)
 {
-	json_builder_set_member_name(b, "subscribers");
-	json_builder_begin_array(b);
+	msb_json_key(j, "subscribers");
+	msb_json_begin(j, '[');
 	for (guint q = 0; q < topic->n_queues; q++) {
 		const MsbQueueStats *queue = msb_broker_stats_queue(stats, topic, q);
 		for (guint i = 0; i < queue->n_subscribers; i++) {
@@ -84,51 +152,55 @@ msb_status_add_subscribers(JsonBuilder *b, const MsbBrokerStats *stats, const Ms
 				state_str = g_strdup_printf("%.1fs %" G_GINT64_FORMAT,
 				                            (gdouble)sub->busy_us / G_USEC_PER_SEC,
 				                            sub->in_flight);
-			json_builder_begin_object(b);
-			msb_status_add_int(b, "id", sub->id);
-			msb_status_add_int(b, "sessionId", sub->session_id);
-			msb_status_add_str(b, "queueId", queue->name);
+			msb_json_sep(j);
+			msb_json_begin(j, '{');
+			msb_json_int(j, "id", sub->id);
+			msb_json_int(j, "sessionId", sub->session_id);
+			msb_json_str(j, "queueId", queue->name);
 			/* the values the reference broker shows: 0 idle, 2 on delivery */
-			msb_status_add_int(b, "deliveryState", sub->on_delivery ? 2 : 0);
-			msb_status_add_str(b, "deliveryStateStr",
-			                   state_str != NULL ? state_str : "Idle");
-			json_builder_end_object(b);
+			msb_json_int(j, "deliveryState", sub->on_delivery ? 2 : 0);
+			msb_json_str(j, "deliveryStateStr", state_str != NULL ? state_str : "Idle");
+			msb_json_end(j, '}');
 		}
 	}
-	json_builder_end_array(b);
+	msb_json_end(j, ']');
 }
 
 static void
-msb_status_add_queue(JsonBuilder *b, const MsbBrokerStats *stats, const MsbQueueStats *queue)
+msb_status_add_range(MsbJson *j, gint64 from, gint64 to)
 {
-	json_builder_begin_object(b);
-	msb_status_add_str(b, "id", queue->name);
-	msb_status_add_int(b, "queueType", queue->type);
-	msb_status_add_int(b, "size", queue->waiting);
-	msb_status_add_int(b, "onDelivery", queue->in_flight);
-	msb_status_add_int(b, "subscribers", queue->n_subscribers);
-	json_builder_set_member_name(b, "data");
-	json_builder_begin_array(b);
-	if (queue->n_ranges == 0) {
-		/* the empty-range form: {cursor, cursor - 1} (node.md §2.4) */
-		json_builder_begin_object(b);
-		msb_status_add_int(b, "fromId", queue->cursor);
-		msb_status_add_int(b, "toId", queue->cursor - 1);
-		json_builder_end_object(b);
-	}
+	msb_json_sep(j);
+	msb_json_begin(j, '{');
+	msb_json_int(j, "fromId", from);
+	msb_json_int(j, "toId", to);
+	msb_json_end(j, '}');
+}
+
+static void
+msb_status_add_queue(MsbJson *j, const MsbBrokerStats *stats, const MsbQueueStats *queue)
+{
+	msb_json_sep(j);
+	msb_json_begin(j, '{');
+	msb_json_str(j, "id", queue->name);
+	msb_json_int(j, "queueType", queue->type);
+	msb_json_int(j, "size", queue->waiting);
+	msb_json_int(j, "onDelivery", queue->in_flight);
+	msb_json_int(j, "subscribers", queue->n_subscribers);
+	msb_json_key(j, "data");
+	msb_json_begin(j, '[');
+	/* the empty-range form: {cursor, cursor - 1} (node.md §2.4) */
+	if (queue->n_ranges == 0)
+		msb_status_add_range(j, queue->cursor, queue->cursor - 1);
 	for (guint i = 0; i < queue->n_ranges; i++) {
 		const MsbIdRange *r = msb_broker_stats_range(stats, queue, i);
-		json_builder_begin_object(b);
-		msb_status_add_int(b, "fromId", r->from);
-		msb_status_add_int(b, "toId", r->to);
-		json_builder_end_object(b);
+		msb_status_add_range(j, r->from, r->to);
 	}
-	json_builder_end_array(b);
-	json_builder_end_object(b);
+	msb_json_end(j, ']');
+	msb_json_end(j, '}');
 }
 
 static void
-msb_status_add_system(JsonBuilder *b)
+msb_status_add_system(MsbJson *j)
 {
 	g_autofree gchar *meminfo = NULL;
 	gint64 total_kb = 0;
@@ -143,113 +215,109 @@ msb_status_add_system(JsonBuilder *b)
 				avail_kb = g_ascii_strtoll(lines[i] + 13, NULL, 10);
 		}
 	}
-	json_builder_set_member_name(b, "system");
-	json_builder_begin_object(b);
-	msb_status_add_int(b, "usedmem", (total_kb - avail_kb) * 1024);
-	msb_status_add_int(b, "totalmem", total_kb * 1024);
-	json_builder_end_object(b);
+	msb_json_key(j, "system");
+	msb_json_begin(j, '{');
+	msb_json_int(j, "usedmem", (total_kb - avail_kb) * 1024);
+	msb_json_int(j, "totalmem", total_kb * 1024);
+	msb_json_end(j, '}');
 }
 
 GBytes *
 msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 {
-	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonGenerator) gen = json_generator_new();
-	g_autoptr(JsonNode) root = NULL;
+	/* about 250 bytes per topic with no queue */
+	MsbJson json = {g_string_sized_new(4096 + (gsize)stats->topics->len * 256), FALSE};
+	MsbJson *j = &json;
 	gint64 generation = (gint64)stats->generation;
-	gsize len = 0;
-	gchar *text;
+	gsize len;
 
-	json_builder_begin_object(b);
+	msb_json_begin(j, '{');
 
-	json_builder_set_member_name(b, "topics");
-	json_builder_begin_object(b);
-	msb_status_add_int(b, "snapshotId", generation);
-	json_builder_set_member_name(b, "items");
-	json_builder_begin_array(b);
+	msb_json_key(j, "topics");
+	msb_json_begin(j, '{');
+	msb_json_int(j, "snapshotId", generation);
+	msb_json_key(j, "items");
+	msb_json_begin(j, '[');
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
-		json_builder_begin_object(b);
-		msb_status_add_str(b, "id", topic->name);
-		msb_status_add_int(b, "messageId", topic->next_id);
-		msb_status_add_int(b, "persistSize", topic->pending_count);
-		json_builder_set_member_name(b, "persist");
-		json_builder_add_boolean_value(b, topic->persist);
-		msb_status_add_int(b, "deleted", 0);
-		msb_status_add_int(b, "messagesPublished", (gint64)topic->messages_published);
-		msb_status_add_pages(b, stats, topic);
-		msb_status_add_subscribers(b, stats, topic);
-		json_builder_end_object(b);
+		msb_json_sep(j);
+		msb_json_begin(j, '{');
+		msb_json_str(j, "id", topic->name);
+		msb_json_int(j, "messageId", topic->next_id);
+		msb_json_int(j, "persistSize", topic->pending_count);
+		msb_json_bool(j, "persist", topic->persist);
+		msb_json_int(j, "deleted", 0);
+		msb_json_int(j, "messagesPublished", (gint64)topic->messages_published);
+		msb_status_add_pages(j, stats, topic);
+		msb_status_add_subscribers(j, stats, topic);
+		msb_json_end(j, '}');
 	}
-	json_builder_end_array(b);
-	json_builder_end_object(b);
+	msb_json_end(j, ']');
+	msb_json_end(j, '}');
 
-	json_builder_set_member_name(b, "queues");
-	json_builder_begin_object(b);
+	msb_json_key(j, "queues");
+	msb_json_begin(j, '{');
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
-		json_builder_set_member_name(b, topic->name);
-		json_builder_begin_object(b);
-		msb_status_add_int(b, "snapshotId", generation);
-		json_builder_set_member_name(b, "queues");
-		json_builder_begin_array(b);
+		msb_json_key(j, topic->name);
+		msb_json_begin(j, '{');
+		msb_json_int(j, "snapshotId", generation);
+		msb_json_key(j, "queues");
+		msb_json_begin(j, '[');
 		for (guint q = 0; q < topic->n_queues; q++)
-			msb_status_add_queue(b, stats, msb_broker_stats_queue(stats, topic, q));
-		json_builder_end_array(b);
-		json_builder_end_object(b);
+			msb_status_add_queue(j, stats, msb_broker_stats_queue(stats, topic, q));
+		msb_json_end(j, ']');
+		msb_json_end(j, '}');
 	}
-	json_builder_end_object(b);
+	msb_json_end(j, '}');
 
-	json_builder_set_member_name(b, "sessions");
-	json_builder_begin_object(b);
-	msb_status_add_int(b, "snapshotId", generation);
-	json_builder_set_member_name(b, "items");
-	json_builder_begin_array(b);
+	msb_json_key(j, "sessions");
+	msb_json_begin(j, '{');
+	msb_json_int(j, "snapshotId", generation);
+	msb_json_key(j, "items");
+	msb_json_begin(j, '[');
 	for (guint i = 0; i < stats->sessions->len; i++) {
 		const MsbSessionStats *session = msb_broker_stats_session(stats, i);
 		g_autofree gchar *type = g_strdup_printf("tcp[%d]", session->protocol_version);
-		json_builder_begin_object(b);
-		msb_status_add_int(b, "id", session->id);
-		msb_status_add_str(b, "name", session->name);
-		msb_status_add_str(b, "namespace", "default");
-		msb_status_add_str(b, "type", type);
-		msb_status_add_str(b, "ip", session->peer);
-		msb_status_add_str(b, "version", session->version);
-		msb_status_add_str(b, "envInfo", session->env_info);
-		msb_status_add_int(b, "publishes", (gint64)session->publishes);
-		json_builder_end_object(b);
+		msb_json_sep(j);
+		msb_json_begin(j, '{');
+		msb_json_int(j, "id", session->id);
+		msb_json_str(j, "name", session->name);
+		msb_json_str(j, "namespace", "default");
+		msb_json_str(j, "type", type);
+		msb_json_str(j, "ip", session->peer);
+		msb_json_str(j, "version", session->version);
+		msb_json_str(j, "envInfo", session->env_info);
+		msb_json_int(j, "publishes", (gint64)session->publishes);
+		msb_json_end(j, '}');
 	}
-	json_builder_end_array(b);
-	json_builder_end_object(b);
+	msb_json_end(j, ']');
+	msb_json_end(j, '}');
 
-	msb_status_add_system(b);
-	msb_status_add_str(b, "persistenceVersion", info->persistence_version);
-	msb_status_add_str(b, "version", MSB_VERSION);
-	msb_status_add_str(b, "state", info->state);
+	msb_status_add_system(j);
+	msb_json_str(j, "persistenceVersion", info->persistence_version);
+	msb_json_str(j, "version", MSB_VERSION);
+	msb_json_str(j, "state", info->state);
 
-	json_builder_set_member_name(b, "persistence");
-	json_builder_begin_object(b);
-	msb_status_add_str(b, "url", info->persistence_url);
-	json_builder_set_member_name(b, "up");
-	json_builder_add_boolean_value(b, info->persistence_up);
-	msb_status_add_str(b, "lastError", info->persistence_error);
-	msb_status_add_int(b, "pendingMessages", stats->pending_count);
-	msb_status_add_int(b, "pendingBytes", stats->pending_bytes);
-	msb_status_add_int(b, "oldestPendingAgeMs", info->oldest_pending_age_us / 1000);
-	msb_status_add_int(b, "saves", (gint64)info->saves);
-	msb_status_add_int(b, "saveFailures", (gint64)info->save_failures);
-	msb_status_add_int(b, "loads", (gint64)info->loads);
-	msb_status_add_int(b, "loadFailures", (gint64)info->load_failures);
-	msb_status_add_int(b, "snapshots", (gint64)info->snapshots);
-	msb_status_add_int(b, "snapshotFailures", (gint64)info->snapshot_failures);
-	json_builder_end_object(b);
+	msb_json_key(j, "persistence");
+	msb_json_begin(j, '{');
+	msb_json_str(j, "url", info->persistence_url);
+	msb_json_bool(j, "up", info->persistence_up);
+	msb_json_str(j, "lastError", info->persistence_error);
+	msb_json_int(j, "pendingMessages", stats->pending_count);
+	msb_json_int(j, "pendingBytes", stats->pending_bytes);
+	msb_json_int(j, "oldestPendingAgeMs", info->oldest_pending_age_us / 1000);
+	msb_json_int(j, "saves", (gint64)info->saves);
+	msb_json_int(j, "saveFailures", (gint64)info->save_failures);
+	msb_json_int(j, "loads", (gint64)info->loads);
+	msb_json_int(j, "loadFailures", (gint64)info->load_failures);
+	msb_json_int(j, "snapshots", (gint64)info->snapshots);
+	msb_json_int(j, "snapshotFailures", (gint64)info->snapshot_failures);
+	msb_json_end(j, '}');
 
-	json_builder_end_object(b);
-
-	root = json_builder_get_root(b);
-	json_generator_set_root(gen, root);
-	text = json_generator_to_data(gen, &len);
-	return g_bytes_new_take(text, len);
+	msb_json_end(j, '}');
+	len = j->out->len;
+	return g_bytes_new_take(g_string_free(j->out, FALSE), len);
 }
 
 /* ---- /metrics ---- */
