@@ -29,12 +29,16 @@ typedef enum {
 
 typedef struct _MsbHttpRender MsbHttpRender;
 
+/* set on a waiting message once libsoup has finished it (the client went away) */
+#define MSB_HTTP_GONE "msb-http-gone"
+
 struct _MsbHttp {
 	MsbBroker *broker;
 	MsbStatsReader *reader;
 	/* per view: the rendering that requests answered by the same collection join */
 	MsbHttpRender *renders[MSB_HTTP_N_VIEWS];
 	GThreadPool *render_pool; /* one thread */
+	GPtrArray *rendering;     /* MsbHttpRender* queued or running (not owned) */
 	GMainContext *context;    /* where renderings end */
 	MsbHttpInfoFunc info_func;
 	gpointer info_data;
@@ -151,8 +155,12 @@ msb_http_render_done_cb(gpointer user_data)
 	                                    : "text/plain; version=0.0.4";
 
 	if (render->http != NULL) {
+		g_ptr_array_remove_fast(render->http->rendering, render);
 		for (guint i = 0; i < render->msgs->len; i++) {
 			SoupServerMessage *msg = g_ptr_array_index(render->msgs, i);
+			/* the client went away while it waited: libsoup is done with it */
+			if (g_object_get_data(G_OBJECT(msg), MSB_HTTP_GONE) != NULL)
+				continue;
 			soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
 			soup_message_headers_replace(soup_server_message_get_response_headers(msg),
 			                             "Content-Type", content_type);
@@ -222,6 +230,7 @@ msb_http_stats_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 		render->msgs = g_ptr_array_new_with_free_func(g_object_unref);
 		http->renders[wait->view] = render;
 		/* the thread's reference, dropped by msb_http_render_done_cb() */
+		g_ptr_array_add(http->rendering, render);
 		g_thread_pool_push(http->render_pool, msb_http_render_ref(render), NULL);
 	}
 	g_ptr_array_add(render->msgs, g_steal_pointer(&wait->msg));
@@ -235,6 +244,12 @@ msb_http_wait_free(MsbHttpWait *wait)
 }
 
 static void
+msb_http_msg_gone_cb(SoupServerMessage *msg, gpointer user_data)
+{
+	g_object_set_data(G_OBJECT(msg), MSB_HTTP_GONE, GINT_TO_POINTER(1));
+}
+
+static void
 msb_http_read_state(MsbHttp *http, SoupServerMessage *msg, MsbHttpView view)
 {
 	MsbHttpWait *wait = g_new0(MsbHttpWait, 1);
@@ -242,6 +257,10 @@ msb_http_read_state(MsbHttp *http, SoupServerMessage *msg, MsbHttpView view)
 	wait->http = http;
 	wait->view = view;
 	wait->msg = g_object_ref(msg);
+	/* a paused message whose connection closes must not be answered (nor unpaused) */
+	g_signal_connect(msg, "finished", G_CALLBACK(msb_http_msg_gone_cb), NULL);
+	if (g_signal_lookup("disconnected", SOUP_TYPE_SERVER_MESSAGE) != 0)
+		g_signal_connect(msg, "disconnected", G_CALLBACK(msb_http_msg_gone_cb), NULL);
 	soup_server_message_pause(msg);
 	msb_stats_reader_request(http->reader, msb_http_stats_ready_cb, wait,
 	                         (GDestroyNotify)msb_http_wait_free);
@@ -296,6 +315,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->started_us = g_get_real_time();
 	http->reader = msb_stats_reader_new(broker);
 	http->context = g_main_context_ref_thread_default();
+	http->rendering = g_ptr_array_new();
 	http->render_pool = g_thread_pool_new(msb_http_render_thread, http->context, 1, TRUE, NULL);
 	return http;
 }
@@ -311,13 +331,15 @@ msb_http_free(MsbHttp *http)
 	}
 	/* renderings still queued or running finish, and answer nobody */
 	for (guint v = 0; v < G_N_ELEMENTS(http->renders); v++) {
-		MsbHttpRender *render = g_steal_pointer(&http->renders[v]);
-		if (render == NULL)
-			continue;
+		if (http->renders[v] != NULL)
+			msb_http_render_unref(g_steal_pointer(&http->renders[v]));
+	}
+	for (guint i = 0; i < http->rendering->len; i++) {
+		MsbHttpRender *render = g_ptr_array_index(http->rendering, i);
 		render->http = NULL;
 		g_ptr_array_set_size(render->msgs, 0);
-		msb_http_render_unref(render);
 	}
+	g_ptr_array_unref(http->rendering);
 	msb_stats_reader_free(http->reader);
 	g_thread_pool_free(http->render_pool, FALSE, TRUE);
 	g_main_context_unref(http->context);
