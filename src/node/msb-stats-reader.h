@@ -14,7 +14,6 @@
 #include <glib.h>
 
 #include "msb-broker-stats.h"
-#include "msb-broker.h"
 
 G_BEGIN_DECLS
 
