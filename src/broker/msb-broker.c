@@ -48,6 +48,21 @@ msb_session_free(MsbSession *session)
 	g_free(session);
 }
 
+static gint
+msb_topic_cmp_name_key(gconstpointer a, gconstpointer b)
+{
+	return strcmp(a, b);
+}
+
+static gint
+msb_session_cmp_id_key(gconstpointer a, gconstpointer b)
+{
+	gint64 x = *(const gint64 *)a;
+	gint64 y = *(const gint64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 MsbBroker *
 msb_broker_new(const MsbBrokerConfig *config, const MsbBrokerCallbacks *callbacks,
                gpointer user_data)
@@ -67,6 +82,8 @@ msb_broker_new(const MsbBrokerConfig *config, const MsbBrokerCallbacks *callback
 	                                       (GDestroyNotify)msb_topic_free);
 	broker->sessions = g_hash_table_new_full(g_direct_hash, g_direct_equal,
 	                                         (GDestroyNotify)msb_session_free, NULL);
+	broker->topics_by_name = g_tree_new(msb_topic_cmp_name_key);
+	broker->sessions_by_id = g_tree_new(msb_session_cmp_id_key);
 	broker->dirty_topics = g_ptr_array_new();
 	broker->waiting_sessions = g_hash_table_new(g_direct_hash, g_direct_equal);
 	return broker;
@@ -79,6 +96,8 @@ msb_broker_free(MsbBroker *broker)
 		return;
 	g_ptr_array_unref(broker->dirty_topics);
 	g_hash_table_unref(broker->waiting_sessions);
+	g_tree_unref(broker->topics_by_name);
+	g_tree_unref(broker->sessions_by_id);
 	/* topics first: freeing a queue detaches its subscribers from their sessions */
 	g_hash_table_unref(broker->topics);
 	g_hash_table_unref(broker->sessions);
@@ -143,59 +162,44 @@ msb_broker_create_topic(MsbBroker *broker, const gchar *name, GError **error)
 		if (broker->cb.snapshot_wanted != NULL)
 			broker->cb.snapshot_wanted(broker->user_data);
 	}
-	g_hash_table_insert(broker->topics, topic->name, topic);
-	broker->generation++;
+	msb_broker_add_topic(broker, topic);
 	g_info("topic %s created", name);
 	return topic;
 }
 
-static gint
-msb_topic_cmp_name(gconstpointer a, gconstpointer b)
+void
+msb_broker_add_topic(MsbBroker *broker, MsbTopic *topic)
 {
-	const MsbTopic *ta = *(const MsbTopic **)a;
-	const MsbTopic *tb = *(const MsbTopic **)b;
-
-	return strcmp(ta->name, tb->name);
+	g_hash_table_insert(broker->topics, topic->name, topic);
+	g_tree_insert(broker->topics_by_name, topic->name, topic);
+	broker->generation++;
 }
 
 GPtrArray *
 msb_broker_list_topics(MsbBroker *broker)
 {
-	GPtrArray *list = g_ptr_array_new();
-	GHashTableIter iter;
-	gpointer value;
+	GPtrArray *list;
 
 	g_return_val_if_fail(broker != NULL, NULL);
-	g_hash_table_iter_init(&iter, broker->topics);
-	while (g_hash_table_iter_next(&iter, NULL, &value))
-		g_ptr_array_add(list, value);
-	g_ptr_array_sort(list, msb_topic_cmp_name);
+	list = g_ptr_array_sized_new(g_hash_table_size(broker->topics));
+	for (GTreeNode *node = g_tree_node_first(broker->topics_by_name); node != NULL;
+	     node = g_tree_node_next(node))
+		g_ptr_array_add(list, g_tree_node_value(node));
 	return list;
 }
 
 /* ---- sessions ---- */
 
-static gint
-msb_session_cmp_id(gconstpointer a, gconstpointer b)
-{
-	const MsbSession *sa = *(const MsbSession **)a;
-	const MsbSession *sb = *(const MsbSession **)b;
-
-	return sa->id < sb->id ? -1 : sa->id > sb->id;
-}
-
 GPtrArray *
 msb_broker_list_sessions(MsbBroker *broker)
 {
-	GPtrArray *list = g_ptr_array_new();
-	GHashTableIter iter;
-	gpointer key;
+	GPtrArray *list;
 
 	g_return_val_if_fail(broker != NULL, NULL);
-	g_hash_table_iter_init(&iter, broker->sessions);
-	while (g_hash_table_iter_next(&iter, &key, NULL))
-		g_ptr_array_add(list, key);
-	g_ptr_array_sort(list, msb_session_cmp_id);
+	list = g_ptr_array_sized_new(g_hash_table_size(broker->sessions));
+	for (GTreeNode *node = g_tree_node_first(broker->sessions_by_id); node != NULL;
+	     node = g_tree_node_next(node))
+		g_ptr_array_add(list, g_tree_node_value(node));
 	return list;
 }
 
@@ -213,6 +217,7 @@ msb_broker_session_new(MsbBroker *broker, const gchar *peer, gpointer user_data)
 	session->connected_us = msb_broker_wall(broker);
 	msb_buf_init(&session->out, 0);
 	g_hash_table_add(broker->sessions, session);
+	g_tree_insert(broker->sessions_by_id, &session->id, session);
 	return session;
 }
 
@@ -237,6 +242,7 @@ msb_broker_session_close(MsbBroker *broker, MsbSession *session)
 	g_debug("session %" G_GINT64_FORMAT " (%s) closed", session->id,
 	        session->name != NULL ? session->name : "not greeted");
 	g_hash_table_remove(broker->waiting_sessions, session);
+	g_tree_remove(broker->sessions_by_id, &session->id);
 	g_hash_table_remove(broker->sessions, session);
 	broker->generation++;
 	msb_broker_run_deliveries(broker);

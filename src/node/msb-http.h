@@ -7,7 +7,8 @@
 
 #include <gio/gio.h>
 
-#include "msb-broker.h"
+/* the broker is only handed on (to MsbStatsReader): no broker struct is read here */
+#include "msb-broker-stats.h"
 #include "msb-http-limits.h"
 
 G_BEGIN_DECLS
