@@ -1,13 +1,14 @@
 /*
- * MsbHttpServer: the listening socket, the accept loop and the limits of both programs' HTTP
- * ports, in front of a libsoup 3 SoupServer that parses requests and runs the handlers.
+ * MsbHttpServer: the limits of both programs' HTTP ports, in front of a libsoup 3 SoupServer
+ * that parses requests and runs the handlers.
  *
  * Why not soup_server_listen(): libsoup listens with GLib's backlog of 10, stops accepting for
  * good after one failed accept() (EMFILE), keeps idle keep-alive connections forever, has no
  * connection cap and no deadline for a request, reads a body of any size into memory and takes
- * "Content-Length: -1" as a body of 2^64-1 bytes, waiting for it in silence. So we accept
- * ourselves and give each connection to libsoup with soup_server_accept_iostream(), then watch
- * it through libsoup's signals:
+ * "Content-Length: -1" as a body of 2^64-1 bytes, waiting for it in silence. So MsbListener
+ * listens and accepts, as for the broker's own port (backlog, back-off at the open-files limit,
+ * resumed when one of our connections closes), and each connection goes to libsoup with
+ * soup_server_accept_iostream(), watched through libsoup's signals:
  *
  *   IDLE      accepted or answered, waiting for a request: closed after HttpIdleTimeout.
  *   REQUEST   the first byte of a request arrived (seen by a G_IO_IN watch on the socket, or
@@ -35,16 +36,14 @@
 
 #include "msb-http-server.h"
 
-#include <errno.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-/* accept() calls per wake-up, so that a storm of connections does not starve the main loop */
-#define ACCEPT_BATCH 64
-/* how long accepting pauses after accept() failed (out of descriptors, most likely) */
-#define ACCEPT_BACKOFF_MS 100
+#include "msb-listener.h"
+#include "msb-rate-limit.h"
+
 /* at most one log line per this interval for each kind of refusal */
 #define LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
 
@@ -60,14 +59,8 @@ typedef enum {
 	MSB_HTTP_LOG_BAD_REQUEST,
 	MSB_HTTP_LOG_TOO_LARGE,
 	MSB_HTTP_LOG_TIMEOUT,
-	MSB_HTTP_LOG_ACCEPT,
 	MSB_HTTP_N_LOG,
 } MsbHttpLogKind;
-
-typedef struct {
-	gint64 last_us;
-	guint suppressed;
-} MsbHttpLogLimit;
 
 typedef struct {
 	MsbHttpServer *server;
@@ -86,13 +79,11 @@ struct _MsbHttpServer {
 	gchar *name;
 	MsbHttpLimits limits;
 	SoupServer *soup;
-	GSocket *listener;
-	GSource *accept_source;
-	GSource *backoff_source;
+	MsbListener *listener;
 	GSocket *keepalive_listener;
 	guint16 port;
 	GHashTable *conns; /* MsbHttpConn set */
-	MsbHttpLogLimit log[MSB_HTTP_N_LOG];
+	MsbRateLimit log[MSB_HTTP_N_LOG];
 };
 
 static GQuark
@@ -109,25 +100,20 @@ msb_http_server_log(MsbHttpServer *self, MsbHttpLogKind kind, const gchar *forma
 static void
 msb_http_server_log(MsbHttpServer *self, MsbHttpLogKind kind, const gchar *format, ...)
 {
-	MsbHttpLogLimit *lim = &self->log[kind];
-	gint64 now = g_get_monotonic_time();
 	g_autofree gchar *text = NULL;
+	guint64 suppressed = 0;
 	va_list args;
 
-	if (lim->last_us != 0 && now - lim->last_us < LOG_INTERVAL_US) {
-		lim->suppressed++;
+	if (!msb_rate_limit_check(&self->log[kind], &suppressed))
 		return;
-	}
 	va_start(args, format);
 	text = g_strdup_vprintf(format, args);
 	va_end(args);
-	if (lim->suppressed > 0)
-		g_message("%s: %s (and %u more like it in the last %u s)", self->name, text,
-		          lim->suppressed, (guint)(LOG_INTERVAL_US / G_USEC_PER_SEC));
+	if (suppressed > 0)
+		g_message("%s: %s (and %" G_GUINT64_FORMAT " more like it in the last %u s)",
+		          self->name, text, suppressed, (guint)(LOG_INTERVAL_US / G_USEC_PER_SEC));
 	else
 		g_message("%s: %s", self->name, text);
-	lim->last_us = now;
-	lim->suppressed = 0;
 }
 
 static void
@@ -326,6 +312,9 @@ msb_http_conn_free(MsbHttpConn *c)
 	g_object_unref(c->remote);
 	g_object_unref(c->socket);
 	g_free(c->peer);
+	/* a descriptor is free: accepting may go on if it paused at the open-files limit */
+	if (c->server->listener != NULL)
+		msb_listener_resume(c->server->listener);
 	g_free(c);
 }
 
@@ -490,9 +479,11 @@ msb_http_server_reap(MsbHttpServer *self)
 		msb_http_conn_cut(g_ptr_array_index(gone, i));
 }
 
+/* MsbListener accepted @socket. */
 static void
-msb_http_server_take(MsbHttpServer *self, GSocket *socket)
+msb_http_server_take(GSocket *socket, gpointer user_data)
 {
+	MsbHttpServer *self = user_data;
 	g_autoptr(GSocketConnection) conn = NULL;
 	g_autoptr(GSocketAddress) local = NULL;
 	g_autoptr(GSocketAddress) remote = NULL;
@@ -552,61 +543,6 @@ msb_http_server_take(MsbHttpServer *self, GSocket *socket)
 	/* from here libsoup holds the connection; our weak reference sees it go */
 }
 
-static gboolean
-msb_http_server_accept_cb(GSocket *listener, GIOCondition cond, gpointer user_data);
-
-static void
-msb_http_server_start_accepting(MsbHttpServer *self)
-{
-	self->accept_source = g_socket_create_source(self->listener, G_IO_IN, NULL);
-	g_source_set_callback(self->accept_source, G_SOURCE_FUNC(msb_http_server_accept_cb), self,
-	                      NULL);
-	g_source_attach(self->accept_source, NULL);
-}
-
-static gboolean
-msb_http_server_backoff_done_cb(gpointer user_data)
-{
-	MsbHttpServer *self = user_data;
-
-	g_clear_pointer(&self->backoff_source, g_source_unref);
-	msb_http_server_start_accepting(self);
-	return G_SOURCE_REMOVE;
-}
-
-static gboolean
-msb_http_server_accept_cb(GSocket *listener, GIOCondition cond, gpointer user_data)
-{
-	MsbHttpServer *self = user_data;
-
-	for (guint i = 0; i < ACCEPT_BATCH; i++) {
-		g_autoptr(GError) error = NULL;
-		g_autoptr(GSocket) socket = g_socket_accept(listener, NULL, &error);
-
-		if (socket != NULL) {
-			msb_http_server_take(self, socket);
-			continue;
-		}
-		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-			return G_SOURCE_CONTINUE;
-		/*
-		 * Out of descriptors (EMFILE, ENFILE) or memory, most likely. Retrying at once
-		 * would spin; the connection waits in the backlog while we pause and the
-		 * connections we have keep being served.
-		 */
-		msb_http_server_log(self, MSB_HTTP_LOG_ACCEPT,
-		                    "cannot accept connections (%s); pausing for %u ms",
-		                    error->message, ACCEPT_BACKOFF_MS);
-		g_clear_pointer(&self->accept_source, g_source_unref);
-		self->backoff_source = g_timeout_source_new(ACCEPT_BACKOFF_MS);
-		g_source_set_callback(self->backoff_source, msb_http_server_backoff_done_cb, self,
-		                      NULL);
-		g_source_attach(self->backoff_source, NULL);
-		return G_SOURCE_REMOVE;
-	}
-	return G_SOURCE_CONTINUE;
-}
-
 /*
  * libsoup 3.2 keeps a connection open after an answer only while the SoupServer has a listener
  * of its own (request_finished() in soup-server.c checks priv->listeners); connections given to
@@ -643,40 +579,34 @@ msb_http_server_add_keepalive_listener(MsbHttpServer *self, GError **error)
 gboolean
 msb_http_server_listen(MsbHttpServer *self, const gchar *address, guint16 port, GError **error)
 {
-	g_autoptr(GSocketAddress) addr = NULL;
-	g_autoptr(GSocketAddress) bound = NULL;
-	g_autoptr(GSocket) socket = NULL;
+	g_autoptr(GInetAddress) inet = NULL;
+	g_autoptr(MsbListener) listener = NULL;
+	guint16 bound_port = 0;
 
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(address != NULL, FALSE);
 	g_return_val_if_fail(self->listener == NULL, FALSE);
 	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
 
-	addr = g_inet_socket_address_new_from_string(address, port);
-	if (addr == NULL) {
+	inet = g_inet_address_new_from_string(address);
+	if (inet == NULL) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 		            "%s is not a numeric IP address", address);
 		return FALSE;
 	}
-	socket = g_socket_new(g_socket_address_get_family(addr), G_SOCKET_TYPE_STREAM,
-	                      G_SOCKET_PROTOCOL_TCP, error);
-	if (socket == NULL)
-		return FALSE;
-	g_socket_set_blocking(socket, FALSE);
-	g_socket_set_listen_backlog(socket, (gint)self->limits.listen_backlog);
-	if (!g_socket_bind(socket, addr, TRUE, error) || !g_socket_listen(socket, error))
-		return FALSE;
-	bound = g_socket_get_local_address(socket, error);
-	if (bound == NULL)
+	listener = msb_listener_new((gint)self->limits.listen_backlog, msb_http_server_take, self);
+	msb_listener_set_name(listener, self->name);
+	if (!msb_listener_add_inet(listener, inet, port, &bound_port, error))
 		return FALSE;
 	if (self->keepalive_listener == NULL &&
 	    !msb_http_server_add_keepalive_listener(self, error)) {
 		g_prefix_error(error, "cannot set up HTTP keep-alive: ");
 		return FALSE;
 	}
-	self->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
-	self->listener = g_steal_pointer(&socket);
-	msb_http_server_start_accepting(self);
+	if (!msb_listener_start(listener, error))
+		return FALSE;
+	self->port = bound_port;
+	self->listener = g_steal_pointer(&listener);
 	return TRUE;
 }
 
@@ -693,6 +623,8 @@ msb_http_server_new(const gchar *name, const MsbHttpLimits *limits)
 	self = g_new0(MsbHttpServer, 1);
 	self->name = g_strdup(name);
 	self->limits = *limits;
+	for (guint i = 0; i < MSB_HTTP_N_LOG; i++)
+		self->log[i] = (MsbRateLimit)MSB_RATE_LIMIT_INIT(LOG_INTERVAL_US);
 	self->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
 	                                    (GDestroyNotify)msb_http_conn_free);
 	self->soup = soup_server_new("server-header", name, NULL);
@@ -710,22 +642,12 @@ msb_http_server_free(MsbHttpServer *self)
 {
 	if (self == NULL)
 		return;
-	if (self->accept_source != NULL) {
-		g_source_destroy(self->accept_source);
-		g_clear_pointer(&self->accept_source, g_source_unref);
-	}
-	if (self->backoff_source != NULL) {
-		g_source_destroy(self->backoff_source);
-		g_clear_pointer(&self->backoff_source, g_source_unref);
-	}
+	g_clear_pointer(&self->listener, msb_listener_free);
 	g_signal_handlers_disconnect_by_data(self->soup, self);
 	/* forget the connections first: closing them below must not call back into us */
 	g_hash_table_destroy(self->conns);
 	soup_server_disconnect(self->soup);
 	g_object_unref(self->soup);
-	if (self->listener != NULL)
-		g_socket_close(self->listener, NULL);
-	g_clear_object(&self->listener);
 	g_clear_object(&self->keepalive_listener);
 	g_free(self->name);
 	g_free(self);

@@ -1,7 +1,7 @@
 /*
- * MsbHttpServer: the HTTP listener both programs share. It owns the listening socket (with a
- * backlog sized for reconnect storms), accepts connections itself and hands them to a libsoup
- * SoupServer, and enforces MsbHttpLimits on them: the body size limit (413), malformed
+ * MsbHttpServer: the HTTP listener both programs share. It listens through an MsbListener (a
+ * backlog sized for reconnect storms, back-off at the open-files limit), hands the connections
+ * to a libsoup SoupServer, and enforces MsbHttpLimits on them: the body size limit (413), malformed
  * Content-Length (400), the idle keep-alive timeout, the request deadline and the connection cap.
  * The program adds its handlers to msb_http_server_get_soup().
  */

@@ -1,7 +1,9 @@
 /*
- * MsbListener: the broker's listening sockets (TCP and Unix) and the loop that accepts from them.
- * It replaces GSocketService, which cannot stop accepting for a moment: at the open-files limit
- * its accept loop spins and logs a warning per try while the pending connection stays queued.
+ * MsbListener: listening sockets and the loop that accepts from them, for both programs: the
+ * broker's TCP and Unix ports and the HTTP port of each program (under MsbHttpServer). It
+ * replaces GSocketService, which cannot stop accepting for a moment: at the open-files limit its
+ * accept loop spins and logs a warning per try while the pending connection stays queued (and
+ * libsoup's own listener stops accepting for good).
  */
 #pragma once
 
@@ -22,6 +24,9 @@ void
 msb_listener_free(MsbListener *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbListener, msb_listener_free)
 
+/* @name ("my-service-bus/1.0") starts its log lines, for a program with several listeners. */
+void
+msb_listener_set_name(MsbListener *self, const gchar *name);
 gint
 msb_listener_get_backlog(MsbListener *self);
 /* Bind @address:@port (0 picks a free port, returned in @bound_port); it listens from

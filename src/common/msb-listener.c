@@ -1,5 +1,5 @@
 /*
- * MsbListener: listening sockets and the accept loop of the broker.
+ * MsbListener: listening sockets and the accept loop of both programs (see msb-listener.h).
  *
  * Each listening socket has a G_IO_IN source; a wake-up accepts up to a batch of connections, so
  * that a reconnect storm empties the backlog quickly without starving the clients already served.
@@ -45,6 +45,7 @@ struct _MsbListener {
 	guint backoff_id;
 	guint backoff_ms; /* the current pause; 0 after an accept succeeded */
 	MsbRateLimit fail_log;
+	gchar *name;        /* starts log lines, or NULL */
 	gchar *unix_path;   /* the socket file we created */
 	gchar *locked_path; /* the socket path whose PATH.lock we hold */
 	gint lock_fd;       /* the lock on locked_path.lock, or -1 */
@@ -78,6 +79,14 @@ msb_listener_new(gint backlog, MsbListenerAcceptFunc accepted, gpointer user_dat
 	self->fail_log = (MsbRateLimit)MSB_RATE_LIMIT_INIT(MSB_LISTENER_LOG_INTERVAL_US);
 	self->lock_fd = -1;
 	return self;
+}
+
+void
+msb_listener_set_name(MsbListener *self, const gchar *name)
+{
+	g_return_if_fail(self != NULL);
+	g_free(self->name);
+	self->name = g_strdup(name);
 }
 
 gint
@@ -144,9 +153,10 @@ msb_listener_pause(MsbListener *self, gint err)
 		struct rlimit rl = {0};
 
 		(void)getrlimit(RLIMIT_NOFILE, &rl);
-		g_warning("cannot accept connections: %s (open files limit %" G_GUINT64_FORMAT
+		g_warning("%s%scannot accept connections: %s (open files limit %" G_GUINT64_FORMAT
 		          "); not accepting for %u ms, the connections already open are served "
 		          "(%" G_GUINT64_FORMAT " more such failures in the last %d s)",
+		          self->name != NULL ? self->name : "", self->name != NULL ? ": " : "",
 		          g_strerror(err), (guint64)rl.rlim_cur, self->backoff_ms, suppressed,
 		          (gint)(MSB_LISTENER_LOG_INTERVAL_US / G_USEC_PER_SEC));
 	}
@@ -361,5 +371,6 @@ msb_listener_free(MsbListener *self)
 		close(self->lock_fd);
 	g_free(self->unix_path);
 	g_free(self->locked_path);
+	g_free(self->name);
 	g_free(self);
 }
