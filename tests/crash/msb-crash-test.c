@@ -27,6 +27,8 @@
  */
 #define G_LOG_DOMAIN "msb-crash-test"
 
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -34,7 +36,7 @@
 #include "dtest.h"
 
 #define N_TOPICS              2
-#define N_QUEUES              2 /* per topic */
+#define N_QUEUES              2 /* per topic (the report of a missing message names two) */
 #define N_CONSUMERS_PER_QUEUE 2
 #define MAX_BATCH             20   /* messages in one publish */
 #define SNAPSHOT_TICK_MS      1000 /* the broker saves a changed queue snapshot once a second */
@@ -955,17 +957,16 @@ crash_check(Crash *c)
 				        c,
 				        "topic %u: P%u S%u (%s, acknowledged at %.3f s by broker "
 				        "instance %u, which was %s at %.3f s) is missing on "
-				        "queue%s "
-				        "%s%s (first id %" G_GINT64_FORMAT ")",
+				        "%s (first id %" G_GINT64_FORMAT ")",
 				        t, p, s,
 				        m->flags & CRASH_MSG_IMMEDIATE ? "persist_immediately"
 				                                       : "eventual",
 				        (m->ack_ms - 1) / 1000.0, m->instance,
 				        ci->graceful ? "stopped" : "killed", ci->end_ms / 1000.0,
-				        m->q[0].deliveries == 0 && m->q[1].deliveries == 0 ? "s"
-				                                                           : "",
-				        m->q[0].deliveries == 0 ? "q0 " : "",
-				        m->q[1].deliveries == 0 ? "q1" : "", m->id);
+				        m->q[0].deliveries > 0   ? "queue q1"
+				        : m->q[1].deliveries > 0 ? "queue q0"
+				                                 : "both queues",
+				        m->id);
 			}
 		}
 		/* ids are never reused: one id, one content */
@@ -1158,6 +1159,23 @@ crash_free_parts(Crash *c)
 	itest_run_for(350);
 }
 
+/* Stop both, move their folders (logs, data) aside for a look, free the rest. */
+static void
+crash_keep(Crash *c)
+{
+	g_autofree gchar *broker_dir = g_strconcat(c->b->dir, "-kept", NULL);
+	g_autofree gchar *service_dir = g_strconcat(c->ps->dir, "-kept", NULL);
+
+	itest_broker_stop(c->b, SIGTERM);
+	ptest_service_stop(c->ps, SIGTERM);
+	if (g_rename(c->b->dir, broker_dir) != 0 || g_rename(c->ps->dir, service_dir) != 0)
+		g_error("cannot move the folders aside: %s", g_strerror(errno));
+	g_print("kept for inspection: %s (broker.log) and %s (service.log, data)\n", broker_dir,
+	        service_dir);
+	itest_broker_free(c->b);
+	ptest_service_free(c->ps);
+}
+
 static void
 test_crash_random(gconstpointer data)
 {
@@ -1173,12 +1191,8 @@ test_crash_random(gconstpointer data)
 	crash_summary(c);
 	crash_free_parts(c);
 	if (c->n_violations > 0) {
-		/* keep both folders (logs, data) for a look; stop the processes */
-		g_print("kept for inspection: %s (broker.log) and %s (service.log, data)\n",
-		        c->b->dir, c->ps->dir);
-		itest_broker_stop(c->b, SIGTERM);
-		ptest_service_stop(c->ps, SIGTERM);
-		g_test_fail();
+		/* main() exits 1: g_test_fail() would abort the program */
+		crash_keep(c);
 		return;
 	}
 	itest_broker_free(c->b);
@@ -1267,6 +1281,8 @@ main(int argc, char **argv)
 
 	g_test_add_data_func("/crash/random", &c, test_crash_random);
 	ret = g_test_run();
+	if (ret == 0 && c.n_violations > 0)
+		ret = 1;
 
 	g_ptr_array_unref(c.publishers);
 	g_ptr_array_unref(c.consumers);
