@@ -40,7 +40,7 @@
 #define N_CONSUMERS_PER_QUEUE 2
 #define MAX_BATCH             20   /* messages in one publish */
 #define SNAPSHOT_TICK_MS      1000 /* the broker saves a changed queue snapshot once a second */
-#define VIOLATIONS_SHOWN      60
+#define VIOLATIONS_SHOWN      20
 
 typedef enum {
 	CRASH_MSG_SENT = 1 << 0,
@@ -113,6 +113,25 @@ typedef struct {
 	gint64 last_delivery_ms;
 } CrashConsumer;
 
+typedef enum {
+	CRASH_V_MISSING,   /* a message that had to survive did not come */
+	CRASH_V_DUPLICATE, /* delivered again after a confirmation that had to hold */
+	CRASH_V_ID_REUSED, /* one id, two contents */
+	CRASH_V_TWO_IDS,   /* one content, two ids */
+	CRASH_V_CONTENT,   /* a content that was never published, or damaged */
+	CRASH_V_PROCESS,   /* a process did not stop cleanly */
+	CRASH_V_KINDS,
+} CrashViolation;
+
+static const gchar *const crash_violation_names[CRASH_V_KINDS] = {
+        "missing",
+        "delivered again after confirmation",
+        "id given to two contents",
+        "content with two ids",
+        "unknown or damaged content",
+        "process exit",
+};
+
 struct _Crash {
 	GRand *rand;      /* traffic and consumers: follows the timing */
 	GRand *kill_rand; /* the kill schedule: the same for the same seed */
@@ -171,6 +190,7 @@ struct _Crash {
 	GHashTable *errors; /* publish error text → count */
 	GPtrArray *violations;
 	guint64 n_violations;
+	guint64 n_by_kind[CRASH_V_KINDS];
 };
 
 static gint64
@@ -179,15 +199,16 @@ crash_now_ms(Crash *c)
 	return (g_get_monotonic_time() - c->t0_us) / 1000;
 }
 
-G_GNUC_PRINTF(2, 3)
+/* Count a violation; the first VIOLATIONS_SHOWN of each kind are listed. */
+G_GNUC_PRINTF(3, 4)
 static void
-crash_violation(Crash *c, const gchar *format, ...)
+crash_violation(Crash *c, CrashViolation kind, const gchar *format, ...)
 {
 	va_list args;
 	gchar *text;
 
 	c->n_violations++;
-	if (c->violations->len >= VIOLATIONS_SHOWN)
+	if (c->n_by_kind[kind]++ >= VIOLATIONS_SHOWN)
 		return;
 	va_start(args, format);
 	text = g_strdup_vprintf(format, args);
@@ -471,7 +492,7 @@ crash_lookup(Crash *c, CrashConsumer *cons, const MsbReceivedMessage *rm)
 
 	if (!crash_parse(rm->content, rm->content_len, &topic, &pub_index, &seq) ||
 	    topic != cons->topic || pub_index >= c->publishers->len) {
-		crash_violation(c,
+		crash_violation(c, CRASH_V_CONTENT,
 		                "topic %u queue %u: id %" G_GINT64_FORMAT
 		                " has a content that was never published (%" G_GSIZE_FORMAT
 		                " bytes)",
@@ -480,14 +501,15 @@ crash_lookup(Crash *c, CrashConsumer *cons, const MsbReceivedMessage *rm)
 	}
 	pub = g_ptr_array_index(c->publishers, pub_index);
 	if (pub->topic != topic || seq >= pub->msgs->len) {
-		crash_violation(c, "topic %u: id %" G_GINT64_FORMAT " is P%u S%u, never published",
+		crash_violation(c, CRASH_V_CONTENT,
+		                "topic %u: id %" G_GINT64_FORMAT " is P%u S%u, never published",
 		                topic, rm->id, pub_index, seq);
 		return NULL;
 	}
 	want = crash_content(topic, pub_index, seq);
 	if (g_bytes_get_size(want) != rm->content_len ||
 	    memcmp(g_bytes_get_data(want, NULL), rm->content, rm->content_len) != 0) {
-		crash_violation(c,
+		crash_violation(c, CRASH_V_CONTENT,
 		                "topic %u: id %" G_GINT64_FORMAT " (P%u S%u) has a damaged content",
 		                topic, rm->id, pub_index, seq);
 		return NULL;
@@ -573,7 +595,7 @@ crash_delivery_cb(MsbClient *client, MsbDelivery *delivery, gpointer user_data)
 			m->id = rm->id;
 		else if (m->id != rm->id)
 			crash_violation(
-			        c,
+			        c, CRASH_V_TWO_IDS,
 			        "topic %u queue %u: one content came with ids %" G_GINT64_FORMAT
 			        " and %" G_GINT64_FORMAT,
 			        cons->topic, cons->queue, m->id, rm->id);
@@ -586,7 +608,7 @@ crash_delivery_cb(MsbClient *client, MsbDelivery *delivery, gpointer user_data)
 				                              now, &by_crash)) {
 					c->duplicates_after_confirm++;
 					crash_violation(
-					        c,
+					        c, CRASH_V_DUPLICATE,
 					        "topic %u queue %u: id %" G_GINT64_FORMAT
 					        " delivered again (attempt %d) after it was "
 					        "confirmed at %.3f s",
@@ -707,7 +729,8 @@ crash_broker_end(Crash *c, gboolean graceful)
 		gint status = itest_broker_stop(c->b, SIGTERM);
 
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			crash_violation(c, "the broker's graceful stop ended with wait status 0x%x",
+			crash_violation(c, CRASH_V_PROCESS,
+			                "the broker's graceful stop ended with wait status 0x%x",
 			                status);
 	} else {
 		itest_broker_kill(c->b);
@@ -954,7 +977,7 @@ crash_check(Crash *c)
 				}
 				c->missing++;
 				crash_violation(
-				        c,
+				        c, CRASH_V_MISSING,
 				        "topic %u: P%u S%u (%s, acknowledged at %.3f s by broker "
 				        "instance %u, which was %s at %.3f s) is missing on "
 				        "%s (first id %" G_GINT64_FORMAT ")",
@@ -976,7 +999,7 @@ crash_check(Crash *c)
 			const CrashIdKey *b = &g_array_index(keys, CrashIdKey, i);
 
 			if (a->id == b->id)
-				crash_violation(c,
+				crash_violation(c, CRASH_V_ID_REUSED,
 				                "topic %u: id %" G_GINT64_FORMAT
 				                " was given to P%u S%u and to P%u S%u",
 				                t, a->id, a->pub, a->seq, b->pub, b->seq);
@@ -1029,8 +1052,13 @@ crash_summary(Crash *c)
 	g_print("missing: %" G_GUINT64_FORMAT "; duplicates after confirmation: %" G_GUINT64_FORMAT
 	        "; violations: %" G_GUINT64_FORMAT "\n",
 	        c->missing, c->duplicates_after_confirm, c->n_violations);
+	for (guint k = 0; k < CRASH_V_KINDS; k++) {
+		if (c->n_by_kind[k] > 0)
+			g_print("  %s: %" G_GUINT64_FORMAT "\n", crash_violation_names[k],
+			        c->n_by_kind[k]);
+	}
 	if (c->n_violations > 0) {
-		g_print("violations (first %u):\n", c->violations->len);
+		g_print("violations (at most %d of each kind):\n", VIOLATIONS_SHOWN);
 		for (guint i = 0; i < c->violations->len; i++)
 			g_print("  %s\n", (const gchar *)g_ptr_array_index(c->violations, i));
 	}
