@@ -166,7 +166,7 @@ struct _Crash {
 	guint n_cycles;
 	guint kills_broker;
 	guint kills_service;
-	guint kills_by_kind[4];
+	guint kills_by_kind[6];
 	guint64 published;
 	guint64 acked;
 	guint64 acked_immediate;
@@ -187,6 +187,8 @@ struct _Crash {
 	guint64 missing;
 	guint64 unacked_delivered;
 	gint64 lost_max_age_ms;
+	guint64 lost_service_up;
+	gint64 lost_service_up_max_age_ms;
 	GHashTable *errors; /* publish error text → count */
 	GPtrArray *violations;
 	guint64 n_violations;
@@ -309,6 +311,19 @@ crash_settled(Crash *c, guint16 inst, gint64 t_ms, gint64 end_ms, gint64 need_ms
 	return FALSE;
 }
 
+/* Was the service up from @from_ms to @to_ms without a restart? */
+static gboolean
+crash_service_up_throughout(Crash *c, gint64 from_ms, gint64 to_ms)
+{
+	for (guint j = 0; j < c->service->len; j++) {
+		const CrashInterval *s = &g_array_index(c->service, CrashInterval, j);
+
+		if (s->up_ms <= from_ms && s->down_ms >= to_ms)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 /* The broker instance running at @t_ms (its end may be later), 0 if none. */
 static guint16
 crash_instance_at(Crash *c, gint64 t_ms)
@@ -393,7 +408,9 @@ crash_published_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	}
 	if (!ok) {
 		/* counted by the text without its numbers (request ids, ports) */
-		gchar *key = g_strndup(error->message, 80);
+		const gchar *why = strstr(error->message, "answered: ");
+		gchar *key =
+		        g_strndup(why != NULL ? why + strlen("answered: ") : error->message, 60);
 		guint n;
 
 		for (gchar *q = key; *q != '\0'; q++) {
@@ -705,17 +722,38 @@ crash_check_alive(Crash *c)
 }
 
 static void
-crash_broker_start(Crash *c)
+crash_broker_spawn(Crash *c)
+{
+	c->instance++;
+	itest_broker_spawn(c->b, c->broker_port);
+}
+
+/* After crash_broker_spawn(): the instance serves from now on (a start killed before its ready
+ * file was seen is recorded too, from its kill: it may have answered a publish or two). */
+static void
+crash_broker_serving(Crash *c)
 {
 	CrashInstance ci = {0, G_MAXINT64, FALSE};
 
-	c->instance++;
-	itest_broker_spawn(c->b, c->broker_port);
-	/* restore reads the whole snapshot and probes every topic: give it time on a busy host */
-	itest_broker_wait_ready(c->b, c->broker_port, 60000);
-	c->broker_port = c->b->port;
 	ci.ready_ms = crash_now_ms(c);
 	g_array_append_val(c->instances, ci);
+}
+
+static void
+crash_broker_wait_ready(Crash *c)
+{
+	/* restore reads the whole snapshot and probes every topic: give it time on a busy host,
+	 * and a restore that failed with the service retries after 5 s */
+	itest_broker_wait_ready(c->b, c->broker_port, 60000);
+	c->broker_port = c->b->port;
+	crash_broker_serving(c);
+}
+
+static void
+crash_broker_start(Crash *c)
+{
+	crash_broker_spawn(c);
+	crash_broker_wait_ready(c);
 }
 
 static void
@@ -771,6 +809,8 @@ static const gchar *const crash_kind_names[] = {
         "service",
         "both",
         "service, later broker",
+        "broker, again during its start",
+        "broker, then service during the broker's start",
 };
 
 static void
@@ -779,7 +819,7 @@ crash_cycle(Crash *c)
 	gint kind;
 	gint r = g_rand_int_range(c->kill_rand, 0, 100);
 
-	kind = r < 35 ? 0 : r < 55 ? 1 : r < 85 ? 2 : 3;
+	kind = r < 30 ? 0 : r < 47 ? 1 : r < 72 ? 2 : r < 85 ? 3 : r < 95 ? 4 : 5;
 	c->kills_by_kind[kind]++;
 	crash_run_for(c, g_rand_int_range(c->kill_rand, c->min_run_ms, c->max_run_ms + 1));
 	switch (kind) {
@@ -800,7 +840,7 @@ crash_cycle(Crash *c)
 		crash_service_start(c);
 		crash_broker_start(c);
 		break;
-	default:
+	case 3:
 		crash_service_kill(c);
 		/* the broker goes on from memory for a while */
 		crash_run_for(c, g_rand_int_range(c->kill_rand, 0, 1500));
@@ -808,6 +848,27 @@ crash_cycle(Crash *c)
 		crash_run_for(c, g_rand_int_range(c->kill_rand, 0, c->max_down_ms + 1));
 		crash_service_start(c);
 		crash_broker_start(c);
+		break;
+	case 4:
+		crash_broker_end(c, FALSE);
+		crash_run_for(c, g_rand_int_range(c->kill_rand, 0, c->max_down_ms + 1));
+		/* restoring, saving its first snapshot, binding, or just serving */
+		crash_broker_spawn(c);
+		crash_run_for(c, g_rand_int_range(c->kill_rand, 0, 400));
+		crash_broker_serving(c);
+		crash_broker_end(c, FALSE);
+		crash_broker_start(c);
+		break;
+	default:
+		crash_broker_end(c, FALSE);
+		crash_run_for(c, g_rand_int_range(c->kill_rand, 0, c->max_down_ms + 1));
+		/* the broker's restore calls fail and are retried (every 5 s) */
+		crash_broker_spawn(c);
+		crash_run_for(c, g_rand_int_range(c->kill_rand, 0, 150));
+		crash_service_kill(c);
+		crash_run_for(c, g_rand_int_range(c->kill_rand, 0, c->max_down_ms + 1));
+		crash_service_start(c);
+		crash_broker_wait_ready(c);
 		break;
 	}
 	c->n_cycles++;
@@ -973,6 +1034,13 @@ crash_check(Crash *c)
 					c->lost_max_age_ms =
 					        MAX(c->lost_max_age_ms,
 					            ci->end_ms - ((gint64)m->ack_ms - 1));
+					if (crash_service_up_throughout(c, (gint64)m->ack_ms - 1,
+					                                ci->end_ms)) {
+						c->lost_service_up++;
+						c->lost_service_up_max_age_ms =
+						        MAX(c->lost_service_up_max_age_ms,
+						            ci->end_ms - ((gint64)m->ack_ms - 1));
+					}
 					continue;
 				}
 				c->missing++;
@@ -1015,10 +1083,10 @@ crash_summary(Crash *c)
 	gpointer value;
 
 	g_print("\n== crash test summary ==\n");
-	g_print("cycles: %u in %.1f s (kills: broker %u, service %u; by kind: broker %u, "
-	        "service %u, both %u, service then broker %u)\n",
-	        c->n_cycles, crash_now_ms(c) / 1000.0, c->kills_broker, c->kills_service,
-	        c->kills_by_kind[0], c->kills_by_kind[1], c->kills_by_kind[2], c->kills_by_kind[3]);
+	g_print("cycles: %u in %.1f s (kills: broker %u, service %u)\n", c->n_cycles,
+	        crash_now_ms(c) / 1000.0, c->kills_broker, c->kills_service);
+	for (guint k = 0; k < G_N_ELEMENTS(crash_kind_names); k++)
+		g_print("  cycles that killed %s: %u\n", crash_kind_names[k], c->kills_by_kind[k]);
 	g_print("messages: published %" G_GUINT64_FORMAT ", acknowledged %" G_GUINT64_FORMAT
 	        " (persist_immediately %" G_GUINT64_FORMAT "), failed %" G_GUINT64_FORMAT "\n",
 	        c->published, c->acked, c->acked_immediate, c->failed);
@@ -1046,6 +1114,9 @@ crash_summary(Crash *c)
 	        "delivered: %" G_GUINT64_FORMAT "\n",
 	        c->required, c->required_by_delay, c->lost_allowed, c->lost_max_age_ms,
 	        c->unacked_delivered);
+	g_print("lost and allowed with the service up from acknowledgement to kill: "
+	        "%" G_GUINT64_FORMAT " (oldest %" G_GINT64_FORMAT " ms before the kill)\n",
+	        c->lost_service_up, c->lost_service_up_max_age_ms);
 	g_print("rules: EventuallyPersistenceDelay %d ms + slack %d ms (+ %d ms after a service "
 	        "restart); confirmations settle in %d ms + %d ms\n",
 	        c->delay_ms, c->slack_ms, c->reconnect_ms, SNAPSHOT_TICK_MS, c->confirm_slack_ms);
@@ -1306,6 +1377,7 @@ main(int argc, char **argv)
 	c.violations = g_ptr_array_new_with_free_func(g_free);
 	c.errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	c.lost_max_age_ms = -1;
+	c.lost_service_up_max_age_ms = -1;
 
 	g_test_add_data_func("/crash/random", &c, test_crash_random);
 	ret = g_test_run();
