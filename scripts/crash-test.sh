@@ -11,7 +11,8 @@
 # --seconds: start no cycle after about S seconds (default 600). --seed: the random choices
 # (kinds and moments of the kills, traffic); printed at the start, so a failing run can be
 # repeated with the same choices (the interleaving depends on the machine). Other options go to
-# the program (--rate, --publishers, --delay-ms, --slack-ms, ...; see its --help).
+# the program (--rate, --publishers, --delay-ms, --slack-ms, --keep, ...; see
+# build/tests/crash/msb-crash-test --help).
 # The run is nice'd. Exit status 0: no violation; 1: violations, listed with the folders kept.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     --cycles) cycles=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) break ;;
     esac
 done

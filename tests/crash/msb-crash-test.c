@@ -4,12 +4,13 @@
  * It owns one broker and one persistence service (the dtest harness: temporary folders, ports
  * chosen at the first start and kept across restarts), publishers and consumers on libmsb-client,
  * and a schedule of SIGKILLs drawn from a seeded random generator: the broker alone, the service
- * alone, both at once, or the service and later the broker, at random moments while messages
- * flow. Publishers use persist_immediately, or not, or either per publish; every message has a
- * unique content (topic, publisher, sequence number and filler derived from them), and every
- * acknowledgement is recorded with its time on the monotonic clock and the broker instance that
- * gave it. Consumers record every delivery and confirmation; some batches are confirmed late or
- * failed on purpose, so that batches are in flight at the kills.
+ * alone, both at once, the service and later the broker, the broker again while it starts, or the
+ * service while the broker restores from it, at random moments while messages flow. Publishers use
+ * persist_immediately, or not, or either per publish; every message has a unique content (topic,
+ * publisher, sequence number and filler derived from them), and every acknowledgement is recorded
+ * with its time on the monotonic clock and the broker instance that gave it. Consumers record every
+ * delivery and confirmation; some batches are confirmed late or failed on purpose, so that batches
+ * are in flight at the kills.
  *
  * At the end the publishers stop, the broker is stopped gracefully and started again, a
  * persist_immediately sentinel per topic is published and every queue is drained past it. Then:
@@ -161,6 +162,7 @@ struct _Crash {
 	gint min_run_ms;
 	gint max_run_ms;
 	gint max_down_ms;
+	gboolean keep;
 
 	/* counts */
 	guint n_cycles;
@@ -771,7 +773,13 @@ crash_broker_end(Crash *c, gboolean graceful)
 			                "the broker's graceful stop ended with wait status 0x%x",
 			                status);
 	} else {
+		crash_check_alive(c);
 		itest_broker_kill(c->b);
+		/* not a death of its own just before the kill */
+		if (!WIFSIGNALED(c->b->wait_status) || WTERMSIG(c->b->wait_status) != SIGKILL)
+			g_error("the broker ended with wait status 0x%x instead of SIGKILL; its "
+			        "log: %s",
+			        c->b->wait_status, c->b->log_path);
 		c->kills_broker++;
 	}
 }
@@ -791,8 +799,16 @@ crash_service_kill(Crash *c)
 {
 	CrashInterval *s = &g_array_index(c->service, CrashInterval, c->service->len - 1);
 
+	gint status;
+
 	s->down_ms = crash_now_ms(c);
-	ptest_service_stop(c->ps, SIGKILL);
+	crash_check_alive(c);
+	status = ptest_service_stop(c->ps, SIGKILL);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		g_error("the persistence service ended with wait status 0x%x instead of SIGKILL; "
+		        "its "
+		        "log: %s",
+		        status, c->ps->log_path);
 	c->kills_service++;
 }
 
@@ -1289,7 +1305,7 @@ test_crash_random(gconstpointer data)
 	crash_check(c);
 	crash_summary(c);
 	crash_free_parts(c);
-	if (c->n_violations > 0) {
+	if (c->n_violations > 0 || c->keep) {
 		/* main() exits 1: g_test_fail() would abort the program */
 		crash_keep(c);
 		return;
@@ -1333,6 +1349,8 @@ main(int argc, char **argv)
 	         "MS"},
 	        {"max-down-ms", 0, 0, G_OPTION_ARG_INT, &c.max_down_ms,
 	         "Longest time a killed process stays down", "MS"},
+	        {"keep", 0, 0, G_OPTION_ARG_NONE, &c.keep,
+	         "Keep the folders of both programs (logs, data) also when nothing failed", NULL},
 	        {NULL},
 	};
 
@@ -1348,15 +1366,17 @@ main(int argc, char **argv)
 	c.max_run_ms = 3000;
 	c.max_down_ms = 500;
 
-	dtest_init(&argc, &argv);
-	/* the clients' debug messages would drown the summary */
-	g_log_set_debug_enabled(FALSE);
+	/* ours first, so that --help shows them; GLib's test options stay for g_test_init() */
 	context = g_option_context_new("- randomized crash test of the broker and its service");
 	g_option_context_add_main_entries(context, entries, NULL);
+	g_option_context_set_ignore_unknown_options(context, TRUE);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("%s\n", error->message);
 		return 2;
 	}
+	dtest_init(&argc, &argv);
+	/* the clients' debug messages would drown the summary */
+	g_log_set_debug_enabled(FALSE);
 	if (c.n_publishers < 1 || c.n_publishers > 60 || c.rate < 1 || c.delay_ms < 0 ||
 	    c.slack_ms < 0 || c.reconnect_ms < 0 || c.confirm_slack_ms < 0 || c.min_run_ms < 0 ||
 	    c.max_run_ms < c.min_run_ms || c.max_down_ms < 0) {
