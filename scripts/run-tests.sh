@@ -1,7 +1,9 @@
 #!/bin/sh
 # Install the dependencies, build with AddressSanitizer + UndefinedBehaviorSanitizer and run the
 # whole test suite; then build the libFuzzer targets with clang and fuzz each for a bounded
-# time (FUZZ_SECONDS per target: 30 in CI, 10 otherwise; 0 skips it; six targets, ~3 min in CI).
+# time (FUZZ_SECONDS per target: 30 in CI, 10 otherwise; 0 skips it; six targets, ~3 min in CI);
+# then the ThreadSanitizer run of the store, the persistence service and the gRPC client
+# (scripts/run-tsan.sh, about 2 minutes; RUN_TSAN=0 skips it).
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -19,5 +21,8 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
         -Db_sanitize=address,undefined -Db_lundef=false
     meson compile -C build-fuzz
     ./tests/fuzz/run-fuzz.sh build-fuzz "$FUZZ_SECONDS"
+fi
+if [ "${RUN_TSAN:-1}" != 0 ]; then
+    ./scripts/run-tsan.sh
 fi
 echo "run-tests: all passed"
