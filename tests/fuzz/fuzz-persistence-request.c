@@ -23,6 +23,7 @@
 #include "fuzz-common.h"
 #include "messages_persistence.pb-c.h"
 #include "msb-message-codec.h"
+#include "msb-persistence-request.h"
 #include "msb-store.h"
 #include "msb-zip.h"
 #include "queue_persistence.pb-c.h"
@@ -81,121 +82,136 @@ fuzz_unpack(const ProtobufCMessageDescriptor *desc, const guint8 *data, gsize le
 }
 
 static void
+fuzz_check_refusal(const GError *error)
+{
+	FUZZ_CHECK(error != NULL && error->domain == MSB_PERSISTENCE_REQUEST_ERROR);
+	FUZZ_CHECK(error->message != NULL && error->message[0] != '\0');
+}
+
+static void
 fuzz_topic(const gchar *topic)
 {
-	/* what msb_check_topic() in the service relies on */
-	FUZZ_CHECK(topic != NULL);
-	if (msb_store_topic_name_is_valid(topic))
+	g_autoptr(GError) error = NULL;
+
+	if (msb_persistence_request_check_topic(topic, &error)) {
+		FUZZ_CHECK(msb_store_topic_name_is_valid(topic));
 		FUZZ_CHECK(strlen(topic) >= 3 && strlen(topic) <= 63);
+	} else {
+		fuzz_check_refusal(error);
+	}
 }
 
 static void
 fuzz_request(const ProtobufCMessage *msg)
 {
 	const ProtobufCMessageDescriptor *desc = msg->descriptor;
+	g_autoptr(GError) error = NULL;
+	gint64 lo = 0;
+	gint64 hi = 0;
 
 	if (desc == &persistence__get_message_grpc_request__descriptor) {
 		fuzz_topic(((const Persistence__GetMessageGrpcRequest *)msg)->topicid);
 	} else if (desc == &persistence__get_page_grpc_request__descriptor) {
-		fuzz_topic(((const Persistence__GetPageGrpcRequest *)msg)->topicid);
+		const Persistence__GetPageGrpcRequest *req = (const void *)msg;
+
+		fuzz_topic(req->topicid);
+		if (msb_persistence_request_page_range(req, &lo, &hi, &error)) {
+			/* never more than the one page asked for */
+			FUZZ_CHECK(lo >= req->pageno * MSB_STORE_PAGE_SIZE);
+			FUZZ_CHECK(hi <=
+			           req->pageno * MSB_STORE_PAGE_SIZE + MSB_STORE_PAGE_SIZE - 1);
+		} else {
+			fuzz_check_refusal(error);
+			FUZZ_CHECK(req->pageno < 0 ||
+			           req->pageno > G_MAXINT64 / MSB_STORE_PAGE_SIZE - 1);
+		}
 	} else if (desc == &persistence__get_sub_page_grpc_request__descriptor) {
-		fuzz_topic(((const Persistence__GetSubPageGrpcRequest *)msg)->topicid);
+		const Persistence__GetSubPageGrpcRequest *req = (const void *)msg;
+
+		fuzz_topic(req->topicid);
+		if (msb_persistence_request_sub_page_range(req->subpageno, &lo, &hi, &error)) {
+			FUZZ_CHECK(lo >= 0 && hi - lo == MSB_STORE_SUB_PAGE_SIZE - 1);
+			FUZZ_CHECK(lo / MSB_STORE_SUB_PAGE_SIZE == req->subpageno);
+		} else {
+			fuzz_check_refusal(error);
+		}
 	} else if (desc == &persistence__delete_topic_grpc_request__descriptor) {
 		fuzz_topic(((const Persistence__DeleteTopicGrpcRequest *)msg)->topicid);
 	} else if (desc == &persistence__restore_topic_grpc_request__descriptor) {
 		fuzz_topic(((const Persistence__RestoreTopicGrpcRequest *)msg)->topicid);
 	} else if (desc == &persistence__save_queue_snapshot_grpc_request__descriptor) {
 		const Persistence__SaveQueueSnapshotGrpcRequest *snap = (const void *)msg;
-		for (gsize i = 0; i < snap->n_queuesnapshot; i++) {
-			const Persistence__TopicAndQueuesSnapshotGrpcModel *rec =
-			        snap->queuesnapshot[i];
-			FUZZ_CHECK(rec != NULL && rec->topicid != NULL);
-			(void)g_utf8_validate(rec->topicid, -1, NULL);
-			for (gsize j = 0; j < rec->n_queuesnapshots; j++) {
-				FUZZ_CHECK(rec->queuesnapshots[j] != NULL &&
-				           rec->queuesnapshots[j]->queueid != NULL);
-				(void)g_utf8_validate(rec->queuesnapshots[j]->queueid, -1, NULL);
-				for (gsize k = 0; k < rec->queuesnapshots[j]->n_ranges; k++)
-					FUZZ_CHECK(rec->queuesnapshots[j]->ranges[k] != NULL);
+
+		if (msb_persistence_request_check_snapshot(snap, &error)) {
+			for (gsize i = 0; i < snap->n_queuesnapshot; i++) {
+				FUZZ_CHECK(snap->queuesnapshot[i]->topicid[0] != '\0');
+				FUZZ_CHECK(snap->queuesnapshot[i]->messageid >= 0);
 			}
+		} else {
+			fuzz_check_refusal(error);
 		}
 	}
 }
 
-/* One payload as the service decodes it, and the store messages it would build. */
-static void
-fuzz_payload(const guint8 *data, gsize len)
-{
-	g_autoptr(MsbMessageBatch) batch = NULL;
-	g_autoptr(GError) error = NULL;
-
-	batch = msb_message_codec_decode_upload(data, len, FUZZ_MAX_UPLOAD, &error);
-	if (batch == NULL) {
-		FUZZ_CHECK(error != NULL && error->domain == MSB_MESSAGE_CODEC_ERROR);
-		return;
-	}
-	FUZZ_CHECK(batch->topic_id != NULL);
-	fuzz_topic(batch->topic_id);
-	for (gsize i = 0; i < batch->n_messages; i++) {
-		const MsbPersistMessage *pm = &batch->messages[i];
-		g_autoptr(GBytes) content = g_bytes_new(pm->content, pm->content_len);
-		g_autoptr(MsbStoreMessage) m =
-		        msb_store_message_new(pm->id, pm->created_us, content);
-
-		for (gsize j = 0; j < pm->n_headers; j++)
-			msb_store_message_add_header(
-			        m, pm->headers[j].key != NULL ? pm->headers[j].key : "",
-			        pm->headers[j].value != NULL ? pm->headers[j].value : "");
-	}
-}
-
+/* The upload chain of the service: chunks joined, then msb_persistence_request_decode_upload(),
+ * then the store messages the service builds from each batch. */
 static void
 fuzz_upload(const guint8 *p, const guint8 *end, gboolean compressed)
 {
 	g_autoptr(GByteArray) acc = g_byte_array_new();
+	g_autoptr(GPtrArray) batches = NULL;
+	g_autoptr(GError) error = NULL;
 
 	while (end - p >= 2) {
 		gsize n = fuzz_take_u16(&p, end);
 		ProtobufCMessage *msg;
 		const Persistence__CompressedMessageChunkModel *chunk;
-		g_autoptr(GError) error = NULL;
+		g_autoptr(GError) chunk_error = NULL;
 		gboolean ok;
 
 		n = MIN(n, (gsize)(end - p));
 		msg = fuzz_unpack(&persistence__compressed_message_chunk_model__descriptor, p, n);
 		chunk = (const void *)msg;
-
 		p += n;
 		if (msg == NULL)
 			return;
 		FUZZ_CHECK(chunk->chunk.data != NULL || chunk->chunk.len == 0);
 		ok = msb_chunks_append(acc, chunk->chunk.data, chunk->chunk.len, FUZZ_MAX_UPLOAD,
-		                       &error);
+		                       &chunk_error);
 		protobuf_c_message_free_unpacked(msg, NULL);
 		if (!ok) {
-			FUZZ_CHECK(g_error_matches(error, MSB_ZIP_ERROR, MSB_ZIP_ERROR_TOO_LARGE));
+			FUZZ_CHECK(g_error_matches(chunk_error, MSB_ZIP_ERROR,
+			                           MSB_ZIP_ERROR_TOO_LARGE));
 			return;
 		}
 	}
 	if (acc->len == 0)
 		return;
-	if (compressed) {
-		g_autoptr(GError) error = NULL;
-		g_autoptr(GPtrArray) entries =
-		        msb_zip_unpack(acc->data, acc->len, FUZZ_MAX_UPLOAD, &error);
+	batches = msb_persistence_request_decode_upload(acc->data, acc->len, compressed,
+	                                                FUZZ_MAX_UPLOAD, &error);
+	if (batches == NULL) {
+		FUZZ_CHECK(error != NULL);
+		FUZZ_CHECK(error->domain == MSB_PERSISTENCE_REQUEST_ERROR ||
+		           error->domain == MSB_ZIP_ERROR ||
+		           error->domain == MSB_MESSAGE_CODEC_ERROR);
+		return;
+	}
+	FUZZ_CHECK(error == NULL && batches->len >= 1);
+	for (guint b = 0; b < batches->len; b++) {
+		const MsbMessageBatch *batch = g_ptr_array_index(batches, b);
 
-		if (entries == NULL) {
-			FUZZ_CHECK(error != NULL && error->domain == MSB_ZIP_ERROR);
-			return;
+		FUZZ_CHECK(msb_store_topic_name_is_valid(batch->topic_id));
+		for (gsize i = 0; i < batch->n_messages; i++) {
+			const MsbPersistMessage *pm = &batch->messages[i];
+			g_autoptr(GBytes) content = g_bytes_new(pm->content, pm->content_len);
+			g_autoptr(MsbStoreMessage) m =
+			        msb_store_message_new(pm->id, pm->created_us, content);
+
+			for (gsize j = 0; j < pm->n_headers; j++)
+				msb_store_message_add_header(
+				        m, pm->headers[j].key != NULL ? pm->headers[j].key : "",
+				        pm->headers[j].value != NULL ? pm->headers[j].value : "");
 		}
-		for (guint i = 0; i < entries->len; i++) {
-			const MsbZipEntry *e = g_ptr_array_index(entries, i);
-			gsize len = 0;
-			const guint8 *d = g_bytes_get_data(e->data, &len);
-			fuzz_payload(d, len);
-		}
-	} else {
-		fuzz_payload(acc->data, acc->len);
 	}
 }
 
