@@ -75,6 +75,8 @@ struct _MsbGrpcServer {
 	gint shutting_down; /* atomic */
 	MsbTag shutdown_tag;
 
+	/* set under life_lock, read by the completion-queue thread after the queue shut down:
+	 * that order otherwise rests on gRPC's internal locks, which ThreadSanitizer cannot see */
 	GMainContext *done_context;
 	GSourceFunc done;
 	gpointer done_data;
@@ -779,6 +781,7 @@ static gpointer
 msb_server_cq_thread(gpointer data)
 {
 	MsbGrpcServer *server = data;
+	GMainContext *done_context;
 
 	for (;;) {
 		grpc_event ev = grpc_completion_queue_next(
@@ -811,13 +814,16 @@ msb_server_cq_thread(gpointer data)
 			g_assert_not_reached();
 		}
 	}
-	if (server->done_context != NULL) {
+	g_mutex_lock(&server->life_lock);
+	done_context = server->done_context;
+	g_mutex_unlock(&server->life_lock);
+	if (done_context != NULL) {
 		/* an idle source, not g_main_context_invoke(), which may run the callback right
 		 * here when nobody iterates the context at this instant */
 		GSource *source = g_idle_source_new();
 
 		g_source_set_callback(source, msb_server_done_cb, server, NULL);
-		g_source_attach(source, server->done_context);
+		g_source_attach(source, done_context);
 		g_source_unref(source);
 	}
 	return NULL;
@@ -1019,9 +1025,11 @@ msb_grpc_server_shutdown(MsbGrpcServer *server, gint64 grace_us, GSourceFunc don
 	g_return_if_fail(server->done_context == NULL);
 
 	g_atomic_int_set(&server->shutting_down, TRUE);
+	g_mutex_lock(&server->life_lock);
 	server->done_context = g_main_context_ref_thread_default();
 	server->done = done;
 	server->done_data = user_data;
+	g_mutex_unlock(&server->life_lock);
 	if (!server->started) {
 		GSource *source = g_idle_source_new();
 

@@ -26,6 +26,7 @@
 #include "msb-config.h"
 #include "msb-message-codec.h"
 #include "msb-persist-paths.h"
+#include "msb-persistence-request.h"
 #include "msb-zip.h"
 #include "queue_persistence.pb-c.h"
 
@@ -70,6 +71,8 @@ msb_status_for_error(const GError *error)
 	/* the disk said no (full, read-only, failing): nothing was stored; worth a retry later */
 	if (error->domain == G_IO_ERROR)
 		return GRPC_STATUS_UNAVAILABLE;
+	if (error->domain == MSB_PERSISTENCE_REQUEST_ERROR)
+		return GRPC_STATUS_INVALID_ARGUMENT;
 	if (error->domain == MSB_ZIP_ERROR || error->domain == MSB_MESSAGE_CODEC_ERROR) {
 		if ((error->domain == MSB_ZIP_ERROR && error->code == MSB_ZIP_ERROR_TOO_LARGE) ||
 		    (error->domain == MSB_MESSAGE_CODEC_ERROR &&
@@ -148,19 +151,12 @@ msb_unpack_request(MsbGrpcCall *call, const ProtobufCMessageDescriptor *desc)
 static gboolean
 msb_check_topic(MsbGrpcCall *call, const gchar *topic)
 {
-	if (topic == NULL || topic[0] == '\0') {
-		msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "TopicId is empty");
-		return FALSE;
-	}
-	if (!msb_store_topic_name_is_valid(topic)) {
-		g_autofree gchar *shown = g_utf8_make_valid(topic, -1);
-		msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT,
-		                 "Invalid TopicId \"%s\": a topic name has 3 to 63 characters from "
-		                 "a-z, 0-9 and -",
-		                 shown);
-		return FALSE;
-	}
-	return TRUE;
+	g_autoptr(GError) error = NULL;
+
+	if (msb_persistence_request_check_topic(topic, &error))
+		return TRUE;
+	msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", error->message);
+	return FALSE;
 }
 
 /* ---- sending messages -------------------------------------------------------------------- */
@@ -260,36 +256,17 @@ msb_stream_range(MsbPersistenceService *self, MsbGrpcCall *call, const gchar *to
 	msb_grpc_call_finish(call, GRPC_STATUS_OK, NULL);
 }
 
-/*
- * The ids a page request asks for. 0/0 and a reversed pair mean the whole page PageNo (the
- * first is ours and the brief's, the second what the Rust service does, persistence.md Q6);
- * otherwise [From, To] within page PageNo, so that a request can never ask for more than one
- * page. FALSE (after answering INVALID_ARGUMENT) for a page that cannot exist.
- */
+/* msb_persistence_request_page_range(); FALSE after answering INVALID_ARGUMENT. */
 static gboolean
 msb_page_range(MsbGrpcCall *call, const Persistence__GetPageGrpcRequest *req, gint64 *lo,
                gint64 *hi)
 {
-	gint64 first;
-	gint64 last;
+	g_autoptr(GError) error = NULL;
 
-	if (req->pageno < 0 || req->pageno > G_MAXINT64 / MSB_STORE_PAGE_SIZE - 1) {
-		msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT,
-		                 "PageNo %" G_GINT64_FORMAT " is out of range (expected 0 or more)",
-		                 req->pageno);
-		return FALSE;
-	}
-	first = req->pageno * MSB_STORE_PAGE_SIZE;
-	last = first + MSB_STORE_PAGE_SIZE - 1;
-	if ((req->frommessageid == 0 && req->tomessageid == 0) ||
-	    req->frommessageid > req->tomessageid) {
-		*lo = first;
-		*hi = last;
+	if (msb_persistence_request_page_range(req, lo, hi, &error))
 		return TRUE;
-	}
-	*lo = MAX(req->frommessageid, first);
-	*hi = MIN(req->tomessageid, last);
-	return TRUE;
+	msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", error->message);
+	return FALSE;
 }
 
 /* ---- the methods ------------------------------------------------------------------------- */
@@ -373,7 +350,9 @@ msb_handle_get_sub_page(MsbGrpcCall *call, gpointer user_data)
 	MsbPersistenceService *self = user_data;
 	g_autoptr(ProtobufCMessage) message = NULL;
 	const Persistence__GetSubPageGrpcRequest *req;
-	gint64 first;
+	g_autoptr(GError) error = NULL;
+	gint64 lo;
+	gint64 hi;
 
 	message = msb_unpack_request(call, &persistence__get_sub_page_grpc_request__descriptor);
 	if (message == NULL)
@@ -381,15 +360,11 @@ msb_handle_get_sub_page(MsbGrpcCall *call, gpointer user_data)
 	req = (const Persistence__GetSubPageGrpcRequest *)message;
 	if (!msb_check_topic(call, req->topicid))
 		return;
-	if (req->subpageno < 0 || req->subpageno > G_MAXINT64 / MSB_STORE_SUB_PAGE_SIZE - 1) {
-		msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT,
-		                 "SubPageNo %" G_GINT64_FORMAT
-		                 " is out of range (expected 0 or more)",
-		                 req->subpageno);
+	if (!msb_persistence_request_sub_page_range(req->subpageno, &lo, &hi, &error)) {
+		msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", error->message);
 		return;
 	}
-	first = req->subpageno * MSB_STORE_SUB_PAGE_SIZE;
-	msb_stream_range(self, call, req->topicid, first, first + MSB_STORE_SUB_PAGE_SIZE - 1);
+	msb_stream_range(self, call, req->topicid, lo, hi);
 }
 
 /* MsbPersistMessage views of store messages, for the codec. */
@@ -641,31 +616,11 @@ msb_receive_upload(MsbPersistenceService *self, MsbGrpcCall *call)
 	return g_steal_pointer(&acc);
 }
 
-/* Decodes one upload payload; NULL after answering INVALID_ARGUMENT. */
-static MsbBatchRef *
-msb_decode_payload(MsbGrpcCall *call, const guint8 *data, gsize len, const gchar *where)
-{
-	g_autoptr(GError) error = NULL;
-	MsbMessageBatch *batch;
-	MsbBatchRef *ref;
-
-	batch = msb_message_codec_decode_upload(data, len, MSB_PERSISTENCE_MAX_UPLOAD, &error);
-	if (batch == NULL) {
-		msb_finish_error(call, msb_status_for_error(error),
-		                 "%s is not a NewMessagesPayloadModel {1 TopicId, 2 messages}: %s",
-		                 where, error->message);
-		return NULL;
-	}
-	ref = g_new0(MsbBatchRef, 1);
-	ref->refs = 1;
-	ref->batch = batch;
-	return ref;
-}
-
 static void
 msb_save_upload(MsbPersistenceService *self, MsbGrpcCall *call, gboolean compressed)
 {
 	g_autoptr(GByteArray) acc = NULL;
+	g_autoptr(GPtrArray) batches = NULL;
 	g_autoptr(GPtrArray) refs = g_ptr_array_new_with_free_func(msb_batch_ref_unref);
 	g_autoptr(GPtrArray) lists =
 	        g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
@@ -677,50 +632,28 @@ msb_save_upload(MsbPersistenceService *self, MsbGrpcCall *call, gboolean compres
 	acc = msb_receive_upload(self, call);
 	if (acc == NULL)
 		return;
-	if (compressed) {
-		g_autoptr(GPtrArray) entries = NULL;
-
-		entries = msb_zip_unpack(acc->data, acc->len, MSB_PERSISTENCE_MAX_UPLOAD, &error);
-		if (entries == NULL) {
-			msb_finish_error(call, msb_status_for_error(error),
-			                 "the upload (%u bytes) is not a valid ZIP archive: %s",
-			                 acc->len, error->message);
-			return;
-		}
-		if (entries->len == 0) {
-			msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT,
-			                 "the upload is a ZIP archive without entries");
-			return;
-		}
-		/* G3 brokers send one entry "d"; any other layout is accepted as long as every
-		 * entry holds an upload payload of its own */
-		for (guint i = 0; i < entries->len; i++) {
-			const MsbZipEntry *entry = g_ptr_array_index(entries, i);
-			g_autofree gchar *where = g_strdup_printf("ZIP entry \"%s\"", entry->name);
-			gsize len = 0;
-			const guint8 *data = g_bytes_get_data(entry->data, &len);
-			MsbBatchRef *ref = msb_decode_payload(call, data, len, where);
-
-			if (ref == NULL)
-				return;
-			g_ptr_array_add(refs, ref);
-		}
-	} else {
-		MsbBatchRef *ref = msb_decode_payload(call, acc->data, acc->len, "the upload");
-
-		if (ref == NULL)
-			return;
-		g_ptr_array_add(refs, ref);
+	batches = msb_persistence_request_decode_upload(acc->data, acc->len, compressed,
+	                                                MSB_PERSISTENCE_MAX_UPLOAD, &error);
+	if (batches == NULL) {
+		msb_finish_error(call, msb_status_for_error(error), "%s", error->message);
+		return;
 	}
 	g_clear_pointer(&acc, g_byte_array_unref);
+	/* the store's messages point into the batches: a reference per message keeps each alive */
+	g_ptr_array_set_free_func(batches, NULL);
+	for (guint i = 0; i < batches->len; i++) {
+		MsbBatchRef *ref = g_new0(MsbBatchRef, 1);
+
+		ref->refs = 1;
+		ref->batch = g_ptr_array_index(batches, i);
+		g_ptr_array_add(refs, ref);
+	}
 
 	for (guint i = 0; i < refs->len; i++) {
 		MsbBatchRef *ref = g_ptr_array_index(refs, i);
 		GPtrArray *list;
 		MsbStoreSaveItem item;
 
-		if (!msb_check_topic(call, ref->batch->topic_id))
-			return;
 		list = msb_store_messages_from_batch(ref);
 		g_ptr_array_add(lists, list);
 		item.topic = ref->batch->topic_id;
@@ -896,40 +829,9 @@ msb_handle_save_snapshot(MsbGrpcCall *call, gpointer user_data)
 		return;
 	}
 	snap = (const Persistence__SaveQueueSnapshotGrpcRequest *)message;
-	/* any bad record refuses the whole snapshot: half a snapshot would lose queues */
-	for (gsize i = 0; i < snap->n_queuesnapshot; i++) {
-		const Persistence__TopicAndQueuesSnapshotGrpcModel *rec = snap->queuesnapshot[i];
-
-		if (rec->topicid == NULL || rec->topicid[0] == '\0') {
-			msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT,
-			                 "snapshot record %" G_GSIZE_FORMAT ": TopicId is empty",
-			                 i);
-			return;
-		}
-		if (!g_utf8_validate(rec->topicid, -1, NULL)) {
-			msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT,
-			                 "snapshot record %" G_GSIZE_FORMAT
-			                 ": TopicId is not valid UTF-8",
-			                 i);
-			return;
-		}
-		if (rec->messageid < 0) {
-			msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT,
-			                 "snapshot record %" G_GSIZE_FORMAT
-			                 " (topic %s): MessageId %" G_GINT64_FORMAT " is negative",
-			                 i, rec->topicid, rec->messageid);
-			return;
-		}
-		for (gsize j = 0; j < rec->n_queuesnapshots; j++) {
-			if (!g_utf8_validate(rec->queuesnapshots[j]->queueid, -1, NULL)) {
-				msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT,
-				                 "snapshot record %" G_GSIZE_FORMAT
-				                 " (topic %s): queue %" G_GSIZE_FORMAT
-				                 ": QueueId is not valid UTF-8",
-				                 i, rec->topicid, j);
-				return;
-			}
-		}
+	if (!msb_persistence_request_check_snapshot(snap, &error)) {
+		msb_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", error->message);
+		return;
 	}
 	/* stored as received, so that GetSnapshot gives the broker back exactly what it sent */
 	if (!msb_store_save_snapshot(self->store, bytes, &error)) {

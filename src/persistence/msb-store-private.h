@@ -24,7 +24,8 @@ G_BEGIN_DECLS
 
 /*
  * pthread locks rather than GMutex/GCond: GLib's futex-based ones are invisible to
- * ThreadSanitizer, and the store's correctness rests on exactly these locks.
+ * ThreadSanitizer, and the store's correctness rests on exactly these locks (scripts/run-tsan.sh
+ * checks them; it makes the GLib locks of the rest of the service visible with a preloaded shim).
  */
 static inline void
 msb_lock(pthread_mutex_t *m)

@@ -1,14 +1,24 @@
 #!/usr/bin/env python3
-"""Write the seed corpus of fuzz-wire: the protocol.md §11 vectors, one file each.
+"""Write the seed corpora of the libFuzzer targets, one folder per target under corpus/.
 
-Each file is the two selector bytes fuzz-wire.c expects, then the packet bytes:
+Every seed is small and starts with the selector byte(s) its target's header comment describes.
+
+wire: the protocol.md §11 vectors, one file each: the two selector bytes fuzz-wire.c expects,
+then the packet bytes:
   config: bits 0-1 the P index (0, 2, 3, 5), bit 2 V7, bits 3-5 the ceiling index
           (16, 64, 256, 1 KiB, 4 KiB, 64 KiB, 1 MiB, 16 MiB)
   split:  where the two-part feed cuts the stream, as a fraction of 255
-Run from anywhere; it rewrites tests/fuzz/corpus/wire/ next to this script.
+zip, message-codec, settings, store, persistence-request: valid inputs of each kind built here
+(ZIP archives with Python's zipfile, protobuf with a small encoder, store files with the layouts
+of docs/storage-format.md), so that the fuzzers start from the accepted paths.
+Run from anywhere; it rewrites tests/fuzz/corpus/ next to this script.
 """
+import io
 import os
 import shutil
+import struct
+import zipfile
+import zlib
 
 P_INDEX = {0: 0, 2: 1, 3: 2, 5: 3}
 CEILING_64K = 5
@@ -84,19 +94,276 @@ SEEDS = [
 ]
 
 
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    out = os.path.join(here, "corpus", "wire")
+def write_seeds(out, seeds):
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
+    for name, body in seeds:
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(body)
+    print(f"wrote {len(seeds)} seeds to {out}")
+
+
+def wire_seeds():
+    seeds = []
     for name, p, v7, hexstr in SEEDS:
         body = bytes.fromhex(hexstr.replace(" ", ""))
         config = P_INDEX[p] | (v7 << 2) | (CEILING_64K << 3)
         # one seed decoded whole, one cut in the middle for the two-part feed
         for suffix, split in (("", 255), ("-split", 128)):
-            with open(os.path.join(out, name + suffix), "wb") as f:
-                f.write(bytes([config, split]) + body)
-    print(f"wrote {2 * len(SEEDS)} seeds to {out}")
+            seeds.append((name + suffix, bytes([config, split]) + body))
+    return seeds
+
+
+# ---- protobuf, just enough for persistence_*.proto -------------------------------------------
+
+def varint(v):
+    v &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def pb_int(field, v):
+    return varint(field << 3) + varint(v) if v else b""
+
+
+def pb_len(field, data):
+    if isinstance(data, str):
+        data = data.encode()
+    return varint((field << 3) | 2) + varint(len(data)) + data
+
+
+def pb_record(mid, created, data, headers=()):
+    body = pb_int(1, mid) + pb_int(2, created) + (pb_len(3, data) if data else b"")
+    for k, v in headers:
+        body += pb_len(4, pb_len(1, k) + pb_len(2, v))
+    return body
+
+
+RECORDS = [
+    pb_record(0, 1700000000000000, b"hi"),
+    pb_record(42, 1700000000000001, b"\x01\x02\x03", [("trace-id", "abc")]),
+    pb_record(1001, 1700000000000002, b"", [("k", ""), ("", "v"), ("\u00e9", "\u65e5\u672c")]),
+    pb_record(99999, -1, b"x" * 40),
+]
+
+
+def pb_list(records):
+    return b"".join(pb_len(1, r) for r in records)
+
+
+def pb_upload(topic, records):
+    return (pb_len(1, topic) if topic else b"") + b"".join(pb_len(2, r) for r in records)
+
+
+def zip_bytes(entries, compression=zipfile.ZIP_DEFLATED, comment=b"", stream=False):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as z:
+        z.comment = comment
+        for name, data in entries:
+            if stream:
+                # written through a file object: zipfile adds a data descriptor
+                with z.open(name, "w") as f:
+                    f.write(data)
+            else:
+                z.writestr(name, data)
+    return buf.getvalue()
+
+
+class Unseekable(io.RawIOBase):
+    def __init__(self):
+        self.buf = bytearray()
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        self.buf += b
+        return len(b)
+
+
+def zip_streamed(entries):
+    # a non-seekable output makes zipfile use data descriptors (sizes after the data)
+    out = Unseekable()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            with z.open(name, "w") as f:
+                f.write(data)
+    return bytes(out.buf)
+
+
+def zip_seeds():
+    single = pb_list(RECORDS)
+    per_message = [(str(i), r) for i, r in enumerate(RECORDS)]
+    archives = [
+        ("single-d", zip_bytes([("d", single)])),
+        ("single-d-stored", zip_bytes([("d", single)], zipfile.ZIP_STORED)),
+        ("per-message", zip_bytes(per_message)),
+        ("comment", zip_bytes([("d", b"abc")], comment=b"a comment")),
+        ("data-descriptor", zip_streamed([("d", single), ("e", b"")])),
+        ("empty-entry", zip_bytes([("d", b"")])),
+        ("no-entries", zip_bytes([])),
+        ("repetitive", zip_bytes([("d", b"ab" * 3000)])),
+    ]
+    seeds = []
+    for name, body in archives:
+        # selector: cap 256 KiB (index 2), chunk size 1 + 7
+        seeds.append((name, bytes([2 | (7 << 2)]) + body))
+    seeds.append(("single-d-cap64", bytes([0 | (63 << 2)]) + archives[0][1]))
+    return seeds
+
+
+def message_codec_seeds():
+    ceiling_len = 0 << 2
+    recs = b"".join(struct.pack("<H", len(r)) + r for r in RECORDS)
+    return [
+        ("list", bytes([0 | ceiling_len]) + pb_list(RECORDS)),
+        ("list-empty", bytes([0 | ceiling_len])),
+        ("list-1k", bytes([0 | (2 << 2)]) + pb_list(RECORDS[:2])),
+        ("upload", bytes([1 | ceiling_len]) + pb_upload("orders", RECORDS)),
+        ("upload-no-topic", bytes([1 | ceiling_len]) + pb_upload("", RECORDS[:1])),
+        ("upload-16", bytes([1 | (1 << 2)]) + pb_upload("orders", RECORDS)),
+        ("record", bytes([2 | ceiling_len]) + RECORDS[1]),
+        ("records", bytes([3 | (3 << 2)]) + recs),
+    ]
+
+
+def settings_seeds():
+    here = os.path.dirname(os.path.abspath(__file__))
+    example = os.path.join(here, "..", "..", "data", "my-service-bus.example.yaml")
+    with open(example, "rb") as f:
+        broker_example = f.read()
+    broker = [
+        ("broker-example", broker_example),
+        ("broker-snake", b"persistence_grpc_url: http://127.0.0.1:7124\n"
+                         b"eventually_persistence_delay: 5s\nmax_delivery_size: 4 MiB\n"),
+        ("broker-quoted", b'---\nGrpcUrl: "http://[::1]:7124" # comment\n'
+                          b"ListenUnixSocket: '~/msb.sock'\nDebugMode: on // why\n"),
+        ("broker-none", b"GrpcUrl: none\nPersistTimerIntervalSecs: 2\nGrpcTimeoutSecs: 3\n"
+                        b"QueueGcTimeout: 00:01:00\nTcpPort: 6421\nListenAddress: ::\n"),
+        ("broker-bad", b"GrpcUrl http://x\n  Nested: 1\nMaxPacketSize: 12 KB\n"),
+    ]
+    persistence = [
+        ("persistence-full", b"DataPath: /var/lib/msb\nGrpcPort: 7124\nHttpPort: 7123\n"
+                             b"ListenAddress: 127.0.0.1\nShutdownTimeout: 5s\n"
+                             b"MaxResponseRecordsAmount: 1000\nDeleteTopicSecretKey: 's3cret'\n"),
+        ("persistence-snake", b"data_path: '~/data'\ngrpc_port: 1\nlisten_unix_socket: ~/p.sock\n"),
+        ("persistence-dup", b"DataPath: a\ndata: b\n"),
+    ]
+    return ([(n, b"\x00" + b) for n, b in broker] +
+            [(n, b"\x01" + b) for n, b in persistence])
+
+
+# ---- store files (docs/storage-format.md), as fuzz-store.c's items --------------------------
+
+def store_m(mid, created, content, headers=()):
+    out = struct.pack("<qqII", mid, created, len(headers), len(content))
+    for k, v in headers:
+        out += struct.pack("<II", len(k), len(v)) + k + v
+    return out + content
+
+
+def store_item(target, payload, raw=False, rtype=0, help_=False):
+    h = target | (0x08 if raw else 0) | (rtype << 4) | (0x80 if help_ else 0)
+    return bytes([h]) + struct.pack("<H", len(payload)) + payload
+
+
+def store_wal(lsn, mid, content=b"m", headers=()):
+    return struct.pack("<q", lsn) + store_m(mid, 1700000000000000 + mid, content, headers)
+
+
+def store_block_head(sub, covers, part, count, raw_len):
+    return struct.pack("<qqIIIIq", sub, covers, part, count, raw_len, 1, 0)
+
+
+def store_bitmap(ids):
+    bm = bytearray(128)
+    for i in ids:
+        bm[(i % 1000) // 8] |= 1 << (i % 8)
+    return bytes(bm)
+
+
+def store_index(sub, covers, part, parts, data_no, count, offset, ids):
+    # length and CRC are filled in by fuzz-store.c's help bit
+    return struct.pack("<qqIIIIQII", sub, covers, part, parts, data_no, count, offset, 0, 0) + \
+        store_bitmap(ids)
+
+
+def store_seeds():
+    FLAGS_SEAL_REOPEN = 3
+    ids = [0, 1, 2, 5]
+    messages = b"".join(store_m(i, 1700000000000000 + i, b"sealed-%d" % i) for i in ids)
+    block = store_block_head(0, 10, 0, len(ids), len(messages)) + messages
+    wal = b"".join(store_item(0, store_wal(lsn, mid, b"c%d" % mid,
+                                           [(b"k", b"v")] if mid % 2 else []))
+                   for lsn, mid in enumerate([1000, 1001, 1002, 1001, 2500], start=11))
+    sealed = (store_item(2, block, help_=True) +
+              store_item(4, store_index(0, 10, 0, 1, 1, len(ids), 16, ids), help_=True))
+    seeds = [
+        ("wal", bytes([FLAGS_SEAL_REOPEN]) + wal),
+        ("wal-only-read", bytes([0]) + wal),
+        ("sealed", bytes([FLAGS_SEAL_REOPEN]) + sealed),
+        ("sealed-and-wal", bytes([FLAGS_SEAL_REOPEN]) + sealed + wal),
+        ("wal-torn-tail", bytes([2]) + wal + store_item(7, b"MSBR\x00\x00", raw=True)),
+        ("two-segments", bytes([3]) + wal + store_item(1, store_wal(20, 3000))),
+        ("delete-restore", bytes([3]) + wal +
+         store_item(4, struct.pack("<qq", 1, 2), rtype=4) +
+         store_item(4, struct.pack("<q", 3), rtype=5)),
+        ("deleted", bytes([1]) + wal + store_item(4, struct.pack("<qq", 4102444800000000, 2),
+                                                   rtype=4)),
+        ("snapshot", bytes([2]) + store_item(5, b"\x0a\x08\x0a\x06orders")),
+        ("other-topic", bytes([3]) + store_item(6, store_wal(1, 7)) + wal),
+    ]
+    return seeds
+
+
+def request_seeds():
+    upload = pb_upload("orders", RECORDS)
+    zipped = zip_bytes([("d", upload)])
+
+    def chunks(payload, size):
+        out = b""
+        for i in range(0, len(payload), size):
+            c = pb_len(1, payload[i:i + size])
+            out += struct.pack("<H", len(c)) + c
+        return out
+
+    snapshot = pb_len(1, pb_len(1, "orders") + pb_int(2, 100) +
+                      pb_len(3, pb_len(1, "billing") + pb_len(2, pb_int(1, 5) + pb_int(2, 9)) +
+                             pb_int(3, 1)) +
+                      varint(4 << 3) + varint(0))
+    return [
+        ("empty", bytes([0])),
+        ("get-message", bytes([1]) + pb_len(1, "orders") + pb_int(2, 42)),
+        ("get-page", bytes([2]) + pb_len(1, "orders") + pb_int(2, 1) + pb_int(3, 100000) +
+         pb_int(4, 100999) + pb_int(5, 1)),
+        ("get-sub-page", bytes([3]) + pb_len(1, "orders") + pb_int(2, 7)),
+        ("delete-topic", bytes([4]) + pb_len(1, "orders") + pb_int(2, 1700000000000000)),
+        ("restore-topic", bytes([5]) + pb_len(1, "orders")),
+        ("save-snapshot", bytes([6]) + snapshot),
+        ("chunk", bytes([7]) + pb_len(1, b"\x00\x01\x02")),
+        ("save-messages", bytes([8]) + chunks(zipped, 64)),
+        ("save-messages-one-chunk", bytes([8]) + chunks(zipped, 4096)),
+        ("save-uncompressed", bytes([9]) + chunks(upload, 50)),
+        ("bad-topic", bytes([9]) + chunks(pb_upload("Bad Topic!", RECORDS[:1]), 4096)),
+    ]
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    corpus = os.path.join(here, "corpus")
+    write_seeds(os.path.join(corpus, "wire"), wire_seeds())
+    write_seeds(os.path.join(corpus, "zip"), zip_seeds())
+    write_seeds(os.path.join(corpus, "message-codec"), message_codec_seeds())
+    write_seeds(os.path.join(corpus, "settings"), settings_seeds())
+    write_seeds(os.path.join(corpus, "store"), store_seeds())
+    write_seeds(os.path.join(corpus, "persistence-request"), request_seeds())
 
 
 if __name__ == "__main__":
