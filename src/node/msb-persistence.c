@@ -919,11 +919,19 @@ msb_persistence_restore_apply(MsbPersistence *self, MsbRestore *restore)
 		                               g_array_index(restore->void_from, gint64, t),
 		                               ts->message_id - 1);
 	}
-	g_message("restored %u topics and %u queues from persistence at %s (%" G_GUINT64_FORMAT
-	          " calls to the service, at most %u at once, %.1f s)",
-	          restore->topics->len, n_queues, msb_persistence_client_get_target(self->client),
-	          restore->calls + 1, restore->max_probing,
-	          (gdouble)(g_get_monotonic_time() - self->restore_started_us) / G_USEC_PER_SEC);
+	if (restore->calls == 0)
+		g_message("restored %u topics and %u queues from persistence at %s",
+		          restore->topics->len, n_queues,
+		          msb_persistence_client_get_target(self->client));
+	else
+		g_message("restored %u topics and %u queues from persistence at %s "
+		          "(%" G_GUINT64_FORMAT
+		          " calls to the service, at most %u at once, %.1f s)",
+		          restore->topics->len, n_queues,
+		          msb_persistence_client_get_target(self->client), restore->calls + 1,
+		          restore->max_probing,
+		          (gdouble)(g_get_monotonic_time() - self->restore_started_us) /
+		                  G_USEC_PER_SEC);
 	g_clear_handle_id(&self->restore_watch_id, g_source_remove);
 	self->restored = TRUE;
 	/* the restored topics may not hand out ids before a snapshot reserves new ones */

@@ -10,7 +10,8 @@
  * without queues. The broker restores them probing several topics at once; every topic's id
  * counter and every queue's ranges must be exactly what that topic alone gives, so that an answer
  * applied to the wrong topic shows. Then the broker is killed with SIGKILL after it saved its own
- * snapshot, and restored again from that.
+ * snapshot and started again, and the service is killed while the probes run: the attempt fails
+ * and is retried whole once the service is back, with the same result.
  */
 #include <signal.h>
 #include <string.h>
@@ -78,7 +79,7 @@ topic_init(Topic *t, guint i)
 
 	t->name = g_strdup_printf("restore-%03u", i);
 	t->kind = (gint)(i % N_KINDS);
-	t->stored = 30 + (gint64)(i * 37) % 900;
+	t->stored = 30 + (gint64)(i * 37) % 400; /* 37 and 400 coprime: distinct for each i */
 	if (t->kind == KIND_FULL_SUB_PAGES)
 		t->stored = 1000 * (1 + (gint64)(i / N_KINDS) % 3);
 	next_at_snapshot = t->stored - (gint64)(i % 4);
@@ -238,7 +239,21 @@ assert_restored(ItestBroker *b, const Topic *topics, gint64 counter_add)
 	g_assert_cmpuint(found, ==, N_TOPICS);
 }
 
-/* Log the broker's "restored ..." lines (calls, concurrency and time of each restore). */
+/* How many reads of our topics the service has answered (its --verbose log has one line each). */
+static guint
+count_probes(PtestService *ps)
+{
+	g_autofree gchar *log = ptest_service_log(ps);
+	guint n = 0;
+
+	for (const gchar *at = strstr(log, " restore-"); at != NULL;
+	     at = strstr(at + 1, " restore-"))
+		n++;
+	return n;
+}
+
+/* Log the broker's "restored ..." lines (calls, concurrency and time of each restore) and its
+ * failed attempts. */
 static void
 log_restores(ItestBroker *b)
 {
@@ -248,7 +263,8 @@ log_restores(ItestBroker *b)
 	g_assert_true(g_file_get_contents(b->log_path, &log, NULL, NULL));
 	lines = g_strsplit(log, "\n", -1);
 	for (guint i = 0; lines[i] != NULL; i++) {
-		if (strstr(lines[i], ": restored ") != NULL)
+		if (strstr(lines[i], ": restored ") != NULL ||
+		    strstr(lines[i], " failed: ") != NULL)
 			g_test_message("%s", lines[i]);
 	}
 }
@@ -265,6 +281,7 @@ test_restore_many_topics(void)
 	        g_ptr_array_new_with_free_func((GDestroyNotify)msb_persist_topic_snapshot_free);
 	Topic topics[N_TOPICS] = {0};
 	guint pending = 0;
+	guint probes_before;
 	gint64 start_us;
 
 	ptest_service_start(ps, 0);
@@ -294,10 +311,19 @@ test_restore_many_topics(void)
 	ITEST_WAIT_FOR(dtest_metric(b, "msb_persistence_snapshots_total") >= 1);
 	itest_broker_kill(b);
 	g_assert_true(WIFSIGNALED(b->wait_status));
+	/* and the service dies while the probes run: calls fail, the attempt is retried whole */
+	probes_before = count_probes(ps);
 	start_us = g_get_monotonic_time();
-	itest_broker_start(b, 0);
+	itest_broker_spawn(b, 0);
+	ITEST_WAIT_FOR(count_probes(ps) >= probes_before + 10);
+	ptest_service_stop(ps, SIGKILL);
+	g_assert_false(itest_broker_is_running(b) &&
+	               g_file_test(b->ready_path, G_FILE_TEST_EXISTS));
+	ptest_service_start(ps, ps->grpc_port);
+	itest_broker_wait_ready(b, 0, 30000);
 	g_test_message("restored in %.2f s", (gdouble)(g_get_monotonic_time() - start_us) / 1e6);
 	log_restores(b);
+	g_assert_cmpuint(itest_broker_log_count(b, "Page failed: "), >=, 1);
 	assert_restored(b, topics, RESERVE);
 	g_assert_cmpuint(itest_broker_log_count(b, "at most 16 at once"), ==, 2);
 
