@@ -631,8 +631,7 @@ msb_broker_restore_topic(MsbBroker *broker, const gchar *name, gint64 snapshot_m
 	 * wait for the next snapshot */
 	if (broker->config.persistence)
 		topic->reserved_until = next;
-	g_hash_table_insert(broker->topics, topic->name, topic);
-	broker->generation++;
+	msb_broker_add_topic(broker, topic);
 	g_info("topic %s restored: next id %" G_GINT64_FORMAT " (snapshot %" G_GINT64_FORMAT
 	       ", last persisted %" G_GINT64_FORMAT ")",
 	       name, next, snapshot_message_id, max_persisted_id);

@@ -12,8 +12,11 @@ struct _MsbBroker {
 	MsbBrokerConfig config;
 	MsbBrokerCallbacks cb;
 	gpointer user_data;
-	GHashTable *topics;      /* name → MsbTopic*, owned */
-	GHashTable *sessions;    /* MsbSession* → itself, owned */
+	GHashTable *topics;   /* name → MsbTopic*, owned */
+	GHashTable *sessions; /* MsbSession* → itself, owned */
+	/* the same, in order: listings, and collections that resume where they stopped */
+	GTree *topics_by_name;   /* name → MsbTopic* */
+	GTree *sessions_by_id;   /* &id → MsbSession* */
 	GPtrArray *dirty_topics; /* MsbTopic* with ->dirty set */
 	gint64 next_session_id;
 	gint64 next_subscriber_id;
@@ -28,6 +31,9 @@ struct _MsbBroker {
 };
 
 /* Shared between the broker's files. */
+/* Take @topic (new, its name not in use) into the broker. */
+void
+msb_broker_add_topic(MsbBroker *broker, MsbTopic *topic);
 gint64
 msb_broker_now(MsbBroker *broker);
 void

@@ -44,7 +44,23 @@ msb_session_free(MsbSession *session)
 	g_free(session->version);
 	g_free(session->env_info);
 	g_free(session->namespace_name);
+	msb_session_clear_reject_log(session);
 	g_free(session);
+}
+
+static gint
+msb_topic_cmp_name_key(gconstpointer a, gconstpointer b)
+{
+	return strcmp(a, b);
+}
+
+static gint
+msb_session_cmp_id_key(gconstpointer a, gconstpointer b)
+{
+	gint64 x = *(const gint64 *)a;
+	gint64 y = *(const gint64 *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 MsbBroker *
@@ -66,6 +82,8 @@ msb_broker_new(const MsbBrokerConfig *config, const MsbBrokerCallbacks *callback
 	                                       (GDestroyNotify)msb_topic_free);
 	broker->sessions = g_hash_table_new_full(g_direct_hash, g_direct_equal,
 	                                         (GDestroyNotify)msb_session_free, NULL);
+	broker->topics_by_name = g_tree_new(msb_topic_cmp_name_key);
+	broker->sessions_by_id = g_tree_new(msb_session_cmp_id_key);
 	broker->dirty_topics = g_ptr_array_new();
 	broker->waiting_sessions = g_hash_table_new(g_direct_hash, g_direct_equal);
 	return broker;
@@ -78,6 +96,8 @@ msb_broker_free(MsbBroker *broker)
 		return;
 	g_ptr_array_unref(broker->dirty_topics);
 	g_hash_table_unref(broker->waiting_sessions);
+	g_tree_unref(broker->topics_by_name);
+	g_tree_unref(broker->sessions_by_id);
 	/* topics first: freeing a queue detaches its subscribers from their sessions */
 	g_hash_table_unref(broker->topics);
 	g_hash_table_unref(broker->sessions);
@@ -89,6 +109,17 @@ msb_broker_get_config(MsbBroker *broker)
 {
 	g_return_val_if_fail(broker != NULL, NULL);
 	return &broker->config;
+}
+
+void
+msb_broker_set_config(MsbBroker *broker, const MsbBrokerConfig *config)
+{
+	g_return_if_fail(broker != NULL);
+	g_return_if_fail(config != NULL);
+	g_return_if_fail(config->max_delivery_size > 0);
+	g_return_if_fail(config->send_buffer_size > 0);
+	g_return_if_fail(config->persistence == broker->config.persistence);
+	broker->config = *config;
 }
 
 void
@@ -131,59 +162,44 @@ msb_broker_create_topic(MsbBroker *broker, const gchar *name, GError **error)
 		if (broker->cb.snapshot_wanted != NULL)
 			broker->cb.snapshot_wanted(broker->user_data);
 	}
-	g_hash_table_insert(broker->topics, topic->name, topic);
-	broker->generation++;
+	msb_broker_add_topic(broker, topic);
 	g_info("topic %s created", name);
 	return topic;
 }
 
-static gint
-msb_topic_cmp_name(gconstpointer a, gconstpointer b)
+void
+msb_broker_add_topic(MsbBroker *broker, MsbTopic *topic)
 {
-	const MsbTopic *ta = *(const MsbTopic **)a;
-	const MsbTopic *tb = *(const MsbTopic **)b;
-
-	return strcmp(ta->name, tb->name);
+	g_hash_table_insert(broker->topics, topic->name, topic);
+	g_tree_insert(broker->topics_by_name, topic->name, topic);
+	broker->generation++;
 }
 
 GPtrArray *
 msb_broker_list_topics(MsbBroker *broker)
 {
-	GPtrArray *list = g_ptr_array_new();
-	GHashTableIter iter;
-	gpointer value;
+	GPtrArray *list;
 
 	g_return_val_if_fail(broker != NULL, NULL);
-	g_hash_table_iter_init(&iter, broker->topics);
-	while (g_hash_table_iter_next(&iter, NULL, &value))
-		g_ptr_array_add(list, value);
-	g_ptr_array_sort(list, msb_topic_cmp_name);
+	list = g_ptr_array_sized_new(g_hash_table_size(broker->topics));
+	for (GTreeNode *node = g_tree_node_first(broker->topics_by_name); node != NULL;
+	     node = g_tree_node_next(node))
+		g_ptr_array_add(list, g_tree_node_value(node));
 	return list;
 }
 
 /* ---- sessions ---- */
 
-static gint
-msb_session_cmp_id(gconstpointer a, gconstpointer b)
-{
-	const MsbSession *sa = *(const MsbSession **)a;
-	const MsbSession *sb = *(const MsbSession **)b;
-
-	return sa->id < sb->id ? -1 : sa->id > sb->id;
-}
-
 GPtrArray *
 msb_broker_list_sessions(MsbBroker *broker)
 {
-	GPtrArray *list = g_ptr_array_new();
-	GHashTableIter iter;
-	gpointer key;
+	GPtrArray *list;
 
 	g_return_val_if_fail(broker != NULL, NULL);
-	g_hash_table_iter_init(&iter, broker->sessions);
-	while (g_hash_table_iter_next(&iter, &key, NULL))
-		g_ptr_array_add(list, key);
-	g_ptr_array_sort(list, msb_session_cmp_id);
+	list = g_ptr_array_sized_new(g_hash_table_size(broker->sessions));
+	for (GTreeNode *node = g_tree_node_first(broker->sessions_by_id); node != NULL;
+	     node = g_tree_node_next(node))
+		g_ptr_array_add(list, g_tree_node_value(node));
 	return list;
 }
 
@@ -201,6 +217,7 @@ msb_broker_session_new(MsbBroker *broker, const gchar *peer, gpointer user_data)
 	session->connected_us = msb_broker_wall(broker);
 	msb_buf_init(&session->out, 0);
 	g_hash_table_add(broker->sessions, session);
+	g_tree_insert(broker->sessions_by_id, &session->id, session);
 	return session;
 }
 
@@ -221,9 +238,11 @@ msb_broker_session_close(MsbBroker *broker, MsbSession *session)
 		msb_broker_mark_dirty(broker, queue->topic);
 		msb_queue_remove_subscriber(queue, sub, now);
 	}
+	msb_session_log_rejects_left_out(session);
 	g_debug("session %" G_GINT64_FORMAT " (%s) closed", session->id,
 	        session->name != NULL ? session->name : "not greeted");
 	g_hash_table_remove(broker->waiting_sessions, session);
+	g_tree_remove(broker->sessions_by_id, &session->id);
 	g_hash_table_remove(broker->sessions, session);
 	broker->generation++;
 	msb_broker_run_deliveries(broker);
@@ -247,12 +266,39 @@ msb_broker_output(MsbBroker *broker, MsbSession *session)
 	broker->cb.output_ready(session, broker->user_data);
 }
 
+/* The reason a MsbBrokerError gives a Reject, for its log line (a static string). */
+static const gchar *
+msb_broker_error_reason(const GError *error)
+{
+	if (error->domain != MSB_BROKER_ERROR)
+		return "Error";
+	switch (error->code) {
+	case MSB_BROKER_ERROR_TOPIC_NOT_FOUND:
+		return "TopicNotFound";
+	case MSB_BROKER_ERROR_QUEUE_NOT_FOUND:
+		return "QueueNotFound";
+	case MSB_BROKER_ERROR_INVALID_NAME:
+		return "InvalidName";
+	case MSB_BROKER_ERROR_SHUTTING_DOWN:
+		return "ShuttingDown";
+	case MSB_BROKER_ERROR_ALREADY_SUBSCRIBED:
+		return "AlreadySubscribed";
+	case MSB_BROKER_ERROR_NOT_SUPPORTED:
+		return "NotSupported";
+	default:
+		return "Protocol";
+	}
+}
+
+/* Every Reject is logged, per session at most once per MSB_SESSION_REJECT_LOG_INTERVAL_US for
+ * each @reason (a static string). */
 static void
-msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
-        G_GNUC_PRINTF(3, 4);
+msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *reason, const gchar *format,
+                  ...) G_GNUC_PRINTF(4, 5);
 
 static void
-msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
+msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *reason, const gchar *format,
+                  ...)
 {
 	g_autofree gchar *text = NULL;
 	va_list args;
@@ -260,18 +306,19 @@ msb_broker_reject(MsbBroker *broker, MsbSession *session, const gchar *format, .
 	va_start(args, format);
 	text = g_strdup_vprintf(format, args);
 	va_end(args);
-	g_debug("session %" G_GINT64_FORMAT ": Reject %s", session->id, text);
+	msb_session_log_reject(session, reason, text, msb_broker_now(broker));
 	msb_wire_put_reject(&session->out, text);
 	msb_broker_output(broker, session);
 }
 
 /* A failed publish: Reject now, or after the answers held before it, so that it keeps its place. */
 static void
-msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
-        G_GNUC_PRINTF(3, 4);
+msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *reason,
+                          const gchar *format, ...) G_GNUC_PRINTF(4, 5);
 
 static void
-msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *format, ...)
+msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *reason,
+                          const gchar *format, ...)
 {
 	MsbDeferredResponse *held;
 	va_list args;
@@ -281,13 +328,14 @@ msb_broker_reject_publish(MsbBroker *broker, MsbSession *session, const gchar *f
 		va_start(args, format);
 		text = g_strdup_vprintf(format, args);
 		va_end(args);
-		msb_broker_reject(broker, session, "%s", text);
+		msb_broker_reject(broker, session, reason, "%s", text);
 		return;
 	}
 	held = g_new0(MsbDeferredResponse, 1);
 	va_start(args, format);
 	held->reject = g_strdup_vprintf(format, args);
 	va_end(args);
+	msb_session_log_reject(session, reason, held->reject, msb_broker_now(broker));
 	g_queue_push_tail(&session->deferred, held);
 	g_hash_table_add(broker->waiting_sessions, session);
 }
@@ -312,14 +360,14 @@ msb_broker_handle_greeting(MsbBroker *broker, MsbSession *session, const MsbPack
 
 	msb_wire_str_copy(&packet->greeting.name, name);
 	if (session->greeted) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "Greeting",
 		                  "Greeting: this connection has already sent a Greeting");
 		g_set_error_literal(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_PROTOCOL,
 		                    "second Greeting on one connection");
 		return FALSE;
 	}
 	if (version < MSB_WIRE_PROTOCOL_MIN) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "Greeting",
 		                  "Greeting: protocol version %d is not supported; use 2 or 3",
 		                  version);
 		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_PROTOCOL,
@@ -370,19 +418,20 @@ msb_broker_handle_set_namespace(MsbBroker *broker, MsbSession *session, const Ms
 
 	msb_wire_str_copy(&packet->set_namespace.name, name);
 	if (!session->greeted) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "Namespace",
 		                  "Namespace can not be set before the Greeting packet");
 		return;
 	}
 	if (!msb_namespace_validate(name, packet->set_namespace.name.len, &reason)) {
-		msb_broker_reject(broker, session, "Namespace '%s' is invalid. %s", name, reason);
+		msb_broker_reject(broker, session, "Namespace", "Namespace '%s' is invalid. %s",
+		                  name, reason);
 		return;
 	}
 	current = session->namespace_name != NULL ? session->namespace_name : "default";
 	if (g_strcmp0(current, name) == 0)
 		return;
 	if (session->namespace_locked) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "Namespace",
 		                  "Namespace can not be changed to '%s' after the connection has "
 		                  "published or subscribed",
 		                  name);
@@ -395,7 +444,7 @@ msb_broker_handle_set_namespace(MsbBroker *broker, MsbSession *session, const Ms
 	 * connection's publishes and subscribes are refused rather than silently landing in the
 	 * default namespace. */
 	session->namespace_name = g_strdup(name);
-	msb_broker_reject(broker, session,
+	msb_broker_reject(broker, session, "Namespace",
 	                  "Namespace '%s' is not supported by this broker (only 'default'); "
 	                  "publishes and subscribes on this connection will be refused",
 	                  name);
@@ -438,18 +487,20 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 	msb_wire_str_copy(&packet->publish.topic, name);
 	session->namespace_locked = TRUE;
 	if (session->namespace_name != NULL) {
-		msb_broker_reject_publish(broker, session, "NotSupported { namespace: \"%s\" }",
+		msb_broker_reject_publish(broker, session, "NotSupported",
+		                          "NotSupported { namespace: \"%s\" }",
 		                          session->namespace_name);
 		return;
 	}
 	if (broker->shutting_down) {
-		msb_broker_reject_publish(broker, session, "ShuttingDown");
+		msb_broker_reject_publish(broker, session, "ShuttingDown", "ShuttingDown");
 		return;
 	}
 	topic = msb_broker_resolve_topic(broker, name, broker->config.auto_create_topic_on_publish,
 	                                 &error);
 	if (topic == NULL) {
-		msb_broker_reject_publish(broker, session, "%s", error->message);
+		msb_broker_reject_publish(broker, session, msb_broker_error_reason(error), "%s",
+		                          error->message);
 		return;
 	}
 	n = packet->publish.n_messages;
@@ -457,7 +508,7 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 	    (gsize)broker->pending_bytes >= broker->config.max_pending_bytes) {
 		/* persistence is down or behind: refuse rather than grow without bound */
 		msb_broker_reject_publish(
-		        broker, session,
+		        broker, session, "PersistenceUnavailable",
 		        "PersistenceUnavailable { pending_bytes: %" G_GINT64_FORMAT
 		        ", limit: %" G_GSIZE_FORMAT " }",
 		        broker->pending_bytes, broker->config.max_pending_bytes);
@@ -535,7 +586,7 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 	msb_wire_str_copy(&packet->subscribe.queue, queue_name);
 	session->namespace_locked = TRUE;
 	if (session->namespace_name != NULL) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "NotSupported",
 		                  "Subscribe to %s/%s failed: namespace '%s' is not supported",
 		                  topic_name, queue_name, session->namespace_name);
 		return;
@@ -543,8 +594,9 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 	topic = msb_broker_resolve_topic(broker, topic_name,
 	                                 broker->config.auto_create_topic_on_subscribe, &error);
 	if (topic == NULL) {
-		msb_broker_reject(broker, session, "Subscribe to %s/%s failed: %s", topic_name,
-		                  queue_name, error->message);
+		msb_broker_reject(broker, session, msb_broker_error_reason(error),
+		                  "Subscribe to %s/%s failed: %s", topic_name, queue_name,
+		                  error->message);
 		return;
 	}
 	queue = msb_topic_find_queue(topic, queue_name);
@@ -552,7 +604,7 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 		for (guint i = 0; i < session->subscribers->len; i++) {
 			MsbSubscriber *other = g_ptr_array_index(session->subscribers, i);
 			if (other->queue == queue) {
-				msb_broker_reject(broker, session,
+				msb_broker_reject(broker, session, "AlreadySubscribed",
 				                  "Subscribe to %s/%s failed: this connection is "
 				                  "already subscribed to that queue",
 				                  topic_name, queue_name);
@@ -586,14 +638,14 @@ msb_broker_handle_create_topic(MsbBroker *broker, MsbSession *session, const Msb
 
 	msb_wire_str_copy(&packet->create_topic.topic, name);
 	if (session->namespace_name != NULL) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "NotSupported",
 		                  "CreateTopic %s failed: namespace '%s' is not supported", name,
 		                  session->namespace_name);
 		return;
 	}
 	if (msb_broker_create_topic(broker, name, &error) == NULL)
-		msb_broker_reject(broker, session, "CreateTopic %s failed: %s", name,
-		                  error->message);
+		msb_broker_reject(broker, session, msb_broker_error_reason(error),
+		                  "CreateTopic %s failed: %s", name, error->message);
 }
 
 /* Build an id set from wire ranges, skipping the ones that cannot name a message id. */
@@ -628,14 +680,14 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 	msb_wire_str_copy(wqueue, queue_name);
 	topic = g_hash_table_lookup(broker->topics, topic_name);
 	if (topic == NULL) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "TopicNotFound",
 		                  "Confirm for %s/%s failed: TopicNotFound { topic_id: \"%s\" }",
 		                  topic_name, queue_name, topic_name);
 		return;
 	}
 	queue = msb_topic_find_queue(topic, queue_name);
 	if (queue == NULL) {
-		msb_broker_reject(broker, session,
+		msb_broker_reject(broker, session, "QueueNotFound",
 		                  "Confirm for %s/%s failed: QueueNotFound { queue_id: \"%s\" }",
 		                  topic_name, queue_name, queue_name);
 		return;

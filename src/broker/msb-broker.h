@@ -79,6 +79,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbBroker, msb_broker_free)
 
 const MsbBrokerConfig *
 msb_broker_get_config(MsbBroker *broker);
+/* Settings reloaded at run time: timeouts, auto-creation and limits apply from now on;
+ * persistence cannot be switched on or off. */
+void
+msb_broker_set_config(MsbBroker *broker, const MsbBrokerConfig *config);
 
 /* ---- topics ---- */
 

@@ -1,5 +1,6 @@
 /*
- * MsbSession bookkeeping that the queues need; the packet handling itself is in msb-broker.c.
+ * MsbSession bookkeeping that the queues need, and the rate-limited log of the Rejects a session
+ * is sent; the packet handling itself is in msb-broker.c.
  */
 #define G_LOG_DOMAIN "msb-session"
 
@@ -19,4 +20,107 @@ msb_deferred_response_free(MsbDeferredResponse *held)
 		return;
 	g_free(held->reject);
 	g_free(held);
+}
+
+typedef struct {
+	gint64 logged_us;
+	guint left_out; /* since logged_us */
+} MsbRejectLog;
+
+/* Client-chosen text (names, topics) for one log line: control characters would let a client
+ * forge lines, so they become '?'. */
+static gchar *
+msb_session_log_text(const gchar *text)
+{
+	gchar *copy = g_strdup(text);
+
+	for (gchar *p = copy; *p != '\0'; p++) {
+		if ((guchar)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	return copy;
+}
+
+/* "client 'name' version at peer (session N)", or the peer only before the Greeting */
+static gchar *
+msb_session_describe(MsbSession *session)
+{
+	g_autofree gchar *name = NULL;
+	g_autofree gchar *version = NULL;
+
+	if (session->name == NULL)
+		return g_strdup_printf("a client at %s (session %" G_GINT64_FORMAT
+		                       ", no Greeting yet)",
+		                       session->peer, session->id);
+	name = msb_session_log_text(session->name);
+	version = session->version != NULL ? msb_session_log_text(session->version) : NULL;
+	return g_strdup_printf("client '%s'%s%s at %s (session %" G_GINT64_FORMAT ")", name,
+	                       version != NULL ? " " : "", version != NULL ? version : "",
+	                       session->peer, session->id);
+}
+
+void
+msb_session_log_reject(MsbSession *session, const gchar *reason, const gchar *text, gint64 now_us)
+{
+	MsbRejectLog *log;
+	g_autofree gchar *who = NULL;
+	g_autofree gchar *shown = NULL;
+
+	g_return_if_fail(session != NULL);
+	g_return_if_fail(reason != NULL);
+	g_return_if_fail(text != NULL);
+
+	if (session->reject_log == NULL)
+		session->reject_log = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	log = g_hash_table_lookup(session->reject_log, reason);
+	if (log != NULL && now_us - log->logged_us < MSB_SESSION_REJECT_LOG_INTERVAL_US) {
+		log->left_out++;
+		return;
+	}
+	who = msb_session_describe(session);
+	shown = msb_session_log_text(text);
+	if (log != NULL && log->left_out > 0)
+		g_message("Reject to %s: %s (and %u more for %s in the last %" G_GINT64_FORMAT
+		          " s, not logged)",
+		          who, shown, log->left_out, reason,
+		          (now_us - log->logged_us) / G_USEC_PER_SEC);
+	else
+		g_message("Reject to %s: %s", who, shown);
+	if (log == NULL) {
+		log = g_new0(MsbRejectLog, 1);
+		g_hash_table_insert(session->reject_log, (gpointer)reason, log);
+	}
+	log->logged_us = now_us;
+	log->left_out = 0;
+}
+
+void
+msb_session_log_rejects_left_out(MsbSession *session)
+{
+	GHashTableIter iter;
+	gpointer key;
+	gpointer value;
+
+	g_return_if_fail(session != NULL);
+	if (session->reject_log == NULL)
+		return;
+	g_hash_table_iter_init(&iter, session->reject_log);
+	while (g_hash_table_iter_next(&iter, &key, &value)) {
+		MsbRejectLog *log = value;
+		g_autofree gchar *who = NULL;
+
+		if (log->left_out == 0)
+			continue;
+		who = msb_session_describe(session);
+		g_message("%s disconnected after %u more Rejects for %s that were not logged", who,
+		          log->left_out, (const gchar *)key);
+		log->left_out = 0;
+	}
+}
+
+void
+msb_session_clear_reject_log(MsbSession *session)
+{
+	g_return_if_fail(session != NULL);
+	g_clear_pointer(&session->reject_log, g_hash_table_unref);
 }

@@ -33,7 +33,16 @@ struct _MsbSession {
 	GQueue deferred;
 	gint64 connected_us; /* wall clock */
 	guint64 publishes;
+	/* Rejects logged lately, by reason (static string) → MsbRejectLog*; NULL until the first */
+	GHashTable *reject_log;
 };
+
+/*
+ * Rejects are logged (the original SDKs ignore them, so the log is where an operator sees why a
+ * client gets nothing), at most one line per reason per connection in this interval; the line
+ * after it counts the ones left out.
+ */
+#define MSB_SESSION_REJECT_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
 
 /* A held answer to a Publish: a PublishResponse, or a Reject that must not overtake the
  * responses held before it (clients match a Reject to their oldest unanswered publish). */
@@ -48,6 +57,19 @@ typedef struct {
 
 void
 msb_deferred_response_free(MsbDeferredResponse *held);
+
+/*
+ * Log the Reject @text sent to @session for @reason (a static string naming the kind of failure,
+ * e.g. "TopicNotFound"), unless one for @reason was logged less than
+ * MSB_SESSION_REJECT_LOG_INTERVAL_US before @now_us (monotonic).
+ */
+void
+msb_session_log_reject(MsbSession *session, const gchar *reason, const gchar *text, gint64 now_us);
+/* The connection ends: log the Rejects that were left out of the log and not counted yet. */
+void
+msb_session_log_rejects_left_out(MsbSession *session);
+void
+msb_session_clear_reject_log(MsbSession *session);
 
 /* The subscriber was freed by its queue (queue deleted): forget it. */
 void

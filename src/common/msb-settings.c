@@ -10,6 +10,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "msb-config-diff.h"
 #include "msb-config-file.h"
 #include "msb-duration.h"
 
@@ -42,6 +43,16 @@ enum {
 	KEY_SEND_BUFFER_SIZE,
 	KEY_MAX_UNSAVED_SIZE,
 	KEY_ON_DAMAGED_MESSAGES,
+	KEY_LISTEN_BACKLOG,
+	KEY_MAX_CONNECTIONS,
+	KEY_GREETING_TIMEOUT,
+	KEY_PACKET_RECEIVE_TIMEOUT,
+	KEY_MAX_INCOMPLETE_PACKETS_SIZE,
+	KEY_HTTP_MAX_BODY_SIZE,
+	KEY_HTTP_IDLE_TIMEOUT,
+	KEY_HTTP_REQUEST_TIMEOUT,
+	KEY_HTTP_MAX_CONNECTIONS,
+	KEY_HTTP_LISTEN_BACKLOG,
 	/* legacy keys (node.md §1.2.2): checked, then ignored with a warning */
 	KEY_GRPC_TIMEOUT_SECS,
 	KEY_PERSIST_TIMER_INTERVAL,
@@ -71,9 +82,41 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_SEND_BUFFER_SIZE, {"SendBufferSize", "send_buffer_size", NULL}},
         {KEY_MAX_UNSAVED_SIZE, {"MaxUnsavedSize", "max_unsaved_size", NULL}},
         {KEY_ON_DAMAGED_MESSAGES, {"OnDamagedMessages", "on_damaged_messages", NULL}},
+        {KEY_LISTEN_BACKLOG, {"ListenBacklog", "listen_backlog", NULL}},
+        {KEY_MAX_CONNECTIONS, {"MaxConnections", "max_connections", NULL}},
+        {KEY_GREETING_TIMEOUT, {"GreetingTimeout", "greeting_timeout", NULL}},
+        {KEY_PACKET_RECEIVE_TIMEOUT, {"PacketReceiveTimeout", "packet_receive_timeout", NULL}},
+        {KEY_MAX_INCOMPLETE_PACKETS_SIZE,
+         {"MaxIncompletePacketsSize", "max_incomplete_packets_size", NULL}},
+        MSB_HTTP_LIMITS_CONFIG_KEYS(KEY_HTTP_MAX_BODY_SIZE, KEY_HTTP_IDLE_TIMEOUT,
+                                    KEY_HTTP_REQUEST_TIMEOUT, KEY_HTTP_MAX_CONNECTIONS,
+                                    KEY_HTTP_LISTEN_BACKLOG),
         {KEY_GRPC_TIMEOUT_SECS, {"GrpcTimeoutSecs", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL, {"PersistTimerInterval", "persist_timer_interval", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL_SECS, {"PersistTimerIntervalSecs", NULL}},
+};
+
+/*
+ * The settings a running broker takes over from its file on SIGHUP (docs/settings.md); every
+ * other key needs a restart. Add one line here to make a setting reloadable, once whatever uses
+ * it reads the current value (msb_server_apply_settings()).
+ */
+static const MsbConfigReloadable settings_reloadable[] = {
+        MSB_CONFIG_RELOADABLE(MsbSettings, "DebugMode", debug_mode),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "EventuallyPersistenceDelay",
+                              eventually_persistence_delay_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "QueueGcTimeout", queue_gc_timeout_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "DeliveryTimeout", delivery_timeout_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "ConnectionTimeout", connection_timeout_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "PersistCompressed", persist_compressed),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "AutoCreateTopicOnPublish",
+                              auto_create_topic_on_publish),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "AutoCreateTopicOnSubscribe",
+                              auto_create_topic_on_subscribe),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "MaxUnsavedSize", max_unsaved_size),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "MaxConnections", max_connections),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "GreetingTimeout", greeting_timeout_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "PacketReceiveTimeout", packet_receive_timeout_us),
 };
 
 gchar *
@@ -115,6 +158,13 @@ msb_settings_new_defaults(void)
 	settings->send_buffer_size = MSB_DEFAULT_SEND_BUFFER_SIZE;
 	settings->max_unsaved_size = MSB_DEFAULT_MAX_UNSAVED_SIZE;
 	settings->on_damaged_messages = MSB_ON_DAMAGED_SKIP;
+	settings->listen_backlog = 0;
+	settings->max_connections = MSB_DEFAULT_MAX_CONNECTIONS;
+	settings->greeting_timeout_us = 5 * G_USEC_PER_SEC;
+	settings->packet_receive_timeout_us = 60 * G_USEC_PER_SEC;
+	settings->max_incomplete_packets_size =
+	        MAX(MSB_DEFAULT_MAX_INCOMPLETE_PACKETS_SIZE, settings->max_packet_size);
+	msb_http_limits_init(&settings->http, MSB_DEFAULT_HTTP_MAX_BODY_SIZE);
 	return settings;
 }
 
@@ -184,6 +234,53 @@ read_grpc_url(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 	return TRUE;
 }
 
+/* 0 (no ceiling) or room for at least one whole packet of MaxPacketSize */
+static gboolean
+read_incomplete_packets_size(MsbConfigFile *cf, MsbSettings *settings, GError **error)
+{
+	const MsbConfigEntry *entry;
+
+	settings->max_incomplete_packets_size =
+	        MAX(MSB_DEFAULT_MAX_INCOMPLETE_PACKETS_SIZE, settings->max_packet_size);
+	if (!msb_config_file_get_size(cf, KEY_MAX_INCOMPLETE_PACKETS_SIZE, 0, G_MAXINT64,
+	                              &settings->max_incomplete_packets_size, error))
+		return FALSE;
+	entry = msb_config_file_lookup(cf, KEY_MAX_INCOMPLETE_PACKETS_SIZE);
+	if (entry != NULL && settings->max_incomplete_packets_size != 0 &&
+	    settings->max_incomplete_packets_size < settings->max_packet_size) {
+		g_autofree gchar *shown = msb_config_quote(entry->value);
+
+		return msb_config_file_set_error(
+		        cf, KEY_MAX_INCOMPLETE_PACKETS_SIZE, error,
+		        "%s is below MaxPacketSize %" G_GINT64_FORMAT
+		        " (expected 0 for no limit, or at least MaxPacketSize so that one whole "
+		        "packet can be received)",
+		        shown, settings->max_packet_size);
+	}
+	return TRUE;
+}
+
+/* the listeners and the limits on client connections */
+static gboolean
+read_connection_limits(MsbConfigFile *cf, MsbSettings *settings, GError **error)
+{
+	gint64 backlog = settings->listen_backlog;
+
+	if (!msb_config_file_get_int64(cf, KEY_LISTEN_BACKLOG, 0, 65535, &backlog, error))
+		return FALSE;
+	settings->listen_backlog = (gint)backlog;
+	if (!msb_config_file_get_int64(cf, KEY_MAX_CONNECTIONS, 1, G_MAXINT32,
+	                               &settings->max_connections, error))
+		return FALSE;
+	if (!msb_config_file_get_duration(cf, KEY_GREETING_TIMEOUT, MIN_DELIVERY_TIMEOUT_US,
+	                                  MSB_SETTINGS_MAX_DURATION_US,
+	                                  &settings->greeting_timeout_us, error))
+		return FALSE;
+	return msb_config_file_get_duration(cf, KEY_PACKET_RECEIVE_TIMEOUT, MIN_DELIVERY_TIMEOUT_US,
+	                                    MSB_SETTINGS_MAX_DURATION_US,
+	                                    &settings->packet_receive_timeout_us, error);
+}
+
 static gboolean
 read_sizes(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 {
@@ -224,8 +321,10 @@ read_sizes(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 	                              &settings->send_buffer_size, error))
 		return FALSE;
 	/* 0: no ceiling (the broker may then grow until the system runs out of memory) */
-	return msb_config_file_get_size(cf, KEY_MAX_UNSAVED_SIZE, 0, G_MAXINT64,
-	                                &settings->max_unsaved_size, error);
+	if (!msb_config_file_get_size(cf, KEY_MAX_UNSAVED_SIZE, 0, G_MAXINT64,
+	                              &settings->max_unsaved_size, error))
+		return FALSE;
+	return read_incomplete_packets_size(cf, settings, error);
 }
 
 const gchar *
@@ -292,6 +391,11 @@ read_legacy(MsbConfigFile *cf, GError **error)
 	return TRUE;
 }
 
+static const MsbHttpLimitKeys http_keys = {
+        KEY_HTTP_MAX_BODY_SIZE,   KEY_HTTP_IDLE_TIMEOUT,   KEY_HTTP_REQUEST_TIMEOUT,
+        KEY_HTTP_MAX_CONNECTIONS, KEY_HTTP_LISTEN_BACKLOG,
+};
+
 static MsbSettings *
 settings_from_config(MsbConfigFile *cf, GError **error)
 {
@@ -355,6 +459,10 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 		return NULL;
 	if (!read_on_damaged(cf, settings, error))
 		return NULL;
+	if (!read_connection_limits(cf, settings, error))
+		return NULL;
+	if (!msb_http_limits_read(&settings->http, cf, &http_keys, error))
+		return NULL;
 	if (!read_legacy(cf, error))
 		return NULL;
 
@@ -410,6 +518,8 @@ msb_settings_to_string(const MsbSettings *settings)
 	g_autofree gchar *qgt = NULL;
 	g_autofree gchar *dt = NULL;
 	g_autofree gchar *ct = NULL;
+	g_autofree gchar *gt = NULL;
+	g_autofree gchar *prt = NULL;
 
 	g_return_val_if_fail(settings != NULL, NULL);
 
@@ -417,6 +527,8 @@ msb_settings_to_string(const MsbSettings *settings)
 	qgt = msb_duration_to_string(settings->queue_gc_timeout_us);
 	dt = msb_duration_to_string(settings->delivery_timeout_us);
 	ct = msb_duration_to_string(settings->connection_timeout_us);
+	gt = msb_duration_to_string(settings->greeting_timeout_us);
+	prt = msb_duration_to_string(settings->packet_receive_timeout_us);
 
 	out = g_string_new("GrpcUrl: ");
 	if (settings->grpc_url != NULL)
@@ -451,7 +563,34 @@ msb_settings_to_string(const MsbSettings *settings)
 	                       settings->send_buffer_size);
 	g_string_append_printf(out, "\nMaxUnsavedSize: %" G_GINT64_FORMAT,
 	                       settings->max_unsaved_size);
-	g_string_append_printf(out, "\nOnDamagedMessages: %s\n",
+	g_string_append_printf(out, "\nOnDamagedMessages: %s",
 	                       msb_on_damaged_to_string(settings->on_damaged_messages));
+	g_string_append_printf(out, "\nListenBacklog: %d", settings->listen_backlog);
+	g_string_append_printf(out, "\nMaxConnections: %" G_GINT64_FORMAT,
+	                       settings->max_connections);
+	g_string_append_printf(out, "\nGreetingTimeout: %s", gt);
+	g_string_append_printf(out, "\nPacketReceiveTimeout: %s", prt);
+	g_string_append_printf(out, "\nMaxIncompletePacketsSize: %" G_GINT64_FORMAT,
+	                       settings->max_incomplete_packets_size);
+	msb_http_limits_append(&settings->http, out);
+	g_string_append_c(out, '\n');
 	return g_string_free(out, FALSE);
+}
+
+GPtrArray *
+msb_settings_reload(MsbSettings *current, const MsbSettings *loaded)
+{
+	g_autofree gchar *old_text = NULL;
+	g_autofree gchar *new_text = NULL;
+	GPtrArray *changes;
+
+	g_return_val_if_fail(current != NULL, NULL);
+	g_return_val_if_fail(loaded != NULL, NULL);
+
+	old_text = msb_settings_to_string(current);
+	new_text = msb_settings_to_string(loaded);
+	changes = msb_config_diff(old_text, new_text, settings_reloadable,
+	                          G_N_ELEMENTS(settings_reloadable));
+	msb_config_apply_changes(current, loaded, changes);
+	return changes;
 }

@@ -7,15 +7,24 @@
 
 #include <glib.h>
 
+#include "msb-http-limits.h"
+
 G_BEGIN_DECLS
 
-#define MSB_DEFAULT_TCP_PORT          6421
-#define MSB_DEFAULT_HTTP_PORT         6123
-#define MSB_DEFAULT_GRPC_URL          "http://127.0.0.1:7124"
-#define MSB_DEFAULT_MAX_DELIVERY_SIZE 4194304
-#define MSB_DEFAULT_MAX_UNSAVED_SIZE  (G_GINT64_CONSTANT(1024) * 1024 * 1024)
-#define MSB_DEFAULT_LISTEN_ADDRESS    "0.0.0.0"
-#define MSB_DEFAULT_SEND_BUFFER_SIZE  (4 * 1024 * 1024)
+#define MSB_DEFAULT_TCP_PORT                    6421
+#define MSB_DEFAULT_HTTP_PORT                   6123
+#define MSB_DEFAULT_GRPC_URL                    "http://127.0.0.1:7124"
+#define MSB_DEFAULT_MAX_DELIVERY_SIZE           4194304
+#define MSB_DEFAULT_MAX_UNSAVED_SIZE            (G_GINT64_CONSTANT(1024) * 1024 * 1024)
+#define MSB_DEFAULT_LISTEN_ADDRESS              "0.0.0.0"
+#define MSB_DEFAULT_SEND_BUFFER_SIZE            (4 * 1024 * 1024)
+#define MSB_DEFAULT_MAX_CONNECTIONS             10000
+#define MSB_DEFAULT_MAX_INCOMPLETE_PACKETS_SIZE (G_GINT64_CONSTANT(256) * 1024 * 1024)
+/*
+ * HttpMaxBodySize: a REST publish of MaxDeliverySize (4 MiB) of content is about 5.4 MiB once
+ * base64-encoded in JSON; 8 MiB leaves room for headers and many small messages
+ */
+#define MSB_DEFAULT_HTTP_MAX_BODY_SIZE (8 * 1024 * 1024)
 /* MaxPacketSize must leave this much room above MaxDeliverySize for a batch's framing */
 #define MSB_PACKET_HEADROOM 65536
 /* the file looked for in $HOME when no --settings is given */
@@ -66,6 +75,23 @@ typedef struct {
 	 * saved (persistence down or behind); default 1 GiB, 0 = no limit */
 	gint64 max_unsaved_size;
 	MsbOnDamaged on_damaged_messages; /* OnDamagedMessages (ours), default skip */
+	/* ListenBacklog (ours): connections the kernel queues before they are accepted, for the
+	 * TCP and Unix listeners; default 0 = net.core.somaxconn */
+	gint listen_backlog;
+	/* MaxConnections (ours): client connections beyond this are refused, default 10000 */
+	gint64 max_connections;
+	/* GreetingTimeout (ours): a connection without a Greeting is closed after this, default
+	 * 5 s */
+	gint64 greeting_timeout_us;
+	/* PacketReceiveTimeout (ours): a packet must be received whole within this of its first
+	 * bytes, default 60 s */
+	gint64 packet_receive_timeout_us;
+	/* MaxIncompletePacketsSize (ours): bytes of unfinished packets held over all connections;
+	 * default 256 MiB (at least MaxPacketSize), 0 = no limit */
+	gint64 max_incomplete_packets_size;
+	/* HttpMaxBodySize, HttpIdleTimeout, HttpRequestTimeout, HttpMaxConnections,
+	 * HttpListenBacklog (ours): the limits of the HTTP port */
+	MsbHttpLimits http;
 } MsbSettings;
 
 MsbSettings *
@@ -92,6 +118,14 @@ msb_settings_load_from_data(const gchar *data, gsize len, const gchar *origin, G
  */
 gchar *
 msb_settings_to_string(const MsbSettings *settings);
+
+/*
+ * SIGHUP: compare @loaded (the file read again, command-line overrides applied) with @current,
+ * copy the settings that can change at run time into @current and return every change
+ * (MsbConfigChange*, see msb-config-diff.h; those with reloadable NULL need a restart).
+ */
+GPtrArray *
+msb_settings_reload(MsbSettings *current, const MsbSettings *loaded);
 
 void
 msb_settings_free(MsbSettings *settings);

@@ -7,7 +7,9 @@
 #include <locale.h>
 #include <stdlib.h>
 
+#include "msb-config-diff.h"
 #include "msb-config.h"
+#include "msb-os-limits.h"
 #include "msb-server.h"
 #include "msb-settings.h"
 
@@ -16,7 +18,60 @@ typedef struct {
 	MsbServer *server;
 	gboolean stopping;
 	const gchar *ready_file;
+	/* for SIGHUP: the file read at start (NULL: the default search) and what the command line
+	 * set, which a reload keeps */
+	const gchar *settings_path;
+	MsbSettings *settings;
+	gboolean verbose;
+	gboolean override_tcp_port;
+	gboolean override_http_port;
+	gboolean override_listen_address;
+	gboolean override_unix_socket;
 } MsbMain;
+
+/* A reloaded file keeps what the command line overrode: those values are the current ones. */
+static void
+msb_main_keep_overrides(MsbMain *self, MsbSettings *loaded)
+{
+	if (self->override_tcp_port)
+		loaded->tcp_port = self->settings->tcp_port;
+	if (self->override_http_port)
+		loaded->http_port = self->settings->http_port;
+	if (self->override_listen_address) {
+		g_free(loaded->listen_address);
+		loaded->listen_address = g_strdup(self->settings->listen_address);
+	}
+	if (self->override_unix_socket) {
+		g_free(loaded->listen_unix_socket);
+		loaded->listen_unix_socket = g_strdup(self->settings->listen_unix_socket);
+	}
+}
+
+/* SIGHUP: read the settings file again and apply what can change at run time; a file with an
+ * error changes nothing. */
+static gboolean
+msb_main_reload_cb(gpointer user_data)
+{
+	MsbMain *self = user_data;
+	g_autoptr(MsbSettings) loaded = NULL;
+	g_autoptr(GPtrArray) changes = NULL;
+	g_autoptr(GError) error = NULL;
+
+	loaded = msb_settings_load(self->settings_path, &error);
+	if (loaded == NULL) {
+		g_warning("reload: %s; still running on the settings in use", error->message);
+		return G_SOURCE_CONTINUE;
+	}
+	for (guint i = 0; loaded->warnings != NULL && i < loaded->warnings->len; i++)
+		g_warning("reload: %s", (const gchar *)g_ptr_array_index(loaded->warnings, i));
+	msb_main_keep_overrides(self, loaded);
+	changes = msb_settings_reload(self->settings, loaded);
+	msb_config_log_changes(changes, loaded->source != NULL ? loaded->source
+	                                                       : "the built-in default settings");
+	g_log_set_debug_enabled(self->verbose || self->settings->debug_mode);
+	msb_server_apply_settings(self->server);
+	return G_SOURCE_CONTINUE;
+}
 
 static gboolean
 msb_main_stopped_cb(gpointer user_data)
@@ -122,6 +177,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 		settings->tcp_port = (guint16)tcp_port;
+		self.override_tcp_port = TRUE;
 	}
 	if (http_port >= 0) {
 		if (http_port > 65535) {
@@ -130,14 +186,17 @@ main(int argc, char **argv)
 			return 2;
 		}
 		settings->http_port = (guint16)http_port;
+		self.override_http_port = TRUE;
 	}
 	if (listen_address != NULL) {
 		g_free(settings->listen_address);
 		settings->listen_address = g_steal_pointer(&listen_address);
+		self.override_listen_address = TRUE;
 	}
 	if (unix_socket != NULL) {
 		g_free(settings->listen_unix_socket);
 		settings->listen_unix_socket = g_steal_pointer(&unix_socket);
+		self.override_unix_socket = TRUE;
 	}
 	if (verbose || settings->debug_mode)
 		g_log_set_debug_enabled(TRUE);
@@ -150,6 +209,19 @@ main(int argc, char **argv)
 		g_warning("GrpcUrl is none: messages are kept in memory only and are lost when the "
 		          "broker stops");
 
+	{
+		/* each client is a descriptor; files, HTTP and persistence need some more */
+		guint64 nofile = msb_os_limits_raise_nofile();
+		if (nofile < (guint64)settings->max_connections + 64)
+			g_warning(
+			        "the open files limit (%" G_GUINT64_FORMAT
+			        ") is below MaxConnections (%" G_GINT64_FORMAT
+			        ") plus 64 for the broker's own files: connections will be refused "
+			        "for lack of descriptors first; raise the hard limit (ulimit -Hn, "
+			        "LimitNOFILE=) or lower MaxConnections",
+			        nofile, settings->max_connections);
+	}
+
 	server = msb_server_new(settings, &error);
 	if (server == NULL) {
 		g_printerr("my-service-bus: %s\n", error->message);
@@ -157,15 +229,21 @@ main(int argc, char **argv)
 	}
 	self.server = server;
 	self.ready_file = ready_file;
+	self.settings_path = settings_path;
+	self.settings = settings;
+	self.verbose = verbose;
+	/* before the start: a signal that comes as soon as the ready file is written must find
+	 * its handler, not the default action (SIGHUP would kill the broker) */
+	loop = g_main_loop_new(NULL, FALSE);
+	self.loop = loop;
+	g_unix_signal_add(SIGTERM, msb_main_signal_cb, &self);
+	g_unix_signal_add(SIGINT, msb_main_signal_cb, &self);
+	g_unix_signal_add(SIGHUP, msb_main_reload_cb, &self);
 	if (!msb_server_start(server, msb_main_listening_cb, &self, &error)) {
 		g_printerr("my-service-bus: %s\n", error->message);
 		return 1;
 	}
 
-	loop = g_main_loop_new(NULL, FALSE);
-	self.loop = loop;
-	g_unix_signal_add(SIGTERM, msb_main_signal_cb, &self);
-	g_unix_signal_add(SIGINT, msb_main_signal_cb, &self);
 	g_main_loop_run(loop);
 	g_message("stopped");
 	return 0;

@@ -7,6 +7,12 @@
  * Backpressure: while more than the send-buffer size is queued for this client, the broker gives
  * it no new batches and we stop reading from it, so a client that does not read cannot make the
  * broker buffer without bound.
+ *
+ * Bytes of a packet that is not complete yet are "incomplete": their first byte starts the
+ * PacketReceiveTimeout clock (read by the server's tick), and their count over all connections is
+ * kept in a counter the server shares with every connection. A read that would take that count
+ * above MaxIncompletePacketsSize closes its connection (Redis closes a client over
+ * client-query-buffer-limit likewise): memory stays bounded whatever the clients hold back.
  */
 #define G_LOG_DOMAIN "msb-connection"
 
@@ -20,6 +26,8 @@
 /* read at most this much per wake-up so that one busy client cannot starve the others */
 #define MSB_CONNECTION_READ_CHUNK  (256 * 1024)
 #define MSB_CONNECTION_READ_BUDGET (1024 * 1024)
+/* an empty buffer above this is freed by msb_connection_release_idle_buffers() */
+#define MSB_CONNECTION_IDLE_BUFFER (64 * 1024)
 
 struct _MsbConnection {
 	gint ref_count;
@@ -34,6 +42,11 @@ struct _MsbConnection {
 	GSource *read_source;
 	GSource *write_source;
 	gint64 last_receive_us;
+	gint64 connected_at_us;
+	gint64 incomplete_since_us; /* when the unfinished packet's first bytes came; 0: none */
+	gsize incomplete;           /* bytes buffered in @in, counted in *incomplete_total */
+	gsize *incomplete_total;    /* shared by all connections; NULL: not counted */
+	gsize incomplete_max;       /* ceiling of *incomplete_total, 0: none */
 	gboolean closed;
 	gboolean congested; /* output above the send-buffer size */
 	gchar *peer;
@@ -99,6 +112,7 @@ msb_connection_new(GSocketConnection *sockconn, MsbBroker *broker, gsize max_pac
 	conn->hooks_data = user_data;
 	conn->peer = msb_connection_describe_peer(sockconn);
 	conn->last_receive_us = g_get_monotonic_time();
+	conn->connected_at_us = conn->last_receive_us;
 	conn->need = 1;
 	msb_buf_init(&conn->in, 0);
 	msb_wire_decoder_init(&conn->dec, max_packet_size);
@@ -162,6 +176,74 @@ msb_connection_get_last_receive(MsbConnection *conn)
 	return conn->last_receive_us;
 }
 
+gint64
+msb_connection_get_connected_at(MsbConnection *conn)
+{
+	g_return_val_if_fail(conn != NULL, 0);
+	return conn->connected_at_us;
+}
+
+gint64
+msb_connection_get_incomplete_since(MsbConnection *conn)
+{
+	g_return_val_if_fail(conn != NULL, 0);
+	/* while we do not read (back-pressure) the client cannot finish the packet */
+	if (conn->congested)
+		return 0;
+	return conn->incomplete_since_us;
+}
+
+void
+msb_connection_set_incomplete_limit(MsbConnection *conn, gsize *total, gsize max)
+{
+	g_return_if_fail(conn != NULL);
+	g_return_if_fail(conn->incomplete_total == NULL);
+	g_return_if_fail(total != NULL);
+	conn->incomplete_total = total;
+	conn->incomplete_max = max;
+	*total += conn->incomplete;
+}
+
+static void
+msb_connection_set_incomplete(MsbConnection *conn, gsize n)
+{
+	if (conn->incomplete_total != NULL)
+		*conn->incomplete_total = *conn->incomplete_total - conn->incomplete + n;
+	conn->incomplete = n;
+}
+
+/* Count what @in holds now against the shared ceiling. FALSE if that closed the connection. */
+static gboolean
+msb_connection_account_input(MsbConnection *conn)
+{
+	gsize held = msb_buf_pending(&conn->in);
+	gsize total;
+
+	if (held == 0) {
+		conn->incomplete_since_us = 0;
+		/* give memory back after a big packet */
+		if (conn->in.cap > 2 * MSB_CONNECTION_READ_BUDGET)
+			msb_buf_shrink(&conn->in, MSB_CONNECTION_READ_CHUNK);
+	} else if (conn->incomplete_since_us == 0)
+		conn->incomplete_since_us = g_get_monotonic_time();
+	if (held <= conn->incomplete || conn->incomplete_total == NULL ||
+	    conn->incomplete_max == 0) {
+		msb_connection_set_incomplete(conn, held);
+		return TRUE;
+	}
+	total = *conn->incomplete_total - conn->incomplete + held;
+	if (total <= conn->incomplete_max) {
+		msb_connection_set_incomplete(conn, held);
+		return TRUE;
+	}
+	g_warning("%s: closing the connection: its unfinished packet (%" G_GSIZE_FORMAT
+	          " bytes so far) would take the bytes of unfinished packets over all connections "
+	          "to %" G_GSIZE_FORMAT ", above MaxIncompletePacketsSize (%" G_GSIZE_FORMAT ")",
+	          conn->peer, held, total, conn->incomplete_max);
+	msb_connection_close(conn, "MaxIncompletePacketsSize reached");
+	return FALSE;
+}
+
 static gboolean
 msb_connection_writable_cb(GSocket *socket, GIOCondition condition, gpointer user_data)
 {
@@ -219,9 +301,29 @@ msb_connection_flush(MsbConnection *conn)
 		}
 	} else if (conn->congested && msb_buf_pending(out) < limit / 2) {
 		conn->congested = FALSE;
+		/* the clock of a packet left unfinished restarts with reading */
+		if (conn->incomplete_since_us != 0)
+			conn->incomplete_since_us = g_get_monotonic_time();
 		msb_connection_watch_read(conn, TRUE);
 		msb_broker_session_drained(conn->broker, conn->session);
 	}
+}
+
+void
+msb_connection_release_idle_buffers(MsbConnection *conn)
+{
+	MsbBuf *out;
+
+	g_return_if_fail(conn != NULL);
+	if (conn->closed)
+		return;
+	/* no packet views into the input live between reads; a busy connection pays at most
+	 * one regrowth a second for this */
+	if (msb_buf_pending(&conn->in) == 0 && conn->in.cap > MSB_CONNECTION_IDLE_BUFFER)
+		msb_buf_clear(&conn->in);
+	out = msb_session_get_output(conn->session);
+	if (msb_buf_pending(out) == 0 && out->cap > MSB_CONNECTION_IDLE_BUFFER)
+		msb_buf_clear(out);
 }
 
 void
@@ -249,6 +351,7 @@ msb_connection_close(MsbConnection *conn, const gchar *reason)
 	if (!g_io_stream_close(G_IO_STREAM(conn->sockconn), NULL, &error))
 		g_debug("%s: close: %s", conn->peer, error->message);
 	conn->session = NULL;
+	msb_connection_set_incomplete(conn, 0);
 	msb_broker_session_close(conn->broker, session);
 	if (conn->hooks.closed != NULL)
 		conn->hooks.closed(conn, conn->hooks_data);
@@ -288,6 +391,8 @@ msb_connection_process_input(MsbConnection *conn)
 		conn->dec.new_messages_version = conn->session->new_messages_version;
 		msb_buf_consume(&conn->in, consumed);
 		conn->need = 1;
+		/* the next packet's clock starts with its own first bytes */
+		conn->incomplete_since_us = 0;
 	}
 	return TRUE;
 }
@@ -330,6 +435,8 @@ msb_connection_readable_cb(GSocket *socket, GIOCondition condition, gpointer use
 		budget = (gsize)n >= budget ? 0 : budget - (gsize)n;
 		got_data = TRUE;
 		if (!msb_connection_process_input(conn))
+			break;
+		if (!msb_connection_account_input(conn))
 			break;
 		if (conn->congested)
 			break;

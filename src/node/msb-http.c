@@ -2,26 +2,48 @@
  * MsbHttp: JSON status and Prometheus metrics over libsoup 3.
  *
  * Paths match case-insensitively, as in the reference broker (node.md §6.1), so /status,
- * /Status and /api/status all work. Everything is built on request from the broker's state; the
- * listener runs on the main loop, so it sees a consistent broker without locks.
+ * /Status and /api/status all work. The status page and the metrics show the whole broker: they are
+ * copied from it in short slices on the main loop and rendered in a worker thread while the
+ * request waits (paused), so that a large state never stalls message service.
  */
 #define G_LOG_DOMAIN "msb-http"
 
 #include "msb-http.h"
 
+#include <errno.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "msb-config.h"
-#include "msb-metrics.h"
-#include "msb-session.h"
+#include "msb-http-server.h"
+#include "msb-stats-reader.h"
+#include "msb-status-render.h"
+
+/* what a whole-state request shows */
+typedef enum {
+	MSB_HTTP_VIEW_STATUS,
+	MSB_HTTP_VIEW_METRICS,
+	MSB_HTTP_N_VIEWS,
+} MsbHttpView;
+
+typedef struct _MsbHttpRender MsbHttpRender;
+
+/* set on a waiting message once libsoup has finished it (the client went away) */
+#define MSB_HTTP_GONE "msb-http-gone"
 
 struct _MsbHttp {
 	MsbBroker *broker;
+	MsbStatsReader *reader;
+	/* per view: the rendering that requests answered by the same collection join */
+	MsbHttpRender *renders[MSB_HTTP_N_VIEWS];
+	GThreadPool *render_pool; /* one thread */
+	GPtrArray *rendering;     /* MsbHttpRender* queued or running (not owned) */
+	GMainContext *context;    /* where renderings end */
 	MsbHttpInfoFunc info_func;
 	gpointer info_data;
-	SoupServer *soup;
-	guint16 port;
+	MsbHttpServer *server;
 	gint64 started_us; /* wall clock */
 };
 
@@ -78,390 +100,182 @@ msb_http_isalive(MsbHttp *http, SoupServerMessage *msg)
 	msb_http_reply_json(msg, SOUP_STATUS_OK, b);
 }
 
-/* ---- /api/status ---- */
+/* ---- /api/status and /metrics ----
+ *
+ * Both show the whole broker, which takes long with many topics: the state is copied in slices
+ * on the main loop (MsbStatsReader), rendered in a worker thread, and the message is paused
+ * meanwhile. The requests answered by one collection share one rendering per view.
+ */
 
-static void
-msb_http_add_int(JsonBuilder *b, const gchar *name, gint64 value)
+struct _MsbHttpRender {
+	gint ref_count; /* main thread only */
+	MsbHttp *http;  /* NULL once the listener is gone */
+	MsbHttpView view;
+	MsbBrokerStats *stats;
+	MsbHttpInfo info; /* its strings are copies, for the worker thread */
+	GPtrArray *msgs;  /* SoupServerMessage*, paused, waiting for the text */
+	GBytes *body;     /* the text, set by the render thread */
+};
+
+/* One paused request waiting for a collection. */
+typedef struct {
+	MsbHttp *http;
+	MsbHttpView view;
+	SoupServerMessage *msg;
+} MsbHttpWait;
+
+static MsbHttpRender *
+msb_http_render_ref(MsbHttpRender *render)
 {
-	json_builder_set_member_name(b, name);
-	json_builder_add_int_value(b, value);
+	render->ref_count++;
+	return render;
 }
 
 static void
-msb_http_add_str(JsonBuilder *b, const gchar *name, const gchar *value)
+msb_http_render_unref(MsbHttpRender *render)
 {
-	json_builder_set_member_name(b, name);
-	if (value != NULL)
-		json_builder_add_string_value(b, value);
+	if (--render->ref_count > 0)
+		return;
+	msb_broker_stats_unref(render->stats);
+	g_clear_pointer(&render->body, g_bytes_unref);
+	g_free((gchar *)render->info.state);
+	g_free((gchar *)render->info.persistence_url);
+	g_free((gchar *)render->info.persistence_version);
+	g_free((gchar *)render->info.persistence_error);
+	g_ptr_array_unref(render->msgs);
+	g_free(render);
+}
+
+static gboolean
+msb_http_render_done_cb(gpointer user_data)
+{
+	MsbHttpRender *render = user_data;
+	const gchar *content_type = render->view == MSB_HTTP_VIEW_STATUS
+	                                    ? "application/json"
+	                                    : "text/plain; version=0.0.4";
+
+	if (render->http != NULL) {
+		g_ptr_array_remove_fast(render->http->rendering, render);
+		for (guint i = 0; i < render->msgs->len; i++) {
+			SoupServerMessage *msg = g_ptr_array_index(render->msgs, i);
+			/* the client went away while it waited: libsoup is done with it */
+			if (g_object_get_data(G_OBJECT(msg), MSB_HTTP_GONE) != NULL)
+				continue;
+			soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+			soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+			                             "Content-Type", content_type);
+			soup_message_body_append_bytes(soup_server_message_get_response_body(msg),
+			                               render->body);
+			soup_server_message_unpause(msg);
+		}
+		if (render->http->renders[render->view] == render) {
+			render->http->renders[render->view] = NULL;
+			msb_http_render_unref(render);
+		}
+	}
+	msb_http_render_unref(render);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * The render thread: one, at a lower CPU priority than the main loop (a thread's nice value is
+ * its own on Linux), so that on a busy machine rendering 25 MB of text does not take the CPU
+ * from message service.
+ */
+static void
+msb_http_render_thread(gpointer data, gpointer user_data)
+{
+	static gboolean niced = FALSE;
+	MsbHttpRender *render = data;
+	GMainContext *context = user_data;
+
+	if (!niced) {
+		niced = TRUE;
+		errno = 0;
+		if (setpriority(PRIO_PROCESS, (id_t)gettid(),
+		                getpriority(PRIO_PROCESS, (id_t)gettid()) + 10) != 0)
+			g_debug("cannot lower the render thread's priority: %s", g_strerror(errno));
+	}
+	if (render->view == MSB_HTTP_VIEW_STATUS)
+		render->body = msb_status_render_json(render->stats, &render->info);
 	else
-		json_builder_add_null_value(b);
-}
-
-static gint
-msb_http_cmp_int64(gconstpointer a, gconstpointer b)
-{
-	gint64 x = *(const gint64 *)a;
-	gint64 y = *(const gint64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* One entry per cached page: amount, size, pending and the sub-pages (0–99) present. */
-static void
-msb_http_add_pages(JsonBuilder *b, MsbTopic *topic)
-{
-	g_autoptr(GArray) nos = g_array_new(FALSE, FALSE, sizeof(gint64));
-	GHashTableIter iter;
-	gpointer value;
-	guint i = 0;
-
-	g_hash_table_iter_init(&iter, topic->sub_pages);
-	while (g_hash_table_iter_next(&iter, NULL, &value))
-		g_array_append_val(nos, ((MsbSubPage *)value)->no);
-	g_array_sort(nos, msb_http_cmp_int64);
-
-	json_builder_set_member_name(b, "pages");
-	json_builder_begin_array(b);
-	while (i < nos->len) {
-		gint64 page = g_array_index(nos, gint64, i) / 100;
-		gint64 amount = 0;
-		gint64 size = 0;
-		gint64 pending = 0;
-
-		json_builder_begin_object(b);
-		msb_http_add_int(b, "id", page);
-		json_builder_set_member_name(b, "subPages");
-		json_builder_begin_array(b);
-		for (; i < nos->len && g_array_index(nos, gint64, i) / 100 == page; i++) {
-			gint64 no = g_array_index(nos, gint64, i);
-			MsbSubPage *sp = g_hash_table_lookup(topic->sub_pages, &no);
-			amount += sp->n_loaded + sp->n_missing;
-			size += (gint64)sp->content_bytes;
-			pending += sp->n_pending;
-			json_builder_add_int_value(b, no % 100);
-		}
-		json_builder_end_array(b);
-		msb_http_add_int(b, "amount", amount);
-		msb_http_add_int(b, "size", size);
-		msb_http_add_int(b, "persist_size", pending);
-		json_builder_end_object(b);
-	}
-	json_builder_end_array(b);
+		render->body = msb_status_render_metrics(render->stats, &render->info);
+	g_main_context_invoke(context, msb_http_render_done_cb, render);
 }
 
 static void
-msb_http_add_subscribers(JsonBuilder *b, MsbTopic *topic, gint64 now)
+msb_http_stats_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 {
-	json_builder_set_member_name(b, "subscribers");
-	json_builder_begin_array(b);
-	for (guint q = 0; q < topic->queues->len; q++) {
-		MsbQueue *queue = g_ptr_array_index(topic->queues, q);
-		for (guint i = 0; i < queue->subscribers->len; i++) {
-			MsbSubscriber *sub = g_ptr_array_index(queue->subscribers, i);
-			g_autofree gchar *state_str = NULL;
+	MsbHttpWait *wait = user_data;
+	MsbHttp *http = wait->http;
+	MsbHttpRender *render = http->renders[wait->view];
 
-			if (sub->state == MSB_SUBSCRIBER_ON_DELIVERY)
-				state_str = g_strdup_printf("%.1fs %" G_GINT64_FORMAT,
-				                            (gdouble)(now - sub->last_update_us) /
-				                                    G_USEC_PER_SEC,
-				                            msb_id_set_count(&sub->in_flight));
-			json_builder_begin_object(b);
-			msb_http_add_int(b, "id", sub->id);
-			msb_http_add_int(b, "sessionId", sub->session->id);
-			msb_http_add_str(b, "queueId", queue->name);
-			msb_http_add_int(b, "deliveryState", sub->state);
-			msb_http_add_str(b, "deliveryStateStr",
-			                 state_str != NULL ? state_str : "Idle");
-			json_builder_end_object(b);
-		}
+	/* the first request answered by this collection starts the rendering, the others join */
+	if (render == NULL || render->stats != stats) {
+		MsbHttpInfo info;
+
+		if (render != NULL)
+			msb_http_render_unref(render);
+		msb_http_get_info(http, &info);
+		render = g_new0(MsbHttpRender, 1);
+		render->ref_count = 1;
+		render->http = http;
+		render->view = wait->view;
+		render->stats = msb_broker_stats_ref(stats);
+		render->info = info;
+		render->info.state = g_strdup(info.state);
+		render->info.persistence_url = g_strdup(info.persistence_url);
+		render->info.persistence_version = g_strdup(info.persistence_version);
+		render->info.persistence_error = g_strdup(info.persistence_error);
+		render->msgs = g_ptr_array_new_with_free_func(g_object_unref);
+		http->renders[wait->view] = render;
+		/* the thread's reference, dropped by msb_http_render_done_cb() */
+		g_ptr_array_add(http->rendering, render);
+		g_thread_pool_push(http->render_pool, msb_http_render_ref(render), NULL);
 	}
-	json_builder_end_array(b);
+	g_ptr_array_add(render->msgs, g_steal_pointer(&wait->msg));
 }
 
 static void
-msb_http_add_queue(JsonBuilder *b, MsbQueue *queue)
+msb_http_wait_free(MsbHttpWait *wait)
 {
-	const MsbIdSet *waiting = &queue->waiting;
-
-	json_builder_begin_object(b);
-	msb_http_add_str(b, "id", queue->name);
-	msb_http_add_int(b, "queueType", queue->type);
-	msb_http_add_int(b, "size", msb_id_set_count(waiting));
-	msb_http_add_int(b, "onDelivery", msb_queue_in_flight_count(queue));
-	msb_http_add_int(b, "subscribers", queue->subscribers->len);
-	json_builder_set_member_name(b, "data");
-	json_builder_begin_array(b);
-	if (msb_id_set_is_empty(waiting)) {
-		/* the empty-range form: {cursor, cursor - 1} (node.md §2.4) */
-		json_builder_begin_object(b);
-		msb_http_add_int(b, "fromId", msb_id_set_cursor(waiting));
-		msb_http_add_int(b, "toId", msb_id_set_cursor(waiting) - 1);
-		json_builder_end_object(b);
-	}
-	for (guint i = 0; i < msb_id_set_n_ranges(waiting); i++) {
-		const MsbIdRange *r = msb_id_set_range(waiting, i);
-		json_builder_begin_object(b);
-		msb_http_add_int(b, "fromId", r->from);
-		msb_http_add_int(b, "toId", r->to);
-		json_builder_end_object(b);
-	}
-	json_builder_end_array(b);
-	json_builder_end_object(b);
+	g_clear_object(&wait->msg);
+	g_free(wait);
 }
 
 static void
-msb_http_add_system(JsonBuilder *b)
+msb_http_msg_gone_cb(SoupServerMessage *msg, gpointer user_data)
 {
-	g_autofree gchar *meminfo = NULL;
-	gint64 total_kb = 0;
-	gint64 avail_kb = 0;
+	g_object_set_data(G_OBJECT(msg), MSB_HTTP_GONE, GINT_TO_POINTER(1));
+}
 
-	if (g_file_get_contents("/proc/meminfo", &meminfo, NULL, NULL)) {
-		g_auto(GStrv) lines = g_strsplit(meminfo, "\n", -1);
-		for (guint i = 0; lines[i] != NULL; i++) {
-			if (g_str_has_prefix(lines[i], "MemTotal:"))
-				total_kb = g_ascii_strtoll(lines[i] + 9, NULL, 10);
-			else if (g_str_has_prefix(lines[i], "MemAvailable:"))
-				avail_kb = g_ascii_strtoll(lines[i] + 13, NULL, 10);
-		}
-	}
-	json_builder_set_member_name(b, "system");
-	json_builder_begin_object(b);
-	msb_http_add_int(b, "usedmem", (total_kb - avail_kb) * 1024);
-	msb_http_add_int(b, "totalmem", total_kb * 1024);
-	json_builder_end_object(b);
+static void
+msb_http_read_state(MsbHttp *http, SoupServerMessage *msg, MsbHttpView view)
+{
+	MsbHttpWait *wait = g_new0(MsbHttpWait, 1);
+
+	wait->http = http;
+	wait->view = view;
+	wait->msg = g_object_ref(msg);
+	/* a paused message whose connection closes must not be answered (nor unpaused) */
+	g_signal_connect(msg, "finished", G_CALLBACK(msb_http_msg_gone_cb), NULL);
+	if (g_signal_lookup("disconnected", SOUP_TYPE_SERVER_MESSAGE) != 0)
+		g_signal_connect(msg, "disconnected", G_CALLBACK(msb_http_msg_gone_cb), NULL);
+	soup_server_message_pause(msg);
+	msb_stats_reader_request(http->reader, msb_http_stats_ready_cb, wait,
+	                         (GDestroyNotify)msb_http_wait_free);
 }
 
 static void
 msb_http_status(MsbHttp *http, SoupServerMessage *msg)
 {
-	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(GPtrArray) topics = msb_broker_list_topics(http->broker);
-	g_autoptr(GPtrArray) sessions = msb_broker_list_sessions(http->broker);
-	gint64 generation = (gint64)msb_broker_get_state_generation(http->broker);
-	gint64 now = g_get_monotonic_time();
-	MsbHttpInfo info;
-
-	msb_http_get_info(http, &info);
-	json_builder_begin_object(b);
-
-	json_builder_set_member_name(b, "topics");
-	json_builder_begin_object(b);
-	msb_http_add_int(b, "snapshotId", generation);
-	json_builder_set_member_name(b, "items");
-	json_builder_begin_array(b);
-	for (guint t = 0; t < topics->len; t++) {
-		MsbTopic *topic = g_ptr_array_index(topics, t);
-		json_builder_begin_object(b);
-		msb_http_add_str(b, "id", topic->name);
-		msb_http_add_int(b, "messageId", topic->next_id);
-		msb_http_add_int(b, "persistSize", topic->pending_count);
-		json_builder_set_member_name(b, "persist");
-		json_builder_add_boolean_value(b, topic->persist);
-		msb_http_add_int(b, "deleted", 0);
-		msb_http_add_int(b, "messagesPublished", (gint64)topic->messages_published);
-		msb_http_add_int(b, "messagesLost", (gint64)topic->messages_lost);
-		msb_http_add_pages(b, topic);
-		msb_http_add_subscribers(b, topic, now);
-		json_builder_end_object(b);
-	}
-	json_builder_end_array(b);
-	json_builder_end_object(b);
-
-	json_builder_set_member_name(b, "queues");
-	json_builder_begin_object(b);
-	for (guint t = 0; t < topics->len; t++) {
-		MsbTopic *topic = g_ptr_array_index(topics, t);
-		json_builder_set_member_name(b, topic->name);
-		json_builder_begin_object(b);
-		msb_http_add_int(b, "snapshotId", generation);
-		json_builder_set_member_name(b, "queues");
-		json_builder_begin_array(b);
-		for (guint q = 0; q < topic->queues->len; q++)
-			msb_http_add_queue(b, g_ptr_array_index(topic->queues, q));
-		json_builder_end_array(b);
-		json_builder_end_object(b);
-	}
-	json_builder_end_object(b);
-
-	json_builder_set_member_name(b, "sessions");
-	json_builder_begin_object(b);
-	msb_http_add_int(b, "snapshotId", generation);
-	json_builder_set_member_name(b, "items");
-	json_builder_begin_array(b);
-	for (guint i = 0; i < sessions->len; i++) {
-		MsbSession *session = g_ptr_array_index(sessions, i);
-		g_autofree gchar *type = g_strdup_printf("tcp[%d]", session->protocol_version);
-		json_builder_begin_object(b);
-		msb_http_add_int(b, "id", session->id);
-		msb_http_add_str(b, "name", session->name);
-		msb_http_add_str(b, "namespace", "default");
-		msb_http_add_str(b, "type", type);
-		msb_http_add_str(b, "ip", session->peer);
-		msb_http_add_str(b, "version", session->version);
-		msb_http_add_str(b, "envInfo", session->env_info);
-		msb_http_add_int(b, "publishes", (gint64)session->publishes);
-		json_builder_end_object(b);
-	}
-	json_builder_end_array(b);
-	json_builder_end_object(b);
-
-	msb_http_add_system(b);
-	msb_http_add_str(b, "persistenceVersion", info.persistence_version);
-	msb_http_add_str(b, "version", MSB_VERSION);
-	msb_http_add_str(b, "state", info.state);
-
-	json_builder_set_member_name(b, "persistence");
-	json_builder_begin_object(b);
-	msb_http_add_str(b, "url", info.persistence_url);
-	json_builder_set_member_name(b, "up");
-	json_builder_add_boolean_value(b, info.persistence_up);
-	msb_http_add_str(b, "lastError", info.persistence_error);
-	msb_http_add_int(b, "pendingMessages", msb_broker_get_pending_count(http->broker));
-	msb_http_add_int(b, "pendingBytes", msb_broker_get_pending_bytes(http->broker));
-	msb_http_add_int(b, "oldestPendingAgeMs", info.oldest_pending_age_us / 1000);
-	msb_http_add_int(b, "saves", (gint64)info.saves);
-	msb_http_add_int(b, "saveFailures", (gint64)info.save_failures);
-	msb_http_add_int(b, "loads", (gint64)info.loads);
-	msb_http_add_int(b, "loadFailures", (gint64)info.load_failures);
-	msb_http_add_int(b, "damagedLoads", (gint64)info.damaged_loads);
-	msb_http_add_int(b, "snapshots", (gint64)info.snapshots);
-	msb_http_add_int(b, "snapshotFailures", (gint64)info.snapshot_failures);
-	json_builder_end_object(b);
-
-	json_builder_end_object(b);
-	msb_http_reply_json(msg, SOUP_STATUS_OK, b);
-}
-
-/* ---- /metrics ---- */
-
-/* one sample per topic: name{namespace="default",topic="..."} value */
-static void
-msb_http_topic_metric(GString *out, GPtrArray *topics, const gchar *name, const gchar *help,
-                      gint64 (*get)(MsbTopic *topic))
-{
-	msb_metrics_header(out, name, "gauge", help);
-	for (guint t = 0; t < topics->len; t++) {
-		MsbTopic *topic = g_ptr_array_index(topics, t);
-		g_string_append_printf(out, "%s{namespace=\"default\",topic=\"", name);
-		msb_metrics_append_label(out, topic->name);
-		g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n", get(topic));
-	}
-}
-
-static gint64
-msb_http_topic_pending(MsbTopic *topic)
-{
-	return topic->pending_count;
-}
-
-static gint64
-msb_http_topic_bytes(MsbTopic *topic)
-{
-	return topic->cached_bytes;
-}
-
-static gint64
-msb_http_topic_messages(MsbTopic *topic)
-{
-	return topic->cached_messages;
-}
-
-static gint64
-msb_http_topic_next_id(MsbTopic *topic)
-{
-	return topic->next_id;
+	msb_http_read_state(http, msg, MSB_HTTP_VIEW_STATUS);
 }
 
 static void
 msb_http_metrics(MsbHttp *http, SoupServerMessage *msg)
 {
-	g_autoptr(GPtrArray) topics = msb_broker_list_topics(http->broker);
-	GString *out = g_string_new(NULL);
-	gint64 permanent_without_subscribers = 0;
-	gint64 topics_without_queues = 0;
-	gint64 oldest;
-	MsbHttpInfo info;
-
-	msb_http_get_info(http, &info);
-
-	msb_metrics_header(out, "topic_queue_size", "gauge", "Waiting messages of a queue");
-	for (guint t = 0; t < topics->len; t++) {
-		MsbTopic *topic = g_ptr_array_index(topics, t);
-		if (topic->queues->len == 0)
-			topics_without_queues++;
-		for (guint q = 0; q < topic->queues->len; q++) {
-			MsbQueue *queue = g_ptr_array_index(topic->queues, q);
-			if (!msb_queue_type_is_auto_delete(queue->type) &&
-			    queue->subscribers->len == 0)
-				permanent_without_subscribers++;
-			g_string_append(out, "topic_queue_size{namespace=\"default\",topic=\"");
-			msb_metrics_append_label(out, topic->name);
-			g_string_append(out, "\",queue=\"");
-			msb_metrics_append_label(out, queue->name);
-			g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n",
-			                       msb_id_set_count(&queue->waiting));
-		}
-	}
-	msb_http_topic_metric(out, topics, "topic_persist_queue_size",
-	                      "Messages of the topic waiting to be saved", msb_http_topic_pending);
-	msb_http_topic_metric(out, topics, "topic_data_size", "Bytes of message content in memory",
-	                      msb_http_topic_bytes);
-	msb_http_topic_metric(out, topics, "topic_messages_amount", "Messages in memory",
-	                      msb_http_topic_messages);
-	msb_http_topic_metric(out, topics, "topic_next_message_id",
-	                      "The id the next message of the topic gets", msb_http_topic_next_id);
-	msb_metrics_value(out, "permanent_queues_without_subscribers", "gauge",
-	                  "Permanent queues with no subscriber",
-	                  (guint64)permanent_without_subscribers);
-	msb_metrics_value(out, "topics_without_queues", "gauge", "Topics with no queue",
-	                  (guint64)topics_without_queues);
-	msb_metrics_header(out, "tcp_connections", "gauge", "Client connections");
-	g_string_append_printf(out, "tcp_connections{tcp_metric=\"count\"} %u\n",
-	                       info.tcp_connections);
-
-	msb_metrics_value(out, "msb_up", "gauge",
-	                  "1 once topics and queues are restored and clients served",
-	                  g_strcmp0(info.state, "running") == 0);
-	msb_metrics_value(out, "msb_persistence_up", "gauge",
-	                  "1 while the persistence service answers (always 0 in memory)",
-	                  info.persistence_up ? 1 : 0);
-	msb_metrics_value(out, "msb_persistence_pending_messages", "gauge",
-	                  "Messages waiting to be saved",
-	                  (guint64)msb_broker_get_pending_count(http->broker));
-	msb_metrics_value(out, "msb_persistence_pending_bytes", "gauge",
-	                  "Content bytes waiting to be saved",
-	                  (guint64)msb_broker_get_pending_bytes(http->broker));
-	oldest = info.oldest_pending_age_us;
-	msb_metrics_header(out, "msb_persistence_oldest_pending_seconds", "gauge",
-	                   "How long the oldest unsaved message has waited");
-	g_string_append_printf(out, "msb_persistence_oldest_pending_seconds %.3f\n",
-	                       (gdouble)oldest / G_USEC_PER_SEC);
-	msb_metrics_value(out, "msb_persistence_saves_total", "counter",
-	                  "Message saves acknowledged", info.saves);
-	msb_metrics_value(out, "msb_persistence_save_failures_total", "counter",
-	                  "Message saves that failed", info.save_failures);
-	msb_metrics_value(out, "msb_persistence_loads_total", "counter", "Sub-pages loaded back",
-	                  info.loads);
-	msb_metrics_value(out, "msb_persistence_load_failures_total", "counter",
-	                  "Sub-page loads that failed", info.load_failures);
-	msb_metrics_value(out, "msb_persistence_damaged_loads_total", "counter",
-	                  "Sub-page loads the service answered with DATA_LOSS (damaged on disk)",
-	                  info.damaged_loads);
-	msb_metrics_header(out, "msb_messages_lost_total", "counter",
-	                   "Messages queues waited for that persistence reported damaged and that "
-	                   "were skipped (OnDamagedMessages: skip)");
-	for (guint t = 0; t < topics->len; t++) {
-		MsbTopic *topic = g_ptr_array_index(topics, t);
-		g_string_append(out, "msb_messages_lost_total{topic=\"");
-		msb_metrics_append_label(out, topic->name);
-		g_string_append_printf(out, "\"} %" G_GUINT64_FORMAT "\n", topic->messages_lost);
-	}
-	msb_metrics_value(out, "msb_persistence_snapshots_total", "counter",
-	                  "Queue snapshots saved", info.snapshots);
-	msb_metrics_value(out, "msb_persistence_snapshot_failures_total", "counter",
-	                  "Queue snapshot saves that failed", info.snapshot_failures);
-	msb_http_reply(msg, SOUP_STATUS_OK, "text/plain; version=0.0.4", g_string_free(out, FALSE));
+	msb_http_read_state(http, msg, MSB_HTTP_VIEW_METRICS);
 }
 
 static void
@@ -499,6 +313,10 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->info_func = info_func;
 	http->info_data = user_data;
 	http->started_us = g_get_real_time();
+	http->reader = msb_stats_reader_new(broker);
+	http->context = g_main_context_ref_thread_default();
+	http->rendering = g_ptr_array_new();
+	http->render_pool = g_thread_pool_new(msb_http_render_thread, http->context, 1, TRUE, NULL);
 	return http;
 }
 
@@ -507,43 +325,43 @@ msb_http_free(MsbHttp *http)
 {
 	if (http == NULL)
 		return;
-	if (http->soup != NULL) {
-		soup_server_disconnect(http->soup);
-		g_clear_object(&http->soup);
+	g_clear_pointer(&http->server, msb_http_server_free);
+	/* renderings still queued or running finish, and answer nobody */
+	for (guint v = 0; v < G_N_ELEMENTS(http->renders); v++) {
+		if (http->renders[v] != NULL)
+			msb_http_render_unref(g_steal_pointer(&http->renders[v]));
 	}
+	for (guint i = 0; i < http->rendering->len; i++) {
+		MsbHttpRender *render = g_ptr_array_index(http->rendering, i);
+		render->http = NULL;
+		g_ptr_array_set_size(render->msgs, 0);
+	}
+	g_ptr_array_unref(http->rendering);
+	msb_stats_reader_free(http->reader);
+	g_thread_pool_free(http->render_pool, FALSE, TRUE);
+	g_main_context_unref(http->context);
 	g_free(http);
 }
 
 gboolean
-msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, GError **error)
+msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, const MsbHttpLimits *limits,
+                GError **error)
 {
-	g_autoptr(GInetAddress) inet = NULL;
-	g_autoptr(GSocketAddress) addr = NULL;
-	GSList *uris;
-
 	g_return_val_if_fail(http != NULL, FALSE);
-	g_return_val_if_fail(http->soup == NULL, FALSE);
+	g_return_val_if_fail(http->server == NULL, FALSE);
+	g_return_val_if_fail(limits != NULL, FALSE);
 
-	inet = g_inet_address_new_from_string(address);
-	if (inet == NULL) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-		            "ListenAddress %s is not an IP address", address);
-		return FALSE;
-	}
-	http->soup = soup_server_new("server-header", "my-service-bus/" MSB_VERSION, NULL);
-	soup_server_add_handler(http->soup, NULL, msb_http_handler, http, NULL);
-	addr = g_inet_socket_address_new(inet, port);
-	if (!soup_server_listen(http->soup, addr, 0, error)) {
+	http->server = msb_http_server_new("my-service-bus/" MSB_VERSION, limits);
+	soup_server_add_handler(msb_http_server_get_soup(http->server), NULL, msb_http_handler,
+	                        http, NULL);
+	if (!msb_http_server_listen(http->server, address, port, error)) {
 		g_prefix_error(error, "cannot listen for HTTP on %s:%u (HttpPort): ", address,
 		               port);
-		g_clear_object(&http->soup);
+		g_clear_pointer(&http->server, msb_http_server_free);
 		return FALSE;
 	}
-	uris = soup_server_get_uris(http->soup);
-	if (uris != NULL)
-		http->port = (guint16)g_uri_get_port(uris->data);
-	g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
-	g_message("HTTP (status, metrics) on %s:%u", address, http->port);
+	g_message("HTTP (status, metrics) on %s:%u", address,
+	          msb_http_server_get_port(http->server));
 	return TRUE;
 }
 
@@ -551,5 +369,5 @@ guint16
 msb_http_get_port(MsbHttp *http)
 {
 	g_return_val_if_fail(http != NULL, 0);
-	return http->port;
+	return http->server != NULL ? msb_http_server_get_port(http->server) : 0;
 }

@@ -7,7 +7,9 @@
 
 #include <gio/gio.h>
 
-#include "msb-broker.h"
+/* the broker is only handed on (to MsbStatsReader): no broker struct is read here */
+#include "msb-broker-stats.h"
+#include "msb-http-limits.h"
 
 G_BEGIN_DECLS
 
@@ -39,9 +41,10 @@ void
 msb_http_free(MsbHttp *http);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbHttp, msb_http_free)
 
-/* Port 0 picks a free one; see msb_http_get_port(). */
+/* Port 0 picks a free one; see msb_http_get_port(). @limits are copied. */
 gboolean
-msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, GError **error);
+msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, const MsbHttpLimits *limits,
+                GError **error);
 guint16
 msb_http_get_port(MsbHttp *http);
 

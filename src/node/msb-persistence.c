@@ -121,6 +121,15 @@ msb_persistence_unref(MsbPersistence *self)
 	g_free(self);
 }
 
+void
+msb_persistence_set_options(MsbPersistence *self, gint64 eventually_persistence_delay_us,
+                            gboolean compressed)
+{
+	g_return_if_fail(self != NULL);
+	self->delay_us = eventually_persistence_delay_us;
+	self->compressed = compressed;
+}
+
 MsbPersistence *
 msb_persistence_new(const gchar *url, gint64 eventually_persistence_delay_us, gboolean compressed,
                     GError **error)

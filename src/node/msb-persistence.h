@@ -25,6 +25,10 @@ msb_persistence_new(const gchar *url, gint64 eventually_persistence_delay_us, gb
                     GError **error);
 void
 msb_persistence_free(MsbPersistence *self);
+/* Settings reloaded at run time (SIGHUP): they apply to the next saves. */
+void
+msb_persistence_set_options(MsbPersistence *self, gint64 eventually_persistence_delay_us,
+                            gboolean compressed);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbPersistence, msb_persistence_free)
 
 /* What a load that the service answers with DATA_LOSS does (OnDamagedMessages), default skip. */

@@ -9,20 +9,22 @@
 
 #include "msb-server.h"
 
-#include <gio/gunixsocketaddress.h>
-#include <glib/gstdio.h>
-#include <sys/stat.h>
-
 #include "msb-broker.h"
 #include "msb-connection.h"
 #include "msb-http.h"
+#include "msb-memory.h"
+#include "msb-listener.h"
 #include "msb-persistence.h"
+#include "msb-rate-limit.h"
 #include "msb-session.h"
+#include "msb-wire.h"
 
 /* graceful shutdown: how long in-flight batches get to be confirmed */
 #define MSB_SERVER_DRAIN_TIMEOUT_US (1 * G_USEC_PER_SEC)
 /* graceful shutdown: how long pending messages and the final snapshot get to be saved */
 #define MSB_SERVER_SAVE_TIMEOUT_US (30 * G_USEC_PER_SEC)
+/* refused and timed-out connections are logged at most this often (per kind) */
+#define MSB_SERVER_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
 
 struct _MsbServer {
 	MsbSettings *settings; /* not owned */
@@ -32,13 +34,16 @@ struct _MsbServer {
 	GSourceFunc listening;
 	gpointer listening_data;
 	gboolean stopping;
-	GSocketService *service;
+	MsbListener *listener;
 	guint16 tcp_port;
-	gchar *unix_path;        /* the socket file we created, removed at exit */
+	gsize incomplete_bytes; /* bytes of unfinished packets over all connections */
+	MsbRateLimit refused_log;
+	MsbRateLimit deadline_log;
 	GHashTable *connections; /* MsbConnection* → itself, one reference each */
 	GPtrArray *dirty;        /* MsbConnection* with output to flush (references) */
 	guint flush_idle_id;
 	guint tick_id;
+	MsbMemory memory;
 	guint shutdown_id;
 	gint64 shutdown_started_us;
 	GSourceFunc shutdown_done;
@@ -102,6 +107,9 @@ msb_server_connection_closed_cb(MsbConnection *conn, gpointer user_data)
 	MsbServer *server = user_data;
 
 	g_hash_table_remove(server->connections, conn);
+	/* a descriptor is free again: accepting may have paused at the open-files limit */
+	if (server->listener != NULL)
+		msb_listener_resume(server->listener);
 }
 
 static void
@@ -113,25 +121,72 @@ msb_server_input_done_cb(MsbConnection *conn, gpointer user_data)
 	msb_server_flush_all(server);
 }
 
-static gboolean
-msb_server_incoming_cb(GSocketService *service, GSocketConnection *sockconn, GObject *source,
-                       gpointer user_data)
+/* Over MaxConnections: a Reject saying why (a C# client stops at it, a Rust one ignores it and
+ * sees the close), then the close. Nothing is read, so this costs no session. */
+static void
+msb_server_refuse(MsbServer *server, GSocket *socket)
+{
+	MsbBuf reject;
+	guint64 suppressed = 0;
+
+	msb_buf_init(&reject, 64);
+	msb_wire_put_reject(&reject, "Too many connections (MaxConnections); try again later");
+	(void)g_socket_send(socket, (const gchar *)msb_buf_head(&reject), msb_buf_pending(&reject),
+	                    NULL, NULL);
+	msb_buf_clear(&reject);
+	(void)g_socket_close(socket, NULL);
+	if (msb_rate_limit_check(&server->refused_log, &suppressed))
+		g_warning("refusing new connections: MaxConnections (%" G_GINT64_FORMAT
+		          ") are open (%" G_GUINT64_FORMAT " more refused in the last %d s)",
+		          server->settings->max_connections, suppressed,
+		          (gint)(MSB_SERVER_LOG_INTERVAL_US / G_USEC_PER_SEC));
+}
+
+static void
+msb_server_accepted_cb(GSocket *socket, gpointer user_data)
 {
 	MsbServer *server = user_data;
 	MsbConnectionHooks hooks = {
 	        .closed = msb_server_connection_closed_cb,
 	        .input_done = msb_server_input_done_cb,
 	};
+	g_autoptr(GSocketConnection) sockconn = NULL;
 	MsbConnection *conn;
 
 	if (server->shutdown_id != 0) {
-		(void)g_io_stream_close(G_IO_STREAM(sockconn), NULL, NULL);
-		return TRUE;
+		(void)g_socket_close(socket, NULL);
+		return;
 	}
+	if (g_hash_table_size(server->connections) >= (guint64)server->settings->max_connections) {
+		msb_server_refuse(server, socket);
+		return;
+	}
+	sockconn = g_socket_connection_factory_create_connection(socket);
 	conn = msb_connection_new(sockconn, server->broker, server->settings->max_packet_size,
 	                          server->settings->send_buffer_size, &hooks, server);
+	msb_connection_set_incomplete_limit(conn, &server->incomplete_bytes,
+	                                    (gsize)server->settings->max_incomplete_packets_size);
 	g_hash_table_add(server->connections, conn);
-	return TRUE;
+}
+
+/* The connection's deadlines: a Greeting soon after connecting, and every packet received whole
+ * soon after its first bytes. NULL when it may stay. */
+static const gchar *
+msb_server_check_deadlines(MsbServer *server, MsbConnection *conn, gint64 now)
+{
+	const MsbSettings *settings = server->settings;
+	MsbSession *session = msb_connection_get_session(conn);
+	gint64 incomplete_since = msb_connection_get_incomplete_since(conn);
+
+	/* clients ping every 3 s; silence means a dead peer (protocol.md §5.4) */
+	if (now - msb_connection_get_last_receive(conn) > settings->connection_timeout_us)
+		return "nothing received within ConnectionTimeout";
+	if (session != NULL && !session->greeted &&
+	    now - msb_connection_get_connected_at(conn) > settings->greeting_timeout_us)
+		return "no Greeting within GreetingTimeout";
+	if (incomplete_since != 0 && now - incomplete_since > settings->packet_receive_timeout_us)
+		return "a packet was not received whole within PacketReceiveTimeout";
+	return NULL;
 }
 
 static gboolean
@@ -139,22 +194,38 @@ msb_server_tick_cb(gpointer user_data)
 {
 	MsbServer *server = user_data;
 	gint64 now = g_get_monotonic_time();
-	g_autoptr(GPtrArray) idle = g_ptr_array_new();
+	g_autoptr(GPtrArray) expired = g_ptr_array_new();
+	g_autoptr(GPtrArray) reasons = g_ptr_array_new();
 	GHashTableIter iter;
 	gpointer key;
 
 	g_hash_table_iter_init(&iter, server->connections);
 	while (g_hash_table_iter_next(&iter, &key, NULL)) {
-		/* clients ping every 3 s; silence means a dead peer (protocol.md §5.4) */
-		if (now - msb_connection_get_last_receive(key) >
-		    server->settings->connection_timeout_us)
-			g_ptr_array_add(idle, key);
+		const gchar *reason = msb_server_check_deadlines(server, key, now);
+
+		msb_connection_release_idle_buffers(key);
+		if (reason != NULL) {
+			g_ptr_array_add(expired, key);
+			g_ptr_array_add(reasons, (gpointer)reason);
+		}
 	}
-	for (guint i = 0; i < idle->len; i++)
-		msb_connection_close(g_ptr_array_index(idle, i),
-		                     "nothing received within ConnectionTimeout");
+	for (guint i = 0; i < expired->len; i++) {
+		MsbConnection *conn = g_ptr_array_index(expired, i);
+		const gchar *reason = g_ptr_array_index(reasons, i);
+		guint64 suppressed = 0;
+
+		/* a port scanner or a flood of half-open clients must not flood the log */
+		if (msb_rate_limit_check(&server->deadline_log, &suppressed))
+			g_message("%s: closing the connection: %s (%" G_GUINT64_FORMAT
+			          " more connections closed for a deadline in the last %d s)",
+			          msb_connection_get_peer(conn), reason, suppressed,
+			          (gint)(MSB_SERVER_LOG_INTERVAL_US / G_USEC_PER_SEC));
+		msb_connection_close(conn, reason);
+	}
 	msb_broker_tick(server->broker);
 	msb_server_flush_all(server);
+	/* after the tick's GC: a consumed backlog or a deleted queue is given back to the system */
+	msb_memory_maybe_trim(&server->memory);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -187,10 +258,9 @@ msb_server_load_sub_page_cb(MsbTopic *topic, gint64 sub_page_no, gpointer user_d
 		msb_broker_sub_page_load_failed(server->broker, topic, sub_page_no);
 }
 
-MsbServer *
-msb_server_new(const MsbSettings *settings, GError **error)
+static MsbBrokerConfig
+msb_server_broker_config(const MsbSettings *settings)
 {
-	MsbServer *server;
 	MsbBrokerConfig config = {
 	        .max_delivery_size = (gsize)settings->max_delivery_size,
 	        .delivery_timeout_us = settings->delivery_timeout_us,
@@ -201,6 +271,15 @@ msb_server_new(const MsbSettings *settings, GError **error)
 	        .persistence = settings->grpc_url != NULL,
 	        .max_pending_bytes = (gsize)settings->max_unsaved_size,
 	};
+
+	return config;
+}
+
+MsbServer *
+msb_server_new(const MsbSettings *settings, GError **error)
+{
+	MsbServer *server;
+	MsbBrokerConfig config = msb_server_broker_config(settings);
 	MsbBrokerCallbacks callbacks = {
 	        .output_ready = msb_server_output_ready_cb,
 	        .disconnect = msb_server_disconnect_cb,
@@ -228,7 +307,25 @@ msb_server_new(const MsbSettings *settings, GError **error)
 	server->connections = g_hash_table_new_full(g_direct_hash, g_direct_equal,
 	                                            (GDestroyNotify)msb_connection_unref, NULL);
 	server->dirty = g_ptr_array_new_with_free_func((GDestroyNotify)msb_connection_unref);
+	msb_memory_init(&server->memory);
+	server->refused_log = (MsbRateLimit)MSB_RATE_LIMIT_INIT(MSB_SERVER_LOG_INTERVAL_US);
+	server->deadline_log = (MsbRateLimit)MSB_RATE_LIMIT_INIT(MSB_SERVER_LOG_INTERVAL_US);
 	return server;
+}
+
+void
+msb_server_apply_settings(MsbServer *server)
+{
+	MsbBrokerConfig config;
+
+	g_return_if_fail(server != NULL);
+	/* ConnectionTimeout is read from the settings by every tick */
+	config = msb_server_broker_config(server->settings);
+	msb_broker_set_config(server->broker, &config);
+	if (server->persistence != NULL)
+		msb_persistence_set_options(server->persistence,
+		                            server->settings->eventually_persistence_delay_us,
+		                            server->settings->persist_compressed);
 }
 
 static void
@@ -250,16 +347,10 @@ msb_server_free(MsbServer *server)
 	g_clear_handle_id(&server->flush_idle_id, g_source_remove);
 	g_clear_handle_id(&server->tick_id, g_source_remove);
 	g_clear_handle_id(&server->shutdown_id, g_source_remove);
-	if (server->service != NULL) {
-		g_socket_service_stop(server->service);
-		g_socket_listener_close(G_SOCKET_LISTENER(server->service));
-		g_clear_object(&server->service);
-	}
+	if (server->listener != NULL)
+		msb_listener_close(server->listener);
 	msb_server_close_all(server, "broker stopped");
-	if (server->unix_path != NULL) {
-		(void)g_unlink(server->unix_path);
-		g_free(server->unix_path);
-	}
+	g_clear_pointer(&server->listener, msb_listener_free);
 	g_clear_pointer(&server->http, msb_http_free);
 	/* before the broker: calls still in flight must find it gone, not freed */
 	g_clear_pointer(&server->persistence, msb_persistence_free);
@@ -267,34 +358,6 @@ msb_server_free(MsbServer *server)
 	g_hash_table_unref(server->connections);
 	msb_broker_free(server->broker);
 	g_free(server);
-}
-
-static gboolean
-msb_server_add_unix(MsbServer *server, const gchar *path, GError **error)
-{
-	g_autoptr(GSocketAddress) addr = NULL;
-	GStatBuf st;
-
-	/* a socket file left by a broker that did not exit cleanly would make bind() fail */
-	if (g_lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-			            "ListenUnixSocket %s exists and is not a socket; remove it or "
-			            "choose another path",
-			            path);
-			return FALSE;
-		}
-		(void)g_unlink(path);
-	}
-	addr = g_unix_socket_address_new(path);
-	if (!g_socket_listener_add_address(G_SOCKET_LISTENER(server->service), addr,
-	                                   G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL,
-	                                   NULL, error)) {
-		g_prefix_error(error, "cannot listen on Unix socket %s: ", path);
-		return FALSE;
-	}
-	server->unix_path = g_strdup(path);
-	return TRUE;
 }
 
 static void
@@ -313,42 +376,65 @@ msb_server_http_info_cb(MsbHttpInfo *info, gpointer user_data)
 	}
 }
 
-/* Bind the client listeners: only once topics and queues are restored (node.md §4.1). */
+/*
+ * Bind the client sockets at start, so that a port or Unix socket in use fails the start at once
+ * rather than after a restore; they listen only from msb_server_listen_clients() on, and a client
+ * connecting before that is refused as if nothing were bound.
+ */
 static gboolean
-msb_server_listen_clients(MsbServer *server, GError **error)
+msb_server_bind_clients(MsbServer *server, GError **error)
 {
 	g_autoptr(GInetAddress) inet = NULL;
-	g_autoptr(GSocketAddress) addr = NULL;
-	g_autoptr(GSocketAddress) effective = NULL;
+	g_autoptr(GError) error_local = NULL;
 	const MsbSettings *settings = server->settings;
 
-	server->service = g_socket_service_new();
+	server->listener =
+	        msb_listener_new(settings->listen_backlog, msb_server_accepted_cb, server);
 	inet = g_inet_address_new_from_string(settings->listen_address);
 	if (inet == NULL) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 		            "ListenAddress %s is not an IP address", settings->listen_address);
 		return FALSE;
 	}
-	addr = g_inet_socket_address_new(inet, settings->tcp_port);
-	if (!g_socket_listener_add_address(G_SOCKET_LISTENER(server->service), addr,
-	                                   G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
-	                                   &effective, error)) {
-		g_prefix_error(error,
-		               "cannot listen on %s:%u (TcpPort): ", settings->listen_address,
-		               settings->tcp_port);
+	if (!msb_listener_add_inet(server->listener, inet, settings->tcp_port, &server->tcp_port,
+	                           &error_local)) {
+		if (g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+			g_set_error(
+			        error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+			        "cannot listen on %s:%u: port %u is in use (another "
+			        "my-service-bus?); stop that process or choose another port with "
+			        "TcpPort or --tcp-port",
+			        settings->listen_address, settings->tcp_port, settings->tcp_port);
+		else
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			            "cannot listen on %s:%u (TcpPort): %s",
+			            settings->listen_address, settings->tcp_port,
+			            error_local->message);
 		return FALSE;
 	}
-	server->tcp_port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(effective));
 	if (settings->listen_unix_socket != NULL &&
-	    !msb_server_add_unix(server, settings->listen_unix_socket, error))
+	    !msb_listener_add_unix(server->listener, settings->listen_unix_socket, error)) {
+		g_prefix_error(error, "cannot listen on ListenUnixSocket %s: ",
+		               settings->listen_unix_socket);
 		return FALSE;
+	}
+	return TRUE;
+}
 
-	g_signal_connect(server->service, "incoming", G_CALLBACK(msb_server_incoming_cb), server);
-	g_socket_service_start(server->service);
+/* Serve clients: only once topics and queues are restored (node.md §4.1). */
+static gboolean
+msb_server_listen_clients(MsbServer *server, GError **error)
+{
+	const MsbSettings *settings = server->settings;
+
+	if (!msb_listener_start(server->listener, error))
+		return FALSE;
 	server->tick_id = g_timeout_add_seconds(1, msb_server_tick_cb, server);
-	g_message("listening on %s:%u%s%s", settings->listen_address, server->tcp_port,
-	          server->unix_path != NULL ? " and unix:" : "",
-	          server->unix_path != NULL ? server->unix_path : "");
+	g_message("listening on %s:%u%s%s (listen backlog %d, MaxConnections %" G_GINT64_FORMAT ")",
+	          settings->listen_address, server->tcp_port,
+	          settings->listen_unix_socket != NULL ? " and unix:" : "",
+	          settings->listen_unix_socket != NULL ? settings->listen_unix_socket : "",
+	          msb_listener_get_backlog(server->listener), settings->max_connections);
 	if (server->listening != NULL)
 		server->listening(server->listening_data);
 	return TRUE;
@@ -379,10 +465,13 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 	settings = server->settings;
 	server->listening = listening;
 	server->listening_data = listening_data;
+	if (!msb_server_bind_clients(server, error))
+		return FALSE;
 
 	/* HTTP first: it answers (status, metrics) before clients are served */
 	server->http = msb_http_new(server->broker, msb_server_http_info_cb, server);
-	if (!msb_http_listen(server->http, settings->listen_address, settings->http_port, error))
+	if (!msb_http_listen(server->http, settings->listen_address, settings->http_port,
+	                     &settings->http, error))
 		return FALSE;
 	if (server->persistence != NULL) {
 		msb_persistence_start(server->persistence, server->broker, msb_server_restored_cb,
@@ -438,12 +527,8 @@ msb_server_shutdown(MsbServer *server, GSourceFunc done, gpointer done_data)
 		return;
 	server->stopping = TRUE;
 	g_message("shutdown: no longer accepting connections or publishes");
-	if (server->service != NULL) {
-		g_socket_service_stop(server->service);
-		g_socket_listener_close(G_SOCKET_LISTENER(server->service));
-	}
-	if (server->unix_path != NULL)
-		(void)g_unlink(server->unix_path);
+	if (server->listener != NULL)
+		msb_listener_close(server->listener);
 	msb_broker_begin_shutdown(server->broker);
 	server->shutdown_done = done;
 	server->shutdown_done_data = done_data;

@@ -32,6 +32,11 @@ msb_server_get_tcp_port(MsbServer *server);
 guint16
 msb_server_get_http_port(MsbServer *server);
 
+/* The settings passed to msb_server_new() were reloaded (msb_settings_reload()): apply the ones
+ * that may change at run time. */
+void
+msb_server_apply_settings(MsbServer *server);
+
 /* Stop accepting, refuse publishes, give in-flight batches a moment to be confirmed, close every
  * connection, then call @done. */
 void

@@ -9,7 +9,8 @@
  *
  * Shutdown (SIGTERM, SIGINT): no new calls; calls in flight (saves in the middle of an fsync)
  * get ShutdownTimeout to finish and are then cancelled; the store is closed once no handler
- * can touch it; exit 0. A second signal exits at once with status 1.
+ * can touch it; exit 0. A second signal exits at once with status 1. SIGHUP reads the settings
+ * file again and applies the keys that can change at run time (ShutdownTimeout).
  */
 #define G_LOG_DOMAIN "my-service-bus-persistence"
 
@@ -20,8 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "msb-config-diff.h"
 #include "msb-config.h"
 #include "msb-grpc-server.h"
+#include "msb-os-limits.h"
 #include "msb-persistence-http.h"
 #include "msb-persistence-service.h"
 #include "msb-persistence-settings.h"
@@ -48,7 +51,61 @@ typedef struct {
 	MsbStoreFault fault;
 	guint fault_nth;
 	gint fault_errno;
+	/* for SIGHUP: the file read at start (NULL: the default search) and what the command line
+	 * set, which a reload keeps */
+	const gchar *settings_path;
+	gboolean override_grpc_port;
+	gboolean override_http_port;
+	gboolean override_listen_address;
+	gboolean override_data_path;
+	gboolean override_unix_socket;
 } MsbMain;
+
+/* A reloaded file keeps what the command line overrode: those values are the current ones. */
+static void
+msb_main_keep_overrides(MsbMain *self, MsbPersistenceSettings *loaded)
+{
+	if (self->override_grpc_port)
+		loaded->grpc_port = self->settings->grpc_port;
+	if (self->override_http_port)
+		loaded->http_port = self->settings->http_port;
+	if (self->override_listen_address) {
+		g_free(loaded->listen_address);
+		loaded->listen_address = g_strdup(self->settings->listen_address);
+	}
+	if (self->override_data_path) {
+		g_free(loaded->data_path);
+		loaded->data_path = g_strdup(self->settings->data_path);
+	}
+	if (self->override_unix_socket) {
+		g_free(loaded->listen_unix_socket);
+		loaded->listen_unix_socket = g_strdup(self->settings->listen_unix_socket);
+	}
+}
+
+/* SIGHUP: read the settings file again and apply what can change at run time; a file with an
+ * error changes nothing. */
+static gboolean
+msb_main_reload_cb(gpointer user_data)
+{
+	MsbMain *self = user_data;
+	g_autoptr(MsbPersistenceSettings) loaded = NULL;
+	g_autoptr(GPtrArray) changes = NULL;
+	g_autoptr(GError) error = NULL;
+
+	loaded = msb_persistence_settings_load(self->settings_path, &error);
+	if (loaded == NULL) {
+		g_warning("reload: %s; still running on the settings in use", error->message);
+		return G_SOURCE_CONTINUE;
+	}
+	for (guint i = 0; loaded->warnings != NULL && i < loaded->warnings->len; i++)
+		g_warning("reload: %s", (const gchar *)g_ptr_array_index(loaded->warnings, i));
+	msb_main_keep_overrides(self, loaded);
+	changes = msb_persistence_settings_reload(self->settings, loaded);
+	msb_config_log_changes(changes, loaded->source != NULL ? loaded->source
+	                                                       : "the built-in default settings");
+	return G_SOURCE_CONTINUE;
+}
 
 static void
 msb_main_recovered_cb(GObject *source, GAsyncResult *result, gpointer user_data);
@@ -260,6 +317,8 @@ main(int argc, char **argv)
 	if (!msb_main_check_port("--grpc-port", grpc_port, &settings->grpc_port) ||
 	    !msb_main_check_port("--http-port", http_port, &settings->http_port))
 		return 2;
+	self.override_grpc_port = grpc_port >= 0;
+	self.override_http_port = http_port >= 0;
 	if (listen_address != NULL) {
 		g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(listen_address);
 
@@ -272,15 +331,18 @@ main(int argc, char **argv)
 		}
 		g_free(settings->listen_address);
 		settings->listen_address = g_steal_pointer(&listen_address);
+		self.override_listen_address = TRUE;
 	}
 	if (data_path != NULL) {
 		g_free(settings->data_path);
 		settings->data_path = g_steal_pointer(&data_path);
+		self.override_data_path = TRUE;
 	}
 	if (unix_socket != NULL) {
 		g_free(settings->listen_unix_socket);
 		settings->listen_unix_socket =
 		        unix_socket[0] != '\0' ? g_steal_pointer(&unix_socket) : NULL;
+		self.override_unix_socket = TRUE;
 	}
 	if (settings->grpc_port != 0 && settings->grpc_port == settings->http_port) {
 		g_printerr("my-service-bus-persistence: the gRPC and HTTP ports are both %u; "
@@ -303,6 +365,8 @@ main(int argc, char **argv)
 		g_message("settings: %s", shown);
 	}
 
+	(void)msb_os_limits_raise_nofile();
+
 	if (g_mkdir_with_parents(settings->data_path, 0755) != 0) {
 		gint saved = errno;
 		g_printerr("my-service-bus-persistence: cannot create the data folder %s: %s\n",
@@ -311,6 +375,7 @@ main(int argc, char **argv)
 	}
 
 	self.settings = settings;
+	self.settings_path = settings_path;
 	self.store = msb_store_new(settings->data_path);
 	self.service = msb_persistence_service_new(self.store);
 	self.grpc = msb_grpc_server_new(MAX_RECEIVE_MESSAGE, MAX_WORKERS);
@@ -324,7 +389,7 @@ main(int argc, char **argv)
 	    (settings->listen_unix_socket != NULL &&
 	     !msb_grpc_server_add_unix(self.grpc, settings->listen_unix_socket, &error)) ||
 	    !msb_persistence_http_listen(self.http, settings->listen_address, settings->http_port,
-	                                 &bound_http, &error) ||
+	                                 &settings->http, &bound_http, &error) ||
 	    !msb_grpc_server_start(self.grpc, &error)) {
 		g_printerr("my-service-bus-persistence: %s\n", error->message);
 		msb_persistence_http_free(self.http);
@@ -347,6 +412,7 @@ main(int argc, char **argv)
 		msb_main_start_recovery_cb(&self);
 	g_unix_signal_add(SIGTERM, msb_main_signal_cb, &self);
 	g_unix_signal_add(SIGINT, msb_main_signal_cb, &self);
+	g_unix_signal_add(SIGHUP, msb_main_reload_cb, &self);
 	if (ready_file != NULL &&
 	    !msb_main_write_ready_file(ready_file, bound_grpc, bound_http, &error)) {
 		g_printerr("my-service-bus-persistence: cannot write --ready-file: %s\n",

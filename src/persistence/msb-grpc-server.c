@@ -18,15 +18,15 @@
 #include "msb-grpc-server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+
+#include "msb-socket-lock.h"
 
 /* calls requested in advance per method, so that a burst does not wait for a re-arm */
 #define REQUESTS_PER_METHOD   2
@@ -943,7 +943,6 @@ msb_grpc_server_add_tcp(MsbGrpcServer *server, const gchar *address, guint16 por
 gboolean
 msb_grpc_server_add_unix(MsbGrpcServer *server, const gchar *path, GError **error)
 {
-	g_autofree gchar *lock_path = NULL;
 	g_autofree gchar *target = NULL;
 	grpc_server_credentials *creds;
 	int fd;
@@ -955,31 +954,11 @@ msb_grpc_server_add_unix(MsbGrpcServer *server, const gchar *path, GError **erro
 	g_return_val_if_fail(server->lock_fd < 0, FALSE);
 	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
 
-	/* gRPC unlinks whatever is at the path and binds, so without this lock a second instance
-	 * would silently take the socket away from the first */
-	lock_path = g_strconcat(path, ".lock", NULL);
-	fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		gint saved = errno;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved),
-		            "Cannot create the lock file %s for the Unix socket %s: %s", lock_path,
-		            path, g_strerror(saved));
+	/* gRPC unlinks whatever is at the path and binds: the lock keeps a second instance from
+	 * silently taking the socket away from the first */
+	fd = msb_socket_lock_acquire(path, error);
+	if (fd < 0)
 		return FALSE;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		gint saved = errno;
-		close(fd);
-		if (saved == EWOULDBLOCK)
-			g_set_error(
-			        error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-			        "The Unix socket %s is served by another process (it holds %s); "
-			        "stop it or choose another ListenUnixSocket",
-			        path, lock_path);
-		else
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved),
-			            "Cannot lock %s: %s", lock_path, g_strerror(saved));
-		return FALSE;
-	}
 	target = g_strconcat("unix:", path, NULL);
 	creds = grpc_insecure_server_credentials_create();
 	bound = grpc_server_add_http2_port(server->server, target, creds);

@@ -10,6 +10,7 @@
 
 #include "msb-persistence-http.h"
 
+#include "msb-http-server.h"
 #include "msb-metrics.h"
 
 #include <json-glib/json-glib.h>
@@ -25,7 +26,7 @@ struct _MsbPersistenceHttp {
 	MsbPersistenceService *service;
 	MsbGrpcServer *grpc;
 	gchar *data_path;
-	SoupServer *server;
+	MsbHttpServer *server;
 	gint64 started_us; /* wall clock */
 	MsbPersistenceRecovery recovery;
 	gchar *recovery_error;
@@ -524,39 +525,32 @@ msb_persistence_http_new(MsbStore *store, MsbPersistenceService *service, MsbGrp
 	self->data_path = g_strdup(data_path);
 	self->started_us = g_get_real_time();
 	self->recovery = MSB_PERSISTENCE_RECOVERY_RUNNING;
-	self->server = soup_server_new("server-header", SERVICE_NAME "/" MSB_VERSION " ", NULL);
-	soup_server_add_handler(self->server, NULL, msb_http_handler, self, NULL);
 	return self;
 }
 
 gboolean
 msb_persistence_http_listen(MsbPersistenceHttp *self, const gchar *address, guint16 port,
-                            guint16 *bound_port, GError **error)
+                            const MsbHttpLimits *limits, guint16 *bound_port, GError **error)
 {
-	g_autoptr(GSocketAddress) addr = NULL;
-	GSList *uris;
-
 	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(self->server == NULL, FALSE);
 	g_return_val_if_fail(address != NULL, FALSE);
+	g_return_val_if_fail(limits != NULL, FALSE);
 	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
 
-	addr = g_inet_socket_address_new_from_string(address, port);
-	if (addr == NULL) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-		            "Cannot listen for HTTP on %s: not a numeric IP address", address);
-		return FALSE;
-	}
-	if (!soup_server_listen(self->server, addr, 0, error)) {
+	self->server = msb_http_server_new(SERVICE_NAME "/" MSB_VERSION, limits);
+	soup_server_add_handler(msb_http_server_get_soup(self->server), NULL, msb_http_handler,
+	                        self, NULL);
+	if (!msb_http_server_listen(self->server, address, port, error)) {
 		g_prefix_error(error,
 		               "Cannot listen for HTTP on %s port %u (choose another with HttpPort "
 		               "or --http-port): ",
 		               address, port);
+		g_clear_pointer(&self->server, msb_http_server_free);
 		return FALSE;
 	}
-	uris = soup_server_get_uris(self->server);
-	if (bound_port != NULL && uris != NULL)
-		*bound_port = (guint16)g_uri_get_port(uris->data);
-	g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+	if (bound_port != NULL)
+		*bound_port = msb_http_server_get_port(self->server);
 	return TRUE;
 }
 
@@ -575,10 +569,7 @@ msb_persistence_http_free(MsbPersistenceHttp *self)
 {
 	if (self == NULL)
 		return;
-	if (self->server != NULL) {
-		soup_server_disconnect(self->server);
-		g_object_unref(self->server);
-	}
+	msb_http_server_free(self->server);
 	g_free(self->data_path);
 	g_free(self->recovery_error);
 	g_free(self);

@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include "msb-grpc-server.h"
+#include "msb-http-limits.h"
 #include "msb-persistence-service.h"
 #include "msb-store.h"
 
@@ -26,10 +27,10 @@ typedef enum {
 MsbPersistenceHttp *
 msb_persistence_http_new(MsbStore *store, MsbPersistenceService *service, MsbGrpcServer *grpc,
                          const gchar *data_path);
-/* @port 0 picks a free port; *@bound_port gets it. */
+/* @port 0 picks a free port; *@bound_port gets it. @limits are copied. */
 gboolean
 msb_persistence_http_listen(MsbPersistenceHttp *http, const gchar *address, guint16 port,
-                            guint16 *bound_port, GError **error);
+                            const MsbHttpLimits *limits, guint16 *bound_port, GError **error);
 void
 msb_persistence_http_set_recovery(MsbPersistenceHttp *http, MsbPersistenceRecovery state,
                                   const gchar *error_message);

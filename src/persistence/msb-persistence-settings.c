@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "msb-config-diff.h"
 #include "msb-config-file.h"
 #include "msb-duration.h"
 
@@ -24,6 +25,11 @@ enum {
 	KEY_LISTEN_UNIX_SOCKET,
 	KEY_LISTEN_ADDRESS,
 	KEY_SHUTDOWN_TIMEOUT,
+	KEY_HTTP_MAX_BODY_SIZE,
+	KEY_HTTP_IDLE_TIMEOUT,
+	KEY_HTTP_REQUEST_TIMEOUT,
+	KEY_HTTP_MAX_CONNECTIONS,
+	KEY_HTTP_LISTEN_BACKLOG,
 	/* keys of the Rust service (persistence.md §10) that have no meaning here: warned about */
 	KEY_MAX_RESPONSE_RECORDS_AMOUNT,
 	KEY_DELETE_TOPIC_SECRET_KEY,
@@ -38,6 +44,9 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_LISTEN_UNIX_SOCKET, {"ListenUnixSocket", "listen_unix_socket", NULL}},
         {KEY_LISTEN_ADDRESS, {"ListenAddress", "listen_address", NULL}},
         {KEY_SHUTDOWN_TIMEOUT, {"ShutdownTimeout", "shutdown_timeout", NULL}},
+        MSB_HTTP_LIMITS_CONFIG_KEYS(KEY_HTTP_MAX_BODY_SIZE, KEY_HTTP_IDLE_TIMEOUT,
+                                    KEY_HTTP_REQUEST_TIMEOUT, KEY_HTTP_MAX_CONNECTIONS,
+                                    KEY_HTTP_LISTEN_BACKLOG),
         {KEY_MAX_RESPONSE_RECORDS_AMOUNT,
          {"MaxResponseRecordsAmount", "max_response_records_amount", NULL}},
         {KEY_DELETE_TOPIC_SECRET_KEY, {"DeleteTopicSecretKey", "delete_topic_secret_key", NULL}},
@@ -63,6 +72,7 @@ msb_persistence_settings_new_defaults(void)
 	settings->listen_unix_socket = NULL;
 	settings->listen_address = g_strdup(MSB_PERSISTENCE_DEFAULT_LISTEN_ADDRESS);
 	settings->shutdown_timeout_us = MSB_PERSISTENCE_DEFAULT_SHUTDOWN_TIMEOUT_US;
+	msb_http_limits_init(&settings->http, MSB_PERSISTENCE_DEFAULT_HTTP_MAX_BODY_SIZE);
 	return settings;
 }
 
@@ -122,6 +132,11 @@ warn_ignored(MsbConfigFile *cf)
 		                     "is no S3 cold tier)");
 }
 
+static const MsbHttpLimitKeys http_keys = {
+        KEY_HTTP_MAX_BODY_SIZE,   KEY_HTTP_IDLE_TIMEOUT,   KEY_HTTP_REQUEST_TIMEOUT,
+        KEY_HTTP_MAX_CONNECTIONS, KEY_HTTP_LISTEN_BACKLOG,
+};
+
 static MsbPersistenceSettings *
 settings_from_config(MsbConfigFile *cf, GError **error)
 {
@@ -156,6 +171,8 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 		return NULL;
 	if (!msb_config_file_get_duration(cf, KEY_SHUTDOWN_TIMEOUT, 0, MAX_DURATION_US,
 	                                  &settings->shutdown_timeout_us, error))
+		return NULL;
+	if (!msb_http_limits_read(&settings->http, cf, &http_keys, error))
 		return NULL;
 	warn_ignored(cf);
 
@@ -224,6 +241,36 @@ msb_persistence_settings_to_string(const MsbPersistenceSettings *settings)
 	msb_config_append_quoted(out, settings->listen_address != NULL
 	                                      ? settings->listen_address
 	                                      : MSB_PERSISTENCE_DEFAULT_LISTEN_ADDRESS);
-	g_string_append_printf(out, "\nShutdownTimeout: %s\n", st);
+	g_string_append_printf(out, "\nShutdownTimeout: %s", st);
+	msb_http_limits_append(&settings->http, out);
+	g_string_append_c(out, '\n');
 	return g_string_free(out, FALSE);
+}
+
+/*
+ * The settings the running service takes over from its file on SIGHUP
+ * (docs/persistence-service.md); every other key needs a restart. One line makes a setting
+ * reloadable, once whatever uses it reads the current value.
+ */
+static const MsbConfigReloadable persistence_settings_reloadable[] = {
+        MSB_CONFIG_RELOADABLE(MsbPersistenceSettings, "ShutdownTimeout", shutdown_timeout_us),
+};
+
+GPtrArray *
+msb_persistence_settings_reload(MsbPersistenceSettings *current,
+                                const MsbPersistenceSettings *loaded)
+{
+	g_autofree gchar *old_text = NULL;
+	g_autofree gchar *new_text = NULL;
+	GPtrArray *changes;
+
+	g_return_val_if_fail(current != NULL, NULL);
+	g_return_val_if_fail(loaded != NULL, NULL);
+
+	old_text = msb_persistence_settings_to_string(current);
+	new_text = msb_persistence_settings_to_string(loaded);
+	changes = msb_config_diff(old_text, new_text, persistence_settings_reloadable,
+	                          G_N_ELEMENTS(persistence_settings_reloadable));
+	msb_config_apply_changes(current, loaded, changes);
+	return changes;
 }

@@ -8,6 +8,8 @@
 
 #include <glib.h>
 
+#include "msb-http-limits.h"
+
 G_BEGIN_DECLS
 
 #define MSB_PERSISTENCE_DEFAULT_GRPC_PORT      7124
@@ -19,6 +21,8 @@ G_BEGIN_DECLS
 #define MSB_PERSISTENCE_SETTINGS_FILE_NAME ".myservicebus-persistence"
 /* the folder under $XDG_DATA_HOME that holds the data when DataPath is not set */
 #define MSB_PERSISTENCE_DATA_DIR_NAME "my-service-bus-persistence"
+/* HttpMaxBodySize: the service's HTTP port only answers GET, so no legal request has a body */
+#define MSB_PERSISTENCE_DEFAULT_HTTP_MAX_BODY_SIZE (64 * 1024)
 
 typedef struct {
 	/* the file the values were read from; NULL when running on built-in defaults */
@@ -35,6 +39,9 @@ typedef struct {
 	gchar *listen_unix_socket;  /* ListenUnixSocket: an extra gRPC listener; NULL = off */
 	gchar *listen_address;      /* ListenAddress (ours), default 0.0.0.0, for gRPC and HTTP */
 	gint64 shutdown_timeout_us; /* ShutdownTimeout (ours), default 5 s */
+	/* HttpMaxBodySize, HttpIdleTimeout, HttpRequestTimeout, HttpMaxConnections,
+	 * HttpListenBacklog: the limits of the HTTP port */
+	MsbHttpLimits http;
 } MsbPersistenceSettings;
 
 MsbPersistenceSettings *
@@ -61,6 +68,15 @@ msb_persistence_settings_load_from_data(const gchar *data, gsize len, const gcha
  * gives the same values back. */
 gchar *
 msb_persistence_settings_to_string(const MsbPersistenceSettings *settings);
+
+/*
+ * SIGHUP: compare @loaded (the file read again, command-line overrides applied) with @current,
+ * copy the settings that can change at run time into @current and return every change
+ * (MsbConfigChange*, see msb-config-diff.h; those with reloadable NULL need a restart).
+ */
+GPtrArray *
+msb_persistence_settings_reload(MsbPersistenceSettings *current,
+                                const MsbPersistenceSettings *loaded);
 
 void
 msb_persistence_settings_free(MsbPersistenceSettings *settings);

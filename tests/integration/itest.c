@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -129,20 +130,12 @@ itest_settings_has_key(const gchar *settings, const gchar *key)
 	return FALSE;
 }
 
-ItestBroker *
-itest_broker_new(const gchar *settings)
+void
+itest_broker_write_settings(ItestBroker *b, const gchar *settings)
 {
-	ItestBroker *b = g_new0(ItestBroker, 1);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GString) text = g_string_new("# written by the integration test harness\n");
 	g_autofree gchar *extra = NULL;
-
-	b->dir = g_dir_make_tmp("msb-itest-XXXXXX", &error);
-	g_assert_no_error(error);
-	b->settings_path = g_build_filename(b->dir, "settings.yaml", NULL);
-	b->ready_path = g_build_filename(b->dir, "ready", NULL);
-	b->log_path = g_build_filename(b->dir, "broker.log", NULL);
-	g_test_message("broker directory %s", b->dir);
 
 	if (settings != NULL) {
 		g_auto(GStrv) parts = g_strsplit(settings, "@DIR@", -1);
@@ -159,6 +152,21 @@ itest_broker_new(const gchar *settings)
 	g_string_append_c(text, '\n');
 	g_file_set_contents(b->settings_path, text->str, -1, &error);
 	g_assert_no_error(error);
+}
+
+ItestBroker *
+itest_broker_new(const gchar *settings)
+{
+	ItestBroker *b = g_new0(ItestBroker, 1);
+	g_autoptr(GError) error = NULL;
+
+	b->dir = g_dir_make_tmp("msb-itest-XXXXXX", &error);
+	g_assert_no_error(error);
+	b->settings_path = g_build_filename(b->dir, "settings.yaml", NULL);
+	b->ready_path = g_build_filename(b->dir, "ready", NULL);
+	b->log_path = g_build_filename(b->dir, "broker.log", NULL);
+	g_test_message("broker directory %s", b->dir);
+	itest_broker_write_settings(b, settings);
 	return b;
 }
 
@@ -177,13 +185,19 @@ itest_broker_exited_cb(GPid pid, gint status, gpointer user_data)
 static void
 itest_child_setup(gpointer user_data)
 {
-	pid_t parent = (pid_t)GPOINTER_TO_INT(user_data);
+	const ItestBroker *b = user_data;
 
 	/* Die with the test process, also when an assertion aborts it before teardown. Only
 	 * async-signal-safe calls here: this runs between fork() and exec(). */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
+	if (getppid() != b->parent_pid)
 		_exit(127);
+	if (b->nofile_limit > 0) {
+		struct rlimit rl = {(rlim_t)b->nofile_limit, (rlim_t)b->nofile_limit};
+
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(126);
+	}
 }
 
 void
@@ -209,6 +223,7 @@ itest_broker_spawn(ItestBroker *b, guint16 port)
 	b->exited = FALSE;
 	b->exit_expected = FALSE;
 	b->wait_status = 0;
+	b->parent_pid = getpid();
 	if (b->asan_options != NULL) {
 		const gchar *old = g_environ_getenv(envp, "ASAN_OPTIONS");
 		g_autofree gchar *value = old != NULL && *old != '\0'
@@ -221,9 +236,9 @@ itest_broker_spawn(ItestBroker *b, guint16 port)
 		g_assert_cmpint(log_fd, >=, 0);
 	}
 	g_spawn_async_with_pipes_and_fds(NULL, argv, (const gchar *const *)envp,
-	                                 G_SPAWN_DO_NOT_REAP_CHILD, itest_child_setup,
-	                                 GINT_TO_POINTER((gint)getpid()), -1, log_fd, log_fd, NULL,
-	                                 NULL, 0, &pid, NULL, NULL, NULL, &error);
+	                                 G_SPAWN_DO_NOT_REAP_CHILD, itest_child_setup, b, -1,
+	                                 log_fd, log_fd, NULL, NULL, 0, &pid, NULL, NULL, NULL,
+	                                 &error);
 	if (log_fd >= 0)
 		close(log_fd);
 	g_assert_no_error(error);

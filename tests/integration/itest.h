@@ -19,6 +19,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <sys/types.h>
 #include <json-glib/json-glib.h>
 
 #include "msb-client.h"
@@ -132,6 +133,9 @@ typedef struct {
 	/* set before starting: appended to $ASAN_OPTIONS for the broker (a memory measurement
 	 * needs a small quarantine: AddressSanitizer keeps freed memory resident in it) */
 	const gchar *asan_options;
+	/* set before starting: the broker's open-files limit, soft and hard (0: inherited) */
+	guint64 nofile_limit;
+	pid_t parent_pid; /* for the child set-up */
 } ItestBroker;
 
 /*
@@ -142,6 +146,9 @@ typedef struct {
  */
 ItestBroker *
 itest_broker_new(const gchar *settings);
+/* Write the settings file again as itest_broker_new() does (for a restart or a SIGHUP). */
+void
+itest_broker_write_settings(ItestBroker *b, const gchar *settings);
 /* Start on an ephemeral port (@port 0) or on @port, and wait until it is listening. */
 void
 itest_broker_start(ItestBroker *b, guint16 port);

@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "msb-config-diff.h"
 #include "msb-config-file.h"
 #include "msb-persistence-settings.h"
 
@@ -139,6 +140,42 @@ test_home_expansion(void)
 		g_unsetenv("HOME");
 }
 
+/* the HTTP port's limits: the same keys and checks as the broker's, a smaller body limit */
+static void
+test_http_limits(void)
+{
+	g_autoptr(MsbPersistenceSettings) defaults = msb_persistence_settings_new_defaults();
+	g_autoptr(MsbPersistenceSettings) s = NULL;
+
+	g_assert_cmpint(defaults->http.max_body_size, ==, 64 * 1024);
+	g_assert_cmpint(defaults->http.idle_timeout_us, ==, 60 * G_USEC_PER_SEC);
+	g_assert_cmpint(defaults->http.request_timeout_us, ==, 30 * G_USEC_PER_SEC);
+	g_assert_cmpint(defaults->http.max_connections, ==, 1024);
+	g_assert_cmpint(defaults->http.listen_backlog, ==, 4096);
+
+	s = load_ok("HttpMaxBodySize: 1 KiB\n"
+	            "http_idle_timeout: 250ms\n"
+	            "HttpRequestTimeout: 00:01:00\n"
+	            "http_max_connections: 3\n"
+	            "HttpListenBacklog: 77\n");
+	g_assert_cmpint(s->http.max_body_size, ==, 1024);
+	g_assert_cmpint(s->http.idle_timeout_us, ==, 250000);
+	g_assert_cmpint(s->http.request_timeout_us, ==, 60 * G_USEC_PER_SEC);
+	g_assert_cmpint(s->http.max_connections, ==, 3);
+	g_assert_cmpint(s->http.listen_backlog, ==, 77);
+
+	assert_fails("HttpMaxBodySize: lots\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1:", "HttpMaxBodySize", NULL);
+	assert_fails("HttpIdleTimeout: -1s\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpIdleTimeout",
+	             NULL);
+	assert_fails("HttpRequestTimeout: 0ms\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpRequestTimeout", NULL);
+	assert_fails("HttpMaxConnections: 0\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpMaxConnections", NULL);
+	assert_fails("HttpListenBacklog: 100000\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpListenBacklog", NULL);
+}
+
 static void
 test_bad_values(void)
 {
@@ -266,6 +303,33 @@ test_to_string(void)
 	g_assert_cmpstr(dback->data_path, ==, defaults->data_path);
 }
 
+/* SIGHUP: ShutdownTimeout applies at run time, DataPath and ports only after a restart */
+static void
+test_reload(void)
+{
+	g_autoptr(MsbPersistenceSettings) current =
+	        load_ok("DataPath: /tmp/a\nGrpcPort: 8001\nShutdownTimeout: 5s\n");
+	g_autoptr(MsbPersistenceSettings) loaded =
+	        load_ok("DataPath: /tmp/b\nGrpcPort: 8001\nShutdownTimeout: 2s\n");
+	g_autoptr(GPtrArray) changes = msb_persistence_settings_reload(current, loaded);
+	guint reloadable = 0;
+
+	g_assert_cmpuint(changes->len, ==, 2);
+	for (guint i = 0; i < changes->len; i++) {
+		const MsbConfigChange *c = g_ptr_array_index(changes, i);
+		if (g_strcmp0(c->key, "ShutdownTimeout") == 0) {
+			g_assert_nonnull(c->reloadable);
+			reloadable++;
+		} else {
+			g_assert_cmpstr(c->key, ==, "DataPath");
+			g_assert_null(c->reloadable);
+		}
+	}
+	g_assert_cmpuint(reloadable, ==, 1);
+	g_assert_cmpint(current->shutdown_timeout_us, ==, 2 * G_USEC_PER_SEC);
+	g_assert_cmpstr(current->data_path, ==, "/tmp/a");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -275,8 +339,10 @@ main(int argc, char **argv)
 	g_test_add_func("/persistence-settings/snake", test_snake);
 	g_test_add_func("/persistence-settings/home-expansion", test_home_expansion);
 	g_test_add_func("/persistence-settings/bad-values", test_bad_values);
+	g_test_add_func("/persistence-settings/http-limits", test_http_limits);
 	g_test_add_func("/persistence-settings/warnings", test_warnings);
 	g_test_add_func("/persistence-settings/search-order", test_search_order);
 	g_test_add_func("/persistence-settings/to-string", test_to_string);
+	g_test_add_func("/persistence-settings/reload", test_reload);
 	return g_test_run();
 }

@@ -87,6 +87,11 @@ assert_defaults(MsbSettings *settings)
 	g_assert_cmpuint(settings->http_port, ==, 6123);
 	g_assert_cmpint(settings->max_packet_size, ==, 4 * 4194304);
 	g_assert_cmpint(settings->send_buffer_size, ==, 4 * MIB);
+	g_assert_cmpint(settings->listen_backlog, ==, 0);
+	g_assert_cmpint(settings->max_connections, ==, 10000);
+	g_assert_cmpint(settings->greeting_timeout_us, ==, 5 * S);
+	g_assert_cmpint(settings->packet_receive_timeout_us, ==, 60 * S);
+	g_assert_cmpint(settings->max_incomplete_packets_size, ==, 256 * MIB);
 	g_assert_nonnull(settings->warnings);
 }
 
@@ -483,6 +488,50 @@ test_settings_packet_size(void)
 }
 
 static void
+test_settings_connection_limits(void)
+{
+	g_autoptr(MsbSettings) set = load_ok("ListenBacklog: 128\n"
+	                                     "MaxConnections: 2\n"
+	                                     "GreetingTimeout: 1.5s\n"
+	                                     "PacketReceiveTimeout: 500ms\n"
+	                                     "MaxIncompletePacketsSize: 32 MiB\n");
+	g_autoptr(MsbSettings) snake = load_ok("listen_backlog: 0\n"
+	                                       "max_connections: 2147483647\n"
+	                                       "max_incomplete_packets_size: 0\n");
+	g_autoptr(MsbSettings) big = load_ok("MaxPacketSize: 1 GiB\nMaxDeliverySize: 64 MiB\n");
+
+	g_assert_cmpint(set->listen_backlog, ==, 128);
+	g_assert_cmpint(set->max_connections, ==, 2);
+	g_assert_cmpint(set->greeting_timeout_us, ==, 1500 * 1000);
+	g_assert_cmpint(set->packet_receive_timeout_us, ==, 500 * 1000);
+	g_assert_cmpint(set->max_incomplete_packets_size, ==, 32 * MIB);
+	g_assert_cmpint(snake->listen_backlog, ==, 0);
+	g_assert_cmpint(snake->max_connections, ==, G_MAXINT32);
+	g_assert_cmpint(snake->max_incomplete_packets_size, ==, 0);
+	/* the default ceiling always leaves room for one whole packet */
+	g_assert_cmpint(big->max_incomplete_packets_size, ==, 1024 * MIB);
+
+	assert_fails("ListenBacklog: -1\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: ListenBacklog: ", NULL);
+	assert_fails("ListenBacklog: 65536\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: ListenBacklog: ", NULL);
+	assert_fails("MaxConnections: 0\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: MaxConnections: ", NULL);
+	assert_fails("MaxConnections: many\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: MaxConnections: ", NULL);
+	assert_fails("GreetingTimeout: 0\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: GreetingTimeout: ", NULL);
+	assert_fails("PacketReceiveTimeout: soon\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: PacketReceiveTimeout: ", NULL);
+	assert_fails("MaxIncompletePacketsSize: 1 MiB\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN
+	             ":1: MaxIncompletePacketsSize: \"1 MiB\" is below MaxPacketSize 16777216",
+	             NULL);
+	assert_fails("MaxIncompletePacketsSize: -5\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: MaxIncompletePacketsSize: ", NULL);
+}
+
+static void
 test_settings_legacy(void)
 {
 	g_autoptr(MsbSettings) settings = load_ok("GrpcUrl: http://127.0.0.1:7124\n"
@@ -617,7 +666,10 @@ test_settings_to_string(void)
 	                                        "QueueGcTimeout: 1.5s\n"
 	                                        "ListenUnixSocket: '/tmp/a \"b\" # c'\n"
 	                                        "DebugMode: true\n"
-	                                        "MaxDeliverySize: 1000\n");
+	                                        "MaxDeliverySize: 1000\n"
+	                                        "MaxConnections: 7\n"
+	                                        "GreetingTimeout: 2s\n"
+	                                        "MaxIncompletePacketsSize: 0\n");
 	MsbSettings *inputs[] = {defaults, custom};
 
 	for (guint i = 0; i < G_N_ELEMENTS(inputs); i++) {
@@ -646,6 +698,11 @@ test_settings_to_string(void)
 		g_assert_cmpint(a->max_packet_size, ==, b->max_packet_size);
 		g_assert_cmpint(a->send_buffer_size, ==, b->send_buffer_size);
 		g_assert_cmpint(a->on_damaged_messages, ==, b->on_damaged_messages);
+		g_assert_cmpint(a->listen_backlog, ==, b->listen_backlog);
+		g_assert_cmpint(a->max_connections, ==, b->max_connections);
+		g_assert_cmpint(a->greeting_timeout_us, ==, b->greeting_timeout_us);
+		g_assert_cmpint(a->packet_receive_timeout_us, ==, b->packet_receive_timeout_us);
+		g_assert_cmpint(a->max_incomplete_packets_size, ==, b->max_incomplete_packets_size);
 	}
 }
 
@@ -678,6 +735,76 @@ static const MsbConfigKey persistence_keys[] = {
         {PKEY_GRPC_PORT, {"GrpcPort", "grpc_port", NULL}},
         {PKEY_LEVEL, {"Level", NULL}},
 };
+
+/* the HTTP port's limits (msb-http-limits.c): defaults, both spellings, ranges */
+static void
+test_settings_http_limits(void)
+{
+	g_autoptr(MsbSettings) defaults = msb_settings_new_defaults();
+	g_autoptr(MsbSettings) pascal = NULL;
+	g_autoptr(MsbSettings) snake = NULL;
+	g_autoptr(MsbSettings) edges = NULL;
+
+	g_assert_cmpint(defaults->http.max_body_size, ==, 8 * MIB);
+	g_assert_cmpint(defaults->http.idle_timeout_us, ==, 60 * S);
+	g_assert_cmpint(defaults->http.request_timeout_us, ==, 30 * S);
+	g_assert_cmpint(defaults->http.max_connections, ==, 1024);
+	g_assert_cmpint(defaults->http.listen_backlog, ==, 4096);
+
+	pascal = load_ok("HttpMaxBodySize: 16 MiB\n"
+	                 "HttpIdleTimeout: 00:00:05\n"
+	                 "HttpRequestTimeout: 1.5s\n"
+	                 "HttpMaxConnections: 10\n"
+	                 "HttpListenBacklog: 128\n");
+	g_assert_cmpint(pascal->http.max_body_size, ==, 16 * MIB);
+	g_assert_cmpint(pascal->http.idle_timeout_us, ==, 5 * S);
+	g_assert_cmpint(pascal->http.request_timeout_us, ==, 1500000);
+	g_assert_cmpint(pascal->http.max_connections, ==, 10);
+	g_assert_cmpint(pascal->http.listen_backlog, ==, 128);
+
+	snake = load_ok("http_max_body_size: 1024\n"
+	                "http_idle_timeout: 500ms\n"
+	                "http_request_timeout: 2s\n"
+	                "http_max_connections: 1\n"
+	                "http_listen_backlog: 65535\n");
+	g_assert_cmpint(snake->http.max_body_size, ==, 1024);
+	g_assert_cmpint(snake->http.idle_timeout_us, ==, 500000);
+	g_assert_cmpint(snake->http.request_timeout_us, ==, 2 * S);
+	g_assert_cmpint(snake->http.max_connections, ==, 1);
+	g_assert_cmpint(snake->http.listen_backlog, ==, 65535);
+
+	/* 0 bytes: no request may have a body; the range ends are accepted */
+	edges = load_ok("HttpMaxBodySize: 0\nHttpMaxConnections: 1000000\nHttpListenBacklog: 1\n"
+	                "HttpIdleTimeout: 1ms\n");
+	g_assert_cmpint(edges->http.max_body_size, ==, 0);
+	g_assert_cmpint(edges->http.max_connections, ==, 1000000);
+	g_assert_cmpint(edges->http.listen_backlog, ==, 1);
+	g_assert_cmpint(edges->http.idle_timeout_us, ==, 1000);
+
+	assert_fails("HttpMaxBodySize: 2 GiB\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: HttpMaxBodySize: ", NULL);
+	assert_fails("HttpMaxBodySize: -1\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpMaxBodySize",
+	             NULL);
+	assert_fails("HttpMaxBodySize: 8 MB\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpMaxBodySize",
+	             NULL);
+	assert_fails("HttpIdleTimeout: 60\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpIdleTimeout",
+	             NULL);
+	assert_fails("HttpIdleTimeout: 0s\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpIdleTimeout",
+	             NULL);
+	assert_fails("# x\nHttpRequestTimeout: soon\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":2: HttpRequestTimeout: ", NULL);
+	assert_fails("HttpMaxConnections: 0\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpMaxConnections", NULL);
+	assert_fails("HttpMaxConnections: 1000001\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpMaxConnections", NULL);
+	assert_fails("HttpListenBacklog: 0\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpListenBacklog",
+	             NULL);
+	assert_fails("HttpListenBacklog: 65536\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpListenBacklog", NULL);
+	assert_fails("HttpListenBacklog: 10\nhttp_listen_backlog: 20\n",
+	             MSB_CONFIG_ERROR_DUPLICATE_KEY, "HttpListenBacklog", "http_listen_backlog",
+	             NULL);
+}
 
 static void
 test_config_file_generic(void)
@@ -795,11 +922,13 @@ main(int argc, char **argv)
 	g_test_add_func("/settings/bad-values", test_settings_bad_values);
 	g_test_add_func("/settings/grpc-url", test_settings_grpc_url);
 	g_test_add_func("/settings/packet-size", test_settings_packet_size);
+	g_test_add_func("/settings/connection-limits", test_settings_connection_limits);
 	g_test_add_func("/settings/legacy", test_settings_legacy);
 	g_test_add_func("/settings/unix-socket", test_settings_unix_socket);
 	g_test_add_func("/settings/search-order", test_settings_search_order);
 	g_test_add_func("/settings/to-string", test_settings_to_string);
 	g_test_add_func("/settings/on-damaged", test_settings_on_damaged);
+	g_test_add_func("/settings/http-limits", test_settings_http_limits);
 	g_test_add_func("/config-file/generic", test_config_file_generic);
 	g_test_add_func("/config-file/int64", test_config_file_int64);
 	return g_test_run();

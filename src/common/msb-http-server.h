@@ -1,0 +1,40 @@
+/*
+ * MsbHttpServer: the HTTP listener both programs share. It listens through an MsbListener (a
+ * backlog sized for reconnect storms, back-off at the open-files limit), hands the connections
+ * to a libsoup SoupServer, and enforces MsbHttpLimits on them: the body size limit (413), malformed
+ * Content-Length (400), the idle keep-alive timeout, the request deadline and the connection cap.
+ * The program adds its handlers to msb_http_server_get_soup().
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+
+#include "msb-http-limits.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MsbHttpServer MsbHttpServer;
+
+/* @name ("my-service-bus/1.0") is the Server header and names the listener in log lines. */
+MsbHttpServer *
+msb_http_server_new(const gchar *name, const MsbHttpLimits *limits);
+void
+msb_http_server_free(MsbHttpServer *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbHttpServer, msb_http_server_free)
+
+/* The SoupServer to add handlers to; owned by @self. */
+SoupServer *
+msb_http_server_get_soup(MsbHttpServer *self);
+
+/* Listen on a numeric IP @address; @port 0 picks a free port (see msb_http_server_get_port()). */
+gboolean
+msb_http_server_listen(MsbHttpServer *self, const gchar *address, guint16 port, GError **error);
+guint16
+msb_http_server_get_port(MsbHttpServer *self);
+
+/* Connections open now. */
+guint
+msb_http_server_get_n_connections(MsbHttpServer *self);
+
+G_END_DECLS

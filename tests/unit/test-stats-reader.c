@@ -1,0 +1,127 @@
+/*
+ * MsbStatsReader: requests share collections, and a request is answered only by a collection
+ * that started after it was made (so it sees what was done before it), while the broker keeps
+ * changing between the slices.
+ */
+#include "broker-fixture.h"
+#include "msb-stats-reader.h"
+
+typedef struct {
+	GPtrArray *answers; /* MsbBrokerStats*, one reference each */
+	guint destroyed;
+} Answers;
+
+static void
+ready_cb(MsbBrokerStats *stats, gpointer user_data)
+{
+	Answers *a = user_data;
+
+	g_ptr_array_add(a->answers, msb_broker_stats_ref(stats));
+}
+
+static void
+destroyed_cb(gpointer user_data)
+{
+	Answers *a = user_data;
+
+	a->destroyed++;
+}
+
+static gboolean
+has_topic(MsbBrokerStats *stats, const gchar *name)
+{
+	for (guint i = 0; i < stats->topics->len; i++) {
+		if (g_strcmp0(msb_broker_stats_topic(stats, i)->name, name) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static void
+test_reader_shares(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	g_autoptr(MsbStatsReader) reader = msb_stats_reader_new(fx->broker);
+	Answers a = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+
+	make_topic(fx, "orders");
+	/* five requests before the first slice runs: one collection answers them all */
+	for (guint i = 0; i < 5; i++)
+		msb_stats_reader_request(reader, ready_cb, &a, destroyed_cb);
+	while (a.answers->len < 5)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_cmpuint(msb_stats_reader_get_collections(reader), ==, 1);
+	for (guint i = 1; i < 5; i++)
+		g_assert_true(g_ptr_array_index(a.answers, i) == g_ptr_array_index(a.answers, 0));
+	g_assert_cmpuint(a.destroyed, ==, 5);
+	g_assert_true(has_topic(g_ptr_array_index(a.answers, 0), "orders"));
+	/* nothing runs once nobody waits */
+	g_assert_false(g_main_context_iteration(NULL, FALSE));
+	g_ptr_array_unref(a.answers);
+}
+
+static void
+test_reader_fresh(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	g_autoptr(MsbStatsReader) reader = msb_stats_reader_new(fx->broker);
+	Answers first = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+	Answers second = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref),
+	                  0};
+	guint64 collections;
+
+	/* enough topics that one collection takes several ~1 ms slices */
+	for (guint i = 0; i < 50000; i++) {
+		g_autofree gchar *name = g_strdup_printf("topic-%05u", i);
+		make_topic(fx, name);
+	}
+	msb_stats_reader_request(reader, ready_cb, &first, destroyed_cb);
+	g_main_context_iteration(NULL, TRUE); /* the first slice: the collection runs */
+	g_assert_cmpuint(first.answers->len, ==, 0);
+
+	/* made while it runs, after a change behind its cursor: the next collection answers */
+	make_topic(fx, "aaa-new");
+	msb_stats_reader_request(reader, ready_cb, &second, destroyed_cb);
+	msb_stats_reader_request(reader, ready_cb, &second, destroyed_cb);
+	while (second.answers->len < 2)
+		g_main_context_iteration(NULL, TRUE);
+	collections = msb_stats_reader_get_collections(reader);
+	g_assert_cmpuint(collections, ==, 2);
+	g_assert_cmpuint(first.answers->len, ==, 1);
+	g_assert_false(has_topic(g_ptr_array_index(first.answers, 0), "aaa-new"));
+	g_assert_true(has_topic(g_ptr_array_index(second.answers, 0), "aaa-new"));
+	g_assert_true(g_ptr_array_index(second.answers, 0) == g_ptr_array_index(second.answers, 1));
+	g_assert_cmpuint(((MsbBrokerStats *)g_ptr_array_index(second.answers, 0))->topics->len, ==,
+	                 50001);
+	g_ptr_array_unref(first.answers);
+	g_ptr_array_unref(second.answers);
+}
+
+/* Requests still waiting when the reader goes are dropped, not answered. */
+static void
+test_reader_free(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	MsbStatsReader *reader = msb_stats_reader_new(fx->broker);
+	Answers a = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+
+	make_topic(fx, "orders");
+	msb_stats_reader_request(reader, ready_cb, &a, destroyed_cb);
+	msb_stats_reader_free(reader);
+	g_assert_cmpuint(a.destroyed, ==, 1);
+	g_assert_false(g_main_context_iteration(NULL, FALSE));
+	g_assert_cmpuint(a.answers->len, ==, 0);
+	g_ptr_array_unref(a.answers);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+
+	g_test_add_func("/stats-reader/shares", test_reader_shares);
+	g_test_add_func("/stats-reader/fresh", test_reader_fresh);
+	g_test_add_func("/stats-reader/free", test_reader_free);
+
+	return g_test_run();
+}
