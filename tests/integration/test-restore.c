@@ -303,7 +303,7 @@ test_restore_many_topics(void)
 	itest_broker_start(b, 0);
 	g_test_message("restored in %.2f s", (gdouble)(g_get_monotonic_time() - start_us) / 1e6);
 	assert_restored(b, topics, 0);
-	/* the probes of several topics ran side by side */
+	/* the probes of several topics ran side by side (MSB_PERSISTENCE_RESTORE_CALLS) */
 	g_assert_cmpuint(itest_broker_log_count(b, "at most 16 at once"), ==, 1);
 	g_assert_cmpuint(itest_broker_log_count(b, "cannot tell which reserved ids"), ==, 0);
 
@@ -317,6 +317,7 @@ test_restore_many_topics(void)
 	itest_broker_spawn(b, 0);
 	ITEST_WAIT_FOR(count_probes(ps) >= probes_before + 10);
 	ptest_service_stop(ps, SIGKILL);
+	/* the kill came before the restore was done (it takes hundreds of calls) */
 	g_assert_false(itest_broker_is_running(b) &&
 	               g_file_test(b->ready_path, G_FILE_TEST_EXISTS));
 	ptest_service_start(ps, ps->grpc_port);
