@@ -27,6 +27,13 @@
 #define MSB_PERSISTENCE_DAMAGED_RETRY_MIN_MS 1000
 #define MSB_PERSISTENCE_DAMAGED_RETRY_MAX_MS 60000
 
+typedef struct _MsbRestore MsbRestore;
+
+static void
+msb_restore_unref(MsbRestore *restore);
+static void
+msb_restore_cancel(MsbRestore *restore);
+
 struct _MsbPersistence {
 	gint ref_count;
 	gboolean disposed;
@@ -41,15 +48,7 @@ struct _MsbPersistence {
 	gboolean restored;
 	GSourceFunc ready;
 	gpointer ready_data;
-	GPtrArray *restore_topics; /* MsbPersistTopicSnapshot* */
-	GArray *restore_max_ids;   /* gint64 per topic */
-	guint restore_index;
-	gint64 restore_probe_no;    /* the sub-page being probed */
-	gint restore_phase;         /* MSB_RESTORE_* (below) of the topic at restore_index */
-	gint64 restore_held;        /* highest id persistence holds below the reservation */
-	gint64 restore_verify_lo;   /* the lowest id of the range being verified */
-	gint64 restore_verify_from; /* the part of it asked for now (one page) */
-	GArray *restore_void_from; /* gint64 per topic: ids from here to the reservation are void */
+	MsbRestore *restore; /* the attempt whose probes run, NULL otherwise */
 	guint restore_retry_id;
 	guint restore_attempts;
 	guint restore_watch_id;    /* reports a restore call that waits for the service */
@@ -116,9 +115,7 @@ msb_persistence_unref(MsbPersistence *self)
 	g_signal_handlers_disconnect_by_data(self->client, self);
 	g_clear_object(&self->client);
 	g_clear_object(&self->cancellable);
-	g_clear_pointer(&self->restore_topics, g_ptr_array_unref);
-	g_clear_pointer(&self->restore_max_ids, g_array_unref);
-	g_clear_pointer(&self->restore_void_from, g_array_unref);
+	g_clear_pointer(&self->restore, msb_restore_unref);
 	g_free(self->version);
 	g_free(self->last_error);
 	g_free(self);
@@ -187,6 +184,8 @@ msb_persistence_free(MsbPersistence *self)
 	g_clear_handle_id(&self->tick_id, g_source_remove);
 	g_clear_handle_id(&self->drain_id, g_source_remove);
 	g_cancellable_cancel(self->cancellable);
+	if (self->restore != NULL)
+		msb_restore_cancel(self->restore);
 	/* let the cancelled calls report back, so that nothing they own is leaked at exit */
 	deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
 	if (self->ops > 0) {
@@ -763,10 +762,95 @@ msb_persistence_snapshot_wanted(MsbPersistence *self)
 
 /* ---- restore ---- */
 
+/*
+ * Restore calls in flight at once: the probes (below) of this many topics run side by side, each
+ * topic's own calls one after the other. As many as MsbPersistenceClient has worker threads
+ * (MAX_WORKERS there): more would only wait in its queue, where the wait counts against each
+ * call's deadline. One call at a time, a broker with 10,000 topics waited for 40,000 round trips
+ * after a crash before it bound its client port.
+ */
+#define MSB_PERSISTENCE_RESTORE_CALLS 16
+
+/*
+ * One attempt at restoring: the snapshot GetSnapshot answered and what the probes found, per
+ * topic. An attempt that fails is abandoned as a whole: its calls still in flight are cancelled
+ * and find it failed when they come back, and the retry starts afresh from GetSnapshot.
+ */
+struct _MsbRestore {
+	MsbPersistence *self; /* not a reference: every call of the attempt holds one on self */
+	GCancellable *cancellable;
+	GPtrArray *topics; /* MsbPersistTopicSnapshot* */
+	GArray *max_ids;   /* gint64 per topic: the highest id held from the reservation up */
+	GArray *void_from; /* gint64 per topic: ids from here to the reservation are void */
+	guint next_topic;  /* the first topic whose probes have not started */
+	guint n_probing;   /* topics being probed, each with one call in flight */
+	guint max_probing; /* the most at once, for the log */
+	guint64 calls;
+	gboolean failed;
+};
+
+/* The probes of one topic of @restore, one call at a time (a reference on @restore). */
+typedef struct {
+	MsbRestore *restore;
+	guint index;        /* of the topic in restore->topics */
+	gint phase;         /* MSB_RESTORE_* (below) */
+	gint64 probe_no;    /* the sub-page asked for */
+	gint64 held;        /* highest id persistence holds below the reservation */
+	gint64 verify_lo;   /* the lowest id of the range being verified */
+	gint64 verify_from; /* the part of it asked for now (one page) */
+} MsbRestoreProbe;
+
+static void
+msb_restore_clear(MsbRestore *restore)
+{
+	g_clear_object(&restore->cancellable);
+	g_clear_pointer(&restore->topics, g_ptr_array_unref);
+	g_clear_pointer(&restore->max_ids, g_array_unref);
+	g_clear_pointer(&restore->void_from, g_array_unref);
+}
+
+static void
+msb_restore_unref(MsbRestore *restore)
+{
+	g_rc_box_release_full(restore, (GDestroyNotify)msb_restore_clear);
+}
+
+static void
+msb_restore_cancel(MsbRestore *restore)
+{
+	g_cancellable_cancel(restore->cancellable);
+}
+
+static MsbRestore *
+msb_restore_new(MsbPersistence *self, GPtrArray *topics)
+{
+	MsbRestore *restore = g_rc_box_new0(MsbRestore);
+
+	restore->self = self;
+	restore->cancellable = g_cancellable_new();
+	restore->topics = topics;
+	restore->max_ids = g_array_sized_new(FALSE, FALSE, sizeof(gint64), topics->len);
+	restore->void_from = g_array_sized_new(FALSE, FALSE, sizeof(gint64), topics->len);
+	for (guint i = 0; i < topics->len; i++) {
+		gint64 none = -1;
+		gint64 nothing_void = G_MAXINT64;
+
+		g_array_append_val(restore->max_ids, none);
+		g_array_append_val(restore->void_from, nothing_void);
+	}
+	return restore;
+}
+
+static MsbPersistTopicSnapshot *
+msb_restore_probe_topic(MsbRestoreProbe *probe)
+{
+	return g_ptr_array_index(probe->restore->topics, probe->index);
+}
+
 static void
 msb_persistence_restore(MsbPersistence *self);
 static void
-msb_persistence_probe_next(MsbPersistence *self, gint64 sub_page_no);
+msb_persistence_probe_next(MsbRestoreProbe *probe, gint64 sub_page_no);
 
 static gboolean
 msb_persistence_restore_retry_cb(gpointer user_data)
@@ -809,14 +893,15 @@ msb_persistence_version_cb(GObject *source, GAsyncResult *result, gpointer user_
 	msb_persistence_unref(self);
 }
 
+/* Every topic of @restore was probed: build topics and queues, in the snapshot's order. */
 static void
-msb_persistence_restore_apply(MsbPersistence *self)
+msb_persistence_restore_apply(MsbPersistence *self, MsbRestore *restore)
 {
 	guint n_queues = 0;
 
-	for (guint t = 0; t < self->restore_topics->len; t++) {
-		MsbPersistTopicSnapshot *ts = g_ptr_array_index(self->restore_topics, t);
-		gint64 max_id = g_array_index(self->restore_max_ids, gint64, t);
+	for (guint t = 0; t < restore->topics->len; t++) {
+		MsbPersistTopicSnapshot *ts = g_ptr_array_index(restore->topics, t);
+		gint64 max_id = g_array_index(restore->max_ids, gint64, t);
 		g_autoptr(GError) error = NULL;
 		MsbTopic *topic = msb_broker_restore_topic(
 		        self->broker, ts->topic_id, ts->message_id, max_id, ts->persist, &error);
@@ -840,15 +925,22 @@ msb_persistence_restore_apply(MsbPersistence *self)
 			n_queues++;
 		}
 		msb_broker_restore_unpublished(self->broker, topic,
-		                               g_array_index(self->restore_void_from, gint64, t),
+		                               g_array_index(restore->void_from, gint64, t),
 		                               ts->message_id - 1);
 	}
-	g_message("restored %u topics and %u queues from persistence at %s",
-	          self->restore_topics->len, n_queues,
-	          msb_persistence_client_get_target(self->client));
-	g_clear_pointer(&self->restore_topics, g_ptr_array_unref);
-	g_clear_pointer(&self->restore_max_ids, g_array_unref);
-	g_clear_pointer(&self->restore_void_from, g_array_unref);
+	if (restore->calls == 0)
+		g_message("restored %u topics and %u queues from persistence at %s",
+		          restore->topics->len, n_queues,
+		          msb_persistence_client_get_target(self->client));
+	else
+		g_message("restored %u topics and %u queues from persistence at %s "
+		          "(%" G_GUINT64_FORMAT
+		          " calls to the service, at most %u at once, %.1f s)",
+		          restore->topics->len, n_queues,
+		          msb_persistence_client_get_target(self->client), restore->calls + 1,
+		          restore->max_probing,
+		          (gdouble)(g_get_monotonic_time() - self->restore_started_us) /
+		                  G_USEC_PER_SEC);
 	g_clear_handle_id(&self->restore_watch_id, g_source_remove);
 	self->restored = TRUE;
 	/* the restored topics may not hand out ids before a snapshot reserves new ones */
@@ -882,6 +974,9 @@ msb_persistence_restore_apply(MsbPersistence *self)
  * would otherwise report up to 100,000 phantom messages and load 100 empty sub-pages before the
  * first new message. Only topics with queues need 2 and 3. A DATA_LOSS answer in 2 or 3 drops
  * nothing for that topic (the ids are then skipped as missing when queues reach them, as before).
+ *
+ * Topics are probed MSB_PERSISTENCE_RESTORE_CALLS at a time, in any order: each probe writes only
+ * its own topic's entries, and the restore is applied in the snapshot's order once all are done.
  */
 enum {
 	MSB_RESTORE_PROBE_ABOVE,
@@ -891,21 +986,72 @@ enum {
 };
 
 static void
-msb_persistence_verify_next(MsbPersistence *self);
+msb_persistence_verify_next(MsbRestoreProbe *probe);
 
-/* On to the next topic, or apply the restore after the last. */
+/* Starts the probes of the next topic not started yet. */
 static void
-msb_persistence_restore_next_topic(MsbPersistence *self)
+msb_restore_probe_start(MsbRestoreProbe *probe)
 {
-	self->restore_index++;
-	if (self->restore_index < self->restore_topics->len) {
-		MsbPersistTopicSnapshot *ts =
-		        g_ptr_array_index(self->restore_topics, self->restore_index);
-		self->restore_phase = MSB_RESTORE_PROBE_ABOVE;
-		msb_persistence_probe_next(self, msb_sub_page_no(ts->message_id));
-	} else {
-		msb_persistence_restore_apply(self);
+	MsbRestore *restore = probe->restore;
+
+	probe->index = restore->next_topic++;
+	probe->phase = MSB_RESTORE_PROBE_ABOVE;
+	probe->probe_no = -1;
+	probe->held = -1;
+	probe->verify_lo = -1;
+	probe->verify_from = -1;
+	msb_persistence_probe_next(probe,
+	                           msb_sub_page_no(msb_restore_probe_topic(probe)->message_id));
+}
+
+/* A probe with no call in flight any more: its topic is done, or the attempt is given up. */
+static void
+msb_restore_probe_free(MsbRestoreProbe *probe)
+{
+	probe->restore->n_probing--;
+	msb_restore_unref(probe->restore);
+	g_free(probe);
+}
+
+/* On to the next topic not started, or, after the last, apply the restore once no other topic
+ * is being probed. */
+static void
+msb_persistence_restore_next_topic(MsbRestoreProbe *probe)
+{
+	MsbRestore *restore = probe->restore;
+	MsbPersistence *self = restore->self;
+	gboolean complete;
+
+	if (restore->next_topic < restore->topics->len) {
+		msb_restore_probe_start(probe);
+		return;
 	}
+	complete = restore->n_probing == 1 && !restore->failed;
+	msb_restore_probe_free(probe);
+	/* not failed: still self->restore, which keeps it */
+	if (complete) {
+		g_assert(self->restore == restore);
+		msb_persistence_restore_apply(self, restore);
+		g_clear_pointer(&self->restore, msb_restore_unref);
+	}
+}
+
+/* A call of @probe failed: the attempt is given up and retried from GetSnapshot (once, for the
+ * first call of the attempt that fails; the others are cancelled). */
+static void
+msb_persistence_restore_probe_failed(MsbRestoreProbe *probe, const gchar *what, const GError *error)
+{
+	MsbRestore *restore = probe->restore;
+	MsbPersistence *self = restore->self;
+
+	if (!restore->failed) {
+		restore->failed = TRUE;
+		msb_restore_cancel(restore);
+		if (self->restore == restore)
+			g_clear_pointer(&self->restore, msb_restore_unref);
+		msb_persistence_restore_failed(self, what, error);
+	}
+	msb_restore_probe_free(probe);
 }
 
 static gint64
@@ -914,38 +1060,52 @@ msb_persistence_window_start(const MsbPersistTopicSnapshot *ts)
 	return MAX(ts->message_id - MSB_BROKER_ID_RESERVE, 0);
 }
 
-/* The ids [@from, R - 1] of the current topic are held nowhere: drop them at apply. */
+/* The ids [@from, R - 1] of the probe's topic are held nowhere: drop them at apply. */
 static void
-msb_persistence_restore_void(MsbPersistence *self, gint64 from)
+msb_persistence_restore_void(MsbRestoreProbe *probe, gint64 from)
 {
-	g_array_index(self->restore_void_from, gint64, self->restore_index) = from;
-	msb_persistence_restore_next_topic(self);
+	g_array_index(probe->restore->void_from, gint64, probe->index) = from;
+	msb_persistence_restore_next_topic(probe);
 }
 
-/* A damaged sub-page in the window (DATA_LOSS): drop nothing for @ts, go on with the next. */
+/* A damaged sub-page in the window (DATA_LOSS): drop nothing for the probe's topic, go on with
+ * the next. */
 static void
-msb_persistence_restore_undecided(MsbPersistence *self, const MsbPersistTopicSnapshot *ts,
-                                  const GError *error)
+msb_persistence_restore_undecided(MsbRestoreProbe *probe, const GError *error)
 {
 	g_warning("topic %s: cannot tell which reserved ids were published: %s; they stay in "
 	          "the queues and are skipped when reached",
-	          ts->topic_id, error->message);
-	msb_persistence_restore_next_topic(self);
+	          msb_restore_probe_topic(probe)->topic_id, error->message);
+	msb_persistence_restore_next_topic(probe);
 }
 
-/* Phase 2 for @ts, from the bottom of its window. */
+/* Phase 2 for the probe's topic, from the bottom of its window. */
 static void
-msb_persistence_probe_window(MsbPersistence *self, const MsbPersistTopicSnapshot *ts)
+msb_persistence_probe_window(MsbRestoreProbe *probe)
 {
-	self->restore_phase = MSB_RESTORE_PROBE_WINDOW;
-	self->restore_held = -1;
-	msb_persistence_probe_next(self, msb_sub_page_no(msb_persistence_window_start(ts)));
+	probe->phase = MSB_RESTORE_PROBE_WINDOW;
+	probe->held = -1;
+	msb_persistence_probe_next(probe, msb_sub_page_no(msb_persistence_window_start(
+	                                          msb_restore_probe_topic(probe))));
+}
+
+/* A call of @probe came back: FALSE when its answer is not wanted any more (shutdown, or
+ * another call of the attempt failed), after dropping @probe. */
+static gboolean
+msb_persistence_restore_probe_wanted(MsbRestoreProbe *probe)
+{
+	if (probe->restore->self->disposed || probe->restore->failed) {
+		msb_restore_probe_free(probe);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static void
 msb_persistence_probe_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	MsbPersistence *self = user_data;
+	MsbRestoreProbe *probe = user_data;
+	MsbPersistence *self = probe->restore->self;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(MsbMessageBatch) batch = msb_persistence_client_get_sub_page_finish(
 	        MSB_PERSISTENCE_CLIENT(source), result, &error);
@@ -954,70 +1114,69 @@ msb_persistence_probe_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	gint64 sub_page_no;
 	gint64 last_of_sub;
 
-	if (self->disposed) {
+	if (!msb_persistence_restore_probe_wanted(probe)) {
 		msb_persistence_unref(self);
 		return;
 	}
-	ts = g_ptr_array_index(self->restore_topics, self->restore_index);
-	if (batch == NULL && self->restore_phase != MSB_RESTORE_PROBE_ABOVE &&
+	ts = msb_restore_probe_topic(probe);
+	if (batch == NULL && probe->phase != MSB_RESTORE_PROBE_ABOVE &&
 	    g_error_matches(error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_DATA_LOSS)) {
-		msb_persistence_restore_undecided(self, ts, error);
+		msb_persistence_restore_undecided(probe, error);
 		msb_persistence_unref(self);
 		return;
 	}
 	if (batch == NULL) {
-		msb_persistence_restore_failed(self, "GetSubPage", error);
+		msb_persistence_restore_probe_failed(probe, "GetSubPage", error);
 		msb_persistence_unref(self);
 		return;
 	}
-	max_id = &g_array_index(self->restore_max_ids, gint64, self->restore_index);
-	sub_page_no = self->restore_probe_no;
+	max_id = &g_array_index(probe->restore->max_ids, gint64, probe->index);
+	sub_page_no = probe->probe_no;
 	last_of_sub = (sub_page_no + 1) * MSB_SUB_PAGE_SIZE - 1;
-	if (self->restore_phase == MSB_RESTORE_PROBE_ABOVE) {
+	if (probe->phase == MSB_RESTORE_PROBE_ABOVE) {
 		for (gsize i = 0; i < batch->n_messages; i++)
 			*max_id = MAX(*max_id, batch->messages[i].id);
 		/* a sub-page saved up to its last id may continue in the next one */
 		if (batch->n_messages > 0 && *max_id == last_of_sub) {
-			msb_persistence_probe_next(self, sub_page_no + 1);
+			msb_persistence_probe_next(probe, sub_page_no + 1);
 		} else if (*max_id < ts->message_id && ts->message_id > 0 && ts->persist &&
 		           ts->queues->len > 0) {
 			/* nothing at or above the reservation: which ids below it were used? */
 			if (msb_sub_page_no(ts->message_id - 1) == sub_page_no && *max_id >= 0) {
 				/* the sub-page just read holds R - 1: its highest id is it */
-				msb_persistence_restore_void(self, *max_id + 1);
+				msb_persistence_restore_void(probe, *max_id + 1);
 			} else if (msb_sub_page_no(ts->message_id - 1) == sub_page_no) {
-				msb_persistence_probe_window(self, ts);
+				msb_persistence_probe_window(probe);
 			} else {
-				self->restore_phase = MSB_RESTORE_PROBE_TOP;
-				msb_persistence_probe_next(self,
+				probe->phase = MSB_RESTORE_PROBE_TOP;
+				msb_persistence_probe_next(probe,
 				                           msb_sub_page_no(ts->message_id - 1));
 			}
 		} else {
-			msb_persistence_restore_next_topic(self);
+			msb_persistence_restore_next_topic(probe);
 		}
-	} else if (self->restore_phase == MSB_RESTORE_PROBE_TOP) {
+	} else if (probe->phase == MSB_RESTORE_PROBE_TOP) {
 		gint64 top = -1;
 
 		for (gsize i = 0; i < batch->n_messages; i++)
 			top = MAX(top, batch->messages[i].id);
 		if (top >= 0 && top < ts->message_id)
-			msb_persistence_restore_void(self, top + 1);
+			msb_persistence_restore_void(probe, top + 1);
 		else
-			msb_persistence_probe_window(self, ts);
+			msb_persistence_probe_window(probe);
 	} else {
 		gint64 top = -1;
 
 		for (gsize i = 0; i < batch->n_messages; i++)
 			top = MAX(top, batch->messages[i].id);
-		self->restore_held = MAX(self->restore_held, top);
+		probe->held = MAX(probe->held, top);
 		if (top == last_of_sub && last_of_sub < ts->message_id - 1) {
-			msb_persistence_probe_next(self, sub_page_no + 1);
+			msb_persistence_probe_next(probe, sub_page_no + 1);
 		} else {
-			self->restore_phase = MSB_RESTORE_VERIFY;
-			self->restore_verify_lo =
-			        MAX(self->restore_held + 1, msb_persistence_window_start(ts));
-			self->restore_verify_from = ts->message_id;
-			msb_persistence_verify_next(self);
+			probe->phase = MSB_RESTORE_VERIFY;
+			probe->verify_lo = MAX(probe->held + 1, msb_persistence_window_start(ts));
+			probe->verify_from = ts->message_id;
+			msb_persistence_verify_next(probe);
 		}
 	}
 	msb_persistence_unref(self);
@@ -1026,74 +1185,80 @@ msb_persistence_probe_cb(GObject *source, GAsyncResult *result, gpointer user_da
 static void
 msb_persistence_verify_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	MsbPersistence *self = user_data;
+	MsbRestoreProbe *probe = user_data;
+	MsbPersistence *self = probe->restore->self;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(MsbMessageBatch) batch = msb_persistence_client_get_page_finish(
 	        MSB_PERSISTENCE_CLIENT(source), result, &error);
 	MsbPersistTopicSnapshot *ts;
 	gint64 top = -1;
 
-	if (self->disposed) {
+	if (!msb_persistence_restore_probe_wanted(probe)) {
 		msb_persistence_unref(self);
 		return;
 	}
-	ts = g_ptr_array_index(self->restore_topics, self->restore_index);
+	ts = msb_restore_probe_topic(probe);
 	if (batch == NULL &&
 	    g_error_matches(error, MSB_PERSISTENCE_ERROR, MSB_PERSISTENCE_ERROR_DATA_LOSS)) {
-		msb_persistence_restore_undecided(self, ts, error);
+		msb_persistence_restore_undecided(probe, error);
 		msb_persistence_unref(self);
 		return;
 	}
 	if (batch == NULL) {
-		msb_persistence_restore_failed(self, "GetPage", error);
+		msb_persistence_restore_probe_failed(probe, "GetPage", error);
 		msb_persistence_unref(self);
 		return;
 	}
 	/* only ids in the range asked for count (a service may answer more, persistence.md Q6) */
 	for (gsize i = 0; i < batch->n_messages; i++) {
 		gint64 id = batch->messages[i].id;
-		if (id >= self->restore_verify_from && id < ts->message_id)
+		if (id >= probe->verify_from && id < ts->message_id)
 			top = MAX(top, id);
 	}
 	if (top >= 0)
-		msb_persistence_restore_void(self, top + 1);
-	else if (self->restore_verify_from > self->restore_verify_lo)
-		msb_persistence_verify_next(self);
+		msb_persistence_restore_void(probe, top + 1);
+	else if (probe->verify_from > probe->verify_lo)
+		msb_persistence_verify_next(probe);
 	else
-		msb_persistence_restore_void(self, self->restore_verify_lo);
+		msb_persistence_restore_void(probe, probe->verify_lo);
 	msb_persistence_unref(self);
 }
 
-/* Ask for the highest page of [restore_verify_lo, restore_verify_from - 1] not asked yet (pages
- * from the top: the first that holds anything gives the highest id held). */
+/* Ask for the highest page of [verify_lo, verify_from - 1] not asked yet (pages from the top: the
+ * first that holds anything gives the highest id held). */
 static void
-msb_persistence_verify_next(MsbPersistence *self)
+msb_persistence_verify_next(MsbRestoreProbe *probe)
 {
-	MsbPersistTopicSnapshot *ts = g_ptr_array_index(self->restore_topics, self->restore_index);
-	gint64 hi = self->restore_verify_from - 1;
+	MsbPersistence *self = probe->restore->self;
+	MsbPersistTopicSnapshot *ts = msb_restore_probe_topic(probe);
+	gint64 hi = probe->verify_from - 1;
 	gint64 page;
 
-	if (hi < self->restore_verify_lo) {
-		msb_persistence_restore_void(self, self->restore_verify_lo);
+	if (hi < probe->verify_lo) {
+		msb_persistence_restore_void(probe, probe->verify_lo);
 		return;
 	}
 	page = msb_page_no(hi);
-	self->restore_verify_from = MAX(self->restore_verify_lo, page * MSB_PAGE_SIZE);
-	msb_persistence_client_get_page_async(self->client, ts->topic_id, page,
-	                                      self->restore_verify_from, hi, self->cancellable,
-	                                      msb_persistence_verify_cb, msb_persistence_ref(self));
+	probe->verify_from = MAX(probe->verify_lo, page * MSB_PAGE_SIZE);
+	probe->restore->calls++;
+	msb_persistence_ref(self);
+	msb_persistence_client_get_page_async(self->client, ts->topic_id, page, probe->verify_from,
+	                                      hi, probe->restore->cancellable,
+	                                      msb_persistence_verify_cb, probe);
 }
 
-/* Asks for @sub_page_no of the topic being probed (see above). */
+/* Asks for @sub_page_no of the probe's topic (see above). */
 static void
-msb_persistence_probe_next(MsbPersistence *self, gint64 sub_page_no)
+msb_persistence_probe_next(MsbRestoreProbe *probe, gint64 sub_page_no)
 {
-	MsbPersistTopicSnapshot *ts = g_ptr_array_index(self->restore_topics, self->restore_index);
+	MsbPersistence *self = probe->restore->self;
 
-	self->restore_probe_no = sub_page_no;
-	msb_persistence_client_get_sub_page_async(self->client, ts->topic_id, sub_page_no,
-	                                          self->cancellable, msb_persistence_probe_cb,
-	                                          msb_persistence_ref(self));
+	probe->probe_no = sub_page_no;
+	probe->restore->calls++;
+	msb_persistence_ref(self);
+	msb_persistence_client_get_sub_page_async(
+	        self->client, msb_restore_probe_topic(probe)->topic_id, sub_page_no,
+	        probe->restore->cancellable, msb_persistence_probe_cb, probe);
 }
 
 static void
@@ -1103,6 +1268,7 @@ msb_persistence_snapshot_cb(GObject *source, GAsyncResult *result, gpointer user
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) topics = msb_persistence_client_get_snapshot_finish(
 	        MSB_PERSISTENCE_CLIENT(source), result, &error);
+	MsbRestore *restore;
 
 	if (self->disposed) {
 		msb_persistence_unref(self);
@@ -1114,25 +1280,25 @@ msb_persistence_snapshot_cb(GObject *source, GAsyncResult *result, gpointer user
 		return;
 	}
 	msb_persistence_set_up(self, TRUE, NULL);
-	g_clear_pointer(&self->restore_topics, g_ptr_array_unref);
-	g_clear_pointer(&self->restore_max_ids, g_array_unref);
-	self->restore_topics = g_steal_pointer(&topics);
-	self->restore_max_ids = g_array_new(FALSE, FALSE, sizeof(gint64));
-	g_array_set_size(self->restore_max_ids, self->restore_topics->len);
-	g_clear_pointer(&self->restore_void_from, g_array_unref);
-	self->restore_void_from = g_array_new(FALSE, FALSE, sizeof(gint64));
-	g_array_set_size(self->restore_void_from, self->restore_topics->len);
-	for (guint i = 0; i < self->restore_topics->len; i++) {
-		g_array_index(self->restore_max_ids, gint64, i) = -1;
-		g_array_index(self->restore_void_from, gint64, i) = G_MAXINT64;
+	g_clear_pointer(&self->restore, msb_restore_unref);
+	restore = msb_restore_new(self, g_steal_pointer(&topics));
+	self->restore = restore;
+	if (restore->topics->len == 0) {
+		msb_persistence_restore_apply(self, restore);
+		g_clear_pointer(&self->restore, msb_restore_unref);
+		msb_persistence_unref(self);
+		return;
 	}
-	self->restore_index = 0;
-	self->restore_phase = MSB_RESTORE_PROBE_ABOVE;
-	if (self->restore_topics->len == 0) {
-		msb_persistence_restore_apply(self);
-	} else {
-		MsbPersistTopicSnapshot *ts = g_ptr_array_index(self->restore_topics, 0);
-		msb_persistence_probe_next(self, msb_sub_page_no(ts->message_id));
+	/* the first calls of up to MSB_PERSISTENCE_RESTORE_CALLS topics; each next topic starts
+	 * when one is done */
+	while (restore->next_topic < restore->topics->len &&
+	       restore->n_probing < MSB_PERSISTENCE_RESTORE_CALLS) {
+		MsbRestoreProbe *probe = g_new0(MsbRestoreProbe, 1);
+
+		probe->restore = g_rc_box_acquire(restore);
+		restore->n_probing++;
+		restore->max_probing = MAX(restore->max_probing, restore->n_probing);
+		msb_restore_probe_start(probe);
 	}
 	msb_persistence_unref(self);
 }
