@@ -268,7 +268,7 @@ msb_http_conn_timeout_cb(gpointer user_data)
 	MsbHttpConn *c = user_data;
 	MsbHttpServer *self = c->server;
 	/* our reference; GLib keeps its own while this runs */
-	g_autoptr(GSource) timer = g_steal_pointer(&c->timer);
+	g_autoptr(GSource) timer G_GNUC_UNUSED = g_steal_pointer(&c->timer);
 
 	if (c->state == MSB_HTTP_CONN_IDLE) {
 		g_debug("%s: closing the connection from %s, idle for HttpIdleTimeout", self->name,

@@ -31,6 +31,7 @@ teardown(gpointer fixture, gconstpointer data)
 
 	/* still answers, then stops cleanly (exit status 0: no sanitizer report) */
 	g_assert_cmpuint(status, ==, 200);
+	g_assert_nonnull(alive);
 	g_clear_pointer(&service, ptest_service_free);
 }
 
