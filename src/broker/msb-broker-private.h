@@ -22,6 +22,13 @@ struct _MsbBroker {
 	gint64 next_subscriber_id;
 	gboolean shutting_down;
 	gboolean delivering; /* inside msb_broker_run_deliveries() */
+	/*
+	 * The periodic GC pass over the topics, walked in slices by msb_broker_tick_step(). The
+	 * cursor is a copy of the last visited name, not a pointer into a topic, so topics added or
+	 * removed between slices never leave it dangling.
+	 */
+	gboolean gc_pass_running;
+	gchar *gc_pass_last; /* NULL before the first slice of a pass */
 	/* persistence */
 	gint64 pending_bytes; /* over all topics */
 	gint64 pending_count;

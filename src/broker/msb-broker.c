@@ -97,6 +97,7 @@ msb_broker_free(MsbBroker *broker)
 	g_ptr_array_unref(broker->dirty_topics);
 	g_hash_table_unref(broker->waiting_sessions);
 	g_tree_unref(broker->topics_by_name);
+	g_free(broker->gc_pass_last);
 	g_tree_unref(broker->sessions_by_id);
 	/* topics first: freeing a queue detaches its subscribers from their sessions */
 	g_hash_table_unref(broker->topics);
@@ -972,41 +973,78 @@ msb_broker_kick_dead_subscribers(MsbBroker *broker, gint64 now)
 }
 
 static void
-msb_broker_gc_queues(MsbBroker *broker, gint64 now)
+msb_broker_gc_topic(MsbBroker *broker, MsbTopic *topic, gint64 now)
 {
-	GHashTableIter iter;
-	gpointer value;
-
-	g_hash_table_iter_init(&iter, broker->topics);
-	while (g_hash_table_iter_next(&iter, NULL, &value)) {
-		MsbTopic *topic = value;
-		for (guint q = topic->queues->len; q > 0; q--) {
-			MsbQueue *queue = g_ptr_array_index(topic->queues, q - 1);
-			/* deleted once *more* than the timeout has passed (node.md §2.5), the same
-			 * strict rule as the delivery timeout */
-			if (!msb_queue_type_is_auto_delete(queue->type) ||
-			    queue->subscribers->len > 0 ||
-			    now - queue->last_unsubscribe_us <= broker->config.queue_gc_timeout_us)
-				continue;
-			g_info("queue %s/%s deleted: no subscriber for %" G_GINT64_FORMAT " ms",
-			       topic->name, queue->name, (now - queue->last_unsubscribe_us) / 1000);
-			msb_topic_remove_queue(topic, queue);
-			broker->generation++;
-		}
-		msb_topic_gc(topic, msb_broker_can_reload(broker, topic));
+	for (guint q = topic->queues->len; q > 0; q--) {
+		MsbQueue *queue = g_ptr_array_index(topic->queues, q - 1);
+		/* deleted once *more* than the timeout has passed (node.md §2.5), the same
+		 * strict rule as the delivery timeout */
+		if (!msb_queue_type_is_auto_delete(queue->type) || queue->subscribers->len > 0 ||
+		    now - queue->last_unsubscribe_us <= broker->config.queue_gc_timeout_us)
+			continue;
+		g_info("queue %s/%s deleted: no subscriber for %" G_GINT64_FORMAT " ms",
+		       topic->name, queue->name, (now - queue->last_unsubscribe_us) / 1000);
+		msb_topic_remove_queue(topic, queue);
+		broker->generation++;
 	}
+	msb_topic_gc(topic, msb_broker_can_reload(broker, topic));
 }
 
 void
-msb_broker_tick(MsbBroker *broker)
+msb_broker_tick_begin(MsbBroker *broker)
 {
 	gint64 now;
 
 	g_return_if_fail(broker != NULL);
 	now = msb_broker_now(broker);
 	msb_broker_kick_dead_subscribers(broker, now);
-	msb_broker_gc_queues(broker, now);
+	/* a pass still under way goes on from its cursor: two passes would only repeat work */
+	if (!broker->gc_pass_running) {
+		broker->gc_pass_running = TRUE;
+		g_clear_pointer(&broker->gc_pass_last, g_free);
+	}
 	msb_broker_run_deliveries(broker);
+}
+
+gboolean
+msb_broker_tick_step(MsbBroker *broker, guint budget)
+{
+	GTreeNode *node;
+	MsbTopic *topic = NULL;
+	gint64 now;
+
+	g_return_val_if_fail(broker != NULL, FALSE);
+	g_return_val_if_fail(budget > 0, FALSE);
+	if (!broker->gc_pass_running)
+		return FALSE;
+	/* each slice reads the clock: a queue judged later has only waited longer */
+	now = msb_broker_now(broker);
+	node = broker->gc_pass_last == NULL
+	               ? g_tree_node_first(broker->topics_by_name)
+	               : g_tree_upper_bound(broker->topics_by_name, broker->gc_pass_last);
+	for (guint n = 0; node != NULL && n < budget; node = g_tree_node_next(node), n++) {
+		topic = g_tree_node_value(node);
+		msb_broker_gc_topic(broker, topic, now);
+	}
+	/* what the GC changed is delivered now, as when the pass ran in one go */
+	msb_broker_run_deliveries(broker);
+	if (node == NULL) {
+		broker->gc_pass_running = FALSE;
+		g_clear_pointer(&broker->gc_pass_last, g_free);
+		return FALSE;
+	}
+	g_free(broker->gc_pass_last);
+	broker->gc_pass_last = g_strdup(topic->name);
+	return TRUE;
+}
+
+void
+msb_broker_tick(MsbBroker *broker)
+{
+	g_return_if_fail(broker != NULL);
+	msb_broker_tick_begin(broker);
+	while (msb_broker_tick_step(broker, G_MAXUINT))
+		;
 }
 
 void

@@ -122,7 +122,22 @@ msb_broker_handle_packet(MsbBroker *broker, MsbSession *session, const MsbPacket
 /* Run the delivery passes made due by the packets handled since the last call. */
 void
 msb_broker_run_deliveries(MsbBroker *broker);
-/* Periodic work, once a second: dead subscribers, delete-on-disconnect queue GC, message GC. */
+/*
+ * Periodic work, once a second: dead subscribers at once, then a pass of delete-on-disconnect
+ * queue GC and message GC over every topic, walked in slices by msb_broker_tick_step() so a
+ * broker with many topics does not stall its main loop. A tick while a pass is under way lets it
+ * go on rather than starting over.
+ */
+void
+msb_broker_tick_begin(MsbBroker *broker);
+/*
+ * Visit the next @budget topics of the pass, in name order after the last one visited (topics
+ * created meanwhile are seen by this pass if they sort later, else by the next one). Returns TRUE
+ * while topics are left.
+ */
+gboolean
+msb_broker_tick_step(MsbBroker *broker, guint budget);
+/* msb_broker_tick_begin() and the whole pass at once: for tests and small brokers. */
 void
 msb_broker_tick(MsbBroker *broker);
 /* Refuse publishes from now on (graceful shutdown). */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "broker-fixture.h"
+#include "msb-broker-private.h"
 #include "msb-session.h"
 
 /* ---- publishing ---- */
@@ -1911,6 +1912,121 @@ test_delivery_missing_rollback(void)
 	assert_ids(b, "2-3");
 }
 
+/* ---- the tick's GC pass, in slices ---- */
+
+/* A delete-on-disconnect queue on @name whose only subscriber has gone (at fx->mono). */
+static void
+make_orphan_queue(Fixture *fx, const gchar *name)
+{
+	Client *c = client_new(fx, 3, 0);
+
+	make_topic(fx, name);
+	c_subscribe(c, name, "temp", MSB_QUEUE_TYPE_DELETE_ON_DISCONNECT);
+	client_close(c);
+	g_assert_nonnull(find_queue(fx, name, "temp"));
+}
+
+/* Remove @name the way deleting a topic would: out of the tree, then freed. */
+static void
+drop_topic(Fixture *fx, const gchar *name)
+{
+	g_assert_true(g_tree_remove(fx->broker->topics_by_name, name));
+	g_assert_true(g_hash_table_remove(fx->broker->topics, name));
+}
+
+static void
+test_tick_slices(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	const gchar *names[] = {"top0", "top1", "top2", "top3", "top4", "top5"};
+
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++)
+		make_orphan_queue(fx, names[i]);
+	fx->mono += 21 * SEC;
+
+	/* the pass walks the topics in name order, two per slice */
+	msb_broker_tick_begin(fx->broker);
+	g_assert_true(msb_broker_tick_step(fx->broker, 2));
+	g_assert_null(find_queue(fx, "top0", "temp"));
+	g_assert_null(find_queue(fx, "top1", "temp"));
+	g_assert_nonnull(find_queue(fx, "top2", "temp"));
+
+	/* between slices: one topic goes (never touched again, ASan would say), one sorting
+	 * before the cursor and one after it come */
+	drop_topic(fx, "top2");
+	make_orphan_queue(fx, "aaa-new");
+	make_orphan_queue(fx, "top9");
+	fx->mono += 21 * SEC;
+
+	/* a tick during the pass goes on from the cursor rather than starting over */
+	msb_broker_tick_begin(fx->broker);
+	g_assert_true(msb_broker_tick_step(fx->broker, 2));
+	g_assert_null(find_queue(fx, "top3", "temp"));
+	g_assert_null(find_queue(fx, "top4", "temp"));
+	g_assert_nonnull(find_queue(fx, "top5", "temp"));
+	g_assert_nonnull(find_queue(fx, "aaa-new", "temp"));
+
+	/* the one after the cursor is seen by this pass, which then ends */
+	g_assert_false(msb_broker_tick_step(fx->broker, 2));
+	g_assert_null(find_queue(fx, "top5", "temp"));
+	g_assert_null(find_queue(fx, "top9", "temp"));
+	g_assert_nonnull(find_queue(fx, "aaa-new", "temp"));
+	g_assert_false(msb_broker_tick_step(fx->broker, 2));
+	g_assert_nonnull(find_queue(fx, "aaa-new", "temp"));
+
+	/* the one before it by the next pass */
+	msb_broker_tick_begin(fx->broker);
+	g_assert_true(msb_broker_tick_step(fx->broker, 1));
+	g_assert_null(find_queue(fx, "aaa-new", "temp"));
+	g_assert_false(msb_broker_tick_step(fx->broker, 100));
+
+	/* the cursor is a name: dropping the last visited topic does not lose the place */
+	make_orphan_queue(fx, "zzz1");
+	make_orphan_queue(fx, "zzz2");
+	fx->mono += 21 * SEC;
+	msb_broker_tick_begin(fx->broker);
+	/* aaa-new, top0, top1, top3, top4, top5, top9, zzz1 */
+	g_assert_true(msb_broker_tick_step(fx->broker, 8));
+	g_assert_null(find_queue(fx, "zzz1", "temp"));
+	g_assert_nonnull(find_queue(fx, "zzz2", "temp"));
+	drop_topic(fx, "zzz1");
+	g_assert_false(msb_broker_tick_step(fx->broker, 1));
+	g_assert_null(find_queue(fx, "zzz2", "temp"));
+}
+
+static void
+test_tick_slices_memory(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	Client *pub = client_new(fx, 3, 0);
+	MsbTopic *first;
+	MsbTopic *second;
+
+	/* what an orphaned queue kept goes with it, in the slice that deletes it */
+	make_orphan_queue(fx, "aaa");
+	make_orphan_queue(fx, "bbb");
+	first = msb_broker_find_topic(fx->broker, "aaa");
+	second = msb_broker_find_topic(fx->broker, "bbb");
+	expect_response(pub, c_publish_n(pub, "aaa", 2000, 10));
+	expect_response(pub, c_publish_n(pub, "bbb", 2000, 10));
+	g_assert_cmpuint(g_hash_table_size(first->sub_pages), ==, 2);
+	g_assert_cmpint(first->cached_messages, ==, 2000);
+	fx->mono += 21 * SEC;
+
+	/* each slice collects the sub-pages of the topics it visits, and only those */
+	msb_broker_tick_begin(fx->broker);
+	g_assert_true(msb_broker_tick_step(fx->broker, 1));
+	g_assert_null(find_queue(fx, "aaa", "temp"));
+	g_assert_null(msb_topic_find_sub_page(first, 999));
+	g_assert_cmpint(first->cached_messages, ==, 0);
+	g_assert_nonnull(find_queue(fx, "bbb", "temp"));
+	g_assert_cmpuint(g_hash_table_size(second->sub_pages), ==, 2);
+	g_assert_cmpint(second->cached_messages, ==, 2000);
+	g_assert_false(msb_broker_tick_step(fx->broker, 1));
+	g_assert_null(msb_topic_find_sub_page(second, 999));
+	g_assert_cmpint(second->cached_messages, ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1963,6 +2079,8 @@ main(int argc, char **argv)
 	g_test_add_func("/broker/flow/slow-consumer", test_slow_consumer);
 	g_test_add_func("/broker/shutdown", test_shutdown);
 	g_test_add_func("/broker/gc/sub-pages", test_memory_gc);
+	g_test_add_func("/broker/gc/tick-slices", test_tick_slices);
+	g_test_add_func("/broker/gc/tick-slices-memory", test_tick_slices_memory);
 
 	return g_test_run();
 }
