@@ -380,8 +380,10 @@ msb_index_entry_read(MsbIndexEntry *e, const guint8 *payload, gsize len)
 	e->length = msb_get_u32(payload + 40);
 	e->block_crc = msb_get_u32(payload + 44);
 	memcpy(e->bitmap, payload + 48, MSB_BITMAP_BYTES);
-	return e->sub_no >= 0 && e->nparts > 0 && e->part < e->nparts &&
-	       e->count == msb_bitmap_count(e->bitmap) && e->count > 0 &&
+	/* a part holds at least one message of its sub-page: more parts than ids is damage, and
+	 * recovery allocates per part */
+	return e->sub_no >= 0 && e->nparts > 0 && e->nparts <= MSB_STORE_SUB_PAGE_SIZE &&
+	       e->part < e->nparts && e->count == msb_bitmap_count(e->bitmap) && e->count > 0 &&
 	       e->length > MSB_FRAME_HEADER_SIZE + MSB_BLOCK_PAYLOAD_HEAD;
 }
 
