@@ -380,7 +380,15 @@ msb_index_entry_read(MsbIndexEntry *e, const guint8 *payload, gsize len)
 	e->length = msb_get_u32(payload + 40);
 	e->block_crc = msb_get_u32(payload + 44);
 	memcpy(e->bitmap, payload + 48, MSB_BITMAP_BYTES);
-	return e->sub_no >= 0 && e->nparts > 0 && e->part < e->nparts &&
+	/* a part holds at least one message of its sub-page: more parts than ids is damage, and
+	 * recovery allocates per part */
+	/* and every id it marks must be a gint64: sub_no * 1000 + bit cannot overflow */
+	if (e->sub_no < 0 || e->sub_no > G_MAXINT64 / MSB_STORE_SUB_PAGE_SIZE ||
+	    (e->sub_no == G_MAXINT64 / MSB_STORE_SUB_PAGE_SIZE &&
+	     msb_bitmap_last(e->bitmap, 0, MSB_STORE_SUB_PAGE_SIZE - 1) >
+	             (gint)(G_MAXINT64 % MSB_STORE_SUB_PAGE_SIZE)))
+		return FALSE;
+	return e->nparts > 0 && e->nparts <= MSB_STORE_SUB_PAGE_SIZE && e->part < e->nparts &&
 	       e->count == msb_bitmap_count(e->bitmap) && e->count > 0 &&
 	       e->length > MSB_FRAME_HEADER_SIZE + MSB_BLOCK_PAYLOAD_HEAD;
 }

@@ -837,6 +837,66 @@ test_store_torn_index(void)
 	remove_dir(dir);
 }
 
+/*
+ * An index record with a valid checksum but an absurd part count is damage, not an allocation
+ * of that many parts (4 billion parts cost 23 GB), and so is a sub-page whose ids overflow gint64
+ * (found by fuzz-store).
+ */
+static void
+test_store_index_absurd_parts(void)
+{
+	gchar *dir = make_dir();
+	g_autoptr(MsbStore) store = open_store(dir);
+	g_autofree gchar *index = g_build_filename(dir, "topics", "idx-parts", "index.log", NULL);
+	g_autoptr(GBytes) pristine = NULL;
+	guint8 payload[MSB_INDEX_PAYLOAD];
+	gsize len = 0;
+	const guint8 *data;
+
+	save_range(store, "idx-parts", 0, 999, 1000, "x");
+	maintain(store, FALSE);
+	g_clear_pointer(&store, msb_store_close);
+	pristine = read_file(index);
+	data = g_bytes_get_data(pristine, &len);
+	g_assert_cmpuint(len, ==, MSB_FILE_HEADER_SIZE + MSB_FRAME_HEADER_SIZE + MSB_INDEX_PAYLOAD);
+	for (guint variant = 0; variant < 2; variant++) {
+		g_autoptr(GByteArray) damaged = g_byte_array_new();
+		g_autoptr(GPtrArray) cuts = NULL;
+		gboolean found = FALSE;
+
+		memcpy(payload, data + MSB_FILE_HEADER_SIZE + MSB_FRAME_HEADER_SIZE,
+		       sizeof(payload));
+		msb_put_u64(payload + 8, msb_get_u64(payload + 8) + 1);
+		if (variant == 0)
+			/* the same generation again, newer, in more parts than ids */
+			msb_put_u32(payload + 20, 100000);
+		else
+			/* a sub-page whose ids do not fit in gint64 (their arithmetic overflowed)
+			 */
+			msb_put_u64(payload, (guint64)(G_MAXINT64 / 1000));
+		g_byte_array_append(damaged, data, (guint)len);
+		msb_frame_append(damaged, MSB_REC_INDEX, payload, sizeof(payload));
+		write_file(index, damaged->data, damaged->len);
+
+		store = open_store(dir);
+		check_range(store, "idx-parts", 0, 999, "x");
+		cuts = msb_store_get_recovery_cuts(store);
+		for (guint i = 0; i < cuts->len; i++) {
+			const MsbStoreCut *c = g_ptr_array_index(cuts, i);
+			if (g_strcmp0(c->path, index) == 0) {
+				g_assert_nonnull(strstr(c->reason, "malformed index record"));
+				g_assert_cmpuint(c->offset, ==, len);
+				found = TRUE;
+			}
+		}
+		g_assert_true(found);
+		g_clear_pointer(&store, msb_store_close);
+		/* recovery cut the record: put the pristine index back for the next variant */
+		write_file(index, data, len);
+	}
+	remove_dir(dir);
+}
+
 /* ---- snapshot ------------------------------------------------------------------------------ */
 
 static void
@@ -1416,6 +1476,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/corrupt-sealed-block", test_store_corrupt_sealed_block);
 	g_test_add_func("/store/damaged-list", test_store_damaged_list);
 	g_test_add_func("/store/torn-index", test_store_torn_index);
+	g_test_add_func("/store/index-absurd-parts", test_store_index_absurd_parts);
 	g_test_add_func("/store/snapshot", test_store_snapshot);
 	g_test_add_func("/store/group-commit", test_store_group_commit);
 	g_test_add_func("/store/read-while-writing", test_store_read_while_writing);
