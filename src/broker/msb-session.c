@@ -6,6 +6,8 @@
 
 #include "msb-session.h"
 
+#include "msb-rate-limit.h"
+
 void
 msb_session_forget_subscriber(MsbSession *session, MsbSubscriber *sub)
 {
@@ -21,11 +23,6 @@ msb_deferred_response_free(MsbDeferredResponse *held)
 	g_free(held->reject);
 	g_free(held);
 }
-
-typedef struct {
-	gint64 logged_us;
-	guint left_out; /* since logged_us */
-} MsbRejectLog;
 
 /* Client-chosen text (names, topics) for one log line: control characters would let a client
  * forge lines, so they become '?'. */
@@ -62,9 +59,11 @@ msb_session_describe(MsbSession *session)
 void
 msb_session_log_reject(MsbSession *session, const gchar *reason, const gchar *text, gint64 now_us)
 {
-	MsbRejectLog *log;
+	MsbRateLimit *log;
 	g_autofree gchar *who = NULL;
 	g_autofree gchar *shown = NULL;
+	guint64 left_out = 0;
+	gint64 logged_us;
 
 	g_return_if_fail(session != NULL);
 	g_return_if_fail(reason != NULL);
@@ -73,25 +72,23 @@ msb_session_log_reject(MsbSession *session, const gchar *reason, const gchar *te
 	if (session->reject_log == NULL)
 		session->reject_log = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 	log = g_hash_table_lookup(session->reject_log, reason);
-	if (log != NULL && now_us - log->logged_us < MSB_SESSION_REJECT_LOG_INTERVAL_US) {
-		log->left_out++;
-		return;
-	}
-	who = msb_session_describe(session);
-	shown = msb_session_log_text(text);
-	if (log != NULL && log->left_out > 0)
-		g_message("Reject to %s: %s (and %u more for %s in the last %" G_GINT64_FORMAT
-		          " s, not logged)",
-		          who, shown, log->left_out, reason,
-		          (now_us - log->logged_us) / G_USEC_PER_SEC);
-	else
-		g_message("Reject to %s: %s", who, shown);
 	if (log == NULL) {
-		log = g_new0(MsbRejectLog, 1);
+		log = g_new(MsbRateLimit, 1);
+		*log = (MsbRateLimit)MSB_RATE_LIMIT_INIT(MSB_SESSION_REJECT_LOG_INTERVAL_US);
 		g_hash_table_insert(session->reject_log, (gpointer)reason, log);
 	}
-	log->logged_us = now_us;
-	log->left_out = 0;
+	/* when the last line was logged, before the check moves it on */
+	logged_us = log->next_us - log->interval_us;
+	if (!msb_rate_limit_check_at(log, now_us, &left_out))
+		return;
+	who = msb_session_describe(session);
+	shown = msb_session_log_text(text);
+	if (left_out > 0)
+		g_message("Reject to %s: %s (and %" G_GUINT64_FORMAT
+		          " more for %s in the last %" G_GINT64_FORMAT " s, not logged)",
+		          who, shown, left_out, reason, (now_us - logged_us) / G_USEC_PER_SEC);
+	else
+		g_message("Reject to %s: %s", who, shown);
 }
 
 void
@@ -106,15 +103,16 @@ msb_session_log_rejects_left_out(MsbSession *session)
 		return;
 	g_hash_table_iter_init(&iter, session->reject_log);
 	while (g_hash_table_iter_next(&iter, &key, &value)) {
-		MsbRejectLog *log = value;
+		MsbRateLimit *log = value;
 		g_autofree gchar *who = NULL;
 
-		if (log->left_out == 0)
+		if (log->suppressed == 0)
 			continue;
 		who = msb_session_describe(session);
-		g_message("%s disconnected after %u more Rejects for %s that were not logged", who,
-		          log->left_out, (const gchar *)key);
-		log->left_out = 0;
+		g_message("%s disconnected after %" G_GUINT64_FORMAT
+		          " more Rejects for %s that were not logged",
+		          who, log->suppressed, (const gchar *)key);
+		log->suppressed = 0;
 	}
 }
 

@@ -33,7 +33,7 @@ struct _MsbSession {
 	GQueue deferred;
 	gint64 connected_us; /* wall clock */
 	guint64 publishes;
-	/* Rejects logged lately, by reason (static string) → MsbRejectLog*; NULL until the first */
+	/* Rejects logged lately, by reason (static string) → MsbRateLimit*; NULL until the first */
 	GHashTable *reject_log;
 };
 

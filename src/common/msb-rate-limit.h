@@ -20,13 +20,11 @@ typedef struct {
 		(interval_us), 0, 0      \
 	}
 
-/* TRUE when a message may be logged now; then *@suppressed is how many were left out since the
- * last one. */
+/* TRUE when a message may be logged at @now (monotonic microseconds, from the caller's clock);
+ * then *@suppressed is how many were left out since the last one. */
 static inline gboolean
-msb_rate_limit_check(MsbRateLimit *rl, guint64 *suppressed)
+msb_rate_limit_check_at(MsbRateLimit *rl, gint64 now, guint64 *suppressed)
 {
-	gint64 now = g_get_monotonic_time();
-
 	if (now < rl->next_us) {
 		rl->suppressed++;
 		return FALSE;
@@ -35,6 +33,13 @@ msb_rate_limit_check(MsbRateLimit *rl, guint64 *suppressed)
 	*suppressed = rl->suppressed;
 	rl->suppressed = 0;
 	return TRUE;
+}
+
+/* msb_rate_limit_check_at() with the monotonic clock. */
+static inline gboolean
+msb_rate_limit_check(MsbRateLimit *rl, guint64 *suppressed)
+{
+	return msb_rate_limit_check_at(rl, g_get_monotonic_time(), suppressed);
 }
 
 G_END_DECLS
