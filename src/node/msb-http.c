@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "msb-config.h"
+#include "msb-http-router.h"
 #include "msb-http-server.h"
 #include "msb-stats-reader.h"
 #include "msb-status-render.h"
@@ -44,6 +45,7 @@ struct _MsbHttp {
 	MsbHttpInfoFunc info_func;
 	gpointer info_data;
 	MsbHttpServer *server;
+	MsbHttpRouter *router;
 	gint64 started_us; /* wall clock */
 };
 
@@ -56,34 +58,17 @@ msb_http_get_info(MsbHttp *http, MsbHttpInfo *info)
 		http->info_func(info, http->info_data);
 }
 
-static void
-msb_http_reply(SoupServerMessage *msg, guint status, const gchar *content_type, gchar *body)
-{
-	gsize len = strlen(body);
-
-	soup_server_message_set_status(msg, status, NULL);
-	soup_server_message_set_response(msg, content_type, SOUP_MEMORY_TAKE, body, len);
-}
-
-static void
-msb_http_reply_json(SoupServerMessage *msg, guint status, JsonBuilder *builder)
-{
-	g_autoptr(JsonGenerator) gen = json_generator_new();
-	g_autoptr(JsonNode) root = json_builder_get_root(builder);
-
-	json_generator_set_root(gen, root);
-	msb_http_reply(msg, status, "application/json", json_generator_to_data(gen, NULL));
-}
-
 /* ---- /api/isalive ---- */
 
 static void
-msb_http_isalive(MsbHttp *http, SoupServerMessage *msg)
+msb_http_isalive_cb(MsbHttpCall *call, gpointer user_data)
 {
+	MsbHttp *http = user_data;
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(GDateTime) started =
 	        g_date_time_new_from_unix_utc(http->started_us / G_USEC_PER_SEC);
 	g_autofree gchar *started_str = g_date_time_format_iso8601(started);
+	g_autoptr(JsonNode) root = NULL;
 	MsbHttpInfo info;
 
 	msb_http_get_info(http, &info);
@@ -97,7 +82,8 @@ msb_http_isalive(MsbHttp *http, SoupServerMessage *msg)
 	json_builder_set_member_name(b, "state");
 	json_builder_add_string_value(b, info.state);
 	json_builder_end_object(b);
-	msb_http_reply_json(msg, SOUP_STATUS_OK, b);
+	root = json_builder_get_root(b);
+	msb_http_call_reply_json(call, SOUP_STATUS_OK, root);
 }
 
 /* ---- /api/status and /metrics ----
@@ -267,40 +253,23 @@ msb_http_read_state(MsbHttp *http, SoupServerMessage *msg, MsbHttpView view)
 }
 
 static void
-msb_http_status(MsbHttp *http, SoupServerMessage *msg)
+msb_http_status_cb(MsbHttpCall *call, gpointer user_data)
 {
-	msb_http_read_state(http, msg, MSB_HTTP_VIEW_STATUS);
+	msb_http_read_state(user_data, msb_http_call_get_message(call), MSB_HTTP_VIEW_STATUS);
 }
 
 static void
-msb_http_metrics(MsbHttp *http, SoupServerMessage *msg)
+msb_http_metrics_cb(MsbHttpCall *call, gpointer user_data)
 {
-	msb_http_read_state(http, msg, MSB_HTTP_VIEW_METRICS);
+	msb_http_read_state(user_data, msb_http_call_get_message(call), MSB_HTTP_VIEW_METRICS);
 }
 
-static void
-msb_http_handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
-                 gpointer user_data)
-{
-	MsbHttp *http = user_data;
-	g_autofree gchar *lower = g_ascii_strdown(path, -1);
-	const gchar *method = soup_server_message_get_method(msg);
-
-	if (g_strcmp0(method, "GET") != 0 && g_strcmp0(method, "HEAD") != 0) {
-		msb_http_reply(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "text/plain",
-		               g_strdup("only GET is served here\n"));
-		return;
-	}
-	if (g_strcmp0(lower, "/api/isalive") == 0)
-		msb_http_isalive(http, msg);
-	else if (g_strcmp0(lower, "/api/status") == 0 || g_strcmp0(lower, "/status") == 0)
-		msb_http_status(http, msg);
-	else if (g_strcmp0(lower, "/metrics") == 0)
-		msb_http_metrics(http, msg);
-	else
-		msb_http_reply(msg, SOUP_STATUS_NOT_FOUND, "text/plain",
-		               g_strdup("not found; try /api/isalive, /api/status or /metrics\n"));
-}
+static const MsbHttpRoute msb_http_routes[] = {
+        {"GET", "/api/isalive", MSB_HTTP_ROUTE_NONE, msb_http_isalive_cb},
+        {"GET", "/api/Status", MSB_HTTP_ROUTE_NONE, msb_http_status_cb},
+        {"GET", "/Status", MSB_HTTP_ROUTE_NONE, msb_http_status_cb},
+        {"GET", "/metrics", MSB_HTTP_ROUTE_NONE, msb_http_metrics_cb},
+};
 
 MsbHttp *
 msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
@@ -317,6 +286,8 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->context = g_main_context_ref_thread_default();
 	http->rendering = g_ptr_array_new();
 	http->render_pool = g_thread_pool_new(msb_http_render_thread, http->context, 1, TRUE, NULL);
+	http->router = msb_http_router_new();
+	msb_http_router_add(http->router, msb_http_routes, G_N_ELEMENTS(msb_http_routes), http);
 	return http;
 }
 
@@ -326,6 +297,7 @@ msb_http_free(MsbHttp *http)
 	if (http == NULL)
 		return;
 	g_clear_pointer(&http->server, msb_http_server_free);
+	g_clear_pointer(&http->router, msb_http_router_free);
 	/* renderings still queued or running finish, and answer nobody */
 	for (guint v = 0; v < G_N_ELEMENTS(http->renders); v++) {
 		if (http->renders[v] != NULL)
@@ -352,8 +324,8 @@ msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, const MsbHttp
 	g_return_val_if_fail(limits != NULL, FALSE);
 
 	http->server = msb_http_server_new("my-service-bus/" MSB_VERSION, limits);
-	soup_server_add_handler(msb_http_server_get_soup(http->server), NULL, msb_http_handler,
-	                        http, NULL);
+	soup_server_add_handler(msb_http_server_get_soup(http->server), NULL,
+	                        msb_http_router_handle, http->router, NULL);
 	if (!msb_http_server_listen(http->server, address, port, error)) {
 		g_prefix_error(error, "cannot listen for HTTP on %s:%u (HttpPort): ", address,
 		               port);
@@ -363,6 +335,13 @@ msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, const MsbHttp
 	g_message("HTTP (status, metrics) on %s:%u", address,
 	          msb_http_server_get_port(http->server));
 	return TRUE;
+}
+
+MsbHttpRouter *
+msb_http_get_router(MsbHttp *http)
+{
+	g_return_val_if_fail(http != NULL, NULL);
+	return http->router;
 }
 
 guint16

@@ -10,6 +10,7 @@
 /* the broker is only handed on (to MsbStatsReader): no broker struct is read here */
 #include "msb-broker-stats.h"
 #include "msb-http-limits.h"
+#include "msb-http-router.h"
 
 G_BEGIN_DECLS
 
@@ -47,5 +48,8 @@ msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, const MsbHttp
                 GError **error);
 guint16
 msb_http_get_port(MsbHttp *http);
+/* The route table: the parts of the HTTP adapter add their routes to it. */
+MsbHttpRouter *
+msb_http_get_router(MsbHttp *http);
 
 G_END_DECLS
