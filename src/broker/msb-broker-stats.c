@@ -197,6 +197,7 @@ msb_stats_copy_session(MsbStatsCollection *collection, MsbSession *session)
 	        .version = msb_broker_stats_str(stats, session->version),
 	        .env_info = msb_broker_stats_str(stats, session->env_info),
 	        .peer = msb_broker_stats_str(stats, session->peer),
+	        .kind = session->kind,
 	        .protocol_version = session->protocol_version,
 	        .publishes = session->publishes,
 	};

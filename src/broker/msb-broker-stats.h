@@ -76,6 +76,7 @@ typedef struct {
 	const gchar *version;
 	const gchar *env_info;
 	const gchar *peer;
+	gint kind; /* MsbSessionKind */
 	gint32 protocol_version;
 	guint64 publishes;
 } MsbSessionStats;

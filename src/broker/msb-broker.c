@@ -205,13 +205,15 @@ msb_broker_list_sessions(MsbBroker *broker)
 }
 
 MsbSession *
-msb_broker_session_new(MsbBroker *broker, const gchar *peer, gpointer user_data)
+msb_broker_session_new(MsbBroker *broker, MsbSessionKind kind, const gchar *peer,
+                       gpointer user_data)
 {
 	MsbSession *session;
 
 	g_return_val_if_fail(broker != NULL, NULL);
 	session = g_new0(MsbSession, 1);
 	session->id = broker->next_session_id++;
+	session->kind = kind;
 	session->peer = g_strdup(peer);
 	session->user_data = user_data;
 	session->subscribers = g_ptr_array_new();

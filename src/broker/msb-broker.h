@@ -100,7 +100,8 @@ GPtrArray *
 msb_broker_list_sessions(MsbBroker *broker); /* MsbSession*, by id; free the array */
 
 MsbSession *
-msb_broker_session_new(MsbBroker *broker, const gchar *peer, gpointer user_data);
+msb_broker_session_new(MsbBroker *broker, MsbSessionKind kind, const gchar *peer,
+                       gpointer user_data);
 /* Disconnect processing: subscribers removed, in-flight messages returned and redelivered.
  * Frees the session. */
 void

@@ -17,6 +17,13 @@ G_BEGIN_DECLS
 
 typedef struct _MsbTopic MsbTopic;
 typedef struct _MsbSession MsbSession;
+
+/* how the client is connected (status "type", metrics by kind) */
+typedef enum {
+	MSB_SESSION_KIND_TCP,
+	MSB_SESSION_KIND_UNIX,
+	MSB_SESSION_KIND_HTTP,
+} MsbSessionKind;
 typedef struct _MsbQueue MsbQueue;
 
 typedef enum {

@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 
 struct _MsbSession {
 	gint64 id;
+	MsbSessionKind kind;
 	gpointer user_data; /* the adapter's connection */
 	gchar *peer;        /* "ip:port" or "unix" */
 	gboolean greeted;

@@ -116,7 +116,11 @@ msb_connection_new(GSocketConnection *sockconn, MsbBroker *broker, gsize max_pac
 	conn->need = 1;
 	msb_buf_init(&conn->in, 0);
 	msb_wire_decoder_init(&conn->dec, max_packet_size);
-	conn->session = msb_broker_session_new(broker, conn->peer, conn);
+	conn->session = msb_broker_session_new(
+	        broker,
+	        g_socket_get_family(conn->socket) == G_SOCKET_FAMILY_UNIX ? MSB_SESSION_KIND_UNIX
+	                                                                  : MSB_SESSION_KIND_TCP,
+	        conn->peer, conn);
 
 	g_socket_set_blocking(conn->socket, FALSE);
 	if (g_socket_get_family(conn->socket) != G_SOCKET_FAMILY_UNIX &&

@@ -151,7 +151,7 @@ client_new_raw(Fixture *fx)
 	Client *c = g_new0(Client, 1);
 
 	c->fx = fx;
-	c->session = msb_broker_session_new(fx->broker, "127.0.0.1:40000", c);
+	c->session = msb_broker_session_new(fx->broker, MSB_SESSION_KIND_TCP, "127.0.0.1:40000", c);
 	g_assert_nonnull(c->session);
 	msb_wire_decoder_init(&c->dec, 0);
 	msb_wire_decoder_init(&c->sdec, 0);
