@@ -449,6 +449,35 @@ itest_broker_get_json(ItestBroker *b, const gchar *path)
 	return json_node_copy(json_parser_get_root(parser));
 }
 
+gchar *
+itest_broker_http(ItestBroker *b, const gchar *method, const gchar *path, const gchar *content_type,
+                  const gchar *body, const gchar *const *headers, guint *status)
+{
+	g_autoptr(SoupSession) session = soup_session_new();
+	g_autofree gchar *uri = NULL;
+	g_autoptr(SoupMessage) msg = NULL;
+	g_autoptr(GBytes) reply = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpuint(b->http_port, >, 0);
+	uri = g_strdup_printf("http://127.0.0.1:%u%s", b->http_port, path);
+	msg = soup_message_new(method, uri);
+	g_assert_nonnull(msg);
+	for (guint i = 0; headers != NULL && headers[i] != NULL; i += 2)
+		soup_message_headers_replace(soup_message_get_request_headers(msg), headers[i],
+		                             headers[i + 1]);
+	if (body != NULL) {
+		g_autoptr(GBytes) bytes = g_bytes_new(body, strlen(body));
+		soup_message_set_request_body_from_bytes(
+		        msg, content_type != NULL ? content_type : "application/json", bytes);
+	}
+	soup_session_set_timeout(session, ITEST_TIMEOUT_MS / 1000);
+	reply = soup_session_send_and_read(session, msg, NULL, &error);
+	g_assert_no_error(error);
+	*status = soup_message_get_status(msg);
+	return g_strndup(g_bytes_get_data(reply, NULL), g_bytes_get_size(reply));
+}
+
 gsize
 itest_broker_rss_kib(ItestBroker *b)
 {

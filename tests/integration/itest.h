@@ -191,6 +191,14 @@ itest_broker_log_count(ItestBroker *b, const gchar *needle);
 /* GET @path from the broker's HTTP listener and parse the JSON reply. */
 JsonNode *
 itest_broker_get_json(ItestBroker *b, const gchar *path);
+/*
+ * Send @method @path (query included) to the broker's HTTP listener with @body (NULL: none) of
+ * @content_type, and the headers of @headers ("Name", "value", …, NULL-terminated; may be NULL).
+ * Returns the response body as text (never NULL) and its status in *@status.
+ */
+gchar *
+itest_broker_http(ItestBroker *b, const gchar *method, const gchar *path, const gchar *content_type,
+                  const gchar *body, const gchar *const *headers, guint *status);
 /* VmRSS of the running broker, in KiB. */
 gsize
 itest_broker_rss_kib(ItestBroker *b);
