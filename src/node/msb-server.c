@@ -496,8 +496,14 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 
 	/* HTTP first: it answers (status, metrics) before clients are served */
 	server->http = msb_http_new(server->broker, msb_server_http_info_cb, server);
-	if (!msb_http_listen(server->http, settings->listen_address, settings->http_port,
-	                     &settings->http, error))
+	msb_http_router_set_admin_token(msb_http_get_router(server->http),
+	                                settings->http_admin_token);
+	msb_http_router_set_cors_origin(msb_http_get_router(server->http),
+	                                settings->http_cors_origin);
+	if (!msb_http_listen(server->http,
+	                     settings->http_listen_address != NULL ? settings->http_listen_address
+	                                                           : settings->listen_address,
+	                     settings->http_port, &settings->http, error))
 		return FALSE;
 	if (server->persistence != NULL) {
 		msb_persistence_start(server->persistence, server->broker, msb_server_restored_cb,
