@@ -596,6 +596,32 @@ test_hard_delete_persistence(void)
 	ptest_service_free(ps);
 }
 
+/* Before the restore (persistence not there yet) no topic may be created: it would clash with the
+ * restored one. */
+static void
+test_create_while_restoring(void)
+{
+	PtestService *ps = ptest_service_new();
+	ItestBroker *b;
+
+	ps->grpc_port = ptest_free_port();
+	b = dtest_broker_new(ps, NULL);
+	b->capture_log = TRUE;
+	itest_broker_spawn(b, 0);
+	dtest_broker_wait_http(b);
+	{
+		g_auto(Reply) r = http(b, "POST", "/api/Topics/Create?topicId=orders");
+		g_assert_cmpuint(r.status, ==, 409);
+		g_assert_nonnull(strstr(r.body, "restored from persistence"));
+	}
+	ptest_service_start(ps, ps->grpc_port);
+	itest_broker_wait_ready(b, 0, 30000);
+	ASSERT_HTTP(b, "POST", "/api/Topics/Create?topicId=orders", 200);
+
+	itest_broker_free(b);
+	ptest_service_free(ps);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -611,6 +637,7 @@ main(int argc, char **argv)
 	ITEST_ADD("/http-admin/sessions/kick", NULL, test_kick);
 	ITEST_ADD("/http-admin/debug", NULL, test_debug);
 	g_test_add_func("/http-admin/topics/hard-delete-persistence", test_hard_delete_persistence);
+	g_test_add_func("/http-admin/topics/create-while-restoring", test_create_while_restoring);
 
 	return g_test_run();
 }

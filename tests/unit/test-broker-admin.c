@@ -475,6 +475,25 @@ test_kick_session(void)
 }
 
 static void
+test_create_while_restoring(void)
+{
+	MsbBrokerConfig config = persist_config();
+	g_autoptr(Fixture) fx = fixture_new_with(&config);
+	g_autoptr(GError) error = NULL;
+
+	msb_broker_set_restoring(fx->broker, TRUE);
+	g_assert_null(msb_broker_create_topic(fx->broker, "orders", &error));
+	g_assert_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_BUSY);
+	g_clear_error(&error);
+	/* the restore itself goes on */
+	g_assert_nonnull(msb_broker_restore_topic(fx->broker, "orders", 100, -1, TRUE, &error));
+	g_assert_no_error(error);
+	msb_broker_set_restoring(fx->broker, FALSE);
+	g_assert_nonnull(msb_broker_create_topic(fx->broker, "other", &error));
+	g_assert_no_error(error);
+}
+
+static void
 test_namespaces(void)
 {
 	g_autoptr(Fixture) fx = fixture_new();
@@ -664,6 +683,7 @@ main(int argc, char **argv)
 	g_test_add_func("/broker-admin/queue/max-messages", test_max_messages);
 	g_test_add_func("/broker-admin/session/kick", test_kick_session);
 	g_test_add_func("/broker-admin/namespaces", test_namespaces);
+	g_test_add_func("/broker-admin/topic/create-while-restoring", test_create_while_restoring);
 	g_test_add_func("/broker-admin/debug/reads", test_debug_reads);
 	g_test_add_func("/broker-admin/trace", test_trace);
 
