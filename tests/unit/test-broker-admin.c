@@ -238,6 +238,29 @@ test_hard_delete_persistence(void)
 	msb_broker_topic_delete_done(fx->broker, "orders", NULL);
 }
 
+/* A persist_immediately publish still waiting for its save when the topic is wiped gets a
+ * Reject: its messages will never be durable. */
+static void
+test_hard_delete_held_answer(void)
+{
+	MsbBrokerConfig config = persist_config();
+	g_autoptr(Fixture) fx = fixture_new_with(&config);
+	Client *pub = client_new(fx, 3, 0);
+	const guint8 *contents[] = {(const guint8 *)"x"};
+	const gsize lens[] = {1};
+
+	make_topic(fx, "orders");
+	fixture_save_snapshot(fx);
+	c_publish_full(pub, "orders", 7, 1, NULL, contents, lens, TRUE);
+	expect_none(pub);
+	g_assert_true(msb_broker_delete_topic(fx->broker, "orders", 0, NULL));
+	msb_broker_tick(fx->broker);
+	g_assert_cmpuint(fx->deletes->len, ==, 1);
+	msb_broker_topic_delete_done(fx->broker, "orders", NULL);
+	g_assert_null(msb_broker_find_topic(fx->broker, "orders"));
+	expect_reject_exact(pub, "TopicIsDeleted { topic_id: \"orders\" }");
+}
+
 /* A load out for the topic holds up its removal after DeleteTopic succeeded. */
 static void
 test_hard_delete_waits_for_load(void)
@@ -675,6 +698,8 @@ main(int argc, char **argv)
 	g_test_add_func("/broker-admin/topic/restore", test_restore);
 	g_test_add_func("/broker-admin/topic/hard-delete-persistence",
 	                test_hard_delete_persistence);
+	g_test_add_func("/broker-admin/topic/hard-delete-held-answer",
+	                test_hard_delete_held_answer);
 	g_test_add_func("/broker-admin/topic/hard-delete-waits-for-load",
 	                test_hard_delete_waits_for_load);
 	g_test_add_func("/broker-admin/topic/persist", test_persist_flag);
