@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "msb-config.h"
+#include "msb-http-admin.h"
 #include "msb-http-router.h"
 #include "msb-http-server.h"
 #include "msb-stats-reader.h"
@@ -46,6 +47,7 @@ struct _MsbHttp {
 	gpointer info_data;
 	MsbHttpServer *server;
 	MsbHttpRouter *router;
+	MsbHttpAdmin *admin;
 	gint64 started_us; /* wall clock */
 };
 
@@ -288,6 +290,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->render_pool = g_thread_pool_new(msb_http_render_thread, http->context, 1, TRUE, NULL);
 	http->router = msb_http_router_new();
 	msb_http_router_add(http->router, msb_http_routes, G_N_ELEMENTS(msb_http_routes), http);
+	http->admin = msb_http_admin_new(http->router, broker, http->reader);
 	return http;
 }
 
@@ -298,6 +301,7 @@ msb_http_free(MsbHttp *http)
 		return;
 	g_clear_pointer(&http->server, msb_http_server_free);
 	g_clear_pointer(&http->router, msb_http_router_free);
+	g_clear_pointer(&http->admin, msb_http_admin_free);
 	/* renderings still queued or running finish, and answer nobody */
 	for (guint v = 0; v < G_N_ELEMENTS(http->renders); v++) {
 		if (http->renders[v] != NULL)
