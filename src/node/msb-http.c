@@ -18,6 +18,7 @@
 
 #include "msb-config.h"
 #include "msb-http-admin.h"
+#include "msb-http-docs.h"
 #include "msb-http-router.h"
 #include "msb-http-server.h"
 #include "msb-stats-reader.h"
@@ -291,6 +292,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->router = msb_http_router_new();
 	msb_http_router_add(http->router, msb_http_routes, G_N_ELEMENTS(msb_http_routes), http);
 	http->admin = msb_http_admin_new(http->router, broker, http->reader);
+	msb_http_docs_register(http->router);
 	return http;
 }
 
