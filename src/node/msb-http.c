@@ -19,6 +19,7 @@
 #include "msb-config.h"
 #include "msb-http-router.h"
 #include "msb-http-server.h"
+#include "msb-http-session.h"
 #include "msb-stats-reader.h"
 #include "msb-status-render.h"
 
@@ -46,6 +47,7 @@ struct _MsbHttp {
 	gpointer info_data;
 	MsbHttpServer *server;
 	MsbHttpRouter *router;
+	MsbHttpSessions *sessions;
 	gint64 started_us; /* wall clock */
 };
 
@@ -288,6 +290,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->render_pool = g_thread_pool_new(msb_http_render_thread, http->context, 1, TRUE, NULL);
 	http->router = msb_http_router_new();
 	msb_http_router_add(http->router, msb_http_routes, G_N_ELEMENTS(msb_http_routes), http);
+	http->sessions = msb_http_sessions_new(http->router, broker);
 	return http;
 }
 
@@ -296,6 +299,8 @@ msb_http_free(MsbHttp *http)
 {
 	if (http == NULL)
 		return;
+	/* before the listener: their waiting requests are answered */
+	g_clear_pointer(&http->sessions, msb_http_sessions_free);
 	g_clear_pointer(&http->server, msb_http_server_free);
 	g_clear_pointer(&http->router, msb_http_router_free);
 	/* renderings still queued or running finish, and answer nobody */
@@ -342,6 +347,13 @@ msb_http_get_router(MsbHttp *http)
 {
 	g_return_val_if_fail(http != NULL, NULL);
 	return http->router;
+}
+
+MsbHttpSessions *
+msb_http_get_sessions(MsbHttp *http)
+{
+	g_return_val_if_fail(http != NULL, NULL);
+	return http->sessions;
 }
 
 guint16
