@@ -4,12 +4,14 @@
  * TCP subscriber with its headers, a TCP Publish awaited over HTTP and confirmed with every
  * kind (allOk empties the queue, allFail redelivers with the next attempt number, someOk keeps
  * only the rest), the long poll (an empty answer after HttpAwaitTimeout, 409 for a second Await
- * of the same session) and an idle session that expires, its in-flight message going to
- * another subscriber.
+ * of the same session), an idle session that expires and one that holds a batch past
+ * DeliveryTimeout, their in-flight message going to another subscriber, and persistImmediately
+ * answered only once the persistence service has the message.
  */
-#include "itest.h"
-
 #include <libsoup/soup.h>
+#include <signal.h>
+
+#include "dtest.h"
 
 #define TOPIC "orders"
 #define QUEUE "billing"
@@ -144,11 +146,10 @@ async_call_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static AsyncCall *
-async_await(ItestBroker *b, const gchar *key)
+async_post(ItestBroker *b, const gchar *path, const gchar *key, const gchar *body)
 {
 	AsyncCall *c = g_new0(AsyncCall, 1);
-	g_autofree gchar *uri =
-	        g_strdup_printf("http://127.0.0.1:%u/api/Subscribers/Await", b->http_port);
+	g_autofree gchar *uri = g_strdup_printf("http://127.0.0.1:%u%s", b->http_port, path);
 	g_autofree gchar *auth = g_strdup_printf("Bearer %s", key);
 
 	c->session = soup_session_new();
@@ -156,10 +157,20 @@ async_await(ItestBroker *b, const gchar *key)
 	c->msg = soup_message_new("POST", uri);
 	soup_message_headers_replace(soup_message_get_request_headers(c->msg), "Authorization",
 	                             auth);
+	if (body != NULL) {
+		g_autoptr(GBytes) bytes = g_bytes_new(body, strlen(body));
+		soup_message_set_request_body_from_bytes(c->msg, "application/json", bytes);
+	}
 	c->started_us = g_get_monotonic_time();
 	soup_session_send_and_read_async(c->session, c->msg, G_PRIORITY_DEFAULT, NULL,
 	                                 async_call_done_cb, c);
 	return c;
+}
+
+static AsyncCall *
+async_await(ItestBroker *b, const gchar *key)
+{
+	return async_post(b, "/api/Subscribers/Await", key, NULL);
 }
 
 static void
@@ -551,6 +562,109 @@ test_session_expires(ItestFixture *f, gconstpointer data)
 }
 
 static void
+test_delivery_timeout(ItestFixture *f, gconstpointer data)
+{
+	ItestBroker *b = f->broker;
+	g_autoptr(ItestRaw) pub = tcp_publisher(f);
+	g_autoptr(ItestRaw) sub = itest_raw_connect(b);
+	g_autofree gchar *key = greet(b, "/api/Greeting?name=slow&version=1");
+	const gchar *contents[] = {"held"};
+	g_autoptr(JsonObject) package = NULL;
+	g_autoptr(ItestPacket) p = NULL;
+	guint status = 204;
+
+	subscribe(b, key, QUEUE, "\"Permanent\"");
+	tcp_publish(pub, 1, contents, 1);
+	package = await_package(b, key);
+	itest_raw_greet(sub, "tcp-subscriber", 3, 1);
+	itest_raw_subscribe(sub, TOPIC, QUEUE, MSB_QUEUE_TYPE_PERMANENT);
+	itest_raw_barrier(sub);
+
+	/* pings keep the session, but the batch held past DeliveryTimeout (1 s) ends it as a
+	 * dead subscriber: its message goes to the other subscriber and its key is refused */
+	while (status == 204) {
+		g_free(http_call(b, "/api/Greeting/Ping", key, NULL, &status));
+		if (status == 204)
+			itest_run_for(200);
+	}
+	g_assert_cmpuint(status, ==, 401);
+	p = itest_raw_expect(sub, MSB_PACKET_NEW_MESSAGES);
+	g_assert_cmpint(itest_packet_message(p, 0)->id, ==, 0);
+	g_assert_cmpint(itest_packet_message(p, 0)->attempt, ==, 1);
+}
+
+/* persistSize of TOPIC in /api/status: messages not saved yet */
+static gint64
+persist_size(ItestBroker *b)
+{
+	g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status");
+	JsonArray *items = json_object_get_array_member(
+	        json_object_get_object_member(json_node_get_object(root), "topics"), "items");
+
+	for (guint i = 0; i < json_array_get_length(items); i++) {
+		JsonObject *t = json_array_get_object_element(items, i);
+		if (g_strcmp0(json_object_get_string_member(t, "id"), TOPIC) == 0)
+			return json_object_get_int_member(t, "persistSize");
+	}
+	g_error("no topic %s in /api/status", TOPIC);
+}
+
+static void
+test_persist_immediately(void)
+{
+	PtestService *ps = ptest_service_new();
+	ItestBroker *b;
+	g_autoptr(ItestRaw) pub = NULL;
+	g_autofree gchar *key = NULL;
+	g_autofree gchar *other = NULL;
+	const gchar *one = "{\"messages\": [{\"base64Message\": \"aGk=\"}]}";
+	AsyncCall *durable;
+	AsyncCall *after;
+
+	ptest_service_start(ps, 0);
+	b = dtest_broker_new(ps, NULL);
+	itest_broker_start(b, 0);
+	pub = dtest_connect(b, "creator");
+	itest_raw_create_topic(pub, TOPIC);
+	itest_raw_sync(pub);
+	key = greet(b, "/api/Greeting?name=durable&version=1");
+	other = greet(b, "/api/Greeting?name=other&version=1");
+
+	/* the first publish of a new topic waits for the snapshot that reserves its ids */
+	http_expect(b, "/api/Publish?topicId=" TOPIC, key, one, 204);
+	ITEST_WAIT_FOR(dtest_service_max_id(ps, TOPIC) == 0);
+	ITEST_WAIT_FOR(persist_size(b) == 0);
+
+	/* the service is down: a persistImmediately publish (id 1) is accepted but not answered,
+	 * nor is the next publish of the same session (id 2), which must not overtake it; another
+	 * session's publish is answered from memory */
+	ptest_service_stop(ps, SIGKILL);
+	durable = async_post(b, "/api/Publish?topicId=" TOPIC "&persistImmediately=true", key, one);
+	ITEST_WAIT_FOR(persist_size(b) == 1);
+	after = async_post(b, "/api/Publish?topicId=" TOPIC, key, one);
+	ITEST_WAIT_FOR(persist_size(b) == 2);
+	http_expect(b, "/api/Publish?topicId=" TOPIC, other, one, 204);
+	g_assert_cmpint(persist_size(b), ==, 3);
+	itest_run_for(300);
+	g_assert_false(durable->done);
+	g_assert_false(after->done);
+
+	/* back: answered once the service holds it */
+	ptest_service_start(ps, ps->grpc_port);
+	ITEST_WAIT_FOR(durable->done);
+	g_assert_cmpuint(durable->status, ==, 204);
+	g_assert_cmpint(dtest_service_max_id(ps, TOPIC), >=, 1);
+	ITEST_WAIT_FOR(after->done);
+	g_assert_cmpuint(after->status, ==, 204);
+	async_call_free(durable);
+	async_call_free(after);
+
+	itest_raw_free(g_steal_pointer(&pub));
+	itest_broker_free(b);
+	ptest_service_free(ps);
+}
+
+static void
 test_calls_keep_session(ItestFixture *f, gconstpointer data)
 {
 	ItestBroker *b = f->broker;
@@ -566,7 +680,9 @@ test_calls_keep_session(ItestFixture *f, gconstpointer data)
 int
 main(int argc, char **argv)
 {
-	itest_init(&argc, &argv);
+	int ret;
+
+	dtest_init(&argc, &argv);
 	ITEST_ADD("/http-sessions/greeting-ping-auth", NULL, test_greeting_ping_auth);
 	ITEST_ADD("/http-sessions/publish-to-tcp", NULL, test_publish_to_tcp);
 	ITEST_ADD("/http-sessions/await-confirm-all-ok", NULL, test_await_confirm_all_ok);
@@ -576,5 +692,10 @@ main(int argc, char **argv)
 	          test_session_expires);
 	ITEST_ADD("/http-sessions/calls-keep-session", "HttpSessionTimeout: 1s\n",
 	          test_calls_keep_session);
-	return g_test_run();
+	ITEST_ADD("/http-sessions/delivery-timeout", "DeliveryTimeout: 1s\n",
+	          test_delivery_timeout);
+	g_test_add_func("/http-sessions/persist-immediately", test_persist_immediately);
+	ret = g_test_run();
+	ptest_shutdown();
+	return ret;
 }
