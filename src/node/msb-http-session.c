@@ -32,6 +32,7 @@
 
 #include <string.h>
 
+#include "msb-http-server.h"
 #include "msb-session.h"
 #include "msb-wire.h"
 
@@ -163,6 +164,25 @@ msb_http_parked_pause(MsbHttpParked *p, GCallback gone_cb)
 	if (g_signal_lookup("disconnected", SOUP_TYPE_SERVER_MESSAGE) != 0)
 		p->disconnected_id = g_signal_connect(p->msg, "disconnected", gone_cb, p);
 	soup_server_message_pause(p->msg);
+}
+
+/*
+ * The parked Await's client hung up (libsoup does not read a paused connection, so it does not
+ * notice): the slot is free, and a package must not go to it.
+ */
+static gboolean
+msb_http_session_await_abandoned(MsbHttpSession *s)
+{
+	MsbHttpParked *p = s->await;
+
+	if (p == NULL)
+		return FALSE;
+	if (!p->gone && !msb_http_server_message_hung_up(p->msg))
+		return FALSE;
+	s->await = NULL;
+	p->gone = TRUE;
+	msb_http_parked_free(p);
+	return TRUE;
 }
 
 /* ---- sessions ---- */
@@ -329,7 +349,7 @@ msb_http_session_serve_await(MsbHttpSession *s)
 {
 	MsbHttpParked *p = s->await;
 
-	if (p == NULL || g_queue_is_empty(&s->packages))
+	if (p == NULL || g_queue_is_empty(&s->packages) || msb_http_session_await_abandoned(s))
 		return;
 	s->await = NULL;
 	msb_http_parked_reply(p, SOUP_STATUS_OK, "application/json",
@@ -986,7 +1006,7 @@ msb_http_await_cb(MsbHttpCall *call, gpointer user_data)
 
 	if (s == NULL)
 		return;
-	if (s->await != NULL) {
+	if (s->await != NULL && !msb_http_session_await_abandoned(s)) {
 		msb_http_reply_error_literal(call, MSB_HTTP_ERROR_CONFLICT,
 		                             "another Await of this session is waiting; one at a "
 		                             "time per session");

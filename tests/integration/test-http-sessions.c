@@ -134,6 +134,9 @@ async_call_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GBytes) bytes =
 	        soup_session_send_and_read_finish(SOUP_SESSION(source), result, &error);
 
+	c->done = TRUE;
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return; /* the test aborted it */
 	g_assert_no_error(error);
 	c->status = soup_message_get_status(c->msg);
 	c->body = g_strdup("");
@@ -142,7 +145,6 @@ async_call_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		c->body = g_strndup(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
 	}
 	c->elapsed_us = g_get_monotonic_time() - c->started_us;
-	c->done = TRUE;
 }
 
 static AsyncCall *
@@ -509,6 +511,18 @@ test_await_long_poll(ItestFixture *f, gconstpointer data)
 	async_call_free(parked);
 	async_call_free(second);
 	async_call_free(third);
+
+	/* a client that gives up its Await frees the slot: the next one waits, no 409 */
+	parked = async_await(b, key);
+	itest_run_for(100);
+	soup_session_abort(parked->session);
+	ITEST_WAIT_FOR(parked->done);
+	async_call_free(parked);
+	itest_run_for(100);
+	second = async_await(b, key);
+	ITEST_WAIT_FOR(second->done);
+	g_assert_cmpuint(second->status, ==, 204);
+	async_call_free(second);
 
 	/* a package published while an Await waits answers it at once */
 	parked = async_await(b, key);
