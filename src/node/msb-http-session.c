@@ -38,8 +38,10 @@
 
 /* the broker's own bytes: no ceiling beyond what it wrote */
 #define MSB_HTTP_SESSION_DECODER_MAX G_MAXSIZE
-/* an emptied output buffer above this is given back (a large batch grew it) */
+/* an emptied output buffer above MSB_HTTP_SESSION_BIG_BUFFER (a large batch grew it) is cut
+ * back to MSB_HTTP_SESSION_IDLE_BUFFER; below it, it is kept for the next batch */
 #define MSB_HTTP_SESSION_IDLE_BUFFER (64 * 1024)
+#define MSB_HTTP_SESSION_BIG_BUFFER  (1024 * 1024)
 
 typedef struct _MsbHttpSession MsbHttpSession;
 
@@ -180,7 +182,9 @@ msb_http_session_await_abandoned(MsbHttpSession *s)
 	if (!p->gone && !msb_http_server_message_hung_up(p->msg))
 		return FALSE;
 	s->await = NULL;
-	p->gone = TRUE;
+	/* an answer nobody reads, so that libsoup finds the connection closed and lets go of it
+	 * now rather than at HttpRequestTimeout */
+	msb_http_parked_reply(p, SOUP_STATUS_NO_CONTENT, NULL, NULL);
 	msb_http_parked_free(p);
 	return TRUE;
 }
@@ -359,7 +363,7 @@ msb_http_session_serve_await(MsbHttpSession *s)
 	s->last_call_us = g_get_monotonic_time();
 }
 
-/* The oldest Publish gets @status (204 for its PublishResponse, 403 for a Reject). */
+/* The oldest Publish waiting is answered: 204 for its PublishResponse, 403 with @reject. */
 static void
 msb_http_session_answer_publish(MsbHttpSession *s, gint64 request_id, const gchar *reject)
 {
@@ -435,7 +439,7 @@ msb_http_session_output_ready(MsbSession *session)
 		}
 		msb_buf_consume(out, consumed);
 	}
-	if (msb_buf_pending(out) == 0 && out->cap > MSB_HTTP_SESSION_IDLE_BUFFER)
+	if (msb_buf_pending(out) == 0 && out->cap > MSB_HTTP_SESSION_BIG_BUFFER)
 		msb_buf_shrink(out, MSB_HTTP_SESSION_IDLE_BUFFER);
 	if (s != NULL)
 		msb_http_session_serve_await(s);
