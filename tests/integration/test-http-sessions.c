@@ -184,9 +184,10 @@ async_call_free(AsyncCall *c)
 	g_free(c);
 }
 
-/* Size and in-flight count of TOPIC/@queue in /api/status. */
+/* TOPIC/@queue in /api/status: its size, in-flight count and type (the TCP byte). */
 static void
-queue_counts(ItestBroker *b, const gchar *queue, gint64 *size, gint64 *on_delivery)
+queue_counts_full(ItestBroker *b, const gchar *queue, gint64 *size, gint64 *on_delivery,
+                  gint64 *type)
 {
 	g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status");
 	JsonObject *topic = json_object_get_object_member(
@@ -198,10 +199,30 @@ queue_counts(ItestBroker *b, const gchar *queue, gint64 *size, gint64 *on_delive
 		if (g_strcmp0(json_object_get_string_member(q, "id"), queue) == 0) {
 			*size = json_object_get_int_member(q, "size");
 			*on_delivery = json_object_get_int_member(q, "onDelivery");
+			*type = json_object_get_int_member(q, "queueType");
 			return;
 		}
 	}
 	g_error("no queue %s in /api/status", queue);
+}
+
+static void
+queue_counts(ItestBroker *b, const gchar *queue, gint64 *size, gint64 *on_delivery)
+{
+	gint64 type;
+
+	queue_counts_full(b, queue, size, on_delivery, &type);
+}
+
+static gint64
+queue_type(ItestBroker *b, const gchar *queue)
+{
+	gint64 size;
+	gint64 on_delivery;
+	gint64 type = -1;
+
+	queue_counts_full(b, queue, &size, &on_delivery, &type);
+	return type;
 }
 
 static ItestRaw *
@@ -396,8 +417,18 @@ test_await_confirm_all_ok(ItestFixture *f, gconstpointer data)
 	g_assert_cmpint(on_delivery, ==, 0);
 
 	/* the HTTP numbering: 0 is DeleteIfNoSubscribers (TCP 1), and the queue gets every
-	 * message from now on */
+	 * message from now on; a form body works too, its values all strings */
 	subscribe(b, key, "temporary", "0");
+	{
+		g_autofree gchar *auth = g_strdup_printf("Bearer %s", key);
+		const gchar *headers[] = {"Authorization", auth, NULL};
+
+		g_free(itest_broker_http(b, "POST", "/api/Subscribers/Subscribe",
+		                         "application/x-www-form-urlencoded",
+		                         "topicId=" TOPIC "&queueId=form&queueType=2", headers,
+		                         &code));
+		g_assert_cmpuint(code, ==, 204);
+	}
 	http_expect(b, "/api/Subscribers/Subscribe", key,
 	            "{\"topicId\": \"" TOPIC "\", \"queueId\": \"q3\", \"queueType\": 3}", 400);
 	http_expect(b, "/api/Subscribers/Subscribe", key,
@@ -408,23 +439,9 @@ test_await_confirm_all_ok(ItestFixture *f, gconstpointer data)
 	                 "{\"topicId\": \"missing\", \"queueId\": \"q\", \"queueType\": 1}", &code);
 	g_assert_cmpuint(code, ==, 403);
 	g_assert_nonnull(strstr(text, "TopicNotFound"));
-	{
-		g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status");
-		JsonArray *queues = json_object_get_array_member(
-		        json_object_get_object_member(
-		                json_object_get_object_member(json_node_get_object(root), "queues"),
-		                TOPIC),
-		        "queues");
-		for (guint i = 0; i < json_array_get_length(queues); i++) {
-			JsonObject *q = json_array_get_object_element(queues, i);
-			if (g_strcmp0(json_object_get_string_member(q, "id"), "temporary") == 0)
-				g_assert_cmpint(json_object_get_int_member(q, "queueType"), ==,
-				                MSB_QUEUE_TYPE_DELETE_ON_DISCONNECT);
-			if (g_strcmp0(json_object_get_string_member(q, "id"), QUEUE) == 0)
-				g_assert_cmpint(json_object_get_int_member(q, "queueType"), ==,
-				                MSB_QUEUE_TYPE_PERMANENT);
-		}
-	}
+	g_assert_cmpint(queue_type(b, QUEUE), ==, MSB_QUEUE_TYPE_PERMANENT);
+	g_assert_cmpint(queue_type(b, "temporary"), ==, MSB_QUEUE_TYPE_DELETE_ON_DISCONNECT);
+	g_assert_cmpint(queue_type(b, "form"), ==, MSB_QUEUE_TYPE_PERMANENT_SINGLE_CONNECTION);
 }
 
 static void
