@@ -30,7 +30,9 @@
 
 #include "msb-http-session.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "msb-http-server.h"
 #include "msb-session.h"
@@ -679,6 +681,29 @@ msb_wire_str_from(const gchar *s)
 	return w;
 }
 
+/*
+ * A session key: a version 4 UUID from the kernel's random source. Not g_uuid_string_random():
+ * GRand is a Mersenne Twister, whose later outputs can be computed from enough earlier ones, and
+ * any client can greet as often as it likes to collect them.
+ */
+static gchar *
+msb_http_session_new_key(GError **error)
+{
+	guint8 b[16];
+
+	if (getrandom(b, sizeof(b), 0) != (gssize)sizeof(b)) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+		            "no random bytes for a session key: %s", g_strerror(errno));
+		return NULL;
+	}
+	b[6] = (guint8)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (guint8)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	return g_strdup_printf(
+	        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+	        b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+	        b[15]);
+}
+
 /* ---- routes ---- */
 
 static void
@@ -693,6 +718,7 @@ msb_http_greeting_cb(MsbHttpCall *call, gpointer user_data)
 	g_autofree gchar *peer = NULL;
 	g_autofree gchar *rejects = NULL;
 	g_autofree gchar *json = NULL;
+	g_autofree gchar *key = NULL;
 	MsbHttpSession *s;
 	MsbPacket packet = {.id = MSB_PACKET_GREETING};
 
@@ -710,9 +736,15 @@ msb_http_greeting_cb(MsbHttpCall *call, gpointer user_data)
 		return;
 	}
 
+	key = msb_http_session_new_key(&error);
+	if (key == NULL) {
+		g_warning("%s", error->message);
+		msb_http_call_reply_text(call, SOUP_STATUS_SERVICE_UNAVAILABLE, error->message);
+		return;
+	}
 	s = g_new0(MsbHttpSession, 1);
 	s->owner = self;
-	s->key = g_uuid_string_random();
+	s->key = g_steal_pointer(&key);
 	s->last_call_us = g_get_monotonic_time();
 	msb_wire_decoder_init(&s->dec, MSB_HTTP_SESSION_DECODER_MAX);
 	s->dec.protocol_version = MSB_WIRE_PROTOCOL_MAX;
