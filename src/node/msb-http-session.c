@@ -96,7 +96,10 @@ msb_http_parked_reply(MsbHttpParked *p, guint status, const gchar *content_type,
 		g_free(body);
 		return;
 	}
-	soup_server_message_set_status(p->msg, status, NULL);
+	if (status == SOUP_STATUS_NO_CONTENT)
+		msb_http_message_reply_empty(p->msg);
+	else
+		soup_server_message_set_status(p->msg, status, NULL);
 	if (body != NULL)
 		soup_server_message_set_response(p->msg, content_type, SOUP_MEMORY_TAKE, body,
 		                                 strlen(body));

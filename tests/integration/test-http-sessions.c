@@ -695,6 +695,55 @@ test_persist_immediately(void)
 	ptest_service_free(ps);
 }
 
+/* One request on @conn and the head of its answer (an empty answer has nothing after it). */
+static gchar *
+raw_http_exchange(GSocketConnection *conn, const gchar *request)
+{
+	GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+	GInputStream *in = g_io_stream_get_input_stream(G_IO_STREAM(conn));
+	g_autoptr(GString) head = g_string_new(NULL);
+	g_autoptr(GError) error = NULL;
+
+	g_output_stream_write_all(out, request, strlen(request), NULL, NULL, &error);
+	g_assert_no_error(error);
+	while (strstr(head->str, "\r\n\r\n") == NULL) {
+		gchar c;
+		gssize n = g_input_stream_read(in, &c, 1, NULL, &error);
+
+		g_assert_no_error(error);
+		if (n == 0)
+			break; /* the server closed the connection */
+		g_string_append_c(head, c);
+	}
+	return g_strdup(head->str);
+}
+
+static void
+test_keep_alive(ItestFixture *f, gconstpointer data)
+{
+	ItestBroker *b = f->broker;
+	g_autofree gchar *key = greet(b, "/api/Greeting?name=keep-alive&version=1");
+	g_autoptr(GSocketClient) client = g_socket_client_new();
+	g_autoptr(GSocketConnection) conn = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *request = g_strdup_printf("POST /api/Greeting/Ping HTTP/1.1\r\n"
+	                                            "Host: 127.0.0.1\r\n"
+	                                            "Authorization: Bearer %s\r\n"
+	                                            "Content-Length: 0\r\n\r\n",
+	                                            key);
+
+	/* a client polls Await and Confirm on one connection: an empty answer must not end it */
+	g_socket_client_set_timeout(client, ITEST_TIMEOUT_MS / 1000);
+	conn = g_socket_client_connect_to_host(client, "127.0.0.1", b->http_port, NULL, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < 3; i++) {
+		g_autofree gchar *head = raw_http_exchange(conn, request);
+
+		g_assert_true(g_str_has_prefix(head, "HTTP/1.1 204 "));
+		g_assert_null(strstr(head, "Connection: close"));
+	}
+}
+
 static void
 test_calls_keep_session(ItestFixture *f, gconstpointer data)
 {
@@ -723,6 +772,7 @@ main(int argc, char **argv)
 	          test_session_expires);
 	ITEST_ADD("/http-sessions/calls-keep-session", "HttpSessionTimeout: 1s\n",
 	          test_calls_keep_session);
+	ITEST_ADD("/http-sessions/keep-alive", NULL, test_keep_alive);
 	ITEST_ADD("/http-sessions/delivery-timeout", "DeliveryTimeout: 1s\n",
 	          test_delivery_timeout);
 	g_test_add_func("/http-sessions/persist-immediately", test_persist_immediately);
