@@ -368,6 +368,41 @@ test_publish_to_tcp(ItestFixture *f, gconstpointer data)
 }
 
 static void
+test_http_to_http(ItestFixture *f, gconstpointer data)
+{
+	ItestBroker *b = f->broker;
+	g_autoptr(ItestRaw) pub = tcp_publisher(f);
+	g_autofree gchar *key = greet(b, "/api/Greeting?name=both&version=1");
+	g_autoptr(JsonObject) package = NULL;
+	JsonObject *m;
+	JsonArray *headers;
+
+	/* what JSON must escape, and UTF-8, survive both ways */
+	subscribe(b, key, QUEUE, "\"Permanent\"");
+	http_expect(b, "/api/Publish?topicId=" TOPIC, key,
+	            "{\"messages\": [{\"headers\": [{\"key\": \"q\\\"uote\", \"value\": "
+	            "\"back\\\\slash\\nline\\ttab\\u0001 \u00fcn\u00ef\"}, {\"key\": \"\", "
+	            "\"value\": \"\"}], \"base64Message\": \"/+8A\"}]}",
+	            204);
+	package = await_package(b, key);
+	m = json_array_get_object_element(json_object_get_array_member(package, "messages"), 0);
+	g_assert_cmpstr(json_object_get_string_member(m, "content"), ==, "/+8A");
+	headers = json_object_get_array_member(m, "headers");
+	g_assert_cmpuint(json_array_get_length(headers), ==, 2);
+	g_assert_cmpstr(
+	        json_object_get_string_member(json_array_get_object_element(headers, 0), "key"), ==,
+	        "q\"uote");
+	g_assert_cmpstr(
+	        json_object_get_string_member(json_array_get_object_element(headers, 0), "value"),
+	        ==, "back\\slash\nline\ttab\001 \u00fcn\u00ef");
+	g_assert_cmpstr(
+	        json_object_get_string_member(json_array_get_object_element(headers, 1), "key"), ==,
+	        "");
+	confirm(b, key, package, "\"allOk\": true");
+	(void)pub;
+}
+
+static void
 test_await_confirm_all_ok(ItestFixture *f, gconstpointer data)
 {
 	ItestBroker *b = f->broker;
@@ -765,6 +800,7 @@ main(int argc, char **argv)
 	dtest_init(&argc, &argv);
 	ITEST_ADD("/http-sessions/greeting-ping-auth", NULL, test_greeting_ping_auth);
 	ITEST_ADD("/http-sessions/publish-to-tcp", NULL, test_publish_to_tcp);
+	ITEST_ADD("/http-sessions/http-to-http", NULL, test_http_to_http);
 	ITEST_ADD("/http-sessions/await-confirm-all-ok", NULL, test_await_confirm_all_ok);
 	ITEST_ADD("/http-sessions/confirm-fail-and-some", NULL, test_confirm_fail_and_some);
 	ITEST_ADD("/http-sessions/await-long-poll", QUICK_AWAIT, test_await_long_poll);
