@@ -780,6 +780,27 @@ test_keep_alive(ItestFixture *f, gconstpointer data)
 }
 
 static void
+test_reload(void)
+{
+	ItestBroker *b = itest_broker_new("HttpAwaitTimeout: 8s\n");
+	g_autofree gchar *key = NULL;
+	AsyncCall *c;
+
+	b->capture_log = TRUE;
+	itest_broker_start(b, 0);
+	key = greet(b, "/api/Greeting?name=reload&version=1");
+	/* SIGHUP: the next Await waits the new HttpAwaitTimeout, well before the old one */
+	itest_broker_write_settings(b, "HttpAwaitTimeout: 200ms\n");
+	g_assert_cmpint(kill(b->pid, SIGHUP), ==, 0);
+	itest_broker_wait_log(b, "reload: HttpAwaitTimeout: ", 1, ITEST_TIMEOUT_MS);
+	c = async_await(b, key);
+	ITEST_WAIT_FOR_MS(c->done, 4000);
+	g_assert_cmpuint(c->status, ==, 204);
+	async_call_free(c);
+	itest_broker_free(b);
+}
+
+static void
 test_calls_keep_session(ItestFixture *f, gconstpointer data)
 {
 	ItestBroker *b = f->broker;
@@ -812,6 +833,7 @@ main(int argc, char **argv)
 	ITEST_ADD("/http-sessions/delivery-timeout", "DeliveryTimeout: 1s\n",
 	          test_delivery_timeout);
 	g_test_add_func("/http-sessions/persist-immediately", test_persist_immediately);
+	g_test_add_func("/http-sessions/reload", test_reload);
 	ret = g_test_run();
 	ptest_shutdown();
 	return ret;
