@@ -21,6 +21,7 @@
 #include "msb-http-docs.h"
 #include "msb-http-router.h"
 #include "msb-http-server.h"
+#include "msb-http-session.h"
 #include "msb-stats-reader.h"
 #include "msb-status-render.h"
 
@@ -49,6 +50,7 @@ struct _MsbHttp {
 	MsbHttpServer *server;
 	MsbHttpRouter *router;
 	MsbHttpAdmin *admin;
+	MsbHttpSessions *sessions;
 	gint64 started_us; /* wall clock */
 };
 
@@ -293,6 +295,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	msb_http_router_add(http->router, msb_http_routes, G_N_ELEMENTS(msb_http_routes), http);
 	http->admin = msb_http_admin_new(http->router, broker, http->reader);
 	msb_http_docs_register(http->router);
+	http->sessions = msb_http_sessions_new(http->router, broker);
 	return http;
 }
 
@@ -301,6 +304,8 @@ msb_http_free(MsbHttp *http)
 {
 	if (http == NULL)
 		return;
+	/* before the listener: their waiting requests are answered */
+	g_clear_pointer(&http->sessions, msb_http_sessions_free);
 	g_clear_pointer(&http->server, msb_http_server_free);
 	g_clear_pointer(&http->router, msb_http_router_free);
 	g_clear_pointer(&http->admin, msb_http_admin_free);
@@ -348,6 +353,13 @@ msb_http_get_router(MsbHttp *http)
 {
 	g_return_val_if_fail(http != NULL, NULL);
 	return http->router;
+}
+
+MsbHttpSessions *
+msb_http_get_sessions(MsbHttp *http)
+{
+	g_return_val_if_fail(http != NULL, NULL);
+	return http->sessions;
 }
 
 guint16
