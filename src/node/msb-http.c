@@ -19,6 +19,7 @@
 #include "msb-config.h"
 #include "msb-http-router.h"
 #include "msb-http-server.h"
+#include "msb-http-ui.h"
 #include "msb-stats-reader.h"
 #include "msb-status-render.h"
 
@@ -288,6 +289,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->render_pool = g_thread_pool_new(msb_http_render_thread, http->context, 1, TRUE, NULL);
 	http->router = msb_http_router_new();
 	msb_http_router_add(http->router, msb_http_routes, G_N_ELEMENTS(msb_http_routes), http);
+	msb_http_ui_register(http->router);
 	return http;
 }
 
