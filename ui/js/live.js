@@ -162,6 +162,7 @@ export class Live extends EventTarget {
 
   accept(text, gen) {
     if (gen !== this.generation) return;
+    const t0 = performance.now();
     let status;
     try {
       status = JSON.parse(text);
@@ -169,10 +170,11 @@ export class Live extends EventTarget {
       this.fail('the status is not JSON: ' + e.message);
       return;
     }
+    this.parseMs = performance.now() - t0;
     this.lastOk = Date.now();
     this.failures = 0;
     this.lastError = '';
-    this.dispatchEvent(new CustomEvent('status', { detail: status }));
+    this.dispatchEvent(new CustomEvent('status', { detail: { status, t0 } }));
     this.emitState();
   }
 

@@ -184,20 +184,24 @@ function renderView() {
   drawer.update(m);
 }
 
-function onStatus(status) {
-  const t0 = performance.now();
+// @t0: when the status text arrived (its parsing counts as part of the update)
+function onStatus(status, t0) {
+  const t1 = performance.now();
   const m = buildModel(status);
   state.model = m;
   history_.push(m);
   state.updates++;
+  const t2 = performance.now();
   renderKpis(m);
   renderSidebar(m);
   renderStatusBar(m);
   renderView();
+  perf.last = { parseMs: live.parseMs, modelMs: t2 - t1, renderMs: performance.now() - t2 };
   if (!state.firstRenderDone) {
     state.firstRenderDone = true;
     perf.firstRenderMs = performance.now();
     performance.mark('msb-first-render');
+    document.documentElement.dataset.firstRenderMs = perf.firstRenderMs.toFixed(1);
     // a link to a topic: scroll to it once it is there
     if (state.route.view === 'topics' && state.route.topic) views.topics.scrollTo(state.route.topic);
     if (state.route.view === 'sessions' && state.route.session) views.sessions.scrollTo(state.route.session);
@@ -207,11 +211,13 @@ function onStatus(status) {
   perf.updates.push(ms);
   if (perf.updates.length > 120) perf.updates.shift();
   performance.measure('msb-update', { start: t0, duration: ms });
+  document.documentElement.dataset.updateMs = ms.toFixed(1);
+  if (perf.updates.length > 1) document.documentElement.dataset.updateMaxMs = Math.max(...perf.updates.slice(1)).toFixed(1);
   renderLive();
   if (state.updates % 10 === 1) loadNamespaces();
 }
 
-live.addEventListener('status', (e) => onStatus(e.detail));
+live.addEventListener('status', (e) => onStatus(e.detail.status, e.detail.t0));
 live.addEventListener('state', renderLive);
 live.addEventListener('reset', () => history_.reset());
 

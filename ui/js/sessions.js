@@ -1,14 +1,14 @@
 // The sessions view: every connected client (all namespaces), what it publishes to and
 // subscribes from (derived from the topics of the namespace shown), and a disconnect button.
-import { h, setText, setClass, setAttr, toggle, reconcile, setHighlighted } from './dom.js';
+import { h, setText, setClass, setAttr, toggle, show, reconcile, setHighlighted } from './dom.js';
 import { num, bytes, rate } from './format.js';
 import { topicHref, queueHref } from './router.js';
 import * as actions from './actions.js';
 
+// [title, class of the cells]
 const COLUMNS = [
-  ['Id', 'num'], ['Type', ''], ['Name', ''], ['Version', ''], ['IP', ''], ['Env', ''], ['Namespace', ''],
-  ['Connected', 'num'], ['Last in', 'num'], ['Read', 'num'], ['Written', 'num'], ['Read/s', 'num'], ['Written/s', 'num'],
-  ['Publishes to / subscribes', ''], ['', ''],
+  ['Id', 'num'], ['Type', 'nowrap'], ['Client', 'client'], ['Address', 'nowrap addr'],
+  ['Connected', 'num'], ['Read', 'num'], ['Written', 'num'], ['Publishes ▲ / subscribes ▼', 'topics'], ['', 'nowrap'],
 ];
 
 export function sessionKind(type) {
@@ -20,12 +20,31 @@ export function sessionKind(type) {
 
 function createRow() {
   const cells = COLUMNS.map(([, cls]) => h('td', { class: cls }));
-  const r = { cells, pill: h('span'), proto: h('span', { class: 'dim' }), name: h('span'), links: h('div', { class: 'links' }),
-    kick: h('button', { type: 'button', class: 'btn small ghost red', 'data-testid': 'session-kick' }, 'Disconnect') };
+  const sub = () => h('div', { class: 'sub2' });
+  const r = {
+    cells,
+    pill: h('span'),
+    proto: h('span', { class: 'dim' }),
+    name: h('span', { class: 'c-name' }),
+    ver: h('span', { class: 'dim' }),
+    env: h('span', { class: 'badge cyan' }),
+    ns: sub(),
+    connected: h('div'),
+    lastIn: sub(),
+    read: h('div'),
+    readRate: sub(),
+    written: h('div'),
+    writtenRate: sub(),
+    links: h('div', { class: 'links' }),
+    kick: h('button', { type: 'button', class: 'btn small ghost red', 'data-testid': 'session-kick', title: 'Close this connection' }, 'Disconnect'),
+  };
   cells[1].append(r.pill, ' ', r.proto);
-  cells[2].append(r.name);
-  cells[13].append(r.links);
-  cells[14].append(r.kick);
+  cells[2].append(h('div', null, r.name, ' ', r.ver, ' ', r.env), r.ns);
+  cells[4].append(r.connected, r.lastIn);
+  cells[5].append(r.read, r.readRate);
+  cells[6].append(r.written, r.writtenRate);
+  cells[7].append(r.links);
+  cells[8].append(r.kick);
   const el = h('tr', { 'data-testid': 'session-row' }, ...cells);
   r.kick.addEventListener('click', () => actions.kickSession(el.__s));
   el.__r = r;
@@ -51,7 +70,7 @@ export class SessionsView {
     this.info = h('span', { class: 'dim' });
     this.tbody = h('tbody');
     this.table = h('table', { class: 'grid' },
-      h('thead', null, h('tr', null, ...COLUMNS.map(([t, cls]) => h('th', { class: cls, scope: 'col' }, t)))), this.tbody);
+      h('thead', null, h('tr', null, ...COLUMNS.map(([t, cls]) => h('th', { class: cls === 'num' ? 'num' : '', scope: 'col' }, t)))), this.tbody);
     this.emptyEl = h('div', { class: 'empty' }, 'No client is connected.');
     section.append(h('div', { class: 'view-head' }, h('h1', null, 'Sessions'), this.info), this.table, this.emptyEl);
   }
@@ -85,16 +104,17 @@ export class SessionsView {
       const hay = `${s.name || ''} ${s.ip || ''}`.toLowerCase();
       setHighlighted(r.name, s.name || '', needle && hay.includes(needle) ? needle : '');
       toggle(el, 'dimmed', !!needle && !hay.includes(needle) && !(uses.get(s.id) || []).some((x) => x.topic.includes(needle)));
-      setText(c[3], s.version || '');
-      setText(c[4], s.ip || '');
-      setText(c[5], s.envInfo || '');
-      setText(c[6], s.namespace || 'default');
-      setText(c[7], s.connected || '');
-      setText(c[8], s.lastIncoming || '');
-      setText(c[9], s.readSize === undefined ? '–' : bytes(s.readSize));
-      setText(c[10], s.writtenSize === undefined ? '–' : bytes(s.writtenSize));
-      setText(c[11], s.readPerSec === undefined ? '–' : rate(s.readPerSec));
-      setText(c[12], s.writtenPerSec === undefined ? '–' : rate(s.writtenPerSec));
+      setText(r.ver, s.version || '');
+      setText(r.env, s.envInfo || '');
+      show(r.env, !!s.envInfo);
+      setText(r.ns, 'namespace ' + (s.namespace || 'default'));
+      setText(c[3], s.ip || '');
+      setText(r.connected, s.connected || '–');
+      setText(r.lastIn, s.lastIncoming ? 'last in ' + s.lastIncoming : '');
+      setText(r.read, s.readSize === undefined ? '–' : bytes(s.readSize));
+      setText(r.readRate, s.readPerSec === undefined ? '' : rate(s.readPerSec));
+      setText(r.written, s.writtenSize === undefined ? '–' : bytes(s.writtenSize));
+      setText(r.writtenRate, s.writtenPerSec === undefined ? '' : rate(s.writtenPerSec));
       linkList(r.links, uses.get(s.id) || [], ns);
       toggle(el, 'target', target !== null && String(s.id) === String(target));
       setAttr(el, 'data-session', s.id);

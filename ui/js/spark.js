@@ -78,9 +78,9 @@ export function chart(el, times, series, { width = 360, height = 140 } = {}) {
   const w = width - padL - 6;
   const ht = height - padB - padT;
   const n = times.length;
-  let max = 1;
+  let max = 4;
   for (const s of series) for (const v of s.values) if (v > max) max = v;
-  max = niceCeil(max);
+  max = 4 * niceStep(max / 4);
   for (let i = 0; i <= 4; i++) {
     const y = padT + (ht * i) / 4;
     el.append(svg('line', { class: 'grid', x1: padL, x2: padL + w, y1: y, y2: y }));
@@ -111,7 +111,8 @@ export function chart(el, times, series, { width = 360, height = 140 } = {}) {
   label(padL + w, 'now', 'end');
 }
 
-function niceCeil(v) {
+// a round step for an axis: 1, 2, 2.5 or 5 times a power of ten
+function niceStep(v) {
   const p = Math.pow(10, Math.floor(Math.log10(v)));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
   return 10 * p;

@@ -316,6 +316,7 @@ function updateRow(el, item) {
   const qs = item.queues;
   setText(r.queuesTitle, qs.length ? `Queues (${qs.length}) · ${num(item.waiting)} waiting` : 'Queues');
   show(r.noQueues, qs.length === 0);
+  toggle(el, 'no-queues', qs.length === 0);
   reconcile(r.queues, qs.map((q) => ({ topic: t, q, subs: item.subsByQueue.get(q.id) || [], needle, topicHit })),
     (x) => x.q.id, createQueue, updateQueue);
 }

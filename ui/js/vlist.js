@@ -65,18 +65,26 @@ export class VList {
   render() {
     if (!this.active) return;
     const items = this.items;
-    const viewTop = this.scroller.scrollTop - this.listTop() - OVERSCAN_PX;
-    const viewBottom = this.scroller.scrollTop - this.listTop() + this.scroller.clientHeight + OVERSCAN_PX;
+    const scrollTop = this.scroller.scrollTop;
+    // the first row on screen and where it is: kept in place when rows above it change height
+    let anchor = null;
+    let anchorTop = 0;
+    for (const el of this.body.children) {
+      if (el.offsetTop + el.offsetHeight > scrollTop) {
+        anchor = el;
+        anchorTop = el.offsetTop;
+        break;
+      }
+    }
+    const base = scrollTop - this.listTop();
+    const viewTop = base - OVERSCAN_PX;
+    const viewBottom = base + this.scroller.clientHeight + OVERSCAN_PX;
     let acc = 0;
     let first = items.length;
     let last = items.length - 1;
-    let topPad = 0;
     for (let i = 0; i < items.length; i++) {
       const ht = this.heightOf(items[i]);
-      if (first === items.length && acc + ht > viewTop) {
-        first = i;
-        topPad = acc;
-      }
+      if (first === items.length && acc + ht > viewTop) first = i;
       if (acc >= viewBottom) {
         last = i - 1;
         break;
@@ -85,28 +93,21 @@ export class VList {
     }
     const visible = first <= last ? items.slice(first, last + 1) : [];
     reconcile(this.body, visible, this.key, this.create, this.update);
+    this.layout(first, last);
     // measure what was rendered
     let changed = false;
     for (const el of this.body.children) {
-      const k = el.__key;
       const ht = el.offsetHeight + this.gap;
-      if (this.heights.get(k) !== ht) {
-        this.heights.set(k, ht);
+      if (this.heights.get(el.__key) !== ht) {
+        this.heights.set(el.__key, ht);
         changed = true;
       }
     }
-    let total = 0;
-    let before = 0;
-    for (let i = 0; i < items.length; i++) {
-      const ht = this.heightOf(items[i]);
-      if (i < first) before += ht;
-      total += ht;
+    if (changed) this.layout(first, last);
+    if (anchor && anchor.isConnected) {
+      const moved = anchor.offsetTop - anchorTop;
+      if (moved !== 0) this.scroller.scrollTop = scrollTop + moved;
     }
-    let inside = 0;
-    for (let i = first; i <= last && i < items.length; i++) inside += this.heightOf(items[i]);
-    this.top.style.height = (first < items.length ? before : 0) + 'px';
-    this.bottom.style.height = Math.max(0, total - before - inside) + 'px';
-    void topPad;
     if (changed && !this.remeasured) {
       // estimates were off: the window may now cover other items
       this.remeasured = true;
@@ -115,17 +116,47 @@ export class VList {
     }
   }
 
+  // the spacers' heights for a window of items first..last
+  layout(first, last) {
+    const items = this.items;
+    let before = 0;
+    let inside = 0;
+    let after = 0;
+    for (let i = 0; i < items.length; i++) {
+      const ht = this.heightOf(items[i]);
+      if (i < first) before += ht;
+      else if (i <= last) inside += ht;
+      else after += ht;
+    }
+    const top = before + 'px';
+    const bottom = after + 'px';
+    if (this.top.style.height !== top) this.top.style.height = top;
+    if (this.bottom.style.height !== bottom) this.bottom.style.height = bottom;
+    void inside;
+  }
+
   // scroll so that the item with @key is near the top; FALSE when it is not in the list
   scrollTo(key) {
     let acc = 0;
+    let found = false;
     for (const item of this.items) {
       if (this.key(item) === key) {
-        this.scroller.scrollTop = this.listTop() + acc - 8;
-        this.render();
-        return true;
+        found = true;
+        break;
       }
       acc += this.heightOf(item);
     }
-    return false;
+    if (!found) return false;
+    this.scroller.scrollTop = this.listTop() + acc - 8;
+    // the rows above were estimated: settle on where the row really is
+    for (let i = 0; i < 3; i++) {
+      this.render();
+      const el = this.body.__keyed && this.body.__keyed.get(key);
+      if (!el) break;
+      const want = el.offsetTop - 8;
+      if (Math.abs(this.scroller.scrollTop - want) < 2) break;
+      this.scroller.scrollTop = want;
+    }
+    return true;
   }
 }
