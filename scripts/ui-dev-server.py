@@ -7,11 +7,13 @@
                                                               # for timing the UI at scale
 Then open http://127.0.0.1:8123/. With --synthetic, --admin-token TOKEN makes the write calls
 answer 401 without "Authorization: Bearer TOKEN", and --namespaces adds namespaces to the list.
-The synthetic broker has no WebSocket: the page falls back to polling, as it does against a
-broker without one. Standard library only.
+The synthetic broker pushes its status over a WebSocket at /api/ws once a second, as the broker
+does (--no-ws: it has none, and the page falls back to polling). Forwarding does not carry the
+WebSocket, so against a real broker the page polls. Standard library only.
 """
 import argparse
 import base64
+import hashlib
 import json
 import math
 import os
@@ -230,7 +232,31 @@ class Handler(SimpleHTTPRequestHandler):
             return self.reply(204)
         return self.reply(404, "no such path")
 
+    def websocket(self):
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        self.send_response_only(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        super().end_headers()
+        self.close_connection = True
+        try:
+            while True:
+                data = json.dumps(self.synthetic.status()).encode()
+                n = len(data)
+                head = bytes([0x81]) + (bytes([n]) if n < 126 else bytes([126]) + n.to_bytes(2, "big") if n < 65536
+                                        else bytes([127]) + n.to_bytes(8, "big"))
+                self.wfile.write(head + data)
+                self.wfile.flush()
+                time.sleep(1)
+        except OSError:
+            pass
+
     def route(self):
+        if (self.synthetic and not self.args.no_ws and urlparse(self.path).path.lower() == "/api/ws"
+                and self.headers.get("Upgrade", "").lower() == "websocket"):
+            return self.websocket()
         if self.is_api():
             return self.fake() if self.synthetic else self.forward()
         path = urlparse(self.path).path
@@ -254,6 +280,7 @@ def main():
     ap.add_argument("--queues", type=int, default=4, help="synthetic: at most this many queues per topic")
     ap.add_argument("--sessions", type=int, default=40, help="synthetic: sessions")
     ap.add_argument("--admin-token", help="synthetic: write calls need this token")
+    ap.add_argument("--no-ws", action="store_true", help="synthetic: no WebSocket (the page polls)")
     ap.add_argument("--namespaces", nargs="*", default=[], help="synthetic: more namespaces")
     args = ap.parse_args()
     Handler.args = args

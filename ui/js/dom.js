@@ -116,3 +116,10 @@ export function setHighlighted(el, text, needle) {
   }
   if (at < text.length) el.append(text.slice(at));
 }
+
+// Put @el into @parent (at the end) or take it out: for controls that only exist when they
+// apply, so that a selector finds no hidden ones.
+export function present(el, parent, on) {
+  if (on && el.parentNode !== parent) parent.append(el);
+  else if (!on && el.parentNode) el.remove();
+}

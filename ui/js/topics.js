@@ -1,7 +1,7 @@
 // The topics view: one row per topic (publishers | topic, rates, throughput, pages | queues with
 // their ranges and subscribers), in a windowed list so that a thousand topics cost what the
 // dozen on screen cost. Each row keeps references to its parts and updates only what changed.
-import { h, setText, setClass, toggle, show, setAttr, reconcile, setHighlighted } from './dom.js';
+import { h, setText, setClass, toggle, show, setAttr, reconcile, setHighlighted, present } from './dom.js';
 import { num, compact, bytes, splitId, shortSid, moment, microseconds } from './format.js';
 import { Spark, latencyClass } from './spark.js';
 import { VList } from './vlist.js';
@@ -187,7 +187,7 @@ function createQueue() {
     subs: h('div', { class: 'subs' }),
   };
   const el = h('div', { class: 'queue', 'data-testid': 'queue-row' },
-    h('div', { class: 'q-head' }, r.name, r.life, r.conn, r.subsCount, r.size, h('span', { class: 'q-actions' }, r.setId, r.del)),
+    h('div', { class: 'q-head' }, r.name, r.life, r.conn, r.subsCount, r.size, (r.actions = h('span', { class: 'q-actions' }, r.setId))),
     r.ranges, r.subs);
   r.setId.addEventListener('click', () => actions.setMessageId(el.__topic, el.__queue));
   r.del.addEventListener('click', () => actions.deleteQueue(el.__topic, el.__queue));
@@ -215,7 +215,7 @@ function updateQueue(el, { topic, q, subs, needle, topicHit }) {
   setText(r.size, `Sz ${num(q.size)}/${num(q.onDelivery)}`);
   setClass(r.size, q.size > RED_SIZE ? 'q-size red' : 'q-size');
   setAttr(r.size, 'title', `${num(q.size)} waiting, ${num(q.onDelivery)} out for delivery`);
-  show(r.del, !b.auto && nSubs === 0);
+  present(r.del, r.actions, !b.auto && nSubs === 0);
   renderRanges(r.ranges, q.data);
   reconcile(r.subs, subs, (s) => s.id, createSub, updateSub);
 }
@@ -250,7 +250,7 @@ function createRow() {
     h('div', { class: 'c-pubs' }, h('div', { class: 'col-title' }, 'Publishers'), r.pubs, r.noPubs),
     h('div', { class: 'c-main' },
       h('div', { class: 't-head' }, r.dot, r.name, r.delBadge,
-        h('span', { class: 't-actions' }, r.browse, r.persistBtn, r.delBtn, r.restoreBtn)),
+        (r.actions = h('span', { class: 't-actions' }, r.browse, r.persistBtn))),
       r.deleted,
       h('div', { class: 't-stats' }, stat('MsgId', r.msgId), stat('Msg/s', r.msgs), stat('Req/s', r.req), stat(r.persistLabel, r.persist)),
       h('div', { class: 't-spark' }, r.spark.el),
@@ -289,8 +289,8 @@ function updateRow(el, item) {
   setAttr(r.name, 'href', topicHref(t.id, ctx.ns));
   setAttr(r.browse, 'href', messagesHref(t.id, null, ctx.ns));
   show(r.delBadge, deleted);
-  show(r.restoreBtn, deleted);
-  show(r.delBtn, !deleted && pubs.length === 0 && item.queues.length === 0);
+  present(r.delBtn, r.actions, !deleted && pubs.length === 0 && item.queues.length === 0);
+  present(r.restoreBtn, r.actions, deleted);
   setText(r.persistBtn, t.persist === false ? 'Persist' : 'Stop persisting');
   show(r.persistBtn, !deleted && t.persist !== undefined);
   show(r.deleted, deleted);
