@@ -180,7 +180,7 @@ function renderView() {
   if (view === 'topics') views.topics.render(items, { total: m.items.length, matches, needle: state.needle });
   else if (view === 'sessions') views.sessions.render(m, { needle: state.needle, ns: state.ns, target: state.route.session });
   else if (view === 'pages') views.pages.render(m, items);
-  views.messages.setTopics(m, state.ns);
+  if (view === 'messages') views.messages.setTopics(m, state.ns);
   drawer.update(m);
 }
 
@@ -192,10 +192,10 @@ function onStatus(status, t0) {
   history_.push(m);
   state.updates++;
   const t2 = performance.now();
+  renderView();
   renderKpis(m);
   renderSidebar(m);
   renderStatusBar(m);
-  renderView();
   perf.last = { parseMs: live.parseMs, modelMs: t2 - t1, renderMs: performance.now() - t2 };
   if (!state.firstRenderDone) {
     state.firstRenderDone = true;

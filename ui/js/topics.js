@@ -343,7 +343,7 @@ export class TopicsView {
   }
 
   setActive(on) {
-    this.list.active = on;
+    this.list.setActive(on);
   }
 
   render(items, { total, matches, needle }) {
