@@ -289,6 +289,7 @@ function applyRoute() {
     if (v.setActive) v.setActive(name === r.view);
   }
   show($('sort-wrap'), r.view === 'topics' || r.view === 'pages');
+  show($('compact-wrap'), r.view === 'topics');
   if (r.view === 'topics' && r.topic) drawer.open(r.topic, r.queue, state.ns);
   else drawer.close();
   if (r.view === 'messages') {
@@ -324,6 +325,17 @@ $('sort').addEventListener('change', () => {
   renderView();
 });
 $('create-topic').addEventListener('click', () => actions.createTopic());
+function applyCompact(on) {
+  ctx.compact = on;
+  document.body.classList.toggle('compact', on);
+  localStorage.setItem('msb_compact', on ? '1' : '');
+}
+$('compact').checked = localStorage.getItem('msb_compact') === '1';
+applyCompact($('compact').checked);
+$('compact').addEventListener('change', () => {
+  applyCompact($('compact').checked);
+  views.topics.relayout();
+});
 actions.onAfterAction(() => live.refreshSoon());
 
 // ---- keyboard ----

@@ -15,6 +15,7 @@ export const ctx = {
   ns: 'default',
   targetTopic: null,
   targetQueue: null,
+  compact: false,
 };
 
 const MAX_RANGES = 8;
@@ -326,9 +327,10 @@ function estimate(item) {
   const t = item.t;
   const pubs = (t.publishers || []).length;
   const colPubs = 28 + Math.max(1, pubs) * 36;
-  const colMain = 112 + (t.pages || []).length * 17 + (t.deleted > 0 ? 20 : 0);
+  const colMain = 112 + (ctx.compact ? 0 : (t.pages || []).length * 17) + (t.deleted > 0 ? 20 : 0);
   let colQ = 28;
-  for (const q of item.queues) colQ += 36 + ((q.data || []).length ? 20 : 0) + (item.subsByQueue.get(q.id) || []).length * 19;
+  for (const q of item.queues)
+    colQ += ctx.compact ? 27 : 36 + ((q.data || []).length ? 20 : 0) + (item.subsByQueue.get(q.id) || []).length * 19;
   return Math.max(colPubs, colMain, colQ) + 2;
 }
 
@@ -358,5 +360,11 @@ export class TopicsView {
 
   scrollTo(topic) {
     return this.list.scrollTo(topic);
+  }
+
+  // row heights change with the density
+  relayout() {
+    this.list.heights.clear();
+    this.list.render();
   }
 }
