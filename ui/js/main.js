@@ -218,7 +218,10 @@ function onStatus(status, t0) {
 }
 
 live.addEventListener('status', (e) => onStatus(e.detail.status, e.detail.t0));
-live.addEventListener('state', renderLive);
+live.addEventListener('state', () => {
+  renderLive();
+  if (!state.model) views.topics.waiting(live.failures ? live.lastError : '');
+});
 live.addEventListener('reset', () => history_.reset());
 
 // ---- namespaces ----

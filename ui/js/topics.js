@@ -269,7 +269,10 @@ function updateRow(el, item) {
   const t = item.t;
   const needle = ctx.needle;
   el.__item = item;
-  if (el.dataset.topic !== t.id) el.dataset.topic = t.id;
+  if (el.dataset.topic !== t.id) {
+    el.dataset.topic = t.id;
+    el.setAttribute('aria-label', 'topic ' + t.id);
+  }
   const topicHit = !!needle && t.id.toLowerCase().includes(needle);
   toggle(el, 'dimmed', !!needle && !topicMatches(item, needle));
   toggle(el, 'problem', item.problem);
@@ -338,7 +341,7 @@ export class TopicsView {
   constructor(section) {
     this.section = section;
     this.head = h('div', { class: 'view-head' }, h('h1', null, 'Topics'), (this.info = h('span', { class: 'dim' })));
-    this.emptyEl = h('div', { class: 'empty' });
+    this.emptyEl = h('div', { class: 'empty', 'data-testid': 'topics-empty' }, 'Waiting for the broker\'s status…');
     this.list = new VList(section, { key: (it) => it.id, create: createRow, update: updateRow, estimate, gap: 8 });
     section.append(this.head, this.emptyEl, this.list.el);
     this.items = [];
@@ -360,6 +363,12 @@ export class TopicsView {
 
   scrollTo(topic) {
     return this.list.scrollTo(topic);
+  }
+
+  // before the first status: why nothing is shown yet
+  waiting(error) {
+    if (this.items.length) return;
+    setText(this.emptyEl, error ? `Cannot read the broker's status: ${error}. Trying again every second…` : 'Waiting for the broker\'s status…');
   }
 
   // row heights change with the density
