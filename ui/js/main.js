@@ -99,6 +99,13 @@ function renderSidebar(m) {
   }
 }
 
+// the tab's title: the view, and the problems when there are any
+function updateTitle() {
+  const n = state.model ? state.model.problems.length : 0;
+  const title = `${n ? `(${n} problematic) ` : ''}${state.titleBase || 'Topics'} · My Service Bus`;
+  if (document.title !== title) document.title = title;
+}
+
 // ---- status bar ----
 function renderStatusBar(m) {
   const s = m.status;
@@ -130,6 +137,7 @@ function renderStatusBar(m) {
   }
   setText($('sb-versions'), `node ${s.version || '?'} · persistence ${s.persistenceVersion || '–'}`);
   setText($('sb-clock'), clock(new Date(m.at)));
+  updateTitle();
 }
 
 function renderLive() {
@@ -296,13 +304,15 @@ function applyRoute() {
   if (r.view === 'topics' && r.topic) drawer.open(r.topic, r.queue, state.ns);
   else drawer.close();
   if (r.view === 'messages') {
+    if (state.model) views.messages.setTopics(state.model, state.ns);
     const from = r.params.get('from');
     views.messages.show(r.topic, from !== null && /^\d+$/.test(from) ? Number(from) : null);
   }
   renderView();
   if (state.model && r.view === 'topics' && r.topic) views.topics.scrollTo(r.topic);
   if (state.model && r.view === 'sessions' && r.session) views.sessions.scrollTo(r.session);
-  document.title = r.topic ? `${r.topic} · My Service Bus` : `${r.view[0].toUpperCase()}${r.view.slice(1)} · My Service Bus`;
+  state.titleBase = r.topic ? r.topic : `${r.view[0].toUpperCase()}${r.view.slice(1)}`;
+  updateTitle();
 }
 window.addEventListener('hashchange', applyRoute);
 
