@@ -22,6 +22,7 @@
 #include "msb-http-router.h"
 #include "msb-http-server.h"
 #include "msb-http-session.h"
+#include "msb-http-ui.h"
 #include "msb-stats-reader.h"
 #include "msb-status-render.h"
 
@@ -296,6 +297,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->admin = msb_http_admin_new(http->router, broker, http->reader);
 	msb_http_docs_register(http->router);
 	http->sessions = msb_http_sessions_new(http->router, broker);
+	msb_http_ui_register(http->router);
 	return http;
 }
 
