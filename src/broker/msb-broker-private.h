@@ -5,6 +5,7 @@
 #pragma once
 
 #include "msb-broker.h"
+#include "msb-metrics.h"
 
 G_BEGIN_DECLS
 
@@ -35,6 +36,8 @@ struct _MsbBroker {
 	GHashTable *waiting_sessions; /* MsbSession* with held PublishResponses */
 	guint64 generation;           /* bumped by every change a snapshot shows */
 	guint64 save_turns;           /* save batches handed out, for MsbTopic.save_turn */
+	/* from handing a batch to a subscriber to the confirmation that ends it */
+	MsbHistogram delivery_latency;
 };
 
 /* Shared between the broker's files. */

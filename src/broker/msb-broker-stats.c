@@ -157,6 +157,9 @@ msb_stats_copy_topic(MsbStatsCollection *collection, MsbTopic *topic, gint64 now
 	        .messages_lost = topic->messages_lost,
 	        .cached_bytes = topic->cached_bytes,
 	        .cached_messages = topic->cached_messages,
+	        .published_bytes = topic->published_bytes,
+	        .messages_delivered = topic->messages_delivered,
+	        .messages_redelivered = topic->messages_redelivered,
 	        .first_sub_page = stats->sub_pages->len,
 	        .n_sub_pages = g_hash_table_size(topic->sub_pages),
 	        .first_queue = stats->queues->len,
@@ -251,6 +254,7 @@ msb_stats_collection_finish(MsbStatsCollection *collection)
 	stats = g_steal_pointer(&collection->stats);
 	stats->pending_count = collection->broker->pending_count;
 	stats->pending_bytes = collection->broker->pending_bytes;
+	stats->delivery_latency = collection->broker->delivery_latency;
 	msb_stats_collection_free(collection);
 	return stats;
 }

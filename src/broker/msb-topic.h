@@ -52,6 +52,10 @@ struct _MsbTopic {
 	gint64 cached_messages;
 	/* ids a queue waited for that persistence reported damaged, skipped (OnDamagedMessages) */
 	guint64 messages_lost;
+	/* for the metrics, since the start */
+	guint64 published_bytes;      /* content bytes published */
+	guint64 messages_delivered;   /* confirmed by a subscriber (each queue counts) */
+	guint64 messages_redelivered; /* sent again after a failed or unconfirmed delivery */
 };
 
 /* A range of ids handed to one save; kept until durable_until passes it. */

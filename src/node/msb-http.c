@@ -56,6 +56,8 @@ msb_http_get_info(MsbHttp *http, MsbHttpInfo *info)
 	info->state = "running";
 	if (http->info_func != NULL)
 		http->info_func(info, http->info_data);
+	if (http->server != NULL)
+		info->http_connections = msb_http_server_get_n_connections(http->server);
 }
 
 /* ---- /api/isalive ---- */
