@@ -140,7 +140,7 @@ msb_http_render_done_cb(gpointer user_data)
 	MsbHttpRender *render = user_data;
 	const gchar *content_type = render->view == MSB_HTTP_VIEW_STATUS
 	                                    ? "application/json"
-	                                    : "text/plain; version=0.0.4";
+	                                    : "text/plain; version=0.0.4; charset=utf-8";
 
 	if (render->http != NULL) {
 		g_ptr_array_remove_fast(render->http->rendering, render);

@@ -141,6 +141,7 @@ test_metrics_no_topics(ItestFixture *f, gconstpointer data)
 	g_autoptr(MtestMetrics) m = scrape(f->broker);
 
 	g_assert_cmpfloat(mtest_value(m, "http_connections_amount", NULL), >=, 1);
+	g_assert_nonnull(mtest_family(m, "topic_queue_size"));
 	g_assert_cmpuint(mtest_family(m, "topic_queue_size")->samples->len, ==, 0);
 	g_assert_cmpfloat(mtest_value(m, "msb_connections", "kind", "tcp", NULL), ==, 0);
 	g_assert_nonnull(mtest_family(m, "process_start_time_seconds"));

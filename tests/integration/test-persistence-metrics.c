@@ -43,6 +43,7 @@ test_persistence_metrics(void)
 	ptest_service_start(s, 0);
 	/* nothing stored yet: valid, every family there, no per-topic series */
 	empty = scrape(s);
+	g_assert_nonnull(mtest_family(empty, "persistence_topic_min_id"));
 	g_assert_cmpuint(mtest_family(empty, "persistence_topic_min_id")->samples->len, ==, 0);
 	g_assert_nonnull(mtest_family(empty, "persistence_fsync_latency_seconds"));
 
