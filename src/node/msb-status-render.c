@@ -364,22 +364,40 @@ msb_metrics_topic_family(GString *out, const MsbBrokerStats *stats, const gchar 
 
 #define MSB_TOPIC_FIELD(field) G_STRUCT_OFFSET(MsbTopicStats, field), NULL
 
+static gint64
+msb_metrics_queue_waiting(const MsbQueueStats *queue)
+{
+	return queue->waiting;
+}
+
+static gint64
+msb_metrics_queue_in_flight(const MsbQueueStats *queue)
+{
+	return queue->in_flight;
+}
+
+static gint64
+msb_metrics_queue_subscribers(const MsbQueueStats *queue)
+{
+	return queue->n_subscribers;
+}
+
+typedef gint64 (*MsbQueueValueFunc)(const MsbQueueStats *queue);
+
 /* one sample per queue: name{namespace,topic,queue} value */
 static void
 msb_metrics_queue_family(GString *out, const MsbBrokerStats *stats, const gchar *name,
-                         const gchar *help, gsize offset)
+                         const gchar *help, MsbQueueValueFunc func)
 {
 	msb_metrics_header(out, name, "gauge", help);
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
 		for (guint q = 0; q < topic->n_queues; q++) {
 			const MsbQueueStats *queue = msb_broker_stats_queue(stats, topic, q);
-			gint64 value = offset == G_MAXSIZE ? (gint64)queue->n_subscribers
-			                                   : G_STRUCT_MEMBER(gint64, queue, offset);
 			msb_metrics_topic_begin(out, name, topic);
 			g_string_append(out, ",queue=\"");
 			msb_metrics_append_label(out, queue->name);
-			g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n", value);
+			g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n", func(queue));
 		}
 	}
 }
@@ -387,9 +405,9 @@ msb_metrics_queue_family(GString *out, const MsbBrokerStats *stats, const gchar 
 GBytes *
 msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 {
-	/* about 900 bytes per topic and 200 per queue */
+	/* measured: about 700 bytes per topic and 330 per queue */
 	GString *out =
-	        g_string_sized_new(8192 + stats->topics->len * 1024 + stats->queues->len * 256);
+	        g_string_sized_new(8192 + stats->topics->len * 768 + stats->queues->len * 384);
 	static const gchar *const kinds[] = {"tcp", "unix", "http"};
 	static const gchar *const tcp_metrics[] = {"count", "ping_threads", "read_threads",
 	                                           "connection_objects"};
@@ -418,7 +436,7 @@ msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	/* node.md §7, as the reference broker names them */
 	msb_metrics_queue_family(out, stats, "topic_queue_size",
 	                         "Messages waiting in a queue (not counting those in flight)",
-	                         G_STRUCT_OFFSET(MsbQueueStats, waiting));
+	                         msb_metrics_queue_waiting);
 	msb_metrics_topic_family(out, stats, "topic_persist_queue_size", "gauge",
 	                         "Messages of the topic waiting to be saved",
 	                         MSB_TOPIC_FIELD(pending_count));
@@ -469,9 +487,9 @@ msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	                         MSB_TOPIC_FIELD(messages_lost));
 	msb_metrics_queue_family(out, stats, "msb_queue_in_flight",
 	                         "Messages of the queue delivered and not confirmed yet",
-	                         G_STRUCT_OFFSET(MsbQueueStats, in_flight));
+	                         msb_metrics_queue_in_flight);
 	msb_metrics_queue_family(out, stats, "msb_queue_subscribers", "Subscribers of the queue",
-	                         G_MAXSIZE);
+	                         msb_metrics_queue_subscribers);
 	msb_metrics_header(out, "msb_connections", "gauge",
 	                   "Client sessions by how they are connected: tcp and unix (binary "
 	                   "protocol sockets), http (HTTP publisher and subscriber sessions)");
