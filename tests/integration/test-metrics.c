@@ -147,6 +147,29 @@ test_metrics_no_topics(ItestFixture *f, gconstpointer data)
 	g_assert_nonnull(mtest_family(m, "process_start_time_seconds"));
 }
 
+/* Sessions by kind: one over the Unix socket, two over TCP. */
+static void
+test_metrics_by_kind(ItestFixture *f, gconstpointer data)
+{
+	g_autofree gchar *path = itest_broker_path(f->broker, "broker.sock");
+	g_autoptr(ItestRaw) local = itest_raw_connect_unix(path);
+	g_autoptr(ItestRaw) tcp1 = itest_raw_connect(f->broker);
+	g_autoptr(ItestRaw) tcp2 = itest_raw_connect(f->broker);
+	g_autoptr(MtestMetrics) m = NULL;
+
+	itest_raw_greet(local, "local", 3, 1);
+	itest_raw_greet(tcp1, "one", 3, 1);
+	itest_raw_greet(tcp2, "two", 3, 1);
+	itest_raw_sync(local);
+	itest_raw_sync(tcp1);
+	itest_raw_sync(tcp2);
+	m = scrape(f->broker);
+	g_assert_cmpfloat(mtest_value(m, "msb_connections", "kind", "unix", NULL), ==, 1);
+	g_assert_cmpfloat(mtest_value(m, "msb_connections", "kind", "tcp", NULL), ==, 2);
+	g_assert_cmpfloat(mtest_value(m, "msb_connections", "kind", "http", NULL), ==, 0);
+	g_assert_cmpfloat(mtest_value(m, "tcp_connections", "tcp_metric", "count", NULL), ==, 3);
+}
+
 static void
 setup_gc(ItestFixture *f, gconstpointer data)
 {
@@ -163,6 +186,8 @@ main(int argc, char **argv)
 	g_test_add("/metrics/values", ItestFixture, NULL, setup_gc, test_metrics_values,
 	           itest_fixture_teardown);
 	ITEST_ADD("/metrics/no-topics", NULL, test_metrics_no_topics);
+	ITEST_ADD("/metrics/by-kind", "ListenUnixSocket: @DIR@/broker.sock\n",
+	          test_metrics_by_kind);
 
 	return g_test_run();
 }
