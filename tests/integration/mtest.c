@@ -397,6 +397,7 @@ mtest_parse_sample(MtestParser *p, const gchar *line, GError **error)
 	MtestFamily *f;
 	MtestSample *s;
 	gdouble value;
+	gboolean is_count;
 	const gchar *start;
 
 	while (*c != '\0' && *c != '{' && *c != ' ' && *c != '\t')
@@ -512,9 +513,12 @@ mtest_parse_sample(MtestParser *p, const gchar *line, GError **error)
 	s->value = value;
 	g_ptr_array_add(f->samples, s);
 
-	if ((g_str_equal(f->type, "counter") || g_str_equal(f->type, "histogram") ||
-	     g_str_has_suffix(name, "_count")) &&
-	    (isnan(value) || value < 0))
+	/* counts; a _sum may be negative (negative observations) */
+	is_count = g_str_equal(f->type, "counter") ||
+	           (g_str_equal(f->type, "histogram") && !g_str_has_suffix(name, "_sum")) ||
+	           (g_str_equal(f->type, "summary") && !g_str_equal(name, f->name) &&
+	            g_str_has_suffix(name, "_count"));
+	if (is_count && (isnan(value) || value < 0))
 		return mtest_fail(p, error, "%s: a count cannot be %s", name, value_text);
 	if (g_str_equal(f->type, "histogram")) {
 		gboolean is_bucket = g_str_has_suffix(name, "_bucket");

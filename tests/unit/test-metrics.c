@@ -30,6 +30,9 @@ static const gchar *const good_texts[] = {
         HH "h_bucket{x=\"a\",le=\"+Inf\"} 0\nh_sum{x=\"a\"} 0\nh_count{x=\"a\"} 0\n"
            "h_bucket{x=\"b\",le=\"+Inf\"} 1\nh_sum{x=\"b\"} 1\nh_count{x=\"b\"} 1\n",
         "# HELP s S\n# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 1\ns_count 1\n",
+        /* a gauge may be negative whatever its name; so may a histogram's sum */
+        "# HELP g_count G\n# TYPE g_count gauge\ng_count -1\n",
+        HH "h_bucket{le=\"+Inf\"} 1\nh_sum -2.5\nh_count 1\n",
 };
 
 /* what it must not accept, and why */
@@ -78,6 +81,8 @@ static const gchar *const bad_texts[] = {
         HH "h_bucket{le=\"x\"} 2\nh_sum 1\nh_count 2\n",    /* le not a number */
         HH "h_bucket{le=\"+Inf\"} 1\nh_bucket{le=\"2\"} 1\nh_sum 1\nh_count 1\n", /* after +Inf */
         "# HELP s S\n# TYPE s summary\ns{quantile=\"1.5\"} 1\ns_sum 1\ns_count 1\n",
+        HH "h_bucket{le=\"+Inf\"} -1\nh_sum 1\nh_count -1\n",   /* negative count */
+        "# HELP s S\n# TYPE s summary\ns_sum 1\ns_count NaN\n", /* NaN count */
 };
 
 static void
