@@ -5,6 +5,7 @@
 #pragma once
 
 #include "msb-broker.h"
+#include "msb-metrics.h"
 
 G_BEGIN_DECLS
 
@@ -41,6 +42,8 @@ struct _MsbBroker {
 	gchar *trace_topic;        /* delivery tracing: NULL when off */
 	gchar *trace_queue;        /* NULL: every queue of trace_topic */
 	GQueue *trace_records;     /* MsbTraceRecord*, oldest first, at most MSB_TRACE_RECORDS */
+	/* from handing a batch to a subscriber to the confirmation that ends it */
+	MsbHistogram delivery_latency;
 };
 
 /* ---- shared with msb-broker-admin.c ---- */

@@ -158,6 +158,9 @@ msb_stats_copy_topic(MsbStatsCollection *collection, MsbTopic *topic, gint64 now
 	        .messages_lost = topic->messages_lost,
 	        .cached_bytes = topic->cached_bytes,
 	        .cached_messages = topic->cached_messages,
+	        .published_bytes = topic->published_bytes,
+	        .messages_delivered = topic->messages_delivered,
+	        .messages_redelivered = topic->messages_redelivered,
 	        .first_sub_page = stats->sub_pages->len,
 	        .n_sub_pages = g_hash_table_size(topic->sub_pages),
 	        .first_queue = stats->queues->len,
@@ -259,6 +262,7 @@ msb_stats_collection_finish(MsbStatsCollection *collection)
 		                                                : "*");
 		stats->debug = msb_broker_stats_str(stats, debug);
 	}
+	stats->delivery_latency = collection->broker->delivery_latency;
 	msb_stats_collection_free(collection);
 	return stats;
 }

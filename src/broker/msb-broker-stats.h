@@ -21,6 +21,7 @@
 #include <glib.h>
 
 #include "msb-id-set.h"
+#include "msb-metrics.h"
 #include "msb-wire.h"
 
 G_BEGIN_DECLS
@@ -65,7 +66,11 @@ typedef struct {
 	guint64 messages_lost;  /* skipped as damaged (OnDamagedMessages: skip) */
 	gint64 cached_bytes;    /* content bytes in memory */
 	gint64 cached_messages; /* messages in memory */
-	guint first_sub_page;   /* in MsbBrokerStats.sub_pages, ascending */
+	/* metrics, since the start */
+	guint64 published_bytes;
+	guint64 messages_delivered;
+	guint64 messages_redelivered;
+	guint first_sub_page; /* in MsbBrokerStats.sub_pages, ascending */
 	guint n_sub_pages;
 	guint first_queue; /* in MsbBrokerStats.queues, in the topic's order */
 	guint n_queues;
@@ -94,6 +99,7 @@ typedef struct {
 	gint64 pending_bytes;
 	/* delivery tracing: "topic / queue" or "topic / *"; NULL when off (when it finished) */
 	const gchar *debug;
+	MsbHistogram delivery_latency; /* when the collection finished */
 	/* private */
 	GStringChunk *strings;
 	gint ref_count;

@@ -720,6 +720,7 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 	MsbQueue *queue;
 	MsbSubscriber *sub;
 	MsbIdSet done;
+	guint64 delivered_before;
 
 	msb_wire_str_copy(wtopic, topic_name);
 	msb_wire_str_copy(wqueue, queue_name);
@@ -751,6 +752,10 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 		msb_broker_trace(broker, "%s: subscriber %" G_GINT64_FORMAT " %s; in flight: %s",
 		                 queue_name, sub->id, msb_packet_id_to_string(packet->id), ids);
 	}
+	delivered_before = sub->delivered;
+	if (packet->id != MSB_PACKET_INTERMEDIARY_CONFIRM)
+		msb_histogram_observe(&broker->delivery_latency,
+		                      msb_broker_now(broker) - sub->delivery_started_us);
 	switch (packet->id) {
 	case MSB_PACKET_NEW_MESSAGES_CONFIRMATION:
 		msb_queue_confirm_all(queue, sub);
@@ -772,6 +777,7 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 	default:
 		g_assert_not_reached();
 	}
+	topic->messages_delivered += sub->delivered - delivered_before;
 	topic->gc_due = TRUE;
 	broker->generation++;
 	msb_broker_mark_dirty(broker, topic);
@@ -873,6 +879,8 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 	gsize count_at = 0;
 	gsize bytes = 0;
 	guint count = 0;
+	guint redelivered = 0;
+	gint32 attempt;
 	guint max_count = queue->max_messages_per_payload;
 	MsbSubPage *sp = NULL;
 
@@ -927,10 +935,12 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 		msb_id_set_pop_min(&queue->waiting);
 		if (msg->state != MSB_MESSAGE_LOADED)
 			continue; /* missing: consumed without delivery */
+		attempt = msb_queue_get_attempt(queue, id);
+		if (attempt > 0)
+			redelivered++;
 		msb_wire_new_messages_add(
-		        out, session->protocol_version, session->new_messages_version, id,
-		        msb_queue_get_attempt(queue, id), msg->data, msg->headers_len,
-		        msb_message_content(msg), msg->content_len);
+		        out, session->protocol_version, session->new_messages_version, id, attempt,
+		        msg->data, msg->headers_len, msb_message_content(msg), msg->content_len);
 		msb_id_set_add(&sub->in_flight, id);
 		bytes += msg->content_len;
 		count++;
@@ -940,6 +950,7 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 		return FALSE;
 	}
 	msb_wire_new_messages_end(out, count_at, count);
+	topic->messages_redelivered += redelivered;
 	sub->state = MSB_SUBSCRIBER_ON_DELIVERY;
 	sub->delivery_started_us = sub->last_update_us = now;
 	sub->last_delivered_wall_us = msb_broker_wall(broker);

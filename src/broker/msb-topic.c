@@ -148,6 +148,7 @@ msb_topic_append(MsbTopic *topic, const MsbWireMessage *messages, guint n, gint6
 		if (topic->track_pending)
 			msb_sub_page_set_pending(sp, id, TRUE);
 		topic->cached_bytes += (gint64)m->content_len;
+		topic->published_bytes += m->content_len;
 	}
 	if (topic->track_pending) {
 		for (guint i = 0; i < n; i++)

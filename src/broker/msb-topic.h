@@ -58,6 +58,10 @@ struct _MsbTopic {
 	gboolean delete_in_flight; /* the persistence service is asked to delete it */
 	gboolean delete_confirmed; /* it did: removed once no save or load is in flight */
 	guint delete_failures;     /* DeleteTopic calls that failed, for the log */
+	/* for the metrics, since the start */
+	guint64 published_bytes;      /* content bytes published */
+	guint64 messages_delivered;   /* confirmed by a subscriber (each queue counts) */
+	guint64 messages_redelivered; /* sent again after a failed or unconfirmed delivery */
 };
 
 /* A range of ids handed to one save; kept until durable_until passes it. */

@@ -62,6 +62,8 @@ msb_http_get_info(MsbHttp *http, MsbHttpInfo *info)
 	info->state = "running";
 	if (http->info_func != NULL)
 		http->info_func(info, http->info_data);
+	if (http->server != NULL)
+		info->http_connections = msb_http_server_get_n_connections(http->server);
 }
 
 /* ---- /api/isalive ---- */
@@ -144,7 +146,7 @@ msb_http_render_done_cb(gpointer user_data)
 	MsbHttpRender *render = user_data;
 	const gchar *content_type = render->view == MSB_HTTP_VIEW_STATUS
 	                                    ? "application/json"
-	                                    : "text/plain; version=0.0.4";
+	                                    : "text/plain; version=0.0.4; charset=utf-8";
 
 	if (render->http != NULL) {
 		g_ptr_array_remove_fast(render->http->rendering, render);

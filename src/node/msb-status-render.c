@@ -325,32 +325,100 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	return g_bytes_new_take(g_string_free(j->out, FALSE), len);
 }
 
-/* ---- /metrics ---- */
+/* ---- /metrics ----
+ *
+ * Every family is written whole (HELP, TYPE, then all its samples), from the copy: a topic or
+ * queue that is gone is simply not in it, so its series disappear. Topic metrics carry the
+ * namespace label of the reference broker 2.8 (only "default" exists here).
+ */
 
-/* one sample per topic: name{namespace="default",topic="..."} value */
+/* "name{namespace="default",topic="…"" — the caller adds more labels or the closing brace */
 static void
-msb_status_topic_metric(GString *out, const MsbBrokerStats *stats, const gchar *name,
-                        const gchar *help, gsize offset)
+msb_metrics_topic_begin(GString *out, const gchar *name, const MsbTopicStats *topic)
+{
+	g_string_append_printf(out, "%s{namespace=\"default\",topic=\"", name);
+	msb_metrics_append_label(out, topic->name);
+	g_string_append_c(out, '"');
+}
+
+static gint64
+msb_metrics_topic_mean_size(const MsbTopicStats *topic)
+{
+	if (topic->messages_published == 0)
+		return 0;
+	return (gint64)(topic->published_bytes / topic->messages_published);
+}
+
+typedef gint64 (*MsbTopicValueFunc)(const MsbTopicStats *topic);
+
+/* one sample per topic: name{namespace="default",topic="..."} value, from a field or @func */
+static void
+msb_metrics_topic_family(GString *out, const MsbBrokerStats *stats, const gchar *name,
+                         const gchar *type, const gchar *help, gsize offset, MsbTopicValueFunc func)
+{
+	msb_metrics_header(out, name, type, help);
+	for (guint t = 0; t < stats->topics->len; t++) {
+		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
+		gint64 value = func != NULL ? func(topic) : G_STRUCT_MEMBER(gint64, topic, offset);
+		msb_metrics_topic_begin(out, name, topic);
+		g_string_append_printf(out, "} %" G_GINT64_FORMAT "\n", value);
+	}
+}
+
+#define MSB_TOPIC_FIELD(field) G_STRUCT_OFFSET(MsbTopicStats, field), NULL
+
+static gint64
+msb_metrics_queue_waiting(const MsbQueueStats *queue)
+{
+	return queue->waiting;
+}
+
+static gint64
+msb_metrics_queue_in_flight(const MsbQueueStats *queue)
+{
+	return queue->in_flight;
+}
+
+static gint64
+msb_metrics_queue_subscribers(const MsbQueueStats *queue)
+{
+	return queue->n_subscribers;
+}
+
+typedef gint64 (*MsbQueueValueFunc)(const MsbQueueStats *queue);
+
+/* one sample per queue: name{namespace,topic,queue} value */
+static void
+msb_metrics_queue_family(GString *out, const MsbBrokerStats *stats, const gchar *name,
+                         const gchar *help, MsbQueueValueFunc func)
 {
 	msb_metrics_header(out, name, "gauge", help);
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
-		g_string_append_printf(out, "%s{namespace=\"default\",topic=\"", name);
-		msb_metrics_append_label(out, topic->name);
-		g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n",
-		                       G_STRUCT_MEMBER(gint64, topic, offset));
+		for (guint q = 0; q < topic->n_queues; q++) {
+			const MsbQueueStats *queue = msb_broker_stats_queue(stats, topic, q);
+			msb_metrics_topic_begin(out, name, topic);
+			g_string_append(out, ",queue=\"");
+			msb_metrics_append_label(out, queue->name);
+			g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n", func(queue));
+		}
 	}
 }
 
 GBytes *
 msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 {
-	GString *out = g_string_new(NULL);
+	/* measured: about 700 bytes per topic and 330 per queue */
+	GString *out =
+	        g_string_sized_new(8192 + stats->topics->len * 768 + stats->queues->len * 384);
+	static const gchar *const kinds[] = {"tcp", "unix", "http"};
+	static const gchar *const tcp_metrics[] = {"count", "ping_threads", "read_threads",
+	                                           "connection_objects"};
+	guint64 by_kind[G_N_ELEMENTS(kinds)] = {0};
 	gint64 permanent_without_subscribers = 0;
 	gint64 topics_without_queues = 0;
 	gsize len;
 
-	msb_metrics_header(out, "topic_queue_size", "gauge", "Waiting messages of a queue");
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
 		if (topic->n_queues == 0)
@@ -360,35 +428,92 @@ msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 			if ((queue->type & MSB_QUEUE_TYPE_DELETE_ON_DISCONNECT) == 0 &&
 			    queue->n_subscribers == 0)
 				permanent_without_subscribers++;
-			g_string_append(out, "topic_queue_size{namespace=\"default\",topic=\"");
-			msb_metrics_append_label(out, topic->name);
-			g_string_append(out, "\",queue=\"");
-			msb_metrics_append_label(out, queue->name);
-			g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n", queue->waiting);
 		}
 	}
-	msb_status_topic_metric(out, stats, "topic_persist_queue_size",
-	                        "Messages of the topic waiting to be saved",
-	                        G_STRUCT_OFFSET(MsbTopicStats, pending_count));
-	msb_status_topic_metric(out, stats, "topic_data_size", "Bytes of message content in memory",
-	                        G_STRUCT_OFFSET(MsbTopicStats, cached_bytes));
-	msb_status_topic_metric(out, stats, "topic_messages_amount", "Messages in memory",
-	                        G_STRUCT_OFFSET(MsbTopicStats, cached_messages));
-	msb_status_topic_metric(out, stats, "topic_next_message_id",
-	                        "The id the next message of the topic gets",
-	                        G_STRUCT_OFFSET(MsbTopicStats, next_id));
+	for (guint i = 0; i < stats->sessions->len; i++) {
+		const MsbSessionStats *session = msb_broker_stats_session(stats, i);
+		if (session->kind >= 0 && (guint)session->kind < G_N_ELEMENTS(kinds))
+			by_kind[session->kind]++;
+	}
+
+	/* node.md §7, as the reference broker names them */
+	msb_metrics_queue_family(out, stats, "topic_queue_size",
+	                         "Messages waiting in a queue (not counting those in flight)",
+	                         msb_metrics_queue_waiting);
+	msb_metrics_topic_family(out, stats, "topic_persist_queue_size", "gauge",
+	                         "Messages of the topic waiting to be saved",
+	                         MSB_TOPIC_FIELD(pending_count));
+	msb_metrics_topic_family(out, stats, "topic_data_size", "gauge",
+	                         "Bytes of message content in memory",
+	                         MSB_TOPIC_FIELD(cached_bytes));
+	msb_metrics_topic_family(out, stats, "topic_messages_amount", "gauge", "Messages in memory",
+	                         MSB_TOPIC_FIELD(cached_messages));
+	msb_metrics_topic_family(out, stats, "topic_mean_message_size", "gauge",
+	                         "Mean content size of the messages published since the start", 0,
+	                         msb_metrics_topic_mean_size);
 	msb_metrics_value(out, "permanent_queues_without_subscribers", "gauge",
 	                  "Permanent queues with no subscriber",
 	                  (guint64)permanent_without_subscribers);
 	msb_metrics_value(out, "topics_without_queues", "gauge", "Topics with no queue",
 	                  (guint64)topics_without_queues);
-	msb_metrics_header(out, "tcp_connections", "gauge", "Client connections");
-	g_string_append_printf(out, "tcp_connections{tcp_metric=\"count\"} %u\n",
-	                       info->tcp_connections);
+	msb_metrics_value(out, "http_connections_amount", "gauge",
+	                  "Open connections to the HTTP port", info->http_connections);
+	/* no thread per connection here: one read watch each, idle deadlines kept by the 1 s
+	 * timer; the reference broker's task counters are all the connection count */
+	msb_metrics_header(out, "tcp_connections", "gauge",
+	                   "Client connections (count); the other tcp_metric values are the "
+	                   "reference broker's per-connection task counters, the same here");
+	for (guint i = 0; i < G_N_ELEMENTS(tcp_metrics); i++)
+		g_string_append_printf(out, "tcp_connections{tcp_metric=\"%s\"} %u\n",
+		                       tcp_metrics[i], info->tcp_connections);
 
+	/* ours */
+	msb_metrics_topic_family(out, stats, "topic_next_message_id", "gauge",
+	                         "The id the next message of the topic gets",
+	                         MSB_TOPIC_FIELD(next_id));
+	msb_metrics_topic_family(out, stats, "msb_topic_messages_published_total", "counter",
+	                         "Messages published to the topic since the start",
+	                         MSB_TOPIC_FIELD(messages_published));
+	msb_metrics_topic_family(out, stats, "msb_topic_published_bytes_total", "counter",
+	                         "Content bytes published to the topic since the start",
+	                         MSB_TOPIC_FIELD(published_bytes));
+	msb_metrics_topic_family(out, stats, "msb_topic_messages_delivered_total", "counter",
+	                         "Messages a subscriber confirmed since the start (each queue "
+	                         "counts its own)",
+	                         MSB_TOPIC_FIELD(messages_delivered));
+	msb_metrics_topic_family(out, stats, "msb_topic_messages_redelivered_total", "counter",
+	                         "Messages sent again after a failed or unconfirmed delivery",
+	                         MSB_TOPIC_FIELD(messages_redelivered));
+	msb_metrics_topic_family(out, stats, "msb_messages_lost_total", "counter",
+	                         "Messages queues waited for that persistence reported damaged "
+	                         "and that were skipped (OnDamagedMessages: skip)",
+	                         MSB_TOPIC_FIELD(messages_lost));
+	msb_metrics_queue_family(out, stats, "msb_queue_in_flight",
+	                         "Messages of the queue delivered and not confirmed yet",
+	                         msb_metrics_queue_in_flight);
+	msb_metrics_queue_family(out, stats, "msb_queue_subscribers", "Subscribers of the queue",
+	                         msb_metrics_queue_subscribers);
+	msb_metrics_header(out, "msb_connections", "gauge",
+	                   "Client sessions by how they are connected: tcp and unix (binary "
+	                   "protocol sockets), http (HTTP publisher and subscriber sessions)");
+	for (guint i = 0; i < G_N_ELEMENTS(kinds); i++)
+		g_string_append_printf(out, "msb_connections{kind=\"%s\"} %" G_GUINT64_FORMAT "\n",
+		                       kinds[i], by_kind[i]);
+	msb_metrics_histogram(out, "msb_delivery_latency_seconds",
+	                      "From sending a batch to a subscriber to the confirmation that "
+	                      "ends it",
+	                      TRUE, NULL, &stats->delivery_latency);
+	msb_metrics_header(out, "msb_build_info", "gauge", "Always 1; the version as a label");
+	g_string_append(out, "msb_build_info{version=\"");
+	msb_metrics_append_label(out, MSB_VERSION);
+	g_string_append(out, "\"} 1\n");
 	msb_metrics_value(out, "msb_up", "gauge",
 	                  "1 once topics and queues are restored and clients served",
 	                  g_strcmp0(info->state, "running") == 0);
+
+	msb_metrics_value(out, "msb_persistence_enabled", "gauge",
+	                  "1 when the broker saves to a persistence service (GrpcUrl)",
+	                  info->persistence_url != NULL ? 1 : 0);
 	msb_metrics_value(out, "msb_persistence_up", "gauge",
 	                  "1 while the persistence service answers (always 0 in memory)",
 	                  info->persistence_up ? 1 : 0);
@@ -398,12 +523,17 @@ msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	                  "Content bytes waiting to be saved", (guint64)stats->pending_bytes);
 	msb_metrics_header(out, "msb_persistence_oldest_pending_seconds", "gauge",
 	                   "How long the oldest unsaved message has waited");
-	g_string_append_printf(out, "msb_persistence_oldest_pending_seconds %.3f\n",
-	                       (gdouble)info->oldest_pending_age_us / G_USEC_PER_SEC);
+	g_string_append(out, "msb_persistence_oldest_pending_seconds ");
+	msb_metrics_append_double(out, (gdouble)info->oldest_pending_age_us / G_USEC_PER_SEC);
+	g_string_append_c(out, '\n');
 	msb_metrics_value(out, "msb_persistence_saves_total", "counter",
 	                  "Message saves acknowledged", info->saves);
 	msb_metrics_value(out, "msb_persistence_save_failures_total", "counter",
 	                  "Message saves that failed", info->save_failures);
+	msb_metrics_histogram(out, "msb_persistence_save_latency_seconds",
+	                      "From handing a save to the persistence client to its "
+	                      "acknowledgement",
+	                      TRUE, NULL, &info->save_latency);
 	msb_metrics_value(out, "msb_persistence_loads_total", "counter", "Sub-pages loaded back",
 	                  info->loads);
 	msb_metrics_value(out, "msb_persistence_load_failures_total", "counter",
@@ -411,19 +541,11 @@ msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_metrics_value(out, "msb_persistence_damaged_loads_total", "counter",
 	                  "Sub-page loads the service answered with DATA_LOSS (damaged on disk)",
 	                  info->damaged_loads);
-	msb_metrics_header(out, "msb_messages_lost_total", "counter",
-	                   "Messages queues waited for that persistence reported damaged and that "
-	                   "were skipped (OnDamagedMessages: skip)");
-	for (guint t = 0; t < stats->topics->len; t++) {
-		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
-		g_string_append(out, "msb_messages_lost_total{topic=\"");
-		msb_metrics_append_label(out, topic->name);
-		g_string_append_printf(out, "\"} %" G_GUINT64_FORMAT "\n", topic->messages_lost);
-	}
 	msb_metrics_value(out, "msb_persistence_snapshots_total", "counter",
 	                  "Queue snapshots saved", info->snapshots);
 	msb_metrics_value(out, "msb_persistence_snapshot_failures_total", "counter",
 	                  "Queue snapshot saves that failed", info->snapshot_failures);
+	msb_metrics_process(out);
 	len = out->len;
 	return g_bytes_new_take(g_string_free(out, FALSE), len);
 }
