@@ -1,15 +1,20 @@
 /*
  * The status page and the metrics as text, from an MsbBrokerStats (see msb-status-render.h).
  *
- * The JSON keeps the field names and types of the reference broker's status API; the
- * subscriber's "deliveryStateStr" and the "system" memory are computed here, the rest is copied.
+ * The JSON keeps the field names and types of the reference broker's status API (node.md §6.4),
+ * so that its UIs and the multi-environment dashboard read it; fields of ours ("persistence",
+ * "state", "messagesPublished", …) come on top and never replace one of them. The subscriber's
+ * "deliveryStateStr", the sessions' durations as text and the "system" memory are computed here,
+ * the rest is copied.
  */
 #define G_LOG_DOMAIN "msb-http"
 
 #include "msb-status-render.h"
 
 #include <json-glib/json-glib.h>
+#include <string.h>
 
+#include "msb-broker.h" /* MsbSessionKind */
 #include "msb-config.h"
 #include "msb-metrics.h"
 
@@ -91,6 +96,20 @@ msb_json_str(MsbJson *j, const gchar *name, const gchar *value)
 	msb_json_string(j, value);
 }
 
+/* "name":[v,v,…] */
+static void
+msb_json_int_array(MsbJson *j, const gchar *name, const gint32 *values, guint n)
+{
+	msb_json_key(j, name);
+	g_string_append_c(j->out, '[');
+	for (guint i = 0; i < n; i++) {
+		if (i > 0)
+			g_string_append_c(j->out, ',');
+		g_string_append_printf(j->out, "%" G_GINT32_FORMAT, values[i]);
+	}
+	g_string_append_c(j->out, ']');
+}
+
 static void
 msb_json_bool(MsbJson *j, const gchar *name, gboolean value)
 {
@@ -157,11 +176,31 @@ msb_status_add_subscribers(MsbJson *j, const MsbBrokerStats *stats, const MsbTop
 			msb_json_int(j, "id", sub->id);
 			msb_json_int(j, "sessionId", sub->session_id);
 			msb_json_str(j, "queueId", queue->name);
+			msb_json_int(j, "active", sub->active);
 			/* the values the reference broker shows: 0 idle, 2 on delivery */
 			msb_json_int(j, "deliveryState", sub->on_delivery ? 2 : 0);
 			msb_json_str(j, "deliveryStateStr", state_str != NULL ? state_str : "Idle");
+			msb_json_int_array(j, "history",
+			                   msb_broker_stats_history(stats, sub->first_history),
+			                   sub->n_history);
 			msb_json_end(j, '}');
 		}
+	}
+	msb_json_end(j, ']');
+}
+
+static void
+msb_status_add_publishers(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStats *topic)
+{
+	msb_json_key(j, "publishers");
+	msb_json_begin(j, '[');
+	for (guint i = 0; i < topic->n_publishers; i++) {
+		const MsbPublisherStats *pub = msb_broker_stats_publisher(stats, topic, i);
+		msb_json_sep(j);
+		msb_json_begin(j, '{');
+		msb_json_int(j, "sessionId", pub->session_id);
+		msb_json_int(j, "active", pub->active);
+		msb_json_end(j, '}');
 	}
 	msb_json_end(j, ']');
 }
@@ -222,8 +261,67 @@ msb_status_add_system(MsbJson *j)
 	msb_json_end(j, '}');
 }
 
+gchar *
+msb_status_format_duration(gint64 us)
+{
+	gint64 secs;
+	gint64 rest; /* below the unit, in ns */
+	const gchar *unit;
+	gint digits; /* of rest */
+	GString *out;
+
+	us = MAX(us, 0);
+	secs = us / G_USEC_PER_SEC;
+	if (secs >= 60) {
+		gint64 days = secs / 86400;
+		if (days > 0)
+			return g_strdup_printf("%" G_GINT64_FORMAT "d:%02d:%02d:%02d", days,
+			                       (gint)(secs / 3600 % 24), (gint)(secs / 60 % 60),
+			                       (gint)(secs % 60));
+		return g_strdup_printf("%02d:%02d:%02d", (gint)(secs / 3600),
+		                       (gint)(secs / 60 % 60), (gint)(secs % 60));
+	}
+	/* Rust's Debug for Duration: the largest unit that is not 0, and the digits below it
+	 * without trailing zeros ("12.3456s", "1.5ms", "250µs", "0ns") */
+	if (secs > 0) {
+		out = g_string_new(NULL);
+		g_string_printf(out, "%" G_GINT64_FORMAT, secs);
+		rest = us % G_USEC_PER_SEC * 1000;
+		digits = 9;
+		unit = "s";
+	} else if (us >= 1000) {
+		out = g_string_new(NULL);
+		g_string_printf(out, "%" G_GINT64_FORMAT, us / 1000);
+		rest = us % 1000 * 1000;
+		digits = 6;
+		unit = "ms";
+	} else {
+		return g_strdup_printf("%" G_GINT64_FORMAT "%s", us, us > 0 ? "µs" : "ns");
+	}
+	if (rest > 0) {
+		g_autofree gchar *frac = g_strdup_printf("%0*" G_GINT64_FORMAT, digits, rest);
+		gsize len = strlen(frac);
+		while (len > 0 && frac[len - 1] == '0')
+			len--;
+		g_string_append_c(out, '.');
+		g_string_append_len(out, frac, (gssize)len);
+	}
+	g_string_append(out, unit);
+	return g_string_free(out, FALSE);
+}
+
+/* "tcp[P]" (a Unix socket is a TCP-protocol connection too) or "http" */
+static gchar *
+msb_status_session_type(const MsbSessionStats *session)
+{
+	if (session->kind == MSB_SESSION_KIND_HTTP)
+		return g_strdup("http");
+	return g_strdup_printf("tcp[%d]", session->protocol_version);
+}
+
 GBytes *
-msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
+msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
+                       const gchar *namespace_name)
 {
 	/* about 250 bytes per topic with no queue */
 	MsbJson json = {g_string_sized_new(4096 + (gsize)stats->topics->len * 256), FALSE};
@@ -240,17 +338,26 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_json_begin(j, '[');
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
+		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
+			continue;
 		msb_json_sep(j);
 		msb_json_begin(j, '{');
 		msb_json_str(j, "id", topic->name);
 		msb_json_int(j, "messageId", topic->next_id);
+		msb_json_int(j, "packetPerSec", topic->packets_per_sec);
+		msb_json_int(j, "messagesPerSec", topic->messages_per_sec);
+		msb_json_int(j, "meanMessageSize", topic->mean_message_size);
 		msb_json_int(j, "persistSize", topic->pending_count);
+		msb_json_int_array(j, "publishHistory",
+		                   msb_broker_stats_history(stats, topic->first_history),
+		                   topic->n_history);
+		msb_status_add_pages(j, stats, topic);
+		msb_status_add_publishers(j, stats, topic);
+		msb_status_add_subscribers(j, stats, topic);
 		msb_json_bool(j, "persist", topic->persist);
 		msb_json_int(j, "deleted", 0);
 		msb_json_int(j, "messagesPublished", (gint64)topic->messages_published);
 		msb_json_int(j, "messagesLost", (gint64)topic->messages_lost);
-		msb_status_add_pages(j, stats, topic);
-		msb_status_add_subscribers(j, stats, topic);
 		msb_json_end(j, '}');
 	}
 	msb_json_end(j, ']');
@@ -260,6 +367,8 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_json_begin(j, '{');
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
+		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
+			continue;
 		msb_json_key(j, topic->name);
 		msb_json_begin(j, '{');
 		msb_json_int(j, "snapshotId", generation);
@@ -279,16 +388,27 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_json_begin(j, '[');
 	for (guint i = 0; i < stats->sessions->len; i++) {
 		const MsbSessionStats *session = msb_broker_stats_session(stats, i);
-		g_autofree gchar *type = g_strdup_printf("tcp[%d]", session->protocol_version);
+		g_autofree gchar *type = msb_status_session_type(session);
+		g_autofree gchar *connected = msb_status_format_duration(session->connected_us);
+		/* never sent anything: as long as it has been connected */
+		g_autofree gchar *last_incoming = msb_status_format_duration(
+		        session->last_incoming_us >= 0 ? session->last_incoming_us
+		                                       : session->connected_us);
 		msb_json_sep(j);
 		msb_json_begin(j, '{');
 		msb_json_int(j, "id", session->id);
 		msb_json_str(j, "name", session->name);
-		msb_json_str(j, "namespace", "default");
+		msb_json_str(j, "namespace", session->namespace_name);
 		msb_json_str(j, "type", type);
 		msb_json_str(j, "ip", session->peer);
 		msb_json_str(j, "version", session->version);
 		msb_json_str(j, "envInfo", session->env_info);
+		msb_json_str(j, "connected", connected);
+		msb_json_str(j, "lastIncoming", last_incoming);
+		msb_json_int(j, "readSize", (gint64)session->read_bytes);
+		msb_json_int(j, "writtenSize", (gint64)session->written_bytes);
+		msb_json_int(j, "readPerSec", session->read_per_sec);
+		msb_json_int(j, "writtenPerSec", session->written_per_sec);
 		msb_json_int(j, "publishes", (gint64)session->publishes);
 		msb_json_end(j, '}');
 	}
@@ -296,7 +416,9 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_json_end(j, '}');
 
 	msb_status_add_system(j);
-	msb_json_str(j, "persistenceVersion", info->persistence_version);
+	/* a string for the UIs that read it as one; "" until the service told us (or in memory) */
+	msb_json_str(j, "persistenceVersion",
+	             info->persistence_version != NULL ? info->persistence_version : "");
 	msb_json_str(j, "version", MSB_VERSION);
 	msb_json_str(j, "state", info->state);
 

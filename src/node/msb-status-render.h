@@ -13,8 +13,14 @@
 
 G_BEGIN_DECLS
 
+/* Topics of @namespace_name only (node.md §6.4), sessions of every namespace. */
 GBytes *
-msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info);
+msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
+                       const gchar *namespace_name);
+/* A duration as the status page's "connected" and "lastIncoming" show it: under a minute as
+ * Rust's Debug does ("12.3456s", "1.5ms"), else "HH:MM:SS" or "Nd:HH:MM:SS". */
+gchar *
+msb_status_format_duration(gint64 us);
 GBytes *
 msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info);
 
