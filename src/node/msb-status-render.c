@@ -82,11 +82,29 @@ msb_json_end(MsbJson *j, gchar bracket)
 	j->comma = TRUE;
 }
 
+/* The digits of @value: the page holds hundreds of thousands of numbers, and printf costs more
+ * than the rest of the rendering together. */
+static void
+msb_json_append_int(MsbJson *j, gint64 value)
+{
+	gchar buf[24];
+	gchar *p = buf + sizeof(buf);
+	guint64 u = value < 0 ? -(guint64)value : (guint64)value;
+
+	do {
+		*--p = (gchar)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (value < 0)
+		*--p = '-';
+	g_string_append_len(j->out, p, buf + sizeof(buf) - p);
+}
+
 static void
 msb_json_int(MsbJson *j, const gchar *name, gint64 value)
 {
 	msb_json_key(j, name);
-	g_string_append_printf(j->out, "%" G_GINT64_FORMAT, value);
+	msb_json_append_int(j, value);
 }
 
 static void
@@ -105,7 +123,7 @@ msb_json_int_array(MsbJson *j, const gchar *name, const gint32 *values, guint n)
 	for (guint i = 0; i < n; i++) {
 		if (i > 0)
 			g_string_append_c(j->out, ',');
-		g_string_append_printf(j->out, "%" G_GINT32_FORMAT, values[i]);
+		msb_json_append_int(j, values[i]);
 	}
 	g_string_append_c(j->out, ']');
 }
@@ -144,7 +162,7 @@ msb_status_add_pages(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStat
 			size += sp->size;
 			pending += sp->pending;
 			msb_json_sep(j);
-			g_string_append_printf(j->out, "%" G_GINT64_FORMAT, sp->no % 100);
+			msb_json_append_int(j, sp->no % 100);
 		}
 		msb_json_end(j, ']');
 		msb_json_int(j, "amount", amount);
@@ -155,8 +173,10 @@ msb_status_add_pages(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStat
 	msb_json_end(j, ']');
 }
 
+/* @history_limit: the most recent values of each latency history shown */
 static void
-msb_status_add_subscribers(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStats *topic)
+msb_status_add_subscribers(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStats *topic,
+                           guint history_limit)
 {
 	msb_json_key(j, "subscribers");
 	msb_json_begin(j, '[');
@@ -180,9 +200,11 @@ msb_status_add_subscribers(MsbJson *j, const MsbBrokerStats *stats, const MsbTop
 			/* the values the reference broker shows: 0 idle, 2 on delivery */
 			msb_json_int(j, "deliveryState", sub->on_delivery ? 2 : 0);
 			msb_json_str(j, "deliveryStateStr", state_str != NULL ? state_str : "Idle");
+			guint n = MIN(sub->n_history, history_limit);
 			msb_json_int_array(j, "history",
-			                   msb_broker_stats_history(stats, sub->first_history),
-			                   sub->n_history);
+			                   msb_broker_stats_history(stats, sub->first_history) +
+			                           (sub->n_history - n),
+			                   n);
 			msb_json_end(j, '}');
 		}
 	}
@@ -327,7 +349,20 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
 	MsbJson json = {g_string_sized_new(4096 + (gsize)stats->topics->len * 256), FALSE};
 	MsbJson *j = &json;
 	gint64 generation = (gint64)stats->generation;
+	guint n_subscribers = 0;
+	guint history_limit = MSB_HISTORY_LEN;
 	gsize len;
+
+	for (guint t = 0; t < stats->topics->len; t++) {
+		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
+		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
+			continue;
+		for (guint q = 0; q < topic->n_queues; q++)
+			n_subscribers += msb_broker_stats_queue(stats, topic, q)->n_subscribers;
+	}
+	if (n_subscribers > 0)
+		history_limit = CLAMP(MSB_STATUS_SUBSCRIBER_HISTORY_BUDGET / n_subscribers, 1,
+		                      MSB_HISTORY_LEN);
 
 	msb_json_begin(j, '{');
 
@@ -353,7 +388,7 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
 		                   topic->n_history);
 		msb_status_add_pages(j, stats, topic);
 		msb_status_add_publishers(j, stats, topic);
-		msb_status_add_subscribers(j, stats, topic);
+		msb_status_add_subscribers(j, stats, topic, history_limit);
 		msb_json_bool(j, "persist", topic->persist);
 		msb_json_int(j, "deleted", 0);
 		msb_json_int(j, "messagesPublished", (gint64)topic->messages_published);

@@ -13,6 +13,14 @@
 
 G_BEGIN_DECLS
 
+/*
+ * The latency histories of all subscribers on one page hold at most about this many values: up
+ * to 1,000 subscribers each shows its whole two minutes, with more each shows its most recent
+ * seconds (12 s at 10,000), so that the page the UI fetches every second stays a few megabytes
+ * (node.md §6.4 says "up to 120").
+ */
+#define MSB_STATUS_SUBSCRIBER_HISTORY_BUDGET 120000
+
 /* Topics of @namespace_name only (node.md §6.4), sessions of every namespace. */
 GBytes *
 msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,

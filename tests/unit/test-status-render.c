@@ -9,6 +9,7 @@
 
 #include "broker-fixture.h"
 #include "msb-broker-stats.h"
+#include "msb-history.h"
 #include "msb-session.h"
 #include "msb-status-render.h"
 
@@ -229,6 +230,53 @@ test_render_fields(void)
 	                 ==, 3);
 }
 
+/* Past MSB_STATUS_SUBSCRIBER_HISTORY_BUDGET values in all, each latency history shows only its
+ * most recent seconds. */
+static void
+test_render_history_budget(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	Client *pub = client_new(fx, 3, 1);
+	Client *sub = client_new(fx, 3, 1);
+	const guint n_queues = 2 * MSB_STATUS_SUBSCRIBER_HISTORY_BUDGET / MSB_HISTORY_LEN;
+	g_autoptr(MsbBrokerStats) stats = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(GPtrArray) batches = NULL;
+	JsonArray *subs;
+	JsonObject *topic;
+
+	make_topic(fx, "orders");
+	for (guint q = 0; q < n_queues; q++) {
+		g_autofree gchar *queue = g_strdup_printf("q%04u", q);
+		c_subscribe(sub, "orders", queue, MSB_QUEUE_TYPE_PERMANENT);
+	}
+	expect_response(pub, c_publish_n(pub, "orders", 1, 10));
+	batches = c_read(sub);
+	g_assert_cmpuint(batches->len, ==, n_queues);
+	fx->mono += SEC / 10;
+	for (guint i = 0; i < batches->len; i++)
+		c_ok(sub, g_ptr_array_index(batches, i));
+	/* every history: the delivery's second and 99 seconds of nothing */
+	fx->mono += 100 * SEC;
+	stats = msb_broker_collect_stats(fx->broker);
+	topic = json_array_get_object_element(
+	        json_object_get_array_member(
+	                json_object_get_object_member(parse_status(parser, stats, "default"),
+	                                              "topics"),
+	                "items"),
+	        0);
+	g_assert_cmpstr(json_object_get_string_member(topic, "id"), ==, "orders");
+	subs = json_object_get_array_member(topic, "subscribers");
+	g_assert_cmpuint(json_array_get_length(subs), ==, n_queues);
+	for (guint i = 0; i < n_queues; i++) {
+		JsonArray *h = json_object_get_array_member(json_array_get_object_element(subs, i),
+		                                            "history");
+		g_assert_cmpuint(json_array_get_length(h), ==, MSB_HISTORY_LEN / 2);
+		/* the most recent: the zeros, not the delivery's second */
+		g_assert_cmpint(json_array_get_int_element(h, 0), ==, 0);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -238,6 +286,7 @@ main(int argc, char **argv)
 	g_test_add_func("/status-render/metrics", test_render_metrics);
 	g_test_add_func("/status-render/format-duration", test_format_duration);
 	g_test_add_func("/status-render/fields", test_render_fields);
+	g_test_add_func("/status-render/history-budget", test_render_history_budget);
 
 	return g_test_run();
 }
