@@ -5,6 +5,8 @@
 
 #include "msb-history.h"
 
+#include <string.h>
+
 void
 msb_rate_add(MsbRate *rate, gint64 second, gint64 n)
 {
@@ -74,9 +76,15 @@ msb_history_roll(MsbHistory *history, gint64 second, gint32 value)
 guint
 msb_history_copy(const MsbHistory *history, gint32 *out)
 {
+	guint first;
+
 	g_return_val_if_fail(history != NULL, 0);
-	for (guint i = 0; i < history->len; i++)
-		out[i] = history->values[(history->start + i) % MSB_HISTORY_LEN];
+	if (history->len == 0)
+		return 0;
+	/* the ring in two pieces: from the oldest to the end of the array, then from its start */
+	first = MIN(history->len, MSB_HISTORY_LEN - history->start);
+	memcpy(out, history->values + history->start, first * sizeof(gint32));
+	memcpy(out + first, history->values, (history->len - first) * sizeof(gint32));
 	return history->len;
 }
 

@@ -59,12 +59,23 @@ msb_json_string(MsbJson *j, const gchar *value)
 	g_string_append_c(j->out, '"');
 }
 
-/* "name": — then the value */
+/* "name": — then the value. @name is one of our field names (plain ASCII, nothing to escape:
+ * checking each of the page's million keys for escapes cost a tenth of the rendering). */
 static void
 msb_json_key(MsbJson *j, const gchar *name)
 {
 	msb_json_sep(j);
-	msb_json_string(j, name);
+	g_string_append_c(j->out, '"');
+	g_string_append(j->out, name);
+	g_string_append_len(j->out, "\":", 2);
+}
+
+/* "text": for a key that is not ours (a topic name) */
+static void
+msb_json_key_escaped(MsbJson *j, const gchar *text)
+{
+	msb_json_sep(j);
+	msb_json_string(j, text);
 	g_string_append_c(j->out, ':');
 }
 
@@ -345,8 +356,13 @@ GBytes *
 msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
                        const gchar *namespace_name)
 {
-	/* about 250 bytes per topic with no queue */
-	MsbJson json = {g_string_sized_new(4096 + (gsize)stats->topics->len * 256), FALSE};
+	/* about 250 bytes per topic with no queue, 110 per queue and per subscriber (twice: in its
+	 * topic and in the queues) and 3 per history value */
+	MsbJson json = {g_string_sized_new(4096 + (gsize)stats->topics->len * 256 +
+	                                   (gsize)stats->queues->len * 110 +
+	                                   (gsize)stats->subscribers->len * 110 +
+	                                   (gsize)stats->history->len * 3),
+	                FALSE};
 	MsbJson *j = &json;
 	gint64 generation = (gint64)stats->generation;
 	guint n_subscribers = 0;
@@ -404,7 +420,7 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
 		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
 			continue;
-		msb_json_key(j, topic->name);
+		msb_json_key_escaped(j, topic->name);
 		msb_json_begin(j, '{');
 		msb_json_int(j, "snapshotId", generation);
 		msb_json_key(j, "queues");
