@@ -165,6 +165,12 @@ test_render_fields(void)
 	JsonArray *items;
 	JsonArray *sessions;
 
+	/* a Unix-socket client speaks the TCP protocol: "tcp[P]"; an HTTP session: "http" */
+	MsbSession *unix_session =
+	        msb_broker_session_new(fx->broker, MSB_SESSION_KIND_UNIX, "unix", NULL);
+	MsbSession *http_session =
+	        msb_broker_session_new(fx->broker, MSB_SESSION_KIND_HTTP, "127.0.0.1:1", NULL);
+
 	make_topic(fx, "orders");
 	c_namespace(other, "tenant");
 	c_read(other);
@@ -203,10 +209,15 @@ test_render_fields(void)
 	        json_object_has_member(json_object_get_object_member(root, "queues"), "orders"));
 	sessions = json_object_get_array_member(json_object_get_object_member(root, "sessions"),
 	                                        "items");
-	g_assert_cmpuint(json_array_get_length(sessions), ==, 3);
+	g_assert_cmpuint(json_array_get_length(sessions), ==, 5);
 	for (guint i = 0; i < json_array_get_length(sessions); i++) {
 		s = json_array_get_object_element(sessions, i);
 		gint64 id = json_object_get_int_member(s, "id");
+		if (id == unix_session->id || id == http_session->id) {
+			g_assert_cmpstr(json_object_get_string_member(s, "type"), ==,
+			                id == http_session->id ? "http" : "tcp[0]");
+			continue;
+		}
 		if (id == sub->session->id)
 			g_assert_cmpstr(json_object_get_string_member(s, "type"), ==, "tcp[2]");
 		else
@@ -227,7 +238,9 @@ test_render_fields(void)
 	                 0);
 	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(
 	                         json_object_get_object_member(root, "sessions"), "items")),
-	                 ==, 3);
+	                 ==, 5);
+	msb_broker_session_close(fx->broker, unix_session);
+	msb_broker_session_close(fx->broker, http_session);
 }
 
 /* Past MSB_STATUS_SUBSCRIBER_HISTORY_BUDGET values in all, each latency history shows only its
