@@ -77,6 +77,8 @@ void
 msb_broker_add_topic(MsbBroker *broker, MsbTopic *topic);
 gint64
 msb_broker_now(MsbBroker *broker);
+gint64
+msb_broker_wall(MsbBroker *broker);
 void
 msb_broker_mark_dirty(MsbBroker *broker, MsbTopic *topic);
 void

@@ -105,6 +105,7 @@ struct _MsbHttpRender {
 	gint ref_count; /* main thread only */
 	MsbHttp *http;  /* NULL once the listener is gone */
 	MsbHttpView view;
+	gchar *namespace_name; /* the status page shows the topics of one namespace */
 	MsbBrokerStats *stats;
 	MsbHttpInfo info; /* its strings are copies, for the worker thread */
 	GPtrArray *msgs;  /* SoupServerMessage*, paused, waiting for the text */
@@ -115,6 +116,7 @@ struct _MsbHttpRender {
 typedef struct {
 	MsbHttp *http;
 	MsbHttpView view;
+	gchar *namespace_name;
 	SoupServerMessage *msg;
 } MsbHttpWait;
 
@@ -131,6 +133,7 @@ msb_http_render_unref(MsbHttpRender *render)
 	if (--render->ref_count > 0)
 		return;
 	msb_broker_stats_unref(render->stats);
+	g_free(render->namespace_name);
 	g_clear_pointer(&render->body, g_bytes_unref);
 	g_free((gchar *)render->info.state);
 	g_free((gchar *)render->info.persistence_url);
@@ -191,7 +194,8 @@ msb_http_render_thread(gpointer data, gpointer user_data)
 			g_debug("cannot lower the render thread's priority: %s", g_strerror(errno));
 	}
 	if (render->view == MSB_HTTP_VIEW_STATUS)
-		render->body = msb_status_render_json(render->stats, &render->info);
+		render->body = msb_status_render_json(render->stats, &render->info,
+		                                      render->namespace_name);
 	else
 		render->body = msb_status_render_metrics(render->stats, &render->info);
 	g_main_context_invoke(context, msb_http_render_done_cb, render);
@@ -204,8 +208,10 @@ msb_http_stats_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 	MsbHttp *http = wait->http;
 	MsbHttpRender *render = http->renders[wait->view];
 
-	/* the first request answered by this collection starts the rendering, the others join */
-	if (render == NULL || render->stats != stats) {
+	/* the first request answered by this collection starts the rendering, the others (of the
+	 * same namespace) join */
+	if (render == NULL || render->stats != stats ||
+	    g_strcmp0(render->namespace_name, wait->namespace_name) != 0) {
 		MsbHttpInfo info;
 
 		if (render != NULL)
@@ -215,6 +221,7 @@ msb_http_stats_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 		render->ref_count = 1;
 		render->http = http;
 		render->view = wait->view;
+		render->namespace_name = g_strdup(wait->namespace_name);
 		render->stats = msb_broker_stats_ref(stats);
 		render->info = info;
 		render->info.state = g_strdup(info.state);
@@ -234,6 +241,7 @@ static void
 msb_http_wait_free(MsbHttpWait *wait)
 {
 	g_clear_object(&wait->msg);
+	g_free(wait->namespace_name);
 	g_free(wait);
 }
 
@@ -244,12 +252,14 @@ msb_http_msg_gone_cb(SoupServerMessage *msg, gpointer user_data)
 }
 
 static void
-msb_http_read_state(MsbHttp *http, SoupServerMessage *msg, MsbHttpView view)
+msb_http_read_state(MsbHttp *http, SoupServerMessage *msg, MsbHttpView view,
+                    const gchar *namespace_name)
 {
 	MsbHttpWait *wait = g_new0(MsbHttpWait, 1);
 
 	wait->http = http;
 	wait->view = view;
+	wait->namespace_name = g_strdup(namespace_name);
 	wait->msg = g_object_ref(msg);
 	/* a paused message whose connection closes must not be answered (nor unpaused) */
 	g_signal_connect(msg, "finished", G_CALLBACK(msb_http_msg_gone_cb), NULL);
@@ -263,13 +273,15 @@ msb_http_read_state(MsbHttp *http, SoupServerMessage *msg, MsbHttpView view)
 static void
 msb_http_status_cb(MsbHttpCall *call, gpointer user_data)
 {
-	msb_http_read_state(user_data, msb_http_call_get_message(call), MSB_HTTP_VIEW_STATUS);
+	msb_http_read_state(user_data, msb_http_call_get_message(call), MSB_HTTP_VIEW_STATUS,
+	                    msb_http_call_get_namespace(call));
 }
 
 static void
 msb_http_metrics_cb(MsbHttpCall *call, gpointer user_data)
 {
-	msb_http_read_state(user_data, msb_http_call_get_message(call), MSB_HTTP_VIEW_METRICS);
+	msb_http_read_state(user_data, msb_http_call_get_message(call), MSB_HTTP_VIEW_METRICS,
+	                    NULL);
 }
 
 static const MsbHttpRoute msb_http_routes[] = {

@@ -1,15 +1,20 @@
 /*
  * The status page and the metrics as text, from an MsbBrokerStats (see msb-status-render.h).
  *
- * The JSON keeps the field names and types of the reference broker's status API; the
- * subscriber's "deliveryStateStr" and the "system" memory are computed here, the rest is copied.
+ * The JSON keeps the field names and types of the reference broker's status API (node.md §6.4),
+ * so that its UIs and the multi-environment dashboard read it; fields of ours ("persistence",
+ * "state", "messagesPublished", …) come on top and never replace one of them. The subscriber's
+ * "deliveryStateStr", the sessions' durations as text and the "system" memory are computed here,
+ * the rest is copied.
  */
 #define G_LOG_DOMAIN "msb-http"
 
 #include "msb-status-render.h"
 
 #include <json-glib/json-glib.h>
+#include <string.h>
 
+#include "msb-broker.h" /* MsbSessionKind */
 #include "msb-config.h"
 #include "msb-metrics.h"
 
@@ -54,12 +59,23 @@ msb_json_string(MsbJson *j, const gchar *value)
 	g_string_append_c(j->out, '"');
 }
 
-/* "name": — then the value */
+/* "name": — then the value. @name is one of our field names (plain ASCII, nothing to escape:
+ * checking each of the page's million keys for escapes cost a tenth of the rendering). */
 static void
 msb_json_key(MsbJson *j, const gchar *name)
 {
 	msb_json_sep(j);
-	msb_json_string(j, name);
+	g_string_append_c(j->out, '"');
+	g_string_append(j->out, name);
+	g_string_append_len(j->out, "\":", 2);
+}
+
+/* "text": for a key that is not ours (a topic name) */
+static void
+msb_json_key_escaped(MsbJson *j, const gchar *text)
+{
+	msb_json_sep(j);
+	msb_json_string(j, text);
 	g_string_append_c(j->out, ':');
 }
 
@@ -77,11 +93,29 @@ msb_json_end(MsbJson *j, gchar bracket)
 	j->comma = TRUE;
 }
 
+/* The digits of @value: the page holds hundreds of thousands of numbers, and printf costs more
+ * than the rest of the rendering together. */
+static void
+msb_json_append_int(MsbJson *j, gint64 value)
+{
+	gchar buf[24];
+	gchar *p = buf + sizeof(buf);
+	guint64 u = value < 0 ? -(guint64)value : (guint64)value;
+
+	do {
+		*--p = (gchar)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (value < 0)
+		*--p = '-';
+	g_string_append_len(j->out, p, buf + sizeof(buf) - p);
+}
+
 static void
 msb_json_int(MsbJson *j, const gchar *name, gint64 value)
 {
 	msb_json_key(j, name);
-	g_string_append_printf(j->out, "%" G_GINT64_FORMAT, value);
+	msb_json_append_int(j, value);
 }
 
 static void
@@ -89,6 +123,20 @@ msb_json_str(MsbJson *j, const gchar *name, const gchar *value)
 {
 	msb_json_key(j, name);
 	msb_json_string(j, value);
+}
+
+/* "name":[v,v,…] */
+static void
+msb_json_int_array(MsbJson *j, const gchar *name, const gint32 *values, guint n)
+{
+	msb_json_key(j, name);
+	g_string_append_c(j->out, '[');
+	for (guint i = 0; i < n; i++) {
+		if (i > 0)
+			g_string_append_c(j->out, ',');
+		msb_json_append_int(j, values[i]);
+	}
+	g_string_append_c(j->out, ']');
 }
 
 static void
@@ -125,7 +173,7 @@ msb_status_add_pages(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStat
 			size += sp->size;
 			pending += sp->pending;
 			msb_json_sep(j);
-			g_string_append_printf(j->out, "%" G_GINT64_FORMAT, sp->no % 100);
+			msb_json_append_int(j, sp->no % 100);
 		}
 		msb_json_end(j, ']');
 		msb_json_int(j, "amount", amount);
@@ -136,8 +184,10 @@ msb_status_add_pages(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStat
 	msb_json_end(j, ']');
 }
 
+/* @history_limit: the most recent values of each latency history shown */
 static void
-msb_status_add_subscribers(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStats *topic)
+msb_status_add_subscribers(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStats *topic,
+                           guint history_limit)
 {
 	msb_json_key(j, "subscribers");
 	msb_json_begin(j, '[');
@@ -157,11 +207,33 @@ msb_status_add_subscribers(MsbJson *j, const MsbBrokerStats *stats, const MsbTop
 			msb_json_int(j, "id", sub->id);
 			msb_json_int(j, "sessionId", sub->session_id);
 			msb_json_str(j, "queueId", queue->name);
+			msb_json_int(j, "active", sub->active);
 			/* the values the reference broker shows: 0 idle, 2 on delivery */
 			msb_json_int(j, "deliveryState", sub->on_delivery ? 2 : 0);
 			msb_json_str(j, "deliveryStateStr", state_str != NULL ? state_str : "Idle");
+			guint n = MIN(sub->n_history, history_limit);
+			msb_json_int_array(j, "history",
+			                   msb_broker_stats_history(stats, sub->first_history) +
+			                           (sub->n_history - n),
+			                   n);
 			msb_json_end(j, '}');
 		}
+	}
+	msb_json_end(j, ']');
+}
+
+static void
+msb_status_add_publishers(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStats *topic)
+{
+	msb_json_key(j, "publishers");
+	msb_json_begin(j, '[');
+	for (guint i = 0; i < topic->n_publishers; i++) {
+		const MsbPublisherStats *pub = msb_broker_stats_publisher(stats, topic, i);
+		msb_json_sep(j);
+		msb_json_begin(j, '{');
+		msb_json_int(j, "sessionId", pub->session_id);
+		msb_json_int(j, "active", pub->active);
+		msb_json_end(j, '}');
 	}
 	msb_json_end(j, ']');
 }
@@ -222,14 +294,91 @@ msb_status_add_system(MsbJson *j)
 	msb_json_end(j, '}');
 }
 
-GBytes *
-msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
+gchar *
+msb_status_format_duration(gint64 us)
 {
-	/* about 250 bytes per topic with no queue */
-	MsbJson json = {g_string_sized_new(4096 + (gsize)stats->topics->len * 256), FALSE};
+	gint64 secs;
+	gint64 rest; /* below the unit, in ns */
+	const gchar *unit;
+	gint digits; /* of rest */
+	GString *out;
+
+	us = MAX(us, 0);
+	secs = us / G_USEC_PER_SEC;
+	if (secs >= 60) {
+		gint64 days = secs / 86400;
+		if (days > 0)
+			return g_strdup_printf("%" G_GINT64_FORMAT "d:%02d:%02d:%02d", days,
+			                       (gint)(secs / 3600 % 24), (gint)(secs / 60 % 60),
+			                       (gint)(secs % 60));
+		return g_strdup_printf("%02d:%02d:%02d", (gint)(secs / 3600),
+		                       (gint)(secs / 60 % 60), (gint)(secs % 60));
+	}
+	/* Rust's Debug for Duration: the largest unit that is not 0, and the digits below it
+	 * without trailing zeros ("12.3456s", "1.5ms", "250µs", "0ns") */
+	if (secs > 0) {
+		out = g_string_new(NULL);
+		g_string_printf(out, "%" G_GINT64_FORMAT, secs);
+		rest = us % G_USEC_PER_SEC * 1000;
+		digits = 9;
+		unit = "s";
+	} else if (us >= 1000) {
+		out = g_string_new(NULL);
+		g_string_printf(out, "%" G_GINT64_FORMAT, us / 1000);
+		rest = us % 1000 * 1000;
+		digits = 6;
+		unit = "ms";
+	} else {
+		return g_strdup_printf("%" G_GINT64_FORMAT "%s", us, us > 0 ? "µs" : "ns");
+	}
+	if (rest > 0) {
+		g_autofree gchar *frac = g_strdup_printf("%0*" G_GINT64_FORMAT, digits, rest);
+		gsize len = strlen(frac);
+		while (len > 0 && frac[len - 1] == '0')
+			len--;
+		g_string_append_c(out, '.');
+		g_string_append_len(out, frac, (gssize)len);
+	}
+	g_string_append(out, unit);
+	return g_string_free(out, FALSE);
+}
+
+/* "tcp[P]" (a Unix socket is a TCP-protocol connection too) or "http" */
+static gchar *
+msb_status_session_type(const MsbSessionStats *session)
+{
+	if (session->kind == MSB_SESSION_KIND_HTTP)
+		return g_strdup("http");
+	return g_strdup_printf("tcp[%d]", session->protocol_version);
+}
+
+GBytes *
+msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
+                       const gchar *namespace_name)
+{
+	/* about 250 bytes per topic with no queue, 110 per queue and per subscriber (twice: in its
+	 * topic and in the queues) and 3 per history value */
+	MsbJson json = {g_string_sized_new(4096 + (gsize)stats->topics->len * 256 +
+	                                   (gsize)stats->queues->len * 110 +
+	                                   (gsize)stats->subscribers->len * 110 +
+	                                   (gsize)stats->history->len * 3),
+	                FALSE};
 	MsbJson *j = &json;
 	gint64 generation = (gint64)stats->generation;
+	guint n_subscribers = 0;
+	guint history_limit = MSB_HISTORY_LEN;
 	gsize len;
+
+	for (guint t = 0; t < stats->topics->len; t++) {
+		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
+		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
+			continue;
+		for (guint q = 0; q < topic->n_queues; q++)
+			n_subscribers += msb_broker_stats_queue(stats, topic, q)->n_subscribers;
+	}
+	if (n_subscribers > 0)
+		history_limit = CLAMP(MSB_STATUS_SUBSCRIBER_HISTORY_BUDGET / n_subscribers, 1,
+		                      MSB_HISTORY_LEN);
 
 	msb_json_begin(j, '{');
 
@@ -240,17 +389,26 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_json_begin(j, '[');
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
+		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
+			continue;
 		msb_json_sep(j);
 		msb_json_begin(j, '{');
 		msb_json_str(j, "id", topic->name);
 		msb_json_int(j, "messageId", topic->next_id);
+		msb_json_int(j, "packetPerSec", topic->packets_per_sec);
+		msb_json_int(j, "messagesPerSec", topic->messages_per_sec);
+		msb_json_int(j, "meanMessageSize", topic->mean_message_size);
 		msb_json_int(j, "persistSize", topic->pending_count);
+		msb_json_int_array(j, "publishHistory",
+		                   msb_broker_stats_history(stats, topic->first_history),
+		                   topic->n_history);
+		msb_status_add_pages(j, stats, topic);
+		msb_status_add_publishers(j, stats, topic);
+		msb_status_add_subscribers(j, stats, topic, history_limit);
 		msb_json_bool(j, "persist", topic->persist);
 		msb_json_int(j, "deleted", topic->deleted_us);
 		msb_json_int(j, "messagesPublished", (gint64)topic->messages_published);
 		msb_json_int(j, "messagesLost", (gint64)topic->messages_lost);
-		msb_status_add_pages(j, stats, topic);
-		msb_status_add_subscribers(j, stats, topic);
 		msb_json_end(j, '}');
 	}
 	msb_json_end(j, ']');
@@ -260,7 +418,9 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_json_begin(j, '{');
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
-		msb_json_key(j, topic->name);
+		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
+			continue;
+		msb_json_key_escaped(j, topic->name);
 		msb_json_begin(j, '{');
 		msb_json_int(j, "snapshotId", generation);
 		msb_json_key(j, "queues");
@@ -279,16 +439,27 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_json_begin(j, '[');
 	for (guint i = 0; i < stats->sessions->len; i++) {
 		const MsbSessionStats *session = msb_broker_stats_session(stats, i);
-		g_autofree gchar *type = g_strdup_printf("tcp[%d]", session->protocol_version);
+		g_autofree gchar *type = msb_status_session_type(session);
+		g_autofree gchar *connected = msb_status_format_duration(session->connected_us);
+		/* never sent anything: as long as it has been connected */
+		g_autofree gchar *last_incoming = msb_status_format_duration(
+		        session->last_incoming_us >= 0 ? session->last_incoming_us
+		                                       : session->connected_us);
 		msb_json_sep(j);
 		msb_json_begin(j, '{');
 		msb_json_int(j, "id", session->id);
 		msb_json_str(j, "name", session->name);
-		msb_json_str(j, "namespace", "default");
+		msb_json_str(j, "namespace", session->namespace_name);
 		msb_json_str(j, "type", type);
 		msb_json_str(j, "ip", session->peer);
 		msb_json_str(j, "version", session->version);
 		msb_json_str(j, "envInfo", session->env_info);
+		msb_json_str(j, "connected", connected);
+		msb_json_str(j, "lastIncoming", last_incoming);
+		msb_json_int(j, "readSize", (gint64)session->read_bytes);
+		msb_json_int(j, "writtenSize", (gint64)session->written_bytes);
+		msb_json_int(j, "readPerSec", session->read_per_sec);
+		msb_json_int(j, "writtenPerSec", session->written_per_sec);
 		msb_json_int(j, "publishes", (gint64)session->publishes);
 		msb_json_end(j, '}');
 	}
@@ -296,7 +467,9 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_json_end(j, '}');
 
 	msb_status_add_system(j);
-	msb_json_str(j, "persistenceVersion", info->persistence_version);
+	/* a string for the UIs that read it as one; "" until the service told us (or in memory) */
+	msb_json_str(j, "persistenceVersion",
+	             info->persistence_version != NULL ? info->persistence_version : "");
 	msb_json_str(j, "version", MSB_VERSION);
 	/* node.md §6.4: only while delivery tracing is on */
 	if (stats->debug != NULL)
@@ -339,14 +512,6 @@ msb_metrics_topic_begin(GString *out, const gchar *name, const MsbTopicStats *to
 	g_string_append_printf(out, "%s{namespace=\"default\",topic=\"", name);
 	msb_metrics_append_label(out, topic->name);
 	g_string_append_c(out, '"');
-}
-
-static gint64
-msb_metrics_topic_mean_size(const MsbTopicStats *topic)
-{
-	if (topic->messages_published == 0)
-		return 0;
-	return (gint64)(topic->published_bytes / topic->messages_published);
 }
 
 typedef gint64 (*MsbTopicValueFunc)(const MsbTopicStats *topic);
@@ -449,8 +614,8 @@ msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_metrics_topic_family(out, stats, "topic_messages_amount", "gauge", "Messages in memory",
 	                         MSB_TOPIC_FIELD(cached_messages));
 	msb_metrics_topic_family(out, stats, "topic_mean_message_size", "gauge",
-	                         "Mean content size of the messages published since the start", 0,
-	                         msb_metrics_topic_mean_size);
+	                         "Mean content size of the messages published since the start",
+	                         MSB_TOPIC_FIELD(mean_message_size));
 	msb_metrics_value(out, "permanent_queues_without_subscribers", "gauge",
 	                  "Permanent queues with no subscriber",
 	                  (guint64)permanent_without_subscribers);
