@@ -52,4 +52,19 @@ msb_http_get_port(MsbHttp *http);
 MsbHttpRouter *
 msb_http_get_router(MsbHttp *http);
 
+typedef void (*MsbHttpRenderedFunc)(GBytes *json, gpointer user_data);
+/*
+ * Render @stats as the /api/Status JSON of namespace @ns in the render thread the status requests
+ * use, and call @func with the text on the main loop (not if @http is freed first); @destroy is
+ * called with @user_data in any case.
+ */
+void
+msb_http_render_status(MsbHttp *http, MsbBrokerStats *stats, const gchar *ns,
+                       MsbHttpRenderedFunc func, gpointer user_data, GDestroyNotify destroy);
+
+/* The live push (/api/ws); NULL until listening. */
+typedef struct _MsbHttpLive MsbHttpLive;
+MsbHttpLive *
+msb_http_get_live(MsbHttp *http);
+
 G_END_DECLS
