@@ -18,6 +18,7 @@
 
 #include "msb-config.h"
 #include "msb-http-live.h"
+#include "msb-http-messages.h"
 #include "msb-http-router.h"
 #include "msb-http-server.h"
 #include "msb-stats-reader.h"
@@ -47,8 +48,9 @@ struct _MsbHttp {
 	gpointer info_data;
 	MsbHttpServer *server;
 	MsbHttpRouter *router;
-	MsbHttpLive *live; /* /api/ws, once listening */
-	gint64 started_us; /* wall clock */
+	MsbHttpLive *live;         /* /api/ws, once listening */
+	MsbHttpMessages *messages; /* /api/Messages */
+	gint64 started_us;         /* wall clock */
 };
 
 static void
@@ -327,6 +329,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->render_pool = g_thread_pool_new(msb_http_render_thread, http->context, 1, TRUE, NULL);
 	http->router = msb_http_router_new();
 	msb_http_router_add(http->router, msb_http_routes, G_N_ELEMENTS(msb_http_routes), http);
+	http->messages = msb_http_messages_new(http->router, broker);
 	return http;
 }
 
@@ -336,6 +339,7 @@ msb_http_free(MsbHttp *http)
 	if (http == NULL)
 		return;
 	g_clear_pointer(&http->live, msb_http_live_free);
+	g_clear_pointer(&http->messages, msb_http_messages_free);
 	g_clear_pointer(&http->server, msb_http_server_free);
 	g_clear_pointer(&http->router, msb_http_router_free);
 	/* renderings still queued or running finish, and answer nobody */
@@ -376,6 +380,13 @@ msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, const MsbHttp
 	g_message("HTTP (status, metrics) on %s:%u", address,
 	          msb_http_server_get_port(http->server));
 	return TRUE;
+}
+
+void
+msb_http_set_persistence_client(MsbHttp *http, MsbPersistenceClient *client)
+{
+	g_return_if_fail(http != NULL);
+	msb_http_messages_set_persistence(http->messages, client);
 }
 
 MsbHttpLive *

@@ -62,6 +62,12 @@ void
 msb_http_render_status(MsbHttp *http, MsbBrokerStats *stats, const gchar *ns,
                        MsbHttpRenderedFunc func, gpointer user_data, GDestroyNotify destroy);
 
+/* The persistence service's client, for messages no longer in memory (/api/Messages); NULL:
+ * in memory only. */
+typedef struct _MsbPersistenceClient MsbPersistenceClient;
+void
+msb_http_set_persistence_client(MsbHttp *http, MsbPersistenceClient *client);
+
 /* The live push (/api/ws); NULL until listening. */
 typedef struct _MsbHttpLive MsbHttpLive;
 MsbHttpLive *

@@ -496,6 +496,9 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 
 	/* HTTP first: it answers (status, metrics) before clients are served */
 	server->http = msb_http_new(server->broker, msb_server_http_info_cb, server);
+	if (server->persistence != NULL)
+		msb_http_set_persistence_client(server->http,
+		                                msb_persistence_get_client(server->persistence));
 	if (!msb_http_listen(server->http, settings->listen_address, settings->http_port,
 	                     &settings->http, error))
 		return FALSE;
