@@ -21,6 +21,7 @@
 #include "msb-http-messages.h"
 #include "msb-http-router.h"
 #include "msb-http-server.h"
+#include "msb-http-ui.h"
 #include "msb-stats-reader.h"
 #include "msb-status-render.h"
 
@@ -330,6 +331,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->router = msb_http_router_new();
 	msb_http_router_add(http->router, msb_http_routes, G_N_ELEMENTS(msb_http_routes), http);
 	http->messages = msb_http_messages_new(http->router, broker);
+	msb_http_ui_register(http->router);
 	return http;
 }
 

@@ -1,0 +1,152 @@
+// Unit tests of the web UI's pure modules (ui/js), run with Node's test runner: the parts that
+// decide what an operator sees (id splitting, routes, the status model and its histories, topic
+// name rules, latency colours) without a browser.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+const ui = new URL('../../ui/js/', import.meta.url);
+const { splitId, shortSid, bytes, compact } = await import(new URL('format.js', ui));
+const router = await import(new URL('router.js', ui));
+const { buildModel, History, PROBLEM_WAITING, BACKLOG_SAMPLES } = await import(new URL('model.js', ui));
+const { topicNameProblem } = await import(new URL('actions.js', ui));
+const { latencyClass } = await import(new URL('spark.js', ui));
+
+test('message ids: the last five digits are the id inside its page', () => {
+  assert.deepEqual(splitId(12345678), ['123', '45678']);
+  assert.deepEqual(splitId(100000), ['1', '00000']);
+  assert.deepEqual(splitId(99999), ['', '99999']);
+  assert.deepEqual(splitId(0), ['', '0']);
+  assert.deepEqual(splitId(-1), ['', '-1']);
+  assert.equal(shortSid(1234), '#34');
+  assert.equal(shortSid(7), '#07');
+});
+
+test('sizes and counts', () => {
+  assert.equal(bytes(0), '0 B');
+  assert.equal(bytes(1536), '1.50 KiB');
+  assert.equal(bytes(5 * 1024 * 1024 * 1024), '5.00 GiB');
+  assert.equal(compact(1234), '1,234');
+  assert.equal(compact(25000), '25.0k');
+  assert.equal(compact(20_450_000), '20.45M');
+  assert.equal(compact(250_000_000), '250.0M');
+});
+
+test('routes: views, topics, queues, sessions and messages, with a namespace', () => {
+  let r = router.parseHash('');
+  assert.equal(r.view, 'topics');
+  assert.equal(r.topic, null);
+  r = router.parseHash('#/topics/orders');
+  assert.deepEqual([r.view, r.topic, r.queue], ['topics', 'orders', null]);
+  r = router.parseHash('#/topics/orders/queues/billing%2Fv2%20eu?ns=stage');
+  assert.deepEqual([r.view, r.topic, r.queue, r.ns], ['topics', 'orders', 'billing/v2 eu', 'stage']);
+  r = router.parseHash('#/sessions/42');
+  assert.deepEqual([r.view, r.session], ['sessions', '42']);
+  r = router.parseHash('#/messages/orders?from=100');
+  assert.deepEqual([r.view, r.topic, r.params.get('from')], ['messages', 'orders', '100']);
+  r = router.parseHash('#/nonsense/x');
+  assert.equal(r.view, 'topics');
+  // what the UI links to reads back as the same place
+  for (const [t, q, ns] of [['orders', 'q 1/2?#', 'default'], ['a-b', 'x', 'stage']]) {
+    const back = router.parseHash(router.queueHref(t, q, ns));
+    assert.deepEqual([back.topic, back.queue, back.ns || 'default'], [t, q, ns]);
+  }
+  assert.equal(router.queueHref('t', 'q', 'default'), '#/topics/t/queues/q');
+  assert.equal(router.messagesHref('t', 5, 'stage'), '#/messages/t?from=5&ns=stage');
+  assert.equal(router.viewHref('pages', 'default'), '#/pages');
+});
+
+function status() {
+  return {
+    topics: {
+      snapshotId: 1,
+      items: [
+        { id: 'orders', messageId: 50000, messagesPerSec: 10, packetPerSec: 2, persistSize: 1200, persist: true,
+          pages: [{ id: 0, amount: 100, size: 2048, persist_size: 3, subPages: [0, 1] }],
+          publishers: [{ sessionId: 1, active: 2 }],
+          subscribers: [{ id: 7, sessionId: 2, queueId: 'billing', deliveryState: 0, history: [5] },
+            { id: 8, sessionId: 3, queueId: 'billing', deliveryState: 2, history: [] }] },
+        { id: 'audit', messageId: 3 },
+      ],
+    },
+    queues: {
+      orders: { snapshotId: 1, queues: [
+        { id: 'billing', queueType: 0, size: PROBLEM_WAITING + 1, onDelivery: 5, data: [{ fromId: 0, toId: 10000 }] },
+        { id: 'stats', queueType: 1, size: 0, onDelivery: 0, data: [{ fromId: 50000, toId: 49999 }] }] },
+    },
+    sessions: { snapshotId: 1, items: [
+      { id: 1, name: 'pub', readPerSec: 100, writtenPerSec: 10 },
+      { id: 2, name: 'sub', readPerSec: 5, writtenPerSec: 500 }] },
+    system: { usedmem: 1, totalmem: 2 },
+  };
+}
+
+test('the model: totals, problematic queues, subscribers by queue, missing fields', () => {
+  const m = buildModel(status());
+  assert.equal(m.items.length, 2);
+  assert.deepEqual(m.totals, { msgs: 10, req: 2, persist: 1200, waiting: PROBLEM_WAITING + 1, cached: 2048, pages: 1,
+    inRate: 105, outRate: 510, sessions: 2 });
+  assert.deepEqual(m.problems, [{ topic: 'orders', queue: 'billing', size: PROBLEM_WAITING + 1 }]);
+  const orders = m.byId.get('orders');
+  assert.equal(orders.problem, true);
+  assert.deepEqual(orders.subsByQueue.get('billing').map((s) => s.id), [7, 8]);
+  assert.equal(orders.subsByQueue.get('stats'), undefined);
+  // a topic without queues, pages or subscribers in the status
+  const audit = m.byId.get('audit');
+  assert.deepEqual([audit.queues.length, audit.waiting, audit.problem], [0, 0, false]);
+  assert.equal(m.sessionById.get(2).name, 'sub');
+  // a status with nothing in it
+  const empty = buildModel({});
+  assert.deepEqual([empty.items.length, empty.sessions.length, empty.totals.msgs], [0, 0, 0]);
+});
+
+test('histories: 60 KPI samples, queue backlogs aligned with time, dropped with their queue', () => {
+  const h = new History();
+  for (let i = 0; i < 70; i++) {
+    const s = status();
+    s.queues.orders.queues[0].size = i;
+    // the second queue gets a backlog from the 50th update on
+    s.queues.orders.queues[1].size = i >= 50 ? 1 : 0;
+    const m = buildModel(s);
+    m.at = 1000 * i;
+    h.push(m);
+  }
+  assert.equal(h.kpiValues('msgs').length, 60);
+  const billing = h.backlog('orders', 'billing');
+  assert.equal(billing.times.length, 70);
+  assert.equal(billing.size.length, 70);
+  assert.equal(billing.size[69], 69);
+  assert.equal(billing.times[69], 69000);
+  assert.equal(billing.onDelivery[0], 5);
+  // zeros until it had something, then its sizes, on the same time axis
+  const stats = h.backlog('orders', 'stats');
+  assert.equal(stats.size.length, 70);
+  assert.equal(stats.size[49], 0);
+  assert.equal(stats.size[50], 1);
+  // a queue never seen with a backlog: all zeros
+  assert.deepEqual(new Set(h.backlog('orders', 'nothing').size), new Set([0]));
+  // at most BACKLOG_SAMPLES
+  for (let i = 0; i < BACKLOG_SAMPLES; i++) h.push(buildModel(status()));
+  assert.equal(h.backlog('orders', 'billing').size.length, BACKLOG_SAMPLES);
+  // a deleted queue's history goes
+  const s = status();
+  s.queues.orders.queues = [];
+  h.push(buildModel(s));
+  assert.equal(h.queues.size, 0);
+  h.reset();
+  assert.equal(h.kpiValues('msgs').length, 0);
+});
+
+test('topic names as the broker checks them (node.md §2.2)', () => {
+  for (const ok of ['abc', 'orders-created', 'a1-b2', 'x'.repeat(63)]) assert.equal(topicNameProblem(ok), null, ok);
+  for (const bad of ['ab', 'x'.repeat(64), 'Orders', 'a_b', '-abc', 'abc-', 'a--b', 'topics', 'a b'])
+    assert.notEqual(topicNameProblem(bad), null, bad);
+});
+
+test('latency colours by the largest latency', () => {
+  assert.equal(latencyClass([]), 'green');
+  assert.equal(latencyClass([10, 999]), 'green');
+  assert.equal(latencyClass([1000]), '');
+  assert.equal(latencyClass([10000]), 'amber');
+  assert.equal(latencyClass([50000, -3]), 'red');
+  assert.equal(latencyClass([-50]), 'green');
+});

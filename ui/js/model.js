@@ -1,0 +1,153 @@
+// What the views read: one pass over a /api/Status answer (node.md §6.4) into per-topic items
+// with their queues and subscribers, the totals of the KPI strip, and the problematic queues.
+// Histories that the status does not carry (KPIs, queue backlogs) are kept here, client-side,
+// from the updates received since the page was opened.
+
+export const PROBLEM_WAITING = 10000;
+const KPI_SAMPLES = 60;
+export const BACKLOG_SAMPLES = 600; // ten minutes at one update a second
+
+export function buildModel(status) {
+  const topics = (status.topics && status.topics.items) || [];
+  const queuesBy = status.queues || {};
+  const sessions = (status.sessions && status.sessions.items) || [];
+  const sessionById = new Map();
+  let inRate = 0;
+  let outRate = 0;
+  for (const s of sessions) {
+    sessionById.set(s.id, s);
+    inRate += s.readPerSec || 0;
+    outRate += s.writtenPerSec || 0;
+  }
+  let msgs = 0;
+  let req = 0;
+  let persist = 0;
+  let waiting = 0;
+  let cached = 0;
+  let pages = 0;
+  const problems = [];
+  const items = new Array(topics.length);
+  const byId = new Map();
+  for (let i = 0; i < topics.length; i++) {
+    const t = topics[i];
+    const qs = (queuesBy[t.id] && queuesBy[t.id].queues) || [];
+    const subsByQueue = new Map();
+    for (const s of t.subscribers || []) {
+      let list = subsByQueue.get(s.queueId);
+      if (!list) subsByQueue.set(s.queueId, (list = []));
+      list.push(s);
+    }
+    let tw = 0;
+    let problem = false;
+    for (const q of qs) {
+      tw += q.size || 0;
+      if (q.size > PROBLEM_WAITING) {
+        problem = true;
+        problems.push({ topic: t.id, queue: q.id, size: q.size });
+      }
+    }
+    let tc = 0;
+    for (const p of t.pages || []) tc += p.size || 0;
+    msgs += t.messagesPerSec || 0;
+    req += t.packetPerSec || 0;
+    persist += t.persistSize || 0;
+    waiting += tw;
+    cached += tc;
+    pages += (t.pages || []).length;
+    const item = { id: t.id, t, queues: qs, subsByQueue, waiting: tw, cached: tc, problem };
+    items[i] = item;
+    byId.set(t.id, item);
+  }
+  problems.sort((a, b) => b.size - a.size);
+  return {
+    status,
+    items,
+    byId,
+    sessions,
+    sessionById,
+    problems,
+    totals: { msgs, req, persist, waiting, cached, pages, inRate, outRate, sessions: sessions.length },
+    at: Date.now(),
+  };
+}
+
+// A fixed-size ring of numbers.
+class Ring {
+  constructor(capacity, Type = Float64Array) {
+    this.buf = new Type(capacity);
+    this.n = 0;
+    this.head = 0;
+  }
+  push(v) {
+    this.buf[this.head] = v;
+    this.head = (this.head + 1) % this.buf.length;
+    if (this.n < this.buf.length) this.n++;
+  }
+  toArray() {
+    const out = new Array(this.n);
+    const cap = this.buf.length;
+    for (let i = 0; i < this.n; i++) out[i] = this.buf[(this.head - this.n + i + cap) % cap];
+    return out;
+  }
+}
+
+export class History {
+  constructor() {
+    this.reset();
+  }
+
+  reset() {
+    this.kpi = {};
+    for (const k of ['msgs', 'req', 'persist', 'waiting', 'inRate', 'outRate']) this.kpi[k] = new Ring(KPI_SAMPLES);
+    this.times = new Ring(BACKLOG_SAMPLES);
+    this.samples = 0;
+    // "topic\u0000queue" → {size: Ring, onDelivery: Ring, since: sample}; only for queues that
+    // ever had a backlog or messages in flight (the others are all zeros)
+    this.queues = new Map();
+    this.started = Date.now();
+  }
+
+  push(model) {
+    for (const k of Object.keys(this.kpi)) this.kpi[k].push(model.totals[k]);
+    this.times.push(model.at);
+    this.samples++;
+    const seen = new Set();
+    for (const item of model.items) {
+      for (const q of item.queues) {
+        const key = item.id + '\u0000' + q.id;
+        let h = this.queues.get(key);
+        if (!h) {
+          if (!q.size && !q.onDelivery) continue;
+          h = { size: new Ring(BACKLOG_SAMPLES, Float32Array), onDelivery: new Ring(BACKLOG_SAMPLES, Float32Array) };
+          // until now it was empty (or did not exist)
+          const before = Math.min(this.samples - 1, BACKLOG_SAMPLES - 1);
+          for (let i = 0; i < before; i++) {
+            h.size.push(0);
+            h.onDelivery.push(0);
+          }
+          this.queues.set(key, h);
+        }
+        h.size.push(q.size || 0);
+        h.onDelivery.push(q.onDelivery || 0);
+        seen.add(key);
+      }
+    }
+    // deleted queues: their history goes with them
+    if (seen.size !== this.queues.size) for (const k of this.queues.keys()) if (!seen.has(k)) this.queues.delete(k);
+  }
+
+  kpiValues(k) {
+    return this.kpi[k].toArray();
+  }
+
+  backlog(topic, queue) {
+    const times = this.times.toArray();
+    const h = this.queues.get(topic + '\u0000' + queue);
+    const zeros = () => times.map(() => 0);
+    if (!h) return { times, size: zeros(), onDelivery: zeros() };
+    const size = h.size.toArray();
+    const onDelivery = h.onDelivery.toArray();
+    const n = Math.min(times.length, size.length);
+    return { times: times.slice(times.length - n), size: size.slice(size.length - n), onDelivery: onDelivery.slice(onDelivery.length - n) };
+  }
+}
