@@ -147,6 +147,9 @@ msb_broker_take_save_batch(MsbBroker *broker, gsize max_bytes, guint max_message
 
 			if (topic->save_failed || topic->save_cursor >= topic->next_id)
 				continue;
+			/* being deleted by the service: a save now would fail, or revive it */
+			if (topic->delete_in_flight || topic->delete_confirmed)
+				continue;
 			if (topic->pending_count == 0) {
 				/* ids published while the topic was not persisted: nothing to save
 				 */
@@ -381,6 +384,9 @@ msb_broker_request_load(MsbBroker *broker, MsbTopic *topic, gint64 no, gboolean 
 	gint64 *key;
 
 	if (no < 0 || no * MSB_SUB_PAGE_SIZE >= topic->next_id)
+		return;
+	/* the service is deleting it: nothing to load, and a load would hold up its removal */
+	if (topic->delete_in_flight || topic->delete_confirmed)
 		return;
 	if (g_hash_table_contains(topic->loading, &no))
 		return;

@@ -35,7 +35,37 @@ struct _MsbBroker {
 	GHashTable *waiting_sessions; /* MsbSession* with held PublishResponses */
 	guint64 generation;           /* bumped by every change a snapshot shows */
 	guint64 save_turns;           /* save batches handed out, for MsbTopic.save_turn */
+	/* administration (msb-broker-admin.c) */
+	GPtrArray *deleted_topics; /* MsbTopic* soft-deleted, waiting for their moment */
+	gchar *trace_topic;        /* delivery tracing: NULL when off */
+	gchar *trace_queue;        /* NULL: every queue of trace_topic */
+	GQueue *trace_records;     /* MsbTraceRecord*, oldest first, at most MSB_TRACE_RECORDS */
 };
+
+/* ---- shared with msb-broker-admin.c ---- */
+
+/* Delivery tracing (the debug console): is @topic/@queue (@queue NULL: topic-wide events)
+ * traced? Cheap when tracing is off. */
+static inline gboolean
+msb_broker_tracing(MsbBroker *broker, const gchar *topic, const gchar *queue)
+{
+	return broker->trace_topic != NULL && g_strcmp0(broker->trace_topic, topic) == 0 &&
+	       (queue == NULL || broker->trace_queue == NULL ||
+	        g_strcmp0(broker->trace_queue, queue) == 0);
+}
+/* Add a record to the console (call only when msb_broker_tracing() says so). */
+void
+msb_broker_trace(MsbBroker *broker, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
+gint64
+msb_broker_wall(MsbBroker *broker);
+/* "[0-9, 12]" with at most @max_ranges ranges, then "… (N ranges)". */
+gchar *
+msb_broker_ids_text(const MsbIdSet *set, guint max_ranges);
+/* The soft-deleted topics whose moment has passed are hard-deleted (from the tick). */
+void
+msb_broker_hard_delete_due(MsbBroker *broker);
+void
+msb_broker_admin_free(MsbBroker *broker);
 
 /* Shared between the broker's files. */
 /* Take @topic (new, its name not in use) into the broker. */

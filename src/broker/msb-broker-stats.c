@@ -152,6 +152,7 @@ msb_stats_copy_topic(MsbStatsCollection *collection, MsbTopic *topic, gint64 now
 	        .name = msb_broker_stats_str(stats, topic->name),
 	        .next_id = topic->next_id,
 	        .persist = topic->persist,
+	        .deleted_us = topic->deleted_us,
 	        .pending_count = topic->pending_count,
 	        .messages_published = topic->messages_published,
 	        .messages_lost = topic->messages_lost,
@@ -251,6 +252,13 @@ msb_stats_collection_finish(MsbStatsCollection *collection)
 	stats = g_steal_pointer(&collection->stats);
 	stats->pending_count = collection->broker->pending_count;
 	stats->pending_bytes = collection->broker->pending_bytes;
+	if (collection->broker->trace_topic != NULL) {
+		g_autofree gchar *debug = g_strdup_printf(
+		        "%s / %s", collection->broker->trace_topic,
+		        collection->broker->trace_queue != NULL ? collection->broker->trace_queue
+		                                                : "*");
+		stats->debug = msb_broker_stats_str(stats, debug);
+	}
 	msb_stats_collection_free(collection);
 	return stats;
 }

@@ -59,6 +59,7 @@ typedef struct {
 	const gchar *name;
 	gint64 next_id;
 	gboolean persist;
+	gint64 deleted_us;    /* 0: live; else soft-deleted, hard-deleted at this wall-clock µs */
 	gint64 pending_count; /* messages waiting to be saved */
 	guint64 messages_published;
 	guint64 messages_lost;  /* skipped as damaged (OnDamagedMessages: skip) */
@@ -91,6 +92,8 @@ typedef struct {
 	GArray *ranges;       /* MsbIdRange, grouped by queue */
 	gint64 pending_count; /* over all topics, when the collection finished */
 	gint64 pending_bytes;
+	/* delivery tracing: "topic / queue" or "topic / *"; NULL when off (when it finished) */
+	const gchar *debug;
 	/* private */
 	GStringChunk *strings;
 	gint ref_count;

@@ -25,7 +25,7 @@ msb_broker_now(MsbBroker *broker)
 	return g_get_monotonic_time();
 }
 
-static gint64
+gint64
 msb_broker_wall(MsbBroker *broker)
 {
 	if (broker->cb.now_wall != NULL)
@@ -86,6 +86,7 @@ msb_broker_new(const MsbBrokerConfig *config, const MsbBrokerCallbacks *callback
 	broker->sessions_by_id = g_tree_new(msb_session_cmp_id_key);
 	broker->dirty_topics = g_ptr_array_new();
 	broker->waiting_sessions = g_hash_table_new(g_direct_hash, g_direct_equal);
+	broker->deleted_topics = g_ptr_array_new();
 	return broker;
 }
 
@@ -94,6 +95,7 @@ msb_broker_free(MsbBroker *broker)
 {
 	if (broker == NULL)
 		return;
+	msb_broker_admin_free(broker);
 	g_ptr_array_unref(broker->dirty_topics);
 	g_hash_table_unref(broker->waiting_sessions);
 	g_tree_unref(broker->topics_by_name);
@@ -151,6 +153,12 @@ msb_broker_create_topic(MsbBroker *broker, const gchar *name, GError **error)
 	g_return_val_if_fail(name != NULL, NULL);
 
 	topic = g_hash_table_lookup(broker->topics, name);
+	if (topic != NULL && topic->deleted_us != 0) {
+		/* a soft-deleted topic comes back only through a restore (node.md §2.2) */
+		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_TOPIC_DELETED,
+		            "TopicIsDeleted { topic_id: \"%s\" }", name);
+		return NULL;
+	}
 	if (topic != NULL)
 		return topic;
 	if (!msb_topic_name_validate(name, strlen(name), error))
@@ -239,6 +247,13 @@ msb_broker_session_close(MsbBroker *broker, MsbSession *session)
 		                                             session->subscribers->len - 1);
 		MsbQueue *queue = sub->queue;
 		msb_broker_mark_dirty(broker, queue->topic);
+		if (msb_broker_tracing(broker, queue->topic->name, queue->name)) {
+			g_autofree gchar *ids = msb_broker_ids_text(&sub->in_flight, 20);
+			msb_broker_trace(broker,
+			                 "%s: session %" G_GINT64_FORMAT
+			                 " closed; subscriber %" G_GINT64_FORMAT " returns %s",
+			                 queue->name, session->id, sub->id, ids);
+		}
 		msb_queue_remove_subscriber(queue, sub, now);
 	}
 	msb_session_log_rejects_left_out(session);
@@ -288,6 +303,8 @@ msb_broker_error_reason(const GError *error)
 		return "AlreadySubscribed";
 	case MSB_BROKER_ERROR_NOT_SUPPORTED:
 		return "NotSupported";
+	case MSB_BROKER_ERROR_TOPIC_DELETED:
+		return "TopicIsDeleted";
 	default:
 		return "Protocol";
 	}
@@ -459,6 +476,12 @@ msb_broker_resolve_topic(MsbBroker *broker, const gchar *name, gboolean auto_cre
 	MsbTopic *topic = g_hash_table_lookup(broker->topics, name);
 	g_autoptr(GError) error_local = NULL;
 
+	if (topic != NULL && topic->deleted_us != 0) {
+		/* existing subscribers and confirmations go on; nothing new starts */
+		g_set_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_TOPIC_DELETED,
+		            "TopicIsDeleted { topic_id: \"%s\" }", name);
+		return NULL;
+	}
 	if (topic != NULL)
 		return topic;
 	if (!auto_create) {
@@ -523,6 +546,11 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 	if (n > 0) {
 		msb_broker_mark_dirty(broker, topic);
 		broker->generation++;
+		if (msb_broker_tracing(broker, topic->name, NULL))
+			msb_broker_trace(broker,
+			                 "publish by session %" G_GINT64_FORMAT
+			                 ": ids %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT,
+			                 session->id, first, first + n - 1);
 	}
 	if (topic->track_pending && n > 0) {
 		broker->pending_bytes += topic->pending_bytes - pending_before;
@@ -626,8 +654,14 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 		g_info("queue %s/%s created (type %d)", topic_name, queue_name, type);
 	}
 	sub = msb_queue_add_subscriber(queue, session, broker->next_subscriber_id++);
+	sub->subscribed_wall_us = msb_broker_wall(broker);
 	g_ptr_array_add(session->subscribers, sub);
 	broker->generation++;
+	if (msb_broker_tracing(broker, topic_name, queue_name))
+		msb_broker_trace(broker,
+		                 "%s: session %" G_GINT64_FORMAT
+		                 " subscribed as subscriber %" G_GINT64_FORMAT,
+		                 queue_name, session->id, sub->id);
 	g_debug("session %" G_GINT64_FORMAT " subscribed to %s/%s as subscriber %" G_GINT64_FORMAT,
 	        session->id, topic_name, queue_name, sub->id);
 	msb_broker_mark_dirty(broker, topic);
@@ -703,6 +737,11 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 		        session->id, msb_packet_id_to_string(packet->id), topic_name, queue_name,
 		        confirmation_id);
 		return;
+	}
+	if (msb_broker_tracing(broker, topic_name, queue_name)) {
+		g_autofree gchar *ids = msb_broker_ids_text(&sub->in_flight, 20);
+		msb_broker_trace(broker, "%s: subscriber %" G_GINT64_FORMAT " %s; in flight: %s",
+		                 queue_name, sub->id, msb_packet_id_to_string(packet->id), ids);
 	}
 	switch (packet->id) {
 	case MSB_PACKET_NEW_MESSAGES_CONFIRMATION:
@@ -895,6 +934,16 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 	msb_wire_new_messages_end(out, count_at, count);
 	sub->state = MSB_SUBSCRIBER_ON_DELIVERY;
 	sub->delivery_started_us = sub->last_update_us = now;
+	sub->last_delivered_wall_us = msb_broker_wall(broker);
+	sub->last_delivered_amount = count;
+	if (msb_broker_tracing(broker, topic->name, queue->name)) {
+		g_autofree gchar *ids = msb_broker_ids_text(&sub->in_flight, 20);
+		msb_broker_trace(broker,
+		                 "%s: batch of %u messages (%" G_GSIZE_FORMAT
+		                 " bytes) to subscriber %" G_GINT64_FORMAT
+		                 " of session %" G_GINT64_FORMAT ": %s",
+		                 queue->name, count, bytes, sub->id, session->id, ids);
+	}
 	msb_broker_output(broker, session);
 	return TRUE;
 }
@@ -1000,6 +1049,7 @@ msb_broker_tick_begin(MsbBroker *broker)
 	g_return_if_fail(broker != NULL);
 	now = msb_broker_now(broker);
 	msb_broker_kick_dead_subscribers(broker, now);
+	msb_broker_hard_delete_due(broker);
 	/* a pass still under way goes on from its cursor: two passes would only repeat work */
 	if (!broker->gc_pass_running) {
 		broker->gc_pass_running = TRUE;

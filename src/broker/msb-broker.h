@@ -31,6 +31,12 @@ typedef enum {
 	MSB_BROKER_ERROR_ALREADY_SUBSCRIBED,
 	MSB_BROKER_ERROR_NOT_SUPPORTED,
 	MSB_BROKER_ERROR_PROTOCOL, /* the session must be closed */
+	/* the administrative operations (msb-broker-admin.h) */
+	MSB_BROKER_ERROR_TOPIC_DELETED, /* soft-deleted: restore it first */
+	MSB_BROKER_ERROR_SESSION_NOT_FOUND,
+	MSB_BROKER_ERROR_SUBSCRIBER_NOT_FOUND,
+	MSB_BROKER_ERROR_INVALID_ARGUMENT, /* a value out of range (HTTP 400) */
+	MSB_BROKER_ERROR_BUSY,             /* try again shortly (a hard delete is under way) */
 } MsbBrokerError;
 
 typedef struct _MsbBroker MsbBroker;
@@ -53,6 +59,10 @@ typedef struct {
 	 * save a snapshot soon (msb_broker_build_snapshot(), then msb_broker_snapshot_saved());
 	 * may be NULL */
 	void (*snapshot_wanted)(gpointer user_data);
+	/* with persistence: the soft-deleted @topic's moment has passed: ask the service to delete
+	 * it (DeleteTopic, @delete_after_us wall clock), then call msb_broker_topic_delete_done();
+	 * NULL (or in memory): the topic is removed at once */
+	void (*delete_topic)(const gchar *topic, gint64 delete_after_us, gpointer user_data);
 } MsbBrokerCallbacks;
 
 typedef struct {

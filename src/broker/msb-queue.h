@@ -40,6 +40,10 @@ typedef struct {
 	gint64 delivery_started_us; /* monotonic */
 	gint64 last_update_us;      /* monotonic: delivery start or last intermediary confirm */
 	guint64 delivered;          /* messages confirmed, for statistics */
+	/* for the debug API (wall clock µs) */
+	gint64 subscribed_wall_us;
+	gint64 last_delivered_wall_us; /* when the last batch went out, 0 before */
+	guint last_delivered_amount;   /* its messages */
 } MsbSubscriber;
 
 struct _MsbQueue {

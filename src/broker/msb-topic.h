@@ -52,6 +52,11 @@ struct _MsbTopic {
 	gint64 cached_messages;
 	/* ids a queue waited for that persistence reported damaged, skipped (OnDamagedMessages) */
 	guint64 messages_lost;
+	/* soft delete (node.md §2.2): 0 = live, else the wall-clock µs after which the topic is
+	 * hard-deleted (1 = at the next tick); publish, subscribe and create are refused */
+	gint64 deleted_us;
+	gboolean delete_in_flight; /* the persistence service is asked to delete it */
+	gboolean delete_confirmed; /* it did: removed once no save or load is in flight */
 };
 
 /* A range of ids handed to one save; kept until durable_until passes it. */

@@ -408,7 +408,15 @@ msb_http_call_reply_error(MsbHttpCall *call, const GError *error, guint not_foun
 		switch (error->code) {
 		case MSB_BROKER_ERROR_TOPIC_NOT_FOUND:
 		case MSB_BROKER_ERROR_QUEUE_NOT_FOUND:
+		case MSB_BROKER_ERROR_SESSION_NOT_FOUND:
+		case MSB_BROKER_ERROR_SUBSCRIBER_NOT_FOUND:
 			status = not_found_status;
+			break;
+		case MSB_BROKER_ERROR_INVALID_ARGUMENT:
+			status = SOUP_STATUS_BAD_REQUEST;
+			break;
+		case MSB_BROKER_ERROR_BUSY:
+			status = SOUP_STATUS_CONFLICT;
 			break;
 		default:
 			status = SOUP_STATUS_FORBIDDEN;

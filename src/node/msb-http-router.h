@@ -106,9 +106,10 @@ void
 msb_http_call_reply_empty(MsbHttpCall *call);
 /*
  * An error as its status code, with the message as a readable text body: MSB_HTTP_ERROR codes as
- * they say; MSB_BROKER_ERROR TOPIC_NOT_FOUND, QUEUE_NOT_FOUND and SESSION_NOT_FOUND 404 unless the
- * route documents 403 (@not_found_status 0 = 404); the other broker errors (invalid name, topic
- * deleted, shutting down, …) 403 as in the reference (node.md §6.1); anything else 500.
+ * they say; MSB_BROKER_ERROR TOPIC_NOT_FOUND, QUEUE_NOT_FOUND, SESSION_NOT_FOUND and
+ * SUBSCRIBER_NOT_FOUND 404 unless the route documents 403 (@not_found_status 0 = 404),
+ * INVALID_ARGUMENT 400, BUSY 409; the other broker errors (invalid name, topic deleted, shutting
+ * down, …) 403 as in the reference (node.md §6.1); anything else 500.
  */
 void
 msb_http_call_reply_error(MsbHttpCall *call, const GError *error, guint not_found_status);

@@ -19,6 +19,7 @@
 #include "msb-config.h"
 #include "msb-http-live.h"
 #include "msb-http-messages.h"
+#include "msb-http-admin.h"
 #include "msb-http-router.h"
 #include "msb-http-server.h"
 #include "msb-http-ui.h"
@@ -51,7 +52,8 @@ struct _MsbHttp {
 	MsbHttpRouter *router;
 	MsbHttpLive *live;         /* /api/ws, once listening */
 	MsbHttpMessages *messages; /* /api/Messages */
-	gint64 started_us;         /* wall clock */
+	MsbHttpAdmin *admin;
+	gint64 started_us; /* wall clock */
 };
 
 static void
@@ -332,6 +334,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	msb_http_router_add(http->router, msb_http_routes, G_N_ELEMENTS(msb_http_routes), http);
 	http->messages = msb_http_messages_new(http->router, broker);
 	msb_http_ui_register(http->router);
+	http->admin = msb_http_admin_new(http->router, broker, http->reader);
 	return http;
 }
 
@@ -344,6 +347,7 @@ msb_http_free(MsbHttp *http)
 	g_clear_pointer(&http->messages, msb_http_messages_free);
 	g_clear_pointer(&http->server, msb_http_server_free);
 	g_clear_pointer(&http->router, msb_http_router_free);
+	g_clear_pointer(&http->admin, msb_http_admin_free);
 	/* renderings still queued or running finish, and answer nobody */
 	for (guint v = 0; v < G_N_ELEMENTS(http->renders); v++) {
 		if (http->renders[v] != NULL)

@@ -10,6 +10,7 @@
 
 #include "msb-persistence.h"
 
+#include "msb-broker-admin.h"
 #include "msb-persistence-client.h"
 #include "msb-session.h"
 
@@ -431,7 +432,8 @@ msb_persistence_save_wanted(MsbPersistence *self)
  */
 typedef struct {
 	MsbPersistence *self;
-	MsbTopic *topic;
+	MsbTopic *topic; /* valid while the load is out (the broker removes no topic then) */
+	gchar *name;
 	gint64 no;
 	gboolean compressed; /* GetPageCompressed, else GetPage */
 } MsbPersistenceLoad;
@@ -456,9 +458,15 @@ msb_persistence_load_retry_cb(gpointer user_data)
 {
 	MsbPersistenceLoad *load = user_data;
 
-	if (!load->self->disposed)
-		msb_broker_wake_topic(load->self->broker, load->topic);
+	/* by name: the topic may have been deleted while the retry waited (its load had
+	 * settled, so nothing held it) */
+	if (!load->self->disposed) {
+		MsbTopic *topic = msb_broker_find_topic(load->self->broker, load->name);
+		if (topic != NULL)
+			msb_broker_wake_topic(load->self->broker, topic);
+	}
 	msb_persistence_unref(load->self);
+	g_free(load->name);
 	g_free(load);
 	return G_SOURCE_REMOVE;
 }
@@ -477,6 +485,7 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 
 	if (self->disposed) {
 		msb_persistence_unref(self);
+		g_free(load->name);
 		g_free(load);
 		return;
 	}
@@ -503,6 +512,7 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 			msb_broker_sub_page_damaged(self->broker, load->topic, load->no,
 			                            error->message);
 			msb_persistence_unref(self);
+			g_free(load->name);
 			g_free(load);
 			return;
 		}
@@ -575,6 +585,7 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 		msb_buf_clear(&headers);
 	}
 	msb_persistence_unref(self);
+	g_free(load->name);
 	g_free(load);
 }
 
@@ -589,6 +600,7 @@ msb_persistence_load_sub_page(MsbPersistence *self, MsbTopic *topic, gint64 sub_
 	load = g_new0(MsbPersistenceLoad, 1);
 	load->self = msb_persistence_ref(self);
 	load->topic = topic;
+	load->name = g_strdup(topic->name);
 	load->no = sub_page_no;
 	load->compressed = !self->plain_loads;
 	msb_persistence_load_start(load);
@@ -610,6 +622,49 @@ msb_persistence_load_start(MsbPersistenceLoad *load)
 		        self->client, load->topic->name, msb_page_no(first), first,
 		        first + MSB_SUB_PAGE_SIZE - 1, self->cancellable, msb_persistence_loaded_cb,
 		        load);
+}
+
+/* ---- topic deletion ---- */
+
+typedef struct {
+	MsbPersistence *self;
+	gchar *name;
+} MsbPersistenceDelete;
+
+static void
+msb_persistence_deleted_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	MsbPersistenceDelete *del = user_data;
+	MsbPersistence *self = del->self;
+	g_autoptr(GError) error = NULL;
+	gboolean ok = msb_persistence_client_delete_topic_finish(MSB_PERSISTENCE_CLIENT(source),
+	                                                         result, &error);
+
+	if (!self->disposed && self->broker != NULL) {
+		if (ok)
+			msb_persistence_set_up(self, TRUE, NULL);
+		msb_broker_topic_delete_done(self->broker, del->name, ok ? NULL : error);
+	}
+	msb_persistence_unref(self);
+	g_free(del->name);
+	g_free(del);
+}
+
+void
+msb_persistence_delete_topic(MsbPersistence *self, const gchar *topic, gint64 delete_after_us)
+{
+	MsbPersistenceDelete *del;
+
+	g_return_if_fail(self != NULL);
+	g_return_if_fail(topic != NULL);
+	if (self->disposed)
+		return;
+	del = g_new0(MsbPersistenceDelete, 1);
+	del->self = msb_persistence_ref(self);
+	del->name = g_strdup(topic);
+	msb_persistence_client_delete_topic_async(self->client, topic, delete_after_us,
+	                                          self->cancellable, msb_persistence_deleted_cb,
+	                                          del);
 }
 
 /* ---- snapshots ---- */

@@ -43,6 +43,9 @@ void
 msb_persistence_load_sub_page(MsbPersistence *self, MsbTopic *topic, gint64 sub_page_no);
 void
 msb_persistence_snapshot_wanted(MsbPersistence *self);
+/* The broker's delete_topic(): DeleteTopic, then msb_broker_topic_delete_done(). */
+void
+msb_persistence_delete_topic(MsbPersistence *self, const gchar *topic, gint64 delete_after_us);
 
 /*
  * Restore topics and queues from the snapshot (retrying every 5 s while the service is not

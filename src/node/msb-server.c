@@ -283,6 +283,15 @@ msb_server_load_sub_page_cb(MsbTopic *topic, gint64 sub_page_no, gpointer user_d
 		msb_broker_sub_page_load_failed(server->broker, topic, sub_page_no);
 }
 
+static void
+msb_server_delete_topic_cb(const gchar *topic, gint64 delete_after_us, gpointer user_data)
+{
+	MsbServer *server = user_data;
+
+	if (server->persistence != NULL)
+		msb_persistence_delete_topic(server->persistence, topic, delete_after_us);
+}
+
 static MsbBrokerConfig
 msb_server_broker_config(const MsbSettings *settings)
 {
@@ -311,6 +320,7 @@ msb_server_new(const MsbSettings *settings, GError **error)
 	        .save_wanted = msb_server_save_wanted_cb,
 	        .load_sub_page = msb_server_load_sub_page_cb,
 	        .snapshot_wanted = msb_server_snapshot_wanted_cb,
+	        .delete_topic = msb_server_delete_topic_cb,
 	};
 	MsbPersistence *persistence = NULL;
 

@@ -246,7 +246,7 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 		msb_json_int(j, "messageId", topic->next_id);
 		msb_json_int(j, "persistSize", topic->pending_count);
 		msb_json_bool(j, "persist", topic->persist);
-		msb_json_int(j, "deleted", 0);
+		msb_json_int(j, "deleted", topic->deleted_us);
 		msb_json_int(j, "messagesPublished", (gint64)topic->messages_published);
 		msb_json_int(j, "messagesLost", (gint64)topic->messages_lost);
 		msb_status_add_pages(j, stats, topic);
@@ -298,6 +298,9 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_status_add_system(j);
 	msb_json_str(j, "persistenceVersion", info->persistence_version);
 	msb_json_str(j, "version", MSB_VERSION);
+	/* node.md §6.4: only while delivery tracing is on */
+	if (stats->debug != NULL)
+		msb_json_str(j, "debug", stats->debug);
 	msb_json_str(j, "state", info->state);
 
 	msb_json_key(j, "persistence");

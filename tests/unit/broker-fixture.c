@@ -70,6 +70,15 @@ cb_snapshot_wanted(gpointer user_data)
 	fx->snapshot_wanted++;
 }
 
+static void
+cb_delete_topic(const gchar *topic, gint64 delete_after_us, gpointer user_data)
+{
+	Fixture *fx = user_data;
+
+	g_assert_cmpint(delete_after_us, >, 0);
+	g_ptr_array_add(fx->deletes, g_strdup(topic));
+}
+
 MsbBrokerConfig
 default_config(void)
 {
@@ -104,6 +113,7 @@ fixture_new_with(const MsbBrokerConfig *config)
 	        .save_wanted = cb_save_wanted,
 	        .load_sub_page = cb_load_sub_page,
 	        .snapshot_wanted = cb_snapshot_wanted,
+	        .delete_topic = cb_delete_topic,
 	};
 
 	/* not 0, so that "time 0" is never confused with "unset" */
@@ -113,6 +123,7 @@ fixture_new_with(const MsbBrokerConfig *config)
 	fx->reasons = g_ptr_array_new_with_free_func(g_free);
 	fx->clients = g_ptr_array_new_with_free_func((GDestroyNotify)client_free);
 	fx->loads = g_array_new(FALSE, FALSE, sizeof(LoadRequest));
+	fx->deletes = g_ptr_array_new_with_free_func(g_free);
 	fx->broker = msb_broker_new(config, &callbacks, fx);
 	g_assert_nonnull(fx->broker);
 	return fx;
@@ -133,6 +144,7 @@ fixture_free(Fixture *fx)
 	g_ptr_array_unref(fx->disconnects);
 	g_ptr_array_unref(fx->reasons);
 	g_array_unref(fx->loads);
+	g_ptr_array_unref(fx->deletes);
 	g_free(fx);
 }
 

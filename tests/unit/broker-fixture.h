@@ -35,6 +35,7 @@ typedef struct {
 	guint save_wanted;          /* save_wanted() calls */
 	GArray *loads;              /* LoadRequest, in callback order */
 	guint snapshot_wanted;      /* snapshot_wanted() calls */
+	GPtrArray *deletes;         /* gchar*: delete_topic() calls, topic names in order */
 } Fixture;
 
 struct _Client {
