@@ -7,12 +7,16 @@
  *
  * Bounds. libsoup queues every frame it is given without limit and (3.2) does not say how much
  * waits, so a browser that stops reading (a frozen tab, a dead peer without a reset) would make
- * the broker buffer a status page a second for ever. We count the bytes each socket was handed
- * and the bytes its peer acknowledged (TCP_INFO): when more than the frame now due has not reached
- * the client, that socket misses this second (it gets a fresh one once it caught up), so each
- * socket holds at most about two frames here. A socket that received nothing for HttpIdleTimeout
- * while frames waited is closed. Sockets are capped at half of HttpMaxConnections, so live pages
- * cannot take the port from the REST API and the status pollers.
+ * the broker buffer a status page a second for ever. libsoup writes what it queued as soon as the
+ * socket takes it, so while the kernel still holds bytes of the socket that it has not sent
+ * (TCP_INFO tcpi_notsent_bytes: the client's window is closed, or the link is slower than the
+ * frames), libsoup may hold more: that socket misses this second and gets a fresh frame once it
+ * caught up. So each socket holds at most about one frame here besides the kernel's buffer.
+ * (Counting the bytes handed to libsoup against those acknowledged does not work: with
+ * permessage-deflate, which browsers ask for, the bytes on the wire are fewer.) A socket whose
+ * client acknowledged nothing for HttpIdleTimeout while frames waited is closed. Sockets are capped
+ * at half of HttpMaxConnections, so live pages cannot take the port from the REST API and the
+ * status pollers.
  */
 #define G_LOG_DOMAIN "msb-http-live"
 
@@ -32,10 +36,8 @@ typedef struct {
 	GSocket *socket;
 	gchar *ns;
 	gboolean has_tcp_info;   /* else only "is it writable" tells whether it reads */
-	guint64 acked_base;      /* TCP bytes acknowledged when it opened */
-	guint64 handed;          /* frame bytes given to libsoup since */
-	guint64 acked_seen;      /* the last acknowledged count read */
-	gint64 stalled_since_us; /* frames waited and nothing was acknowledged since; 0 if not */
+	guint64 acked_seen;      /* TCP bytes acknowledged, as last read */
+	gint64 stalled_since_us; /* bytes waited and nothing was acknowledged since; 0 if not */
 } MsbHttpLiveSocket;
 
 struct _MsbHttpLive {
@@ -70,53 +72,45 @@ msb_http_live_socket_free(MsbHttpLiveSocket *s)
 	g_free(s);
 }
 
+/* The kernel's bytes of @socket not sent yet, and those the peer acknowledged so far. */
 static gboolean
-msb_http_live_tcp_acked(GSocket *socket, guint64 *acked)
+msb_http_live_tcp_info(GSocket *socket, guint64 *notsent, guint64 *acked)
 {
 	struct tcp_info info;
 	socklen_t len = sizeof(info);
 
 	memset(&info, 0, sizeof(info));
 	if (getsockopt(g_socket_get_fd(socket), IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
-	    len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(info.tcpi_bytes_acked))
+	    len < offsetof(struct tcp_info, tcpi_notsent_bytes) + sizeof(info.tcpi_notsent_bytes))
 		return FALSE;
+	*notsent = info.tcpi_notsent_bytes;
 	*acked = info.tcpi_bytes_acked;
 	return TRUE;
 }
 
-/* The bytes of a server frame (not masked) carrying @len payload bytes. */
-static guint64
-msb_http_live_frame_size(gsize len)
-{
-	return len + (len < 126 ? 2 : len <= G_MAXUINT16 ? 4 : 10);
-}
-
 /*
- * Whether @s may be handed a frame of @frame bytes now: FALSE while more than that has not
- * reached its client yet. Also notes how long a socket with waiting frames has received nothing.
+ * Whether @s may be handed a frame now: FALSE while the kernel still holds bytes of it that it
+ * could not send. Also notes how long such a socket has had nothing acknowledged.
  */
 static gboolean
-msb_http_live_socket_ready(MsbHttpLiveSocket *s, guint64 frame, gint64 now_us)
+msb_http_live_socket_ready(MsbHttpLiveSocket *s, gint64 now_us)
 {
-	guint64 acked;
-	guint64 pending;
+	guint64 notsent = 0;
+	guint64 acked = 0;
 
-	if (!s->has_tcp_info || !msb_http_live_tcp_acked(s->socket, &acked))
+	if (!s->has_tcp_info || !msb_http_live_tcp_info(s->socket, &notsent, &acked))
 		return (g_socket_condition_check(s->socket, G_IO_OUT) & G_IO_OUT) != 0;
-	acked -= MIN(acked, s->acked_base);
-	pending = s->handed > acked ? s->handed - acked : 0;
-	if (pending == 0 || acked != s->acked_seen)
-		s->stalled_since_us = pending == 0 ? 0 : now_us;
+	if (notsent == 0 || acked != s->acked_seen)
+		s->stalled_since_us = notsent == 0 ? 0 : now_us;
 	else if (s->stalled_since_us == 0)
 		s->stalled_since_us = now_us;
 	s->acked_seen = acked;
-	return pending < frame;
+	return notsent == 0;
 }
 
 static void
 msb_http_live_send(MsbHttpLive *live, const gchar *ns, GBytes *json)
 {
-	guint64 frame = msb_http_live_frame_size(g_bytes_get_size(json));
 	gint64 now_us = g_get_monotonic_time();
 
 	for (guint i = 0; i < live->sockets->len;) {
@@ -127,10 +121,9 @@ msb_http_live_send(MsbHttpLive *live, const gchar *ns, GBytes *json)
 			i++;
 			continue;
 		}
-		if (msb_http_live_socket_ready(s, frame, now_us)) {
+		if (msb_http_live_socket_ready(s, now_us)) {
 			soup_websocket_connection_send_message(s->ws, SOUP_WEBSOCKET_DATA_TEXT,
 			                                       json);
-			s->handed += frame;
 			live->frames_sent++;
 			i++;
 			continue;
@@ -259,7 +252,10 @@ msb_http_live_ws_cb(SoupServer *server, SoupServerMessage *msg, const char *path
 	s->ws = g_object_ref(ws);
 	s->socket = g_object_ref(socket);
 	s->ns = g_strdup(ns);
-	s->has_tcp_info = msb_http_live_tcp_acked(socket, &s->acked_base);
+	{
+		guint64 notsent = 0;
+		s->has_tcp_info = msb_http_live_tcp_info(socket, &notsent, &s->acked_seen);
+	}
 	soup_websocket_connection_set_max_incoming_payload_size(ws, MSB_HTTP_LIVE_MAX_INCOMING);
 	g_signal_connect(ws, "closed", G_CALLBACK(msb_http_live_closed_cb), s);
 	g_ptr_array_add(live->sockets, s);
