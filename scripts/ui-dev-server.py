@@ -18,6 +18,7 @@ import json
 import math
 import os
 import random
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -41,7 +42,7 @@ class Synthetic:
                 "id": name, "messageId": rnd.randrange(0, 40_000_000), "rate": rnd.choice([0, 0, 1, 5, 40, 300]),
                 "persist": rnd.random() > 0.1, "queues": [], "publishers": [], "deleted": 0,
             })
-            for q in range(rnd.randrange(0, n_queues + 1) if n_queues else 0):
+            for q in range(n_queues if i % 4 else rnd.randrange(0, n_queues + 1)):
                 self.topics[-1]["queues"].append({
                     "id": f"{rnd.choice(words)}-consumer-{q}", "type": rnd.choice([0, 0, 1, 2]),
                     "backlog": rnd.choice([0, 0, 0, 3, 120, 1500, 25_000]), "subs": rnd.randrange(0, 3),
@@ -64,6 +65,9 @@ class Synthetic:
         self.lat = {}
         self.tick = 0
         self.rnd = rnd
+        self.lock = threading.Lock()
+        self.cached = None
+        self.cached_at = 0.0
 
     @staticmethod
     def dur(s):
@@ -73,6 +77,15 @@ class Synthetic:
         h, rem = divmod(rem, 3600)
         m, sec = divmod(rem, 60)
         return (f"{d}d:" if d else "") + f"{h:02d}:{m:02d}:{sec:02d}"
+
+    def status_bytes(self):
+        """The status as JSON, made at most once a second however many clients ask."""
+        with self.lock:
+            now = time.monotonic()
+            if self.cached is None or now - self.cached_at >= 0.95:
+                self.cached = json.dumps(self.status()).encode()
+                self.cached_at = now
+            return self.cached
 
     def status(self):
         self.tick += 1
@@ -213,7 +226,7 @@ class Handler(SimpleHTTPRequestHandler):
             if self.headers.get("Authorization") != "Bearer " + self.args.admin_token:
                 return self.reply(401, "this action needs the admin token (HttpAdminToken): send Authorization: Bearer <token>\n")
         if p in ("/api/status", "/status"):
-            return self.reply(200, json.dumps(self.synthetic.status()), "application/json")
+            return self.reply(200, self.synthetic.status_bytes(), "application/json")
         if p == "/api/namespaces/list":
             names = [{"name": "default", "topicsAmount": len(self.synthetic.topics)}]
             names += [{"name": n, "topicsAmount": 3} for n in self.args.namespaces]
@@ -243,7 +256,7 @@ class Handler(SimpleHTTPRequestHandler):
         self.close_connection = True
         try:
             while True:
-                data = json.dumps(self.synthetic.status()).encode()
+                data = self.synthetic.status_bytes()
                 n = len(data)
                 head = bytes([0x81]) + (bytes([n]) if n < 126 else bytes([126]) + n.to_bytes(2, "big") if n < 65536
                                         else bytes([127]) + n.to_bytes(8, "big"))
@@ -277,7 +290,7 @@ def main():
     ap.add_argument("--port", type=int, default=8123)
     ap.add_argument("--broker", default="http://127.0.0.1:6123", help="broker to forward /api to")
     ap.add_argument("--synthetic", type=int, metavar="TOPICS", help="serve a made-up broker with this many topics")
-    ap.add_argument("--queues", type=int, default=4, help="synthetic: at most this many queues per topic")
+    ap.add_argument("--queues", type=int, default=4, help="synthetic: queues per topic (a quarter of the topics get fewer)")
     ap.add_argument("--sessions", type=int, default=40, help="synthetic: sessions")
     ap.add_argument("--admin-token", help="synthetic: write calls need this token")
     ap.add_argument("--no-ws", action="store_true", help="synthetic: no WebSocket (the page polls)")

@@ -158,7 +158,7 @@ export class Drawer {
       const b = queueTypeBadges(q.queueType);
       const subs = item.subsByQueue.get(q.id) || [];
       const nSubs = subs.length || q.subscribers || 0;
-      setText(p.rows.type, `${b.life[0]}, ${b.single ? 'single subscriber' : 'many subscribers'} (${q.queueType})`);
+      setText(p.rows.type, `${b.life[0]}, ${b.single ? 'single subscriber' : 'many subscribers'} (type ${q.queueType})`);
       setText(p.rows.size, num(q.size));
       setClass(p.rows.size, q.size > 1000 ? 'red' : '');
       setText(p.rows.onDelivery, num(q.onDelivery));

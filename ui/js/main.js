@@ -99,6 +99,13 @@ function renderSidebar(m) {
   }
 }
 
+// the tab's title: the view, and the problems when there are any
+function updateTitle() {
+  const n = state.model ? state.model.problems.length : 0;
+  const title = `${n ? `(${n} problematic) ` : ''}${state.titleBase || 'Topics'} · My Service Bus`;
+  if (document.title !== title) document.title = title;
+}
+
 // ---- status bar ----
 function renderStatusBar(m) {
   const s = m.status;
@@ -130,6 +137,7 @@ function renderStatusBar(m) {
   }
   setText($('sb-versions'), `node ${s.version || '?'} · persistence ${s.persistenceVersion || '–'}`);
   setText($('sb-clock'), clock(new Date(m.at)));
+  updateTitle();
 }
 
 function renderLive() {
@@ -180,7 +188,7 @@ function renderView() {
   if (view === 'topics') views.topics.render(items, { total: m.items.length, matches, needle: state.needle });
   else if (view === 'sessions') views.sessions.render(m, { needle: state.needle, ns: state.ns, target: state.route.session });
   else if (view === 'pages') views.pages.render(m, items);
-  views.messages.setTopics(m, state.ns);
+  if (view === 'messages') views.messages.setTopics(m, state.ns);
   drawer.update(m);
 }
 
@@ -192,10 +200,10 @@ function onStatus(status, t0) {
   history_.push(m);
   state.updates++;
   const t2 = performance.now();
+  renderView();
   renderKpis(m);
   renderSidebar(m);
   renderStatusBar(m);
-  renderView();
   perf.last = { parseMs: live.parseMs, modelMs: t2 - t1, renderMs: performance.now() - t2 };
   if (!state.firstRenderDone) {
     state.firstRenderDone = true;
@@ -218,7 +226,10 @@ function onStatus(status, t0) {
 }
 
 live.addEventListener('status', (e) => onStatus(e.detail.status, e.detail.t0));
-live.addEventListener('state', renderLive);
+live.addEventListener('state', () => {
+  renderLive();
+  if (!state.model) views.topics.waiting(live.failures ? live.lastError : '');
+});
 live.addEventListener('reset', () => history_.reset());
 
 // ---- namespaces ----
@@ -289,16 +300,19 @@ function applyRoute() {
     if (v.setActive) v.setActive(name === r.view);
   }
   show($('sort-wrap'), r.view === 'topics' || r.view === 'pages');
+  show($('compact-wrap'), r.view === 'topics');
   if (r.view === 'topics' && r.topic) drawer.open(r.topic, r.queue, state.ns);
   else drawer.close();
   if (r.view === 'messages') {
+    if (state.model) views.messages.setTopics(state.model, state.ns);
     const from = r.params.get('from');
     views.messages.show(r.topic, from !== null && /^\d+$/.test(from) ? Number(from) : null);
   }
   renderView();
   if (state.model && r.view === 'topics' && r.topic) views.topics.scrollTo(r.topic);
   if (state.model && r.view === 'sessions' && r.session) views.sessions.scrollTo(r.session);
-  document.title = r.topic ? `${r.topic} · My Service Bus` : `${r.view[0].toUpperCase()}${r.view.slice(1)} · My Service Bus`;
+  state.titleBase = r.topic ? r.topic : `${r.view[0].toUpperCase()}${r.view.slice(1)}`;
+  updateTitle();
 }
 window.addEventListener('hashchange', applyRoute);
 
@@ -324,6 +338,17 @@ $('sort').addEventListener('change', () => {
   renderView();
 });
 $('create-topic').addEventListener('click', () => actions.createTopic());
+function applyCompact(on) {
+  ctx.compact = on;
+  document.body.classList.toggle('compact', on);
+  localStorage.setItem('msb_compact', on ? '1' : '');
+}
+$('compact').checked = localStorage.getItem('msb_compact') === '1';
+applyCompact($('compact').checked);
+$('compact').addEventListener('change', () => {
+  applyCompact($('compact').checked);
+  views.topics.relayout();
+});
 actions.onAfterAction(() => live.refreshSoon());
 
 // ---- keyboard ----

@@ -101,8 +101,8 @@ export class History {
     for (const k of ['msgs', 'req', 'persist', 'waiting', 'inRate', 'outRate']) this.kpi[k] = new Ring(KPI_SAMPLES);
     this.times = new Ring(BACKLOG_SAMPLES);
     this.samples = 0;
-    // "topic\u0000queue" → {size: Ring, onDelivery: Ring, since: sample}; only for queues that
-    // ever had a backlog or messages in flight (the others are all zeros)
+    // topic → queue → {size: Ring, onDelivery: Ring, seen}; only for queues that ever had a
+    // backlog or messages in flight (the others are all zeros)
     this.queues = new Map();
     this.started = Date.now();
   }
@@ -111,29 +111,31 @@ export class History {
     for (const k of Object.keys(this.kpi)) this.kpi[k].push(model.totals[k]);
     this.times.push(model.at);
     this.samples++;
-    const seen = new Set();
+    const gen = this.samples;
     for (const item of model.items) {
+      let byQueue = this.queues.get(item.id);
       for (const q of item.queues) {
-        const key = item.id + '\u0000' + q.id;
-        let h = this.queues.get(key);
+        let h = byQueue && byQueue.get(q.id);
         if (!h) {
           if (!q.size && !q.onDelivery) continue;
-          h = { size: new Ring(BACKLOG_SAMPLES, Float32Array), onDelivery: new Ring(BACKLOG_SAMPLES, Float32Array) };
+          h = { size: new Ring(BACKLOG_SAMPLES, Float32Array), onDelivery: new Ring(BACKLOG_SAMPLES, Float32Array), seen: 0 };
           // until now it was empty (or did not exist)
           const before = Math.min(this.samples - 1, BACKLOG_SAMPLES - 1);
-          for (let i = 0; i < before; i++) {
-            h.size.push(0);
-            h.onDelivery.push(0);
-          }
-          this.queues.set(key, h);
+          h.size.n = h.onDelivery.n = before;
+          h.size.head = h.onDelivery.head = before % BACKLOG_SAMPLES;
+          if (!byQueue) this.queues.set(item.id, (byQueue = new Map()));
+          byQueue.set(q.id, h);
         }
         h.size.push(q.size || 0);
         h.onDelivery.push(q.onDelivery || 0);
-        seen.add(key);
+        h.seen = gen;
       }
     }
-    // deleted queues: their history goes with them
-    if (seen.size !== this.queues.size) for (const k of this.queues.keys()) if (!seen.has(k)) this.queues.delete(k);
+    // deleted queues and topics: their history goes with them
+    for (const [topic, byQueue] of this.queues) {
+      for (const [queue, h] of byQueue) if (h.seen !== gen) byQueue.delete(queue);
+      if (!byQueue.size) this.queues.delete(topic);
+    }
   }
 
   kpiValues(k) {
@@ -142,7 +144,8 @@ export class History {
 
   backlog(topic, queue) {
     const times = this.times.toArray();
-    const h = this.queues.get(topic + '\u0000' + queue);
+    const byQueue = this.queues.get(topic);
+    const h = byQueue && byQueue.get(queue);
     const zeros = () => times.map(() => 0);
     if (!h) return { times, size: zeros(), onDelivery: zeros() };
     const size = h.size.toArray();

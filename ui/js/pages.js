@@ -45,7 +45,7 @@ export class PagesView {
   }
 
   setActive(on) {
-    this.list.active = on;
+    this.list.setActive(on);
   }
 
   render(model, items) {

@@ -15,6 +15,7 @@ export const ctx = {
   ns: 'default',
   targetTopic: null,
   targetQueue: null,
+  compact: false,
 };
 
 const MAX_RANGES = 8;
@@ -268,7 +269,10 @@ function updateRow(el, item) {
   const t = item.t;
   const needle = ctx.needle;
   el.__item = item;
-  if (el.dataset.topic !== t.id) el.dataset.topic = t.id;
+  if (el.dataset.topic !== t.id) {
+    el.dataset.topic = t.id;
+    el.setAttribute('aria-label', 'topic ' + t.id);
+  }
   const topicHit = !!needle && t.id.toLowerCase().includes(needle);
   toggle(el, 'dimmed', !!needle && !topicMatches(item, needle));
   toggle(el, 'problem', item.problem);
@@ -326,9 +330,10 @@ function estimate(item) {
   const t = item.t;
   const pubs = (t.publishers || []).length;
   const colPubs = 28 + Math.max(1, pubs) * 36;
-  const colMain = 112 + (t.pages || []).length * 17 + (t.deleted > 0 ? 20 : 0);
+  const colMain = 112 + (ctx.compact ? 0 : (t.pages || []).length * 17) + (t.deleted > 0 ? 20 : 0);
   let colQ = 28;
-  for (const q of item.queues) colQ += 36 + ((q.data || []).length ? 20 : 0) + (item.subsByQueue.get(q.id) || []).length * 19;
+  for (const q of item.queues)
+    colQ += ctx.compact ? 27 : 36 + ((q.data || []).length ? 20 : 0) + (item.subsByQueue.get(q.id) || []).length * 19;
   return Math.max(colPubs, colMain, colQ) + 2;
 }
 
@@ -336,14 +341,14 @@ export class TopicsView {
   constructor(section) {
     this.section = section;
     this.head = h('div', { class: 'view-head' }, h('h1', null, 'Topics'), (this.info = h('span', { class: 'dim' })));
-    this.emptyEl = h('div', { class: 'empty' });
+    this.emptyEl = h('div', { class: 'empty', 'data-testid': 'topics-empty' }, 'Waiting for the broker\'s status…');
     this.list = new VList(section, { key: (it) => it.id, create: createRow, update: updateRow, estimate, gap: 8 });
     section.append(this.head, this.emptyEl, this.list.el);
     this.items = [];
   }
 
   setActive(on) {
-    this.list.active = on;
+    this.list.setActive(on);
   }
 
   render(items, { total, matches, needle }) {
@@ -358,5 +363,17 @@ export class TopicsView {
 
   scrollTo(topic) {
     return this.list.scrollTo(topic);
+  }
+
+  // before the first status: why nothing is shown yet
+  waiting(error) {
+    if (this.items.length) return;
+    setText(this.emptyEl, error ? `Cannot read the broker's status: ${error}. Trying again every second…` : 'Waiting for the broker\'s status…');
+  }
+
+  // row heights change with the density
+  relayout() {
+    this.list.heights.clear();
+    this.list.render();
   }
 }

@@ -1,10 +1,15 @@
 // A windowed list: of thousands of items only those in or near the viewport have DOM elements
-// (a spacer above and below stands for the rest). Rows are kept by key and updated in place;
-// their heights are measured after rendering and remembered, an estimate stands in before.
+// (a spacer above and below stands for the rest). Rows are kept by key and updated in place.
+//
+// It never asks the browser for a layout in the middle of an update: the scroll position comes
+// from scroll events, the viewport's height and the rows' heights from ResizeObservers (called
+// after the browser's own layout), and an estimate stands in for a row never shown. When rows
+// above the one at the top of the screen change height, the scroll position moves with them, so
+// what the operator looks at stays put.
 
 import { h, reconcile } from './dom.js';
 
-const OVERSCAN_PX = 700;
+const OVERSCAN_PX = 600;
 
 export class VList {
   constructor(scroller, { key, create, update, estimate, gap = 0 }) {
@@ -20,21 +25,31 @@ export class VList {
     this.bottom = h('div', { class: 'vspacer' });
     this.el.append(this.top, this.body, this.bottom);
     this.items = [];
-    this.heights = new Map();
+    this.heights = new Map(); // key → measured height (gap included)
+    this.first = 0; // window shown: items[first..last]
+    this.last = -1;
+    this.scrollY = 0;
+    this.viewH = 800;
+    this.listTop = 0;
     this.raf = 0;
     this.active = true;
-    scroller.addEventListener('scroll', () => this.schedule(), { passive: true });
-    if (window.ResizeObserver) {
-      let lastWidth = 0;
-      new ResizeObserver(() => {
-        const w = this.scroller.clientWidth;
-        if (w !== lastWidth) {
-          lastWidth = w;
-          this.heights.clear(); // rows wrap differently
-        }
-        this.schedule();
-      }).observe(scroller);
-    }
+    scroller.addEventListener('scroll', () => {
+      this.scrollY = scroller.scrollTop;
+      this.schedule();
+    }, { passive: true });
+    this.rowObserver = new ResizeObserver((entries) => this.rowsResized(entries));
+    let lastWidth = 0;
+    new ResizeObserver((entries) => {
+      const box = entries[entries.length - 1].contentRect;
+      if (box.width === 0) return; // hidden
+      this.viewH = box.height || this.viewH;
+      if (box.width !== lastWidth) {
+        lastWidth = box.width;
+        this.heights.clear(); // rows wrap differently
+      }
+      this.listTop = this.el.offsetTop;
+      this.schedule();
+    }).observe(scroller);
   }
 
   setItems(items) {
@@ -52,87 +67,112 @@ export class VList {
   }
 
   heightOf(item) {
-    const k = this.key(item);
-    const m = this.heights.get(k);
+    const m = this.heights.get(this.key(item));
     return m !== undefined ? m : this.estimate(item) + this.gap;
-  }
-
-  // the list's top inside the scroller's content
-  listTop() {
-    return this.el.offsetTop;
   }
 
   render() {
     if (!this.active) return;
     const items = this.items;
-    const scrollTop = this.scroller.scrollTop;
-    // the first row on screen and where it is: kept in place when rows above it change height
-    let anchor = null;
-    let anchorTop = 0;
-    for (const el of this.body.children) {
-      if (el.offsetTop + el.offsetHeight > scrollTop) {
-        anchor = el;
-        anchorTop = el.offsetTop;
-        break;
-      }
-    }
-    const base = scrollTop - this.listTop();
+    const n = items.length;
+    const hs = new Float64Array(n);
+    for (let i = 0; i < n; i++) hs[i] = this.heightOf(items[i]);
+    const base = this.scrollY - this.listTop;
     const viewTop = base - OVERSCAN_PX;
-    const viewBottom = base + this.scroller.clientHeight + OVERSCAN_PX;
+    const viewBottom = base + this.viewH + OVERSCAN_PX;
     let acc = 0;
-    let first = items.length;
-    let last = items.length - 1;
-    for (let i = 0; i < items.length; i++) {
-      const ht = this.heightOf(items[i]);
-      if (first === items.length && acc + ht > viewTop) first = i;
+    let first = n;
+    let last = n - 1;
+    for (let i = 0; i < n; i++) {
+      if (first === n && acc + hs[i] > viewTop) first = i;
       if (acc >= viewBottom) {
         last = i - 1;
         break;
       }
-      acc += ht;
+      acc += hs[i];
     }
-    const visible = first <= last ? items.slice(first, last + 1) : [];
-    reconcile(this.body, visible, this.key, this.create, this.update);
-    this.layout(first, last);
-    // measure what was rendered
-    let changed = false;
-    for (const el of this.body.children) {
-      const ht = el.offsetHeight + this.gap;
-      if (this.heights.get(el.__key) !== ht) {
-        this.heights.set(el.__key, ht);
-        changed = true;
-      }
+    if (first > last) {
+      first = 0;
+      last = -1;
     }
-    if (changed) this.layout(first, last);
-    if (anchor && anchor.isConnected) {
-      const moved = anchor.offsetTop - anchorTop;
-      if (moved !== 0) this.scroller.scrollTop = scrollTop + moved;
-    }
-    if (changed && !this.remeasured) {
-      // estimates were off: the window may now cover other items
-      this.remeasured = true;
-      this.render();
-      this.remeasured = false;
+    this.first = first;
+    this.last = last;
+    const before = this.body.__keyed ? new Set(this.body.__keyed.values()) : new Set();
+    reconcile(this.body, first <= last ? items.slice(first, last + 1) : [], this.key, this.create, this.update);
+    // new rows: watch their sizes (removed ones are dropped by the observer itself)
+    for (const el of this.body.__keyed.values()) if (!before.has(el)) this.rowObserver.observe(el);
+    this.layout(hs);
+  }
+
+  setActive(on) {
+    this.active = on;
+    if (on) {
+      this.scrollY = this.scroller.scrollTop;
+      this.schedule();
     }
   }
 
-  // the spacers' heights for a window of items first..last
-  layout(first, last) {
+  // the spacers for the window first..last, from the heights @hs (or the current ones)
+  layout(hs) {
     const items = this.items;
-    let before = 0;
-    let inside = 0;
-    let after = 0;
+    let beforePx = 0;
+    let afterPx = 0;
     for (let i = 0; i < items.length; i++) {
-      const ht = this.heightOf(items[i]);
-      if (i < first) before += ht;
-      else if (i <= last) inside += ht;
-      else after += ht;
+      const ht = hs ? hs[i] : this.heightOf(items[i]);
+      if (i < this.first) beforePx += ht;
+      else if (i > this.last) afterPx += ht;
     }
-    const top = before + 'px';
-    const bottom = after + 'px';
+    const top = beforePx + 'px';
+    const bottom = afterPx + 'px';
     if (this.top.style.height !== top) this.top.style.height = top;
     if (this.bottom.style.height !== bottom) this.bottom.style.height = bottom;
-    void inside;
+  }
+
+  // sizes known after the browser laid the rows out
+  rowsResized(entries) {
+    const items = this.items;
+    // the item at the top of the screen before the change
+    const base = this.scrollY - this.listTop;
+    let acc = 0;
+    let anchor = items.length;
+    for (let i = 0; i < items.length; i++) {
+      const ht = this.heightOf(items[i]);
+      // the first row showing more than the gap below it
+      if (acc + ht > base + this.gap) {
+        anchor = i;
+        break;
+      }
+      acc += ht;
+    }
+    const anchorKey = anchor < items.length ? this.key(items[anchor]) : null;
+    const changed = new Map();
+    for (const e of entries) {
+      const k = e.target.__key;
+      if (k === undefined || !e.target.isConnected) continue;
+      const box = e.borderBoxSize && e.borderBoxSize[0];
+      const size = box ? box.blockSize : e.contentRect.height;
+      // a hidden view: nothing to learn
+      if (!this.active || size === 0) continue;
+      const ht = size + this.gap;
+      const prev = this.heights.has(k) ? this.heights.get(k) : null;
+      if (prev !== ht) changed.set(k, [prev, ht]);
+      this.heights.set(k, ht);
+    }
+    if (!changed.size) return;
+    // rows above the anchor that changed height move it: move the scroll position with them
+    let shift = 0;
+    if (anchorKey !== null && base > 0) {
+      for (let i = 0; i < anchor; i++) {
+        const c = changed.get(this.key(items[i]));
+        if (c) shift += c[1] - (c[0] !== null ? c[0] : this.estimate(items[i]) + this.gap);
+      }
+    }
+    this.layout(null);
+    if (shift !== 0) {
+      this.scrollY += shift;
+      this.scroller.scrollTop = this.scrollY;
+    }
+    this.schedule();
   }
 
   // scroll so that the item with @key is near the top; FALSE when it is not in the list
@@ -147,16 +187,11 @@ export class VList {
       acc += this.heightOf(item);
     }
     if (!found) return false;
-    this.scroller.scrollTop = this.listTop() + acc - 8;
-    // the rows above were estimated: settle on where the row really is
-    for (let i = 0; i < 3; i++) {
-      this.render();
-      const el = this.body.__keyed && this.body.__keyed.get(key);
-      if (!el) break;
-      const want = el.offsetTop - 8;
-      if (Math.abs(this.scroller.scrollTop - want) < 2) break;
-      this.scroller.scrollTop = want;
-    }
+    this.listTop = this.el.offsetTop;
+    this.scrollY = Math.max(0, this.listTop + acc - 8);
+    // the spacers first, so that the page is tall enough to scroll there
+    this.render();
+    this.scroller.scrollTop = this.scrollY;
     return true;
   }
 }
