@@ -69,6 +69,13 @@ msb_broker_ids_text(const MsbIdSet *set, guint max_ranges)
 	return g_string_free(str, FALSE);
 }
 
+void
+msb_broker_set_restoring(MsbBroker *broker, gboolean restoring)
+{
+	g_return_if_fail(broker != NULL);
+	broker->restoring = restoring;
+}
+
 /* ---- namespaces ---- */
 
 void
@@ -259,9 +266,11 @@ msb_broker_topic_delete_done(MsbBroker *broker, const gchar *name, const GError 
 		return;
 	topic->delete_in_flight = FALSE;
 	if (error != NULL) {
-		g_warning("topic %s: the persistence service could not delete it: %s; retrying at "
-		          "the next tick",
-		          name, error->message);
+		/* retried every tick: a service that is down must not fill the log */
+		if (topic->delete_failures++ % 60 == 0)
+			g_warning("topic %s: the persistence service could not delete it: %s; "
+			          "retrying every second (%u failures so far)",
+			          name, error->message, topic->delete_failures);
 		return;
 	}
 	topic->delete_confirmed = TRUE;

@@ -19,6 +19,14 @@
 
 G_BEGIN_DECLS
 
+/*
+ * While topics are restored from persistence (start-up), creating a topic fails with BUSY: the
+ * HTTP API answers before the restore, and a topic created then would clash with the restored one
+ * of the same name (its ids would start again at 0). Set by the persistence adapter.
+ */
+void
+msb_broker_set_restoring(MsbBroker *broker, gboolean restoring);
+
 /* ---- namespaces ---- */
 
 typedef struct {

@@ -36,6 +36,7 @@ struct _MsbBroker {
 	guint64 generation;           /* bumped by every change a snapshot shows */
 	guint64 save_turns;           /* save batches handed out, for MsbTopic.save_turn */
 	/* administration (msb-broker-admin.c) */
+	gboolean restoring;        /* topics are being restored: none may be created */
 	GPtrArray *deleted_topics; /* MsbTopic* soft-deleted, waiting for their moment */
 	gchar *trace_topic;        /* delivery tracing: NULL when off */
 	gchar *trace_queue;        /* NULL: every queue of trace_topic */

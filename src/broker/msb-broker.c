@@ -161,6 +161,14 @@ msb_broker_create_topic(MsbBroker *broker, const gchar *name, GError **error)
 	}
 	if (topic != NULL)
 		return topic;
+	if (broker->restoring) {
+		g_set_error(
+		        error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_BUSY,
+		        "topic %s cannot be created while topics are restored from persistence; "
+		        "try again in a moment",
+		        name);
+		return NULL;
+	}
 	if (!msb_topic_name_validate(name, strlen(name), error))
 		return NULL;
 	topic = msb_topic_new(name, 0, TRUE);

@@ -57,6 +57,7 @@ struct _MsbTopic {
 	gint64 deleted_us;
 	gboolean delete_in_flight; /* the persistence service is asked to delete it */
 	gboolean delete_confirmed; /* it did: removed once no save or load is in flight */
+	guint delete_failures;     /* DeleteTopic calls that failed, for the log */
 };
 
 /* A range of ids handed to one save; kept until durable_until passes it. */

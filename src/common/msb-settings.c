@@ -53,6 +53,9 @@ enum {
 	KEY_HTTP_REQUEST_TIMEOUT,
 	KEY_HTTP_MAX_CONNECTIONS,
 	KEY_HTTP_LISTEN_BACKLOG,
+	KEY_HTTP_LISTEN_ADDRESS,
+	KEY_HTTP_ADMIN_TOKEN,
+	KEY_HTTP_CORS_ORIGIN,
 	/* legacy keys (node.md §1.2.2): checked, then ignored with a warning */
 	KEY_GRPC_TIMEOUT_SECS,
 	KEY_PERSIST_TIMER_INTERVAL,
@@ -91,6 +94,9 @@ static const MsbConfigKey settings_keys[] = {
         MSB_HTTP_LIMITS_CONFIG_KEYS(KEY_HTTP_MAX_BODY_SIZE, KEY_HTTP_IDLE_TIMEOUT,
                                     KEY_HTTP_REQUEST_TIMEOUT, KEY_HTTP_MAX_CONNECTIONS,
                                     KEY_HTTP_LISTEN_BACKLOG),
+        {KEY_HTTP_LISTEN_ADDRESS, {"HttpListenAddress", "http_listen_address", NULL}},
+        {KEY_HTTP_ADMIN_TOKEN, {"HttpAdminToken", "http_admin_token", NULL}},
+        {KEY_HTTP_CORS_ORIGIN, {"HttpCorsOrigin", "http_cors_origin", NULL}},
         {KEY_GRPC_TIMEOUT_SECS, {"GrpcTimeoutSecs", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL, {"PersistTimerInterval", "persist_timer_interval", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL_SECS, {"PersistTimerIntervalSecs", NULL}},
@@ -178,6 +184,9 @@ msb_settings_free(MsbSettings *settings)
 	g_free(settings->grpc_url);
 	g_free(settings->listen_unix_socket);
 	g_free(settings->listen_address);
+	g_free(settings->http_listen_address);
+	g_free(settings->http_admin_token);
+	g_free(settings->http_cors_origin);
 	g_free(settings);
 }
 
@@ -396,6 +405,54 @@ static const MsbHttpLimitKeys http_keys = {
         KEY_HTTP_MAX_CONNECTIONS, KEY_HTTP_LISTEN_BACKLOG,
 };
 
+/* HttpListenAddress, HttpAdminToken, HttpCorsOrigin */
+static gboolean
+read_http_access(MsbConfigFile *cf, MsbSettings *settings, GError **error)
+{
+	const gchar *token = NULL;
+	const gchar *origin = NULL;
+
+	if (!msb_config_file_get_ip_address(cf, KEY_HTTP_LISTEN_ADDRESS,
+	                                    &settings->http_listen_address, error))
+		return FALSE;
+	if (!msb_config_file_get_string(cf, KEY_HTTP_ADMIN_TOKEN, &token, error))
+		return FALSE;
+	if (token != NULL && token[0] != '\0') {
+		/* a header value: printable ASCII, no blanks (a token that a shell or a YAML editor
+		 * cut in two should fail here, not on every request) */
+		for (const gchar *p = token; *p != '\0'; p++) {
+			if (*p <= 0x20 || *p >= 0x7f)
+				return msb_config_file_set_error(
+				        cf, KEY_HTTP_ADMIN_TOKEN, error,
+				        "the token must be printable ASCII without spaces");
+		}
+		if (strlen(token) < 16)
+			return msb_config_file_set_error(
+			        cf, KEY_HTTP_ADMIN_TOKEN, error,
+			        "the token is %zu characters long (expected at least 16; for "
+			        "example the output of: openssl rand -hex 32)",
+			        strlen(token));
+		settings->http_admin_token = g_strdup(token);
+	}
+	if (!msb_config_file_get_string(cf, KEY_HTTP_CORS_ORIGIN, &origin, error))
+		return FALSE;
+	if (origin != NULL && origin[0] != '\0') {
+		if (strcmp(origin, "*") != 0 && !g_str_has_prefix(origin, "http://") &&
+		    !g_str_has_prefix(origin, "https://"))
+			return msb_config_file_set_error(
+			        cf, KEY_HTTP_CORS_ORIGIN, error,
+			        "expected an origin such as https://ops.example.com, or *");
+		for (const gchar *p = origin; *p != '\0'; p++) {
+			if (*p <= 0x20 || *p >= 0x7f)
+				return msb_config_file_set_error(cf, KEY_HTTP_CORS_ORIGIN, error,
+				                                 "an origin has no spaces or "
+				                                 "non-ASCII characters");
+		}
+		settings->http_cors_origin = g_strdup(origin);
+	}
+	return TRUE;
+}
+
 static MsbSettings *
 settings_from_config(MsbConfigFile *cf, GError **error)
 {
@@ -462,6 +519,8 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 	if (!read_connection_limits(cf, settings, error))
 		return NULL;
 	if (!msb_http_limits_read(&settings->http, cf, &http_keys, error))
+		return NULL;
+	if (!read_http_access(cf, settings, error))
 		return NULL;
 	if (!read_legacy(cf, error))
 		return NULL;
@@ -573,6 +632,21 @@ msb_settings_to_string(const MsbSettings *settings)
 	g_string_append_printf(out, "\nMaxIncompletePacketsSize: %" G_GINT64_FORMAT,
 	                       settings->max_incomplete_packets_size);
 	msb_http_limits_append(&settings->http, out);
+	/* unset follows ListenAddress, which an empty value could not say */
+	if (settings->http_listen_address != NULL) {
+		g_string_append(out, "\nHttpListenAddress: ");
+		msb_config_append_quoted(out, settings->http_listen_address);
+	}
+	/* the token itself never goes into a log line: a fingerprint tells a change */
+	g_string_append(out, "\nHttpAdminToken: ");
+	if (settings->http_admin_token != NULL) {
+		g_autofree gchar *sum = g_compute_checksum_for_string(
+		        G_CHECKSUM_SHA256, settings->http_admin_token, -1);
+		g_string_append_printf(out, "set (sha256 %.8s…)", sum);
+	}
+	g_string_append(out, "\nHttpCorsOrigin: ");
+	if (settings->http_cors_origin != NULL)
+		msb_config_append_quoted(out, settings->http_cors_origin);
 	g_string_append_c(out, '\n');
 	return g_string_free(out, FALSE);
 }

@@ -92,6 +92,14 @@ typedef struct {
 	/* HttpMaxBodySize, HttpIdleTimeout, HttpRequestTimeout, HttpMaxConnections,
 	 * HttpListenBacklog (ours): the limits of the HTTP port */
 	MsbHttpLimits http;
+	/* HttpListenAddress (ours): the HTTP port's address; NULL = ListenAddress */
+	gchar *http_listen_address;
+	/* HttpAdminToken (ours): routes that change state need "Authorization: Bearer <token>";
+	 * NULL = no token asked (as the reference broker) */
+	gchar *http_admin_token;
+	/* HttpCorsOrigin (ours): the origin allowed to call the API from a browser; NULL = no CORS
+	 * headers */
+	gchar *http_cors_origin;
 } MsbSettings;
 
 MsbSettings *

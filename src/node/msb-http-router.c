@@ -22,6 +22,7 @@ struct _MsbHttpRouter {
 	MsbHttpRouteFunc fallback;
 	gpointer fallback_data;
 	gchar *admin_token; /* NULL: none */
+	gchar *cors_origin; /* NULL: no CORS headers */
 };
 
 struct _MsbHttpCall {
@@ -50,6 +51,7 @@ msb_http_router_free(MsbHttpRouter *router)
 	g_array_unref(router->entries);
 	g_hash_table_unref(router->by_path);
 	g_free(router->admin_token);
+	g_free(router->cors_origin);
 	g_free(router);
 }
 
@@ -95,6 +97,14 @@ msb_http_router_set_admin_token(MsbHttpRouter *router, const gchar *token)
 	g_return_if_fail(router != NULL);
 	g_free(router->admin_token);
 	router->admin_token = token != NULL && token[0] != '\0' ? g_strdup(token) : NULL;
+}
+
+void
+msb_http_router_set_cors_origin(MsbHttpRouter *router, const gchar *origin)
+{
+	g_return_if_fail(router != NULL);
+	g_free(router->cors_origin);
+	router->cors_origin = origin != NULL && origin[0] != '\0' ? g_strdup(origin) : NULL;
 }
 
 GPtrArray *
@@ -158,6 +168,13 @@ msb_http_router_handle(SoupServer *server, SoupServerMessage *msg, const char *p
 	const MsbHttpRouteEntry *found = NULL;
 
 	(void)server;
+	if (router->cors_origin != NULL) {
+		SoupMessageHeaders *headers = soup_server_message_get_response_headers(msg);
+
+		soup_message_headers_replace(headers, "Access-Control-Allow-Origin",
+		                             router->cors_origin);
+		soup_message_headers_replace(headers, "Vary", "Origin");
+	}
 	for (guint j = 0; same != NULL && j < same->len; j++) {
 		const MsbHttpRouteEntry *entry = &g_array_index(router->entries, MsbHttpRouteEntry,
 		                                                g_array_index(same, guint, j));
@@ -166,6 +183,7 @@ msb_http_router_handle(SoupServer *server, SoupServerMessage *msg, const char *p
 	}
 	if (found == NULL && same != NULL) {
 		g_autoptr(GString) allow = g_string_new(NULL);
+		SoupMessageHeaders *headers = soup_server_message_get_response_headers(msg);
 		g_autofree gchar *text = NULL;
 
 		for (guint j = 0; j < same->len; j++) {
@@ -174,8 +192,17 @@ msb_http_router_handle(SoupServer *server, SoupServerMessage *msg, const char *p
 			g_string_append_printf(allow, "%s%s", allow->len > 0 ? ", " : "",
 			                       entry->route->method);
 		}
-		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
-		                             allow->str);
+		soup_message_headers_replace(headers, "Allow", allow->str);
+		/* a browser's preflight for a cross-origin call that HttpCorsOrigin allows */
+		if (router->cors_origin != NULL && g_strcmp0(method, "OPTIONS") == 0) {
+			soup_message_headers_replace(headers, "Access-Control-Allow-Methods",
+			                             allow->str);
+			soup_message_headers_replace(headers, "Access-Control-Allow-Headers",
+			                             "Authorization, Content-Type, ns");
+			soup_message_headers_replace(headers, "Access-Control-Max-Age", "600");
+			msb_http_call_reply_empty(&call);
+			return;
+		}
 		text = g_strdup_printf("%s is served with %s only\n", path, allow->str);
 		msb_http_call_reply_text(&call, SOUP_STATUS_METHOD_NOT_ALLOWED, text);
 		return;

@@ -50,6 +50,9 @@ msb_http_router_set_fallback(MsbHttpRouter *router, MsbHttpRouteFunc func, gpoin
 /* Routes flagged MSB_HTTP_ROUTE_ADMIN need "Authorization: Bearer @token"; NULL or "": none. */
 void
 msb_http_router_set_admin_token(MsbHttpRouter *router, const gchar *token);
+/* Answer browsers of @origin (or "*") with CORS headers, preflights included; NULL: none. */
+void
+msb_http_router_set_cors_origin(MsbHttpRouter *router, const gchar *origin);
 /* Every route, in the order added (const MsbHttpRoute*); free the array. */
 GPtrArray *
 msb_http_router_list(MsbHttpRouter *router);

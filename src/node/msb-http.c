@@ -20,6 +20,7 @@
 #include "msb-http-live.h"
 #include "msb-http-messages.h"
 #include "msb-http-admin.h"
+#include "msb-http-docs.h"
 #include "msb-http-router.h"
 #include "msb-http-server.h"
 #include "msb-http-ui.h"
@@ -335,6 +336,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->messages = msb_http_messages_new(http->router, broker);
 	msb_http_ui_register(http->router);
 	http->admin = msb_http_admin_new(http->router, broker, http->reader);
+	msb_http_docs_register(http->router);
 	return http;
 }
 

@@ -998,6 +998,7 @@ msb_persistence_restore_apply(MsbPersistence *self, MsbRestore *restore)
 		                  G_USEC_PER_SEC);
 	g_clear_handle_id(&self->restore_watch_id, g_source_remove);
 	self->restored = TRUE;
+	msb_broker_set_restoring(self->broker, FALSE);
 	/* the restored topics may not hand out ids before a snapshot reserves new ones */
 	msb_persistence_save_snapshot(self, FALSE);
 	msb_persistence_client_get_version_async(self->client, self->cancellable,
@@ -1405,6 +1406,8 @@ msb_persistence_start(MsbPersistence *self, MsbBroker *broker, GSourceFunc ready
 	g_return_if_fail(self != NULL);
 	g_return_if_fail(broker != NULL);
 	self->broker = broker;
+	/* the HTTP API answers meanwhile: a topic it created would clash with the restored one */
+	msb_broker_set_restoring(broker, TRUE);
 	self->ready = ready;
 	self->ready_data = ready_data;
 	g_message("restoring topics and queues from persistence at %s",

@@ -509,8 +509,14 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 	if (server->persistence != NULL)
 		msb_http_set_persistence_client(server->http,
 		                                msb_persistence_get_client(server->persistence));
-	if (!msb_http_listen(server->http, settings->listen_address, settings->http_port,
-	                     &settings->http, error))
+	msb_http_router_set_admin_token(msb_http_get_router(server->http),
+	                                settings->http_admin_token);
+	msb_http_router_set_cors_origin(msb_http_get_router(server->http),
+	                                settings->http_cors_origin);
+	if (!msb_http_listen(server->http,
+	                     settings->http_listen_address != NULL ? settings->http_listen_address
+	                                                           : settings->listen_address,
+	                     settings->http_port, &settings->http, error))
 		return FALSE;
 	if (server->persistence != NULL) {
 		msb_persistence_start(server->persistence, server->broker, msb_server_restored_cb,

@@ -312,6 +312,50 @@ test_queues(ItestFixture *f, gconstpointer data)
 	ASSERT_HTTP(b, "DELETE", "/api/Queues?topicId=orders", 400);
 }
 
+#define ADMIN_TOKEN "s3cret-admin-token-0123456789"
+
+/* With HttpAdminToken set, a route that changes state needs the token; reads do not. */
+static void
+test_admin_token(ItestFixture *f, gconstpointer data)
+{
+	ItestBroker *b = f->broker;
+	g_autoptr(ItestRaw) sub = connect_as(b, "sub");
+	static const gchar *const wrong[] = {"Authorization", "Bearer s3cret-admin-token-012345678",
+	                                     NULL};
+	static const gchar *const right[] = {"Authorization", "Bearer " ADMIN_TOKEN, NULL};
+	guint status = 0;
+
+	ASSERT_HTTP(b, "POST", "/api/Topics/Create?topicId=orders", 401);
+	g_free(itest_broker_http(b, "POST", "/api/Topics/Create?topicId=orders", NULL, NULL, right,
+	                         &status));
+	g_assert_cmpuint(status, ==, 200);
+	itest_raw_subscribe(sub, "orders", "q", 1);
+	itest_raw_sync(sub);
+	{
+		g_autofree gchar *body =
+		        itest_broker_http(b, "DELETE", "/api/Queues?topicId=orders&queueId=q", NULL,
+		                          NULL, wrong, &status);
+		g_assert_cmpuint(status, ==, 401);
+		g_assert_nonnull(strstr(body, "HttpAdminToken"));
+	}
+	ASSERT_HTTP(b, "DELETE", "/api/Queues?topicId=orders&queueId=q", 401);
+	ASSERT_HTTP(b, "DELETE", "/api/Sessions?connectionId=1", 401);
+	/* nothing changed; reading needs no token */
+	{
+		g_auto(Reply) r = http(b, "GET", "/api/Queues?topicId=orders");
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_cmpstr(r.body, ==, "[\"q\"]");
+	}
+	ASSERT_HTTP(b, "GET", "/api/Status", 200);
+	g_free(itest_broker_http(b, "DELETE", "/api/Queues?topicId=orders&queueId=q", NULL, NULL,
+	                         right, &status));
+	g_assert_cmpuint(status, ==, 204);
+	{
+		g_auto(Reply) r = http(b, "GET", "/api/Queues?topicId=orders");
+		g_assert_cmpstr(r.body, ==, "[]");
+	}
+}
+
 static void
 test_set_message_id(ItestFixture *f, gconstpointer data)
 {
@@ -596,6 +640,32 @@ test_hard_delete_persistence(void)
 	ptest_service_free(ps);
 }
 
+/* Before the restore (persistence not there yet) no topic may be created: it would clash with the
+ * restored one. */
+static void
+test_create_while_restoring(void)
+{
+	PtestService *ps = ptest_service_new();
+	ItestBroker *b;
+
+	ps->grpc_port = ptest_free_port();
+	b = dtest_broker_new(ps, NULL);
+	b->capture_log = TRUE;
+	itest_broker_spawn(b, 0);
+	dtest_broker_wait_http(b);
+	{
+		g_auto(Reply) r = http(b, "POST", "/api/Topics/Create?topicId=orders");
+		g_assert_cmpuint(r.status, ==, 409);
+		g_assert_nonnull(strstr(r.body, "restored from persistence"));
+	}
+	ptest_service_start(ps, ps->grpc_port);
+	itest_broker_wait_ready(b, 0, 30000);
+	ASSERT_HTTP(b, "POST", "/api/Topics/Create?topicId=orders", 200);
+
+	itest_broker_free(b);
+	ptest_service_free(ps);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -607,10 +677,12 @@ main(int argc, char **argv)
 	ITEST_ADD("/http-admin/topics/persist", NULL, test_persist);
 	ITEST_ADD("/http-admin/queues/delete", NULL, test_queues);
 	ITEST_ADD("/http-admin/queues/set-message-id", NULL, test_set_message_id);
+	ITEST_ADD("/http-admin/admin-token", "HttpAdminToken: " ADMIN_TOKEN "\n", test_admin_token);
 	ITEST_ADD("/http-admin/queues/max-messages", NULL, test_max_messages);
 	ITEST_ADD("/http-admin/sessions/kick", NULL, test_kick);
 	ITEST_ADD("/http-admin/debug", NULL, test_debug);
 	g_test_add_func("/http-admin/topics/hard-delete-persistence", test_hard_delete_persistence);
+	g_test_add_func("/http-admin/topics/create-while-restoring", test_create_while_restoring);
 
 	return g_test_run();
 }

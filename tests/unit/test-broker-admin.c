@@ -238,6 +238,29 @@ test_hard_delete_persistence(void)
 	msb_broker_topic_delete_done(fx->broker, "orders", NULL);
 }
 
+/* A persist_immediately publish still waiting for its save when the topic is wiped gets a
+ * Reject: its messages will never be durable. */
+static void
+test_hard_delete_held_answer(void)
+{
+	MsbBrokerConfig config = persist_config();
+	g_autoptr(Fixture) fx = fixture_new_with(&config);
+	Client *pub = client_new(fx, 3, 0);
+	const guint8 *contents[] = {(const guint8 *)"x"};
+	const gsize lens[] = {1};
+
+	make_topic(fx, "orders");
+	fixture_save_snapshot(fx);
+	c_publish_full(pub, "orders", 7, 1, NULL, contents, lens, TRUE);
+	expect_none(pub);
+	g_assert_true(msb_broker_delete_topic(fx->broker, "orders", 0, NULL));
+	msb_broker_tick(fx->broker);
+	g_assert_cmpuint(fx->deletes->len, ==, 1);
+	msb_broker_topic_delete_done(fx->broker, "orders", NULL);
+	g_assert_null(msb_broker_find_topic(fx->broker, "orders"));
+	expect_reject_exact(pub, "TopicIsDeleted { topic_id: \"orders\" }");
+}
+
 /* A load out for the topic holds up its removal after DeleteTopic succeeded. */
 static void
 test_hard_delete_waits_for_load(void)
@@ -475,6 +498,25 @@ test_kick_session(void)
 }
 
 static void
+test_create_while_restoring(void)
+{
+	MsbBrokerConfig config = persist_config();
+	g_autoptr(Fixture) fx = fixture_new_with(&config);
+	g_autoptr(GError) error = NULL;
+
+	msb_broker_set_restoring(fx->broker, TRUE);
+	g_assert_null(msb_broker_create_topic(fx->broker, "orders", &error));
+	g_assert_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_BUSY);
+	g_clear_error(&error);
+	/* the restore itself goes on */
+	g_assert_nonnull(msb_broker_restore_topic(fx->broker, "orders", 100, -1, TRUE, &error));
+	g_assert_no_error(error);
+	msb_broker_set_restoring(fx->broker, FALSE);
+	g_assert_nonnull(msb_broker_create_topic(fx->broker, "other", &error));
+	g_assert_no_error(error);
+}
+
+static void
 test_namespaces(void)
 {
 	g_autoptr(Fixture) fx = fixture_new();
@@ -656,6 +698,8 @@ main(int argc, char **argv)
 	g_test_add_func("/broker-admin/topic/restore", test_restore);
 	g_test_add_func("/broker-admin/topic/hard-delete-persistence",
 	                test_hard_delete_persistence);
+	g_test_add_func("/broker-admin/topic/hard-delete-held-answer",
+	                test_hard_delete_held_answer);
 	g_test_add_func("/broker-admin/topic/hard-delete-waits-for-load",
 	                test_hard_delete_waits_for_load);
 	g_test_add_func("/broker-admin/topic/persist", test_persist_flag);
@@ -664,6 +708,7 @@ main(int argc, char **argv)
 	g_test_add_func("/broker-admin/queue/max-messages", test_max_messages);
 	g_test_add_func("/broker-admin/session/kick", test_kick_session);
 	g_test_add_func("/broker-admin/namespaces", test_namespaces);
+	g_test_add_func("/broker-admin/topic/create-while-restoring", test_create_while_restoring);
 	g_test_add_func("/broker-admin/debug/reads", test_debug_reads);
 	g_test_add_func("/broker-admin/trace", test_trace);
 

@@ -707,6 +707,42 @@ test_settings_to_string(void)
 }
 
 static void
+test_settings_http_access(void)
+{
+	g_autoptr(MsbSettings) defaults = msb_settings_new_defaults();
+	g_autoptr(MsbSettings) set = load_ok("HttpListenAddress: 127.0.0.1\n"
+	                                     "HttpAdminToken: 0123456789abcdef0123\n"
+	                                     "http_cors_origin: https://ops.example.com\n");
+	g_autoptr(MsbSettings) other = load_ok("HttpAdminToken: 0123456789abcdef0124\n");
+	g_autofree gchar *text = msb_settings_to_string(set);
+	g_autofree gchar *other_text = msb_settings_to_string(other);
+	g_autofree gchar *default_text = msb_settings_to_string(defaults);
+
+	g_assert_null(defaults->http_listen_address);
+	g_assert_null(defaults->http_admin_token);
+	g_assert_null(defaults->http_cors_origin);
+	g_assert_cmpstr(set->http_listen_address, ==, "127.0.0.1");
+	g_assert_cmpstr(set->http_admin_token, ==, "0123456789abcdef0123");
+	g_assert_cmpstr(set->http_cors_origin, ==, "https://ops.example.com");
+	/* the token is never printed (the text goes into reload log lines), but a change shows */
+	g_assert_null(strstr(text, "0123456789abcdef"));
+	g_assert_nonnull(strstr(text, "HttpAdminToken: set (sha256 "));
+	g_assert_nonnull(strstr(text, "HttpListenAddress: "));
+	g_assert_cmpstr(strstr(text, "HttpAdminToken:"), !=, strstr(other_text, "HttpAdminToken:"));
+	g_assert_nonnull(strstr(default_text, "HttpAdminToken: \n"));
+	g_assert_null(strstr(default_text, "HttpListenAddress"));
+
+	assert_fails("HttpListenAddress: localhost\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpListenAddress", "not an IP address", NULL);
+	assert_fails("HttpAdminToken: short\n", MSB_CONFIG_ERROR_INVALID_VALUE, "HttpAdminToken",
+	             "at least 16", NULL);
+	assert_fails("HttpAdminToken: 'has a space in it 0123'\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "printable ASCII without spaces", NULL);
+	assert_fails("HttpCorsOrigin: ops.example.com\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpCorsOrigin", "expected an origin", NULL);
+}
+
+static void
 test_settings_on_damaged(void)
 {
 	g_autoptr(MsbSettings) wait = load_ok("OnDamagedMessages: wait\n");
@@ -929,6 +965,7 @@ main(int argc, char **argv)
 	g_test_add_func("/settings/to-string", test_settings_to_string);
 	g_test_add_func("/settings/on-damaged", test_settings_on_damaged);
 	g_test_add_func("/settings/http-limits", test_settings_http_limits);
+	g_test_add_func("/settings/http-access", test_settings_http_access);
 	g_test_add_func("/config-file/generic", test_config_file_generic);
 	g_test_add_func("/config-file/int64", test_config_file_int64);
 	return g_test_run();
