@@ -300,6 +300,17 @@ msb_http_conn_from_msg(SoupServerMessage *msg)
 	return g_object_get_qdata(G_OBJECT(remote), msb_http_conn_quark());
 }
 
+gboolean
+msb_http_server_message_hung_up(SoupServerMessage *msg)
+{
+	MsbHttpConn *c;
+
+	g_return_val_if_fail(SOUP_IS_SERVER_MESSAGE(msg), FALSE);
+	c = msb_http_conn_from_msg(msg);
+	/* a connection we do not know about is not ours to judge */
+	return c != NULL && (c->cut || msb_http_conn_hung_up(c));
+}
+
 static void
 msb_http_conn_gone_cb(gpointer user_data, GObject *where_the_object_was);
 

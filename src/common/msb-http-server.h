@@ -23,6 +23,14 @@ void
 msb_http_server_free(MsbHttpServer *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbHttpServer, msb_http_server_free)
 
+/*
+ * TRUE if the client of @msg's connection hung up (end-of-file or an error is waiting) or the
+ * connection was cut. libsoup does not read a connection whose request is paused, so a handler
+ * that holds a request (a long poll) asks this before answering it.
+ */
+gboolean
+msb_http_server_message_hung_up(SoupServerMessage *msg);
+
 /* The SoupServer to add handlers to; owned by @self. */
 SoupServer *
 msb_http_server_get_soup(MsbHttpServer *self);

@@ -56,6 +56,8 @@ enum {
 	KEY_HTTP_LISTEN_ADDRESS,
 	KEY_HTTP_ADMIN_TOKEN,
 	KEY_HTTP_CORS_ORIGIN,
+	KEY_HTTP_SESSION_TIMEOUT,
+	KEY_HTTP_AWAIT_TIMEOUT,
 	/* legacy keys (node.md §1.2.2): checked, then ignored with a warning */
 	KEY_GRPC_TIMEOUT_SECS,
 	KEY_PERSIST_TIMER_INTERVAL,
@@ -97,6 +99,8 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_HTTP_LISTEN_ADDRESS, {"HttpListenAddress", "http_listen_address", NULL}},
         {KEY_HTTP_ADMIN_TOKEN, {"HttpAdminToken", "http_admin_token", NULL}},
         {KEY_HTTP_CORS_ORIGIN, {"HttpCorsOrigin", "http_cors_origin", NULL}},
+        {KEY_HTTP_SESSION_TIMEOUT, {"HttpSessionTimeout", "http_session_timeout", NULL}},
+        {KEY_HTTP_AWAIT_TIMEOUT, {"HttpAwaitTimeout", "http_await_timeout", NULL}},
         {KEY_GRPC_TIMEOUT_SECS, {"GrpcTimeoutSecs", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL, {"PersistTimerInterval", "persist_timer_interval", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL_SECS, {"PersistTimerIntervalSecs", NULL}},
@@ -123,6 +127,8 @@ static const MsbConfigReloadable settings_reloadable[] = {
         MSB_CONFIG_RELOADABLE(MsbSettings, "MaxConnections", max_connections),
         MSB_CONFIG_RELOADABLE(MsbSettings, "GreetingTimeout", greeting_timeout_us),
         MSB_CONFIG_RELOADABLE(MsbSettings, "PacketReceiveTimeout", packet_receive_timeout_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "HttpSessionTimeout", http_session_timeout_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "HttpAwaitTimeout", http_await_timeout_us),
 };
 
 gchar *
@@ -171,6 +177,8 @@ msb_settings_new_defaults(void)
 	settings->max_incomplete_packets_size =
 	        MAX(MSB_DEFAULT_MAX_INCOMPLETE_PACKETS_SIZE, settings->max_packet_size);
 	msb_http_limits_init(&settings->http, MSB_DEFAULT_HTTP_MAX_BODY_SIZE);
+	settings->http_session_timeout_us = MSB_DEFAULT_HTTP_SESSION_TIMEOUT_US;
+	settings->http_await_timeout_us = MSB_DEFAULT_HTTP_AWAIT_TIMEOUT_US;
 	return settings;
 }
 
@@ -400,6 +408,38 @@ read_legacy(MsbConfigFile *cf, GError **error)
 	return TRUE;
 }
 
+/* HTTP sessions (node.md §2.6, §6.3); an Await must end before HttpRequestTimeout cuts it */
+static gboolean
+read_http_sessions(MsbConfigFile *cf, MsbSettings *settings, GError **error)
+{
+	const MsbConfigEntry *entry;
+
+	if (!msb_config_file_get_duration(cf, KEY_HTTP_SESSION_TIMEOUT, MIN_DELIVERY_TIMEOUT_US,
+	                                  MSB_SETTINGS_MAX_DURATION_US,
+	                                  &settings->http_session_timeout_us, error))
+		return FALSE;
+	if (!msb_config_file_get_duration(cf, KEY_HTTP_AWAIT_TIMEOUT, MIN_DELIVERY_TIMEOUT_US,
+	                                  MSB_SETTINGS_MAX_DURATION_US,
+	                                  &settings->http_await_timeout_us, error))
+		return FALSE;
+	if (settings->http_await_timeout_us < settings->http.request_timeout_us)
+		return TRUE;
+	entry = msb_config_file_lookup(cf, KEY_HTTP_AWAIT_TIMEOUT);
+	if (entry != NULL) {
+		g_autofree gchar *shown = msb_config_quote(entry->value);
+		g_autofree gchar *limit = msb_duration_to_string(settings->http.request_timeout_us);
+
+		return msb_config_file_set_error(
+		        cf, KEY_HTTP_AWAIT_TIMEOUT, error,
+		        "%s is not below HttpRequestTimeout %s (expected a shorter wait, so that "
+		        "an Await is answered before its request is cut)",
+		        shown, limit);
+	}
+	/* the default wait, with a HttpRequestTimeout set below it */
+	settings->http_await_timeout_us = settings->http.request_timeout_us / 2;
+	return TRUE;
+}
+
 static const MsbHttpLimitKeys http_keys = {
         KEY_HTTP_MAX_BODY_SIZE,   KEY_HTTP_IDLE_TIMEOUT,   KEY_HTTP_REQUEST_TIMEOUT,
         KEY_HTTP_MAX_CONNECTIONS, KEY_HTTP_LISTEN_BACKLOG,
@@ -522,6 +562,8 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 		return NULL;
 	if (!read_http_access(cf, settings, error))
 		return NULL;
+	if (!read_http_sessions(cf, settings, error))
+		return NULL;
 	if (!read_legacy(cf, error))
 		return NULL;
 
@@ -579,6 +621,8 @@ msb_settings_to_string(const MsbSettings *settings)
 	g_autofree gchar *ct = NULL;
 	g_autofree gchar *gt = NULL;
 	g_autofree gchar *prt = NULL;
+	g_autofree gchar *hst = NULL;
+	g_autofree gchar *hat = NULL;
 
 	g_return_val_if_fail(settings != NULL, NULL);
 
@@ -588,6 +632,8 @@ msb_settings_to_string(const MsbSettings *settings)
 	ct = msb_duration_to_string(settings->connection_timeout_us);
 	gt = msb_duration_to_string(settings->greeting_timeout_us);
 	prt = msb_duration_to_string(settings->packet_receive_timeout_us);
+	hst = msb_duration_to_string(settings->http_session_timeout_us);
+	hat = msb_duration_to_string(settings->http_await_timeout_us);
 
 	out = g_string_new("GrpcUrl: ");
 	if (settings->grpc_url != NULL)
@@ -647,6 +693,8 @@ msb_settings_to_string(const MsbSettings *settings)
 	g_string_append(out, "\nHttpCorsOrigin: ");
 	if (settings->http_cors_origin != NULL)
 		msb_config_append_quoted(out, settings->http_cors_origin);
+	g_string_append_printf(out, "\nHttpSessionTimeout: %s", hst);
+	g_string_append_printf(out, "\nHttpAwaitTimeout: %s", hat);
 	g_string_append_c(out, '\n');
 	return g_string_free(out, FALSE);
 }

@@ -25,6 +25,9 @@ G_BEGIN_DECLS
  * base64-encoded in JSON; 8 MiB leaves room for headers and many small messages
  */
 #define MSB_DEFAULT_HTTP_MAX_BODY_SIZE (8 * 1024 * 1024)
+/* HttpSessionTimeout and HttpAwaitTimeout (node.md §2.6, §6.3) */
+#define MSB_DEFAULT_HTTP_SESSION_TIMEOUT_US (60 * G_USEC_PER_SEC)
+#define MSB_DEFAULT_HTTP_AWAIT_TIMEOUT_US   (5 * G_USEC_PER_SEC)
 /* MaxPacketSize must leave this much room above MaxDeliverySize for a batch's framing */
 #define MSB_PACKET_HEADROOM 65536
 /* the file looked for in $HOME when no --settings is given */
@@ -100,6 +103,12 @@ typedef struct {
 	/* HttpCorsOrigin (ours): the origin allowed to call the API from a browser; NULL = no CORS
 	 * headers */
 	gchar *http_cors_origin;
+	/* HttpSessionTimeout (node.md §2.6): an HTTP session without a call this long ends,
+	 * default 60 s */
+	gint64 http_session_timeout_us;
+	/* HttpAwaitTimeout (node.md §6.3): how long an Await waits for a package before its
+	 * empty answer, default 5 s, below HttpRequestTimeout */
+	gint64 http_await_timeout_us;
 } MsbSettings;
 
 MsbSettings *

@@ -408,10 +408,32 @@ msb_http_call_reply_json_text(MsbHttpCall *call, guint status, gchar *json)
 	msb_http_call_set_body(call, status, "application/json", json);
 }
 
+/*
+ * libsoup 3.2 writes a 204 without a length, marks the response as ending at end-of-file while it
+ * does (soup_message_headers_get_encoding() then says EOF) and closes the connection after it,
+ * so every empty answer cost the client its keep-alive connection. A 204 has no body by
+ * definition: once its head is written, say so, and the connection is kept.
+ */
+static void
+msb_http_no_content_wrote_headers_cb(SoupServerMessage *msg, gpointer user_data)
+{
+	if (soup_server_message_get_status(msg) == SOUP_STATUS_NO_CONTENT)
+		soup_message_headers_set_encoding(soup_server_message_get_response_headers(msg),
+		                                  SOUP_ENCODING_NONE);
+}
+
+void
+msb_http_message_reply_empty(SoupServerMessage *msg)
+{
+	soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, NULL);
+	g_signal_connect(msg, "wrote-headers", G_CALLBACK(msb_http_no_content_wrote_headers_cb),
+	                 NULL);
+}
+
 void
 msb_http_call_reply_empty(MsbHttpCall *call)
 {
-	soup_server_message_set_status(call->msg, SOUP_STATUS_NO_CONTENT, NULL);
+	msb_http_message_reply_empty(call->msg);
 }
 
 void

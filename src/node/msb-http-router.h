@@ -107,6 +107,9 @@ msb_http_call_reply_json_text(MsbHttpCall *call, guint status, gchar *json);
 /* 204, no body. */
 void
 msb_http_call_reply_empty(MsbHttpCall *call);
+/* The same for a message answered after its handler returned (paused meanwhile). */
+void
+msb_http_message_reply_empty(SoupServerMessage *msg);
 /*
  * An error as its status code, with the message as a readable text body: MSB_HTTP_ERROR codes as
  * they say; MSB_BROKER_ERROR TOPIC_NOT_FOUND, QUEUE_NOT_FOUND, SESSION_NOT_FOUND and

@@ -23,6 +23,7 @@
 #include "msb-http-docs.h"
 #include "msb-http-router.h"
 #include "msb-http-server.h"
+#include "msb-http-session.h"
 #include "msb-http-ui.h"
 #include "msb-stats-reader.h"
 #include "msb-status-render.h"
@@ -54,6 +55,7 @@ struct _MsbHttp {
 	MsbHttpLive *live;         /* /api/ws, once listening */
 	MsbHttpMessages *messages; /* /api/Messages */
 	MsbHttpAdmin *admin;
+	MsbHttpSessions *sessions;
 	gint64 started_us; /* wall clock */
 };
 
@@ -334,9 +336,10 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->router = msb_http_router_new();
 	msb_http_router_add(http->router, msb_http_routes, G_N_ELEMENTS(msb_http_routes), http);
 	http->messages = msb_http_messages_new(http->router, broker);
-	msb_http_ui_register(http->router);
 	http->admin = msb_http_admin_new(http->router, broker, http->reader);
 	msb_http_docs_register(http->router);
+	http->sessions = msb_http_sessions_new(http->router, broker);
+	msb_http_ui_register(http->router);
 	return http;
 }
 
@@ -347,6 +350,8 @@ msb_http_free(MsbHttp *http)
 		return;
 	g_clear_pointer(&http->live, msb_http_live_free);
 	g_clear_pointer(&http->messages, msb_http_messages_free);
+	/* before the listener: their waiting requests are answered */
+	g_clear_pointer(&http->sessions, msb_http_sessions_free);
 	g_clear_pointer(&http->server, msb_http_server_free);
 	g_clear_pointer(&http->router, msb_http_router_free);
 	g_clear_pointer(&http->admin, msb_http_admin_free);
@@ -409,6 +414,13 @@ msb_http_get_router(MsbHttp *http)
 {
 	g_return_val_if_fail(http != NULL, NULL);
 	return http->router;
+}
+
+MsbHttpSessions *
+msb_http_get_sessions(MsbHttp *http)
+{
+	g_return_val_if_fail(http != NULL, NULL);
+	return http->sessions;
 }
 
 guint16

@@ -11,6 +11,7 @@
 #include "msb-broker-stats.h"
 #include "msb-http-limits.h"
 #include "msb-http-router.h"
+#include "msb-http-session.h"
 
 G_BEGIN_DECLS
 
@@ -51,6 +52,9 @@ msb_http_get_port(MsbHttp *http);
 /* The route table: the parts of the HTTP adapter add their routes to it. */
 MsbHttpRouter *
 msb_http_get_router(MsbHttp *http);
+/* The HTTP publisher and subscriber sessions. */
+MsbHttpSessions *
+msb_http_get_sessions(MsbHttp *http);
 
 typedef void (*MsbHttpRenderedFunc)(GBytes *json, gpointer user_data);
 /*

@@ -87,6 +87,10 @@ msb_server_output_ready_cb(MsbSession *session, gpointer user_data)
 	MsbServer *server = user_data;
 	MsbConnection *conn = session->user_data;
 
+	if (session->kind == MSB_SESSION_KIND_HTTP) {
+		msb_http_session_output_ready(session);
+		return;
+	}
 	if (conn == NULL || msb_connection_is_closed(conn))
 		return;
 	for (guint i = 0; i < server->dirty->len; i++) {
@@ -104,7 +108,9 @@ msb_server_disconnect_cb(MsbSession *session, const gchar *reason, gpointer user
 {
 	MsbConnection *conn = session->user_data;
 
-	if (conn != NULL)
+	if (session->kind == MSB_SESSION_KIND_HTTP)
+		msb_http_session_disconnect(session, reason);
+	else if (conn != NULL)
 		msb_connection_close(conn, reason);
 }
 
@@ -357,6 +363,10 @@ msb_server_apply_settings(MsbServer *server)
 	/* ConnectionTimeout is read from the settings by every tick */
 	config = msb_server_broker_config(server->settings);
 	msb_broker_set_config(server->broker, &config);
+	if (server->http != NULL)
+		msb_http_sessions_set_timeouts(msb_http_get_sessions(server->http),
+		                               server->settings->http_session_timeout_us,
+		                               server->settings->http_await_timeout_us);
 	if (server->persistence != NULL)
 		msb_persistence_set_options(server->persistence,
 		                            server->settings->eventually_persistence_delay_us,
@@ -509,6 +519,9 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 	if (server->persistence != NULL)
 		msb_http_set_persistence_client(server->http,
 		                                msb_persistence_get_client(server->persistence));
+	msb_http_sessions_set_timeouts(msb_http_get_sessions(server->http),
+	                               settings->http_session_timeout_us,
+	                               settings->http_await_timeout_us);
 	msb_http_router_set_admin_token(msb_http_get_router(server->http),
 	                                settings->http_admin_token);
 	msb_http_router_set_cors_origin(msb_http_get_router(server->http),

@@ -122,6 +122,10 @@ test('histories: 60 KPI samples, queue backlogs aligned with time, dropped with 
   assert.equal(stats.size.length, 70);
   assert.equal(stats.size[49], 0);
   assert.equal(stats.size[50], 1);
+  // the last minute of a queue, for its sparkline
+  assert.deepEqual(h.recentBacklog('orders', 'billing', 3), [67, 68, 69]);
+  assert.equal(h.recentBacklog('orders', 'billing', 60).length, 60);
+  assert.deepEqual(h.recentBacklog('orders', 'nothing', 60), []);
   // a queue never seen with a backlog: all zeros
   assert.deepEqual(new Set(h.backlog('orders', 'nothing').size), new Set([0]));
   // at most BACKLOG_SAMPLES

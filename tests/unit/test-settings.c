@@ -92,6 +92,8 @@ assert_defaults(MsbSettings *settings)
 	g_assert_cmpint(settings->greeting_timeout_us, ==, 5 * S);
 	g_assert_cmpint(settings->packet_receive_timeout_us, ==, 60 * S);
 	g_assert_cmpint(settings->max_incomplete_packets_size, ==, 256 * MIB);
+	g_assert_cmpint(settings->http_session_timeout_us, ==, 60 * S);
+	g_assert_cmpint(settings->http_await_timeout_us, ==, 5 * S);
 	g_assert_nonnull(settings->warnings);
 }
 
@@ -669,7 +671,9 @@ test_settings_to_string(void)
 	                                        "MaxDeliverySize: 1000\n"
 	                                        "MaxConnections: 7\n"
 	                                        "GreetingTimeout: 2s\n"
-	                                        "MaxIncompletePacketsSize: 0\n");
+	                                        "MaxIncompletePacketsSize: 0\n"
+	                                        "HttpSessionTimeout: 90s\n"
+	                                        "HttpAwaitTimeout: 250ms\n");
 	MsbSettings *inputs[] = {defaults, custom};
 
 	for (guint i = 0; i < G_N_ELEMENTS(inputs); i++) {
@@ -703,7 +707,46 @@ test_settings_to_string(void)
 		g_assert_cmpint(a->greeting_timeout_us, ==, b->greeting_timeout_us);
 		g_assert_cmpint(a->packet_receive_timeout_us, ==, b->packet_receive_timeout_us);
 		g_assert_cmpint(a->max_incomplete_packets_size, ==, b->max_incomplete_packets_size);
+		g_assert_cmpint(a->http_session_timeout_us, ==, b->http_session_timeout_us);
+		g_assert_cmpint(a->http_await_timeout_us, ==, b->http_await_timeout_us);
 	}
+}
+
+/* HTTP sessions: both spellings, the ranges, and an Await that must end before its request is
+ * cut by HttpRequestTimeout */
+static void
+test_settings_http_sessions(void)
+{
+	g_autoptr(MsbSettings) pascal = load_ok("HttpSessionTimeout: 00:02:00\n"
+	                                        "HttpAwaitTimeout: 2s\n");
+	g_autoptr(MsbSettings) snake = load_ok("http_session_timeout: 1ms\n"
+	                                       "http_await_timeout: 29s\n");
+	g_autoptr(MsbSettings) short_request = load_ok("HttpRequestTimeout: 4s\n");
+	g_autoptr(MsbSettings) current = msb_settings_new_defaults();
+	g_autoptr(GPtrArray) changes = NULL;
+
+	g_assert_cmpint(pascal->http_session_timeout_us, ==, 120 * S);
+	g_assert_cmpint(pascal->http_await_timeout_us, ==, 2 * S);
+	g_assert_cmpint(snake->http_session_timeout_us, ==, 1000);
+	g_assert_cmpint(snake->http_await_timeout_us, ==, 29 * S);
+	/* the default wait gives way to a shorter HttpRequestTimeout */
+	g_assert_cmpint(short_request->http_await_timeout_us, ==, 2 * S);
+
+	assert_fails("HttpSessionTimeout: 0s\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: HttpSessionTimeout: ", NULL);
+	assert_fails("HttpSessionTimeout: 60\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "HttpSessionTimeout", NULL);
+	assert_fails("HttpAwaitTimeout: 0s\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: HttpAwaitTimeout: ", NULL);
+	assert_fails("HttpAwaitTimeout: 30s\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: HttpAwaitTimeout: \"30s\" is not below HttpRequestTimeout", NULL);
+	assert_fails("HttpRequestTimeout: 10s\nhttp_await_timeout: 10s\n",
+	             MSB_CONFIG_ERROR_INVALID_VALUE, ORIGIN ":2: http_await_timeout: ", NULL);
+
+	/* both apply on SIGHUP */
+	changes = msb_settings_reload(current, pascal);
+	g_assert_cmpint(current->http_session_timeout_us, ==, 120 * S);
+	g_assert_cmpint(current->http_await_timeout_us, ==, 2 * S);
 }
 
 static void
@@ -966,6 +1009,7 @@ main(int argc, char **argv)
 	g_test_add_func("/settings/on-damaged", test_settings_on_damaged);
 	g_test_add_func("/settings/http-limits", test_settings_http_limits);
 	g_test_add_func("/settings/http-access", test_settings_http_access);
+	g_test_add_func("/settings/http-sessions", test_settings_http_sessions);
 	g_test_add_func("/config-file/generic", test_config_file_generic);
 	g_test_add_func("/config-file/int64", test_config_file_int64);
 	return g_test_run();

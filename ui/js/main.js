@@ -45,6 +45,7 @@ const views = {
   messages: new MessagesView($('view-messages')),
 };
 const drawer = new Drawer($('drawer'), history_);
+ctx.recentBacklog = (topic, queue, k) => history_.recentBacklog(topic, queue, k);
 
 // ---- theme ----
 function applyTheme(theme) {

@@ -83,6 +83,15 @@ class Ring {
     this.head = (this.head + 1) % this.buf.length;
     if (this.n < this.buf.length) this.n++;
   }
+  // the last @k values, oldest first
+  tail(k) {
+    const n = Math.min(k, this.n);
+    const out = new Array(n);
+    const cap = this.buf.length;
+    for (let i = 0; i < n; i++) out[i] = this.buf[(this.head - n + i + cap) % cap];
+    return out;
+  }
+
   toArray() {
     const out = new Array(this.n);
     const cap = this.buf.length;
@@ -140,6 +149,13 @@ export class History {
 
   kpiValues(k) {
     return this.kpi[k].toArray();
+  }
+
+  // the waiting counts of the last @k updates (empty when the queue never had any)
+  recentBacklog(topic, queue, k) {
+    const byQueue = this.queues.get(topic);
+    const h = byQueue && byQueue.get(queue);
+    return h ? h.size.tail(k) : [];
   }
 
   backlog(topic, queue) {

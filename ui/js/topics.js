@@ -16,6 +16,8 @@ export const ctx = {
   targetTopic: null,
   targetQueue: null,
   compact: false,
+  // waiting counts of a queue's last updates, kept in the browser (set by main.js)
+  recentBacklog: () => [],
 };
 
 const MAX_RANGES = 8;
@@ -182,6 +184,7 @@ function createQueue() {
     conn: h('span'),
     subsCount: h('span', { class: 'q-subs' }),
     size: h('span', { class: 'q-size' }),
+    trend: new Spark(60, 14, 'amber'),
     setId: h('button', { type: 'button', class: 'btn small ghost', title: 'Set the queue\'s first message id' }, 'Set id'),
     del: h('button', { type: 'button', class: 'btn small ghost red', 'data-testid': 'queue-delete' }, 'Delete'),
     ranges: h('div', { class: 'ranges' }),
@@ -189,7 +192,8 @@ function createQueue() {
   };
   const el = h('div', { class: 'queue', 'data-testid': 'queue-row' },
     h('div', { class: 'q-head' }, r.name, r.life, r.conn, r.subsCount, r.size, (r.actions = h('span', { class: 'q-actions' }, r.setId))),
-    r.ranges, r.subs);
+    h('div', { class: 'q-line2' }, r.ranges, h('span', { class: 'q-trend', title: 'waiting over the last minute (kept in this browser)' }, r.trend.el)),
+    r.subs);
   r.setId.addEventListener('click', () => actions.setMessageId(el.__topic, el.__queue));
   r.del.addEventListener('click', () => actions.deleteQueue(el.__topic, el.__queue));
   el.__r = r;
@@ -217,6 +221,7 @@ function updateQueue(el, { topic, q, subs, needle, topicHit }) {
   setClass(r.size, q.size > RED_SIZE ? 'q-size red' : 'q-size');
   setAttr(r.size, 'title', `${num(q.size)} waiting, ${num(q.onDelivery)} out for delivery`);
   present(r.del, r.actions, !b.auto && nSubs === 0);
+  if (!ctx.compact) r.trend.set(ctx.recentBacklog(topic.id, q.id, 60), { min: 1 });
   renderRanges(r.ranges, q.data);
   reconcile(r.subs, subs, (s) => s.id, createSub, updateSub);
 }

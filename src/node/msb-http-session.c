@@ -1,0 +1,1314 @@
+/*
+ * HTTP publisher and subscriber sessions (see msb-http-session.h).
+ *
+ * One set of rules: every action of an HTTP session is the packet a TCP client would send
+ * (Greeting, SetNamespace, Publish, Subscribe and the confirmations 8, 13 and 14), built in
+ * memory and handed to msb_broker_handle_packet() for the session's MsbSession, so topics,
+ * queues, delivery, attempt counters, held publish answers and Rejects work exactly as for TCP.
+ * What the broker answers is what it answers every session: wire bytes in the session's output
+ * buffer. Instead of writing them to a socket, msb_http_session_output_ready() decodes them with
+ * the wire codec as soon as they are written:
+ *
+ *   - NewMessages becomes a package, the §6.3 JSON of an Await, queued for the session (each
+ *     subscriber has at most one batch in flight, so the queue is short);
+ *   - PublishResponse answers the oldest Publish waiting for its answer; a Reject answers the
+ *     call being made when it came (Subscribe, Confirm, Greeting) or, outside such a call, the
+ *     oldest waiting Publish, in the order the broker keeps for TCP (a held PublishResponse, say
+ *     for persistImmediately, comes later, and a Reject never overtakes it).
+ *
+ * Decoding costs a copy of the batch, which the JSON and base64 of the answer cost anyway, and it
+ * keeps the broker free of any HTTP knowledge. HTTP sessions use protocol version 3, so headers
+ * and attempt numbers are in the bytes.
+ *
+ * A session ends after HttpSessionTimeout without an authenticated call (an Await waiting counts
+ * as one), when the broker disconnects it (DeliveryTimeout, a kick), or with the listener; its
+ * in-flight messages then go back to their queues (msb_broker_session_close()). A package handed
+ * to an Await that never reached the client stays in flight until DeliveryTimeout, as bytes a
+ * TCP client never read do.
+ */
+#define G_LOG_DOMAIN "msb-http-session"
+
+#include "msb-http-session.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "msb-http-server.h"
+#include "msb-session.h"
+#include "msb-wire.h"
+
+/* the broker's own bytes: no ceiling beyond what it wrote */
+#define MSB_HTTP_SESSION_DECODER_MAX G_MAXSIZE
+/* an emptied output buffer above MSB_HTTP_SESSION_BIG_BUFFER (a large batch grew it) is cut
+ * back to MSB_HTTP_SESSION_IDLE_BUFFER; below it, it is kept for the next batch */
+#define MSB_HTTP_SESSION_IDLE_BUFFER (64 * 1024)
+#define MSB_HTTP_SESSION_BIG_BUFFER  (1024 * 1024)
+
+typedef struct _MsbHttpSession MsbHttpSession;
+
+/* A request answered later: its message is paused meanwhile. */
+typedef struct {
+	MsbHttpSession *session;
+	SoupServerMessage *msg;
+	gulong finished_id;
+	gulong disconnected_id;
+	gboolean paused;
+	gboolean gone;     /* the client went away: libsoup is done with it */
+	gint64 request_id; /* Publish */
+	guint timeout_id;  /* Await */
+} MsbHttpParked;
+
+struct _MsbHttpSession {
+	MsbHttpSessions *owner;
+	gchar *key;
+	MsbSession *session;
+	gint64 last_call_us; /* monotonic */
+	MsbWireDecoder dec;
+	GQueue packages;      /* gchar*: Await answers (JSON), oldest first */
+	GQueue publishes;     /* MsbHttpParked*: Publishes without their answer, oldest first */
+	MsbHttpParked *await; /* the parked Await, or NULL */
+	/* inside a Subscribe, Confirm or Greeting: the Rejects the broker answers it with */
+	GString *call_rejects;
+};
+
+struct _MsbHttpSessions {
+	MsbBroker *broker;
+	GHashTable *by_key; /* session key → MsbHttpSession*, owned */
+	gint64 session_timeout_us;
+	gint64 await_timeout_us;
+	guint expiry_id;
+	gint64 expiry_interval_ms;
+	gint64 next_request_id;
+};
+
+/* ---- replies on a SoupServerMessage (a parked request has no MsbHttpCall any more) ---- */
+
+static void
+msb_http_parked_reply(MsbHttpParked *p, guint status, const gchar *content_type, gchar *body)
+{
+	if (p->finished_id != 0)
+		g_signal_handler_disconnect(p->msg, p->finished_id);
+	if (p->disconnected_id != 0)
+		g_signal_handler_disconnect(p->msg, p->disconnected_id);
+	p->finished_id = p->disconnected_id = 0;
+	if (p->gone) {
+		g_free(body);
+		return;
+	}
+	if (status == SOUP_STATUS_NO_CONTENT)
+		msb_http_message_reply_empty(p->msg);
+	else
+		soup_server_message_set_status(p->msg, status, NULL);
+	if (body != NULL)
+		soup_server_message_set_response(p->msg, content_type, SOUP_MEMORY_TAKE, body,
+		                                 strlen(body));
+	if (p->paused)
+		soup_server_message_unpause(p->msg);
+	p->gone = TRUE; /* answered: nothing more goes to it */
+}
+
+static void
+msb_http_parked_reply_text(MsbHttpParked *p, guint status, const gchar *text)
+{
+	msb_http_parked_reply(p, status, "text/plain; charset=utf-8",
+	                      g_strdup_printf("%s\n", text));
+}
+
+static void
+msb_http_parked_free(MsbHttpParked *p)
+{
+	if (p == NULL)
+		return;
+	g_clear_handle_id(&p->timeout_id, g_source_remove);
+	if (p->finished_id != 0)
+		g_signal_handler_disconnect(p->msg, p->finished_id);
+	if (p->disconnected_id != 0)
+		g_signal_handler_disconnect(p->msg, p->disconnected_id);
+	g_object_unref(p->msg);
+	g_free(p);
+}
+
+static MsbHttpParked *
+msb_http_parked_new(MsbHttpSession *s, MsbHttpCall *call)
+{
+	MsbHttpParked *p = g_new0(MsbHttpParked, 1);
+
+	p->session = s;
+	p->msg = g_object_ref(msb_http_call_get_message(call));
+	return p;
+}
+
+static void
+msb_http_await_gone_cb(SoupServerMessage *msg, gpointer user_data)
+{
+	MsbHttpParked *p = user_data;
+	MsbHttpSession *s = p->session;
+
+	/* the client gave up: the slot is free for its next Await, the packages stay queued */
+	p->gone = TRUE;
+	if (s->await == p) {
+		s->await = NULL;
+		msb_http_parked_free(p);
+	}
+}
+
+static void
+msb_http_publish_gone_cb(SoupServerMessage *msg, gpointer user_data)
+{
+	MsbHttpParked *p = user_data;
+
+	/* it stays in the queue, in its place, until the broker's answer for it comes */
+	p->gone = TRUE;
+}
+
+/* The handler returns without an answer: libsoup waits until msb_http_parked_reply(). */
+static void
+msb_http_parked_pause(MsbHttpParked *p, GCallback gone_cb)
+{
+	p->paused = TRUE;
+	p->finished_id = g_signal_connect(p->msg, "finished", gone_cb, p);
+	if (g_signal_lookup("disconnected", SOUP_TYPE_SERVER_MESSAGE) != 0)
+		p->disconnected_id = g_signal_connect(p->msg, "disconnected", gone_cb, p);
+	soup_server_message_pause(p->msg);
+}
+
+/*
+ * The parked Await's client hung up (libsoup does not read a paused connection, so it does not
+ * notice): the slot is free, and a package must not go to it.
+ */
+static gboolean
+msb_http_session_await_abandoned(MsbHttpSession *s)
+{
+	MsbHttpParked *p = s->await;
+
+	if (p == NULL)
+		return FALSE;
+	if (!p->gone && !msb_http_server_message_hung_up(p->msg))
+		return FALSE;
+	s->await = NULL;
+	/* an answer nobody reads, so that libsoup finds the connection closed and lets go of it
+	 * now rather than at HttpRequestTimeout */
+	msb_http_parked_reply(p, SOUP_STATUS_NO_CONTENT, NULL, NULL);
+	msb_http_parked_free(p);
+	return TRUE;
+}
+
+/* ---- sessions ---- */
+
+static void
+msb_http_session_free(MsbHttpSession *s)
+{
+	g_queue_clear_full(&s->packages, g_free);
+	g_queue_clear_full(&s->publishes, (GDestroyNotify)msb_http_parked_free);
+	msb_http_parked_free(s->await);
+	msb_wire_decoder_clear(&s->dec);
+	if (s->call_rejects != NULL)
+		g_string_free(s->call_rejects, TRUE);
+	g_free(s->key);
+	g_free(s);
+}
+
+static void
+msb_http_sessions_update_expiry(MsbHttpSessions *self);
+
+/*
+ * End @s: waiting requests get @status and @why, the broker's session is closed (its in-flight
+ * messages go back to their queues and out again) and @s is freed.
+ */
+static void
+msb_http_session_close(MsbHttpSession *s, guint status, const gchar *why)
+{
+	MsbHttpSessions *self = s->owner;
+	MsbSession *session = s->session;
+
+	g_hash_table_remove(self->by_key, s->key);
+	if (s->await != NULL) {
+		msb_http_parked_reply_text(s->await, status, why);
+		g_clear_pointer(&s->await, msb_http_parked_free);
+	}
+	/* a Publish still waiting for durability: accepted, but its answer is lost with the
+	 * session, as with a TCP connection that closes */
+	while (!g_queue_is_empty(&s->publishes)) {
+		MsbHttpParked *p = g_queue_pop_head(&s->publishes);
+		msb_http_parked_reply_text(p, SOUP_STATUS_SERVICE_UNAVAILABLE,
+		                           "the session ended before the publish was answered; the "
+		                           "messages may or may not have been stored");
+		msb_http_parked_free(p);
+	}
+	if (session != NULL) {
+		s->session = NULL;
+		session->user_data = NULL;
+		msb_broker_session_close(self->broker, session);
+	}
+	msb_http_session_free(s);
+	msb_http_sessions_update_expiry(self);
+}
+
+static gboolean
+msb_http_sessions_expiry_cb(gpointer user_data)
+{
+	MsbHttpSessions *self = user_data;
+	gint64 now = g_get_monotonic_time();
+	g_autoptr(GPtrArray) expired = g_ptr_array_new();
+	GHashTableIter iter;
+	gpointer value;
+
+	g_hash_table_iter_init(&iter, self->by_key);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		MsbHttpSession *s = value;
+		/* a parked Await or Publish is a call still under way */
+		if (s->await == NULL && g_queue_is_empty(&s->publishes) &&
+		    now - s->last_call_us > self->session_timeout_us)
+			g_ptr_array_add(expired, s);
+	}
+	for (guint i = 0; i < expired->len; i++) {
+		MsbHttpSession *s = g_ptr_array_index(expired, i);
+		g_message("HTTP session %" G_GINT64_FORMAT
+		          " (%s) expired: no call for %" G_GINT64_FORMAT " ms (HttpSessionTimeout)",
+		          s->session->id, s->session->name, (now - s->last_call_us) / 1000);
+		msb_http_session_close(s, SOUP_STATUS_UNAUTHORIZED, "the session expired");
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* The expiry check runs while there are sessions, a few times per timeout (at most every 1 s). */
+static void
+msb_http_sessions_update_expiry(MsbHttpSessions *self)
+{
+	gint64 interval_ms = CLAMP(self->session_timeout_us / 4000, 10, 1000);
+
+	if (g_hash_table_size(self->by_key) == 0 ||
+	    (self->expiry_id != 0 && interval_ms != self->expiry_interval_ms))
+		g_clear_handle_id(&self->expiry_id, g_source_remove);
+	if (g_hash_table_size(self->by_key) > 0 && self->expiry_id == 0) {
+		self->expiry_interval_ms = interval_ms;
+		self->expiry_id =
+		        g_timeout_add((guint)interval_ms, msb_http_sessions_expiry_cb, self);
+	}
+}
+
+/* ---- what the broker writes for a session ---- */
+
+static gchar *
+msb_wire_str_dup(const MsbWireStr *s)
+{
+	return g_strndup(s->str, s->len);
+}
+
+/* A JSON string of @len bytes of valid UTF-8 (the wire codec checked it). */
+static void
+msb_json_append_string(GString *out, const gchar *str, gsize len)
+{
+	g_string_append_c(out, '"');
+	for (gsize i = 0; i < len; i++) {
+		guchar c = (guchar)str[i];
+
+		if (c == '"' || c == '\\') {
+			g_string_append_c(out, '\\');
+			g_string_append_c(out, (gchar)c);
+		} else if (c < 0x20) {
+			g_string_append_printf(out, "\\u%04x", c);
+		} else {
+			g_string_append_c(out, (gchar)c);
+		}
+	}
+	g_string_append_c(out, '"');
+}
+
+static void
+msb_json_append_base64(GString *out, const guint8 *data, gsize len)
+{
+	gsize at = out->len;
+	gint state = 0;
+	gint save = 0;
+	gsize n;
+
+	/* what g_base64_encode_step() and _close() may write at most */
+	g_string_set_size(out, at + (len / 3 + 1) * 4 + 8);
+	n = g_base64_encode_step(data, len, FALSE, out->str + at, &state, &save);
+	n += g_base64_encode_close(FALSE, out->str + at + n, &state, &save);
+	g_string_truncate(out, at + n);
+}
+
+/*
+ * node.md §6.3: {"topic_id", "queue_id", "confirmation_id", "messages": [{"id", "attempt_no",
+ * "headers": [{"key", "value"}], "content"}]}. Written directly rather than through a JsonNode
+ * tree: a batch of MaxDeliverySize in small messages is some 40,000 of them, built on the main
+ * loop, and the tree took several times as long.
+ */
+static gchar *
+msb_http_session_package_json(const MsbPacket *packet)
+{
+	gsize estimate = 128;
+	GString *out;
+
+	for (guint i = 0; i < packet->new_messages.n_messages; i++) {
+		const MsbWireMessage *m = &packet->new_messages.messages[i];
+		estimate += 80 + m->headers_len * 2 + m->content_len / 3 * 4 + 4;
+	}
+	out = g_string_sized_new(estimate);
+	g_string_append(out, "{\"topic_id\":");
+	msb_json_append_string(out, packet->new_messages.topic.str, packet->new_messages.topic.len);
+	g_string_append(out, ",\"queue_id\":");
+	msb_json_append_string(out, packet->new_messages.queue.str, packet->new_messages.queue.len);
+	g_string_append_printf(out, ",\"confirmation_id\":%" G_GINT64_FORMAT ",\"messages\":[",
+	                       packet->new_messages.confirmation_id);
+	for (guint i = 0; i < packet->new_messages.n_messages; i++) {
+		const MsbWireMessage *m = &packet->new_messages.messages[i];
+		MsbWireStr key;
+		MsbWireStr value;
+		gsize pos = 0;
+		gboolean first = TRUE;
+
+		g_string_append_printf(
+		        out, "%s{\"id\":%" G_GINT64_FORMAT ",\"attempt_no\":%d,\"headers\":[",
+		        i > 0 ? "," : "", m->id, m->attempt);
+		while (msb_wire_headers_next(m->headers, m->headers_len, &pos, &key, &value)) {
+			g_string_append(out, first ? "{\"key\":" : ",{\"key\":");
+			msb_json_append_string(out, key.str, key.len);
+			g_string_append(out, ",\"value\":");
+			msb_json_append_string(out, value.str, value.len);
+			g_string_append_c(out, '}');
+			first = FALSE;
+		}
+		g_string_append(out, "],\"content\":\"");
+		msb_json_append_base64(out, m->content, m->content_len);
+		g_string_append(out, "\"}");
+	}
+	g_string_append(out, "]}");
+	return g_string_free(out, FALSE);
+}
+
+/* Answer the parked Await with the oldest package, if both are there. */
+static void
+msb_http_session_serve_await(MsbHttpSession *s)
+{
+	MsbHttpParked *p = s->await;
+
+	if (p == NULL || g_queue_is_empty(&s->packages) || msb_http_session_await_abandoned(s))
+		return;
+	s->await = NULL;
+	msb_http_parked_reply(p, SOUP_STATUS_OK, "application/json",
+	                      g_queue_pop_head(&s->packages));
+	msb_http_parked_free(p);
+	/* the client was there until now */
+	s->last_call_us = g_get_monotonic_time();
+}
+
+/* The oldest Publish waiting is answered: 204 for its PublishResponse, 403 with @reject. */
+static void
+msb_http_session_answer_publish(MsbHttpSession *s, gint64 request_id, const gchar *reject)
+{
+	MsbHttpParked *p = g_queue_pop_head(&s->publishes);
+
+	if (p == NULL) {
+		g_warning("HTTP session %" G_GINT64_FORMAT ": %s with no Publish waiting; dropped",
+		          s->session->id, reject != NULL ? "a Reject" : "a PublishResponse");
+		return;
+	}
+	if (reject == NULL && p->request_id != request_id)
+		g_warning("HTTP session %" G_GINT64_FORMAT ": PublishResponse %" G_GINT64_FORMAT
+		          " for Publish %" G_GINT64_FORMAT,
+		          s->session->id, request_id, p->request_id);
+	if (reject != NULL)
+		msb_http_parked_reply_text(p, SOUP_STATUS_FORBIDDEN, reject);
+	else
+		msb_http_parked_reply(p, SOUP_STATUS_NO_CONTENT, NULL, NULL);
+	msb_http_parked_free(p);
+}
+
+void
+msb_http_session_output_ready(MsbSession *session)
+{
+	MsbHttpSession *s;
+	MsbBuf *out;
+
+	g_return_if_fail(session != NULL);
+	g_return_if_fail(session->kind == MSB_SESSION_KIND_HTTP);
+	s = session->user_data;
+	out = msb_session_get_output(session);
+	while (msb_buf_pending(out) > 0) {
+		g_autoptr(GError) error = NULL;
+		MsbPacket packet;
+		gsize consumed = 0;
+
+		if (s == NULL) {
+			/* the session is closing: nobody will ask for this */
+			msb_buf_consume(out, msb_buf_pending(out));
+			break;
+		}
+		if (msb_wire_decode(&s->dec, msb_buf_head(out), msb_buf_pending(out), &packet,
+		                    &consumed, &error) != MSB_WIRE_DECODE_OK) {
+			/* the broker writes whole packets before it says so */
+			g_critical("HTTP session %" G_GINT64_FORMAT
+			           ": cannot decode the broker's output: %s",
+			           session->id,
+			           error != NULL ? error->message : "a partial packet");
+			msb_buf_consume(out, msb_buf_pending(out));
+			break;
+		}
+		switch (packet.id) {
+		case MSB_PACKET_NEW_MESSAGES:
+			g_queue_push_tail(&s->packages, msb_http_session_package_json(&packet));
+			break;
+		case MSB_PACKET_PUBLISH_RESPONSE:
+			msb_http_session_answer_publish(s, packet.publish_response.request_id,
+			                                NULL);
+			break;
+		case MSB_PACKET_REJECT: {
+			g_autofree gchar *text = msb_wire_str_dup(&packet.reject.message);
+
+			if (s->call_rejects != NULL)
+				g_string_append_printf(s->call_rejects, "%s%s",
+				                       s->call_rejects->len > 0 ? "\n" : "", text);
+			else
+				msb_http_session_answer_publish(s, 0, text);
+			break;
+		}
+		default:
+			/* Pong: nothing asks for it */
+			break;
+		}
+		msb_buf_consume(out, consumed);
+	}
+	if (msb_buf_pending(out) == 0 && out->cap > MSB_HTTP_SESSION_BIG_BUFFER)
+		msb_buf_shrink(out, MSB_HTTP_SESSION_IDLE_BUFFER);
+	if (s != NULL)
+		msb_http_session_serve_await(s);
+}
+
+void
+msb_http_session_disconnect(MsbSession *session, const gchar *reason)
+{
+	MsbHttpSession *s;
+	g_autofree gchar *why = NULL;
+
+	g_return_if_fail(session != NULL);
+	g_return_if_fail(session->kind == MSB_SESSION_KIND_HTTP);
+	s = session->user_data;
+	if (s == NULL)
+		return;
+	g_message("HTTP session %" G_GINT64_FORMAT " (%s) closed: %s", session->id, session->name,
+	          reason);
+	why = g_strdup_printf("the session was closed: %s", reason);
+	msb_http_session_close(s, SOUP_STATUS_UNAUTHORIZED, why);
+}
+
+/*
+ * Hand @packet to the broker for @s, as if @s had sent it, and run the delivery passes it made
+ * due. Returns the Rejects it was answered with at once (NULL: none); a packet that would close a
+ * TCP connection counts as rejected.
+ */
+static gchar *
+msb_http_session_call(MsbHttpSession *s, const MsbPacket *packet)
+{
+	MsbHttpSessions *self = s->owner;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GString) rejects = g_string_new(NULL);
+
+	s->call_rejects = rejects;
+	if (!msb_broker_handle_packet(self->broker, s->session, packet, &error) &&
+	    rejects->len == 0)
+		g_string_append(rejects, error->message);
+	s->call_rejects = NULL;
+	msb_broker_run_deliveries(self->broker);
+	if (rejects->len == 0)
+		return NULL;
+	return g_string_free(g_steal_pointer(&rejects), FALSE);
+}
+
+/* ---- request input ---- */
+
+static void
+msb_http_reply_error_literal(MsbHttpCall *call, gint code, const gchar *text)
+{
+	g_autoptr(GError) error = g_error_new_literal(MSB_HTTP_ERROR, code, text);
+
+	msb_http_call_reply_error(call, error, 0);
+}
+
+/* A name the wire can carry: 1 to 255 bytes of UTF-8. */
+static gboolean
+msb_http_check_name(const gchar *what, const gchar *value, GError **error)
+{
+	gsize len = strlen(value);
+
+	if (len == 0 || len > 255 || !g_utf8_validate(value, (gssize)len, NULL)) {
+		g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+		            "'%s' must be 1 to 255 bytes of UTF-8", what);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static JsonNode *
+msb_json_member(JsonObject *obj, const gchar *name)
+{
+	g_autoptr(GList) members = NULL;
+	JsonNode *node = json_object_get_member(obj, name);
+
+	if (node != NULL)
+		return node;
+	/* field names bind in any case, as in the reference broker's C# days */
+	members = json_object_get_members(obj);
+	for (GList *l = members; l != NULL; l = l->next) {
+		if (g_ascii_strcasecmp(l->data, name) == 0)
+			return json_object_get_member(obj, l->data);
+	}
+	return NULL;
+}
+
+/* A string member; absent or null: NULL without error unless @required. */
+static gboolean
+msb_json_get_string(JsonObject *obj, const gchar *name, gboolean required, const gchar **out,
+                    GError **error)
+{
+	JsonNode *node = msb_json_member(obj, name);
+
+	*out = NULL;
+	if (node == NULL || JSON_NODE_HOLDS_NULL(node)) {
+		if (!required)
+			return TRUE;
+		g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+		            "the body field '%s' is required", name);
+		return FALSE;
+	}
+	if (json_node_get_value_type(node) != G_TYPE_STRING) {
+		g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+		            "the body field '%s' must be a string", name);
+		return FALSE;
+	}
+	*out = json_node_get_string(node);
+	return TRUE;
+}
+
+/* An integer member, as a JSON number or a decimal string (form bodies, string ids). */
+static gboolean
+msb_json_node_get_int64(JsonNode *node, const gchar *name, gint64 *out, GError **error)
+{
+	if (node != NULL && JSON_NODE_HOLDS_VALUE(node)) {
+		GType type = json_node_get_value_type(node);
+
+		if (type == G_TYPE_INT64) {
+			*out = json_node_get_int(node);
+			return TRUE;
+		}
+		if (type == G_TYPE_STRING &&
+		    g_ascii_string_to_signed(json_node_get_string(node), 10, G_MININT64, G_MAXINT64,
+		                             out, NULL))
+			return TRUE;
+	}
+	g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST, "'%s' must be an integer",
+	            name);
+	return FALSE;
+}
+
+/* A boolean member; absent or null is FALSE. */
+static gboolean
+msb_json_get_bool(JsonObject *obj, const gchar *name, gboolean *out, GError **error)
+{
+	JsonNode *node = msb_json_member(obj, name);
+
+	*out = FALSE;
+	if (node == NULL || JSON_NODE_HOLDS_NULL(node))
+		return TRUE;
+	if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_BOOLEAN) {
+		*out = json_node_get_boolean(node);
+		return TRUE;
+	}
+	if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING) {
+		const gchar *v = json_node_get_string(node);
+		if (g_ascii_strcasecmp(v, "true") == 0 || g_ascii_strcasecmp(v, "false") == 0) {
+			*out = g_ascii_strcasecmp(v, "true") == 0;
+			return TRUE;
+		}
+	}
+	g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+	            "the body field '%s' must be true or false", name);
+	return FALSE;
+}
+
+/*
+ * Strict base64 (RFC 4648 §4, padded, no blanks): g_base64_decode() skips what it does not know,
+ * and a message must not be stored other than the client sent it.
+ */
+static GBytes *
+msb_http_base64_decode(const gchar *text, GError **error)
+{
+	gsize len = strlen(text);
+	gsize pad = 0;
+	guchar *data;
+	gsize out_len = 0;
+
+	if (len % 4 != 0)
+		goto bad;
+	while (pad < 2 && pad < len && text[len - 1 - pad] == '=')
+		pad++;
+	for (gsize i = 0; i < len - pad; i++) {
+		gchar c = text[i];
+		if (!g_ascii_isalnum(c) && c != '+' && c != '/')
+			goto bad;
+	}
+	if (len == 0)
+		return g_bytes_new(NULL, 0);
+	data = g_base64_decode(text, &out_len);
+	return g_bytes_new_take(data, out_len);
+bad:
+	g_set_error_literal(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+	                    "'base64Message' is not valid base64 (RFC 4648, padded with '=')");
+	return NULL;
+}
+
+/* The session named by the Authorization header's last token (node.md §6.1), else 401. */
+static MsbHttpSession *
+msb_http_sessions_authenticate(MsbHttpSessions *self, MsbHttpCall *call)
+{
+	const gchar *auth = msb_http_call_get_header(call, "Authorization");
+	g_autofree gchar *key = NULL;
+	MsbHttpSession *s = NULL;
+
+	if (auth != NULL) {
+		g_autofree gchar *trimmed = g_strstrip(g_strdup(auth));
+		const gchar *space = strrchr(trimmed, ' ');
+
+		key = g_strdup(space != NULL ? space + 1 : trimmed);
+		s = g_hash_table_lookup(self->by_key, key);
+	}
+	if (s == NULL) {
+		soup_message_headers_replace(
+		        soup_server_message_get_response_headers(msb_http_call_get_message(call)),
+		        "WWW-Authenticate", "Bearer realm=\"my-service-bus session\"");
+		msb_http_reply_error_literal(
+		        call, MSB_HTTP_ERROR_UNAUTHORIZED,
+		        auth == NULL ? "this call needs a session: send Authorization: Bearer "
+		                       "<session> with the key POST /api/Greeting returned"
+		                     : "unknown or expired session: call POST /api/Greeting again");
+		return NULL;
+	}
+	s->last_call_us = g_get_monotonic_time();
+	return s;
+}
+
+static gchar *
+msb_http_describe_peer(SoupServerMessage *msg)
+{
+	GSocketAddress *addr = soup_server_message_get_remote_address(msg);
+
+	if (G_IS_INET_SOCKET_ADDRESS(addr)) {
+		GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS(addr);
+		g_autofree gchar *ip =
+		        g_inet_address_to_string(g_inet_socket_address_get_address(inet));
+		return g_strdup_printf("%s:%u", ip, g_inet_socket_address_get_port(inet));
+	}
+	return g_strdup("http");
+}
+
+static MsbWireStr
+msb_wire_str_from(const gchar *s)
+{
+	MsbWireStr w = {s, (guint8)strlen(s)};
+
+	return w;
+}
+
+/*
+ * A session key: a version 4 UUID from the kernel's random source. Not g_uuid_string_random():
+ * GRand is a Mersenne Twister, whose later outputs can be computed from enough earlier ones, and
+ * any client can greet as often as it likes to collect them.
+ */
+static gchar *
+msb_http_session_new_key(GError **error)
+{
+	guint8 b[16];
+
+	if (getrandom(b, sizeof(b), 0) != (gssize)sizeof(b)) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+		            "no random bytes for a session key: %s", g_strerror(errno));
+		return NULL;
+	}
+	b[6] = (guint8)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (guint8)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	return g_strdup_printf(
+	        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+	        b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+	        b[15]);
+}
+
+/* ---- routes ---- */
+
+static void
+msb_http_greeting_cb(MsbHttpCall *call, gpointer user_data)
+{
+	MsbHttpSessions *self = user_data;
+	const gchar *name = NULL;
+	const gchar *version = NULL;
+	const gchar *ns = msb_http_call_get_namespace(call);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *greeting = NULL;
+	g_autofree gchar *peer = NULL;
+	g_autofree gchar *rejects = NULL;
+	g_autofree gchar *json = NULL;
+	g_autofree gchar *key = NULL;
+	MsbHttpSession *s;
+	MsbPacket packet = {.id = MSB_PACKET_GREETING};
+
+	if (!msb_http_call_query_string(call, "name", TRUE, &name, &error) ||
+	    !msb_http_check_name("name", name, &error)) {
+		msb_http_call_reply_error(call, error, 0);
+		return;
+	}
+	(void)msb_http_call_query_string(call, "version", FALSE, &version, NULL);
+	greeting = version != NULL && version[0] != '\0' ? g_strdup_printf("%s;%s", name, version)
+	                                                 : g_strdup(name);
+	if (!msb_http_check_name("name;version", greeting, &error) ||
+	    !msb_http_check_name("ns", ns, &error)) {
+		msb_http_call_reply_error(call, error, 0);
+		return;
+	}
+
+	key = msb_http_session_new_key(&error);
+	if (key == NULL) {
+		g_warning("%s", error->message);
+		msb_http_call_reply_text(call, SOUP_STATUS_SERVICE_UNAVAILABLE, error->message);
+		return;
+	}
+	s = g_new0(MsbHttpSession, 1);
+	s->owner = self;
+	s->key = g_steal_pointer(&key);
+	s->last_call_us = g_get_monotonic_time();
+	msb_wire_decoder_init(&s->dec, MSB_HTTP_SESSION_DECODER_MAX);
+	s->dec.protocol_version = MSB_WIRE_PROTOCOL_MAX;
+	peer = msb_http_describe_peer(msb_http_call_get_message(call));
+	s->session = msb_broker_session_new(self->broker, MSB_SESSION_KIND_HTTP, peer, s);
+	g_hash_table_insert(self->by_key, s->key, s);
+	msb_http_sessions_update_expiry(self);
+
+	packet.greeting.name = msb_wire_str_from(greeting);
+	packet.greeting.protocol_version = MSB_WIRE_PROTOCOL_MAX;
+	rejects = msb_http_session_call(s, &packet);
+	if (rejects == NULL && g_strcmp0(ns, "default") != 0) {
+		MsbPacket set_ns = {.id = MSB_PACKET_SET_NAMESPACE};
+
+		set_ns.set_namespace.name = msb_wire_str_from(ns);
+		rejects = msb_http_session_call(s, &set_ns);
+	}
+	if (rejects != NULL) {
+		msb_http_session_close(s, SOUP_STATUS_FORBIDDEN, rejects);
+		msb_http_call_reply_text(call, SOUP_STATUS_FORBIDDEN, rejects);
+		return;
+	}
+	g_debug("HTTP session %" G_GINT64_FORMAT " from %s: greeted as '%s'", s->session->id, peer,
+	        greeting);
+	json = g_strdup_printf("{\"session\":\"%s\"}", s->key);
+	msb_http_call_reply_json_text(call, SOUP_STATUS_OK, g_steal_pointer(&json));
+}
+
+static void
+msb_http_ping_cb(MsbHttpCall *call, gpointer user_data)
+{
+	if (msb_http_sessions_authenticate(user_data, call) != NULL)
+		msb_http_call_reply_empty(call);
+}
+
+/* The messages of a Publish body, checked, as wire messages pointing into @contents and
+ * @headers (which must outlive them). */
+static GArray *
+msb_http_publish_messages(JsonObject *body, GPtrArray *contents, MsbBuf *headers, GError **error)
+{
+	JsonNode *node = msb_json_member(body, "messages");
+	g_autoptr(GArray) messages = g_array_new(FALSE, TRUE, sizeof(MsbWireMessage));
+	g_autoptr(GArray) header_at = g_array_new(FALSE, FALSE, sizeof(gsize));
+	JsonArray *array;
+
+	if (node == NULL || !JSON_NODE_HOLDS_ARRAY(node)) {
+		g_set_error_literal(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+		                    "the body needs 'messages': [{\"headers\": [{\"key\": ..., "
+		                    "\"value\": ...}] or null, \"base64Message\": ...}]");
+		return NULL;
+	}
+	array = json_node_get_array(node);
+	for (guint i = 0; i < json_array_get_length(array); i++) {
+		JsonNode *item = json_array_get_element(array, i);
+		JsonObject *obj;
+		JsonNode *hnode;
+		const gchar *b64 = NULL;
+		g_autoptr(GArray) pairs = g_array_new(FALSE, FALSE, sizeof(MsbWireHeader));
+		MsbWireMessage m = {0};
+		g_autoptr(GError) local = NULL;
+		GBytes *content;
+		gsize at = headers->len;
+
+		if (!JSON_NODE_HOLDS_OBJECT(item)) {
+			g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+			            "messages[%u] must be an object", i);
+			return NULL;
+		}
+		obj = json_node_get_object(item);
+		if (!msb_json_get_string(obj, "base64Message", TRUE, &b64, error)) {
+			g_prefix_error(error, "messages[%u]: ", i);
+			return NULL;
+		}
+		content = msb_http_base64_decode(b64, error);
+		if (content == NULL) {
+			g_prefix_error(error, "messages[%u]: ", i);
+			return NULL;
+		}
+		g_ptr_array_add(contents, content);
+		hnode = msb_json_member(obj, "headers");
+		if (hnode != NULL && JSON_NODE_HOLDS_ARRAY(hnode)) {
+			JsonArray *harray = json_node_get_array(hnode);
+
+			for (guint j = 0; j < json_array_get_length(harray); j++) {
+				JsonNode *hitem = json_array_get_element(harray, j);
+				MsbWireHeader h = {NULL, NULL};
+
+				if (!JSON_NODE_HOLDS_OBJECT(hitem) ||
+				    !msb_json_get_string(json_node_get_object(hitem), "key", TRUE,
+				                         &h.key, error) ||
+				    !msb_json_get_string(json_node_get_object(hitem), "value", TRUE,
+				                         &h.value, error)) {
+					g_clear_error(error);
+					g_set_error(error, MSB_HTTP_ERROR,
+					            MSB_HTTP_ERROR_BAD_REQUEST,
+					            "messages[%u].headers[%u] must be {\"key\": "
+					            "string, \"value\": string}",
+					            i, j);
+					return NULL;
+				}
+				g_array_append_val(pairs, h);
+			}
+		} else if (hnode != NULL && !JSON_NODE_HOLDS_NULL(hnode)) {
+			g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+			            "messages[%u].headers must be an array or null", i);
+			return NULL;
+		}
+		if (!msb_wire_put_headers(headers, (const MsbWireHeader *)pairs->data, pairs->len,
+		                          &local)) {
+			g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+			            "messages[%u].headers: %s", i, local->message);
+			return NULL;
+		}
+		m.n_headers = pairs->len;
+		m.headers_len = headers->len - at;
+		m.content = g_bytes_get_data(content, &m.content_len);
+		g_array_append_val(messages, m);
+		g_array_append_val(header_at, at);
+	}
+	/* the header buffer may have moved while it grew */
+	for (guint i = 0; i < messages->len; i++)
+		g_array_index(messages, MsbWireMessage, i).headers =
+		        headers->data + g_array_index(header_at, gsize, i);
+	return g_steal_pointer(&messages);
+}
+
+static void
+msb_http_publish_cb(MsbHttpCall *call, gpointer user_data)
+{
+	MsbHttpSessions *self = user_data;
+	MsbHttpSession *s = msb_http_sessions_authenticate(self, call);
+	const gchar *topic = NULL;
+	gboolean persist_immediately = FALSE;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) contents =
+	        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	g_autoptr(GArray) messages = NULL;
+	JsonObject *body;
+	MsbBuf headers;
+	MsbHttpParked *p;
+	MsbPacket packet = {.id = MSB_PACKET_PUBLISH};
+
+	if (s == NULL)
+		return;
+	if (!msb_http_call_query_string(call, "topicId", TRUE, &topic, &error) ||
+	    !msb_http_check_name("topicId", topic, &error)) {
+		msb_http_call_reply_error(call, error, 0);
+		return;
+	}
+	/* absent: FALSE, and no error */
+	if (!msb_http_call_query_bool(call, "persistImmediately", FALSE, &persist_immediately,
+	                              &error) &&
+	    error != NULL) {
+		msb_http_call_reply_error(call, error, 0);
+		return;
+	}
+	body = msb_http_call_get_body_object(call, &error);
+	if (body == NULL) {
+		msb_http_call_reply_error(call, error, 0);
+		return;
+	}
+	msb_buf_init(&headers, 0);
+	messages = msb_http_publish_messages(body, contents, &headers, &error);
+	if (messages == NULL) {
+		msb_buf_clear(&headers);
+		msb_http_call_reply_error(call, error, 0);
+		return;
+	}
+
+	p = msb_http_parked_new(s, call);
+	p->request_id = self->next_request_id++;
+	g_queue_push_tail(&s->publishes, p);
+	packet.publish.topic = msb_wire_str_from(topic);
+	packet.publish.request_id = p->request_id;
+	packet.publish.persist_immediately = persist_immediately;
+	packet.publish.n_messages = messages->len;
+	packet.publish.messages = (const MsbWireMessage *)messages->data;
+	/* its answer (PublishResponse or Reject) comes through the output, now or once held
+	 * answers before it are released */
+	if (!msb_broker_handle_packet(self->broker, s->session, &packet, &error) &&
+	    g_queue_peek_tail(&s->publishes) == p) {
+		/* not for a Publish; were it to happen, the call must still end */
+		g_queue_pop_tail(&s->publishes);
+		msb_http_parked_free(p);
+		p = NULL;
+		msb_http_call_reply_text(call, SOUP_STATUS_FORBIDDEN, error->message);
+	}
+	msb_buf_clear(&headers);
+	msb_broker_run_deliveries(self->broker);
+	/* answers go from the head and nothing else was queued meanwhile: still the tail means
+	 * still unanswered (held until persistence or a snapshot catches up) */
+	if (p != NULL && g_queue_peek_tail(&s->publishes) == p)
+		msb_http_parked_pause(p, G_CALLBACK(msb_http_publish_gone_cb));
+}
+
+/* Subscribe's queueType (node.md §6.2): the case name or the HTTP id, which is not TCP's. */
+static gboolean
+msb_http_parse_queue_type(JsonObject *body, guint8 *wire, GError **error)
+{
+	static const struct {
+		const gchar *name;
+		gint64 http_id;
+		MsbQueueType type;
+	} types[] = {
+	        {"DeleteIfNoSubscribers", 0, MSB_QUEUE_TYPE_DELETE_ON_DISCONNECT},
+	        {"Permanent", 1, MSB_QUEUE_TYPE_PERMANENT},
+	        {"PermanentSingleSubscriber", 2, MSB_QUEUE_TYPE_PERMANENT_SINGLE_CONNECTION},
+	        /* the TCP names, for clients that use them */
+	        {"DeleteOnDisconnect", -1, MSB_QUEUE_TYPE_DELETE_ON_DISCONNECT},
+	        {"PermanentWithSingleConnection", -1, MSB_QUEUE_TYPE_PERMANENT_SINGLE_CONNECTION},
+	};
+	JsonNode *node = msb_json_member(body, "queueType");
+	gint64 id = -1;
+
+	if (node != NULL && JSON_NODE_HOLDS_VALUE(node) &&
+	    json_node_get_value_type(node) == G_TYPE_STRING) {
+		const gchar *text = json_node_get_string(node);
+		for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
+			if (g_ascii_strcasecmp(text, types[i].name) == 0) {
+				*wire = (guint8)types[i].type;
+				return TRUE;
+			}
+		}
+	}
+	if (node != NULL && msb_json_node_get_int64(node, "queueType", &id, NULL)) {
+		for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
+			if (types[i].http_id == id && id >= 0) {
+				*wire = (guint8)types[i].type;
+				return TRUE;
+			}
+		}
+	}
+	g_set_error_literal(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+	                    "'queueType' must be DeleteIfNoSubscribers (0), Permanent (1) or "
+	                    "PermanentSingleSubscriber (2)");
+	return FALSE;
+}
+
+static void
+msb_http_subscribe_cb(MsbHttpCall *call, gpointer user_data)
+{
+	MsbHttpSessions *self = user_data;
+	MsbHttpSession *s = msb_http_sessions_authenticate(self, call);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *rejects = NULL;
+	const gchar *topic = NULL;
+	const gchar *queue = NULL;
+	guint8 type = 0;
+	JsonObject *body;
+	MsbPacket packet = {.id = MSB_PACKET_SUBSCRIBE};
+
+	if (s == NULL)
+		return;
+	body = msb_http_call_get_body_object(call, &error);
+	if (body == NULL || !msb_json_get_string(body, "topicId", TRUE, &topic, &error) ||
+	    !msb_http_check_name("topicId", topic, &error) ||
+	    !msb_json_get_string(body, "queueId", TRUE, &queue, &error) ||
+	    !msb_http_check_name("queueId", queue, &error) ||
+	    !msb_http_parse_queue_type(body, &type, &error)) {
+		msb_http_call_reply_error(call, error, 0);
+		return;
+	}
+	packet.subscribe.topic = msb_wire_str_from(topic);
+	packet.subscribe.queue = msb_wire_str_from(queue);
+	packet.subscribe.queue_type = type;
+	rejects = msb_http_session_call(s, &packet);
+	if (rejects != NULL) {
+		msb_http_call_reply_text(call, SOUP_STATUS_FORBIDDEN, rejects);
+		return;
+	}
+	msb_http_call_reply_empty(call);
+}
+
+static gboolean
+msb_http_await_timeout_cb(gpointer user_data)
+{
+	MsbHttpParked *p = user_data;
+	MsbHttpSession *s = p->session;
+
+	p->timeout_id = 0;
+	/* nothing came: an empty answer, and the client asks again */
+	s->await = NULL;
+	msb_http_parked_reply(p, SOUP_STATUS_NO_CONTENT, NULL, NULL);
+	msb_http_parked_free(p);
+	s->last_call_us = g_get_monotonic_time();
+	return G_SOURCE_REMOVE;
+}
+
+static void
+msb_http_await_cb(MsbHttpCall *call, gpointer user_data)
+{
+	MsbHttpSessions *self = user_data;
+	MsbHttpSession *s = msb_http_sessions_authenticate(self, call);
+	MsbHttpParked *p;
+
+	if (s == NULL)
+		return;
+	if (s->await != NULL && !msb_http_session_await_abandoned(s)) {
+		msb_http_reply_error_literal(call, MSB_HTTP_ERROR_CONFLICT,
+		                             "another Await of this session is waiting; one at a "
+		                             "time per session");
+		return;
+	}
+	if (!g_queue_is_empty(&s->packages)) {
+		msb_http_call_reply_json_text(call, SOUP_STATUS_OK, g_queue_pop_head(&s->packages));
+		return;
+	}
+	p = msb_http_parked_new(s, call);
+	s->await = p;
+	p->timeout_id = g_timeout_add((guint)MAX(self->await_timeout_us / 1000, 1),
+	                              msb_http_await_timeout_cb, p);
+	msb_http_parked_pause(p, G_CALLBACK(msb_http_await_gone_cb));
+}
+
+typedef enum {
+	MSB_HTTP_CONFIRM_ALL_OK,
+	MSB_HTTP_CONFIRM_ALL_FAIL,
+	MSB_HTTP_CONFIRM_SOME_OK,
+} MsbHttpConfirmKind;
+
+typedef struct {
+	const gchar *topic;
+	const gchar *queue;
+	gint64 subscriber_id;
+	MsbHttpConfirmKind kind;
+	GArray *ranges; /* MsbWireRange, someOk */
+} MsbHttpConfirmEntry;
+
+static void
+msb_http_confirm_entry_clear(MsbHttpConfirmEntry *e)
+{
+	g_clear_pointer(&e->ranges, g_array_unref);
+}
+
+/* One entry of a Confirm body: which batch, and allOk, allFail or someOk (in that order). */
+static gboolean
+msb_http_parse_confirm_entry(JsonNode *item, guint i, MsbHttpConfirmEntry *e, GError **error)
+{
+	JsonObject *obj;
+	JsonNode *some;
+	gboolean all_ok = FALSE;
+	gboolean all_fail = FALSE;
+
+	if (!JSON_NODE_HOLDS_OBJECT(item)) {
+		g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+		            "confirmation[%u] must be an object", i);
+		return FALSE;
+	}
+	obj = json_node_get_object(item);
+	if (!msb_json_get_string(obj, "topicId", TRUE, &e->topic, error) ||
+	    !msb_http_check_name("topicId", e->topic, error) ||
+	    !msb_json_get_string(obj, "queueId", TRUE, &e->queue, error) ||
+	    !msb_http_check_name("queueId", e->queue, error) ||
+	    !msb_json_node_get_int64(msb_json_member(obj, "subscriberId"), "subscriberId",
+	                             &e->subscriber_id, error) ||
+	    !msb_json_get_bool(obj, "allOk", &all_ok, error) ||
+	    !msb_json_get_bool(obj, "allFail", &all_fail, error))
+		goto bad;
+	if (all_ok && all_fail) {
+		g_set_error_literal(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+		                    "allOk and allFail are both true");
+		goto bad;
+	}
+	if (all_ok || all_fail) {
+		e->kind = all_ok ? MSB_HTTP_CONFIRM_ALL_OK : MSB_HTTP_CONFIRM_ALL_FAIL;
+		return TRUE;
+	}
+	some = msb_json_member(obj, "someOk");
+	if (some == NULL || !JSON_NODE_HOLDS_ARRAY(some)) {
+		g_set_error_literal(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+		                    "say allOk: true, allFail: true, or someOk: [{\"fromId\", "
+		                    "\"toId\"}, ...] (the ids done; the others are redelivered)");
+		goto bad;
+	}
+	e->kind = MSB_HTTP_CONFIRM_SOME_OK;
+	e->ranges = g_array_new(FALSE, FALSE, sizeof(MsbWireRange));
+	for (guint j = 0; j < json_array_get_length(json_node_get_array(some)); j++) {
+		JsonNode *r = json_array_get_element(json_node_get_array(some), j);
+		MsbWireRange range;
+
+		if (!JSON_NODE_HOLDS_OBJECT(r) ||
+		    !msb_json_node_get_int64(msb_json_member(json_node_get_object(r), "fromId"),
+		                             "fromId", &range.from_id, error) ||
+		    !msb_json_node_get_int64(msb_json_member(json_node_get_object(r), "toId"),
+		                             "toId", &range.to_id, error) ||
+		    range.from_id > range.to_id || range.from_id < 0) {
+			g_clear_error(error);
+			g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
+			            "someOk[%u] must be {\"fromId\": id, \"toId\": id} with 0 ≤ "
+			            "fromId ≤ toId",
+			            j);
+			goto bad;
+		}
+		g_array_append_val(e->ranges, range);
+	}
+	return TRUE;
+bad:
+	g_prefix_error(error, "confirmation[%u]: ", i);
+	return FALSE;
+}
+
+static void
+msb_http_confirm_cb(MsbHttpCall *call, gpointer user_data)
+{
+	MsbHttpSessions *self = user_data;
+	MsbHttpSession *s = msb_http_sessions_authenticate(self, call);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GArray) entries = NULL;
+	g_autoptr(GString) rejects = g_string_new(NULL);
+	JsonObject *body;
+	JsonNode *list;
+
+	if (s == NULL)
+		return;
+	body = msb_http_call_get_body_object(call, &error);
+	if (body == NULL) {
+		msb_http_call_reply_error(call, error, 0);
+		return;
+	}
+	list = msb_json_member(body, "confirmation");
+	if (list == NULL || !JSON_NODE_HOLDS_ARRAY(list)) {
+		msb_http_reply_error_literal(
+		        call, MSB_HTTP_ERROR_BAD_REQUEST,
+		        "the body needs 'confirmation': [{\"topicId\", "
+		        "\"queueId\", \"subscriberId\", \"allOk\" | \"allFail\" "
+		        "| \"someOk\"}, ...]");
+		return;
+	}
+	/* all checked before any is acted on: a bad body changes nothing */
+	entries = g_array_new(FALSE, TRUE, sizeof(MsbHttpConfirmEntry));
+	g_array_set_clear_func(entries, (GDestroyNotify)msb_http_confirm_entry_clear);
+	for (guint i = 0; i < json_array_get_length(json_node_get_array(list)); i++) {
+		MsbHttpConfirmEntry e = {0};
+
+		if (!msb_http_parse_confirm_entry(
+		            json_array_get_element(json_node_get_array(list), i), i, &e, &error)) {
+			msb_http_confirm_entry_clear(&e);
+			msb_http_call_reply_error(call, error, 0);
+			return;
+		}
+		g_array_append_val(entries, e);
+	}
+	for (guint i = 0; i < entries->len; i++) {
+		MsbHttpConfirmEntry *e = &g_array_index(entries, MsbHttpConfirmEntry, i);
+		g_autofree gchar *rejected = NULL;
+		MsbPacket packet = {0};
+
+		if (e->kind == MSB_HTTP_CONFIRM_SOME_OK) {
+			packet.id = MSB_PACKET_CONFIRM_SOME_MESSAGES_AS_OK;
+			packet.confirm_ids.topic = msb_wire_str_from(e->topic);
+			packet.confirm_ids.queue = msb_wire_str_from(e->queue);
+			packet.confirm_ids.confirmation_id = e->subscriber_id;
+			packet.confirm_ids.n_ranges = e->ranges->len;
+			packet.confirm_ids.ranges = (const MsbWireRange *)e->ranges->data;
+		} else {
+			packet.id = e->kind == MSB_HTTP_CONFIRM_ALL_OK
+			                    ? MSB_PACKET_NEW_MESSAGES_CONFIRMATION
+			                    : MSB_PACKET_ALL_MESSAGES_CONFIRMED_AS_FAIL;
+			packet.confirm.topic = msb_wire_str_from(e->topic);
+			packet.confirm.queue = msb_wire_str_from(e->queue);
+			packet.confirm.confirmation_id = e->subscriber_id;
+		}
+		rejected = msb_http_session_call(s, &packet);
+		if (rejected != NULL)
+			g_string_append_printf(rejects, "%s%s", rejects->len > 0 ? "\n" : "",
+			                       rejected);
+	}
+	/* node.md §3.4: an unknown topic or queue is 403 on HTTP; the other entries are done */
+	if (rejects->len > 0) {
+		msb_http_call_reply_text(call, SOUP_STATUS_FORBIDDEN, rejects->str);
+		return;
+	}
+	msb_http_call_reply_empty(call);
+}
+
+static const MsbHttpRoute msb_http_session_routes[] = {
+        {"POST", "/api/Greeting", MSB_HTTP_ROUTE_NONE, msb_http_greeting_cb},
+        {"POST", "/Greeting", MSB_HTTP_ROUTE_NONE, msb_http_greeting_cb},
+        {"POST", "/api/Greeting/Ping", MSB_HTTP_ROUTE_NONE, msb_http_ping_cb},
+        {"POST", "/Greeting/Ping", MSB_HTTP_ROUTE_NONE, msb_http_ping_cb},
+        {"POST", "/api/Publish", MSB_HTTP_ROUTE_NONE, msb_http_publish_cb},
+        {"POST", "/Publish", MSB_HTTP_ROUTE_NONE, msb_http_publish_cb},
+        {"POST", "/api/Subscribers/Subscribe", MSB_HTTP_ROUTE_NONE, msb_http_subscribe_cb},
+        {"POST", "/api/Subscribers/Await", MSB_HTTP_ROUTE_NONE, msb_http_await_cb},
+        {"POST", "/api/Subscribers/Confirm", MSB_HTTP_ROUTE_NONE, msb_http_confirm_cb},
+};
+
+MsbHttpSessions *
+msb_http_sessions_new(MsbHttpRouter *router, MsbBroker *broker)
+{
+	MsbHttpSessions *self;
+
+	g_return_val_if_fail(router != NULL, NULL);
+	g_return_val_if_fail(broker != NULL, NULL);
+	self = g_new0(MsbHttpSessions, 1);
+	self->broker = broker;
+	self->by_key = g_hash_table_new(g_str_hash, g_str_equal);
+	self->session_timeout_us = MSB_HTTP_SESSION_DEFAULT_TIMEOUT_US;
+	self->await_timeout_us = MSB_HTTP_SESSION_DEFAULT_AWAIT_TIMEOUT_US;
+	self->next_request_id = 1;
+	msb_http_router_add(router, msb_http_session_routes, G_N_ELEMENTS(msb_http_session_routes),
+	                    self);
+	return self;
+}
+
+void
+msb_http_sessions_set_timeouts(MsbHttpSessions *self, gint64 session_timeout_us,
+                               gint64 await_timeout_us)
+{
+	g_return_if_fail(self != NULL);
+	g_return_if_fail(session_timeout_us > 0);
+	g_return_if_fail(await_timeout_us > 0);
+	self->session_timeout_us = session_timeout_us;
+	self->await_timeout_us = await_timeout_us;
+	msb_http_sessions_update_expiry(self);
+}
+
+void
+msb_http_sessions_free(MsbHttpSessions *self)
+{
+	GHashTableIter iter;
+	gpointer value;
+
+	if (self == NULL)
+		return;
+	/* one at a time: closing one session delivers to the others */
+	g_hash_table_iter_init(&iter, self->by_key);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		msb_http_session_close(value, SOUP_STATUS_SERVICE_UNAVAILABLE,
+		                       "the broker is stopping");
+		g_hash_table_iter_init(&iter, self->by_key);
+	}
+	g_clear_handle_id(&self->expiry_id, g_source_remove);
+	g_hash_table_unref(self->by_key);
+	g_free(self);
+}
