@@ -516,6 +516,9 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 
 	/* HTTP first: it answers (status, metrics) before clients are served */
 	server->http = msb_http_new(server->broker, msb_server_http_info_cb, server);
+	if (server->persistence != NULL)
+		msb_http_set_persistence_client(server->http,
+		                                msb_persistence_get_client(server->persistence));
 	msb_http_sessions_set_timeouts(msb_http_get_sessions(server->http),
 	                               settings->http_session_timeout_us,
 	                               settings->http_await_timeout_us);
