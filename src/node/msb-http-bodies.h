@@ -33,7 +33,11 @@ typedef enum {
 gboolean
 msb_http_bodies_check_name(const gchar *what, const gchar *value, GError **error);
 
-/* A JSON body that must be an object; a new reference. */
+/* The deepest nesting of arrays and objects a JSON body may have (the API's bodies need 4). */
+#define MSB_HTTP_BODIES_MAX_DEPTH 64
+
+/* A JSON body (RFC 8259: no comments or single quotes) that must be an object, nested at most
+ * MSB_HTTP_BODIES_MAX_DEPTH deep; a new reference. */
 JsonObject *
 msb_http_bodies_parse_json(const gchar *data, gsize len, GError **error);
 /* A form-urlencoded body as an object of string members; a new reference. Never fails. */

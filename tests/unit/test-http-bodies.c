@@ -58,6 +58,60 @@ test_bodies_parse(void)
 	}
 }
 
+/*
+ * json-glib parses nesting by recursion without a limit: 100,000 '[' overflowed the stack. The
+ * depth is checked first, with the string and comment rules json-glib has, so that no quote
+ * hides brackets from the check.
+ */
+static void
+test_bodies_parse_deep(void)
+{
+	static const gchar *const prefixes[] = {
+	        "", "{\"a\": ", "\"x\" ", "'\"' ", "/* \" */ ", "# \"\n", "// \"\n", "[\"\\\"\", ",
+	};
+	g_autoptr(GError) error = NULL;
+
+	for (guint i = 0; i < G_N_ELEMENTS(prefixes); i++) {
+		g_autoptr(GString) body = g_string_new(prefixes[i]);
+		g_autoptr(JsonObject) none = NULL;
+
+		/* arrays, or objects in objects */
+		for (guint j = 0; j < 500000; j++)
+			g_string_append(body, i % 2 == 0 ? "[" : "{\"a\":");
+		g_clear_error(&error);
+		none = msb_http_bodies_parse_json(body->str, body->len, &error);
+		g_test_message("%s… -> %s", prefixes[i], error != NULL ? error->message : "ok");
+		g_assert_null(none);
+		g_assert_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST);
+	}
+	g_assert_cmpstr(error->message, ==,
+	                "the body is not valid JSON: it nests deeper than 64 levels");
+
+	/* 64 levels are fine, brackets in strings do not count, 65 are not */
+	for (guint depth = 64; depth <= 65; depth++) {
+		g_autoptr(GString) nested = g_string_new("{\"s\": \"[[[{{{\\\"[[\", \"a\": ");
+		g_autoptr(JsonObject) obj = NULL;
+
+		for (guint j = 1; j < depth; j++)
+			g_string_append_c(nested, '[');
+		for (guint j = 1; j < depth; j++)
+			g_string_append_c(nested, ']');
+		g_string_append_c(nested, '}');
+		g_clear_error(&error);
+		obj = msb_http_bodies_parse_json(nested->str, nested->len, &error);
+		if (depth == 64) {
+			g_assert_no_error(error);
+			g_assert_nonnull(obj);
+		} else {
+			g_assert_null(obj);
+			g_assert_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST);
+			g_assert_cmpstr(
+			        error->message, ==,
+			        "the body is not valid JSON: it nests deeper than 64 levels");
+		}
+	}
+}
+
 static void
 test_bodies_form(void)
 {
@@ -434,6 +488,9 @@ test_bodies_persist(void)
 	        {"{\"topicId\": \"t\", \"persist\": \"yes\"}", NULL, NULL, NULL, FALSE,
 	         "'persist' must be true or false, not 'yes'"},
 	        {NULL, "t", "1", NULL, FALSE, "'persist' must be true or false, not '1'"},
+	        /* a form body or the query can hold any bytes (%FF); the message is UTF-8 */
+	        {NULL, "t", "tr\xffue", NULL, FALSE,
+	         "'persist' must be true or false, not 'tr\xef\xbf\xbdue'"},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -583,6 +640,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/http-bodies/parse", test_bodies_parse);
+	g_test_add_func("/http-bodies/parse-deep", test_bodies_parse_deep);
 	g_test_add_func("/http-bodies/form", test_bodies_form);
 	g_test_add_func("/http-bodies/check-name", test_bodies_check_name);
 	g_test_add_func("/http-bodies/publish", test_bodies_publish);
