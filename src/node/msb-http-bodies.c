@@ -102,8 +102,11 @@ msb_http_bodies_parse_json(const gchar *data, gsize len, GError **error)
 	if (!msb_http_bodies_check_json(data, len, error))
 		return NULL;
 	if (!json_parser_load_from_data(parser, data != NULL ? data : "", (gssize)len, &local)) {
+		/* json-glib quotes the bad part cut at a byte count, which can split a character */
+		g_autofree gchar *why = g_utf8_make_valid(local->message, -1);
+
 		g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-		            "the body is not valid JSON: %s", local->message);
+		            "the body is not valid JSON: %s", why);
 		return NULL;
 	}
 	root = json_parser_get_root(parser);

@@ -397,6 +397,8 @@ def http_json_seeds():
                              '"persist": true, "confirmation": []}')),
         ("json-bad", kind(5, '{"topicId": "t", "messages": [1, 2')),
         ("json-not-object", kind(5, '["topicId"]')),
+        # json-glib's message quoted this cut inside the "é"; the answer must stay UTF-8
+        ("json-bad-string", kind(5, ('{"a": "' + "x" * 28 + 'é, "b": 1}').encode())),
         # 100 × 1024 '[' then more: json-glib ran off the stack on this before the depth check
         ("json-deep", kind(5, bytes([ord("["), 99]) + b"1" + b"]" * 10, 0x08)),
         ("confirm-deep", kind(2, bytes([ord("{"), 9]) + b'"a": 1}', 0x08)),
