@@ -278,45 +278,6 @@ msb_http_admin_restore_topic_cb(MsbHttpCall *call, gpointer user_data)
 	msb_http_admin_reply_builder(call, b);
 }
 
-/* A body member (JSON or form) as a string or bool, else the query parameter of that name. */
-static gboolean
-msb_http_admin_body_value(MsbHttpCall *call, JsonObject *body, const gchar *name,
-                          gboolean want_bool, const gchar **str, gboolean *flag, GError **error)
-{
-	JsonNode *node = body != NULL ? json_object_get_member(body, name) : NULL;
-	const gchar *text = NULL;
-
-	if (node != NULL && JSON_NODE_HOLDS_VALUE(node) &&
-	    json_node_get_value_type(node) == G_TYPE_BOOLEAN && want_bool) {
-		*flag = json_node_get_boolean(node);
-		return TRUE;
-	}
-	if (node != NULL && JSON_NODE_HOLDS_VALUE(node) &&
-	    json_node_get_value_type(node) == G_TYPE_STRING)
-		text = json_node_get_string(node);
-	else if (node == NULL)
-		text = msb_http_call_get_query(call, name);
-	if (text == NULL) {
-		g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-		            "'%s' is required (a %s)", name, want_bool ? "boolean" : "string");
-		return FALSE;
-	}
-	if (!want_bool) {
-		*str = text;
-		return TRUE;
-	}
-	if (g_ascii_strcasecmp(text, "true") == 0) {
-		*flag = TRUE;
-	} else if (g_ascii_strcasecmp(text, "false") == 0) {
-		*flag = FALSE;
-	} else {
-		g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-		            "'%s' must be true or false, not '%s'", name, text);
-		return FALSE;
-	}
-	return TRUE;
-}
-
 static void
 msb_http_admin_persist_cb(MsbHttpCall *call, gpointer user_data)
 {
@@ -339,8 +300,9 @@ msb_http_admin_persist_cb(MsbHttpCall *call, gpointer user_data)
 			return;
 		}
 	}
-	if (!msb_http_admin_body_value(call, body, "topicId", FALSE, &topic, NULL, &error) ||
-	    !msb_http_admin_body_value(call, body, "persist", TRUE, NULL, &persist, &error)) {
+	if (!msb_http_bodies_decode_persist(body, msb_http_call_get_query(call, "topicId"),
+	                                    msb_http_call_get_query(call, "persist"), &topic,
+	                                    &persist, &error)) {
 		msb_http_call_reply_error(call, error, 0);
 		return;
 	}

@@ -7,10 +7,6 @@
 
 #include "msb-broker.h"
 
-/* clang-format off */
-G_DEFINE_QUARK(msb-http-error-quark, msb_http_error)
-/* clang-format on */
-
 typedef struct {
 	const MsbHttpRoute *route;
 	gpointer user_data;
@@ -28,8 +24,7 @@ struct _MsbHttpRouter {
 struct _MsbHttpCall {
 	SoupServerMessage *msg;
 	GHashTable *query; /* may be NULL */
-	JsonParser *parser;
-	JsonObject *form; /* a form-urlencoded body */
+	JsonObject *body;  /* the decoded body, once asked for */
 };
 
 MsbHttpRouter *
@@ -151,8 +146,7 @@ msb_http_router_authorized(MsbHttpRouter *router, SoupServerMessage *msg)
 static void
 msb_http_call_clear(MsbHttpCall *call)
 {
-	g_clear_object(&call->parser);
-	g_clear_pointer(&call->form, json_object_unref);
+	g_clear_pointer(&call->body, json_object_unref);
 }
 
 void
@@ -164,7 +158,7 @@ msb_http_router_handle(SoupServer *server, SoupServerMessage *msg, const char *p
 	const gchar *method = soup_server_message_get_method(msg);
 	const gchar *match = g_strcmp0(method, "HEAD") == 0 ? "GET" : method;
 	GArray *same = g_hash_table_lookup(router->by_path, lower);
-	MsbHttpCall call = {msg, query, NULL, NULL};
+	MsbHttpCall call = {msg, query, NULL};
 	const MsbHttpRouteEntry *found = NULL;
 
 	(void)server;
@@ -343,43 +337,17 @@ msb_http_call_get_body_object(MsbHttpCall *call, GError **error)
 	const gchar *type = soup_message_headers_get_content_type(
 	        soup_server_message_get_request_headers(call->msg), NULL);
 	g_autoptr(GBytes) bytes = NULL;
-	g_autoptr(GError) local = NULL;
-	JsonNode *root;
 
-	if (call->form != NULL)
-		return call->form;
-	if (call->parser != NULL)
-		return json_node_get_object(json_parser_get_root(call->parser));
+	if (call->body != NULL)
+		return call->body;
 	bytes = soup_message_body_flatten(body);
-	if (g_strcmp0(type, "application/x-www-form-urlencoded") == 0) {
-		g_autofree gchar *text =
-		        g_strndup(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
-		g_autoptr(GHashTable) form = soup_form_decode(text);
-		GHashTableIter iter;
-		gpointer key, value;
-
-		call->form = json_object_new();
-		g_hash_table_iter_init(&iter, form);
-		while (g_hash_table_iter_next(&iter, &key, &value))
-			json_object_set_string_member(call->form, key, value);
-		return call->form;
-	}
-	call->parser = json_parser_new_immutable();
-	if (!json_parser_load_from_data(call->parser, g_bytes_get_data(bytes, NULL),
-	                                (gssize)g_bytes_get_size(bytes), &local)) {
-		g_clear_object(&call->parser);
-		g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-		            "the body is not valid JSON: %s", local->message);
-		return NULL;
-	}
-	root = json_parser_get_root(call->parser);
-	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root)) {
-		g_clear_object(&call->parser);
-		g_set_error_literal(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-		                    "the body must be a JSON object");
-		return NULL;
-	}
-	return json_node_get_object(root);
+	if (g_strcmp0(type, "application/x-www-form-urlencoded") == 0)
+		call->body = msb_http_bodies_parse_form(g_bytes_get_data(bytes, NULL),
+		                                        g_bytes_get_size(bytes));
+	else
+		call->body = msb_http_bodies_parse_json(g_bytes_get_data(bytes, NULL),
+		                                        g_bytes_get_size(bytes), error);
+	return call->body;
 }
 
 static void

@@ -14,6 +14,8 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "msb-http-bodies.h"
+
 G_BEGIN_DECLS
 
 typedef struct _MsbHttpRouter MsbHttpRouter;
@@ -119,16 +121,5 @@ msb_http_message_reply_empty(SoupServerMessage *msg);
  */
 void
 msb_http_call_reply_error(MsbHttpCall *call, const GError *error, guint not_found_status);
-
-#define MSB_HTTP_ERROR (msb_http_error_quark())
-GQuark
-msb_http_error_quark(void);
-
-typedef enum {
-	MSB_HTTP_ERROR_BAD_REQUEST,  /* 400 */
-	MSB_HTTP_ERROR_UNAUTHORIZED, /* 401 */
-	MSB_HTTP_ERROR_NOT_FOUND,    /* 404 */
-	MSB_HTTP_ERROR_CONFLICT,     /* 409 */
-} MsbHttpError;
 
 G_END_DECLS

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "msb-http-bodies.h"
 #include "msb-http-server.h"
 #include "msb-session.h"
 #include "msb-wire.h"
@@ -302,90 +303,6 @@ msb_wire_str_dup(const MsbWireStr *s)
 	return g_strndup(s->str, s->len);
 }
 
-/* A JSON string of @len bytes of valid UTF-8 (the wire codec checked it). */
-static void
-msb_json_append_string(GString *out, const gchar *str, gsize len)
-{
-	g_string_append_c(out, '"');
-	for (gsize i = 0; i < len; i++) {
-		guchar c = (guchar)str[i];
-
-		if (c == '"' || c == '\\') {
-			g_string_append_c(out, '\\');
-			g_string_append_c(out, (gchar)c);
-		} else if (c < 0x20) {
-			g_string_append_printf(out, "\\u%04x", c);
-		} else {
-			g_string_append_c(out, (gchar)c);
-		}
-	}
-	g_string_append_c(out, '"');
-}
-
-static void
-msb_json_append_base64(GString *out, const guint8 *data, gsize len)
-{
-	gsize at = out->len;
-	gint state = 0;
-	gint save = 0;
-	gsize n;
-
-	/* what g_base64_encode_step() and _close() may write at most */
-	g_string_set_size(out, at + (len / 3 + 1) * 4 + 8);
-	n = g_base64_encode_step(data, len, FALSE, out->str + at, &state, &save);
-	n += g_base64_encode_close(FALSE, out->str + at + n, &state, &save);
-	g_string_truncate(out, at + n);
-}
-
-/*
- * node.md §6.3: {"topic_id", "queue_id", "confirmation_id", "messages": [{"id", "attempt_no",
- * "headers": [{"key", "value"}], "content"}]}. Written directly rather than through a JsonNode
- * tree: a batch of MaxDeliverySize in small messages is some 40,000 of them, built on the main
- * loop, and the tree took several times as long.
- */
-static gchar *
-msb_http_session_package_json(const MsbPacket *packet)
-{
-	gsize estimate = 128;
-	GString *out;
-
-	for (guint i = 0; i < packet->new_messages.n_messages; i++) {
-		const MsbWireMessage *m = &packet->new_messages.messages[i];
-		estimate += 80 + m->headers_len * 2 + m->content_len / 3 * 4 + 4;
-	}
-	out = g_string_sized_new(estimate);
-	g_string_append(out, "{\"topic_id\":");
-	msb_json_append_string(out, packet->new_messages.topic.str, packet->new_messages.topic.len);
-	g_string_append(out, ",\"queue_id\":");
-	msb_json_append_string(out, packet->new_messages.queue.str, packet->new_messages.queue.len);
-	g_string_append_printf(out, ",\"confirmation_id\":%" G_GINT64_FORMAT ",\"messages\":[",
-	                       packet->new_messages.confirmation_id);
-	for (guint i = 0; i < packet->new_messages.n_messages; i++) {
-		const MsbWireMessage *m = &packet->new_messages.messages[i];
-		MsbWireStr key;
-		MsbWireStr value;
-		gsize pos = 0;
-		gboolean first = TRUE;
-
-		g_string_append_printf(
-		        out, "%s{\"id\":%" G_GINT64_FORMAT ",\"attempt_no\":%d,\"headers\":[",
-		        i > 0 ? "," : "", m->id, m->attempt);
-		while (msb_wire_headers_next(m->headers, m->headers_len, &pos, &key, &value)) {
-			g_string_append(out, first ? "{\"key\":" : ",{\"key\":");
-			msb_json_append_string(out, key.str, key.len);
-			g_string_append(out, ",\"value\":");
-			msb_json_append_string(out, value.str, value.len);
-			g_string_append_c(out, '}');
-			first = FALSE;
-		}
-		g_string_append(out, "],\"content\":\"");
-		msb_json_append_base64(out, m->content, m->content_len);
-		g_string_append(out, "\"}");
-	}
-	g_string_append(out, "]}");
-	return g_string_free(out, FALSE);
-}
-
 /* Answer the parked Await with the oldest package, if both are there. */
 static void
 msb_http_session_serve_await(MsbHttpSession *s)
@@ -456,7 +373,7 @@ msb_http_session_output_ready(MsbSession *session)
 		}
 		switch (packet.id) {
 		case MSB_PACKET_NEW_MESSAGES:
-			g_queue_push_tail(&s->packages, msb_http_session_package_json(&packet));
+			g_queue_push_tail(&s->packages, msb_http_bodies_write_package(&packet));
 			break;
 		case MSB_PACKET_PUBLISH_RESPONSE:
 			msb_http_session_answer_publish(s, packet.publish_response.request_id,
@@ -532,138 +449,6 @@ msb_http_reply_error_literal(MsbHttpCall *call, gint code, const gchar *text)
 	g_autoptr(GError) error = g_error_new_literal(MSB_HTTP_ERROR, code, text);
 
 	msb_http_call_reply_error(call, error, 0);
-}
-
-/* A name the wire can carry: 1 to 255 bytes of UTF-8. */
-static gboolean
-msb_http_check_name(const gchar *what, const gchar *value, GError **error)
-{
-	gsize len = strlen(value);
-
-	if (len == 0 || len > 255 || !g_utf8_validate(value, (gssize)len, NULL)) {
-		g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-		            "'%s' must be 1 to 255 bytes of UTF-8", what);
-		return FALSE;
-	}
-	return TRUE;
-}
-
-static JsonNode *
-msb_json_member(JsonObject *obj, const gchar *name)
-{
-	g_autoptr(GList) members = NULL;
-	JsonNode *node = json_object_get_member(obj, name);
-
-	if (node != NULL)
-		return node;
-	/* field names bind in any case, as in the reference broker's C# days */
-	members = json_object_get_members(obj);
-	for (GList *l = members; l != NULL; l = l->next) {
-		if (g_ascii_strcasecmp(l->data, name) == 0)
-			return json_object_get_member(obj, l->data);
-	}
-	return NULL;
-}
-
-/* A string member; absent or null: NULL without error unless @required. */
-static gboolean
-msb_json_get_string(JsonObject *obj, const gchar *name, gboolean required, const gchar **out,
-                    GError **error)
-{
-	JsonNode *node = msb_json_member(obj, name);
-
-	*out = NULL;
-	if (node == NULL || JSON_NODE_HOLDS_NULL(node)) {
-		if (!required)
-			return TRUE;
-		g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-		            "the body field '%s' is required", name);
-		return FALSE;
-	}
-	if (json_node_get_value_type(node) != G_TYPE_STRING) {
-		g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-		            "the body field '%s' must be a string", name);
-		return FALSE;
-	}
-	*out = json_node_get_string(node);
-	return TRUE;
-}
-
-/* An integer member, as a JSON number or a decimal string (form bodies, string ids). */
-static gboolean
-msb_json_node_get_int64(JsonNode *node, const gchar *name, gint64 *out, GError **error)
-{
-	if (node != NULL && JSON_NODE_HOLDS_VALUE(node)) {
-		GType type = json_node_get_value_type(node);
-
-		if (type == G_TYPE_INT64) {
-			*out = json_node_get_int(node);
-			return TRUE;
-		}
-		if (type == G_TYPE_STRING &&
-		    g_ascii_string_to_signed(json_node_get_string(node), 10, G_MININT64, G_MAXINT64,
-		                             out, NULL))
-			return TRUE;
-	}
-	g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST, "'%s' must be an integer",
-	            name);
-	return FALSE;
-}
-
-/* A boolean member; absent or null is FALSE. */
-static gboolean
-msb_json_get_bool(JsonObject *obj, const gchar *name, gboolean *out, GError **error)
-{
-	JsonNode *node = msb_json_member(obj, name);
-
-	*out = FALSE;
-	if (node == NULL || JSON_NODE_HOLDS_NULL(node))
-		return TRUE;
-	if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_BOOLEAN) {
-		*out = json_node_get_boolean(node);
-		return TRUE;
-	}
-	if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING) {
-		const gchar *v = json_node_get_string(node);
-		if (g_ascii_strcasecmp(v, "true") == 0 || g_ascii_strcasecmp(v, "false") == 0) {
-			*out = g_ascii_strcasecmp(v, "true") == 0;
-			return TRUE;
-		}
-	}
-	g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-	            "the body field '%s' must be true or false", name);
-	return FALSE;
-}
-
-/*
- * Strict base64 (RFC 4648 §4, padded, no blanks): g_base64_decode() skips what it does not know,
- * and a message must not be stored other than the client sent it.
- */
-static GBytes *
-msb_http_base64_decode(const gchar *text, GError **error)
-{
-	gsize len = strlen(text);
-	gsize pad = 0;
-	guchar *data;
-	gsize out_len = 0;
-
-	if (len % 4 != 0)
-		goto bad;
-	while (pad < 2 && pad < len && text[len - 1 - pad] == '=')
-		pad++;
-	for (gsize i = 0; i < len - pad; i++) {
-		gchar c = text[i];
-		if (!g_ascii_isalnum(c) && c != '+' && c != '/')
-			goto bad;
-	}
-	if (len == 0)
-		return g_bytes_new(NULL, 0);
-	data = g_base64_decode(text, &out_len);
-	return g_bytes_new_take(data, out_len);
-bad:
-	g_set_error_literal(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-	                    "'base64Message' is not valid base64 (RFC 4648, padded with '=')");
-	return NULL;
 }
 
 /* The session named by the Authorization header's last token (node.md §6.1), else 401. */
@@ -766,15 +551,15 @@ msb_http_greeting_cb(MsbHttpCall *call, gpointer user_data)
 	MsbPacket packet = {.id = MSB_PACKET_GREETING};
 
 	if (!msb_http_call_query_string(call, "name", TRUE, &name, &error) ||
-	    !msb_http_check_name("name", name, &error)) {
+	    !msb_http_bodies_check_name("name", name, &error)) {
 		msb_http_call_reply_error(call, error, 0);
 		return;
 	}
 	(void)msb_http_call_query_string(call, "version", FALSE, &version, NULL);
 	greeting = version != NULL && version[0] != '\0' ? g_strdup_printf("%s;%s", name, version)
 	                                                 : g_strdup(name);
-	if (!msb_http_check_name("name;version", greeting, &error) ||
-	    !msb_http_check_name("ns", ns, &error)) {
+	if (!msb_http_bodies_check_name("name;version", greeting, &error) ||
+	    !msb_http_bodies_check_name("ns", ns, &error)) {
 		msb_http_call_reply_error(call, error, 0);
 		return;
 	}
@@ -823,97 +608,6 @@ msb_http_ping_cb(MsbHttpCall *call, gpointer user_data)
 		msb_http_call_reply_empty(call);
 }
 
-/* The messages of a Publish body, checked, as wire messages pointing into @contents and
- * @headers (which must outlive them). */
-static GArray *
-msb_http_publish_messages(JsonObject *body, GPtrArray *contents, MsbBuf *headers, GError **error)
-{
-	JsonNode *node = msb_json_member(body, "messages");
-	g_autoptr(GArray) messages = g_array_new(FALSE, TRUE, sizeof(MsbWireMessage));
-	g_autoptr(GArray) header_at = g_array_new(FALSE, FALSE, sizeof(gsize));
-	JsonArray *array;
-
-	if (node == NULL || !JSON_NODE_HOLDS_ARRAY(node)) {
-		g_set_error_literal(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-		                    "the body needs 'messages': [{\"headers\": [{\"key\": ..., "
-		                    "\"value\": ...}] or null, \"base64Message\": ...}]");
-		return NULL;
-	}
-	array = json_node_get_array(node);
-	for (guint i = 0; i < json_array_get_length(array); i++) {
-		JsonNode *item = json_array_get_element(array, i);
-		JsonObject *obj;
-		JsonNode *hnode;
-		const gchar *b64 = NULL;
-		g_autoptr(GArray) pairs = g_array_new(FALSE, FALSE, sizeof(MsbWireHeader));
-		MsbWireMessage m = {0};
-		g_autoptr(GError) local = NULL;
-		GBytes *content;
-		gsize at = headers->len;
-
-		if (!JSON_NODE_HOLDS_OBJECT(item)) {
-			g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-			            "messages[%u] must be an object", i);
-			return NULL;
-		}
-		obj = json_node_get_object(item);
-		if (!msb_json_get_string(obj, "base64Message", TRUE, &b64, error)) {
-			g_prefix_error(error, "messages[%u]: ", i);
-			return NULL;
-		}
-		content = msb_http_base64_decode(b64, error);
-		if (content == NULL) {
-			g_prefix_error(error, "messages[%u]: ", i);
-			return NULL;
-		}
-		g_ptr_array_add(contents, content);
-		hnode = msb_json_member(obj, "headers");
-		if (hnode != NULL && JSON_NODE_HOLDS_ARRAY(hnode)) {
-			JsonArray *harray = json_node_get_array(hnode);
-
-			for (guint j = 0; j < json_array_get_length(harray); j++) {
-				JsonNode *hitem = json_array_get_element(harray, j);
-				MsbWireHeader h = {NULL, NULL};
-
-				if (!JSON_NODE_HOLDS_OBJECT(hitem) ||
-				    !msb_json_get_string(json_node_get_object(hitem), "key", TRUE,
-				                         &h.key, error) ||
-				    !msb_json_get_string(json_node_get_object(hitem), "value", TRUE,
-				                         &h.value, error)) {
-					g_clear_error(error);
-					g_set_error(error, MSB_HTTP_ERROR,
-					            MSB_HTTP_ERROR_BAD_REQUEST,
-					            "messages[%u].headers[%u] must be {\"key\": "
-					            "string, \"value\": string}",
-					            i, j);
-					return NULL;
-				}
-				g_array_append_val(pairs, h);
-			}
-		} else if (hnode != NULL && !JSON_NODE_HOLDS_NULL(hnode)) {
-			g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-			            "messages[%u].headers must be an array or null", i);
-			return NULL;
-		}
-		if (!msb_wire_put_headers(headers, (const MsbWireHeader *)pairs->data, pairs->len,
-		                          &local)) {
-			g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-			            "messages[%u].headers: %s", i, local->message);
-			return NULL;
-		}
-		m.n_headers = pairs->len;
-		m.headers_len = headers->len - at;
-		m.content = g_bytes_get_data(content, &m.content_len);
-		g_array_append_val(messages, m);
-		g_array_append_val(header_at, at);
-	}
-	/* the header buffer may have moved while it grew */
-	for (guint i = 0; i < messages->len; i++)
-		g_array_index(messages, MsbWireMessage, i).headers =
-		        headers->data + g_array_index(header_at, gsize, i);
-	return g_steal_pointer(&messages);
-}
-
 static void
 msb_http_publish_cb(MsbHttpCall *call, gpointer user_data)
 {
@@ -922,18 +616,15 @@ msb_http_publish_cb(MsbHttpCall *call, gpointer user_data)
 	const gchar *topic = NULL;
 	gboolean persist_immediately = FALSE;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) contents =
-	        g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-	g_autoptr(GArray) messages = NULL;
+	g_autoptr(MsbHttpPublishBody) publish = NULL;
 	JsonObject *body;
-	MsbBuf headers;
 	MsbHttpParked *p;
 	MsbPacket packet = {.id = MSB_PACKET_PUBLISH};
 
 	if (s == NULL)
 		return;
 	if (!msb_http_call_query_string(call, "topicId", TRUE, &topic, &error) ||
-	    !msb_http_check_name("topicId", topic, &error)) {
+	    !msb_http_bodies_check_name("topicId", topic, &error)) {
 		msb_http_call_reply_error(call, error, 0);
 		return;
 	}
@@ -949,10 +640,8 @@ msb_http_publish_cb(MsbHttpCall *call, gpointer user_data)
 		msb_http_call_reply_error(call, error, 0);
 		return;
 	}
-	msb_buf_init(&headers, 0);
-	messages = msb_http_publish_messages(body, contents, &headers, &error);
-	if (messages == NULL) {
-		msb_buf_clear(&headers);
+	publish = msb_http_bodies_decode_publish(body, &error);
+	if (publish == NULL) {
 		msb_http_call_reply_error(call, error, 0);
 		return;
 	}
@@ -963,8 +652,8 @@ msb_http_publish_cb(MsbHttpCall *call, gpointer user_data)
 	packet.publish.topic = msb_wire_str_from(topic);
 	packet.publish.request_id = p->request_id;
 	packet.publish.persist_immediately = persist_immediately;
-	packet.publish.n_messages = messages->len;
-	packet.publish.messages = (const MsbWireMessage *)messages->data;
+	packet.publish.n_messages = publish->messages->len;
+	packet.publish.messages = (const MsbWireMessage *)publish->messages->data;
 	/* its answer (PublishResponse or Reject) comes through the output, now or once held
 	 * answers before it are released */
 	if (!msb_broker_handle_packet(self->broker, s->session, &packet, &error) &&
@@ -975,55 +664,11 @@ msb_http_publish_cb(MsbHttpCall *call, gpointer user_data)
 		p = NULL;
 		msb_http_call_reply_text(call, SOUP_STATUS_FORBIDDEN, error->message);
 	}
-	msb_buf_clear(&headers);
 	msb_broker_run_deliveries(self->broker);
 	/* answers go from the head and nothing else was queued meanwhile: still the tail means
 	 * still unanswered (held until persistence or a snapshot catches up) */
 	if (p != NULL && g_queue_peek_tail(&s->publishes) == p)
 		msb_http_parked_pause(p, G_CALLBACK(msb_http_publish_gone_cb));
-}
-
-/* Subscribe's queueType (node.md §6.2): the case name or the HTTP id, which is not TCP's. */
-static gboolean
-msb_http_parse_queue_type(JsonObject *body, guint8 *wire, GError **error)
-{
-	static const struct {
-		const gchar *name;
-		gint64 http_id;
-		MsbQueueType type;
-	} types[] = {
-	        {"DeleteIfNoSubscribers", 0, MSB_QUEUE_TYPE_DELETE_ON_DISCONNECT},
-	        {"Permanent", 1, MSB_QUEUE_TYPE_PERMANENT},
-	        {"PermanentSingleSubscriber", 2, MSB_QUEUE_TYPE_PERMANENT_SINGLE_CONNECTION},
-	        /* the TCP names, for clients that use them */
-	        {"DeleteOnDisconnect", -1, MSB_QUEUE_TYPE_DELETE_ON_DISCONNECT},
-	        {"PermanentWithSingleConnection", -1, MSB_QUEUE_TYPE_PERMANENT_SINGLE_CONNECTION},
-	};
-	JsonNode *node = msb_json_member(body, "queueType");
-	gint64 id = -1;
-
-	if (node != NULL && JSON_NODE_HOLDS_VALUE(node) &&
-	    json_node_get_value_type(node) == G_TYPE_STRING) {
-		const gchar *text = json_node_get_string(node);
-		for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
-			if (g_ascii_strcasecmp(text, types[i].name) == 0) {
-				*wire = (guint8)types[i].type;
-				return TRUE;
-			}
-		}
-	}
-	if (node != NULL && msb_json_node_get_int64(node, "queueType", &id, NULL)) {
-		for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
-			if (types[i].http_id == id && id >= 0) {
-				*wire = (guint8)types[i].type;
-				return TRUE;
-			}
-		}
-	}
-	g_set_error_literal(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-	                    "'queueType' must be DeleteIfNoSubscribers (0), Permanent (1) or "
-	                    "PermanentSingleSubscriber (2)");
-	return FALSE;
 }
 
 static void
@@ -1033,26 +678,20 @@ msb_http_subscribe_cb(MsbHttpCall *call, gpointer user_data)
 	MsbHttpSession *s = msb_http_sessions_authenticate(self, call);
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *rejects = NULL;
-	const gchar *topic = NULL;
-	const gchar *queue = NULL;
-	guint8 type = 0;
+	MsbHttpSubscribeBody sub;
 	JsonObject *body;
 	MsbPacket packet = {.id = MSB_PACKET_SUBSCRIBE};
 
 	if (s == NULL)
 		return;
 	body = msb_http_call_get_body_object(call, &error);
-	if (body == NULL || !msb_json_get_string(body, "topicId", TRUE, &topic, &error) ||
-	    !msb_http_check_name("topicId", topic, &error) ||
-	    !msb_json_get_string(body, "queueId", TRUE, &queue, &error) ||
-	    !msb_http_check_name("queueId", queue, &error) ||
-	    !msb_http_parse_queue_type(body, &type, &error)) {
+	if (body == NULL || !msb_http_bodies_decode_subscribe(body, &sub, &error)) {
 		msb_http_call_reply_error(call, error, 0);
 		return;
 	}
-	packet.subscribe.topic = msb_wire_str_from(topic);
-	packet.subscribe.queue = msb_wire_str_from(queue);
-	packet.subscribe.queue_type = type;
+	packet.subscribe.topic = msb_wire_str_from(sub.topic);
+	packet.subscribe.queue = msb_wire_str_from(sub.queue);
+	packet.subscribe.queue_type = sub.queue_type;
 	rejects = msb_http_session_call(s, &packet);
 	if (rejects != NULL) {
 		msb_http_call_reply_text(call, SOUP_STATUS_FORBIDDEN, rejects);
@@ -1102,93 +741,6 @@ msb_http_await_cb(MsbHttpCall *call, gpointer user_data)
 	msb_http_parked_pause(p, G_CALLBACK(msb_http_await_gone_cb));
 }
 
-typedef enum {
-	MSB_HTTP_CONFIRM_ALL_OK,
-	MSB_HTTP_CONFIRM_ALL_FAIL,
-	MSB_HTTP_CONFIRM_SOME_OK,
-} MsbHttpConfirmKind;
-
-typedef struct {
-	const gchar *topic;
-	const gchar *queue;
-	gint64 subscriber_id;
-	MsbHttpConfirmKind kind;
-	GArray *ranges; /* MsbWireRange, someOk */
-} MsbHttpConfirmEntry;
-
-static void
-msb_http_confirm_entry_clear(MsbHttpConfirmEntry *e)
-{
-	g_clear_pointer(&e->ranges, g_array_unref);
-}
-
-/* One entry of a Confirm body: which batch, and allOk, allFail or someOk (in that order). */
-static gboolean
-msb_http_parse_confirm_entry(JsonNode *item, guint i, MsbHttpConfirmEntry *e, GError **error)
-{
-	JsonObject *obj;
-	JsonNode *some;
-	gboolean all_ok = FALSE;
-	gboolean all_fail = FALSE;
-
-	if (!JSON_NODE_HOLDS_OBJECT(item)) {
-		g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-		            "confirmation[%u] must be an object", i);
-		return FALSE;
-	}
-	obj = json_node_get_object(item);
-	if (!msb_json_get_string(obj, "topicId", TRUE, &e->topic, error) ||
-	    !msb_http_check_name("topicId", e->topic, error) ||
-	    !msb_json_get_string(obj, "queueId", TRUE, &e->queue, error) ||
-	    !msb_http_check_name("queueId", e->queue, error) ||
-	    !msb_json_node_get_int64(msb_json_member(obj, "subscriberId"), "subscriberId",
-	                             &e->subscriber_id, error) ||
-	    !msb_json_get_bool(obj, "allOk", &all_ok, error) ||
-	    !msb_json_get_bool(obj, "allFail", &all_fail, error))
-		goto bad;
-	if (all_ok && all_fail) {
-		g_set_error_literal(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-		                    "allOk and allFail are both true");
-		goto bad;
-	}
-	if (all_ok || all_fail) {
-		e->kind = all_ok ? MSB_HTTP_CONFIRM_ALL_OK : MSB_HTTP_CONFIRM_ALL_FAIL;
-		return TRUE;
-	}
-	some = msb_json_member(obj, "someOk");
-	if (some == NULL || !JSON_NODE_HOLDS_ARRAY(some)) {
-		g_set_error_literal(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-		                    "say allOk: true, allFail: true, or someOk: [{\"fromId\", "
-		                    "\"toId\"}, ...] (the ids done; the others are redelivered)");
-		goto bad;
-	}
-	e->kind = MSB_HTTP_CONFIRM_SOME_OK;
-	e->ranges = g_array_new(FALSE, FALSE, sizeof(MsbWireRange));
-	for (guint j = 0; j < json_array_get_length(json_node_get_array(some)); j++) {
-		JsonNode *r = json_array_get_element(json_node_get_array(some), j);
-		MsbWireRange range;
-
-		if (!JSON_NODE_HOLDS_OBJECT(r) ||
-		    !msb_json_node_get_int64(msb_json_member(json_node_get_object(r), "fromId"),
-		                             "fromId", &range.from_id, error) ||
-		    !msb_json_node_get_int64(msb_json_member(json_node_get_object(r), "toId"),
-		                             "toId", &range.to_id, error) ||
-		    range.from_id > range.to_id || range.from_id < 0) {
-			g_clear_error(error);
-			g_set_error(error, MSB_HTTP_ERROR, MSB_HTTP_ERROR_BAD_REQUEST,
-			            "someOk[%u] must be {\"fromId\": id, \"toId\": id} with 0 ≤ "
-			            "fromId ≤ toId",
-			            j);
-			goto bad;
-		}
-		g_array_append_val(e->ranges, range);
-	}
-	return TRUE;
-bad:
-	g_prefix_error(error, "confirmation[%u]: ", i);
-	return FALSE;
-}
-
 static void
 msb_http_confirm_cb(MsbHttpCall *call, gpointer user_data)
 {
@@ -1198,37 +750,16 @@ msb_http_confirm_cb(MsbHttpCall *call, gpointer user_data)
 	g_autoptr(GArray) entries = NULL;
 	g_autoptr(GString) rejects = g_string_new(NULL);
 	JsonObject *body;
-	JsonNode *list;
 
 	if (s == NULL)
 		return;
+	/* all checked before any is acted on: a bad body changes nothing */
 	body = msb_http_call_get_body_object(call, &error);
-	if (body == NULL) {
+	if (body != NULL)
+		entries = msb_http_bodies_decode_confirm(body, &error);
+	if (entries == NULL) {
 		msb_http_call_reply_error(call, error, 0);
 		return;
-	}
-	list = msb_json_member(body, "confirmation");
-	if (list == NULL || !JSON_NODE_HOLDS_ARRAY(list)) {
-		msb_http_reply_error_literal(
-		        call, MSB_HTTP_ERROR_BAD_REQUEST,
-		        "the body needs 'confirmation': [{\"topicId\", "
-		        "\"queueId\", \"subscriberId\", \"allOk\" | \"allFail\" "
-		        "| \"someOk\"}, ...]");
-		return;
-	}
-	/* all checked before any is acted on: a bad body changes nothing */
-	entries = g_array_new(FALSE, TRUE, sizeof(MsbHttpConfirmEntry));
-	g_array_set_clear_func(entries, (GDestroyNotify)msb_http_confirm_entry_clear);
-	for (guint i = 0; i < json_array_get_length(json_node_get_array(list)); i++) {
-		MsbHttpConfirmEntry e = {0};
-
-		if (!msb_http_parse_confirm_entry(
-		            json_array_get_element(json_node_get_array(list), i), i, &e, &error)) {
-			msb_http_confirm_entry_clear(&e);
-			msb_http_call_reply_error(call, error, 0);
-			return;
-		}
-		g_array_append_val(entries, e);
 	}
 	for (guint i = 0; i < entries->len; i++) {
 		MsbHttpConfirmEntry *e = &g_array_index(entries, MsbHttpConfirmEntry, i);

@@ -8,6 +8,9 @@ then the packet bytes:
   config: bits 0-1 the P index (0, 2, 3, 5), bit 2 V7, bits 3-5 the ceiling index
           (16, 64, 256, 1 KiB, 4 KiB, 64 KiB, 1 MiB, 16 MiB)
   split:  where the two-part feed cuts the stream, as a fraction of 255
+http-json: the selector byte fuzz-http-json.c expects (0 Publish, 1 Subscribe, 2 Confirm,
+  3 Persist, 4 form body, 5 JSON body to every decoder, 6 NewMessages package, 7 raw package;
+  bit 3 repeats a JSON body's first byte), then a body: the examples of node.md §6, and bodies each decoder refuses.
 zip, message-codec, settings, store, persistence-request: valid inputs of each kind built here
 (ZIP archives with Python's zipfile, protobuf with a small encoder, store files with the layouts
 of docs/storage-format.md), so that the fuzzers start from the accepted paths.
@@ -355,6 +358,63 @@ def request_seeds():
     ]
 
 
+def http_json_seeds():
+    def raw_package(topic, queue, messages):
+        out = bytes([len(topic)]) + topic + bytes([len(queue)]) + queue + struct.pack("<H", 30005)
+        for mid, attempt, block, content in messages:
+            out += struct.pack("<HB", mid, attempt + 1) + struct.pack("<H", len(block)) + block
+            out += bytes([len(content)]) + content
+        return out
+
+    def kind(k, body, bits=0):
+        return bytes([k | bits]) + (body.encode() if isinstance(body, str) else body)
+
+    publish = ('{"messages": [{"headers": [{"key": "trace-id", "value": "abc"}], '
+               '"base64Message": "aGk="}, {"headers": null, "base64Message": "AQID"}]}')
+    subscribe = '{"topicId": "orders", "queueId": "billing", "queueType": "Permanent"}'
+    confirm = ('{"confirmation": [{"topicId": "orders", "queueId": "billing", "subscriberId": 5, '
+               '"allOk": true}, {"topicId": "orders", "queueId": "audit", "subscriberId": "6", '
+               '"someOk": [{"fromId": 40, "toId": 41}, {"fromId": "43", "toId": 43}]}]}')
+    new_messages = bytes.fromhex(NEW_MESSAGES_P3)[1:]
+    return [
+        ("publish", kind(0, publish)),
+        ("publish-bad-base64", kind(0, '{"messages": [{"base64Message": "aGk"}]}')),
+        ("publish-bad-header", kind(0, '{"messages": [{"base64Message": "", "headers": [{"key": 1}]}]}')),
+        ("subscribe", kind(1, subscribe)),
+        ("subscribe-number", kind(1, '{"TopicId": "orders", "queueid": "billing", "queueType": 2}')),
+        ("subscribe-bad-type", kind(1, '{"topicId": "orders", "queueId": "billing", "queueType": 3}')),
+        ("confirm", kind(2, confirm)),
+        ("confirm-fail", kind(2, '{"confirmation": [{"topicId": "t", "queueId": "q", '
+                                 '"subscriberId": 1, "allFail": "true"}]}')),
+        ("confirm-bad-range", kind(2, '{"confirmation": [{"topicId": "t", "queueId": "q", '
+                                      '"subscriberId": 1, "someOk": [{"fromId": 5, "toId": 4}]}]}')),
+        ("persist", kind(3, '{"topicId": "orders", "persist": false}')),
+        ("persist-query", kind(3, "", 0x08 | 0x10)),
+        ("persist-bad", kind(3, '{"topicId": "orders", "persist": "yes"}')),
+        ("form-subscribe", kind(4, "topicId=orders&queueId=bill%20ing&queueType=1&allOk=true")),
+        ("form-persist", kind(4, "topicId=orders&persist=TRUE&x=%FF", 0x08)),
+        ("json-all", kind(5, publish[:-1] + ', "topicId": "t", "queueId": "q", "queueType": 0, '
+                             '"persist": true, "confirmation": []}')),
+        ("json-bad", kind(5, '{"topicId": "t", "messages": [1, 2')),
+        ("json-not-object", kind(5, '["topicId"]')),
+        # json-glib's message quoted this cut inside the "é"; the answer must stay UTF-8
+        ("json-bad-string", kind(5, ('{"a": "' + "x" * 28 + 'é, "b": 1}').encode())),
+        # 100 × 1024 '[' then more: json-glib ran off the stack on this before the depth check
+        ("json-deep", kind(5, bytes([ord("["), 99]) + b"1" + b"]" * 10, 0x08)),
+        ("confirm-deep", kind(2, bytes([ord("{"), 9]) + b'"a": 1}', 0x08)),
+        ("package", kind(6, new_messages)),
+        ("package-p2-v1", kind(6, bytes.fromhex(NEW_MESSAGES_P2_V1)[1:], 0x08 | 0x10)),
+        ("package-escapes", kind(6, b"\x01\"\x01\\" + struct.pack("<qi", -1, 1) +
+                                 struct.pack("<qi", 2**63 - 1, 9) +
+                                 bytes([1, 1, 0x0a, 3, 0x7f, 0xc3, 0xa9]) +
+                                 struct.pack("<i", 1) + b"\x00")),
+        ("package-raw", kind(7, raw_package(b"t\xff", b"q\x00", [
+            (1, 0, bytes([1, 1, 0x22, 2, 0xc3, 0x28]), b"\x00\xff"),
+            (2, 5, bytes([3, 200, 1]), b""),
+            (3, 1, b"", b"content")]))),
+    ]
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     corpus = os.path.join(here, "corpus")
@@ -364,6 +424,7 @@ def main():
     write_seeds(os.path.join(corpus, "settings"), settings_seeds())
     write_seeds(os.path.join(corpus, "store"), store_seeds())
     write_seeds(os.path.join(corpus, "persistence-request"), request_seeds())
+    write_seeds(os.path.join(corpus, "http-json"), http_json_seeds())
 
 
 if __name__ == "__main__":
