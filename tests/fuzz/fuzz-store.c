@@ -4,13 +4,15 @@
  * index, a queue snapshot) in one reused temporary folder, and the store is opened on it.
  *
  * Speed: most inputs are opened with msb_store_open_recover_only(), the same recovery without
- * the writer and sealer threads and without fsync (and sealing, when asked, runs on this thread):
- * thousands of inputs a second instead of a few hundred. One input in FUZZ_THREADS_ONE_IN, picked
- * by a checksum of the input (so that a crash reproduces from its file alone), goes through
- * msb_store_open() with the threads, as the service runs it.
+ * the writer and sealer threads and without fsync (and sealing, when asked, runs on this thread),
+ * and only some get the oracles that seal and open again (each doubles an input's work): a
+ * checksum of the input decides, so that a crash reproduces from its file alone. One input in
+ * FUZZ_THREADS_ONE_IN goes through msb_store_open() with the threads, as the service runs it,
+ * with the oracles its flags ask for; of the others, one in FUZZ_ORACLES_ONE_IN.
  *
  * The files are built from items, so that the fuzzer can reach past the checksums:
  *   byte 0: flags; bit 0 seal everything after opening, bit 1 open a second time after closing
+ *           (for the inputs that get these oracles, see above)
  *   then items: h, u16 length, payload
  *     h bits 0-2: the file: 0 wal-1, 1 wal-2, 2 data-1, 3 data-2, 4 index.log, 5 queue-snapshot,
  *                 6 wal-1 of a second topic, 7 the file of the previous item
@@ -42,6 +44,8 @@
 #define FUZZ_N_FILES     7
 /* one input in this many takes the service's own path (threads, fsync); see above */
 #define FUZZ_THREADS_ONE_IN 64
+/* one input in this many of the others gets the seal and reopen oracles its flags ask for */
+#define FUZZ_ORACLES_ONE_IN 4
 
 static gchar *fuzz_dir;
 static gchar *fuzz_topics_dir;
@@ -369,12 +373,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g_autofree gchar *sealed = NULL;
 	MsbStore *store;
 	gboolean threads;
+	guint32 crc;
 	guint flags;
 
 	if (size < 1)
 		return 0;
+	crc = msb_crc32(0, data, size);
+	threads = crc % FUZZ_THREADS_ONE_IN == 0;
 	flags = data[0];
-	threads = msb_crc32(0, data, size) % FUZZ_THREADS_ONE_IN == 0;
+	if (!threads && crc / FUZZ_THREADS_ONE_IN % FUZZ_ORACLES_ONE_IN != 0)
+		flags &= ~3u;
 	fuzz_build(&files, data + 1, data + size);
 	fuzz_write(&files);
 	for (guint i = 0; i < FUZZ_N_FILES; i++)
