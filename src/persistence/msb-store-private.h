@@ -77,6 +77,7 @@ typedef struct {
 	gint fail_sync_errno;
 	/* every fsync and fdatasync, from the writer's, the sync and the sealer threads */
 	MsbHistogram fsync_latency;
+	gboolean no_sync; /* msb_store_open_recover_only(): nothing is flushed to disk */
 } MsbStoreIo;
 
 typedef enum {
@@ -246,6 +247,16 @@ void
 msb_io_set_error(GError **error, int errsv, const gchar *format, ...) G_GNUC_PRINTF(3, 4);
 
 /* msb-store.c */
+/*
+ * Recovery alone, for the store-recovery fuzz target: the same recovery as msb_store_open(), but
+ * without the writer and sealer threads and without flushing anything to disk, so that the
+ * fuzz target spends its time in recovery rather than in thread starts and fsync. The store can
+ * be read and closed; msb_store_run_maintenance() runs the writer's maintenance on the calling
+ * thread; every other write is a programming error. Never for a data folder that matters:
+ * nothing is durable.
+ */
+MsbStore *
+msb_store_open_recover_only(const gchar *data_path, GError **error);
 gboolean
 msb_store_check_ready(MsbStore *store, GError **error);
 gboolean

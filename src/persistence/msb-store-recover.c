@@ -92,7 +92,8 @@ msb_valid_frame_after(MsbStoreFile *file, guint64 from, guint64 size)
 }
 
 static gboolean
-msb_copy_aside(MsbStoreFile *file, guint64 from, guint64 size, gchar **out_path, GError **error)
+msb_copy_aside(MsbStore *store, MsbStoreFile *file, guint64 from, guint64 size, gchar **out_path,
+               GError **error)
 {
 	g_autofree gchar *path = g_strdup_printf("%s.damaged-%" G_GUINT64_FORMAT, file->path, from);
 	g_autofree guint8 *buf = g_malloc(MSB_SCAN_CHUNK);
@@ -113,7 +114,7 @@ msb_copy_aside(MsbStoreFile *file, guint64 from, guint64 size, gchar **out_path,
 		}
 		pos += n;
 	}
-	if (fsync(fd) != 0) {
+	if (!store->io.no_sync && fsync(fd) != 0) {
 		msb_io_set_error(error, errno, "Cannot flush %s", path);
 		close(fd);
 		return FALSE;
@@ -135,7 +136,7 @@ msb_handle_bad_record(MsbStore *store, MsbStoreFile *file, guint64 bad, guint64 
 	g_autofree gchar *reason = NULL;
 	gboolean middle = msb_valid_frame_after(file, bad, size);
 
-	if (middle && is_tail && !msb_copy_aside(file, bad, size, &aside, error))
+	if (middle && is_tail && !msb_copy_aside(store, file, bad, size, &aside, error))
 		return FALSE;
 	if (middle) {
 		reason = g_strdup_printf("damaged record (%s) followed by valid ones%s%s", why,

@@ -430,6 +430,8 @@ msb_request_bytes(const MsbRequest *req)
 static void
 msb_store_submit(MsbStore *store, MsbRequest **reqs, guint n)
 {
+	/* nobody would ever answer (msb_store_open_recover_only() is for reading) */
+	g_assert(store->writer != NULL);
 	msb_lock(&store->queue_lock);
 	if (store->stopping) {
 		for (guint i = 0; i < n; i++) {
@@ -1119,8 +1121,10 @@ msb_store_prepare_folder(MsbStore *store, GError **error)
 	return TRUE;
 }
 
-gboolean
-msb_store_recover(MsbStore *store, GError **error)
+/* Recovery, then (with @threads, always but for msb_store_open_recover_only()) the writer and
+ * the sealer. */
+static gboolean
+msb_store_recover_real(MsbStore *store, gboolean threads, GError **error)
 {
 	gint64 t0 = g_get_monotonic_time();
 
@@ -1144,8 +1148,10 @@ msb_store_recover(MsbStore *store, GError **error)
 		return FALSE;
 	}
 	store->last_maintenance_mono = g_get_monotonic_time();
-	store->writer = g_thread_new("msb-store-writer", msb_writer_thread, store);
-	store->sealer = g_thread_new("msb-store-sealer", msb_sealer_thread, store);
+	if (threads) {
+		store->writer = g_thread_new("msb-store-writer", msb_writer_thread, store);
+		store->sealer = g_thread_new("msb-store-sealer", msb_sealer_thread, store);
+	}
 	msb_lock(&store->lock);
 	store->stats.recovery_us = g_get_monotonic_time() - t0;
 	g_debug("message store %s ready: %u topics, recovered in %" G_GINT64_FORMAT " ms",
@@ -1154,6 +1160,12 @@ msb_store_recover(MsbStore *store, GError **error)
 	msb_unlock(&store->lock);
 	g_atomic_int_set(&store->state, MSB_STATE_READY);
 	return TRUE;
+}
+
+gboolean
+msb_store_recover(MsbStore *store, GError **error)
+{
+	return msb_store_recover_real(store, TRUE, error);
 }
 
 static void
@@ -1200,6 +1212,19 @@ msb_store_open(const gchar *data_path, GError **error)
 	MsbStore *store = msb_store_new(data_path);
 
 	if (!msb_store_recover(store, error)) {
+		msb_store_close(store);
+		return NULL;
+	}
+	return store;
+}
+
+MsbStore *
+msb_store_open_recover_only(const gchar *data_path, GError **error)
+{
+	MsbStore *store = msb_store_new(data_path);
+
+	store->io.no_sync = TRUE;
+	if (!msb_store_recover_real(store, FALSE, error)) {
 		msb_store_close(store);
 		return NULL;
 	}
@@ -1354,6 +1379,12 @@ msb_store_run_maintenance(MsbStore *store, gboolean seal_all, GError **error)
 	g_return_val_if_fail(store != NULL, FALSE);
 	if (!msb_store_check_ready(store, error))
 		return FALSE;
+	if (store->writer == NULL) {
+		/* msb_store_open_recover_only(): no other thread, so the caller can be the writer
+		 */
+		msb_writer_maintenance(store, seal_all);
+		return TRUE;
+	}
 	return msb_store_simple_request(store, &req, error);
 }
 

@@ -624,6 +624,65 @@ test_store_torn_tail(void)
 	remove_dir(dir);
 }
 
+/* The fuzz target's entry point: the same recovery and reads, no threads, sealing on demand on
+ * the caller's thread, and what it did is there for the next normal open. */
+static void
+test_store_recover_only(void)
+{
+	gchar *dir = make_dir();
+	g_autoptr(MsbStore) store = open_store(dir);
+	g_autofree gchar *wal = wal_path(dir, "rec-only", 1);
+	g_autoptr(MsbStoreTopicInfo) info = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) good = NULL;
+	g_autoptr(GByteArray) torn = g_byte_array_new();
+	guint64 off = 0;
+	guint64 len = 0;
+
+	save_range(store, "rec-only", 0, 1499, 100, "r");
+	maintain(store, FALSE); /* sub-page 0 is full: sealed */
+	save_range(store, "rec-only", 1500, 1599, 100, "r");
+	g_clear_pointer(&store, msb_store_close);
+	/* a torn record at the end of the segment, cut by recovery */
+	good = read_file(wal);
+	g_byte_array_append(torn, g_bytes_get_data(good, NULL), (guint)g_bytes_get_size(good));
+	g_byte_array_append(torn, (const guint8 *)"MSBR\x01\x02\x03", 7);
+	write_file(wal, torn->data, torn->len);
+
+	store = msb_store_open_recover_only(dir, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(store);
+	g_assert_null(store->writer);
+	g_assert_null(store->sealer);
+	g_assert_true(msb_store_is_ready(store));
+	check_range(store, "rec-only", 0, 1599, "r");
+	g_assert_cmpuint(count_cuts(store, wal, &off, &len), ==, 1);
+	g_assert_cmpuint(off, ==, g_bytes_get_size(good));
+	g_assert_cmpuint(len, ==, 7);
+	g_assert_cmpuint(file_size(wal), ==, g_bytes_get_size(good));
+	info = topic_info(store, "rec-only");
+	g_assert_cmpint(info->count, ==, 1600);
+	g_assert_cmpuint(info->sealed_sub_pages, ==, 1);
+	g_assert_cmpuint(info->open_sub_pages, ==, 1);
+	g_clear_pointer(&info, msb_store_topic_info_free);
+	/* sealing runs on this thread, as the writer would have run it */
+	maintain(store, TRUE);
+	info = topic_info(store, "rec-only");
+	g_assert_cmpuint(info->sealed_sub_pages, ==, 2);
+	g_assert_cmpuint(info->open_sub_pages, ==, 0);
+	g_clear_pointer(&info, msb_store_topic_info_free);
+	check_range(store, "rec-only", 0, 1599, "r");
+	g_clear_pointer(&store, msb_store_close);
+
+	store = open_store(dir);
+	check_range(store, "rec-only", 0, 1599, "r");
+	info = topic_info(store, "rec-only");
+	g_assert_cmpuint(info->sealed_sub_pages, ==, 2);
+	g_assert_cmpuint(info->open_sub_pages, ==, 0);
+	g_clear_pointer(&store, msb_store_close);
+	remove_dir(dir);
+}
+
 static void
 test_store_corrupt_middle(void)
 {
@@ -1472,6 +1531,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/save-into-sealed-q3", test_store_save_into_sealed_q3);
 	g_test_add_func("/store/segment-rotation", test_store_segment_rotation);
 	g_test_add_func("/store/torn-tail", test_store_torn_tail);
+	g_test_add_func("/store/recover-only", test_store_recover_only);
 	g_test_add_func("/store/corrupt-middle", test_store_corrupt_middle);
 	g_test_add_func("/store/corrupt-sealed-block", test_store_corrupt_sealed_block);
 	g_test_add_func("/store/damaged-list", test_store_damaged_list);
