@@ -52,6 +52,7 @@ typedef enum {
 	MSB_HTTP_CONN_HEAD,     /* request head arriving */
 	MSB_HTTP_CONN_BODY,     /* head parsed, body arriving */
 	MSB_HTTP_CONN_RESPONSE, /* request read; the handler answers, libsoup writes */
+	MSB_HTTP_CONN_UPGRADED, /* a WebSocket now: its handler watches it, no deadlines */
 } MsbHttpConnState;
 
 typedef enum {
@@ -198,7 +199,7 @@ msb_http_conn_arm_timer(MsbHttpConn *c, gint64 timeout_us)
 static void
 msb_http_conn_set_idle(MsbHttpConn *c)
 {
-	if (c->cut || g_socket_is_closed(c->socket))
+	if (c->cut || c->state == MSB_HTTP_CONN_UPGRADED || g_socket_is_closed(c->socket))
 		return;
 	c->state = MSB_HTTP_CONN_IDLE;
 	msb_http_conn_arm_timer(c, c->server->limits.idle_timeout_us);
@@ -213,7 +214,7 @@ msb_http_conn_set_idle(MsbHttpConn *c)
 static void
 msb_http_conn_set_request(MsbHttpConn *c, MsbHttpConnState state)
 {
-	if (c->cut)
+	if (c->cut || c->state == MSB_HTTP_CONN_UPGRADED)
 		return;
 	if (c->state == MSB_HTTP_CONN_IDLE) {
 		if (c->watch != NULL) {
@@ -683,4 +684,18 @@ msb_http_server_get_n_connections(MsbHttpServer *self)
 {
 	g_return_val_if_fail(self != NULL, 0);
 	return g_hash_table_size(self->conns);
+}
+
+GSocket *
+msb_http_server_upgraded(SoupServerMessage *msg)
+{
+	MsbHttpConn *c;
+
+	g_return_val_if_fail(SOUP_IS_SERVER_MESSAGE(msg), NULL);
+	c = msb_http_conn_from_msg(msg);
+	if (c == NULL || c->cut)
+		return NULL;
+	msb_http_conn_clear_sources(c);
+	c->state = MSB_HTTP_CONN_UPGRADED;
+	return c->socket;
 }

@@ -41,6 +41,15 @@ msb_http_server_listen(MsbHttpServer *self, const gchar *address, guint16 port, 
 guint16
 msb_http_server_get_port(MsbHttpServer *self);
 
+/*
+ * The connection of @msg became a WebSocket: HttpIdleTimeout and HttpRequestTimeout no longer
+ * apply to it (its handler decides when it ends); it still counts against HttpMaxConnections
+ * until it closes. Returns its socket (owned by the server, valid while the connection is open),
+ * or NULL when the connection is not one of ours or is being closed.
+ */
+GSocket *
+msb_http_server_upgraded(SoupServerMessage *msg);
+
 /* Connections open now. */
 guint
 msb_http_server_get_n_connections(MsbHttpServer *self);

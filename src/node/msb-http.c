@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "msb-config.h"
+#include "msb-http-live.h"
+#include "msb-http-messages.h"
 #include "msb-http-admin.h"
 #include "msb-http-docs.h"
 #include "msb-http-router.h"
@@ -50,6 +52,8 @@ struct _MsbHttp {
 	gpointer info_data;
 	MsbHttpServer *server;
 	MsbHttpRouter *router;
+	MsbHttpLive *live;         /* /api/ws, once listening */
+	MsbHttpMessages *messages; /* /api/Messages */
 	MsbHttpAdmin *admin;
 	MsbHttpSessions *sessions;
 	gint64 started_us; /* wall clock */
@@ -107,6 +111,11 @@ struct _MsbHttpRender {
 	MsbHttpInfo info; /* its strings are copies, for the worker thread */
 	GPtrArray *msgs;  /* SoupServerMessage*, paused, waiting for the text */
 	GBytes *body;     /* the text, set by the render thread */
+	gchar *ns;        /* the namespace shown (status view) */
+	/* msb_http_render_status(): who gets the text instead of (or besides) @msgs */
+	MsbHttpRenderedFunc func;
+	gpointer func_data;
+	GDestroyNotify func_destroy;
 };
 
 /* One paused request waiting for a collection. */
@@ -130,6 +139,9 @@ msb_http_render_unref(MsbHttpRender *render)
 		return;
 	msb_broker_stats_unref(render->stats);
 	g_clear_pointer(&render->body, g_bytes_unref);
+	if (render->func_destroy != NULL)
+		render->func_destroy(render->func_data);
+	g_free(render->ns);
 	g_free((gchar *)render->info.state);
 	g_free((gchar *)render->info.persistence_url);
 	g_free((gchar *)render->info.persistence_version);
@@ -160,6 +172,8 @@ msb_http_render_done_cb(gpointer user_data)
 			                               render->body);
 			soup_server_message_unpause(msg);
 		}
+		if (render->func != NULL)
+			render->func(render->body, render->func_data);
 		if (render->http->renders[render->view] == render) {
 			render->http->renders[render->view] = NULL;
 			msb_http_render_unref(render);
@@ -195,6 +209,36 @@ msb_http_render_thread(gpointer data, gpointer user_data)
 	g_main_context_invoke(context, msb_http_render_done_cb, render);
 }
 
+/* A rendering of @stats, queued on the render thread; the caller owns the reference returned. */
+static MsbHttpRender *
+msb_http_render_start(MsbHttp *http, MsbHttpView view, MsbBrokerStats *stats, const gchar *ns,
+                      MsbHttpRenderedFunc func, gpointer func_data, GDestroyNotify func_destroy)
+{
+	MsbHttpRender *render;
+	MsbHttpInfo info;
+
+	msb_http_get_info(http, &info);
+	render = g_new0(MsbHttpRender, 1);
+	render->ref_count = 1;
+	render->http = http;
+	render->view = view;
+	render->stats = msb_broker_stats_ref(stats);
+	render->info = info;
+	render->info.state = g_strdup(info.state);
+	render->info.persistence_url = g_strdup(info.persistence_url);
+	render->info.persistence_version = g_strdup(info.persistence_version);
+	render->info.persistence_error = g_strdup(info.persistence_error);
+	render->msgs = g_ptr_array_new_with_free_func(g_object_unref);
+	render->ns = g_strdup(ns);
+	render->func = func;
+	render->func_data = func_data;
+	render->func_destroy = func_destroy;
+	/* the thread's reference, dropped by msb_http_render_done_cb() */
+	g_ptr_array_add(http->rendering, render);
+	g_thread_pool_push(http->render_pool, msb_http_render_ref(render), NULL);
+	return render;
+}
+
 static void
 msb_http_stats_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 {
@@ -204,28 +248,25 @@ msb_http_stats_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 
 	/* the first request answered by this collection starts the rendering, the others join */
 	if (render == NULL || render->stats != stats) {
-		MsbHttpInfo info;
-
 		if (render != NULL)
 			msb_http_render_unref(render);
-		msb_http_get_info(http, &info);
-		render = g_new0(MsbHttpRender, 1);
-		render->ref_count = 1;
-		render->http = http;
-		render->view = wait->view;
-		render->stats = msb_broker_stats_ref(stats);
-		render->info = info;
-		render->info.state = g_strdup(info.state);
-		render->info.persistence_url = g_strdup(info.persistence_url);
-		render->info.persistence_version = g_strdup(info.persistence_version);
-		render->info.persistence_error = g_strdup(info.persistence_error);
-		render->msgs = g_ptr_array_new_with_free_func(g_object_unref);
+		render =
+		        msb_http_render_start(http, wait->view, stats, "default", NULL, NULL, NULL);
 		http->renders[wait->view] = render;
-		/* the thread's reference, dropped by msb_http_render_done_cb() */
-		g_ptr_array_add(http->rendering, render);
-		g_thread_pool_push(http->render_pool, msb_http_render_ref(render), NULL);
 	}
 	g_ptr_array_add(render->msgs, g_steal_pointer(&wait->msg));
+}
+
+void
+msb_http_render_status(MsbHttp *http, MsbBrokerStats *stats, const gchar *ns,
+                       MsbHttpRenderedFunc func, gpointer user_data, GDestroyNotify destroy)
+{
+	g_return_if_fail(http != NULL);
+	g_return_if_fail(stats != NULL);
+	g_return_if_fail(ns != NULL);
+	g_return_if_fail(func != NULL);
+	msb_http_render_unref(msb_http_render_start(http, MSB_HTTP_VIEW_STATUS, stats, ns, func,
+	                                            user_data, destroy));
 }
 
 static void
@@ -297,6 +338,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->admin = msb_http_admin_new(http->router, broker, http->reader);
 	msb_http_docs_register(http->router);
 	http->sessions = msb_http_sessions_new(http->router, broker);
+	http->messages = msb_http_messages_new(http->router, broker);
 	msb_http_ui_register(http->router);
 	return http;
 }
@@ -308,6 +350,8 @@ msb_http_free(MsbHttp *http)
 		return;
 	/* before the listener: their waiting requests are answered */
 	g_clear_pointer(&http->sessions, msb_http_sessions_free);
+	g_clear_pointer(&http->live, msb_http_live_free);
+	g_clear_pointer(&http->messages, msb_http_messages_free);
 	g_clear_pointer(&http->server, msb_http_server_free);
 	g_clear_pointer(&http->router, msb_http_router_free);
 	g_clear_pointer(&http->admin, msb_http_admin_free);
@@ -345,9 +389,24 @@ msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, const MsbHttp
 		g_clear_pointer(&http->server, msb_http_server_free);
 		return FALSE;
 	}
+	http->live = msb_http_live_new(http, http->reader, http->server, limits);
 	g_message("HTTP (status, metrics) on %s:%u", address,
 	          msb_http_server_get_port(http->server));
 	return TRUE;
+}
+
+void
+msb_http_set_persistence_client(MsbHttp *http, MsbPersistenceClient *client)
+{
+	g_return_if_fail(http != NULL);
+	msb_http_messages_set_persistence(http->messages, client);
+}
+
+MsbHttpLive *
+msb_http_get_live(MsbHttp *http)
+{
+	g_return_val_if_fail(http != NULL, NULL);
+	return http->live;
 }
 
 MsbHttpRouter *

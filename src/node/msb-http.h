@@ -56,4 +56,25 @@ msb_http_get_router(MsbHttp *http);
 MsbHttpSessions *
 msb_http_get_sessions(MsbHttp *http);
 
+typedef void (*MsbHttpRenderedFunc)(GBytes *json, gpointer user_data);
+/*
+ * Render @stats as the /api/Status JSON of namespace @ns in the render thread the status requests
+ * use, and call @func with the text on the main loop (not if @http is freed first); @destroy is
+ * called with @user_data in any case.
+ */
+void
+msb_http_render_status(MsbHttp *http, MsbBrokerStats *stats, const gchar *ns,
+                       MsbHttpRenderedFunc func, gpointer user_data, GDestroyNotify destroy);
+
+/* The persistence service's client, for messages no longer in memory (/api/Messages); NULL:
+ * in memory only. */
+typedef struct _MsbPersistenceClient MsbPersistenceClient;
+void
+msb_http_set_persistence_client(MsbHttp *http, MsbPersistenceClient *client);
+
+/* The live push (/api/ws); NULL until listening. */
+typedef struct _MsbHttpLive MsbHttpLive;
+MsbHttpLive *
+msb_http_get_live(MsbHttp *http);
+
 G_END_DECLS

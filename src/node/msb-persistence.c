@@ -1498,3 +1498,10 @@ msb_persistence_get_info(MsbPersistence *self, MsbHttpInfo *info)
 	if (!self->restored)
 		info->state = "waiting for persistence";
 }
+
+MsbPersistenceClient *
+msb_persistence_get_client(MsbPersistence *self)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	return self->client;
+}

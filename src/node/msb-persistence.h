@@ -65,6 +65,10 @@ void
 msb_persistence_drain(MsbPersistence *self, gint64 timeout_us, GSourceFunc done,
                       gpointer done_data);
 
+/* The gRPC client, for readers of stored messages (the message browser). */
+MsbPersistenceClient *
+msb_persistence_get_client(MsbPersistence *self);
+
 /* For /api/status and /metrics. */
 void
 msb_persistence_get_info(MsbPersistence *self, MsbHttpInfo *info);

@@ -519,6 +519,9 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 	msb_http_sessions_set_timeouts(msb_http_get_sessions(server->http),
 	                               settings->http_session_timeout_us,
 	                               settings->http_await_timeout_us);
+	if (server->persistence != NULL)
+		msb_http_set_persistence_client(server->http,
+		                                msb_persistence_get_client(server->persistence));
 	msb_http_router_set_admin_token(msb_http_get_router(server->http),
 	                                settings->http_admin_token);
 	msb_http_router_set_cors_origin(msb_http_get_router(server->http),
