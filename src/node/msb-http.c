@@ -335,10 +335,10 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->render_pool = g_thread_pool_new(msb_http_render_thread, http->context, 1, TRUE, NULL);
 	http->router = msb_http_router_new();
 	msb_http_router_add(http->router, msb_http_routes, G_N_ELEMENTS(msb_http_routes), http);
+	http->messages = msb_http_messages_new(http->router, broker);
 	http->admin = msb_http_admin_new(http->router, broker, http->reader);
 	msb_http_docs_register(http->router);
 	http->sessions = msb_http_sessions_new(http->router, broker);
-	http->messages = msb_http_messages_new(http->router, broker);
 	msb_http_ui_register(http->router);
 	return http;
 }
@@ -348,10 +348,10 @@ msb_http_free(MsbHttp *http)
 {
 	if (http == NULL)
 		return;
-	/* before the listener: their waiting requests are answered */
-	g_clear_pointer(&http->sessions, msb_http_sessions_free);
 	g_clear_pointer(&http->live, msb_http_live_free);
 	g_clear_pointer(&http->messages, msb_http_messages_free);
+	/* before the listener: their waiting requests are answered */
+	g_clear_pointer(&http->sessions, msb_http_sessions_free);
 	g_clear_pointer(&http->server, msb_http_server_free);
 	g_clear_pointer(&http->router, msb_http_router_free);
 	g_clear_pointer(&http->admin, msb_http_admin_free);

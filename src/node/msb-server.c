@@ -516,12 +516,12 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 
 	/* HTTP first: it answers (status, metrics) before clients are served */
 	server->http = msb_http_new(server->broker, msb_server_http_info_cb, server);
-	msb_http_sessions_set_timeouts(msb_http_get_sessions(server->http),
-	                               settings->http_session_timeout_us,
-	                               settings->http_await_timeout_us);
 	if (server->persistence != NULL)
 		msb_http_set_persistence_client(server->http,
 		                                msb_persistence_get_client(server->persistence));
+	msb_http_sessions_set_timeouts(msb_http_get_sessions(server->http),
+	                               settings->http_session_timeout_us,
+	                               settings->http_await_timeout_us);
 	msb_http_router_set_admin_token(msb_http_get_router(server->http),
 	                                settings->http_admin_token);
 	msb_http_router_set_cors_origin(msb_http_get_router(server->http),
