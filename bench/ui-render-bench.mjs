@@ -115,6 +115,7 @@ try {
         status_bytes: status ? status.decodedBodySize : null,
         first_update_ms: window.msbPerf.updates[0],
         first_split: window.__msbSplits[0],
+        waterfall: res.map((r) => [r.name.replace(location.origin, ''), Math.round(r.startTime), Math.round(r.responseEnd)]),
       };
     });
     await page.waitForFunction((n) => window.msbPerf.updates.length > n, updates,
@@ -154,6 +155,7 @@ try {
       topic_rows_in_dom: after.topic_rows_in_dom,
       performance_measures: after.measures,
       all_updates_ms: u.map(r1),
+      waterfall: first.waterfall,
     };
     rows.push(row);
     console.log(JSON.stringify(row));
