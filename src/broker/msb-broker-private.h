@@ -5,6 +5,7 @@
 #pragma once
 
 #include "msb-broker.h"
+#include "msb-metrics.h"
 
 G_BEGIN_DECLS
 
@@ -41,6 +42,8 @@ struct _MsbBroker {
 	gchar *trace_topic;        /* delivery tracing: NULL when off */
 	gchar *trace_queue;        /* NULL: every queue of trace_topic */
 	GQueue *trace_records;     /* MsbTraceRecord*, oldest first, at most MSB_TRACE_RECORDS */
+	/* from handing a batch to a subscriber to the confirmation that ends it */
+	MsbHistogram delivery_latency;
 };
 
 /* ---- shared with msb-broker-admin.c ---- */
@@ -74,6 +77,8 @@ void
 msb_broker_add_topic(MsbBroker *broker, MsbTopic *topic);
 gint64
 msb_broker_now(MsbBroker *broker);
+gint64
+msb_broker_wall(MsbBroker *broker);
 void
 msb_broker_mark_dirty(MsbBroker *broker, MsbTopic *topic);
 void

@@ -34,6 +34,8 @@ msb_broker_stats_free(MsbBrokerStats *stats)
 	g_array_unref(stats->subscribers);
 	g_array_unref(stats->sub_pages);
 	g_array_unref(stats->ranges);
+	g_array_unref(stats->publishers);
+	g_array_unref(stats->history);
 	g_string_chunk_free(stats->strings);
 	g_free(stats);
 }
@@ -67,6 +69,8 @@ msb_broker_stats_new(void)
 	stats->subscribers = g_array_new(FALSE, FALSE, sizeof(MsbSubscriberStats));
 	stats->sub_pages = g_array_new(FALSE, FALSE, sizeof(MsbSubPageStats));
 	stats->ranges = g_array_new(FALSE, FALSE, sizeof(MsbIdRange));
+	stats->publishers = g_array_new(FALSE, FALSE, sizeof(MsbPublisherStats));
+	stats->history = g_array_new(FALSE, FALSE, sizeof(gint32));
 	stats->strings = g_string_chunk_new(4096);
 	return stats;
 }
@@ -109,11 +113,23 @@ msb_sub_page_stats_cmp(const void *a, const void *b)
 	return x->no < y->no ? -1 : x->no > y->no;
 }
 
+/* Append @history to stats->history; returns where it starts. */
+static guint
+msb_stats_copy_history(MsbBrokerStats *stats, const MsbHistory *history, guint *n)
+{
+	guint first = stats->history->len;
+
+	g_array_set_size(stats->history, first + history->len);
+	*n = msb_history_copy(history, &g_array_index(stats->history, gint32, first));
+	return first;
+}
+
 static void
 msb_stats_copy_queue(MsbStatsCollection *collection, MsbQueue *queue, gint64 now, guint *work)
 {
 	MsbBrokerStats *stats = collection->stats;
 	const MsbIdSet *waiting = &queue->waiting;
+	gint64 second = msb_history_second(now);
 	MsbQueueStats qs = {
 	        .name = msb_broker_stats_str(stats, queue->name),
 	        .type = queue->type,
@@ -136,7 +152,10 @@ msb_stats_copy_queue(MsbStatsCollection *collection, MsbQueue *queue, gint64 now
 		        .on_delivery = sub->state == MSB_SUBSCRIBER_ON_DELIVERY,
 		        .in_flight = msb_id_set_count(&sub->in_flight),
 		        .busy_us = now - sub->last_update_us,
+		        .active = msb_activity(sub->delivery_second, second),
 		};
+		msb_subscriber_roll_stats(sub, second);
+		ss.first_history = msb_stats_copy_history(stats, &sub->history, &ss.n_history);
 		g_array_append_val(stats->subscribers, ss);
 	}
 	g_array_append_val(stats->queues, qs);
@@ -154,10 +173,14 @@ msb_stats_copy_topic(MsbStatsCollection *collection, MsbTopic *topic, gint64 now
 	        .persist = topic->persist,
 	        .deleted_us = topic->deleted_us,
 	        .pending_count = topic->pending_count,
+	        .namespace_name = MSB_BROKER_DEFAULT_NAMESPACE,
 	        .messages_published = topic->messages_published,
 	        .messages_lost = topic->messages_lost,
 	        .cached_bytes = topic->cached_bytes,
 	        .cached_messages = topic->cached_messages,
+	        .published_bytes = topic->published_bytes,
+	        .messages_delivered = topic->messages_delivered,
+	        .messages_redelivered = topic->messages_redelivered,
 	        .first_sub_page = stats->sub_pages->len,
 	        .n_sub_pages = g_hash_table_size(topic->sub_pages),
 	        .first_queue = stats->queues->len,
@@ -166,6 +189,25 @@ msb_stats_copy_topic(MsbStatsCollection *collection, MsbTopic *topic, gint64 now
 	GHashTableIter iter;
 	gpointer value;
 	guint work = 1 + ts.n_sub_pages;
+	gint64 second = msb_history_second(now);
+
+	msb_topic_roll_stats(topic, second);
+	ts.packets_per_sec = msb_rate_get(&topic->packets_rate, second);
+	ts.messages_per_sec = msb_rate_get(&topic->messages_rate, second);
+	if (topic->messages_published > 0)
+		ts.mean_message_size = (gint64)(topic->published_bytes / topic->messages_published);
+	ts.first_history = msb_stats_copy_history(stats, &topic->publish_history, &ts.n_history);
+	ts.first_publisher = stats->publishers->len;
+	for (guint i = 0; topic->publishers != NULL && i < topic->publishers->len; i++) {
+		const MsbTopicPublisher *p =
+		        &g_array_index(topic->publishers, MsbTopicPublisher, i);
+		MsbPublisherStats ps = {p->session_id, msb_activity(p->second, second)};
+		/* a session that closed since the last periodic pass is left out */
+		if (g_tree_lookup(collection->broker->sessions_by_id, &p->session_id) == NULL)
+			continue;
+		g_array_append_val(stats->publishers, ps);
+		ts.n_publishers++;
+	}
 
 	g_hash_table_iter_init(&iter, topic->sub_pages);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
@@ -189,9 +231,10 @@ msb_stats_copy_topic(MsbStatsCollection *collection, MsbTopic *topic, gint64 now
 }
 
 static void
-msb_stats_copy_session(MsbStatsCollection *collection, MsbSession *session)
+msb_stats_copy_session(MsbStatsCollection *collection, MsbSession *session, gint64 now, gint64 wall)
 {
 	MsbBrokerStats *stats = collection->stats;
+	gint64 second = msb_history_second(now);
 	MsbSessionStats ss = {
 	        .id = session->id,
 	        .name = msb_broker_stats_str(stats, session->name),
@@ -201,6 +244,17 @@ msb_stats_copy_session(MsbStatsCollection *collection, MsbSession *session)
 	        .kind = session->kind,
 	        .protocol_version = session->protocol_version,
 	        .publishes = session->publishes,
+	        .namespace_name = msb_broker_stats_str(
+	                stats, session->namespace_name != NULL ? session->namespace_name
+	                                                       : MSB_BROKER_DEFAULT_NAMESPACE),
+	        .connected_us = MAX(wall - session->connected_us, 0),
+	        .last_incoming_us = session->last_incoming_us != 0
+	                                    ? MAX(now - session->last_incoming_us, 0)
+	                                    : -1,
+	        .read_bytes = session->read_bytes,
+	        .written_bytes = session->written_bytes,
+	        .read_per_sec = msb_rate_get(&session->read_rate, second),
+	        .written_per_sec = msb_rate_get(&session->written_rate, second),
 	};
 
 	g_array_append_val(stats->sessions, ss);
@@ -214,10 +268,12 @@ msb_stats_collection_step(MsbStatsCollection *collection, guint budget)
 	GTreeNode *node;
 	guint work = 0;
 	gint64 now;
+	gint64 wall;
 
 	g_return_val_if_fail(collection != NULL, TRUE);
 	broker = collection->broker;
 	now = msb_broker_now(broker);
+	wall = msb_broker_wall(broker);
 
 	if (!collection->topics_done) {
 		node = collection->last_topic == NULL
@@ -232,7 +288,7 @@ msb_stats_collection_step(MsbStatsCollection *collection, guint budget)
 	if (!collection->sessions_done) {
 		node = g_tree_upper_bound(broker->sessions_by_id, &collection->last_session);
 		for (; node != NULL && work < budget; node = g_tree_node_next(node)) {
-			msb_stats_copy_session(collection, g_tree_node_value(node));
+			msb_stats_copy_session(collection, g_tree_node_value(node), now, wall);
 			work++;
 		}
 		if (node != NULL)
@@ -259,6 +315,7 @@ msb_stats_collection_finish(MsbStatsCollection *collection)
 		                                                : "*");
 		stats->debug = msb_broker_stats_str(stats, debug);
 	}
+	stats->delivery_latency = collection->broker->delivery_latency;
 	msb_stats_collection_free(collection);
 	return stats;
 }

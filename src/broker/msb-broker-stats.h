@@ -21,6 +21,7 @@
 #include <glib.h>
 
 #include "msb-id-set.h"
+#include "msb-metrics.h"
 #include "msb-wire.h"
 
 G_BEGIN_DECLS
@@ -39,9 +40,19 @@ typedef struct {
 	gint64 id;         /* the confirmation id on the wire */
 	gint64 session_id; /* see MsbSessionStats.id */
 	gboolean on_delivery;
-	gint64 in_flight; /* ids of its batch */
-	gint64 busy_us;   /* on delivery: since the batch started or its last partial confirm */
+	gint64 in_flight;    /* ids of its batch */
+	gint64 busy_us;      /* on delivery: since the batch started or its last partial confirm */
+	gint active;         /* 2 in the second a batch started, then 1, then 0 */
+	guint first_history; /* µs per message per second, oldest first, in MsbBrokerStats.history
+	                      */
+	guint n_history;     /* at most MSB_HISTORY_LEN */
 } MsbSubscriberStats;
+
+/* A session that published to the topic. */
+typedef struct {
+	gint64 session_id;
+	gint active; /* 2 in the second it last published, then 1, then 0 */
+} MsbPublisherStats;
 
 typedef struct {
 	const gchar *name;
@@ -61,11 +72,23 @@ typedef struct {
 	gboolean persist;
 	gint64 deleted_us;    /* 0: live; else soft-deleted, hard-deleted at this wall-clock µs */
 	gint64 pending_count; /* messages waiting to be saved */
+	const gchar *namespace_name;
 	guint64 messages_published;
 	guint64 messages_lost;  /* skipped as damaged (OnDamagedMessages: skip) */
+	gint64 packets_per_sec; /* publish packets in the last whole second */
+	gint64 messages_per_sec;
+	gint64 mean_message_size; /* content bytes, over what was published since the start */
+	guint first_history;      /* messages per second, oldest first, in MsbBrokerStats.history */
+	guint n_history;
+	guint first_publisher; /* in MsbBrokerStats.publishers */
+	guint n_publishers;
 	gint64 cached_bytes;    /* content bytes in memory */
 	gint64 cached_messages; /* messages in memory */
-	guint first_sub_page;   /* in MsbBrokerStats.sub_pages, ascending */
+	/* metrics, since the start */
+	guint64 published_bytes;
+	guint64 messages_delivered;
+	guint64 messages_redelivered;
+	guint first_sub_page; /* in MsbBrokerStats.sub_pages, ascending */
 	guint n_sub_pages;
 	guint first_queue; /* in MsbBrokerStats.queues, in the topic's order */
 	guint n_queues;
@@ -77,9 +100,16 @@ typedef struct {
 	const gchar *version;
 	const gchar *env_info;
 	const gchar *peer;
+	const gchar *namespace_name;
 	gint kind; /* MsbSessionKind */
 	gint32 protocol_version;
 	guint64 publishes;
+	gint64 connected_us;     /* how long it has been connected */
+	gint64 last_incoming_us; /* how long ago the client last sent something, -1 never */
+	guint64 read_bytes;
+	guint64 written_bytes;
+	gint64 read_per_sec; /* bytes in the last whole second */
+	gint64 written_per_sec;
 } MsbSessionStats;
 
 typedef struct {
@@ -90,10 +120,13 @@ typedef struct {
 	GArray *subscribers;  /* MsbSubscriberStats, grouped by queue */
 	GArray *sub_pages;    /* MsbSubPageStats, grouped by topic */
 	GArray *ranges;       /* MsbIdRange, grouped by queue */
+	GArray *publishers;   /* MsbPublisherStats, grouped by topic */
+	GArray *history;      /* gint32: the per-second histories of topics and subscribers */
 	gint64 pending_count; /* over all topics, when the collection finished */
 	gint64 pending_bytes;
 	/* delivery tracing: "topic / queue" or "topic / *"; NULL when off (when it finished) */
 	const gchar *debug;
+	MsbHistogram delivery_latency; /* when the collection finished */
 	/* private */
 	GStringChunk *strings;
 	gint ref_count;
@@ -134,6 +167,19 @@ static inline const MsbIdRange *
 msb_broker_stats_range(const MsbBrokerStats *stats, const MsbQueueStats *queue, guint i)
 {
 	return &g_array_index(stats->ranges, MsbIdRange, queue->first_range + i);
+}
+
+static inline const MsbPublisherStats *
+msb_broker_stats_publisher(const MsbBrokerStats *stats, const MsbTopicStats *topic, guint i)
+{
+	return &g_array_index(stats->publishers, MsbPublisherStats, topic->first_publisher + i);
+}
+
+/* The @n values of a history that starts at @first in stats->history. */
+static inline const gint32 *
+msb_broker_stats_history(const MsbBrokerStats *stats, guint first)
+{
+	return &g_array_index(stats->history, gint32, first);
 }
 
 static inline const MsbSessionStats *

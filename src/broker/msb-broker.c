@@ -275,6 +275,27 @@ msb_broker_session_close(MsbBroker *broker, MsbSession *session)
 }
 
 void
+msb_broker_session_count_io(MsbBroker *broker, MsbSession *session, gsize read, gsize written)
+{
+	gint64 now;
+	gint64 second;
+
+	g_return_if_fail(broker != NULL);
+	g_return_if_fail(session != NULL);
+	now = msb_broker_now(broker);
+	second = msb_history_second(now);
+	if (read > 0) {
+		session->read_bytes += read;
+		session->last_incoming_us = now;
+		msb_rate_add(&session->read_rate, second, (gint64)read);
+	}
+	if (written > 0) {
+		session->written_bytes += written;
+		msb_rate_add(&session->written_rate, second, (gint64)written);
+	}
+}
+
+void
 msb_broker_session_drained(MsbBroker *broker, MsbSession *session)
 {
 	g_return_if_fail(broker != NULL);
@@ -550,6 +571,7 @@ msb_broker_handle_publish(MsbBroker *broker, MsbSession *session, const MsbPacke
 	}
 	pending_before = topic->pending_bytes;
 	first = msb_topic_append(topic, packet->publish.messages, n, msb_broker_wall(broker));
+	msb_topic_count_publish(topic, session->id, n, msb_history_second(msb_broker_now(broker)));
 	session->publishes++;
 	if (n > 0) {
 		msb_broker_mark_dirty(broker, topic);
@@ -720,6 +742,8 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 	MsbQueue *queue;
 	MsbSubscriber *sub;
 	MsbIdSet done;
+	gint64 in_flight;
+	guint64 delivered;
 
 	msb_wire_str_copy(wtopic, topic_name);
 	msb_wire_str_copy(wqueue, queue_name);
@@ -751,6 +775,11 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 		msb_broker_trace(broker, "%s: subscriber %" G_GINT64_FORMAT " %s; in flight: %s",
 		                 queue_name, sub->id, msb_packet_id_to_string(packet->id), ids);
 	}
+	in_flight = msb_id_set_count(&sub->in_flight);
+	delivered = sub->delivered;
+	if (packet->id != MSB_PACKET_INTERMEDIARY_CONFIRM)
+		msb_histogram_observe(&broker->delivery_latency,
+		                      msb_broker_now(broker) - sub->delivery_started_us);
 	switch (packet->id) {
 	case MSB_PACKET_NEW_MESSAGES_CONFIRMATION:
 		msb_queue_confirm_all(queue, sub);
@@ -771,6 +800,15 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 		break;
 	default:
 		g_assert_not_reached();
+	}
+	topic->messages_delivered += sub->delivered - delivered;
+	/* the latency history counts whole batches: what is still in flight is counted when the
+	 * batch ends */
+	if (sub->state == MSB_SUBSCRIBER_IDLE) {
+		gint64 now = msb_broker_now(broker);
+		gint64 ok = (gint64)(sub->delivered - delivered);
+		msb_subscriber_count_batch(sub, msb_history_second(now),
+		                           now - sub->delivery_started_us, ok, in_flight - ok);
 	}
 	topic->gc_due = TRUE;
 	broker->generation++;
@@ -873,6 +911,8 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 	gsize count_at = 0;
 	gsize bytes = 0;
 	guint count = 0;
+	guint redelivered = 0;
+	gint32 attempt;
 	guint max_count = queue->max_messages_per_payload;
 	MsbSubPage *sp = NULL;
 
@@ -927,10 +967,12 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 		msb_id_set_pop_min(&queue->waiting);
 		if (msg->state != MSB_MESSAGE_LOADED)
 			continue; /* missing: consumed without delivery */
+		attempt = msb_queue_get_attempt(queue, id);
+		if (attempt > 0)
+			redelivered++;
 		msb_wire_new_messages_add(
-		        out, session->protocol_version, session->new_messages_version, id,
-		        msb_queue_get_attempt(queue, id), msg->data, msg->headers_len,
-		        msb_message_content(msg), msg->content_len);
+		        out, session->protocol_version, session->new_messages_version, id, attempt,
+		        msg->data, msg->headers_len, msb_message_content(msg), msg->content_len);
 		msb_id_set_add(&sub->in_flight, id);
 		bytes += msg->content_len;
 		count++;
@@ -940,6 +982,7 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 		return FALSE;
 	}
 	msb_wire_new_messages_end(out, count_at, count);
+	topic->messages_redelivered += redelivered;
 	sub->state = MSB_SUBSCRIBER_ON_DELIVERY;
 	sub->delivery_started_us = sub->last_update_us = now;
 	sub->last_delivered_wall_us = msb_broker_wall(broker);
@@ -952,6 +995,7 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 		                 " of session %" G_GINT64_FORMAT ": %s",
 		                 queue->name, count, bytes, sub->id, session->id, ids);
 	}
+	sub->delivery_second = msb_history_second(now);
 	msb_broker_output(broker, session);
 	return TRUE;
 }
@@ -1031,6 +1075,19 @@ msb_broker_kick_dead_subscribers(MsbBroker *broker, gint64 now)
 	}
 }
 
+/* Publishers whose session is gone leave the status page (and the topic's memory). */
+static void
+msb_broker_prune_publishers(MsbBroker *broker, MsbTopic *topic)
+{
+	if (topic->publishers == NULL)
+		return;
+	for (guint i = topic->publishers->len; i > 0; i--) {
+		MsbTopicPublisher *p = &g_array_index(topic->publishers, MsbTopicPublisher, i - 1);
+		if (g_tree_lookup(broker->sessions_by_id, &p->session_id) == NULL)
+			g_array_remove_index_fast(topic->publishers, i - 1);
+	}
+}
+
 static void
 msb_broker_gc_topic(MsbBroker *broker, MsbTopic *topic, gint64 now)
 {
@@ -1046,6 +1103,7 @@ msb_broker_gc_topic(MsbBroker *broker, MsbTopic *topic, gint64 now)
 		msb_topic_remove_queue(topic, queue);
 		broker->generation++;
 	}
+	msb_broker_prune_publishers(broker, topic);
 	msb_topic_gc(topic, msb_broker_can_reload(broker, topic));
 }
 

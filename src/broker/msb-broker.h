@@ -41,6 +41,9 @@ typedef enum {
 
 typedef struct _MsbBroker MsbBroker;
 
+/* Every topic is in this namespace (others are not supported yet, node.md §2.1). */
+#define MSB_BROKER_DEFAULT_NAMESPACE "default"
+
 typedef struct {
 	/* @session has new bytes in its output buffer */
 	void (*output_ready)(MsbSession *session, gpointer user_data);
@@ -116,6 +119,10 @@ msb_broker_session_new(MsbBroker *broker, MsbSessionKind kind, const gchar *peer
  * Frees the session. */
 void
 msb_broker_session_close(MsbBroker *broker, MsbSession *session);
+/* The adapter read @read bytes from the session's client and wrote @written to it (for the
+ * status page: totals, rates per second and when the client last sent something). */
+void
+msb_broker_session_count_io(MsbBroker *broker, MsbSession *session, gsize read, gsize written);
 /* The session's output drained below the limit: it may get batches again. */
 void
 msb_broker_session_drained(MsbBroker *broker, MsbSession *session);

@@ -14,6 +14,7 @@ static void
 msb_subscriber_free(MsbSubscriber *sub)
 {
 	msb_id_set_clear(&sub->in_flight);
+	msb_history_clear(&sub->history);
 	g_free(sub);
 }
 
@@ -56,6 +57,7 @@ msb_queue_add_subscriber(MsbQueue *queue, MsbSession *session, gint64 subscriber
 	sub->queue = queue;
 	sub->session = session;
 	sub->state = MSB_SUBSCRIBER_IDLE;
+	sub->delivery_second = G_MININT64 / 2; /* never: not active */
 	msb_id_set_init(&sub->in_flight, 0);
 	g_ptr_array_add(queue->subscribers, sub);
 	return sub;
@@ -210,4 +212,34 @@ msb_queue_in_flight_count(MsbQueue *queue)
 		n += msb_id_set_count(&sub->in_flight);
 	}
 	return n;
+}
+
+void
+msb_subscriber_roll_stats(MsbSubscriber *sub, gint64 second)
+{
+	gint64 value = 0;
+
+	if (second <= sub->history.second)
+		return;
+	if (sub->failed_count > 0)
+		value = -(sub->failed_us / sub->failed_count);
+	else if (sub->ok_count > 0)
+		value = sub->ok_us / sub->ok_count;
+	msb_history_roll(&sub->history, second, (gint32)CLAMP(value, -G_MAXINT32, G_MAXINT32));
+	sub->ok_us = sub->ok_count = sub->failed_us = sub->failed_count = 0;
+}
+
+void
+msb_subscriber_count_batch(MsbSubscriber *sub, gint64 second, gint64 duration_us, gint64 ok,
+                           gint64 failed)
+{
+	msb_subscriber_roll_stats(sub, second);
+	if (ok > 0) {
+		sub->ok_us += MAX(duration_us, 0);
+		sub->ok_count += ok;
+	}
+	if (failed > 0) {
+		sub->failed_us += MAX(duration_us, 0);
+		sub->failed_count += failed;
+	}
 }

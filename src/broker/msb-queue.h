@@ -10,6 +10,7 @@
 
 #include <glib.h>
 
+#include "msb-history.h"
 #include "msb-id-set.h"
 #include "msb-wire.h"
 
@@ -44,6 +45,13 @@ typedef struct {
 	gint64 subscribed_wall_us;
 	gint64 last_delivered_wall_us; /* when the last batch went out, 0 before */
 	guint last_delivered_amount;   /* its messages */
+	/* the status page: "active" and the latency of the last two minutes */
+	gint64 delivery_second; /* the second its last batch started in */
+	MsbHistory history;     /* µs per message, negative for failed deliveries */
+	gint64 ok_us;           /* the second being accumulated: confirmed batches */
+	gint64 ok_count;
+	gint64 failed_us; /* and batches (or parts) that failed */
+	gint64 failed_count;
 } MsbSubscriber;
 
 struct _MsbQueue {
@@ -97,6 +105,19 @@ msb_queue_confirm_all(MsbQueue *queue, MsbSubscriber *sub);
 /* Intermediary confirmation: @done leaves the batch, which stays in flight. */
 void
 msb_queue_confirm_partial(MsbQueue *queue, MsbSubscriber *sub, const MsbIdSet *done, gint64 now_us);
+
+/*
+ * A batch of the subscriber ended @duration_us after it started, @ok of its messages confirmed
+ * and @failed not, in @second. The second's history value is the mean µs per confirmed message,
+ * or, if any failed, the negative mean µs per failed one (failures are what an operator looks
+ * for in the chart).
+ */
+void
+msb_subscriber_count_batch(MsbSubscriber *sub, gint64 second, gint64 duration_us, gint64 ok,
+                           gint64 failed);
+/* Bring the latency history up to @second (before it is read). */
+void
+msb_subscriber_roll_stats(MsbSubscriber *sub, gint64 second);
 
 /* Smallest id the queue still needs (waiting or in flight), or G_MAXINT64 when none. */
 gint64

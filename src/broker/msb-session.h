@@ -34,6 +34,12 @@ struct _MsbSession {
 	GQueue deferred;
 	gint64 connected_us; /* wall clock */
 	guint64 publishes;
+	/* bytes the adapter read and wrote (msb_broker_session_count_io()), for the status page */
+	guint64 read_bytes;
+	guint64 written_bytes;
+	MsbRate read_rate;
+	MsbRate written_rate;
+	gint64 last_incoming_us; /* monotonic: when bytes last came in; 0 = never */
 	/* Rejects logged lately, by reason (static string) → MsbRateLimit*; NULL until the first */
 	GHashTable *reject_log;
 };

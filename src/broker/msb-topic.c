@@ -72,6 +72,9 @@ msb_topic_free(MsbTopic *topic)
 	g_hash_table_unref(topic->loading);
 	g_hash_table_unref(topic->sub_pages);
 	g_array_unref(topic->saves);
+	if (topic->publishers != NULL)
+		g_array_unref(topic->publishers);
+	msb_history_clear(&topic->publish_history);
 	g_free(topic->name);
 	g_free(topic);
 }
@@ -148,6 +151,7 @@ msb_topic_append(MsbTopic *topic, const MsbWireMessage *messages, guint n, gint6
 		if (topic->track_pending)
 			msb_sub_page_set_pending(sp, id, TRUE);
 		topic->cached_bytes += (gint64)m->content_len;
+		topic->published_bytes += m->content_len;
 	}
 	if (topic->track_pending) {
 		for (guint i = 0; i < n; i++)
@@ -305,4 +309,36 @@ msb_topic_gc(MsbTopic *topic, gboolean can_reload)
 		topic->cached_messages -= count - (floor_sp->n_loaded + floor_sp->n_missing);
 	}
 	return ctx.dropped;
+}
+
+void
+msb_topic_roll_stats(MsbTopic *topic, gint64 second)
+{
+	/* the three move together: the history closes with what the rate counted */
+	gint64 messages = second > topic->messages_rate.second ? topic->messages_rate.current : 0;
+
+	msb_history_roll(&topic->publish_history, second, (gint32)MIN(messages, G_MAXINT32));
+	msb_rate_add(&topic->messages_rate, second, 0);
+	msb_rate_add(&topic->packets_rate, second, 0);
+}
+
+void
+msb_topic_count_publish(MsbTopic *topic, gint64 session_id, guint n, gint64 second)
+{
+	MsbTopicPublisher pub = {session_id, second};
+
+	msb_topic_roll_stats(topic, second);
+	msb_rate_add(&topic->messages_rate, second, n);
+	msb_rate_add(&topic->packets_rate, second, 1);
+	if (topic->publishers == NULL)
+		topic->publishers = g_array_new(FALSE, FALSE, sizeof(MsbTopicPublisher));
+	/* a topic has a handful of publishers: a scan is cheaper than a hash table per topic */
+	for (guint i = 0; i < topic->publishers->len; i++) {
+		MsbTopicPublisher *p = &g_array_index(topic->publishers, MsbTopicPublisher, i);
+		if (p->session_id == session_id) {
+			p->second = second;
+			return;
+		}
+	}
+	g_array_append_val(topic->publishers, pub);
 }

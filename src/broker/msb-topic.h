@@ -9,6 +9,7 @@
 
 #include <glib.h>
 
+#include "msb-history.h"
 #include "msb-queue.h"
 #include "msb-sub-page.h"
 
@@ -48,6 +49,10 @@ struct _MsbTopic {
 	/* statistics */
 	guint64 messages_published;
 	guint64 publish_packets;
+	MsbRate packets_rate; /* publish packets per second */
+	MsbRate messages_rate;
+	MsbHistory publish_history; /* messages per second */
+	GArray *publishers;         /* MsbTopicPublisher, NULL until the first publish */
 	gint64 cached_bytes;
 	gint64 cached_messages;
 	/* ids a queue waited for that persistence reported damaged, skipped (OnDamagedMessages) */
@@ -58,7 +63,18 @@ struct _MsbTopic {
 	gboolean delete_in_flight; /* the persistence service is asked to delete it */
 	gboolean delete_confirmed; /* it did: removed once no save or load is in flight */
 	guint delete_failures;     /* DeleteTopic calls that failed, for the log */
+	/* for the metrics, since the start */
+	guint64 published_bytes;      /* content bytes published */
+	guint64 messages_delivered;   /* confirmed by a subscriber (each queue counts) */
+	guint64 messages_redelivered; /* sent again after a failed or unconfirmed delivery */
 };
+
+/* A session that published to the topic, and when it last did. Sessions that are gone are
+ * dropped by the broker's periodic pass. */
+typedef struct {
+	gint64 session_id;
+	gint64 second; /* of its last publish */
+} MsbTopicPublisher;
 
 /* A range of ids handed to one save; kept until durable_until passes it. */
 typedef struct {
@@ -87,6 +103,21 @@ msb_topic_remove_queue(MsbTopic *topic, MsbQueue *queue);
 /* Store @n messages under consecutive ids and enqueue them in every queue; returns the first id. */
 gint64
 msb_topic_append(MsbTopic *topic, const MsbWireMessage *messages, guint n, gint64 created_us);
+
+/* Count one publish packet of @n messages by session @session_id in @second,
+ * for the status page's rates, history and publishers. */
+void
+msb_topic_count_publish(MsbTopic *topic, gint64 session_id, guint n, gint64 second);
+/* Bring the per-second statistics up to @second (before they are read). */
+void
+msb_topic_roll_stats(MsbTopic *topic, gint64 second);
+/* "active" of a publisher or subscriber on the status page: 2 in the second of its last publish
+ * or delivery, counting down to 0 over the seconds after it. */
+static inline gint
+msb_activity(gint64 last_second, gint64 second)
+{
+	return second - last_second >= 2 ? 0 : second - last_second <= 0 ? 2 : 1;
+}
 
 /* The cached sub-page holding @id, or NULL. */
 MsbSubPage *

@@ -291,6 +291,7 @@ msb_connection_flush(MsbConnection *conn)
 			return;
 		}
 		msb_buf_consume(out, (gsize)n);
+		msb_broker_session_count_io(conn->broker, conn->session, 0, (gsize)n);
 	}
 	/* give memory back after a large batch */
 	if (msb_buf_pending(out) == 0 && out->cap > 2 * limit)
@@ -436,6 +437,7 @@ msb_connection_readable_cb(GSocket *socket, GIOCondition condition, gpointer use
 			break;
 		}
 		conn->in.len += (gsize)n;
+		msb_broker_session_count_io(conn->broker, conn->session, (gsize)n, 0);
 		budget = (gsize)n >= budget ? 0 : budget - (gsize)n;
 		got_data = TRUE;
 		if (!msb_connection_process_input(conn))

@@ -100,9 +100,15 @@ msb_http_parked_reply(MsbHttpParked *p, guint status, const gchar *content_type,
 		msb_http_message_reply_empty(p->msg);
 	else
 		soup_server_message_set_status(p->msg, status, NULL);
-	if (body != NULL)
-		soup_server_message_set_response(p->msg, content_type, SOUP_MEMORY_TAKE, body,
-		                                 strlen(body));
+	if (body != NULL) {
+		gsize len = strlen(body);
+
+		/* the status page's writtenSize and writtenPerSec */
+		if (p->session != NULL && p->session->session != NULL)
+			msb_broker_session_count_io(p->session->owner->broker, p->session->session,
+			                            0, len);
+		soup_server_message_set_response(p->msg, content_type, SOUP_MEMORY_TAKE, body, len);
+	}
 	if (p->paused)
 		soup_server_message_unpause(p->msg);
 	p->gone = TRUE; /* answered: nothing more goes to it */
@@ -687,6 +693,12 @@ msb_http_sessions_authenticate(MsbHttpSessions *self, MsbHttpCall *call)
 		return NULL;
 	}
 	s->last_call_us = g_get_monotonic_time();
+	/* the status page's readSize, readPerSec and lastIncoming */
+	msb_broker_session_count_io(
+	        self->broker, s->session,
+	        (gsize)soup_server_message_get_request_body(msb_http_call_get_message(call))
+	                ->length,
+	        0);
 	return s;
 }
 

@@ -66,6 +66,8 @@ msb_http_get_info(MsbHttp *http, MsbHttpInfo *info)
 	info->state = "running";
 	if (http->info_func != NULL)
 		http->info_func(info, http->info_data);
+	if (http->server != NULL)
+		info->http_connections = msb_http_server_get_n_connections(http->server);
 }
 
 /* ---- /api/isalive ---- */
@@ -111,7 +113,7 @@ struct _MsbHttpRender {
 	MsbHttpInfo info; /* its strings are copies, for the worker thread */
 	GPtrArray *msgs;  /* SoupServerMessage*, paused, waiting for the text */
 	GBytes *body;     /* the text, set by the render thread */
-	gchar *ns;        /* the namespace shown (status view) */
+	gchar *ns;        /* the namespace whose topics the status page shows */
 	/* msb_http_render_status(): who gets the text instead of (or besides) @msgs */
 	MsbHttpRenderedFunc func;
 	gpointer func_data;
@@ -122,6 +124,7 @@ struct _MsbHttpRender {
 typedef struct {
 	MsbHttp *http;
 	MsbHttpView view;
+	gchar *namespace_name;
 	SoupServerMessage *msg;
 } MsbHttpWait;
 
@@ -156,7 +159,7 @@ msb_http_render_done_cb(gpointer user_data)
 	MsbHttpRender *render = user_data;
 	const gchar *content_type = render->view == MSB_HTTP_VIEW_STATUS
 	                                    ? "application/json"
-	                                    : "text/plain; version=0.0.4";
+	                                    : "text/plain; version=0.0.4; charset=utf-8";
 
 	if (render->http != NULL) {
 		g_ptr_array_remove_fast(render->http->rendering, render);
@@ -203,7 +206,7 @@ msb_http_render_thread(gpointer data, gpointer user_data)
 			g_debug("cannot lower the render thread's priority: %s", g_strerror(errno));
 	}
 	if (render->view == MSB_HTTP_VIEW_STATUS)
-		render->body = msb_status_render_json(render->stats, &render->info);
+		render->body = msb_status_render_json(render->stats, &render->info, render->ns);
 	else
 		render->body = msb_status_render_metrics(render->stats, &render->info);
 	g_main_context_invoke(context, msb_http_render_done_cb, render);
@@ -246,12 +249,14 @@ msb_http_stats_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 	MsbHttp *http = wait->http;
 	MsbHttpRender *render = http->renders[wait->view];
 
-	/* the first request answered by this collection starts the rendering, the others join */
-	if (render == NULL || render->stats != stats) {
+	/* the first request answered by this collection starts the rendering, the others (of the
+	 * same namespace) join */
+	if (render == NULL || render->stats != stats ||
+	    g_strcmp0(render->ns, wait->namespace_name) != 0) {
 		if (render != NULL)
 			msb_http_render_unref(render);
-		render =
-		        msb_http_render_start(http, wait->view, stats, "default", NULL, NULL, NULL);
+		render = msb_http_render_start(http, wait->view, stats, wait->namespace_name, NULL,
+		                               NULL, NULL);
 		http->renders[wait->view] = render;
 	}
 	g_ptr_array_add(render->msgs, g_steal_pointer(&wait->msg));
@@ -273,6 +278,7 @@ static void
 msb_http_wait_free(MsbHttpWait *wait)
 {
 	g_clear_object(&wait->msg);
+	g_free(wait->namespace_name);
 	g_free(wait);
 }
 
@@ -283,12 +289,14 @@ msb_http_msg_gone_cb(SoupServerMessage *msg, gpointer user_data)
 }
 
 static void
-msb_http_read_state(MsbHttp *http, SoupServerMessage *msg, MsbHttpView view)
+msb_http_read_state(MsbHttp *http, SoupServerMessage *msg, MsbHttpView view,
+                    const gchar *namespace_name)
 {
 	MsbHttpWait *wait = g_new0(MsbHttpWait, 1);
 
 	wait->http = http;
 	wait->view = view;
+	wait->namespace_name = g_strdup(namespace_name);
 	wait->msg = g_object_ref(msg);
 	/* a paused message whose connection closes must not be answered (nor unpaused) */
 	g_signal_connect(msg, "finished", G_CALLBACK(msb_http_msg_gone_cb), NULL);
@@ -302,13 +310,15 @@ msb_http_read_state(MsbHttp *http, SoupServerMessage *msg, MsbHttpView view)
 static void
 msb_http_status_cb(MsbHttpCall *call, gpointer user_data)
 {
-	msb_http_read_state(user_data, msb_http_call_get_message(call), MSB_HTTP_VIEW_STATUS);
+	msb_http_read_state(user_data, msb_http_call_get_message(call), MSB_HTTP_VIEW_STATUS,
+	                    msb_http_call_get_namespace(call));
 }
 
 static void
 msb_http_metrics_cb(MsbHttpCall *call, gpointer user_data)
 {
-	msb_http_read_state(user_data, msb_http_call_get_message(call), MSB_HTTP_VIEW_METRICS);
+	msb_http_read_state(user_data, msb_http_call_get_message(call), MSB_HTTP_VIEW_METRICS,
+	                    NULL);
 }
 
 static const MsbHttpRoute msb_http_routes[] = {

@@ -12,6 +12,7 @@
 #include "msb-http-limits.h"
 #include "msb-http-router.h"
 #include "msb-http-session.h"
+#include "msb-metrics.h"
 
 G_BEGIN_DECLS
 
@@ -31,6 +32,8 @@ typedef struct {
 	guint64 snapshots;
 	guint64 snapshot_failures;
 	gint64 oldest_pending_age_us; /* how long the oldest unsaved message has waited, or 0 */
+	MsbHistogram save_latency;    /* acknowledged saves */
+	guint http_connections;       /* open connections to the HTTP port (set by MsbHttp) */
 } MsbHttpInfo;
 
 typedef void (*MsbHttpInfoFunc)(MsbHttpInfo *info, gpointer user_data);

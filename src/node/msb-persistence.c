@@ -90,7 +90,8 @@ struct _MsbPersistence {
 	guint64 load_failures;
 	guint64 snapshots;
 	guint64 snapshot_failures;
-	gboolean plain_loads; /* the service has no GetPageCompressed: load with GetPage */
+	MsbHistogram save_latency; /* acknowledged saves, from the call to the answer */
+	gboolean plain_loads;      /* the service has no GetPageCompressed: load with GetPage */
 	MsbOnDamaged on_damaged;
 	guint damaged_retry_ms; /* OnDamagedMessages: wait */
 	guint64 damaged_loads;  /* loads answered DATA_LOSS */
@@ -315,6 +316,7 @@ msb_persistence_convert_pending(const MsbSaveBatch *batch, GArray *out, GPtrArra
 typedef struct {
 	MsbPersistence *self;
 	MsbSaveBatch batch;
+	gint64 started_us; /* monotonic, for the save latency */
 } MsbPersistenceSave;
 
 static void
@@ -343,6 +345,8 @@ msb_persistence_saved_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	if (!self->disposed) {
 		if (ok) {
 			self->saves++;
+			msb_histogram_observe(&self->save_latency,
+			                      g_get_monotonic_time() - save->started_us);
 			self->retry_ms = MSB_PERSISTENCE_RETRY_MIN_MS;
 			msb_persistence_set_up(self, TRUE, NULL);
 			msb_broker_save_done(self->broker, &save->batch);
@@ -389,6 +393,7 @@ msb_persistence_kick(MsbPersistence *self)
 		g_ptr_array_set_size(strings, 0);
 		msb_persistence_convert_pending(&save->batch, msgs, strings, headers);
 		save->self = msb_persistence_ref(self);
+		save->started_us = g_get_monotonic_time();
 		self->saves_in_flight++;
 		/* the client encodes the messages before it returns: our views may go after */
 		msb_persistence_client_save_messages_async(
@@ -1493,6 +1498,7 @@ msb_persistence_get_info(MsbPersistence *self, MsbHttpInfo *info)
 	info->damaged_loads = self->damaged_loads;
 	info->snapshots = self->snapshots;
 	info->snapshot_failures = self->snapshot_failures;
+	info->save_latency = self->save_latency;
 	oldest = self->broker != NULL ? msb_broker_get_oldest_pending_us(self->broker) : 0;
 	info->oldest_pending_age_us = oldest > 0 ? g_get_real_time() - oldest : 0;
 	if (!self->restored)

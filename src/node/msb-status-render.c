@@ -1,15 +1,20 @@
 /*
  * The status page and the metrics as text, from an MsbBrokerStats (see msb-status-render.h).
  *
- * The JSON keeps the field names and types of the reference broker's status API; the
- * subscriber's "deliveryStateStr" and the "system" memory are computed here, the rest is copied.
+ * The JSON keeps the field names and types of the reference broker's status API (node.md §6.4),
+ * so that its UIs and the multi-environment dashboard read it; fields of ours ("persistence",
+ * "state", "messagesPublished", …) come on top and never replace one of them. The subscriber's
+ * "deliveryStateStr", the sessions' durations as text and the "system" memory are computed here,
+ * the rest is copied.
  */
 #define G_LOG_DOMAIN "msb-http"
 
 #include "msb-status-render.h"
 
 #include <json-glib/json-glib.h>
+#include <string.h>
 
+#include "msb-broker.h" /* MsbSessionKind */
 #include "msb-config.h"
 #include "msb-metrics.h"
 
@@ -54,12 +59,23 @@ msb_json_string(MsbJson *j, const gchar *value)
 	g_string_append_c(j->out, '"');
 }
 
-/* "name": — then the value */
+/* "name": — then the value. @name is one of our field names (plain ASCII, nothing to escape:
+ * checking each of the page's million keys for escapes cost a tenth of the rendering). */
 static void
 msb_json_key(MsbJson *j, const gchar *name)
 {
 	msb_json_sep(j);
-	msb_json_string(j, name);
+	g_string_append_c(j->out, '"');
+	g_string_append(j->out, name);
+	g_string_append_len(j->out, "\":", 2);
+}
+
+/* "text": for a key that is not ours (a topic name) */
+static void
+msb_json_key_escaped(MsbJson *j, const gchar *text)
+{
+	msb_json_sep(j);
+	msb_json_string(j, text);
 	g_string_append_c(j->out, ':');
 }
 
@@ -77,11 +93,29 @@ msb_json_end(MsbJson *j, gchar bracket)
 	j->comma = TRUE;
 }
 
+/* The digits of @value: the page holds hundreds of thousands of numbers, and printf costs more
+ * than the rest of the rendering together. */
+static void
+msb_json_append_int(MsbJson *j, gint64 value)
+{
+	gchar buf[24];
+	gchar *p = buf + sizeof(buf);
+	guint64 u = value < 0 ? -(guint64)value : (guint64)value;
+
+	do {
+		*--p = (gchar)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (value < 0)
+		*--p = '-';
+	g_string_append_len(j->out, p, buf + sizeof(buf) - p);
+}
+
 static void
 msb_json_int(MsbJson *j, const gchar *name, gint64 value)
 {
 	msb_json_key(j, name);
-	g_string_append_printf(j->out, "%" G_GINT64_FORMAT, value);
+	msb_json_append_int(j, value);
 }
 
 static void
@@ -89,6 +123,20 @@ msb_json_str(MsbJson *j, const gchar *name, const gchar *value)
 {
 	msb_json_key(j, name);
 	msb_json_string(j, value);
+}
+
+/* "name":[v,v,…] */
+static void
+msb_json_int_array(MsbJson *j, const gchar *name, const gint32 *values, guint n)
+{
+	msb_json_key(j, name);
+	g_string_append_c(j->out, '[');
+	for (guint i = 0; i < n; i++) {
+		if (i > 0)
+			g_string_append_c(j->out, ',');
+		msb_json_append_int(j, values[i]);
+	}
+	g_string_append_c(j->out, ']');
 }
 
 static void
@@ -125,7 +173,7 @@ msb_status_add_pages(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStat
 			size += sp->size;
 			pending += sp->pending;
 			msb_json_sep(j);
-			g_string_append_printf(j->out, "%" G_GINT64_FORMAT, sp->no % 100);
+			msb_json_append_int(j, sp->no % 100);
 		}
 		msb_json_end(j, ']');
 		msb_json_int(j, "amount", amount);
@@ -136,8 +184,10 @@ msb_status_add_pages(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStat
 	msb_json_end(j, ']');
 }
 
+/* @history_limit: the most recent values of each latency history shown */
 static void
-msb_status_add_subscribers(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStats *topic)
+msb_status_add_subscribers(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStats *topic,
+                           guint history_limit)
 {
 	msb_json_key(j, "subscribers");
 	msb_json_begin(j, '[');
@@ -157,11 +207,33 @@ msb_status_add_subscribers(MsbJson *j, const MsbBrokerStats *stats, const MsbTop
 			msb_json_int(j, "id", sub->id);
 			msb_json_int(j, "sessionId", sub->session_id);
 			msb_json_str(j, "queueId", queue->name);
+			msb_json_int(j, "active", sub->active);
 			/* the values the reference broker shows: 0 idle, 2 on delivery */
 			msb_json_int(j, "deliveryState", sub->on_delivery ? 2 : 0);
 			msb_json_str(j, "deliveryStateStr", state_str != NULL ? state_str : "Idle");
+			guint n = MIN(sub->n_history, history_limit);
+			msb_json_int_array(j, "history",
+			                   msb_broker_stats_history(stats, sub->first_history) +
+			                           (sub->n_history - n),
+			                   n);
 			msb_json_end(j, '}');
 		}
+	}
+	msb_json_end(j, ']');
+}
+
+static void
+msb_status_add_publishers(MsbJson *j, const MsbBrokerStats *stats, const MsbTopicStats *topic)
+{
+	msb_json_key(j, "publishers");
+	msb_json_begin(j, '[');
+	for (guint i = 0; i < topic->n_publishers; i++) {
+		const MsbPublisherStats *pub = msb_broker_stats_publisher(stats, topic, i);
+		msb_json_sep(j);
+		msb_json_begin(j, '{');
+		msb_json_int(j, "sessionId", pub->session_id);
+		msb_json_int(j, "active", pub->active);
+		msb_json_end(j, '}');
 	}
 	msb_json_end(j, ']');
 }
@@ -222,14 +294,91 @@ msb_status_add_system(MsbJson *j)
 	msb_json_end(j, '}');
 }
 
-GBytes *
-msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
+gchar *
+msb_status_format_duration(gint64 us)
 {
-	/* about 250 bytes per topic with no queue */
-	MsbJson json = {g_string_sized_new(4096 + (gsize)stats->topics->len * 256), FALSE};
+	gint64 secs;
+	gint64 rest; /* below the unit, in ns */
+	const gchar *unit;
+	gint digits; /* of rest */
+	GString *out;
+
+	us = MAX(us, 0);
+	secs = us / G_USEC_PER_SEC;
+	if (secs >= 60) {
+		gint64 days = secs / 86400;
+		if (days > 0)
+			return g_strdup_printf("%" G_GINT64_FORMAT "d:%02d:%02d:%02d", days,
+			                       (gint)(secs / 3600 % 24), (gint)(secs / 60 % 60),
+			                       (gint)(secs % 60));
+		return g_strdup_printf("%02d:%02d:%02d", (gint)(secs / 3600),
+		                       (gint)(secs / 60 % 60), (gint)(secs % 60));
+	}
+	/* Rust's Debug for Duration: the largest unit that is not 0, and the digits below it
+	 * without trailing zeros ("12.3456s", "1.5ms", "250µs", "0ns") */
+	if (secs > 0) {
+		out = g_string_new(NULL);
+		g_string_printf(out, "%" G_GINT64_FORMAT, secs);
+		rest = us % G_USEC_PER_SEC * 1000;
+		digits = 9;
+		unit = "s";
+	} else if (us >= 1000) {
+		out = g_string_new(NULL);
+		g_string_printf(out, "%" G_GINT64_FORMAT, us / 1000);
+		rest = us % 1000 * 1000;
+		digits = 6;
+		unit = "ms";
+	} else {
+		return g_strdup_printf("%" G_GINT64_FORMAT "%s", us, us > 0 ? "µs" : "ns");
+	}
+	if (rest > 0) {
+		g_autofree gchar *frac = g_strdup_printf("%0*" G_GINT64_FORMAT, digits, rest);
+		gsize len = strlen(frac);
+		while (len > 0 && frac[len - 1] == '0')
+			len--;
+		g_string_append_c(out, '.');
+		g_string_append_len(out, frac, (gssize)len);
+	}
+	g_string_append(out, unit);
+	return g_string_free(out, FALSE);
+}
+
+/* "tcp[P]" (a Unix socket is a TCP-protocol connection too) or "http" */
+static gchar *
+msb_status_session_type(const MsbSessionStats *session)
+{
+	if (session->kind == MSB_SESSION_KIND_HTTP)
+		return g_strdup("http");
+	return g_strdup_printf("tcp[%d]", session->protocol_version);
+}
+
+GBytes *
+msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
+                       const gchar *namespace_name)
+{
+	/* about 250 bytes per topic with no queue, 110 per queue and per subscriber (twice: in its
+	 * topic and in the queues) and 3 per history value */
+	MsbJson json = {g_string_sized_new(4096 + (gsize)stats->topics->len * 256 +
+	                                   (gsize)stats->queues->len * 110 +
+	                                   (gsize)stats->subscribers->len * 110 +
+	                                   (gsize)stats->history->len * 3),
+	                FALSE};
 	MsbJson *j = &json;
 	gint64 generation = (gint64)stats->generation;
+	guint n_subscribers = 0;
+	guint history_limit = MSB_HISTORY_LEN;
 	gsize len;
+
+	for (guint t = 0; t < stats->topics->len; t++) {
+		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
+		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
+			continue;
+		for (guint q = 0; q < topic->n_queues; q++)
+			n_subscribers += msb_broker_stats_queue(stats, topic, q)->n_subscribers;
+	}
+	if (n_subscribers > 0)
+		history_limit = CLAMP(MSB_STATUS_SUBSCRIBER_HISTORY_BUDGET / n_subscribers, 1,
+		                      MSB_HISTORY_LEN);
 
 	msb_json_begin(j, '{');
 
@@ -240,17 +389,26 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_json_begin(j, '[');
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
+		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
+			continue;
 		msb_json_sep(j);
 		msb_json_begin(j, '{');
 		msb_json_str(j, "id", topic->name);
 		msb_json_int(j, "messageId", topic->next_id);
+		msb_json_int(j, "packetPerSec", topic->packets_per_sec);
+		msb_json_int(j, "messagesPerSec", topic->messages_per_sec);
+		msb_json_int(j, "meanMessageSize", topic->mean_message_size);
 		msb_json_int(j, "persistSize", topic->pending_count);
+		msb_json_int_array(j, "publishHistory",
+		                   msb_broker_stats_history(stats, topic->first_history),
+		                   topic->n_history);
+		msb_status_add_pages(j, stats, topic);
+		msb_status_add_publishers(j, stats, topic);
+		msb_status_add_subscribers(j, stats, topic, history_limit);
 		msb_json_bool(j, "persist", topic->persist);
 		msb_json_int(j, "deleted", topic->deleted_us);
 		msb_json_int(j, "messagesPublished", (gint64)topic->messages_published);
 		msb_json_int(j, "messagesLost", (gint64)topic->messages_lost);
-		msb_status_add_pages(j, stats, topic);
-		msb_status_add_subscribers(j, stats, topic);
 		msb_json_end(j, '}');
 	}
 	msb_json_end(j, ']');
@@ -260,7 +418,9 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_json_begin(j, '{');
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
-		msb_json_key(j, topic->name);
+		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
+			continue;
+		msb_json_key_escaped(j, topic->name);
 		msb_json_begin(j, '{');
 		msb_json_int(j, "snapshotId", generation);
 		msb_json_key(j, "queues");
@@ -279,16 +439,27 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_json_begin(j, '[');
 	for (guint i = 0; i < stats->sessions->len; i++) {
 		const MsbSessionStats *session = msb_broker_stats_session(stats, i);
-		g_autofree gchar *type = g_strdup_printf("tcp[%d]", session->protocol_version);
+		g_autofree gchar *type = msb_status_session_type(session);
+		g_autofree gchar *connected = msb_status_format_duration(session->connected_us);
+		/* never sent anything: as long as it has been connected */
+		g_autofree gchar *last_incoming = msb_status_format_duration(
+		        session->last_incoming_us >= 0 ? session->last_incoming_us
+		                                       : session->connected_us);
 		msb_json_sep(j);
 		msb_json_begin(j, '{');
 		msb_json_int(j, "id", session->id);
 		msb_json_str(j, "name", session->name);
-		msb_json_str(j, "namespace", "default");
+		msb_json_str(j, "namespace", session->namespace_name);
 		msb_json_str(j, "type", type);
 		msb_json_str(j, "ip", session->peer);
 		msb_json_str(j, "version", session->version);
 		msb_json_str(j, "envInfo", session->env_info);
+		msb_json_str(j, "connected", connected);
+		msb_json_str(j, "lastIncoming", last_incoming);
+		msb_json_int(j, "readSize", (gint64)session->read_bytes);
+		msb_json_int(j, "writtenSize", (gint64)session->written_bytes);
+		msb_json_int(j, "readPerSec", session->read_per_sec);
+		msb_json_int(j, "writtenPerSec", session->written_per_sec);
 		msb_json_int(j, "publishes", (gint64)session->publishes);
 		msb_json_end(j, '}');
 	}
@@ -296,7 +467,9 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_json_end(j, '}');
 
 	msb_status_add_system(j);
-	msb_json_str(j, "persistenceVersion", info->persistence_version);
+	/* a string for the UIs that read it as one; "" until the service told us (or in memory) */
+	msb_json_str(j, "persistenceVersion",
+	             info->persistence_version != NULL ? info->persistence_version : "");
 	msb_json_str(j, "version", MSB_VERSION);
 	/* node.md §6.4: only while delivery tracing is on */
 	if (stats->debug != NULL)
@@ -325,32 +498,92 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	return g_bytes_new_take(g_string_free(j->out, FALSE), len);
 }
 
-/* ---- /metrics ---- */
+/* ---- /metrics ----
+ *
+ * Every family is written whole (HELP, TYPE, then all its samples), from the copy: a topic or
+ * queue that is gone is simply not in it, so its series disappear. Topic metrics carry the
+ * namespace label of the reference broker 2.8 (only "default" exists here).
+ */
 
-/* one sample per topic: name{namespace="default",topic="..."} value */
+/* "name{namespace="default",topic="…"" — the caller adds more labels or the closing brace */
 static void
-msb_status_topic_metric(GString *out, const MsbBrokerStats *stats, const gchar *name,
-                        const gchar *help, gsize offset)
+msb_metrics_topic_begin(GString *out, const gchar *name, const MsbTopicStats *topic)
+{
+	g_string_append_printf(out, "%s{namespace=\"default\",topic=\"", name);
+	msb_metrics_append_label(out, topic->name);
+	g_string_append_c(out, '"');
+}
+
+typedef gint64 (*MsbTopicValueFunc)(const MsbTopicStats *topic);
+
+/* one sample per topic: name{namespace="default",topic="..."} value, from a field or @func */
+static void
+msb_metrics_topic_family(GString *out, const MsbBrokerStats *stats, const gchar *name,
+                         const gchar *type, const gchar *help, gsize offset, MsbTopicValueFunc func)
+{
+	msb_metrics_header(out, name, type, help);
+	for (guint t = 0; t < stats->topics->len; t++) {
+		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
+		gint64 value = func != NULL ? func(topic) : G_STRUCT_MEMBER(gint64, topic, offset);
+		msb_metrics_topic_begin(out, name, topic);
+		g_string_append_printf(out, "} %" G_GINT64_FORMAT "\n", value);
+	}
+}
+
+#define MSB_TOPIC_FIELD(field) G_STRUCT_OFFSET(MsbTopicStats, field), NULL
+
+static gint64
+msb_metrics_queue_waiting(const MsbQueueStats *queue)
+{
+	return queue->waiting;
+}
+
+static gint64
+msb_metrics_queue_in_flight(const MsbQueueStats *queue)
+{
+	return queue->in_flight;
+}
+
+static gint64
+msb_metrics_queue_subscribers(const MsbQueueStats *queue)
+{
+	return queue->n_subscribers;
+}
+
+typedef gint64 (*MsbQueueValueFunc)(const MsbQueueStats *queue);
+
+/* one sample per queue: name{namespace,topic,queue} value */
+static void
+msb_metrics_queue_family(GString *out, const MsbBrokerStats *stats, const gchar *name,
+                         const gchar *help, MsbQueueValueFunc func)
 {
 	msb_metrics_header(out, name, "gauge", help);
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
-		g_string_append_printf(out, "%s{namespace=\"default\",topic=\"", name);
-		msb_metrics_append_label(out, topic->name);
-		g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n",
-		                       G_STRUCT_MEMBER(gint64, topic, offset));
+		for (guint q = 0; q < topic->n_queues; q++) {
+			const MsbQueueStats *queue = msb_broker_stats_queue(stats, topic, q);
+			msb_metrics_topic_begin(out, name, topic);
+			g_string_append(out, ",queue=\"");
+			msb_metrics_append_label(out, queue->name);
+			g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n", func(queue));
+		}
 	}
 }
 
 GBytes *
 msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 {
-	GString *out = g_string_new(NULL);
+	/* measured: about 700 bytes per topic and 330 per queue */
+	GString *out =
+	        g_string_sized_new(8192 + stats->topics->len * 768 + stats->queues->len * 384);
+	static const gchar *const kinds[] = {"tcp", "unix", "http"};
+	static const gchar *const tcp_metrics[] = {"count", "ping_threads", "read_threads",
+	                                           "connection_objects"};
+	guint64 by_kind[G_N_ELEMENTS(kinds)] = {0};
 	gint64 permanent_without_subscribers = 0;
 	gint64 topics_without_queues = 0;
 	gsize len;
 
-	msb_metrics_header(out, "topic_queue_size", "gauge", "Waiting messages of a queue");
 	for (guint t = 0; t < stats->topics->len; t++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
 		if (topic->n_queues == 0)
@@ -360,35 +593,92 @@ msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 			if ((queue->type & MSB_QUEUE_TYPE_DELETE_ON_DISCONNECT) == 0 &&
 			    queue->n_subscribers == 0)
 				permanent_without_subscribers++;
-			g_string_append(out, "topic_queue_size{namespace=\"default\",topic=\"");
-			msb_metrics_append_label(out, topic->name);
-			g_string_append(out, "\",queue=\"");
-			msb_metrics_append_label(out, queue->name);
-			g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n", queue->waiting);
 		}
 	}
-	msb_status_topic_metric(out, stats, "topic_persist_queue_size",
-	                        "Messages of the topic waiting to be saved",
-	                        G_STRUCT_OFFSET(MsbTopicStats, pending_count));
-	msb_status_topic_metric(out, stats, "topic_data_size", "Bytes of message content in memory",
-	                        G_STRUCT_OFFSET(MsbTopicStats, cached_bytes));
-	msb_status_topic_metric(out, stats, "topic_messages_amount", "Messages in memory",
-	                        G_STRUCT_OFFSET(MsbTopicStats, cached_messages));
-	msb_status_topic_metric(out, stats, "topic_next_message_id",
-	                        "The id the next message of the topic gets",
-	                        G_STRUCT_OFFSET(MsbTopicStats, next_id));
+	for (guint i = 0; i < stats->sessions->len; i++) {
+		const MsbSessionStats *session = msb_broker_stats_session(stats, i);
+		if (session->kind >= 0 && (guint)session->kind < G_N_ELEMENTS(kinds))
+			by_kind[session->kind]++;
+	}
+
+	/* node.md §7, as the reference broker names them */
+	msb_metrics_queue_family(out, stats, "topic_queue_size",
+	                         "Messages waiting in a queue (not counting those in flight)",
+	                         msb_metrics_queue_waiting);
+	msb_metrics_topic_family(out, stats, "topic_persist_queue_size", "gauge",
+	                         "Messages of the topic waiting to be saved",
+	                         MSB_TOPIC_FIELD(pending_count));
+	msb_metrics_topic_family(out, stats, "topic_data_size", "gauge",
+	                         "Bytes of message content in memory",
+	                         MSB_TOPIC_FIELD(cached_bytes));
+	msb_metrics_topic_family(out, stats, "topic_messages_amount", "gauge", "Messages in memory",
+	                         MSB_TOPIC_FIELD(cached_messages));
+	msb_metrics_topic_family(out, stats, "topic_mean_message_size", "gauge",
+	                         "Mean content size of the messages published since the start",
+	                         MSB_TOPIC_FIELD(mean_message_size));
 	msb_metrics_value(out, "permanent_queues_without_subscribers", "gauge",
 	                  "Permanent queues with no subscriber",
 	                  (guint64)permanent_without_subscribers);
 	msb_metrics_value(out, "topics_without_queues", "gauge", "Topics with no queue",
 	                  (guint64)topics_without_queues);
-	msb_metrics_header(out, "tcp_connections", "gauge", "Client connections");
-	g_string_append_printf(out, "tcp_connections{tcp_metric=\"count\"} %u\n",
-	                       info->tcp_connections);
+	msb_metrics_value(out, "http_connections_amount", "gauge",
+	                  "Open connections to the HTTP port", info->http_connections);
+	/* no thread per connection here: one read watch each, idle deadlines kept by the 1 s
+	 * timer; the reference broker's task counters are all the connection count */
+	msb_metrics_header(out, "tcp_connections", "gauge",
+	                   "Client connections (count); the other tcp_metric values are the "
+	                   "reference broker's per-connection task counters, the same here");
+	for (guint i = 0; i < G_N_ELEMENTS(tcp_metrics); i++)
+		g_string_append_printf(out, "tcp_connections{tcp_metric=\"%s\"} %u\n",
+		                       tcp_metrics[i], info->tcp_connections);
 
+	/* ours */
+	msb_metrics_topic_family(out, stats, "topic_next_message_id", "gauge",
+	                         "The id the next message of the topic gets",
+	                         MSB_TOPIC_FIELD(next_id));
+	msb_metrics_topic_family(out, stats, "msb_topic_messages_published_total", "counter",
+	                         "Messages published to the topic since the start",
+	                         MSB_TOPIC_FIELD(messages_published));
+	msb_metrics_topic_family(out, stats, "msb_topic_published_bytes_total", "counter",
+	                         "Content bytes published to the topic since the start",
+	                         MSB_TOPIC_FIELD(published_bytes));
+	msb_metrics_topic_family(out, stats, "msb_topic_messages_delivered_total", "counter",
+	                         "Messages a subscriber confirmed since the start (each queue "
+	                         "counts its own)",
+	                         MSB_TOPIC_FIELD(messages_delivered));
+	msb_metrics_topic_family(out, stats, "msb_topic_messages_redelivered_total", "counter",
+	                         "Messages sent again after a failed or unconfirmed delivery",
+	                         MSB_TOPIC_FIELD(messages_redelivered));
+	msb_metrics_topic_family(out, stats, "msb_messages_lost_total", "counter",
+	                         "Messages queues waited for that persistence reported damaged "
+	                         "and that were skipped (OnDamagedMessages: skip)",
+	                         MSB_TOPIC_FIELD(messages_lost));
+	msb_metrics_queue_family(out, stats, "msb_queue_in_flight",
+	                         "Messages of the queue delivered and not confirmed yet",
+	                         msb_metrics_queue_in_flight);
+	msb_metrics_queue_family(out, stats, "msb_queue_subscribers", "Subscribers of the queue",
+	                         msb_metrics_queue_subscribers);
+	msb_metrics_header(out, "msb_connections", "gauge",
+	                   "Client sessions by how they are connected: tcp and unix (binary "
+	                   "protocol sockets), http (HTTP publisher and subscriber sessions)");
+	for (guint i = 0; i < G_N_ELEMENTS(kinds); i++)
+		g_string_append_printf(out, "msb_connections{kind=\"%s\"} %" G_GUINT64_FORMAT "\n",
+		                       kinds[i], by_kind[i]);
+	msb_metrics_histogram(out, "msb_delivery_latency_seconds",
+	                      "From sending a batch to a subscriber to the confirmation that "
+	                      "ends it",
+	                      TRUE, NULL, &stats->delivery_latency);
+	msb_metrics_header(out, "msb_build_info", "gauge", "Always 1; the version as a label");
+	g_string_append(out, "msb_build_info{version=\"");
+	msb_metrics_append_label(out, MSB_VERSION);
+	g_string_append(out, "\"} 1\n");
 	msb_metrics_value(out, "msb_up", "gauge",
 	                  "1 once topics and queues are restored and clients served",
 	                  g_strcmp0(info->state, "running") == 0);
+
+	msb_metrics_value(out, "msb_persistence_enabled", "gauge",
+	                  "1 when the broker saves to a persistence service (GrpcUrl)",
+	                  info->persistence_url != NULL ? 1 : 0);
 	msb_metrics_value(out, "msb_persistence_up", "gauge",
 	                  "1 while the persistence service answers (always 0 in memory)",
 	                  info->persistence_up ? 1 : 0);
@@ -398,12 +688,17 @@ msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	                  "Content bytes waiting to be saved", (guint64)stats->pending_bytes);
 	msb_metrics_header(out, "msb_persistence_oldest_pending_seconds", "gauge",
 	                   "How long the oldest unsaved message has waited");
-	g_string_append_printf(out, "msb_persistence_oldest_pending_seconds %.3f\n",
-	                       (gdouble)info->oldest_pending_age_us / G_USEC_PER_SEC);
+	g_string_append(out, "msb_persistence_oldest_pending_seconds ");
+	msb_metrics_append_double(out, (gdouble)info->oldest_pending_age_us / G_USEC_PER_SEC);
+	g_string_append_c(out, '\n');
 	msb_metrics_value(out, "msb_persistence_saves_total", "counter",
 	                  "Message saves acknowledged", info->saves);
 	msb_metrics_value(out, "msb_persistence_save_failures_total", "counter",
 	                  "Message saves that failed", info->save_failures);
+	msb_metrics_histogram(out, "msb_persistence_save_latency_seconds",
+	                      "From handing a save to the persistence client to its "
+	                      "acknowledgement",
+	                      TRUE, NULL, &info->save_latency);
 	msb_metrics_value(out, "msb_persistence_loads_total", "counter", "Sub-pages loaded back",
 	                  info->loads);
 	msb_metrics_value(out, "msb_persistence_load_failures_total", "counter",
@@ -411,19 +706,11 @@ msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	msb_metrics_value(out, "msb_persistence_damaged_loads_total", "counter",
 	                  "Sub-page loads the service answered with DATA_LOSS (damaged on disk)",
 	                  info->damaged_loads);
-	msb_metrics_header(out, "msb_messages_lost_total", "counter",
-	                   "Messages queues waited for that persistence reported damaged and that "
-	                   "were skipped (OnDamagedMessages: skip)");
-	for (guint t = 0; t < stats->topics->len; t++) {
-		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
-		g_string_append(out, "msb_messages_lost_total{topic=\"");
-		msb_metrics_append_label(out, topic->name);
-		g_string_append_printf(out, "\"} %" G_GUINT64_FORMAT "\n", topic->messages_lost);
-	}
 	msb_metrics_value(out, "msb_persistence_snapshots_total", "counter",
 	                  "Queue snapshots saved", info->snapshots);
 	msb_metrics_value(out, "msb_persistence_snapshot_failures_total", "counter",
 	                  "Queue snapshot saves that failed", info->snapshot_failures);
+	msb_metrics_process(out);
 	len = out->len;
 	return g_bytes_new_take(g_string_free(out, FALSE), len);
 }

@@ -12,6 +12,7 @@
 
 #include "msb-http-server.h"
 #include "msb-metrics.h"
+#include "msb-process-stats.h"
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -197,6 +198,8 @@ msb_persistence_http_build_status(MsbPersistenceHttp *self)
 	g_autoptr(GFileInfo) fs = NULL;
 	MsbStoreStats st = {0};
 	MsbPersistenceServiceStats sv = {0};
+	MsbHistogram fsync_latency;
+	MsbProcessStats ps;
 	guint64 disk_bytes;
 	gint64 last_save_us;
 
@@ -300,6 +303,27 @@ msb_persistence_http_build_status(MsbPersistenceHttp *self)
 	msb_json_add_int(b, "files_removed", (gint64)st.files_removed);
 	json_builder_end_object(b);
 
+	msb_store_get_fsync_latency(self->store, &fsync_latency);
+	json_builder_set_member_name(b, "fsync");
+	json_builder_begin_object(b);
+	msb_json_add_int(b, "count", (gint64)msb_histogram_count(&fsync_latency));
+	msb_json_add_int(b, "total_us", (gint64)fsync_latency.sum_us);
+	msb_json_add_int(b, "p50_us", msb_histogram_quantile_us(&fsync_latency, 0.5));
+	msb_json_add_int(b, "p99_us", msb_histogram_quantile_us(&fsync_latency, 0.99));
+	json_builder_end_object(b);
+
+	if (msb_process_stats_read(&ps)) {
+		json_builder_set_member_name(b, "process");
+		json_builder_begin_object(b);
+		msb_json_add_int(b, "resident_bytes", (gint64)ps.resident_bytes);
+		msb_json_add_int(b, "virtual_bytes", (gint64)ps.virtual_bytes);
+		json_builder_set_member_name(b, "cpu_seconds");
+		json_builder_add_double_value(b, ps.cpu_seconds);
+		msb_json_add_int(b, "open_fds", (gint64)ps.open_fds);
+		msb_json_add_int(b, "max_fds", (gint64)MIN(ps.max_fds, (guint64)G_MAXINT64));
+		json_builder_end_object(b);
+	}
+
 	json_builder_set_member_name(b, "grpc");
 	json_builder_begin_object(b);
 	msb_json_add_int(b, "active_calls", msb_grpc_server_get_n_active(self->grpc));
@@ -330,6 +354,24 @@ msb_persistence_http_build_status(MsbPersistenceHttp *self)
 	return msb_json_to_string(b);
 }
 
+/* one sample per topic that holds messages: NAME{topic="…"} and the gint64 at @offset */
+static void
+msb_persistence_topic_family(GString *out, GPtrArray *topics, const gchar *name, const gchar *help,
+                             gsize offset)
+{
+	msb_metrics_header(out, name, "gauge", help);
+	for (guint i = 0; i < topics->len; i++) {
+		const MsbStoreTopicInfo *t = g_ptr_array_index(topics, i);
+
+		if (t->count == 0)
+			continue;
+		g_string_append_printf(out, "%s{topic=\"", name);
+		msb_metrics_append_label(out, t->name);
+		g_string_append_printf(out, "\"} %" G_GINT64_FORMAT "\n",
+		                       G_STRUCT_MEMBER(gint64, t, offset));
+	}
+}
+
 gchar *
 msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 {
@@ -339,6 +381,7 @@ msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 	g_autoptr(GArray) calls = NULL;
 	MsbStoreStats st = {0};
 	MsbPersistenceServiceStats sv = {0};
+	MsbHistogram fsync_latency;
 	guint64 disk_bytes;
 	gint64 last_save_us;
 
@@ -404,6 +447,35 @@ msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 		msb_metrics_append_label(out, t->name);
 		g_string_append_printf(out, "\"} %" G_GUINT64_FORMAT "\n", t->disk_bytes);
 	}
+	msb_persistence_topic_family(out, topics, "persistence_topic_min_id",
+	                             "The smallest message id stored (no sample while the topic "
+	                             "holds no message)",
+	                             G_STRUCT_OFFSET(MsbStoreTopicInfo, min_id));
+	msb_persistence_topic_family(out, topics, "persistence_topic_max_id",
+	                             "The largest message id stored (no sample while the topic "
+	                             "holds no message)",
+	                             G_STRUCT_OFFSET(MsbStoreTopicInfo, max_id));
+	msb_metrics_header(out, "persistence_topic_last_save_timestamp_seconds", "gauge",
+	                   "Unix time of the topic's newest save (after a restart: of its newest "
+	                   "file; 0 = none)");
+	for (guint i = 0; i < topics->len; i++) {
+		const MsbStoreTopicInfo *t = g_ptr_array_index(topics, i);
+
+		g_string_append(out, "persistence_topic_last_save_timestamp_seconds{topic=\"");
+		msb_metrics_append_label(out, t->name);
+		g_string_append(out, "\"} ");
+		msb_metrics_append_double(out, (gdouble)MAX(t->last_save_us, 0) / G_USEC_PER_SEC);
+		g_string_append_c(out, '\n');
+	}
+	msb_metrics_header(out, "persistence_topic_deleted", "gauge",
+	                   "1 while the topic is soft-deleted (removed at its delete moment)");
+	for (guint i = 0; i < topics->len; i++) {
+		const MsbStoreTopicInfo *t = g_ptr_array_index(topics, i);
+
+		g_string_append(out, "persistence_topic_deleted{topic=\"");
+		msb_metrics_append_label(out, t->name);
+		g_string_append_printf(out, "\"} %d\n", t->delete_after_us != 0 ? 1 : 0);
+	}
 
 	damaged = msb_list_damaged(self);
 	msb_metrics_value(out, "persistence_damaged_sub_pages", "gauge",
@@ -439,14 +511,18 @@ msb_persistence_http_build_metrics(MsbPersistenceHttp *self)
 		for (gint c = 0; c < MSB_GRPC_N_STATUS; c++) {
 			if (s->by_code[c] == 0)
 				continue;
-			g_string_append_printf(
-			        out,
-			        "persistence_grpc_calls_total{method=\"%s\",code=\"%s\"} "
-			        "%" G_GUINT64_FORMAT "\n",
-			        msb_method_name(s->path), msb_grpc_status_name((grpc_status_code)c),
-			        s->by_code[c]);
+			g_string_append(out, "persistence_grpc_calls_total{method=\"");
+			msb_metrics_append_label(out, msb_method_name(s->path));
+			g_string_append_printf(out, "\",code=\"%s\"} %" G_GUINT64_FORMAT "\n",
+			                       msb_grpc_status_name((grpc_status_code)c),
+			                       s->by_code[c]);
 		}
 	}
+	msb_store_get_fsync_latency(self->store, &fsync_latency);
+	msb_metrics_histogram(out, "persistence_fsync_latency_seconds",
+	                      "How long each fsync or fdatasync of the store took", TRUE, NULL,
+	                      &fsync_latency);
+	msb_metrics_process(out);
 	return g_string_free(out, FALSE);
 }
 

@@ -214,11 +214,13 @@ static gboolean
 msb_io_flush(MsbStoreIo *io, int fd, const gchar *path, gboolean full, GError **error)
 {
 	int errsv = 0;
+	gint64 started_us;
 
 	if (msb_io_fault(&io->fail_sync_nth, &io->fail_sync_errno, &errsv)) {
 		msb_io_set_error(error, errsv, "Cannot flush %s to disk", path);
 		return FALSE;
 	}
+	started_us = g_get_monotonic_time();
 	/* fdatasync still writes the file size, which is all the metadata a log needs */
 	while ((full ? fsync(fd) : fdatasync(fd)) != 0) {
 		if (errno == EINTR)
@@ -226,6 +228,7 @@ msb_io_flush(MsbStoreIo *io, int fd, const gchar *path, gboolean full, GError **
 		msb_io_set_error(error, errno, "Cannot flush %s to disk", path);
 		return FALSE;
 	}
+	msb_histogram_observe_atomic(&io->fsync_latency, g_get_monotonic_time() - started_us);
 	return TRUE;
 }
 

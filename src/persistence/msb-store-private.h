@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include "msb-metrics.h"
 #include "msb-store.h"
 #include "msb-store-format.h"
 
@@ -74,6 +75,8 @@ typedef struct {
 	gint fail_write_errno;
 	gint fail_sync_nth;
 	gint fail_sync_errno;
+	/* every fsync and fdatasync, from the writer's, the sync and the sealer threads */
+	MsbHistogram fsync_latency;
 } MsbStoreIo;
 
 typedef enum {

@@ -1414,6 +1414,13 @@ msb_store_get_stats(MsbStore *store, MsbStoreStats *stats)
 	msb_unlock(&store->lock);
 }
 
+void
+msb_store_get_fsync_latency(MsbStore *store, MsbHistogram *histogram)
+{
+	g_return_if_fail(store != NULL && histogram != NULL);
+	msb_histogram_copy_atomic(&store->io.fsync_latency, histogram);
+}
+
 GPtrArray *
 msb_store_get_recovery_cuts(MsbStore *store)
 {

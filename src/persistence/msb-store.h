@@ -11,6 +11,8 @@
 
 #include <gio/gio.h>
 
+#include "msb-metrics.h"
+
 G_BEGIN_DECLS
 
 #define MSB_STORE_ERROR (msb_store_error_quark())
@@ -227,6 +229,9 @@ msb_store_load_snapshot(MsbStore *store, GError **error);
 
 void
 msb_store_get_stats(MsbStore *store, MsbStoreStats *stats);
+/* A copy of the latency histogram of every fsync and fdatasync the store made (thread-safe). */
+void
+msb_store_get_fsync_latency(MsbStore *store, MsbHistogram *histogram);
 /* GPtrArray of MsbStoreCut* describing what the last recovery cut off. */
 GPtrArray *
 msb_store_get_recovery_cuts(MsbStore *store);

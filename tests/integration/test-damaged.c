@@ -23,7 +23,7 @@
 #define TOPIC "orders"
 #define QUEUE "q"
 #define SIZE  40
-#define LOST  "msb_messages_lost_total{topic=\"" TOPIC "\"}"
+#define LOST  "msb_messages_lost_total{namespace=\"default\",topic=\"" TOPIC "\"}"
 #define QSIZE "topic_queue_size{namespace=\"default\",topic=\"" TOPIC "\",queue=\"" QUEUE "\"}"
 
 /* sealed_sub_pages of TOPIC in the service's /api/status */

@@ -288,7 +288,12 @@ test_greeting_ping_auth(ItestFixture *f, gconstpointer data)
 	g_assert_cmpuint(code, ==, 403);
 	g_assert_nonnull(strstr(text, "elsewhere"));
 
-	/* the session is a broker session like any other */
+	/* the session is a broker session like any other, its bytes counted (a body it sent) */
+	g_free(itest_broker_http(b, "POST", "/api/Topics/Create?topicId=" TOPIC, NULL, NULL, NULL,
+	                         &code));
+	g_assert_cmpuint(code, ==, 200);
+	http_expect(b, "/api/Subscribers/Subscribe", key,
+	            "{\"topicId\": \"" TOPIC "\", \"queueId\": \"q\", \"queueType\": 1}", 204);
 	status = itest_broker_get_json(b, "/api/status");
 	sessions = json_object_get_array_member(
 	        json_object_get_object_member(json_node_get_object(status), "sessions"), "items");
@@ -296,6 +301,8 @@ test_greeting_ping_auth(ItestFixture *f, gconstpointer data)
 		JsonObject *s = json_array_get_object_element(sessions, i);
 		if (g_strcmp0(json_object_get_string_member(s, "name"), "http-test") == 0) {
 			g_assert_cmpstr(json_object_get_string_member(s, "version"), ==, "1.2");
+			g_assert_cmpstr(json_object_get_string_member(s, "type"), ==, "http");
+			g_assert_cmpint(json_object_get_int_member(s, "readSize"), >, 0);
 			seen = TRUE;
 		}
 	}

@@ -245,6 +245,137 @@ test_stats_budget(void)
 	        ==, 98);
 }
 
+/* Rates, the publish history, publishers and subscribers "active", the latency history and the
+ * session byte counts, as the fake clock moves (node.md §6.4). */
+static void
+test_stats_per_second(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	Client *pub = client_new(fx, 3, 1);
+	Client *sub = client_new(fx, 3, 1);
+	const gsize sizes[] = {100, 300};
+	g_autoptr(GPtrArray) rx = NULL;
+	RxPacket *batch;
+	const MsbTopicStats *t;
+	const MsbQueueStats *q;
+	const MsbSubscriberStats *ss;
+	const gint32 *h;
+	gint64 second = fx->mono / SEC;
+
+	make_topic(fx, "orders");
+	c_subscribe(sub, "orders", "billing", MSB_QUEUE_TYPE_PERMANENT);
+	/* second S: two packets, three messages */
+	expect_response(pub, c_publish_sizes(pub, "orders", 2, sizes));
+	batch = expect_batch(sub, "orders", "billing");
+	expect_response(pub, c_publish_n(pub, "orders", 1, 200));
+	fx->mono += SEC / 4;
+	c_ok(sub, batch); /* 250 ms for two messages */
+	rx_packet_free(batch);
+	batch = expect_batch(sub, "orders", "billing");
+	{
+		g_autoptr(MsbBrokerStats) stats = msb_broker_collect_stats(fx->broker);
+		t = find_topic(stats, "orders");
+		/* nothing whole yet: the second is still being counted */
+		g_assert_cmpint(t->messages_per_sec, ==, 0);
+		g_assert_cmpint(t->packets_per_sec, ==, 0);
+		g_assert_cmpuint(t->n_history, ==, 0);
+		g_assert_cmpint(t->mean_message_size, ==, 200);
+		g_assert_cmpuint(t->n_publishers, ==, 1);
+		g_assert_cmpint(msb_broker_stats_publisher(stats, t, 0)->session_id, ==,
+		                pub->session->id);
+		g_assert_cmpint(msb_broker_stats_publisher(stats, t, 0)->active, ==, 2);
+		q = msb_broker_stats_queue(stats, t, 0);
+		ss = msb_broker_stats_subscriber(stats, q, 0);
+		g_assert_cmpint(ss->active, ==, 2);
+		g_assert_cmpuint(ss->n_history, ==, 0);
+	}
+	/* second S+1: the last message's batch fails after half a second */
+	fx->mono = (second + 1) * SEC + SEC / 2;
+	c_fail(sub, batch);
+	rx_packet_free(batch);
+	rx = c_read(sub); /* redelivered */
+	g_assert_cmpuint(rx->len, ==, 1);
+	{
+		g_autoptr(MsbBrokerStats) stats = msb_broker_collect_stats(fx->broker);
+		t = find_topic(stats, "orders");
+		g_assert_cmpint(t->messages_per_sec, ==, 3);
+		g_assert_cmpint(t->packets_per_sec, ==, 2);
+		g_assert_cmpuint(t->n_history, ==, 1);
+		g_assert_cmpint(msb_broker_stats_history(stats, t->first_history)[0], ==, 3);
+		g_assert_cmpint(msb_broker_stats_publisher(stats, t, 0)->active, ==, 1);
+		q = msb_broker_stats_queue(stats, t, 0);
+		ss = msb_broker_stats_subscriber(stats, q, 0);
+		g_assert_cmpint(ss->active, ==, 2); /* the redelivery started now */
+		g_assert_cmpuint(ss->n_history, ==, 1);
+		/* 250,000 µs for 2 messages */
+		g_assert_cmpint(msb_broker_stats_history(stats, ss->first_history)[0], ==, 125000);
+	}
+	/* S+4: nothing more happened */
+	fx->mono = (second + 4) * SEC;
+	{
+		g_autoptr(MsbBrokerStats) stats = msb_broker_collect_stats(fx->broker);
+		const MsbSessionStats *ps = NULL;
+		t = find_topic(stats, "orders");
+		g_assert_cmpint(t->messages_per_sec, ==, 0);
+		g_assert_cmpuint(t->n_history, ==, 4);
+		h = msb_broker_stats_history(stats, t->first_history);
+		g_assert_cmpint(h[0], ==, 3);
+		g_assert_cmpint(h[1], ==, 0);
+		g_assert_cmpint(h[3], ==, 0);
+		g_assert_cmpint(msb_broker_stats_publisher(stats, t, 0)->active, ==, 0);
+		q = msb_broker_stats_queue(stats, t, 0);
+		ss = msb_broker_stats_subscriber(stats, q, 0);
+		g_assert_cmpint(ss->active, ==, 0);
+		g_assert_cmpuint(ss->n_history, ==, 4);
+		h = msb_broker_stats_history(stats, ss->first_history);
+		/* S+1: one message failed after 500 ms (its batch started at S + 250 ms) */
+		g_assert_cmpint(h[0], ==, 125000);
+		g_assert_cmpint(h[1], ==, -(SEC + SEC / 4));
+		g_assert_cmpint(h[2], ==, 0);
+		for (guint i = 0; i < stats->sessions->len; i++) {
+			if (msb_broker_stats_session(stats, i)->id == pub->session->id)
+				ps = msb_broker_stats_session(stats, i);
+		}
+		g_assert_nonnull(ps);
+		g_assert_cmpstr(ps->namespace_name, ==, "default");
+		g_assert_cmpint(ps->last_incoming_us, ==, -1); /* the fixture counts no bytes */
+	}
+	/* a publisher whose session closed is not shown */
+	client_close(pub);
+	{
+		g_autoptr(MsbBrokerStats) stats = msb_broker_collect_stats(fx->broker);
+		g_assert_cmpuint(find_topic(stats, "orders")->n_publishers, ==, 0);
+	}
+}
+
+/* What the adapter reports through msb_broker_session_count_io(). */
+static void
+test_stats_session_io(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	Client *c = client_new(fx, 3, 1);
+	gint64 second = fx->mono / SEC;
+	g_autoptr(MsbBrokerStats) stats = NULL;
+	const MsbSessionStats *ss;
+
+	fx->wall += 90 * SEC;
+	fx->mono = second * SEC + SEC / 10;
+	msb_broker_session_count_io(fx->broker, c->session, 100, 0);
+	msb_broker_session_count_io(fx->broker, c->session, 50, 4000);
+	fx->mono = (second + 1) * SEC;
+	msb_broker_session_count_io(fx->broker, c->session, 0, 10);
+	fx->mono = (second + 1) * SEC + SEC / 2;
+	stats = msb_broker_collect_stats(fx->broker);
+	ss = msb_broker_stats_session(stats, 0);
+	g_assert_cmpint(ss->id, ==, c->session->id);
+	g_assert_cmpuint(ss->read_bytes, ==, 150);
+	g_assert_cmpuint(ss->written_bytes, ==, 4010);
+	g_assert_cmpint(ss->read_per_sec, ==, 150);
+	g_assert_cmpint(ss->written_per_sec, ==, 4000);
+	g_assert_cmpint(ss->last_incoming_us, ==, SEC + SEC / 2 - SEC / 10);
+	g_assert_cmpint(ss->connected_us, ==, 90 * SEC);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -254,6 +385,8 @@ main(int argc, char **argv)
 	g_test_add_func("/broker-stats/independent", test_stats_independent);
 	g_test_add_func("/broker-stats/slices", test_stats_slices);
 	g_test_add_func("/broker-stats/budget", test_stats_budget);
+	g_test_add_func("/broker-stats/per-second", test_stats_per_second);
+	g_test_add_func("/broker-stats/session-io", test_stats_session_io);
 
 	return g_test_run();
 }
