@@ -39,6 +39,7 @@ LAT_TOPICS=${LAT_TOPICS:-100}
 LAT_QUEUES=${LAT_QUEUES:-10}
 LAT_BACKLOG=${LAT_BACKLOG:-100} # messages waiting in each topic's queues
 BROWSERS=${BROWSERS:-20}
+UI_LOAD=${UI_LOAD:-both}        # latency: both, or only the WebSockets (ws) or only the polls (poll)
 UI_TOPICS=${UI_TOPICS:-1000}
 UI_QUEUES=${UI_QUEUES:-10}
 UI_BACKLOG=${UI_BACKLOG:-10}
@@ -121,7 +122,7 @@ latency_run() {
 	local busy_before=$BUSY load_before
 	load_before=$(cut -d' ' -f1 /proc/loadavg)
 	if [ "$arm" = ui ]; then
-		python3 "$HERE/ui-load.py" load "$HTTP_PORT" "$BROWSERS" >"$WORK/load.out" 2>"$WORK/load.err" &
+		python3 "$HERE/ui-load.py" load "$HTTP_PORT" "$BROWSERS" "$UI_LOAD" >"$WORK/load.out" 2>"$WORK/load.err" &
 		LOAD_PID=$!
 		sleep 3 # sockets open, first frames and polls answered
 	fi
@@ -163,7 +164,7 @@ EOF
 	echo "node: $(node --version 2>/dev/null || echo none), python: $(python3 --version 2>&1)"
 	echo "ours: $("$BROKER" --version), buildtype $(meson configure "$BUILD_DIR" 2>/dev/null | awk '$1 == "buildtype" {print $2; exit}')"
 	echo "uptime at the start: $(uptime)"
-	echo "settings: MODE=$MODE RUNS=$RUNS LAT_N=$LAT_N LAT_TOPICS=$LAT_TOPICS LAT_QUEUES=$LAT_QUEUES LAT_BACKLOG=$LAT_BACKLOG BROWSERS=$BROWSERS UI_TOPICS=$UI_TOPICS UI_QUEUES=$UI_QUEUES UI_BACKLOG=$UI_BACKLOG LOADS=$LOADS UPDATES=$UPDATES"
+	echo "settings: MODE=$MODE RUNS=$RUNS LAT_N=$LAT_N LAT_TOPICS=$LAT_TOPICS LAT_QUEUES=$LAT_QUEUES LAT_BACKLOG=$LAT_BACKLOG BROWSERS=$BROWSERS UI_LOAD=$UI_LOAD UI_TOPICS=$UI_TOPICS UI_QUEUES=$UI_QUEUES UI_BACKLOG=$UI_BACKLOG LOADS=$LOADS UPDATES=$UPDATES"
 } >"$WORK/env.txt"
 cat "$WORK/env.txt" >&2
 

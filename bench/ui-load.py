@@ -6,7 +6,7 @@
         and publishes BACKLOG messages of 100 bytes to each, so that every queue has a range
         and a backlog; the session that did it closes, the queues and messages stay.
 
-    ui-load.py load HTTP_PORT BROWSERS
+    ui-load.py load HTTP_PORT BROWSERS [both|ws|poll]
         each "browser" is one WebSocket on /api/ws (frames read, decoded and thrown away, as a
         page that renders every one) plus one client polling /api/Status once a second (the
         UI's fallback, and what the separate dashboard does): 20 browsers are 20 sockets and
@@ -91,9 +91,10 @@ def populate(port, n_topics, n_queues, backlog):
 
 
 class Load:
-    def __init__(self, port, browsers):
+    def __init__(self, port, browsers, kind="both"):
         self.port = port
         self.browsers = browsers
+        self.kind = kind  # both, or only the sockets (ws) or only the polls (poll)
         self.lock = threading.Lock()
         self.frames = 0
         self.ws_bytes = 0
@@ -180,10 +181,12 @@ class Load:
         t0 = time.monotonic()
         c0 = os.times()
         for i in range(self.browsers):
-            threading.Thread(target=self.websocket, daemon=True).start()
+            if self.kind != "poll":
+                threading.Thread(target=self.websocket, daemon=True).start()
             # the polls spread over the second, as independent browsers would be
-            threading.Thread(target=self.poller, args=(i / max(self.browsers, 1),),
-                             daemon=True).start()
+            if self.kind != "ws":
+                threading.Thread(target=self.poller, args=(i / max(self.browsers, 1),),
+                                 daemon=True).start()
         while not stop.wait(0.2):
             pass
         c1 = os.times()
@@ -192,6 +195,7 @@ class Load:
             ms = sorted(self.poll_ms)
             print(json.dumps({
                 "browsers": self.browsers,
+                "kind": self.kind,
                 "seconds": round(wall, 1),
                 "ws_open": self.ws_open,
                 "ws_frames": self.frames,
@@ -211,8 +215,8 @@ class Load:
 def main(argv):
     if len(argv) == 6 and argv[1] == "populate":
         populate(*(int(x) for x in argv[2:6]))
-    elif len(argv) == 4 and argv[1] == "load":
-        Load(int(argv[2]), int(argv[3])).run()
+    elif len(argv) in (4, 5) and argv[1] == "load" and (len(argv) == 4 or argv[4] in ("both", "ws", "poll")):
+        Load(int(argv[2]), int(argv[3]), *argv[4:]).run()
     else:
         sys.exit(__doc__)
 
