@@ -1,10 +1,18 @@
 // ui-render-bench.mjs: the web UI in headless Chromium against a running broker: time to first
 // render and per status update, as the page measures them with the Performance API
-// (window.msbPerf, docs/ui.md: first render since navigation start; an update from the status
-// text's arrival to the end of its rendering). Driven by bench/run-ui-bench.sh; playwright-core
-// comes from tests/browser/node_modules (npm ci there).
+// (window.msbPerf, ui/js/main.js: the first render's moment since navigation start, and each
+// update from the status text's arrival to the end of its rendering, JSON.parse included;
+// the same figures are on <html> as data-first-render-ms / data-update-ms). Driven by
+// bench/run-ui-bench.sh; playwright-core comes from tests/browser/node_modules (npm ci there).
 //
-//   MSB_HTTP_PORT=PORT [MSB_TCP_PORT=PORT] [UPDATES=15] [CHROMIUM=/usr/bin/chromium] node ui-render-bench.mjs
+// LOADS page loads, each in a fresh browser context (empty cache, as an operator opening the
+// page), each kept open for UPDATES updates. Also taken from the page, to explain the first
+// render: the document's and the modules' loading (Navigation and Resource Timing), the first
+// /api/Status request, and the parse/model/render split of the first update (msbPerf.last).
+// One JSON line per page load and one summary line on stdout.
+//
+//   MSB_HTTP_PORT=PORT [MSB_TCP_PORT=PORT] [LOADS=3] [UPDATES=15] [CHROMIUM=/usr/bin/chromium] \
+//     node ui-render-bench.mjs
 
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -15,13 +23,21 @@ const { chromium } = await import(pathToFileURL(join(here, '..', 'tests', 'brows
 
 const port = Number(process.env.MSB_HTTP_PORT);
 const tcpPort = Number(process.env.MSB_TCP_PORT || 0);
+const loads = Number(process.env.LOADS || 3);
 const updates = Number(process.env.UPDATES || 15);
 const base = `http://127.0.0.1:${port}`;
 
-function pct(v, p) {
+const median = (v) => {
   const s = [...v].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
-}
+  if (!s.length) return null;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const pct = (v, p) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : null;
+};
+const r1 = (x) => (x === null || x === undefined ? null : Math.round(x * 10) / 10);
 
 // A publisher that keeps the counters moving (one message to one of 50 topics every 20 ms), so
 // that every update changes something on screen.
@@ -58,24 +74,105 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
+const rows = [];
 try {
-  const results = [];
-  for (let run = 1; run <= 3; run++) {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  for (let load = 1; load <= loads; load++) {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    // every update's parse/model/render split: main.js overwrites msbPerf.last on each update,
+    // so the property becomes an accessor that keeps them all (window.__msbSplits[i] belongs
+    // to msbPerf.updates[i])
+    await page.addInitScript(() => {
+      let stored;
+      const splits = [];
+      window.__msbSplits = splits;
+      Object.defineProperty(window, 'msbPerf', {
+        configurable: true,
+        get() { return stored; },
+        set(p) {
+          stored = p;
+          let last = p.last;
+          Object.defineProperty(p, 'last', { enumerable: true, get() { return last; }, set(v) { last = v; splits.push(v); } });
+        },
+      });
+    });
     await page.goto(`${base}/`);
     await page.waitForFunction(() => window.msbPerf && window.msbPerf.firstRenderMs !== null, null, { timeout: 60000 });
-    await page.waitForFunction((n) => window.msbPerf.updates.length > n, updates, { timeout: 120000, polling: 500 });
-    const perf = await page.evaluate(() => ({ first: window.msbPerf.firstRenderMs, updates: window.msbPerf.updates.slice(1) }));
-    results.push(perf);
-    console.log(`run ${run}: first render ${perf.first.toFixed(0)} ms after navigation start; ` +
-      `updates (${perf.updates.length}): median ${pct(perf.updates, 50).toFixed(1)} ms, ` +
-      `p95 ${pct(perf.updates, 95).toFixed(1)} ms, max ${Math.max(...perf.updates).toFixed(1)} ms`);
-    await page.close();
+    const first = await page.evaluate(() => {
+      const nav = performance.getEntriesByType('navigation')[0];
+      const res = performance.getEntriesByType('resource');
+      const js = res.filter((r) => r.name.endsWith('.js') || r.name.endsWith('.css'));
+      const status = res.find((r) => r.name.includes('/api/Status'));
+      return {
+        first_render_ms: window.msbPerf.firstRenderMs,
+        attr_first_render_ms: Number(document.documentElement.dataset.firstRenderMs),
+        document_ms: nav ? nav.responseEnd : null,
+        dom_content_loaded_ms: nav ? nav.domContentLoadedEventEnd : null,
+        assets: js.length,
+        assets_done_ms: js.length ? Math.max(...js.map((r) => r.responseEnd)) : null,
+        status_request_ms: status ? status.startTime : null,
+        status_response_ms: status ? status.responseEnd : null,
+        status_bytes: status ? status.decodedBodySize : null,
+        first_update_ms: window.msbPerf.updates[0],
+        first_split: window.__msbSplits[0],
+        waterfall: res.map((r) => [r.name.replace(location.origin, ''), Math.round(r.startTime), Math.round(r.responseEnd)]),
+      };
+    });
+    await page.waitForFunction((n) => window.msbPerf.updates.length > n, updates,
+      { timeout: 60000 + updates * 3000, polling: 200 });
+    const after = await page.evaluate(() => ({
+      updates: window.msbPerf.updates.slice(1),
+      splits: window.__msbSplits.slice(1),
+      attr_update_ms: Number(document.documentElement.dataset.updateMs),
+      measures: performance.getEntriesByName('msb-update').length,
+      live: document.querySelector('[data-testid=live-indicator]')?.dataset.live ?? null,
+      topic_rows_in_dom: document.querySelectorAll('[data-testid=topic-row]').length,
+    }));
+    const u = after.updates;
+    const row = {
+      load,
+      first_render_ms: r1(first.first_render_ms),
+      document_ms: r1(first.document_ms),
+      dom_content_loaded_ms: r1(first.dom_content_loaded_ms),
+      assets: first.assets,
+      assets_done_ms: r1(first.assets_done_ms),
+      status_request_ms: r1(first.status_request_ms),
+      status_response_ms: r1(first.status_response_ms),
+      status_bytes: first.status_bytes,
+      first_status_arrived_ms: r1(first.first_render_ms - first.first_update_ms),
+      first_update_ms: r1(first.first_update_ms),
+      first_parse_ms: r1(first.first_split?.parseMs),
+      first_model_ms: r1(first.first_split?.modelMs),
+      first_render_only_ms: r1(first.first_split?.renderMs),
+      updates: u.length,
+      update_median_ms: r1(median(u)),
+      update_p95_ms: r1(pct(u, 95)),
+      update_max_ms: r1(u.length ? Math.max(...u) : null),
+      parse_median_ms: r1(median(after.splits.map((s) => s.parseMs))),
+      model_median_ms: r1(median(after.splits.map((s) => s.modelMs))),
+      render_median_ms: r1(median(after.splits.map((s) => s.renderMs))),
+      live: after.live,
+      topic_rows_in_dom: after.topic_rows_in_dom,
+      performance_measures: after.measures,
+      all_updates_ms: u.map(r1),
+      waterfall: first.waterfall,
+    };
+    rows.push(row);
+    console.log(JSON.stringify(row));
+    await context.close();
   }
-  const firsts = results.map((r) => r.first);
-  const all = results.flatMap((r) => r.updates);
-  console.log(`UI: first render median ${pct(firsts, 50).toFixed(0)} ms; per update median ` +
-    `${pct(all, 50).toFixed(1)} ms, p95 ${pct(all, 95).toFixed(1)} ms, max ${Math.max(...all).toFixed(1)} ms`);
+  const all = rows.flatMap((r) => r.all_updates_ms);
+  console.log(JSON.stringify({
+    summary: true,
+    loads: rows.length,
+    first_render_median_ms: r1(median(rows.map((r) => r.first_render_ms))),
+    first_render_ms: rows.map((r) => r.first_render_ms),
+    update_median_of_medians_ms: r1(median(rows.map((r) => r.update_median_ms))),
+    update_median_all_ms: r1(median(all)),
+    update_p95_all_ms: r1(pct(all, 95)),
+    update_max_all_ms: r1(all.length ? Math.max(...all) : null),
+    updates: all.length,
+  }));
 } finally {
   await browser.close();
   stop();
