@@ -1,4 +1,4 @@
-# bench-lib.sh: what run-bench.sh and run-bench-persistence.sh share; sourced, not run.
+# bench-lib.sh: what the bench scripts share; sourced, not run.
 #
 # The caller sets REPO, PEERS, BUILD_DIR, WORK (its temp dir), OURS (its result lines),
 # STEP_WAIT_IDLE and IDLE_MAX before it uses these; `missing` collects what need_cmd did not find.
@@ -173,4 +173,20 @@ ratio_row() {
 			}
 			printf "| %s | %s | %s | %s | %s |\n", label, ours, peer, ratio, verdict
 		}'
+}
+
+# Start an in-memory broker (binary $1) with its settings, ready file and log in folder $2, on
+# free ports of 127.0.0.1; sets PID (stop it in the caller's EXIT trap), PORT and HTTP_PORT.
+start_memory_broker() { # broker dir
+	printf 'GrpcUrl: none\nListenAddress: 127.0.0.1\n' >"$2/settings.yaml"
+	"$1" --settings "$2/settings.yaml" --tcp-port 0 --http-port 0 \
+		--ready-file "$2/ready" >"$2/broker.log" 2>&1 &
+	PID=$!
+	for _ in $(seq 100); do
+		[ -s "$2/ready" ] && break
+		sleep 0.1
+	done
+	[ -s "$2/ready" ] || { cat "$2/broker.log" >&2; echo "the broker did not start" >&2; return 1; }
+	PORT=$(sed -n 's/^tcp_port=//p' "$2/ready")
+	HTTP_PORT=$(sed -n 's/^http_port=//p' "$2/ready")
 }

@@ -17,6 +17,8 @@ export LC_ALL=C
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
+# shellcheck source=bench/bench-lib.sh
+. "$HERE/bench-lib.sh"
 BUILD=${BUILD:-$REPO/build-rel}
 TOPICS=${TOPICS:-1000}
 QUEUES=${QUEUES:-10}
@@ -40,17 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-printf 'GrpcUrl: none\nListenAddress: 127.0.0.1\n' >"$DIR/settings.yaml"
-"$BUILD/src/node/my-service-bus" --settings "$DIR/settings.yaml" --tcp-port 0 --http-port 0 \
-	--ready-file "$DIR/ready" >"$DIR/broker.log" 2>&1 &
-PID=$!
-for _ in $(seq 100); do
-	[ -s "$DIR/ready" ] && break
-	sleep 0.1
-done
-[ -s "$DIR/ready" ] || { cat "$DIR/broker.log" >&2; echo "the broker did not start" >&2; exit 1; }
-PORT=$(sed -n 's/^tcp_port=//p' "$DIR/ready")
-HTTP_PORT=$(sed -n 's/^http_port=//p' "$DIR/ready")
+start_memory_broker "$BUILD/src/node/my-service-bus" "$DIR"
 
 timeout $((WARM + 300)) "$BUILD/bench/msb-status-bench" "127.0.0.1:$PORT" "$HTTP_PORT" \
 	"$TOPICS" "$QUEUES" "$SESSIONS" "$WARM" "$REQUESTS" "$PID"
