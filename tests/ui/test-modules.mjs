@@ -140,6 +140,27 @@ test('histories: 60 KPI samples, queue backlogs aligned with time, dropped with 
   assert.equal(h.kpiValues('msgs').length, 0);
 });
 
+test('a backlog history grows its buffer and keeps the last BACKLOG_SAMPLES values in order', () => {
+  const h = new History();
+  const n = BACKLOG_SAMPLES + 100;
+  for (let i = 0; i < n; i++) {
+    const s = status();
+    s.queues.orders.queues[0].size = i + 1;
+    h.push(buildModel(s));
+    if (i === 8 || i === 9 || i === 300) {
+      // across a growth of the buffer nothing is lost or reordered
+      const size = h.backlog('orders', 'billing').size;
+      assert.equal(size.length, i + 1);
+      assert.deepEqual(size.slice(-3), [i - 1, i, i + 1]);
+    }
+  }
+  const size = h.backlog('orders', 'billing').size;
+  assert.equal(size.length, BACKLOG_SAMPLES);
+  assert.equal(size[0], n - BACKLOG_SAMPLES + 1);
+  assert.equal(size[BACKLOG_SAMPLES - 1], n);
+  for (let i = 1; i < size.length; i++) assert.equal(size[i], size[i - 1] + 1);
+});
+
 test('topic names as the broker checks them (node.md §2.2)', () => {
   for (const ok of ['abc', 'orders-created', 'a1-b2', 'x'.repeat(63)]) assert.equal(topicNameProblem(ok), null, ok);
   for (const bad of ['ab', 'x'.repeat(64), 'Orders', 'a_b', '-abc', 'abc-', 'a--b', 'topics', 'a b'])

@@ -72,13 +72,24 @@ export function buildModel(status) {
 }
 
 // A fixed-size ring of numbers.
+// A ring of the last @capacity values. Its buffer starts small and doubles as values arrive:
+// at 1,000 topics × 10 queues the first update would otherwise allocate 48 MB of histories that
+// hold one value each (most of the first render's time).
 class Ring {
-  constructor(capacity, Type = Float64Array) {
-    this.buf = new Type(capacity);
+  constructor(capacity, Type = Float64Array, initial = 8) {
+    this.cap = capacity;
+    this.buf = new Type(Math.min(initial, capacity));
     this.n = 0;
     this.head = 0;
   }
   push(v) {
+    if (this.n === this.buf.length && this.buf.length < this.cap) {
+      // full and still small: the values in order, oldest first, into a bigger buffer
+      const bigger = new this.buf.constructor(Math.min(this.buf.length * 2, this.cap));
+      bigger.set(this.toArray());
+      this.buf = bigger;
+      this.head = this.n;
+    }
     this.buf[this.head] = v;
     this.head = (this.head + 1) % this.buf.length;
     if (this.n < this.buf.length) this.n++;
@@ -130,8 +141,10 @@ export class History {
           h = { size: new Ring(BACKLOG_SAMPLES, Float32Array), onDelivery: new Ring(BACKLOG_SAMPLES, Float32Array), seen: 0 };
           // until now it was empty (or did not exist)
           const before = Math.min(this.samples - 1, BACKLOG_SAMPLES - 1);
-          h.size.n = h.onDelivery.n = before;
-          h.size.head = h.onDelivery.head = before % BACKLOG_SAMPLES;
+          for (let i = 0; i < before; i++) {
+            h.size.push(0);
+            h.onDelivery.push(0);
+          }
           if (!byQueue) this.queues.set(item.id, (byQueue = new Map()));
           byQueue.set(q.id, h);
         }
