@@ -71,7 +71,6 @@ export function buildModel(status) {
   };
 }
 
-// A fixed-size ring of numbers.
 // A ring of the last @capacity values. Its buffer starts small and doubles as values arrive:
 // at 1,000 topics × 10 queues the first update would otherwise allocate 48 MB of histories that
 // hold one value each (most of the first render's time).
