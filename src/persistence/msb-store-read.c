@@ -79,11 +79,15 @@ msb_read_frame_crc(MsbStoreFile *file, guint64 offset, guint32 length, guint16 w
 	guint32 plen = 0;
 	MsbFrameStatus st;
 
-	if (length < MSB_FRAME_HEADER_SIZE) {
+	/* the length comes from the disk: check it before allocating (a damaged index record
+	 * asked for 4 GiB, found by fuzz-store) */
+	if (length < MSB_FRAME_HEADER_SIZE ||
+	    length - MSB_FRAME_HEADER_SIZE > MSB_FRAME_MAX_PAYLOAD) {
 		g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
 		            "Index points to a %u-byte record at offset %" G_GUINT64_FORMAT
-		            " of %s",
-		            length, offset, file->path);
+		            " of %s (a record is at most %u bytes)",
+		            length, offset, file->path,
+		            MSB_FRAME_HEADER_SIZE + MSB_FRAME_MAX_PAYLOAD);
 		return NULL;
 	}
 	buf = g_malloc(length);
