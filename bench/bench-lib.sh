@@ -178,13 +178,15 @@ ratio_row() {
 # Start an in-memory broker (binary $1) with its settings, ready file and log in folder $2, on
 # free ports of 127.0.0.1; sets PID (stop it in the caller's EXIT trap), PORT and HTTP_PORT.
 start_memory_broker() { # broker dir
+	rm -f "$2/ready"
 	printf 'GrpcUrl: none\nListenAddress: 127.0.0.1\n' >"$2/settings.yaml"
 	"$1" --settings "$2/settings.yaml" --tcp-port 0 --http-port 0 \
 		--ready-file "$2/ready" >"$2/broker.log" 2>&1 &
 	PID=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 200); do
 		[ -s "$2/ready" ] && break
-		sleep 0.1
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.05
 	done
 	[ -s "$2/ready" ] || { cat "$2/broker.log" >&2; echo "the broker did not start" >&2; return 1; }
 	PORT=$(sed -n 's/^tcp_port=//p' "$2/ready")

@@ -87,19 +87,8 @@ TABLE="$OUT_DIR/ui-$STAMP.md"
 # state; sets MSB_PID, TCP_PORT, HTTP_PORT, STATUS_BYTES, STATUS_MS
 start_broker() {
 	mkdir -p "$WORK/msb"
-	rm -f "$WORK/msb/ready"
-	printf 'GrpcUrl: none\nListenAddress: 127.0.0.1\n' >"$WORK/msb/settings.yaml"
-	"$BROKER" --settings "$WORK/msb/settings.yaml" --tcp-port 0 --http-port 0 \
-		--ready-file "$WORK/msb/ready" >"$WORK/msb/broker.log" 2>&1 &
-	MSB_PID=$!
-	for _ in $(seq 200); do
-		[ -s "$WORK/msb/ready" ] && break
-		kill -0 "$MSB_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	[ -s "$WORK/msb/ready" ] || { cat "$WORK/msb/broker.log" >&2; echo "run-ui-bench.sh: the broker did not start" >&2; exit 1; }
-	TCP_PORT=$(sed -n 's/^tcp_port=//p' "$WORK/msb/ready")
-	HTTP_PORT=$(sed -n 's/^http_port=//p' "$WORK/msb/ready")
+	start_memory_broker "$BROKER" "$WORK/msb" || { MSB_PID=$PID; exit 1; }
+	MSB_PID=$PID TCP_PORT=$PORT
 	timeout 300 python3 "$HERE/ui-load.py" populate "$TCP_PORT" "$1" "$2" "$3"
 	# its size, and its time seen from a client (median of 5 fetches, one at a time)
 	read -r STATUS_BYTES STATUS_MS < <(python3 - "$HTTP_PORT" <<'EOF'

@@ -744,6 +744,7 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 	MsbIdSet done;
 	gint64 in_flight;
 	guint64 delivered;
+	gint64 now;
 
 	msb_wire_str_copy(wtopic, topic_name);
 	msb_wire_str_copy(wqueue, queue_name);
@@ -777,9 +778,9 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 	}
 	in_flight = msb_id_set_count(&sub->in_flight);
 	delivered = sub->delivered;
+	now = msb_broker_now(broker);
 	if (packet->id != MSB_PACKET_INTERMEDIARY_CONFIRM)
-		msb_histogram_observe(&broker->delivery_latency,
-		                      msb_broker_now(broker) - sub->delivery_started_us);
+		msb_histogram_observe(&broker->delivery_latency, now - sub->delivery_started_us);
 	switch (packet->id) {
 	case MSB_PACKET_NEW_MESSAGES_CONFIRMATION:
 		msb_queue_confirm_all(queue, sub);
@@ -795,7 +796,7 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 		if (packet->id == MSB_PACKET_CONFIRM_SOME_MESSAGES_AS_OK)
 			msb_queue_end_batch(queue, sub, &done);
 		else
-			msb_queue_confirm_partial(queue, sub, &done, msb_broker_now(broker));
+			msb_queue_confirm_partial(queue, sub, &done, now);
 		msb_id_set_clear(&done);
 		break;
 	default:
@@ -805,7 +806,6 @@ msb_broker_handle_confirm(MsbBroker *broker, MsbSession *session, const MsbPacke
 	/* the latency history counts whole batches: what is still in flight is counted when the
 	 * batch ends */
 	if (sub->state == MSB_SUBSCRIBER_IDLE) {
-		gint64 now = msb_broker_now(broker);
 		gint64 ok = (gint64)(sub->delivered - delivered);
 		msb_subscriber_count_batch(sub, msb_history_second(now),
 		                           now - sub->delivery_started_us, ok, in_flight - ok);

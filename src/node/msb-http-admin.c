@@ -50,6 +50,15 @@ msb_http_admin_required(MsbHttpCall *call, const gchar *name)
 	return value;
 }
 
+/* The namespace checked and the required "topicId" of a topic route; NULL once answered. */
+static const gchar *
+msb_http_admin_topic(MsbHttpAdmin *self, MsbHttpCall *call)
+{
+	if (!msb_http_admin_namespace(self, call))
+		return NULL;
+	return msb_http_admin_required(call, "topicId");
+}
+
 static gchar *
 msb_http_admin_time(gint64 wall_us)
 {
@@ -118,9 +127,7 @@ msb_http_admin_create_topic_cb(MsbHttpCall *call, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	const gchar *topic;
 
-	if (!msb_http_admin_namespace(self, call))
-		return;
-	topic = msb_http_admin_required(call, "topicId");
+	topic = msb_http_admin_topic(self, call);
 	if (topic == NULL)
 		return;
 	if (msb_broker_create_topic(self->broker, topic, &error) == NULL) {
@@ -262,9 +269,7 @@ msb_http_admin_restore_topic_cb(MsbHttpCall *call, gpointer user_data)
 	const gchar *topic;
 	gboolean restored;
 
-	if (!msb_http_admin_namespace(self, call))
-		return;
-	topic = msb_http_admin_required(call, "topicId");
+	topic = msb_http_admin_topic(self, call);
 	if (topic == NULL)
 		return;
 	/* unknown, not deleted or too late: {"restored": false} (node.md §6.2) */
@@ -326,9 +331,7 @@ msb_http_admin_list_queues_cb(MsbHttpCall *call, gpointer user_data)
 	g_auto(GStrv) names = NULL;
 	const gchar *topic;
 
-	if (!msb_http_admin_namespace(self, call))
-		return;
-	topic = msb_http_admin_required(call, "topicId");
+	topic = msb_http_admin_topic(self, call);
 	if (topic == NULL)
 		return;
 	names = msb_broker_list_queue_names(self->broker, topic, &error);
@@ -437,9 +440,7 @@ msb_http_admin_min_message_id_cb(MsbHttpCall *call, gpointer user_data)
 	const gchar *topic;
 	gint64 min_id = 0;
 
-	if (!msb_http_admin_namespace(self, call))
-		return;
-	topic = msb_http_admin_required(call, "topicId");
+	topic = msb_http_admin_topic(self, call);
 	if (topic == NULL)
 		return;
 	if (!msb_broker_get_min_message_id(self->broker, topic, &min_id, &error)) {
@@ -462,9 +463,7 @@ msb_http_admin_debug_queues_cb(MsbHttpCall *call, gpointer user_data)
 	g_autoptr(GPtrArray) queues = NULL;
 	const gchar *topic;
 
-	if (!msb_http_admin_namespace(self, call))
-		return;
-	topic = msb_http_admin_required(call, "topicId");
+	topic = msb_http_admin_topic(self, call);
 	if (topic == NULL)
 		return;
 	queues = msb_broker_debug_queues(self->broker, topic, &error);
