@@ -158,7 +158,7 @@ msb_json_add_damaged(JsonBuilder *b, GPtrArray *damaged)
 		json_builder_add_string_value(b, d->topic);
 		msb_json_add_int(b, "sub_page", d->sub_page);
 		msb_json_add_int(b, "from_id", d->sub_page * MSB_STORE_SUB_PAGE_SIZE);
-		msb_json_add_int(b, "to_id", (d->sub_page + 1) * MSB_STORE_SUB_PAGE_SIZE - 1);
+		msb_json_add_int(b, "to_id", msb_store_sub_page_last_id(d->sub_page));
 		json_builder_set_member_name(b, "path");
 		json_builder_add_string_value(b, d->path);
 		msb_json_add_int(b, "offset", (gint64)d->offset);

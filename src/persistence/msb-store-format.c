@@ -388,6 +388,9 @@ msb_index_entry_read(MsbIndexEntry *e, const guint8 *payload, gsize len)
 	     msb_bitmap_last(e->bitmap, 0, MSB_STORE_SUB_PAGE_SIZE - 1) >
 	             (gint)(G_MAXINT64 % MSB_STORE_SUB_PAGE_SIZE)))
 		return FALSE;
+	/* recovery numbers the next record after the highest sequence number it saw */
+	if (e->covers_lsn < 0 || e->covers_lsn == G_MAXINT64)
+		return FALSE;
 	return e->nparts > 0 && e->nparts <= MSB_STORE_SUB_PAGE_SIZE && e->part < e->nparts &&
 	       e->count == msb_bitmap_count(e->bitmap) && e->count > 0 &&
 	       e->length > MSB_FRAME_HEADER_SIZE + MSB_BLOCK_PAYLOAD_HEAD;

@@ -280,8 +280,10 @@ msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_dat
                   gboolean *stopped, GError **error)
 {
 	gint64 base = plan->sub_no * MSB_STORE_SUB_PAGE_SIZE;
-	gint64 lo_id = base + plan->lo;
-	gint64 hi_id = base + plan->hi;
+	gint64 last_id = msb_store_sub_page_last_id(plan->sub_no);
+	/* offsets past the last id of the last sub-page select nothing */
+	gint64 hi_id = plan->hi > last_id - base ? last_id : base + plan->hi;
+	gint64 lo_id = plan->lo > last_id - base ? G_MAXINT64 : base + plan->lo;
 	guint oi = 0;
 	g_auto(MsbReadSpan) span = {0};
 
@@ -327,8 +329,7 @@ msb_read_plan_run(MsbReadPlan *plan, MsbStoreMessageFunc func, gpointer user_dat
 			gint64 id = -1;
 			gsize n = msb_message_skip(p, left, &id);
 
-			if (n == 0 || id <= prev || id < base ||
-			    id >= base + MSB_STORE_SUB_PAGE_SIZE ||
+			if (n == 0 || id <= prev || id < base || id > last_id ||
 			    !msb_bitmap_get(b->bitmap, (guint)(id - base))) {
 				g_set_error(error, MSB_STORE_ERROR, MSB_STORE_ERROR_CORRUPT,
 				            "Sealed block at offset %" G_GUINT64_FORMAT

@@ -258,6 +258,11 @@ msb_commit_generation(MsbTopic *topic, const MsbStaged *st, const gchar **why)
 
 		if (data == NULL || e->offset < MSB_FILE_HEADER_SIZE ||
 		    e->offset + e->length > data->size) {
+			/* Sealing must not append to that file: its new blocks would land where
+			 * this record points, and the next recovery would take them for this
+			 * generation's. */
+			if (data != NULL && e->offset >= MSB_FILE_HEADER_SIZE)
+				data->broken = TRUE;
 			*why = "index record points past the end of its data file";
 			return FALSE;
 		}
@@ -446,6 +451,10 @@ msb_scan_wal(MsbStore *store, MsbTopic *topic, MsbStoreFile *wal, gboolean is_ta
 			break;
 		}
 		lsn = msb_get_i64(payload);
+		if (lsn < 0 || lsn == G_MAXINT64) { /* the next one could not be numbered */
+			why = "message record with an impossible sequence number";
+			break;
+		}
 		*max_lsn = MAX(*max_lsn, lsn);
 		sub = msb_topic_get_sub(topic, id / MSB_STORE_SUB_PAGE_SIZE, FALSE);
 		if (sub == NULL || sub->covers_lsn < lsn) {

@@ -37,7 +37,18 @@ typedef enum {
 #define MSB_STORE_MAX_HEADER_BYTES (1024u * 1024u)
 
 #define MSB_STORE_SUB_PAGE_SIZE 1000
-#define MSB_STORE_PAGE_SIZE     100000
+
+/* The last id sub-page @sub_no can hold: the last sub-page ends at G_MAXINT64, 192 ids short of a
+ * whole one, and its end must not be computed past it. */
+static inline gint64
+msb_store_sub_page_last_id(gint64 sub_no)
+{
+	gint64 base = sub_no * MSB_STORE_SUB_PAGE_SIZE;
+
+	return G_MAXINT64 - base < MSB_STORE_SUB_PAGE_SIZE - 1 ? G_MAXINT64
+	                                                       : base + MSB_STORE_SUB_PAGE_SIZE - 1;
+}
+#define MSB_STORE_PAGE_SIZE 100000
 
 typedef struct {
 	gchar *key;   /* UTF-8 */
