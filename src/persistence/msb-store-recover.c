@@ -256,8 +256,9 @@ msb_commit_generation(MsbTopic *topic, const MsbStaged *st, const gchar **why)
 		MsbBlockRef *b;
 		gint first = msb_bitmap_first(e->bitmap, 0, MSB_STORE_SUB_PAGE_SIZE - 1);
 
-		if (data == NULL || e->offset < MSB_FILE_HEADER_SIZE ||
-		    e->offset + e->length > data->size) {
+		/* (offset + length may wrap around: compare without adding) */
+		if (data == NULL || e->offset < MSB_FILE_HEADER_SIZE || e->offset > data->size ||
+		    e->length > data->size - e->offset) {
 			/* Sealing must not append to that file: its new blocks would land where
 			 * this record points, and the next recovery would take them for this
 			 * generation's. */

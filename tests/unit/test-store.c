@@ -998,10 +998,11 @@ test_store_index_absurd_parts(void)
  * An index record that points past the end of its data file (its block was lost) is not used;
  * sealing then must not append to that file, or its next block would land where the record
  * points and the next recovery would take it for that record's generation (found by fuzz-store:
- * the sub-page read back as damaged after a seal and a reopen).
+ * the sub-page read back as damaged after a seal and a reopen). @wrap: an offset and length whose
+ * sum wraps around (found by fuzz-store too).
  */
 static void
-test_store_index_past_end(void)
+index_past_end(gboolean wrap)
 {
 	gchar *dir = make_dir();
 	g_autoptr(MsbStore) store = open_store(dir);
@@ -1028,8 +1029,14 @@ test_store_index_past_end(void)
 	msb_put_u64(payload, 1);
 	msb_put_u64(payload + 8, 1000000);
 	msb_put_u32(payload + 28, 10);
-	msb_put_u64(payload + 32, g_bytes_get_size(data_file));
-	msb_put_u32(payload + 40, MSB_FRAME_HEADER_SIZE + MSB_BLOCK_PAYLOAD_HEAD + 1);
+	if (wrap) {
+		/* offset + length wraps around to a small number */
+		msb_put_u64(payload + 32, G_GUINT64_CONSTANT(0xFFFFFFFF00000010));
+		msb_put_u32(payload + 40, G_MAXUINT32);
+	} else {
+		msb_put_u64(payload + 32, g_bytes_get_size(data_file));
+		msb_put_u32(payload + 40, MSB_FRAME_HEADER_SIZE + MSB_BLOCK_PAYLOAD_HEAD + 1);
+	}
 	memset(payload + 48, 0, MSB_BITMAP_BYTES);
 	for (guint i = 0; i < 10; i++)
 		msb_bitmap_set(payload + 48, i);
@@ -1046,6 +1053,13 @@ test_store_index_past_end(void)
 	check_range(store, "idx-stale", 0, 1009, "s");
 	g_clear_pointer(&store, msb_store_close);
 	remove_dir(dir);
+}
+
+static void
+test_store_index_past_end(void)
+{
+	index_past_end(FALSE);
+	index_past_end(TRUE);
 }
 
 /* ---- snapshot ------------------------------------------------------------------------------ */
