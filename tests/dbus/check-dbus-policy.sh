@@ -8,8 +8,9 @@
 # - any user may introspect the service, read its properties and objects and call its methods,
 #   but not write properties (the bus itself refuses: the deny-by-default is in force).
 # As root, the other users are processes dropped with setpriv: the service user is "daemon"
-# (uid 1) and the stranger uid 65534. As another user, the service user is the test's own user,
-# and a second bus whose policy names a different user proves the test's user is refused.
+# (uid 1) and the stranger uid 65534; then the whole script runs again as uid 65534. As another
+# user, the service user is the test's own user, and a second bus whose policy names a different
+# user proves the test's user is refused.
 # Usage: check-dbus-policy.sh POLICY_TEMPLATE TEST_SERVICE
 set -eu
 template=$1
@@ -205,6 +206,26 @@ stop_service() {
     [ "$status" = 0 ] || fail "the test service ended with status $status"
 }
 
+# run_unprivileged: this script again as uid 65534, from copies it can read (the build and source
+# folders may be private to root), so that CI, which runs as root, covers both ways
+run_unprivileged() {
+    u="$tmp/unprivileged"
+    mkdir "$u"
+    cp "$0" "$u/check.sh"
+    cp "$template" "$u/policy.conf.in"
+    cp "$service" "$u/dbus-test-service"
+    lsan=${LSAN_OPTIONS:-}
+    supp=$(echo "$lsan" | sed -n 's/.*suppressions=\([^:]*\).*/\1/p')
+    if [ -n "$supp" ] && [ -r "$supp" ]; then
+        cp "$supp" "$u/lsan.supp"
+        lsan=$(echo "$lsan" | sed "s|suppressions=[^:]*|suppressions=$u/lsan.supp|")
+    fi
+    chmod -R a+rX "$u"
+    echo "-- again as uid 65534"
+    as 65534 env LSAN_OPTIONS="$lsan" TMPDIR=/tmp sh "$u/check.sh" "$u/policy.conf.in" \
+        "$u/dbus-test-service" || fail "the unprivileged run failed"
+}
+
 if [ "$(id -u)" = 0 ]; then
     service_user=$(id -u daemon) || fail "no user daemon to act as the service user"
     stranger=65534
@@ -215,6 +236,7 @@ if [ "$(id -u)" = 0 ]; then
     start_service
     expect_client "$stranger"
     stop_service
+    run_unprivileged
 else
     me=$(id -un)
     other=nobody
