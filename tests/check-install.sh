@@ -1,12 +1,15 @@
 #!/bin/sh
 # meson install puts the programs, libmsb-client, its header and its pkg-config file under the
-# prefix, and a program builds against the installed library through pkg-config alone.
-# Usage: check-install.sh BUILD_DIR PREFIX [SANITIZERS [CC]]
+# prefix, and a program builds against the installed library through pkg-config alone; the D-Bus
+# files go where dbus-daemon, polkit and readers look for them.
+# Usage: check-install.sh BUILD_DIR PREFIX [SANITIZERS [CC [DATADIR [DBUS_USER]]]]
 set -eu
 build=$1
 prefix=$2
 sanitize=${3:-none}
 compiler=${4:-cc}
+datadir=${5:-share}
+dbus_user=${6:-myservicebus}
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 meson install -C "$build" --destdir "$dest" --no-rebuild --quiet
@@ -14,6 +17,26 @@ root="$dest$prefix"
 for f in bin/my-service-bus bin/msbctl include/msb-client/msb-client.h; do
     [ -e "$root/$f" ] || { echo "missing after install: $prefix/$f" >&2; exit 1; }
 done
+case "$datadir" in
+/*) share="$dest$datadir" ;;
+*) share="$root/$datadir" ;;
+esac
+for f in dbus-1/interfaces/org.myservicebus.Broker1.xml dbus-1/system.d/org.myservicebus.Broker1.conf \
+    polkit-1/actions/org.myservicebus.Broker1.policy \
+    doc/my-service-bus/dbus/dbus-reference-org.myservicebus.Broker1.xml \
+    doc/my-service-bus/dbus/dbus-reference-org.myservicebus.Broker1.Topic.xml \
+    doc/my-service-bus/dbus/dbus-reference-org.myservicebus.Broker1.Queue.xml; do
+    [ -s "$share/$f" ] || { echo "missing after install: $datadir/$f" >&2; exit 1; }
+    xmllint --noout --nonet "$share/$f" || { echo "not well-formed XML: $datadir/$f" >&2; exit 1; }
+done
+# the bus policy is the template with the service user filled in
+conf="$share/dbus-1/system.d/org.myservicebus.Broker1.conf"
+grep -q "<policy user=\"$dbus_user\">" "$conf" ||
+    { echo "the installed bus policy does not name the service user $dbus_user" >&2; exit 1; }
+if grep -n '@[A-Za-z_]*@' "$conf" >&2; then
+    echo "the installed bus policy has an unfilled placeholder" >&2
+    exit 1
+fi
 pc=$(find "$root" -name msb-client.pc | head -n 1)
 lib=$(find "$root" -name 'libmsb-client.so*' | head -n 1)
 [ -n "$pc" ] || { echo "missing after install: msb-client.pc" >&2; exit 1; }
