@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "msb-session.h"
+#include "msb-topic.h"
 
 static void
 cb_output_ready(MsbSession *session, gpointer user_data)
