@@ -6,6 +6,7 @@
 
 #include "msb-broker.h"
 #include "msb-metrics.h"
+#include "msb-topic.h"
 
 G_BEGIN_DECLS
 

@@ -14,7 +14,7 @@
 
 #include "msb-buf.h"
 #include "msb-persist.h"
-#include "msb-topic.h"
+#include "msb-types.h"
 #include "msb-wire.h"
 
 G_BEGIN_DECLS
@@ -38,8 +38,6 @@ typedef enum {
 	MSB_BROKER_ERROR_INVALID_ARGUMENT, /* a value out of range (HTTP 400) */
 	MSB_BROKER_ERROR_BUSY,             /* try again shortly (a hard delete is under way) */
 } MsbBrokerError;
-
-typedef struct _MsbBroker MsbBroker;
 
 /* Every topic is in this namespace (others are not supported yet, node.md §2.1). */
 #define MSB_BROKER_DEFAULT_NAMESPACE "default"
@@ -99,6 +97,10 @@ msb_broker_set_config(MsbBroker *broker, const MsbBrokerConfig *config);
 
 /* ---- topics ---- */
 
+/* The topic's name (the structure is private to src/broker). */
+const gchar *
+msb_topic_get_name(const MsbTopic *topic);
+
 MsbTopic *
 msb_broker_find_topic(MsbBroker *broker, const gchar *name);
 /* Idempotent; validates the name of a new topic. */
@@ -108,6 +110,35 @@ GPtrArray *
 msb_broker_list_topics(MsbBroker *broker); /* MsbTopic*, sorted by name; free the array */
 
 /* ---- sessions ---- */
+
+/*
+ * What an adapter reads of a session (the structure is private to src/broker). These are plain
+ * functions: call them per packet or per flush, not per message.
+ */
+gint64
+msb_session_get_id(const MsbSession *session);
+MsbSessionKind
+msb_session_get_kind(const MsbSession *session);
+/* The adapter's pointer given to msb_broker_session_new() (its connection), or what it set. */
+gpointer
+msb_session_get_user_data(const MsbSession *session);
+void
+msb_session_set_user_data(MsbSession *session, gpointer user_data);
+/* The client's name from its Greeting (segment 0); NULL before the Greeting. */
+const gchar *
+msb_session_get_name(const MsbSession *session);
+gboolean
+msb_session_is_greeted(const MsbSession *session);
+/* Protocol version P and NewMessages version V7 as negotiated so far: the next packet is decoded
+ * with them. Only a Greeting or a PacketVersions changes them. */
+gint32
+msb_session_get_protocol_version(const MsbSession *session);
+gint32
+msb_session_get_new_messages_version(const MsbSession *session);
+/* The bytes written for the client: the adapter sends from the head and consumes what it sent;
+ * the broker only appends. */
+MsbBuf *
+msb_session_get_output(MsbSession *session);
 
 GPtrArray *
 msb_broker_list_sessions(MsbBroker *broker); /* MsbSession*, by id; free the array */

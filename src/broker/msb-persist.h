@@ -24,11 +24,29 @@
 #include <glib.h>
 
 #include "msb-id-set.h"
+#include "msb-types.h"
 #include "msb-wire.h"
 
 G_BEGIN_DECLS
 
-typedef struct _MsbTopic MsbTopic;
+/*
+ * The geometry of the persistence contract: ids are stored in pages of 100,000 and sub-pages of
+ * 1,000 (the unit of the broker's cache, of loading and of saving).
+ */
+#define MSB_SUB_PAGE_SIZE 1000
+#define MSB_PAGE_SIZE     100000
+
+static inline gint64
+msb_sub_page_no(gint64 id)
+{
+	return id / MSB_SUB_PAGE_SIZE;
+}
+
+static inline gint64
+msb_page_no(gint64 id)
+{
+	return id / MSB_PAGE_SIZE;
+}
 
 /* One message of a save batch; the bytes belong to the broker's sub-page and stay valid until
  * the save is settled with msb_broker_save_done() or msb_broker_save_failed(). */

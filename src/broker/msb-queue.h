@@ -12,20 +12,10 @@
 
 #include "msb-history.h"
 #include "msb-id-set.h"
+#include "msb-types.h"
 #include "msb-wire.h"
 
 G_BEGIN_DECLS
-
-typedef struct _MsbTopic MsbTopic;
-typedef struct _MsbSession MsbSession;
-
-/* how the client is connected (status "type", metrics by kind) */
-typedef enum {
-	MSB_SESSION_KIND_TCP,
-	MSB_SESSION_KIND_UNIX,
-	MSB_SESSION_KIND_HTTP,
-} MsbSessionKind;
-typedef struct _MsbQueue MsbQueue;
 
 typedef enum {
 	MSB_SUBSCRIBER_IDLE = 0,
@@ -64,18 +54,6 @@ struct _MsbQueue {
 	gint64 last_unsubscribe_us;     /* monotonic; for delete-on-disconnect GC */
 	guint max_messages_per_payload; /* 0 = no limit */
 };
-
-static inline gboolean
-msb_queue_type_is_auto_delete(MsbQueueType type)
-{
-	return (type & MSB_QUEUE_TYPE_DELETE_ON_DISCONNECT) != 0;
-}
-
-static inline gboolean
-msb_queue_type_is_single_connection(MsbQueueType type)
-{
-	return (type & MSB_QUEUE_TYPE_PERMANENT_SINGLE_CONNECTION) != 0;
-}
 
 MsbQueue *
 msb_queue_new(MsbTopic *topic, const gchar *name, MsbQueueType type, gint64 cursor, gint64 now_us);

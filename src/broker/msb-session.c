@@ -6,7 +6,71 @@
 
 #include "msb-session.h"
 
+#include "msb-broker.h"
 #include "msb-rate-limit.h"
+
+gint64
+msb_session_get_id(const MsbSession *session)
+{
+	g_return_val_if_fail(session != NULL, -1);
+	return session->id;
+}
+
+MsbSessionKind
+msb_session_get_kind(const MsbSession *session)
+{
+	g_return_val_if_fail(session != NULL, MSB_SESSION_KIND_TCP);
+	return session->kind;
+}
+
+gpointer
+msb_session_get_user_data(const MsbSession *session)
+{
+	g_return_val_if_fail(session != NULL, NULL);
+	return session->user_data;
+}
+
+void
+msb_session_set_user_data(MsbSession *session, gpointer user_data)
+{
+	g_return_if_fail(session != NULL);
+	session->user_data = user_data;
+}
+
+const gchar *
+msb_session_get_name(const MsbSession *session)
+{
+	g_return_val_if_fail(session != NULL, NULL);
+	return session->name;
+}
+
+gboolean
+msb_session_is_greeted(const MsbSession *session)
+{
+	g_return_val_if_fail(session != NULL, FALSE);
+	return session->greeted;
+}
+
+gint32
+msb_session_get_protocol_version(const MsbSession *session)
+{
+	g_return_val_if_fail(session != NULL, 0);
+	return session->protocol_version;
+}
+
+gint32
+msb_session_get_new_messages_version(const MsbSession *session)
+{
+	g_return_val_if_fail(session != NULL, 0);
+	return session->new_messages_version;
+}
+
+MsbBuf *
+msb_session_get_output(MsbSession *session)
+{
+	g_return_val_if_fail(session != NULL, NULL);
+	return &session->out;
+}
 
 void
 msb_session_forget_subscriber(MsbSession *session, MsbSubscriber *sub)

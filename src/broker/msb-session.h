@@ -82,10 +82,4 @@ msb_session_clear_reject_log(MsbSession *session);
 void
 msb_session_forget_subscriber(MsbSession *session, MsbSubscriber *sub);
 
-static inline MsbBuf *
-msb_session_get_output(MsbSession *session)
-{
-	return &session->out;
-}
-
 G_END_DECLS

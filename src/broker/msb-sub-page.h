@@ -12,22 +12,9 @@
 
 #include <glib.h>
 
+#include "msb-persist.h" /* MSB_SUB_PAGE_SIZE, msb_sub_page_no() */
+
 G_BEGIN_DECLS
-
-#define MSB_SUB_PAGE_SIZE 1000
-#define MSB_PAGE_SIZE     100000
-
-static inline gint64
-msb_sub_page_no(gint64 id)
-{
-	return id / MSB_SUB_PAGE_SIZE;
-}
-
-static inline gint64
-msb_page_no(gint64 id)
-{
-	return id / MSB_PAGE_SIZE;
-}
 
 typedef enum {
 	MSB_MESSAGE_ABSENT = 0,

@@ -9,6 +9,13 @@
 
 #include "msb-broker.h"
 
+const gchar *
+msb_topic_get_name(const MsbTopic *topic)
+{
+	g_return_val_if_fail(topic != NULL, NULL);
+	return topic->name;
+}
+
 gboolean
 msb_topic_name_validate(const gchar *name, gsize len, GError **error)
 {

@@ -21,8 +21,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include "msb-session.h"
-
 /* read at most this much per wake-up so that one busy client cannot starve the others */
 #define MSB_CONNECTION_READ_CHUNK  (256 * 1024)
 #define MSB_CONNECTION_READ_BUDGET (1024 * 1024)
@@ -127,7 +125,8 @@ msb_connection_new(GSocketConnection *sockconn, MsbBroker *broker, gsize max_pac
 	    !g_socket_set_option(conn->socket, IPPROTO_TCP, TCP_NODELAY, 1, &error))
 		g_debug("%s: cannot set TCP_NODELAY: %s", conn->peer, error->message);
 	msb_connection_watch_read(conn, TRUE);
-	g_debug("%s: connected (session %" G_GINT64_FORMAT ")", conn->peer, conn->session->id);
+	g_debug("%s: connected (session %" G_GINT64_FORMAT ")", conn->peer,
+	        msb_session_get_id(conn->session));
 	return conn;
 }
 
@@ -336,6 +335,7 @@ msb_connection_close(MsbConnection *conn, const gchar *reason)
 {
 	g_autoptr(GError) error = NULL;
 	MsbSession *session;
+	MsbBuf *out;
 
 	g_return_if_fail(conn != NULL);
 	if (conn->closed)
@@ -350,9 +350,10 @@ msb_connection_close(MsbConnection *conn, const gchar *reason)
 	}
 	/* best effort: a Reject explaining why is often still queued */
 	session = conn->session;
-	if (msb_buf_pending(&session->out) > 0)
-		(void)g_socket_send(conn->socket, (const gchar *)msb_buf_head(&session->out),
-		                    msb_buf_pending(&session->out), NULL, NULL);
+	out = msb_session_get_output(session);
+	if (msb_buf_pending(out) > 0)
+		(void)g_socket_send(conn->socket, (const gchar *)msb_buf_head(out),
+		                    msb_buf_pending(out), NULL, NULL);
 	if (!g_io_stream_close(G_IO_STREAM(conn->sockconn), NULL, &error))
 		g_debug("%s: close: %s", conn->peer, error->message);
 	conn->session = NULL;
@@ -391,9 +392,14 @@ msb_connection_process_input(MsbConnection *conn)
 			msb_connection_close(conn, error->message);
 			return FALSE;
 		}
-		/* Greeting and PacketVersions change how the next packet is parsed */
-		conn->dec.protocol_version = conn->session->protocol_version;
-		conn->dec.new_messages_version = conn->session->new_messages_version;
+		/* Greeting and PacketVersions change how the next packet is parsed (no other packet
+		 * does, so the others cost no call here) */
+		if (packet.id == MSB_PACKET_GREETING || packet.id == MSB_PACKET_PACKET_VERSIONS) {
+			conn->dec.protocol_version =
+			        msb_session_get_protocol_version(conn->session);
+			conn->dec.new_messages_version =
+			        msb_session_get_new_messages_version(conn->session);
+		}
 		msb_buf_consume(&conn->in, consumed);
 		conn->need = 1;
 		/* the next packet's clock starts with its own first bytes */

@@ -15,7 +15,6 @@
 
 #include "msb-broker-messages.h"
 #include "msb-broker.h"
-#include "msb-sub-page.h"
 
 #define MSB_HTTP_MESSAGES_DEFAULT_LIMIT 20
 #define MSB_HTTP_MESSAGES_MAX_LIMIT     100

@@ -36,7 +36,6 @@
 
 #include "msb-http-bodies.h"
 #include "msb-http-server.h"
-#include "msb-session.h"
 #include "msb-wire.h"
 
 /* the broker's own bytes: no ceiling beyond what it wrote */
@@ -245,7 +244,7 @@ msb_http_session_close(MsbHttpSession *s, guint status, const gchar *why)
 	}
 	if (session != NULL) {
 		s->session = NULL;
-		session->user_data = NULL;
+		msb_session_set_user_data(session, NULL);
 		msb_broker_session_close(self->broker, session);
 	}
 	msb_http_session_free(s);
@@ -273,7 +272,8 @@ msb_http_sessions_expiry_cb(gpointer user_data)
 		MsbHttpSession *s = g_ptr_array_index(expired, i);
 		g_message("HTTP session %" G_GINT64_FORMAT
 		          " (%s) expired: no call for %" G_GINT64_FORMAT " ms (HttpSessionTimeout)",
-		          s->session->id, s->session->name, (now - s->last_call_us) / 1000);
+		          msb_session_get_id(s->session), msb_session_get_name(s->session),
+		          (now - s->last_call_us) / 1000);
 		msb_http_session_close(s, SOUP_STATUS_UNAUTHORIZED, "the session expired");
 	}
 	return G_SOURCE_CONTINUE;
@@ -327,13 +327,14 @@ msb_http_session_answer_publish(MsbHttpSession *s, gint64 request_id, const gcha
 
 	if (p == NULL) {
 		g_warning("HTTP session %" G_GINT64_FORMAT ": %s with no Publish waiting; dropped",
-		          s->session->id, reject != NULL ? "a Reject" : "a PublishResponse");
+		          msb_session_get_id(s->session),
+		          reject != NULL ? "a Reject" : "a PublishResponse");
 		return;
 	}
 	if (reject == NULL && p->request_id != request_id)
 		g_warning("HTTP session %" G_GINT64_FORMAT ": PublishResponse %" G_GINT64_FORMAT
 		          " for Publish %" G_GINT64_FORMAT,
-		          s->session->id, request_id, p->request_id);
+		          msb_session_get_id(s->session), request_id, p->request_id);
 	if (reject != NULL)
 		msb_http_parked_reply_text(p, SOUP_STATUS_FORBIDDEN, reject);
 	else
@@ -348,8 +349,8 @@ msb_http_session_output_ready(MsbSession *session)
 	MsbBuf *out;
 
 	g_return_if_fail(session != NULL);
-	g_return_if_fail(session->kind == MSB_SESSION_KIND_HTTP);
-	s = session->user_data;
+	g_return_if_fail(msb_session_get_kind(session) == MSB_SESSION_KIND_HTTP);
+	s = msb_session_get_user_data(session);
 	out = msb_session_get_output(session);
 	while (msb_buf_pending(out) > 0) {
 		g_autoptr(GError) error = NULL;
@@ -366,7 +367,7 @@ msb_http_session_output_ready(MsbSession *session)
 			/* the broker writes whole packets before it says so */
 			g_critical("HTTP session %" G_GINT64_FORMAT
 			           ": cannot decode the broker's output: %s",
-			           session->id,
+			           msb_session_get_id(session),
 			           error != NULL ? error->message : "a partial packet");
 			msb_buf_consume(out, msb_buf_pending(out));
 			break;
@@ -408,12 +409,12 @@ msb_http_session_disconnect(MsbSession *session, const gchar *reason)
 	g_autofree gchar *why = NULL;
 
 	g_return_if_fail(session != NULL);
-	g_return_if_fail(session->kind == MSB_SESSION_KIND_HTTP);
-	s = session->user_data;
+	g_return_if_fail(msb_session_get_kind(session) == MSB_SESSION_KIND_HTTP);
+	s = msb_session_get_user_data(session);
 	if (s == NULL)
 		return;
-	g_message("HTTP session %" G_GINT64_FORMAT " (%s) closed: %s", session->id, session->name,
-	          reason);
+	g_message("HTTP session %" G_GINT64_FORMAT " (%s) closed: %s", msb_session_get_id(session),
+	          msb_session_get_name(session), reason);
 	why = g_strdup_printf("the session was closed: %s", reason);
 	msb_http_session_close(s, SOUP_STATUS_UNAUTHORIZED, why);
 }
@@ -595,8 +596,8 @@ msb_http_greeting_cb(MsbHttpCall *call, gpointer user_data)
 		msb_http_call_reply_text(call, SOUP_STATUS_FORBIDDEN, rejects);
 		return;
 	}
-	g_debug("HTTP session %" G_GINT64_FORMAT " from %s: greeted as '%s'", s->session->id, peer,
-	        greeting);
+	g_debug("HTTP session %" G_GINT64_FORMAT " from %s: greeted as '%s'",
+	        msb_session_get_id(s->session), peer, greeting);
 	json = g_strdup_printf("{\"session\":\"%s\"}", s->key);
 	msb_http_call_reply_json_text(call, SOUP_STATUS_OK, g_steal_pointer(&json));
 }

@@ -12,7 +12,6 @@
 
 #include "msb-broker-admin.h"
 #include "msb-persistence-client.h"
-#include "msb-session.h"
 
 /* how often restore is tried while the service is not there (node.md §4.1) */
 #define MSB_PERSISTENCE_RESTORE_RETRY_S 5
@@ -355,8 +354,8 @@ msb_persistence_saved_cb(GObject *source, GAsyncResult *result, gpointer user_da
 			self->save_failures++;
 			msb_persistence_set_up(self, FALSE, error);
 			g_debug("save of %s %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT " failed: %s",
-			        save->batch.topic->name, save->batch.from_id, save->batch.to_id,
-			        error->message);
+			        msb_topic_get_name(save->batch.topic), save->batch.from_id,
+			        save->batch.to_id, error->message);
 			msb_broker_save_failed(self->broker, &save->batch);
 			if (self->save_retry_id == 0) {
 				self->save_retry_id = g_timeout_add(self->retry_ms,
@@ -397,7 +396,7 @@ msb_persistence_kick(MsbPersistence *self)
 		self->saves_in_flight++;
 		/* the client encodes the messages before it returns: our views may go after */
 		msb_persistence_client_save_messages_async(
-		        self->client, save->batch.topic->name,
+		        self->client, msb_topic_get_name(save->batch.topic),
 		        (const MsbPersistMessage *)msgs->data, msgs->len, self->compressed,
 		        self->cancellable, msb_persistence_saved_cb, save);
 	}
@@ -497,7 +496,7 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 	if (batch == NULL && load->compressed && msb_persistence_load_try_plain(error)) {
 		g_debug("loading %s sub-page %" G_GINT64_FORMAT
 		        " with GetPageCompressed failed: %s; asking with GetPage",
-		        load->topic->name, load->no, error->message);
+		        msb_topic_get_name(load->topic), load->no, error->message);
 		if (g_error_matches(error, MSB_PERSISTENCE_ERROR,
 		                    MSB_PERSISTENCE_ERROR_UNIMPLEMENTED))
 			self->plain_loads = TRUE;
@@ -524,7 +523,8 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 		self->load_failures++;
 		g_warning("loading %s sub-page %" G_GINT64_FORMAT
 		          " failed: %s; retrying in %u ms (OnDamagedMessages: wait)",
-		          load->topic->name, load->no, error->message, self->damaged_retry_ms);
+		          msb_topic_get_name(load->topic), load->no, error->message,
+		          self->damaged_retry_ms);
 		msb_broker_sub_page_load_failed(self->broker, load->topic, load->no);
 		/* the reference and @load go to the retry */
 		g_timeout_add(self->damaged_retry_ms, msb_persistence_load_retry_cb, load);
@@ -536,7 +536,7 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 		self->load_failures++;
 		msb_persistence_set_up(self, FALSE, error);
 		g_warning("loading %s sub-page %" G_GINT64_FORMAT " failed: %s; retrying",
-		          load->topic->name, load->no, error->message);
+		          msb_topic_get_name(load->topic), load->no, error->message);
 		msb_broker_sub_page_load_failed(self->broker, load->topic, load->no);
 		/* the reference and @load go to the retry */
 		g_timeout_add(MSB_PERSISTENCE_RETRY_MAX_MS / 5, msb_persistence_load_retry_cb,
@@ -565,7 +565,8 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 			    !msb_wire_put_headers(&headers, wh, m->n_headers, &error_local))
 				g_warning("%s message %" G_GINT64_FORMAT
 				          ": headers dropped, they cannot be sent: %s",
-				          load->topic->name, m->id, error_local->message);
+				          msb_topic_get_name(load->topic), m->id,
+				          error_local->message);
 			g_array_append_val(offsets, at);
 		}
 		for (gsize i = 0; i < batch->n_messages; i++) {
@@ -605,7 +606,7 @@ msb_persistence_load_sub_page(MsbPersistence *self, MsbTopic *topic, gint64 sub_
 	load = g_new0(MsbPersistenceLoad, 1);
 	load->self = msb_persistence_ref(self);
 	load->topic = topic;
-	load->name = g_strdup(topic->name);
+	load->name = g_strdup(msb_topic_get_name(topic));
 	load->no = sub_page_no;
 	load->compressed = !self->plain_loads;
 	msb_persistence_load_start(load);
@@ -619,12 +620,12 @@ msb_persistence_load_start(MsbPersistenceLoad *load)
 
 	if (load->compressed)
 		msb_persistence_client_get_page_compressed_async(
-		        self->client, load->topic->name, msb_page_no(first), first,
+		        self->client, msb_topic_get_name(load->topic), msb_page_no(first), first,
 		        first + MSB_SUB_PAGE_SIZE - 1, 0, self->cancellable,
 		        msb_persistence_loaded_cb, load);
 	else
 		msb_persistence_client_get_page_async(
-		        self->client, load->topic->name, msb_page_no(first), first,
+		        self->client, msb_topic_get_name(load->topic), msb_page_no(first), first,
 		        first + MSB_SUB_PAGE_SIZE - 1, self->cancellable, msb_persistence_loaded_cb,
 		        load);
 }

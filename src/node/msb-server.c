@@ -16,7 +16,6 @@
 #include "msb-listener.h"
 #include "msb-persistence.h"
 #include "msb-rate-limit.h"
-#include "msb-session.h"
 #include "msb-wire.h"
 
 /* graceful shutdown: how long in-flight batches get to be confirmed */
@@ -85,9 +84,9 @@ static void
 msb_server_output_ready_cb(MsbSession *session, gpointer user_data)
 {
 	MsbServer *server = user_data;
-	MsbConnection *conn = session->user_data;
+	MsbConnection *conn = msb_session_get_user_data(session);
 
-	if (session->kind == MSB_SESSION_KIND_HTTP) {
+	if (msb_session_get_kind(session) == MSB_SESSION_KIND_HTTP) {
 		msb_http_session_output_ready(session);
 		return;
 	}
@@ -106,9 +105,9 @@ msb_server_output_ready_cb(MsbSession *session, gpointer user_data)
 static void
 msb_server_disconnect_cb(MsbSession *session, const gchar *reason, gpointer user_data)
 {
-	MsbConnection *conn = session->user_data;
+	MsbConnection *conn = msb_session_get_user_data(session);
 
-	if (session->kind == MSB_SESSION_KIND_HTTP)
+	if (msb_session_get_kind(session) == MSB_SESSION_KIND_HTTP)
 		msb_http_session_disconnect(session, reason);
 	else if (conn != NULL)
 		msb_connection_close(conn, reason);
@@ -194,7 +193,7 @@ msb_server_check_deadlines(MsbServer *server, MsbConnection *conn, gint64 now)
 	/* clients ping every 3 s; silence means a dead peer (protocol.md §5.4) */
 	if (now - msb_connection_get_last_receive(conn) > settings->connection_timeout_us)
 		return "nothing received within ConnectionTimeout";
-	if (session != NULL && !session->greeted &&
+	if (session != NULL && !msb_session_is_greeted(session) &&
 	    now - msb_connection_get_connected_at(conn) > settings->greeting_timeout_us)
 		return "no Greeting within GreetingTimeout";
 	if (incomplete_since != 0 && now - incomplete_since > settings->packet_receive_timeout_us)

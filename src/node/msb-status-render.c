@@ -14,7 +14,8 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "msb-broker.h" /* MsbSessionKind */
+#include "msb-history.h" /* MSB_HISTORY_LEN */
+#include "msb-types.h"   /* MsbSessionKind */
 #include "msb-config.h"
 #include "msb-metrics.h"
 

@@ -6,12 +6,13 @@
 #include <string.h>
 
 #include "msb-session.h"
+#include "msb-topic.h"
 
 static void
 cb_output_ready(MsbSession *session, gpointer user_data)
 {
 	Fixture *fx = user_data;
-	Client *c = session->user_data;
+	Client *c = msb_session_get_user_data(session);
 
 	g_assert_true(c->session == session);
 	c->notified = TRUE;
@@ -26,7 +27,7 @@ cb_disconnect(MsbSession *session, const gchar *reason, gpointer user_data)
 	g_ptr_array_add(fx->disconnects, session);
 	g_ptr_array_add(fx->reasons, g_strdup(reason));
 	if (fx->close_in_callback) {
-		Client *c = session->user_data;
+		Client *c = msb_session_get_user_data(session);
 		g_assert_true(c->session == session);
 		msb_broker_session_close(fx->broker, session);
 		c->session = NULL;

@@ -9,6 +9,7 @@
 #include "msb-broker-admin.h"
 #include "msb-broker-stats.h"
 #include "msb-session.h"
+#include "msb-topic.h"
 
 static MsbBrokerConfig
 persist_config(void)

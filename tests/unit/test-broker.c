@@ -2027,11 +2027,58 @@ test_tick_slices_memory(void)
 	g_assert_cmpint(second->cached_messages, ==, 0);
 }
 
+/* What adapters read of a session and a topic through the accessors (the structures are private
+ * to src/broker): before and after Greeting and PacketVersions, and the output buffer. */
+static void
+test_session_accessors(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	Client *c = client_new_raw(fx);
+	g_autoptr(GError) error = NULL;
+	MsbTopic *topic;
+	gint64 id = msb_session_get_id(c->session);
+	Client *other;
+
+	g_assert_cmpint(id, >=, 0);
+	g_assert_cmpint(msb_session_get_kind(c->session), ==, MSB_SESSION_KIND_TCP);
+	g_assert_true(msb_session_get_user_data(c->session) == c);
+	g_assert_false(msb_session_is_greeted(c->session));
+	g_assert_null(msb_session_get_name(c->session));
+	g_assert_cmpint(msb_session_get_protocol_version(c->session), ==, 0);
+
+	g_assert_true(c_greet_full(c, "billing;1.2;env", 3, &error));
+	g_assert_no_error(error);
+	g_assert_true(msb_session_is_greeted(c->session));
+	g_assert_cmpstr(msb_session_get_name(c->session), ==, "billing");
+	g_assert_cmpint(msb_session_get_protocol_version(c->session), ==, 3);
+	c_versions(c, 1);
+	g_assert_cmpint(msb_session_get_new_messages_version(c->session), ==, 1);
+
+	/* the output buffer is where the broker writes for the client: a Pong appears there */
+	g_assert_cmpuint(msb_buf_pending(msb_session_get_output(c->session)), ==, 0);
+	c_ping(c);
+	g_assert_cmpuint(msb_buf_pending(msb_session_get_output(c->session)), >, 0);
+	expect_pong(c);
+	g_assert_cmpuint(msb_buf_pending(msb_session_get_output(c->session)), ==, 0);
+
+	other = client_new(fx, 2, 0);
+	g_assert_cmpint(msb_session_get_id(other->session), !=, id);
+	g_assert_cmpint(msb_session_get_protocol_version(other->session), ==, 2);
+	msb_session_set_user_data(other->session, fx);
+	g_assert_true(msb_session_get_user_data(other->session) == fx);
+	msb_session_set_user_data(other->session, other);
+
+	topic = msb_broker_create_topic(fx->broker, "orders", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(msb_topic_get_name(topic), ==, "orders");
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 
+	g_test_add_func("/broker/session/accessors", test_session_accessors);
 	g_test_add_func("/broker/publish/ids", test_publish_ids);
 	g_test_add_func("/broker/publish/response-echo", test_publish_response_echo);
 	g_test_add_func("/broker/publish/missing-topic", test_publish_missing_topic);

@@ -10,7 +10,6 @@
 #include "broker-fixture.h"
 #include "msb-broker-stats.h"
 #include "msb-history.h"
-#include "msb-session.h"
 #include "msb-status-render.h"
 
 static void
@@ -198,10 +197,12 @@ test_render_fields(void)
 	                        json_object_get_array_member(topic, "publishHistory"), 0),
 	                ==, 4);
 	s = json_array_get_object_element(json_object_get_array_member(topic, "publishers"), 0);
-	g_assert_cmpint(json_object_get_int_member(s, "sessionId"), ==, pub->session->id);
+	g_assert_cmpint(json_object_get_int_member(s, "sessionId"), ==,
+	                msb_session_get_id(pub->session));
 	g_assert_cmpint(json_object_get_int_member(s, "active"), ==, 1);
 	s = json_array_get_object_element(json_object_get_array_member(topic, "subscribers"), 0);
-	g_assert_cmpint(json_object_get_int_member(s, "sessionId"), ==, sub->session->id);
+	g_assert_cmpint(json_object_get_int_member(s, "sessionId"), ==,
+	                msb_session_get_id(sub->session));
 	g_assert_cmpint(json_object_get_int_member(s, "active"), ==, 1);
 	g_assert_cmpint(json_object_get_int_member(s, "deliveryState"), ==, 2);
 	g_assert_true(JSON_NODE_HOLDS_ARRAY(json_object_get_member(s, "history")));
@@ -213,17 +214,18 @@ test_render_fields(void)
 	for (guint i = 0; i < json_array_get_length(sessions); i++) {
 		s = json_array_get_object_element(sessions, i);
 		gint64 id = json_object_get_int_member(s, "id");
-		if (id == unix_session->id || id == http_session->id) {
+		if (id == msb_session_get_id(unix_session) ||
+		    id == msb_session_get_id(http_session)) {
 			g_assert_cmpstr(json_object_get_string_member(s, "type"), ==,
-			                id == http_session->id ? "http" : "tcp[0]");
+			                id == msb_session_get_id(http_session) ? "http" : "tcp[0]");
 			continue;
 		}
-		if (id == sub->session->id)
+		if (id == msb_session_get_id(sub->session))
 			g_assert_cmpstr(json_object_get_string_member(s, "type"), ==, "tcp[2]");
 		else
 			g_assert_cmpstr(json_object_get_string_member(s, "type"), ==, "tcp[3]");
 		g_assert_cmpstr(json_object_get_string_member(s, "namespace"), ==,
-		                id == other->session->id ? "tenant" : "default");
+		                id == msb_session_get_id(other->session) ? "tenant" : "default");
 		g_assert_cmpstr(json_object_get_string_member(s, "connected"), ==, "00:01:15");
 		g_assert_cmpint(json_object_get_int_member(s, "readSize"), ==, 0);
 		g_assert_cmpint(json_object_get_int_member(s, "writtenPerSec"), ==, 0);
