@@ -516,8 +516,6 @@ test_errors(void)
 	g_autofree gchar *out = NULL;
 	g_autofree gchar *err = NULL;
 
-	/* registered here too: the client sees the broker's errors as MSB_DBUS_ERROR */
-	(void)MSB_DBUS_ERROR;
 	fixture_start(&f, "--session-bus", NULL);
 	m = f.manager;
 	g_assert_true(msb_dbus_broker1_call_create_topic_sync(m, "orders", NULL, NULL, NULL));
@@ -665,6 +663,168 @@ test_authorization(void)
 	fixture_stop(&f);
 }
 
+/*
+ * polkit, when it answers on the system bus, decides: this test process plays
+ * org.freedesktop.PolicyKit1 on the private bus, records what the broker asks and answers as
+ * told. A "no" refuses even uid 0; a "yes" admits a caller the uid rule would refuse.
+ */
+typedef struct {
+	gboolean answer;
+	guint calls;
+	gchar *subject_kind;
+	gchar *subject_name;
+	gchar *action;
+	guint32 flags;
+} FakePolkit;
+
+static const gchar fake_polkit_xml[] =
+        "<node><interface name='org.freedesktop.PolicyKit1.Authority'>"
+        "<method name='CheckAuthorization'>"
+        "<arg type='(sa{sv})' name='subject' direction='in'/>"
+        "<arg type='s' name='action_id' direction='in'/>"
+        "<arg type='a{ss}' name='details' direction='in'/>"
+        "<arg type='u' name='flags' direction='in'/>"
+        "<arg type='s' name='cancellation_id' direction='in'/>"
+        "<arg type='(bba{ss})' name='result' direction='out'/>"
+        "</method></interface></node>";
+
+static void
+fake_polkit_method_cb(GDBusConnection *conn, const gchar *sender, const gchar *path,
+                      const gchar *interface, const gchar *method, GVariant *params,
+                      GDBusMethodInvocation *invocation, gpointer user_data)
+{
+	FakePolkit *polkit = user_data;
+	g_autoptr(GVariant) details = NULL;
+	g_autoptr(GVariant) subject_details = NULL;
+
+	polkit->calls++;
+	g_clear_pointer(&polkit->subject_kind, g_free);
+	g_clear_pointer(&polkit->subject_name, g_free);
+	g_clear_pointer(&polkit->action, g_free);
+	g_variant_get(params, "((s@a{sv})s@a{ss}u&s)", &polkit->subject_kind, &subject_details,
+	              &polkit->action, &details, &polkit->flags, NULL);
+	g_variant_lookup(subject_details, "name", "s", &polkit->subject_name);
+	g_dbus_method_invocation_return_value(
+	        invocation, g_variant_new("((bb@a{ss}))", polkit->answer, FALSE,
+	                                  g_variant_new_array(G_VARIANT_TYPE("{ss}"), NULL, 0)));
+}
+
+static void
+fake_polkit_owned_cb(GDBusConnection *conn, const gchar *name, gpointer user_data)
+{
+	*(gboolean *)user_data = TRUE;
+}
+
+typedef struct {
+	gboolean done;
+	GError *error;
+} CallResult;
+
+static void
+create_topic_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	CallResult *r = user_data;
+
+	msb_dbus_broker1_call_create_topic_finish(MSB_DBUS_BROKER1(source), NULL, result,
+	                                          &r->error);
+	r->done = TRUE;
+}
+
+/* CreateTopic from this process, served by the fake polkit meanwhile; the error or NULL. */
+static GError *
+create_topic_async(Fixture *f, const gchar *name)
+{
+	CallResult r = {FALSE, NULL};
+
+	msb_dbus_broker1_call_create_topic(f->manager, name, NULL, create_topic_done_cb, &r);
+	ITEST_WAIT_FOR(r.done);
+	return r.error;
+}
+
+static void
+test_polkit(void)
+{
+	Fixture f = {0};
+	FakePolkit polkit = {0};
+	g_autoptr(GDBusNodeInfo) info = NULL;
+	g_autoptr(GError) error = NULL;
+	gboolean owned = FALSE;
+	guint object_id;
+	guint name_id;
+
+	fixture_start(&f, "--system-bus", "DBusAdminGroup: msb-test-no-such-group");
+	info = g_dbus_node_info_new_for_xml(fake_polkit_xml, &error);
+	g_assert_no_error(error);
+	{
+		const GDBusInterfaceVTable vtable = {fake_polkit_method_cb, NULL, NULL, {0}};
+		object_id = g_dbus_connection_register_object(
+		        f.conn, "/org/freedesktop/PolicyKit1/Authority", info->interfaces[0],
+		        &vtable, &polkit, NULL, &error);
+		g_assert_no_error(error);
+	}
+	name_id = g_bus_own_name_on_connection(f.conn, "org.freedesktop.PolicyKit1",
+	                                       G_BUS_NAME_OWNER_FLAGS_NONE, fake_polkit_owned_cb,
+	                                       NULL, &owned, NULL);
+	ITEST_WAIT_FOR(owned);
+
+	/* "no": refused, whoever calls (uid 0 included) */
+	polkit.answer = FALSE;
+	error = create_topic_async(&f, "orders");
+	g_assert_error(error, MSB_DBUS_ERROR, MSB_DBUS_ERROR_NOT_AUTHORIZED);
+	g_assert_nonnull(strstr(error->message, "polkit"));
+	g_clear_error(&error);
+	g_assert_false(topic_listed(f.broker, "orders"));
+	g_assert_cmpuint(polkit.calls, ==, 1);
+	g_assert_cmpstr(polkit.subject_kind, ==, "system-bus-name");
+	g_assert_cmpstr(polkit.subject_name, ==, g_dbus_connection_get_unique_name(f.conn));
+	g_assert_cmpstr(polkit.action, ==, "org.myservicebus.Broker1.manage");
+	g_assert_cmpuint(polkit.flags, ==, 1); /* AllowUserInteraction */
+
+	/* "yes": allowed, also for a caller neither uid 0 nor in DBusAdminGroup */
+	polkit.answer = TRUE;
+	error = create_topic_async(&f, "orders");
+	g_assert_no_error(error);
+	g_assert_true(topic_listed(f.broker, "orders"));
+	g_assert_cmpuint(polkit.calls, ==, 2);
+
+	/* reads do not ask */
+	g_assert_cmpuint(msb_dbus_broker1_get_topic_count(f.manager), <=, 1);
+	g_assert_cmpuint(polkit.calls, ==, 2);
+
+	g_bus_unown_name(name_id);
+	g_dbus_connection_unregister_object(f.conn, object_id);
+	g_free(polkit.subject_kind);
+	g_free(polkit.subject_name);
+	g_free(polkit.action);
+	fixture_stop(&f);
+}
+
+/*
+ * On the session bus only its owner (the user the broker runs as) may change the broker. Another
+ * uid can reach the test's private session bus only when the test runs as root; as another user
+ * the owner's own calls are what test_methods() shows.
+ */
+static void
+test_session_owner(void)
+{
+	Fixture f = {0};
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *err = NULL;
+
+	fixture_start(&f, "--session-bus", NULL);
+	g_free(gdbus_ok(f.bus, BUS_NAME ".CreateTopic", "by-owner", NULL, NULL));
+	if (getuid() == 0) {
+		g_assert_cmpint(gdbus_call(f.bus, TRUE, &out, &err, BUS_NAME ".CreateTopic",
+		                           "by-nobody", NULL),
+		                !=, 0);
+		g_assert_nonnull(strstr(err, "org.myservicebus.Broker1.Error.NotAuthorized"));
+		g_assert_nonnull(strstr(err, "does not own this session bus"));
+		g_assert_false(topic_listed(f.broker, "by-nobody"));
+	}
+	g_assert_true(topic_listed(f.broker, "by-owner"));
+	fixture_stop(&f);
+}
+
 /* ---- D-Bus changes seen through REST, REST changes seen on D-Bus ---- */
 
 static void
@@ -806,10 +966,14 @@ int
 main(int argc, char **argv)
 {
 	itest_init(&argc, &argv);
+	/* registered here too: this client sees the broker's errors as MSB_DBUS_ERROR codes */
+	g_assert_cmpuint(MSB_DBUS_ERROR, !=, 0);
 	g_test_add_func("/dbus/properties", test_properties);
 	g_test_add_func("/dbus/methods", test_methods);
 	g_test_add_func("/dbus/errors", test_errors);
 	g_test_add_func("/dbus/authorization", test_authorization);
+	g_test_add_func("/dbus/polkit", test_polkit);
+	g_test_add_func("/dbus/session-owner", test_session_owner);
 	g_test_add_func("/dbus/rest-and-dbus", test_rest_and_dbus);
 	g_test_add_func("/dbus/no-bus", test_no_bus);
 	g_test_add_func("/dbus/bus-restart", test_bus_restart);
