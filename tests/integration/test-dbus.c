@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "itest.h"
+#include "dtest.h"
 #include "msb-config.h"
 #include "msb-dbus-error.h"
 #include "msb-dbus-generated.h"
@@ -181,12 +181,12 @@ typedef struct {
 /* @option "--session-bus" or "--system-bus": the bus's address goes into the variable that
  * option reads. */
 static void
-fixture_start(Fixture *f, const gchar *option, const gchar *settings)
+fixture_start_broker(Fixture *f, const gchar *option, ItestBroker *broker)
 {
 	g_autoptr(GError) error = NULL;
 
 	f->bus = bus_start();
-	f->broker = itest_broker_new(settings);
+	f->broker = broker;
 	f->broker->dbus_option = option;
 	f->broker->capture_log = TRUE;
 	broker_spawn_on(f->broker, option, f->bus->address);
@@ -196,6 +196,12 @@ fixture_start(Fixture *f, const gchar *option, const gchar *settings)
 	f->manager = msb_dbus_broker1_proxy_new_sync(f->conn, G_DBUS_PROXY_FLAGS_NONE, BUS_NAME,
 	                                             MANAGER_PATH, NULL, &error);
 	g_assert_no_error(error);
+}
+
+static void
+fixture_start(Fixture *f, const gchar *option, const gchar *settings)
+{
+	fixture_start_broker(f, option, itest_broker_new(settings));
 }
 
 static void
@@ -864,6 +870,36 @@ test_rest_and_dbus(void)
 	fixture_stop(&f);
 }
 
+/* ---- the persistence state ---- */
+
+static void
+test_persistence_state(void)
+{
+	Fixture f = {0};
+	PtestService *ps = ptest_service_new();
+	g_autoptr(ItestRaw) raw = NULL;
+
+	ptest_service_start(ps, 0);
+	fixture_start_broker(&f, "--session-bus", dtest_broker_new(ps, NULL));
+	ITEST_WAIT_FOR(g_strcmp0(msb_dbus_broker1_get_persistence_state(f.manager), "connected") ==
+	               0);
+	g_assert_cmpstr(msb_dbus_broker1_get_persistence_version(f.manager), !=, "");
+
+	/* the service goes: a save fails and the state says so */
+	ptest_service_stop(ps, SIGKILL);
+	raw = dtest_connect(f.broker, "pub");
+	itest_raw_create_topic(raw, "orders");
+	itest_raw_sync(raw);
+	dtest_publish(raw, "orders", 1, "m", 0, 1, 8, TRUE);
+	ITEST_WAIT_FOR(
+	        g_strcmp0(msb_dbus_broker1_get_persistence_state(f.manager), "unavailable") == 0);
+	g_clear_pointer(&raw, itest_raw_free);
+	/* a stop would wait for the unsaved message */
+	itest_broker_kill(f.broker);
+	fixture_stop(&f);
+	ptest_service_free(ps);
+}
+
 /* ---- no bus, and a bus that goes and comes back ---- */
 
 static void
@@ -884,7 +920,7 @@ test_no_bus(void)
 	itest_raw_sync(raw);
 	g_assert_true(topic_listed(b, "orders"));
 	/* it keeps trying, quietly: one warning however many attempts */
-	itest_broker_wait_log(b, "the session bus is still not available", 2, 10000);
+	itest_broker_wait_log(b, "the session bus is still not available", 1, ITEST_TIMEOUT_MS);
 	g_assert_cmpuint(itest_broker_log_count(b, "WARNING"), ==, 2);
 	g_assert_cmpuint(itest_broker_log_count(b, "D-Bus: the session bus is not available"), ==,
 	                 1);
@@ -965,7 +1001,7 @@ test_options(void)
 int
 main(int argc, char **argv)
 {
-	itest_init(&argc, &argv);
+	dtest_init(&argc, &argv);
 	/* registered here too: this client sees the broker's errors as MSB_DBUS_ERROR codes */
 	g_assert_cmpuint(MSB_DBUS_ERROR, !=, 0);
 	g_test_add_func("/dbus/properties", test_properties);
@@ -975,8 +1011,13 @@ main(int argc, char **argv)
 	g_test_add_func("/dbus/polkit", test_polkit);
 	g_test_add_func("/dbus/session-owner", test_session_owner);
 	g_test_add_func("/dbus/rest-and-dbus", test_rest_and_dbus);
+	g_test_add_func("/dbus/persistence-state", test_persistence_state);
 	g_test_add_func("/dbus/no-bus", test_no_bus);
 	g_test_add_func("/dbus/bus-restart", test_bus_restart);
 	g_test_add_func("/dbus/options", test_options);
-	return g_test_run();
+	{
+		gint rc = g_test_run();
+		ptest_shutdown();
+		return rc;
+	}
 }
