@@ -716,7 +716,7 @@ fake_polkit_method_cb(GDBusConnection *conn, const gchar *sender, const gchar *p
 }
 
 static void
-fake_polkit_owned_cb(GDBusConnection *conn, const gchar *name, gpointer user_data)
+flag_name_acquired_cb(GDBusConnection *conn, const gchar *name, gpointer user_data)
 {
 	*(gboolean *)user_data = TRUE;
 }
@@ -769,7 +769,7 @@ test_polkit(void)
 		g_assert_no_error(error);
 	}
 	name_id = g_bus_own_name_on_connection(f.conn, "org.freedesktop.PolicyKit1",
-	                                       G_BUS_NAME_OWNER_FLAGS_NONE, fake_polkit_owned_cb,
+	                                       G_BUS_NAME_OWNER_FLAGS_NONE, flag_name_acquired_cb,
 	                                       NULL, &owned, NULL);
 	ITEST_WAIT_FOR(owned);
 
@@ -975,6 +975,42 @@ test_bus_restart(void)
 	fixture_stop(&f);
 }
 
+/* The name owned by another process: logged, messages served, the name taken once released. */
+static void
+test_name_taken(void)
+{
+	Fixture f = {0};
+	gboolean owned = FALSE;
+	guint name_id;
+	g_autoptr(GError) error = NULL;
+
+	f.bus = bus_start();
+	f.conn = bus_connect(f.bus);
+	name_id = g_bus_own_name_on_connection(f.conn, BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
+	                                       flag_name_acquired_cb, NULL, &owned, NULL);
+	ITEST_WAIT_FOR(owned);
+
+	f.broker = itest_broker_new(NULL);
+	f.broker->capture_log = TRUE;
+	f.broker->dbus_option = "--session-bus";
+	broker_spawn_on(f.broker, "--session-bus", f.bus->address);
+	itest_broker_wait_ready(f.broker, 0, ITEST_TIMEOUT_MS);
+	itest_broker_wait_log(f.broker, "is owned by another process", 1, ITEST_TIMEOUT_MS);
+	g_assert_cmpuint(http_status(f.broker, "POST", "/api/Topics/Create?topicId=orders"), ==,
+	                 200);
+
+	g_bus_unown_name(name_id);
+	itest_broker_wait_log(f.broker, "D-Bus: " BUS_NAME " on the session bus", 1,
+	                      ITEST_TIMEOUT_MS);
+	f.manager = msb_dbus_broker1_proxy_new_sync(f.conn, G_DBUS_PROXY_FLAGS_NONE, BUS_NAME,
+	                                            MANAGER_PATH, NULL, &error);
+	g_assert_no_error(error);
+	msb_dbus_broker1_call_create_topic_sync(f.manager, "via-dbus", NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(topic_listed(f.broker, "via-dbus"));
+	fixture_stop(&f);
+}
+
 /* ---- the command line ---- */
 
 static void
@@ -1025,6 +1061,7 @@ main(int argc, char **argv)
 	g_test_add_func("/dbus/persistence-state", test_persistence_state);
 	g_test_add_func("/dbus/no-bus", test_no_bus);
 	g_test_add_func("/dbus/bus-restart", test_bus_restart);
+	g_test_add_func("/dbus/name-taken", test_name_taken);
 	g_test_add_func("/dbus/options", test_options);
 	{
 		gint rc = g_test_run();
