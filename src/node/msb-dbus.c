@@ -186,17 +186,24 @@ msb_dbus_set_string(MsbDbusBroker1 *manager, const gchar *name, const gchar *val
 }
 
 static void
-msb_dbus_refresh_manager(MsbDbus *self, const MsbBrokerStats *stats)
+msb_dbus_refresh_persistence(MsbDbus *self)
 {
-	MsbDbusBroker1 *manager = self->manager;
 	MsbHttpInfo info = {0};
-	guint64 messages_per_sec = 0;
 
 	if (self->info_func != NULL)
 		self->info_func(&info, self->info_data);
-	msb_dbus_set_string(manager, "persistence-state", msb_dbus_persistence_state(&info));
-	msb_dbus_set_string(manager, "persistence-version",
+	msb_dbus_set_string(self->manager, "persistence-state", msb_dbus_persistence_state(&info));
+	msb_dbus_set_string(self->manager, "persistence-version",
 	                    info.persistence_version != NULL ? info.persistence_version : "");
+}
+
+static void
+msb_dbus_refresh_manager(MsbDbus *self, const MsbBrokerStats *stats)
+{
+	MsbDbusBroker1 *manager = self->manager;
+	guint64 messages_per_sec = 0;
+
+	msb_dbus_refresh_persistence(self);
 	for (guint i = 0; i < stats->topics->len; i++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, i);
 		if (topic->messages_per_sec > 0)
@@ -637,6 +644,8 @@ msb_dbus_connected(MsbDbus *self, GDBusConnection *conn)
 		return;
 	}
 	g_dbus_object_manager_server_set_connection(self->server, conn);
+	/* the first collection may take a moment on a large broker: the cheap part now */
+	msb_dbus_refresh_persistence(self);
 	self->name_id = g_bus_own_name_on_connection(
 	        conn, MSB_DBUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE, msb_dbus_name_acquired_cb,
 	        msb_dbus_name_lost_cb, self, NULL);
