@@ -248,6 +248,12 @@ msb_dbus_refresh_cb(gpointer user_data)
 
 /* ---- methods ---- */
 
+static GVariant *
+msb_dbus_params(GDBusMethodInvocation *invocation)
+{
+	return g_dbus_method_invocation_get_parameters(invocation);
+}
+
 typedef void (*MsbDbusOp)(MsbDbus *self, GDBusMethodInvocation *invocation);
 
 typedef struct {
@@ -270,6 +276,12 @@ msb_dbus_authorized_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	} else if (!msb_dbus_auth_check_finish(self->auth, result, &error)) {
 		msb_dbus_return_error(req->invocation, error);
 	} else {
+		/* who changed what: the administrator's audit trail */
+		g_autofree gchar *args = g_variant_print(msb_dbus_params(req->invocation), FALSE);
+
+		g_message("D-Bus: %s%s from %s",
+		          g_dbus_method_invocation_get_method_name(req->invocation), args,
+		          g_dbus_method_invocation_get_sender(req->invocation));
 		req->op(self, req->invocation);
 	}
 	msb_dbus_handle_unref(req->handle);
@@ -288,12 +300,6 @@ msb_dbus_authorize(MsbDbus *self, GDBusMethodInvocation *invocation, MsbDbusOp o
 	msb_dbus_auth_check_async(self->auth, invocation, self->cancellable, msb_dbus_authorized_cb,
 	                          req);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static GVariant *
-msb_dbus_params(GDBusMethodInvocation *invocation)
-{
-	return g_dbus_method_invocation_get_parameters(invocation);
 }
 
 static void

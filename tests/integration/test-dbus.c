@@ -414,6 +414,9 @@ test_methods(void)
 	g_assert_cmpstr(out, ==, "(objectpath '" MANAGER_PATH "/topic/orders',)\n");
 	g_clear_pointer(&out, g_free);
 	g_assert_true(topic_listed(f.broker, "orders"));
+	/* the change is logged with its caller */
+	g_assert_cmpuint(itest_broker_log_count(f.broker, "D-Bus: CreateTopic('orders',) from :"),
+	                 ==, 1);
 	/* a name that needs escaping in a path */
 	out = gdbus_ok(f.bus, BUS_NAME ".CreateTopic", "a-b", NULL, NULL);
 	g_assert_cmpstr(out, ==, "(objectpath '" MANAGER_PATH "/topic/a_2db',)\n");
