@@ -175,3 +175,14 @@ test('latency colours by the largest latency', () => {
   assert.equal(latencyClass([50000, -3]), 'red');
   assert.equal(latencyClass([-50]), 'green');
 });
+
+test('the status boot.js asked for early goes to the first start of its namespace, once', async () => {
+  const { takeBootStatus } = await import(new URL('live.js', ui));
+  const status = Promise.resolve('{"topics":{"items":[]}}');
+  globalThis.msbBoot = { ns: 'stage', status };
+  assert.equal(takeBootStatus('default'), null); // another namespace fetches its own
+  assert.equal(takeBootStatus('stage'), status);
+  assert.equal(takeBootStatus('stage'), null); // later polls are fresh requests
+  globalThis.msbBoot = undefined;
+  assert.equal(takeBootStatus('default'), null);
+});

@@ -8,6 +8,14 @@ const STALE_MS = 5000;
 const WS_RETRY_MIN_MS = 5000;
 const WS_RETRY_MAX_MS = 60000;
 
+// The status boot.js asked for before the modules loaded, once, if it is for @ns.
+export function takeBootStatus(ns) {
+  const boot = globalThis.msbBoot;
+  if (!boot || boot.ns !== ns) return null;
+  globalThis.msbBoot = null;
+  return boot.status;
+}
+
 export class Live extends EventTarget {
   constructor() {
     super();
@@ -120,6 +128,8 @@ export class Live extends EventTarget {
   }
 
   async fetchStatus() {
+    const early = takeBootStatus(this.ns);
+    if (early) return early;
     const headers = {};
     if (this.ns !== 'default') headers.ns = this.ns;
     const ctl = new AbortController();

@@ -1,0 +1,25 @@
+// The first /api/Status request, started by a classic script in the page's <head> before the
+// modules are even fetched: loading and compiling them takes a few hundred ms on a small machine,
+// and the status (megabytes at a thousand topics) arrives meanwhile. live.js takes the answer
+// (takeBootStatus) for the namespace the page starts with; any other start fetches its own.
+(function () {
+  'use strict';
+  let ns = 'default';
+  try {
+    // the namespace main.js starts with: ?ns= of the hash route, else the one kept
+    const q = location.hash.indexOf('?');
+    ns = (q >= 0 && new URLSearchParams(location.hash.slice(q + 1)).get('ns')) ||
+      localStorage.getItem('msb_namespace') || 'default';
+  } catch (e) {
+    /* no storage: the default namespace */
+  }
+  const status = fetch('/api/Status', {
+    headers: ns !== 'default' ? { ns } : {},
+    cache: 'no-store',
+  }).then(async (resp) => {
+    if (!resp.ok) throw new Error(`HTTP ${resp.status}: ${(await resp.text()).trim()}`);
+    return resp.text();
+  });
+  status.catch(() => {}); // live.js reports failures when it takes the promise
+  window.msbBoot = { ns, status };
+})();
