@@ -186,3 +186,26 @@ test('the status boot.js asked for early goes to the first start of its namespac
   globalThis.msbBoot = undefined;
   assert.equal(takeBootStatus('default'), null);
 });
+
+test('ui/bundle.py: one file holding every module, with no import or export left', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const vm = await import('node:vm');
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'msb-bundle-'));
+  try {
+    const out = join(dir, 'app.js');
+    execFileSync('python3', [new URL('../bundle.py', ui).pathname, out, new URL('main.js', ui).pathname]);
+    const text = readFileSync(out, 'utf8');
+    new vm.Script(text); // a syntax error, or an import or export statement, throws here
+    for (const name of ['dom', 'format', 'live', 'model', 'topics', 'actions', 'main']) {
+      assert.match(text, new RegExp(`^const __msb_${name} = `, 'm'));
+    }
+    // dependencies before the modules that use them, as the browser would run them
+    assert.ok(text.indexOf('const __msb_dom = ') < text.indexOf('const __msb_topics = '));
+    assert.ok(text.indexOf('const __msb_topics = ') < text.indexOf('const __msb_main = '));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
