@@ -28,8 +28,8 @@ struct _MsbStatsReader {
 	guint slice_id;
 	guint ready_id;
 	guint expire_id;
-	MsbBrokerStats
-	        *latest; /* the newest finished collection, while recent requests may use it */
+	/* the newest finished collection, while recent requests may use it */
+	MsbBrokerStats *latest;
 	gint64 latest_started_us;
 	guint64 latest_writes;
 	guint64 writes; /* msb_stats_reader_note_write() calls */
