@@ -209,3 +209,16 @@ test('ui/bundle.py: one file holding every module, with no import or export left
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('num: integers grouped as Intl.NumberFormat en-US groups them, the rest by it', async () => {
+  const { num } = await import(new URL('format.js', ui));
+  const nf = new Intl.NumberFormat('en-US');
+  for (const n of [0, 7, 12, 123, 999, 1000, 1234, 12345, 123456, 1234567, 1000000, 20450000,
+    -1, -999, -1000, -1234567, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, -0,
+    1.5, 1234.5678, -0.25, 1e21, Infinity, -Infinity, 2 ** 60]) {
+    assert.equal(num(n), nf.format(n), String(n));
+  }
+  assert.equal(num(null), '–');
+  assert.equal(num(undefined), '–');
+  assert.equal(num(NaN), '–');
+});
