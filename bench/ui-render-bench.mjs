@@ -116,6 +116,8 @@ try {
         first_update_ms: window.msbPerf.updates[0],
         first_split: window.__msbSplits[0],
         waterfall: res.map((r) => [r.name.replace(location.origin, ''), Math.round(r.startTime), Math.round(r.responseEnd)]),
+        // the page's own marks (main.js: msb-main-start, msb-main-ready, msb-first-render)
+        marks: performance.getEntriesByType('mark').map((e) => [e.name, Math.round(e.startTime)]),
       };
     });
     await page.waitForFunction((n) => window.msbPerf.updates.length > n, updates,
@@ -156,6 +158,7 @@ try {
       performance_measures: after.measures,
       all_updates_ms: u.map(r1),
       waterfall: first.waterfall,
+      marks: first.marks,
     };
     rows.push(row);
     console.log(JSON.stringify(row));

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import random
+import sys
 import threading
 import time
 import urllib.error
@@ -273,11 +274,25 @@ class Handler(SimpleHTTPRequestHandler):
         if self.is_api():
             return self.fake() if self.synthetic else self.forward()
         path = urlparse(self.path).path
+        if self.command == "GET" and path == "/app.js":
+            return self.send_bundle()
         if self.command == "GET" and not os.path.isfile(os.path.join(UI_DIR, path.lstrip("/"))):
             self.path = "/index.html"
         return super().do_GET()
 
     do_GET = route
+
+    def send_bundle(self):
+        # what the broker's build makes with ui/bundle.py, made again on each load
+        sys.path.insert(0, UI_DIR)
+        import bundle
+        data = bundle.bundle(os.path.join(UI_DIR, "js", "main.js")).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/javascript; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_POST(self):
         return self.fake() if self.synthetic else self.forward()

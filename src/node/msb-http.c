@@ -43,10 +43,11 @@ typedef struct _MsbHttpRender MsbHttpRender;
 struct _MsbHttp {
 	MsbBroker *broker;
 	MsbStatsReader *reader;
-	/* per view: the rendering that requests answered by the same collection join */
+	/* per view: the newest rendering, that requests answered by the same collection share */
 	MsbHttpRender *renders[MSB_HTTP_N_VIEWS];
+	guint expire_id;          /* drops the finished ones of @renders */
 	GThreadPool *render_pool; /* one thread */
-	GPtrArray *rendering;     /* MsbHttpRender* queued or running (not owned) */
+	GPtrArray *rendering;     /* MsbHttpRender* that will answer (not owned) */
 	GMainContext *context;    /* where renderings end */
 	MsbHttpInfoFunc info_func;
 	gpointer info_data;
@@ -102,8 +103,17 @@ msb_http_isalive_cb(MsbHttpCall *call, gpointer user_data)
  *
  * Both show the whole broker, which takes long with many topics: the state is copied in slices
  * on the main loop (MsbStatsReader), rendered in a worker thread, and the message is paused
- * meanwhile. The requests answered by one collection share one rendering per view.
+ * meanwhile. The requests answered by one collection share one rendering per view: those that
+ * come while it runs join it, later ones (pollers answered by a recent collection) take its
+ * text, kept until a newer collection replaces it or for MSB_STATS_READER_RECENT_US.
  */
+
+/* Who gets a rendering's text besides the paused messages (the live push). */
+typedef struct {
+	MsbHttpRenderedFunc func;
+	gpointer data;
+	GDestroyNotify destroy;
+} MsbHttpRenderWaiter;
 
 struct _MsbHttpRender {
 	gint ref_count; /* main thread only */
@@ -112,12 +122,10 @@ struct _MsbHttpRender {
 	MsbBrokerStats *stats;
 	MsbHttpInfo info; /* its strings are copies, for the worker thread */
 	GPtrArray *msgs;  /* SoupServerMessage*, paused, waiting for the text */
+	GArray *waiters;  /* MsbHttpRenderWaiter */
 	GBytes *body;     /* the text, set by the render thread */
 	gchar *ns;        /* the namespace whose topics the status page shows */
-	/* msb_http_render_status(): who gets the text instead of (or besides) @msgs */
-	MsbHttpRenderedFunc func;
-	gpointer func_data;
-	GDestroyNotify func_destroy;
+	guint flush_id;   /* answers waiters that came once the text was there */
 };
 
 /* One paused request waiting for a collection. */
@@ -142,47 +150,99 @@ msb_http_render_unref(MsbHttpRender *render)
 		return;
 	msb_broker_stats_unref(render->stats);
 	g_clear_pointer(&render->body, g_bytes_unref);
-	if (render->func_destroy != NULL)
-		render->func_destroy(render->func_data);
 	g_free(render->ns);
 	g_free((gchar *)render->info.state);
 	g_free((gchar *)render->info.persistence_url);
 	g_free((gchar *)render->info.persistence_version);
 	g_free((gchar *)render->info.persistence_error);
 	g_ptr_array_unref(render->msgs);
+	g_array_unref(render->waiters);
 	g_free(render);
+}
+
+static void
+msb_http_render_waiter_clear(MsbHttpRenderWaiter *w)
+{
+	if (w->destroy != NULL)
+		w->destroy(w->data);
+}
+
+/* Hand the text to everyone waiting for it so far. */
+static void
+msb_http_render_answer(MsbHttpRender *render)
+{
+	const gchar *content_type = render->view == MSB_HTTP_VIEW_STATUS
+	                                    ? "application/json"
+	                                    : "text/plain; version=0.0.4; charset=utf-8";
+	g_autoptr(GArray) waiters = render->waiters;
+
+	for (guint i = 0; i < render->msgs->len; i++) {
+		SoupServerMessage *msg = g_ptr_array_index(render->msgs, i);
+		/* the client went away while it waited: libsoup is done with it */
+		if (g_object_get_data(G_OBJECT(msg), MSB_HTTP_GONE) != NULL)
+			continue;
+		soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+		soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+		                             "Content-Type", content_type);
+		soup_message_body_append_bytes(soup_server_message_get_response_body(msg),
+		                               render->body);
+		soup_server_message_unpause(msg);
+	}
+	g_ptr_array_set_size(render->msgs, 0);
+	render->waiters = g_array_new(FALSE, FALSE, sizeof(MsbHttpRenderWaiter));
+	g_array_set_clear_func(render->waiters, (GDestroyNotify)msb_http_render_waiter_clear);
+	for (guint i = 0; i < waiters->len; i++) {
+		MsbHttpRenderWaiter *w = &g_array_index(waiters, MsbHttpRenderWaiter, i);
+		w->func(render->body, w->data);
+	}
+}
+
+/* A finished rendering is kept for later requests of its collection, but not for ever. */
+static gboolean
+msb_http_render_expire_cb(gpointer user_data)
+{
+	MsbHttp *http = user_data;
+
+	http->expire_id = 0;
+	for (guint v = 0; v < G_N_ELEMENTS(http->renders); v++) {
+		if (http->renders[v] != NULL && http->renders[v]->body != NULL)
+			msb_http_render_unref(g_steal_pointer(&http->renders[v]));
+	}
+	return G_SOURCE_REMOVE;
 }
 
 static gboolean
 msb_http_render_done_cb(gpointer user_data)
 {
 	MsbHttpRender *render = user_data;
-	const gchar *content_type = render->view == MSB_HTTP_VIEW_STATUS
-	                                    ? "application/json"
-	                                    : "text/plain; version=0.0.4; charset=utf-8";
+	MsbHttp *http = render->http;
 
-	if (render->http != NULL) {
-		g_ptr_array_remove_fast(render->http->rendering, render);
-		for (guint i = 0; i < render->msgs->len; i++) {
-			SoupServerMessage *msg = g_ptr_array_index(render->msgs, i);
-			/* the client went away while it waited: libsoup is done with it */
-			if (g_object_get_data(G_OBJECT(msg), MSB_HTTP_GONE) != NULL)
-				continue;
-			soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
-			soup_message_headers_replace(soup_server_message_get_response_headers(msg),
-			                             "Content-Type", content_type);
-			soup_message_body_append_bytes(soup_server_message_get_response_body(msg),
-			                               render->body);
-			soup_server_message_unpause(msg);
-		}
-		if (render->func != NULL)
-			render->func(render->body, render->func_data);
-		if (render->http->renders[render->view] == render) {
-			render->http->renders[render->view] = NULL;
-			msb_http_render_unref(render);
+	if (http != NULL) {
+		g_debug("rendered the %s for %u requests",
+		        render->view == MSB_HTTP_VIEW_STATUS ? "status" : "metrics",
+		        render->msgs->len + render->waiters->len);
+		g_ptr_array_remove_fast(http->rendering, render);
+		msb_http_render_answer(render);
+		if (http->renders[render->view] == render) {
+			g_clear_handle_id(&http->expire_id, g_source_remove);
+			http->expire_id = g_timeout_add(MSB_STATS_READER_RECENT_US / 1000,
+			                                msb_http_render_expire_cb, http);
 		}
 	}
 	msb_http_render_unref(render);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+msb_http_render_flush_cb(gpointer user_data)
+{
+	MsbHttpRender *render = user_data;
+
+	render->flush_id = 0;
+	if (render->http != NULL) {
+		g_ptr_array_remove_fast(render->http->rendering, render);
+		msb_http_render_answer(render);
+	}
 	return G_SOURCE_REMOVE;
 }
 
@@ -212,14 +272,20 @@ msb_http_render_thread(gpointer data, gpointer user_data)
 	g_main_context_invoke(context, msb_http_render_done_cb, render);
 }
 
-/* A rendering of @stats, queued on the render thread; the caller owns the reference returned. */
+/*
+ * The rendering of @stats in @view for namespace @ns: the current one if it renders the same,
+ * else a new one queued on the render thread, which becomes the current one. Borrowed.
+ */
 static MsbHttpRender *
-msb_http_render_start(MsbHttp *http, MsbHttpView view, MsbBrokerStats *stats, const gchar *ns,
-                      MsbHttpRenderedFunc func, gpointer func_data, GDestroyNotify func_destroy)
+msb_http_render_get(MsbHttp *http, MsbHttpView view, MsbBrokerStats *stats, const gchar *ns)
 {
-	MsbHttpRender *render;
+	MsbHttpRender *render = http->renders[view];
 	MsbHttpInfo info;
 
+	/* the current rendering holds its stats, so no other collection has that address */
+	if (render != NULL && render->stats == stats && g_strcmp0(render->ns, ns) == 0)
+		return render;
+	g_clear_pointer(&http->renders[view], msb_http_render_unref);
 	msb_http_get_info(http, &info);
 	render = g_new0(MsbHttpRender, 1);
 	render->ref_count = 1;
@@ -232,10 +298,10 @@ msb_http_render_start(MsbHttp *http, MsbHttpView view, MsbBrokerStats *stats, co
 	render->info.persistence_version = g_strdup(info.persistence_version);
 	render->info.persistence_error = g_strdup(info.persistence_error);
 	render->msgs = g_ptr_array_new_with_free_func(g_object_unref);
+	render->waiters = g_array_new(FALSE, FALSE, sizeof(MsbHttpRenderWaiter));
+	g_array_set_clear_func(render->waiters, (GDestroyNotify)msb_http_render_waiter_clear);
 	render->ns = g_strdup(ns);
-	render->func = func;
-	render->func_data = func_data;
-	render->func_destroy = func_destroy;
+	http->renders[view] = render;
 	/* the thread's reference, dropped by msb_http_render_done_cb() */
 	g_ptr_array_add(http->rendering, render);
 	g_thread_pool_push(http->render_pool, msb_http_render_ref(render), NULL);
@@ -246,32 +312,34 @@ static void
 msb_http_stats_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 {
 	MsbHttpWait *wait = user_data;
-	MsbHttp *http = wait->http;
-	MsbHttpRender *render = http->renders[wait->view];
+	MsbHttpRender *render =
+	        msb_http_render_get(wait->http, wait->view, stats, wait->namespace_name);
 
-	/* the first request answered by this collection starts the rendering, the others (of the
-	 * same namespace) join */
-	if (render == NULL || render->stats != stats ||
-	    g_strcmp0(render->ns, wait->namespace_name) != 0) {
-		if (render != NULL)
-			msb_http_render_unref(render);
-		render = msb_http_render_start(http, wait->view, stats, wait->namespace_name, NULL,
-		                               NULL, NULL);
-		http->renders[wait->view] = render;
-	}
 	g_ptr_array_add(render->msgs, g_steal_pointer(&wait->msg));
+	if (render->body != NULL)
+		msb_http_render_answer(render);
 }
 
 void
 msb_http_render_status(MsbHttp *http, MsbBrokerStats *stats, const gchar *ns,
                        MsbHttpRenderedFunc func, gpointer user_data, GDestroyNotify destroy)
 {
+	MsbHttpRender *render;
+	MsbHttpRenderWaiter w = {func, user_data, destroy};
+
 	g_return_if_fail(http != NULL);
 	g_return_if_fail(stats != NULL);
 	g_return_if_fail(ns != NULL);
 	g_return_if_fail(func != NULL);
-	msb_http_render_unref(msb_http_render_start(http, MSB_HTTP_VIEW_STATUS, stats, ns, func,
-	                                            user_data, destroy));
+	render = msb_http_render_get(http, MSB_HTTP_VIEW_STATUS, stats, ns);
+	g_array_append_val(render->waiters, w);
+	/* already rendered (for a status request): answered from the main loop, not from here */
+	if (render->body != NULL && render->flush_id == 0) {
+		g_ptr_array_add(http->rendering, render);
+		render->flush_id = g_idle_add_full(G_PRIORITY_DEFAULT, msb_http_render_flush_cb,
+		                                   msb_http_render_ref(render),
+		                                   (GDestroyNotify)msb_http_render_unref);
+	}
 }
 
 static void
@@ -288,11 +356,25 @@ msb_http_msg_gone_cb(SoupServerMessage *msg, gpointer user_data)
 	g_object_set_data(G_OBJECT(msg), MSB_HTTP_GONE, GINT_TO_POINTER(1));
 }
 
+/*
+ * ?fresh=true: answered by a collection that starts after the request (it shows everything done
+ * before it, whoever did it); by default any collection started at most
+ * MSB_STATS_READER_RECENT_US before it and after the last write over HTTP, so that pollers share
+ * one collection and one rendering a second.
+ */
 static void
-msb_http_read_state(MsbHttp *http, SoupServerMessage *msg, MsbHttpView view,
-                    const gchar *namespace_name)
+msb_http_read_state(MsbHttp *http, MsbHttpCall *call, MsbHttpView view, const gchar *namespace_name)
 {
-	MsbHttpWait *wait = g_new0(MsbHttpWait, 1);
+	SoupServerMessage *msg = msb_http_call_get_message(call);
+	g_autoptr(GError) error = NULL;
+	gboolean fresh = FALSE;
+	MsbHttpWait *wait;
+
+	if (!msb_http_call_query_bool(call, "fresh", FALSE, &fresh, &error) && error != NULL) {
+		msb_http_call_reply_error(call, error, 0);
+		return;
+	}
+	wait = g_new0(MsbHttpWait, 1);
 
 	wait->http = http;
 	wait->view = view;
@@ -303,22 +385,40 @@ msb_http_read_state(MsbHttp *http, SoupServerMessage *msg, MsbHttpView view,
 	if (g_signal_lookup("disconnected", SOUP_TYPE_SERVER_MESSAGE) != 0)
 		g_signal_connect(msg, "disconnected", G_CALLBACK(msb_http_msg_gone_cb), NULL);
 	soup_server_message_pause(msg);
-	msb_stats_reader_request(http->reader, msb_http_stats_ready_cb, wait,
-	                         (GDestroyNotify)msb_http_wait_free);
+	if (fresh)
+		msb_stats_reader_request(http->reader, msb_http_stats_ready_cb, wait,
+		                         (GDestroyNotify)msb_http_wait_free);
+	else
+		msb_stats_reader_request_recent(http->reader, msb_http_stats_ready_cb, wait,
+		                                (GDestroyNotify)msb_http_wait_free);
 }
 
 static void
 msb_http_status_cb(MsbHttpCall *call, gpointer user_data)
 {
-	msb_http_read_state(user_data, msb_http_call_get_message(call), MSB_HTTP_VIEW_STATUS,
+	msb_http_read_state(user_data, call, MSB_HTTP_VIEW_STATUS,
 	                    msb_http_call_get_namespace(call));
 }
 
 static void
 msb_http_metrics_cb(MsbHttpCall *call, gpointer user_data)
 {
-	msb_http_read_state(user_data, msb_http_call_get_message(call), MSB_HTTP_VIEW_METRICS,
-	                    NULL);
+	msb_http_read_state(user_data, call, MSB_HTTP_VIEW_METRICS, NULL);
+}
+
+/*
+ * A request that may have changed the state (any method but GET, HEAD and OPTIONS) has been
+ * answered: its client may read the state next, and must see its change.
+ */
+static void
+msb_http_request_done_cb(SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+	MsbHttp *http = user_data;
+	const gchar *method = soup_server_message_get_method(msg);
+
+	if (g_strcmp0(method, "GET") != 0 && g_strcmp0(method, "HEAD") != 0 &&
+	    g_strcmp0(method, "OPTIONS") != 0)
+		msb_stats_reader_note_write(http->reader);
 }
 
 static const MsbHttpRoute msb_http_routes[] = {
@@ -362,10 +462,13 @@ msb_http_free(MsbHttp *http)
 	g_clear_pointer(&http->messages, msb_http_messages_free);
 	/* before the listener: their waiting requests are answered */
 	g_clear_pointer(&http->sessions, msb_http_sessions_free);
+	if (http->server != NULL)
+		g_signal_handlers_disconnect_by_data(msb_http_server_get_soup(http->server), http);
 	g_clear_pointer(&http->server, msb_http_server_free);
 	g_clear_pointer(&http->router, msb_http_router_free);
 	g_clear_pointer(&http->admin, msb_http_admin_free);
 	/* renderings still queued or running finish, and answer nobody */
+	g_clear_handle_id(&http->expire_id, g_source_remove);
 	for (guint v = 0; v < G_N_ELEMENTS(http->renders); v++) {
 		if (http->renders[v] != NULL)
 			msb_http_render_unref(g_steal_pointer(&http->renders[v]));
@@ -393,6 +496,10 @@ msb_http_listen(MsbHttp *http, const gchar *address, guint16 port, const MsbHttp
 	http->server = msb_http_server_new("my-service-bus/" MSB_VERSION, limits);
 	soup_server_add_handler(msb_http_server_get_soup(http->server), NULL,
 	                        msb_http_router_handle, http->router, NULL);
+	g_signal_connect(msb_http_server_get_soup(http->server), "request-finished",
+	                 G_CALLBACK(msb_http_request_done_cb), http);
+	g_signal_connect(msb_http_server_get_soup(http->server), "request-aborted",
+	                 G_CALLBACK(msb_http_request_done_cb), http);
 	if (!msb_http_server_listen(http->server, address, port, error)) {
 		g_prefix_error(error, "cannot listen for HTTP on %s:%u (HttpPort): ", address,
 		               port);

@@ -66,8 +66,9 @@ msb_http_get_sessions(MsbHttp *http);
 typedef void (*MsbHttpRenderedFunc)(GBytes *json, gpointer user_data);
 /*
  * Render @stats as the /api/Status JSON of namespace @ns in the render thread the status requests
- * use, and call @func with the text on the main loop (not if @http is freed first); @destroy is
- * called with @user_data in any case.
+ * use (or take the text of the status requests' rendering of the same @stats and @ns), and call
+ * @func with the text on the main loop, never before this returns (not if @http is freed first);
+ * @destroy is called with @user_data in any case.
  */
 void
 msb_http_render_status(MsbHttp *http, MsbBrokerStats *stats, const gchar *ns,

@@ -8,6 +8,13 @@
  * it shows everything that happened before it (a client that did something and then asks sees
  * it), and any number of requests made while one collection runs are all answered by the next
  * one: at most one collection runs at a time, however many clients poll.
+ *
+ * Pollers do not need that much: a request made with msb_stats_reader_request_recent() is
+ * answered by the newest collection that started at most MSB_STATS_READER_RECENT_US before it
+ * (finished, or still running), so any number of pollers cost about one collection a second,
+ * the one the UI's live push makes anyway, instead of one each. Writes made over HTTP are
+ * noted (msb_stats_reader_note_write()): no collection that started before one answers a
+ * later request, recent or not, so a client still reads what it just changed there.
  */
 #pragma once
 
@@ -33,6 +40,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbStatsReader, msb_stats_reader_free)
 void
 msb_stats_reader_request(MsbStatsReader *reader, MsbStatsReadyFunc func, gpointer user_data,
                          GDestroyNotify destroy);
+
+/* How old the state answering a recent request may be (when its collection started). */
+#define MSB_STATS_READER_RECENT_US (1 * G_USEC_PER_SEC)
+
+/*
+ * Like msb_stats_reader_request(), but the state may be up to MSB_STATS_READER_RECENT_US old (and
+ * no older than the last noted write). @func is still called from the main loop, never before
+ * this returns.
+ */
+void
+msb_stats_reader_request_recent(MsbStatsReader *reader, MsbStatsReadyFunc func, gpointer user_data,
+                                GDestroyNotify destroy);
+
+/* The state changed in a way a client will want to read back: collections started before now
+ * answer no later request. */
+void
+msb_stats_reader_note_write(MsbStatsReader *reader);
 
 /* Collections finished so far (for tests and logs). */
 guint64

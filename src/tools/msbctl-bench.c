@@ -1412,7 +1412,7 @@ typedef struct {
 static gboolean
 bench_broker_stats(const BenchOpts *opts, const gchar *topic, BenchBrokerStats *st, GError **error)
 {
-	g_autofree gchar *text = bench_http_get(opts->http, "/metrics", error);
+	g_autofree gchar *text = bench_http_get(opts->http, "/metrics?fresh=true", error);
 
 	if (text == NULL) {
 		g_prefix_error(error, "the broker's metrics: ");

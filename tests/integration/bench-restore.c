@@ -150,7 +150,7 @@ bench_restore(void)
 	}
 
 	/* each queue holds exactly what was published to its topic, no phantom ids */
-	status = itest_broker_get_json(b, "/api/status");
+	status = itest_broker_get_json(b, "/api/status?fresh=true");
 	queues = json_object_get_object_member(json_node_get_object(status), "queues");
 	for (guint i = 0; i < n; i++) {
 		g_autofree gchar *topic = bench_topic(i);

@@ -143,7 +143,7 @@ gdouble
 dtest_metric(ItestBroker *b, const gchar *series)
 {
 	guint status = 0;
-	g_autofree gchar *body = ptest_http_get(b->http_port, "/metrics", &status);
+	g_autofree gchar *body = ptest_http_get(b->http_port, "/metrics?fresh=true", &status);
 	g_auto(GStrv) lines = NULL;
 	gsize len = strlen(series);
 

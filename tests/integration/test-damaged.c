@@ -287,7 +287,7 @@ test_damaged_block(gconstpointer data)
 static gint64
 status_queue_size(ItestBroker *b)
 {
-	g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status");
+	g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status?fresh=true");
 	JsonObject *topic = json_object_get_object_member(
 	        json_object_get_object_member(json_node_get_object(root), "queues"), TOPIC);
 	JsonArray *queues = json_object_get_array_member(topic, "queues");

@@ -170,7 +170,7 @@ test_soft_delete_restore(ItestFixture *f, gconstpointer data)
 	ASSERT_HTTP(b, "DELETE", path, 204);
 
 	/* the status shows the moment (unix µs), publishes and creates are refused */
-	status = itest_broker_get_json(b, "/api/Status");
+	status = itest_broker_get_json(b, "/api/Status?fresh=true");
 	g_assert_cmpint(json_object_get_int_member(status_topic(status, "orders"), "deleted"), ==,
 	                g_date_time_to_unix(later) * G_USEC_PER_SEC);
 	itest_raw_publish_sized(pub, "orders", 2, 1, 8);
@@ -198,7 +198,7 @@ test_soft_delete_restore(ItestFixture *f, gconstpointer data)
 	}
 	publish(pub, "orders", 3, 1);
 	g_clear_pointer(&status, json_node_unref);
-	status = itest_broker_get_json(b, "/api/Status");
+	status = itest_broker_get_json(b, "/api/Status?fresh=true");
 	g_assert_cmpint(json_object_get_int_member(status_topic(status, "orders"), "deleted"), ==,
 	                0);
 	g_assert_cmpint(json_object_get_int_member(status_topic(status, "orders"), "messageId"), ==,
@@ -240,7 +240,7 @@ test_persist(ItestFixture *f, gconstpointer data)
 		                            "{\"topicId\": \"orders\", \"persist\": false}");
 		g_assert_cmpuint(r.status, ==, 200);
 	}
-	status = itest_broker_get_json(b, "/api/Status");
+	status = itest_broker_get_json(b, "/api/Status?fresh=true");
 	g_assert_false(json_object_get_boolean_member(status_topic(status, "orders"), "persist"));
 	{
 		g_auto(Reply) r = http_body(b, "POST", "/api/Topics/Persist",
@@ -249,7 +249,7 @@ test_persist(ItestFixture *f, gconstpointer data)
 		g_assert_cmpuint(r.status, ==, 200);
 	}
 	g_clear_pointer(&status, json_node_unref);
-	status = itest_broker_get_json(b, "/api/Status");
+	status = itest_broker_get_json(b, "/api/Status?fresh=true");
 	g_assert_true(json_object_get_boolean_member(status_topic(status, "orders"), "persist"));
 	{
 		g_auto(Reply) r = http_body(b, "POST", "/api/Topics/Persist", "application/json",
@@ -447,7 +447,7 @@ test_max_messages(ItestFixture *f, gconstpointer data)
 static gint64
 session_id(ItestBroker *b, const gchar *name)
 {
-	g_autoptr(JsonNode) status = itest_broker_get_json(b, "/api/Status");
+	g_autoptr(JsonNode) status = itest_broker_get_json(b, "/api/Status?fresh=true");
 	JsonArray *items = json_object_get_array_member(
 	        json_object_get_object_member(json_node_get_object(status), "sessions"), "items");
 
@@ -494,7 +494,7 @@ test_debug(ItestFixture *f, gconstpointer data)
 
 	ASSERT_HTTP(b, "POST", "/api/Topics/Create?topicId=orders", 200);
 	ASSERT_HTTP(b, "POST", "/api/Debug/Console/Target?topicId=orders&queueId=q", 200);
-	status = itest_broker_get_json(b, "/api/Status");
+	status = itest_broker_get_json(b, "/api/Status?fresh=true");
 	g_assert_cmpstr(json_object_get_string_member(json_node_get_object(status), "debug"), ==,
 	                "orders / q");
 	itest_raw_subscribe(sub, "orders", "q", 0);
@@ -577,7 +577,7 @@ test_debug(ItestFixture *f, gconstpointer data)
 	ASSERT_HTTP(b, "POST", "/api/Debug/Console/Target", 400);
 	ASSERT_HTTP(b, "DELETE", "/api/Debug/Console", 200);
 	g_clear_pointer(&status, json_node_unref);
-	status = itest_broker_get_json(b, "/api/Status");
+	status = itest_broker_get_json(b, "/api/Status?fresh=true");
 	g_assert_false(json_object_has_member(json_node_get_object(status), "debug"));
 	{
 		g_auto(Reply) r = http(b, "GET", "/api/Debug/Console");

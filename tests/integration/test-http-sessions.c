@@ -189,7 +189,7 @@ static void
 queue_counts_full(ItestBroker *b, const gchar *queue, gint64 *size, gint64 *on_delivery,
                   gint64 *type)
 {
-	g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status");
+	g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status?fresh=true");
 	JsonObject *topic = json_object_get_object_member(
 	        json_object_get_object_member(json_node_get_object(root), "queues"), TOPIC);
 	JsonArray *queues = json_object_get_array_member(topic, "queues");
@@ -294,7 +294,7 @@ test_greeting_ping_auth(ItestFixture *f, gconstpointer data)
 	g_assert_cmpuint(code, ==, 200);
 	http_expect(b, "/api/Subscribers/Subscribe", key,
 	            "{\"topicId\": \"" TOPIC "\", \"queueId\": \"q\", \"queueType\": 1}", 204);
-	status = itest_broker_get_json(b, "/api/status");
+	status = itest_broker_get_json(b, "/api/status?fresh=true");
 	sessions = json_object_get_array_member(
 	        json_object_get_object_member(json_node_get_object(status), "sessions"), "items");
 	for (guint i = 0; i < json_array_get_length(sessions); i++) {
@@ -670,7 +670,7 @@ test_delivery_timeout(ItestFixture *f, gconstpointer data)
 static gint64
 persist_size(ItestBroker *b)
 {
-	g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status");
+	g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status?fresh=true");
 	JsonArray *items = json_object_get_array_member(
 	        json_object_get_object_member(json_node_get_object(root), "topics"), "items");
 

@@ -15,7 +15,7 @@ static MtestMetrics *
 scrape(ItestBroker *b)
 {
 	guint status = 0;
-	g_autofree gchar *text = ptest_http_get(b->http_port, "/metrics", &status);
+	g_autofree gchar *text = ptest_http_get(b->http_port, "/metrics?fresh=true", &status);
 
 	g_assert_cmpuint(status, ==, 200);
 	return mtest_parse_or_fail(text);

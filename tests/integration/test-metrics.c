@@ -17,7 +17,7 @@ scrape(ItestBroker *b)
 	g_autofree gchar *text = NULL;
 	guint status = 0;
 
-	text = itest_broker_http(b, "GET", "/metrics", NULL, NULL, NULL, &status);
+	text = itest_broker_http(b, "GET", "/metrics?fresh=true", NULL, NULL, NULL, &status);
 	g_assert_cmpuint(status, ==, 200);
 	return mtest_parse_or_fail(text);
 }

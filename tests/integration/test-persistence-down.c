@@ -65,7 +65,7 @@ test_down_at_startup(void)
 
 	/* HTTP is up and says why nothing else is */
 	g_assert_cmpstr(state_of(b, "/api/isalive"), ==, "waiting for persistence");
-	g_assert_cmpstr(state_of(b, "/api/status"), ==, "waiting for persistence");
+	g_assert_cmpstr(state_of(b, "/api/status?fresh=true"), ==, "waiting for persistence");
 	g_assert_cmpfloat(dtest_metric(b, "msb_up"), ==, 0);
 	g_assert_cmpfloat(dtest_metric(b, "msb_persistence_up"), ==, 0);
 
@@ -73,7 +73,7 @@ test_down_at_startup(void)
 	needle = g_strdup_printf("waiting for persistence at 127.0.0.1:%u", ps->grpc_port);
 	itest_broker_wait_log(b, needle, 1, ITEST_TIMEOUT_MS);
 	g_assert_cmpuint(itest_broker_log_count(b, "retrying, reported every 5 s"), >=, 1);
-	status = itest_broker_get_json(b, "/api/status");
+	status = itest_broker_get_json(b, "/api/status?fresh=true");
 	persistence = json_object_get_object_member(json_node_get_object(status), "persistence");
 	g_assert_false(json_object_get_boolean_member(persistence, "up"));
 	g_assert_nonnull(

@@ -18,7 +18,7 @@
 static gint64
 status_amount(ItestBroker *b)
 {
-	g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status");
+	g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status?fresh=true");
 	JsonArray *items = json_object_get_array_member(
 	        json_object_get_object_member(json_node_get_object(root), "topics"), "items");
 	gint64 amount = -1;

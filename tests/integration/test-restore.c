@@ -199,7 +199,7 @@ assert_queue(const Topic *t, JsonArray *queues, const gchar *name, GArray *want)
 static void
 assert_restored(ItestBroker *b, const Topic *topics, gint64 counter_add)
 {
-	g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status");
+	g_autoptr(JsonNode) root = itest_broker_get_json(b, "/api/status?fresh=true");
 	JsonObject *status = json_node_get_object(root);
 	JsonArray *items = json_object_get_array_member(
 	        json_object_get_object_member(status, "topics"), "items");

@@ -240,7 +240,7 @@ test_greeting_name_parts(ItestFixture *f, gconstpointer data)
 		itest_raw_greet(raws[i], cases[i].greeting, cases[i].protocol, 1);
 		itest_raw_sync(raws[i]);
 	}
-	status = itest_broker_get_json(f->broker, "/api/status");
+	status = itest_broker_get_json(f->broker, "/api/status?fresh=true");
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		JsonObject *s = find_session(status, cases[i].name);
 

@@ -152,7 +152,7 @@ static gboolean
 status_without_session(ItestBroker *b, const gchar *name, JsonNode **node)
 {
 	g_clear_pointer(node, json_node_unref);
-	*node = get_status(b, "/api/Status", NULL);
+	*node = get_status(b, "/api/Status?fresh=true", NULL);
 	return find_by(array_member(object_member(json_node_get_object(*node), "sessions"),
 	                            "items"),
 	               "name", name) == NULL;
@@ -307,7 +307,7 @@ test_status_fields(ItestFixture *f, gconstpointer data)
 	g_assert_false(json_object_has_member(root, "mcpWritesRemainingSecs"));
 
 	/* another namespace: no topic, no queue, but every session */
-	other = get_status(f->broker, "/api/Status", "tenant");
+	other = get_status(f->broker, "/api/Status?fresh=true", "tenant");
 	root = json_node_get_object(other);
 	g_assert_cmpuint(
 	        json_array_get_length(array_member(object_member(root, "topics"), "items")), ==, 0);
@@ -317,7 +317,7 @@ test_status_fields(ItestFixture *f, gconstpointer data)
 	g_assert_nonnull(find_session(sessions, sub_id));
 
 	/* the legacy path and ?ns= */
-	legacy = get_status(f->broker, "/status?ns=default", NULL);
+	legacy = get_status(f->broker, "/status?ns=default&fresh=true", NULL);
 	root = json_node_get_object(legacy);
 	items = array_member(object_member(root, "topics"), "items");
 	topic = find_by(items, "id", "orders");

@@ -175,3 +175,50 @@ test('latency colours by the largest latency', () => {
   assert.equal(latencyClass([50000, -3]), 'red');
   assert.equal(latencyClass([-50]), 'green');
 });
+
+test('the status boot.js asked for early goes to the first start of its namespace, once', async () => {
+  const { takeBootStatus } = await import(new URL('live.js', ui));
+  const status = Promise.resolve('{"topics":{"items":[]}}');
+  globalThis.msbBoot = { ns: 'stage', status };
+  assert.equal(takeBootStatus('default'), null); // another namespace fetches its own
+  assert.equal(takeBootStatus('stage'), status);
+  assert.equal(takeBootStatus('stage'), null); // later polls are fresh requests
+  globalThis.msbBoot = undefined;
+  assert.equal(takeBootStatus('default'), null);
+});
+
+test('ui/bundle.py: one file holding every module, with no import or export left', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const vm = await import('node:vm');
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'msb-bundle-'));
+  try {
+    const out = join(dir, 'app.js');
+    execFileSync('python3', [new URL('../bundle.py', ui).pathname, out, new URL('main.js', ui).pathname]);
+    const text = readFileSync(out, 'utf8');
+    new vm.Script(text); // a syntax error, or an import or export statement, throws here
+    for (const name of ['dom', 'format', 'live', 'model', 'topics', 'actions', 'main']) {
+      assert.match(text, new RegExp(`^const __msb_${name} = `, 'm'));
+    }
+    // dependencies before the modules that use them, as the browser would run them
+    assert.ok(text.indexOf('const __msb_dom = ') < text.indexOf('const __msb_topics = '));
+    assert.ok(text.indexOf('const __msb_topics = ') < text.indexOf('const __msb_main = '));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('num: integers grouped as Intl.NumberFormat en-US groups them, the rest by it', async () => {
+  const { num } = await import(new URL('format.js', ui));
+  const nf = new Intl.NumberFormat('en-US');
+  for (const n of [0, 7, 12, 123, 999, 1000, 1234, 12345, 123456, 1234567, 1000000, 20450000,
+    -1, -999, -1000, -1234567, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, -0,
+    1.5, 1234.5678, -0.25, 1e21, Infinity, -Infinity, 2 ** 60]) {
+    assert.equal(num(n), nf.format(n), String(n));
+  }
+  assert.equal(num(null), '–');
+  assert.equal(num(undefined), '–');
+  assert.equal(num(NaN), '–');
+});

@@ -1,7 +1,8 @@
 /*
  * MsbStatsReader: requests share collections, and a request is answered only by a collection
  * that started after it was made (so it sees what was done before it), while the broker keeps
- * changing between the slices.
+ * changing between the slices. Recent requests (pollers) share the newest collection for up to
+ * MSB_STATS_READER_RECENT_US, unless a write was noted since it started.
  */
 #include "broker-fixture.h"
 #include "msb-stats-reader.h"
@@ -97,6 +98,135 @@ test_reader_fresh(void)
 	g_ptr_array_unref(second.answers);
 }
 
+/* Run one fresh collection to its end and return it (a reference). */
+static MsbBrokerStats *
+collect(MsbStatsReader *reader)
+{
+	Answers a = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+	MsbBrokerStats *stats;
+
+	msb_stats_reader_request(reader, ready_cb, &a, destroyed_cb);
+	while (a.answers->len < 1)
+		g_main_context_iteration(NULL, TRUE);
+	stats = msb_broker_stats_ref(g_ptr_array_index(a.answers, 0));
+	g_ptr_array_unref(a.answers);
+	return stats;
+}
+
+/* Pollers within a second of a collection get it, from the main loop, without another one. */
+static void
+test_reader_recent_shares(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	g_autoptr(MsbStatsReader) reader = msb_stats_reader_new(fx->broker);
+	Answers a = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+	g_autoptr(MsbBrokerStats) first = NULL;
+
+	make_topic(fx, "orders");
+	first = collect(reader);
+	g_assert_cmpuint(msb_stats_reader_get_collections(reader), ==, 1);
+	/* one after the other, each answered before the next is made */
+	for (guint i = 0; i < 5; i++) {
+		msb_stats_reader_request_recent(reader, ready_cb, &a, destroyed_cb);
+		g_assert_cmpuint(a.answers->len, ==, i); /* never before the call returns */
+		while (a.answers->len < i + 1)
+			g_main_context_iteration(NULL, TRUE);
+	}
+	g_assert_cmpuint(msb_stats_reader_get_collections(reader), ==, 1);
+	for (guint i = 0; i < 5; i++)
+		g_assert_true(g_ptr_array_index(a.answers, i) == first);
+	g_assert_cmpuint(a.destroyed, ==, 5);
+	/* a fresh request still gets a collection of its own */
+	make_topic(fx, "payments");
+	{
+		g_autoptr(MsbBrokerStats) second = collect(reader);
+		g_assert_true(second != first);
+		g_assert_true(has_topic(second, "payments"));
+	}
+	g_assert_cmpuint(msb_stats_reader_get_collections(reader), ==, 2);
+	g_ptr_array_unref(a.answers);
+}
+
+/* After a noted write, a recent request no longer takes a collection that started before it. */
+static void
+test_reader_recent_after_write(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	g_autoptr(MsbStatsReader) reader = msb_stats_reader_new(fx->broker);
+	Answers a = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+	g_autoptr(MsbBrokerStats) first = NULL;
+
+	make_topic(fx, "orders");
+	first = collect(reader);
+	make_topic(fx, "payments");
+	msb_stats_reader_note_write(reader);
+	msb_stats_reader_request_recent(reader, ready_cb, &a, destroyed_cb);
+	msb_stats_reader_request_recent(reader, ready_cb, &a, destroyed_cb);
+	while (a.answers->len < 2)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_cmpuint(msb_stats_reader_get_collections(reader), ==, 2);
+	g_assert_false(has_topic(first, "payments"));
+	g_assert_true(has_topic(g_ptr_array_index(a.answers, 0), "payments"));
+	g_assert_true(g_ptr_array_index(a.answers, 0) == g_ptr_array_index(a.answers, 1));
+	g_ptr_array_unref(a.answers);
+}
+
+/* A recent request made while a collection runs is answered by it, not by the next one; a write
+ * noted while it runs sends later requests to the next one. */
+static void
+test_reader_recent_joins_running(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	g_autoptr(MsbStatsReader) reader = msb_stats_reader_new(fx->broker);
+	Answers first = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+	Answers recent = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref),
+	                  0};
+	Answers late = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+
+	for (guint i = 0; i < 50000; i++) {
+		g_autofree gchar *name = g_strdup_printf("topic-%05u", i);
+		make_topic(fx, name);
+	}
+	msb_stats_reader_request(reader, ready_cb, &first, destroyed_cb);
+	g_main_context_iteration(NULL, TRUE); /* the first slice: the collection runs */
+	g_assert_cmpuint(first.answers->len, ==, 0);
+	msb_stats_reader_request_recent(reader, ready_cb, &recent, destroyed_cb);
+	make_topic(fx, "aaa-new");
+	msb_stats_reader_note_write(reader);
+	msb_stats_reader_request_recent(reader, ready_cb, &late, destroyed_cb);
+	while (late.answers->len < 1)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_cmpuint(msb_stats_reader_get_collections(reader), ==, 2);
+	g_assert_cmpuint(recent.answers->len, ==, 1);
+	g_assert_true(g_ptr_array_index(recent.answers, 0) == g_ptr_array_index(first.answers, 0));
+	g_assert_false(has_topic(g_ptr_array_index(recent.answers, 0), "aaa-new"));
+	g_assert_true(has_topic(g_ptr_array_index(late.answers, 0), "aaa-new"));
+	g_ptr_array_unref(first.answers);
+	g_ptr_array_unref(recent.answers);
+	g_ptr_array_unref(late.answers);
+}
+
+/* A collection older than MSB_STATS_READER_RECENT_US answers no recent request. */
+static void
+test_reader_recent_expires(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	g_autoptr(MsbStatsReader) reader = msb_stats_reader_new(fx->broker);
+	Answers a = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+	g_autoptr(MsbBrokerStats) first = NULL;
+
+	make_topic(fx, "orders");
+	first = collect(reader);
+	make_topic(fx, "payments");
+	g_usleep(MSB_STATS_READER_RECENT_US + 50 * 1000);
+	msb_stats_reader_request_recent(reader, ready_cb, &a, destroyed_cb);
+	while (a.answers->len < 1)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_cmpuint(msb_stats_reader_get_collections(reader), ==, 2);
+	g_assert_true(has_topic(g_ptr_array_index(a.answers, 0), "payments"));
+	g_ptr_array_unref(a.answers);
+}
+
 /* Requests still waiting when the reader goes are dropped, not answered. */
 static void
 test_reader_free(void)
@@ -122,6 +252,10 @@ main(int argc, char **argv)
 	g_test_add_func("/stats-reader/shares", test_reader_shares);
 	g_test_add_func("/stats-reader/fresh", test_reader_fresh);
 	g_test_add_func("/stats-reader/free", test_reader_free);
+	g_test_add_func("/stats-reader/recent-shares", test_reader_recent_shares);
+	g_test_add_func("/stats-reader/recent-after-write", test_reader_recent_after_write);
+	g_test_add_func("/stats-reader/recent-joins-running", test_reader_recent_joins_running);
+	g_test_add_func("/stats-reader/recent-expires", test_reader_recent_expires);
 
 	return g_test_run();
 }

@@ -1,12 +1,24 @@
 // Number, byte, time and id formatting shared by every view.
 
-const nf = new Intl.NumberFormat('en-US');
-export const num = (n) => (n === undefined || n === null || Number.isNaN(n) ? '–' : nf.format(n));
+// Intl.NumberFormat costs tens of ms to create, on the first render's path: integers, nearly all
+// that is shown, are grouped here, the rest by one created on first use (the same text).
+let nf = null;
+function format(n) {
+  if (Number.isSafeInteger(n) && !Object.is(n, -0)) {
+    const digits = String(Math.abs(n));
+    let out = digits.slice(0, ((digits.length - 1) % 3) + 1);
+    for (let i = out.length; i < digits.length; i += 3) out += ',' + digits.slice(i, i + 3);
+    return n < 0 ? '-' + out : out;
+  }
+  if (!nf) nf = new Intl.NumberFormat('en-US');
+  return nf.format(n);
+}
+export const num = (n) => (n === undefined || n === null || Number.isNaN(n) ? '–' : format(n));
 
 export function compact(n) {
   if (n === undefined || n === null || Number.isNaN(n)) return '–';
   const a = Math.abs(n);
-  if (a < 10000) return nf.format(Math.round(n * 10) / 10);
+  if (a < 10000) return format(Math.round(n * 10) / 10);
   if (a < 1e6) return (n / 1e3).toFixed(a < 1e5 ? 1 : 0) + 'k';
   if (a < 1e9) return (n / 1e6).toFixed(a < 1e8 ? 2 : 1) + 'M';
   return (n / 1e9).toFixed(2) + 'G';

@@ -8,6 +8,15 @@ const STALE_MS = 5000;
 const WS_RETRY_MIN_MS = 5000;
 const WS_RETRY_MAX_MS = 60000;
 
+// The status boot.js asked for before the modules loaded (a promise of { parsed, parseMs }), once,
+// if it is for @ns.
+export function takeBootStatus(ns) {
+  const boot = globalThis.msbBoot;
+  if (!boot || boot.ns !== ns) return null;
+  globalThis.msbBoot = null;
+  return boot.status;
+}
+
 export class Live extends EventTarget {
   constructor() {
     super();
@@ -120,6 +129,8 @@ export class Live extends EventTarget {
   }
 
   async fetchStatus() {
+    const early = takeBootStatus(this.ns);
+    if (early) return early;
     const headers = {};
     if (this.ns !== 'default') headers.ns = this.ns;
     const ctl = new AbortController();
@@ -160,17 +171,23 @@ export class Live extends EventTarget {
     this.pollTimer = setTimeout(() => this.poll(), Math.max(0, POLL_MS - (Date.now() - started)));
   }
 
+  // @text: the status as text, or as boot.js parsed it ({ parsed, parseMs })
   accept(text, gen) {
     if (gen !== this.generation) return;
     const t0 = performance.now();
     let status;
-    try {
-      status = JSON.parse(text);
-    } catch (e) {
-      this.fail('the status is not JSON: ' + e.message);
-      return;
+    if (typeof text !== 'string') {
+      status = text.parsed;
+      this.parseMs = text.parseMs;
+    } else {
+      try {
+        status = JSON.parse(text);
+      } catch (e) {
+        this.fail('the status is not JSON: ' + e.message);
+        return;
+      }
+      this.parseMs = performance.now() - t0;
     }
-    this.parseMs = performance.now() - t0;
     this.lastOk = Date.now();
     this.failures = 0;
     this.lastError = '';

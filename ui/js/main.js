@@ -15,6 +15,8 @@ import { setNamespace } from './api.js';
 import { anyDialogOpen } from './dialogs.js';
 import * as actions from './actions.js';
 
+// when the modules have been loaded and compiled and this one starts (bench/ui-render-bench.mjs)
+performance.mark('msb-main-start');
 const $ = (id) => document.getElementById(id);
 const NS_KEY = 'msb_namespace';
 const THEME_KEY = 'msb_theme';
@@ -194,11 +196,30 @@ function renderView() {
 }
 
 // @t0: when the status text arrived (its parsing counts as part of the update)
+// The first update draws before it records the histories (the KPI sparklines, the queues'
+// backlogs): at a thousand topics that first record allocates one for every queue with a backlog,
+// tens of ms that the first render need not wait for. It is recorded right after, before any
+// later update.
+let pendingHistory = null;
+function recordHistory() {
+  if (!pendingHistory) return;
+  const m = pendingHistory;
+  pendingHistory = null;
+  history_.push(m);
+  if (state.model === m) renderKpis(m);
+}
+
 function onStatus(status, t0) {
   const t1 = performance.now();
   const m = buildModel(status);
+  recordHistory();
   state.model = m;
-  history_.push(m);
+  if (state.firstRenderDone) {
+    history_.push(m);
+  } else {
+    pendingHistory = m;
+    setTimeout(recordHistory, 0);
+  }
   state.updates++;
   const t2 = performance.now();
   renderView();
@@ -231,7 +252,10 @@ live.addEventListener('state', () => {
   renderLive();
   if (!state.model) views.topics.waiting(live.failures ? live.lastError : '');
 });
-live.addEventListener('reset', () => history_.reset());
+live.addEventListener('reset', () => {
+  pendingHistory = null;
+  history_.reset();
+});
 
 // ---- namespaces ----
 async function loadNamespaces() {
@@ -267,6 +291,7 @@ function setNs(ns, updateHash) {
   state.ns = ns;
   localStorage.setItem(NS_KEY, ns);
   setNamespace(ns);
+  pendingHistory = null;
   history_.reset();
   state.model = null;
   state.firstRenderDone = false;
@@ -374,3 +399,4 @@ setNamespace(state.ns);
 if (state.route.ns) state.ns = state.route.ns;
 setNs(state.ns, false);
 applyRoute();
+performance.mark('msb-main-ready');

@@ -107,7 +107,9 @@ export class VList {
   setActive(on) {
     this.active = on;
     if (on) {
-      this.scrollY = this.scroller.scrollTop;
+      // reading scrollTop lays the page out; an empty list (the page's start, before the first
+      // status) has nothing scrolled, and its first render lays the page out once, with rows
+      if (this.items.length) this.scrollY = this.scroller.scrollTop;
       this.schedule();
     }
   }
