@@ -283,6 +283,8 @@ msb_dbus_authorized_cb(GObject *source, GAsyncResult *result, gpointer user_data
 		          g_dbus_method_invocation_get_method_name(req->invocation), args,
 		          g_dbus_method_invocation_get_sender(req->invocation));
 		req->op(self, req->invocation);
+		/* a caller that reads the state next (over D-Bus or HTTP) must see its change */
+		msb_stats_reader_note_write(self->reader);
 	}
 	msb_dbus_handle_unref(req->handle);
 	g_free(req);
