@@ -1152,3 +1152,110 @@ itest_confirm_all_cb(MsbClient *client, MsbDelivery *delivery, gpointer user_dat
 	itest_received_append(user_data, delivery);
 	msb_delivery_confirm_all(delivery);
 }
+
+/* ---- msbctl ---- */
+
+typedef struct {
+	gboolean done;
+	gchar *out;
+	gchar *err;
+	GError *error;
+} ItestRunResult;
+
+static void
+itest_msbctl_communicate_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	ItestRunResult *r = user_data;
+
+	g_subprocess_communicate_utf8_finish(G_SUBPROCESS(source), res, &r->out, &r->err,
+	                                     &r->error);
+	r->done = TRUE;
+}
+
+static void
+itest_msbctl_waited_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_subprocess_wait_finish(G_SUBPROCESS(source), res, &error);
+	g_assert_no_error(error);
+	*(gboolean *)user_data = TRUE;
+}
+
+static void
+itest_msbctl_child_setup(gpointer user_data)
+{
+	pid_t parent = (pid_t)GPOINTER_TO_INT(user_data);
+
+	/* like the broker: die with the test */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+}
+
+GSubprocess *
+itest_msbctl_spawn(const gchar *const *args, const gchar *const *env, GSubprocessFlags flags)
+{
+	const gchar *msbctl = g_getenv("MSBCTL");
+	g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(flags);
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+	GSubprocess *proc;
+
+	g_assert_nonnull(msbctl);
+	g_ptr_array_add(argv, (gpointer)msbctl);
+	for (guint i = 0; args[i] != NULL; i++)
+		g_ptr_array_add(argv, (gpointer)args[i]);
+	g_ptr_array_add(argv, NULL);
+	for (guint i = 0; env != NULL && env[i] != NULL; i++) {
+		g_auto(GStrv) kv = g_strsplit(env[i], "=", 2);
+		g_assert_nonnull(kv[1]);
+		g_subprocess_launcher_setenv(launcher, kv[0], kv[1], TRUE);
+	}
+	g_subprocess_launcher_set_child_setup(launcher, itest_msbctl_child_setup,
+	                                      GINT_TO_POINTER((gint)getpid()), NULL);
+	proc = g_subprocess_launcher_spawnv(launcher, (const gchar *const *)argv->pdata, &error);
+	g_assert_no_error(error);
+	return proc;
+}
+
+gint
+itest_run_msbctl_env(const gchar *const *args, const gchar *const *env, const gchar *input,
+                     gchar **out, gchar **err)
+{
+	g_autoptr(GSubprocess) proc = NULL;
+	ItestRunResult r = {0};
+	gboolean waited = FALSE;
+	ItestWait w;
+
+	proc = itest_msbctl_spawn(args, env,
+	                          G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+	                                  G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	g_subprocess_communicate_utf8_async(proc, input != NULL ? input : "", NULL,
+	                                    itest_msbctl_communicate_cb, &r);
+	itest_wait_begin(&w, ITEST_TIMEOUT_MS);
+	while (!r.done) {
+		if (!itest_wait_iterate(&w)) {
+			g_subprocess_force_exit(proc);
+			g_error("msbctl %s did not finish within %d ms", args[0], ITEST_TIMEOUT_MS);
+		}
+	}
+	itest_wait_end(&w);
+	g_assert_no_error(r.error);
+	/* communicate returns at EOF of both pipes; the exit status may need a moment more */
+	g_subprocess_wait_async(proc, NULL, itest_msbctl_waited_cb, &waited);
+	ITEST_WAIT_FOR(waited);
+	g_test_message("msbctl %s: exit %d\nstdout:\n%s\nstderr:\n%s", args[0],
+	               g_subprocess_get_if_exited(proc) ? g_subprocess_get_exit_status(proc) : -1,
+	               r.out, r.err);
+	g_assert_true(g_subprocess_get_if_exited(proc));
+	*out = r.out;
+	*err = r.err;
+	return g_subprocess_get_exit_status(proc);
+}
+
+gint
+itest_run_msbctl(const gchar *const *args, const gchar *input, gchar **out, gchar **err)
+{
+	return itest_run_msbctl_env(args, NULL, input, out, err);
+}

@@ -410,4 +410,19 @@ itest_received_new(void);
 void
 itest_confirm_all_cb(MsbClient *client, MsbDelivery *delivery, gpointer user_data);
 
+/* ---- msbctl ---- */
+
+/* Spawn msbctl (from $MSBCTL) with @args (NULL-terminated, without the program) and the extra
+ * environment @env ("NAME=VALUE", NULL-terminated; may be NULL); it dies with the test. */
+GSubprocess *
+itest_msbctl_spawn(const gchar *const *args, const gchar *const *env, GSubprocessFlags flags);
+/* Run msbctl with @args, feeding @input; returns the exit status, with its stdout and stderr.
+ * Fails the test if it runs for more than ITEST_TIMEOUT_MS. */
+gint
+itest_run_msbctl(const gchar *const *args, const gchar *input, gchar **out, gchar **err);
+/* The same with the extra environment @env (as for itest_msbctl_spawn()). */
+gint
+itest_run_msbctl_env(const gchar *const *args, const gchar *const *env, const gchar *input,
+                     gchar **out, gchar **err);
+
 G_END_DECLS
