@@ -252,7 +252,9 @@ msbctl_display_width(const gchar *text)
 static gchar *
 msbctl_table_cell_text(const MsbctlCell *cell)
 {
-	return cell->text != NULL ? msbctl_escape_text(cell->text) : g_strdup("-");
+	/* an empty value would shift the columns after it for a reader splitting on blanks */
+	return cell->text != NULL && cell->text[0] != '\0' ? msbctl_escape_text(cell->text)
+	                                                   : g_strdup("-");
 }
 
 static void

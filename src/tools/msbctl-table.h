@@ -36,7 +36,8 @@ msbctl_table_add_column(MsbctlTable *self, const gchar *header, const gchar *jso
 guint
 msbctl_table_get_n_rows(MsbctlTable *self);
 
-/* Start a row; its cells are then set by column index, unset cells print "-" and JSON null. */
+/* Start a row; its cells are then set by column index, unset cells print "-" and JSON null;
+ * empty text prints "-" too (JSON keeps ""). */
 void
 msbctl_table_add_row(MsbctlTable *self);
 /* @text may be NULL (printed as "-", JSON null); @display overrides the text table's rendering

@@ -37,7 +37,8 @@ make_topics_table(void)
 	msbctl_table_set_text(table, name, "a");
 	msbctl_table_set_int(table, id, 5, NULL);
 	msbctl_table_set_bool(table, persist, FALSE);
-	/* note and hidden unset */
+	/* note empty, hidden unset */
+	msbctl_table_set_text(table, note, "");
 	return table;
 }
 
@@ -73,6 +74,29 @@ test_table_empty(void)
 	g_assert_cmpstr(text, ==, "QUEUE  SIZE\n");
 	json = msbctl_table_render_json(table, FALSE);
 	g_assert_cmpstr(json, ==, "[]\n");
+}
+
+/* Empty text prints "-" (a reader splitting on blanks keeps its columns); JSON keeps "". */
+static void
+test_table_empty_text(void)
+{
+	g_autoptr(MsbctlTable) table = msbctl_table_new();
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *json = NULL;
+
+	msbctl_table_add_column(table, "NAME", "name", MSBCTL_COLUMN_TEXT);
+	msbctl_table_add_column(table, "VERSION", "version", MSBCTL_COLUMN_TEXT);
+	msbctl_table_add_column(table, "N", "n", MSBCTL_COLUMN_NUMBER);
+	msbctl_table_add_row(table);
+	msbctl_table_set_text(table, 0, "a");
+	msbctl_table_set_text(table, 1, "");
+	msbctl_table_set_int(table, 2, 1, NULL);
+	text = msbctl_table_render_text(table);
+	g_assert_cmpstr(text, ==,
+	                "NAME  VERSION  N\n"
+	                "a     -        1\n");
+	json = msbctl_table_render_json(table, FALSE);
+	g_assert_nonnull(strstr(json, "\"version\" : \"\""));
 }
 
 static void
@@ -577,6 +601,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/msbctl/table/text", test_table_text);
 	g_test_add_func("/msbctl/table/empty", test_table_empty);
+	g_test_add_func("/msbctl/table/empty-text", test_table_empty_text);
 	g_test_add_func("/msbctl/table/wide-and-escaped", test_table_wide_and_escaped);
 	g_test_add_func("/msbctl/table/json", test_table_json);
 	g_test_add_func("/msbctl/table/record", test_table_record);
