@@ -1,85 +1,55 @@
 /*
- * msbctl's administration commands against the real broker on a private session bus (GTestDBus:
- * a dbus-daemon of the test's own, never the user's buses): status, topics, queues, sessions,
+ * msbctl's administration commands against the real broker on a private bus (ItestBus: a
+ * dbus-daemon of the test's own, never the user's buses): status, topics, queues, sessions,
  * create-topic, delete-topic (with its hard-delete moment), restore-topic, set-persist,
  * delete-queue, set-message-id, set-max-messages, kick and monitor, as tables and as JSON; the
  * exit statuses and messages of the broker's errors (unknown topic, queue and session, invalid
- * name, deleted topic, not deleted) and of a bad command line; the bus choice (--system,
- * --session, MSBCTL_BUS) and a broker that is not on the bus.
+ * name, deleted topic, not deleted, a caller who may not change the broker) and of a bad command
+ * line; the bus choice (--system, --session, MSBCTL_BUS) and a broker that is not on the bus.
  *
- * The system bus msbctl may pick is never the machine's: every run sets DBUS_SYSTEM_BUS_ADDRESS,
- * to the private bus where a test means it, else to a socket that does not exist.
+ * Only msbctl gets the private bus's address, in its environment: its session bus is always the
+ * private one, and its system bus too where a test means it, else a socket that does not exist.
  */
-#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "itest.h"
 #include "msb-config.h"
 
 /* the exit statuses as docs/msbctl.md documents them (not msbctl.h's macros: a script relies on
  * the numbers) */
-#define MSBCTL_EXIT_OK          0
-#define MSBCTL_EXIT_USAGE       2
-#define MSBCTL_EXIT_NOT_FOUND   3
-#define MSBCTL_EXIT_INVALID     5
-#define MSBCTL_EXIT_UNREACHABLE 6
-#define MSBCTL_EXIT_CONFLICT    7
+#define MSBCTL_EXIT_OK             0
+#define MSBCTL_EXIT_USAGE          2
+#define MSBCTL_EXIT_NOT_FOUND      3
+#define MSBCTL_EXIT_NOT_AUTHORIZED 4
+#define MSBCTL_EXIT_INVALID        5
+#define MSBCTL_EXIT_UNREACHABLE    6
+#define MSBCTL_EXIT_CONFLICT       7
 
 #define BUS_NAME "org.myservicebus.Broker1"
 #define NO_BUS   "unix:path=/nonexistent/msbctl-test-bus"
 
 typedef struct {
-	GTestDBus *bus;
-	GDBusConnection *connection; /* the test's own, to watch the name */
+	ItestBus *bus;
 	ItestBroker *broker;
-	gchar *system_env; /* DBUS_SYSTEM_BUS_ADDRESS=… for msbctl */
+	gchar *session_env;         /* DBUS_SESSION_BUS_ADDRESS=… for msbctl */
+	gchar *system_env;          /* DBUS_SYSTEM_BUS_ADDRESS=… for msbctl */
+	const gchar *const *prefix; /* what runs msbctl (setpriv), or NULL */
 } Fixture;
 
 static void
-name_appeared_cb(GDBusConnection *connection, const gchar *name, const gchar *owner,
-                 gpointer user_data)
+fixture_start_broker(Fixture *f, const gchar *option, const gchar *settings)
 {
-	*(gboolean *)user_data = TRUE;
-}
-
-static void
-name_vanished_cb(GDBusConnection *connection, const gchar *name, gpointer user_data)
-{
-	*(gboolean *)user_data = FALSE;
-}
-
-static void
-fixture_start_broker(Fixture *f)
-{
-	gboolean owned = FALSE;
-	guint watch;
-
-	f->broker = itest_broker_new(NULL);
-	/* on the bus GTestDBus put in DBUS_SESSION_BUS_ADDRESS */
-	f->broker->dbus_option = "--session-bus";
-	itest_broker_start(f->broker, 0);
-	/* the broker takes its name on the bus after it listens */
-	watch = g_bus_watch_name_on_connection(f->connection, BUS_NAME,
-	                                       G_BUS_NAME_WATCHER_FLAGS_NONE, name_appeared_cb,
-	                                       name_vanished_cb, &owned, NULL);
-	ITEST_WAIT_FOR(owned);
-	g_bus_unwatch_name(watch);
+	f->broker = itest_broker_new(settings);
+	itest_broker_start_on_bus(f->broker, option, f->bus);
 }
 
 static void
 fixture_setup_bus(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-
-	f->bus = g_test_dbus_new(G_TEST_DBUS_NONE);
-	/* sets DBUS_SESSION_BUS_ADDRESS for the broker and msbctl, which inherit it */
-	g_test_dbus_up(f->bus);
-	f->connection = g_dbus_connection_new_for_address_sync(
-	        g_test_dbus_get_bus_address(f->bus),
-	        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-	                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-	        NULL, NULL, &error);
-	g_assert_no_error(error);
+	f->bus = itest_bus_new();
+	f->session_env =
+	        g_strdup_printf("DBUS_SESSION_BUS_ADDRESS=%s", itest_bus_get_address(f->bus));
 	f->system_env = g_strdup("DBUS_SYSTEM_BUS_ADDRESS=" NO_BUS);
 }
 
@@ -87,28 +57,40 @@ static void
 fixture_setup(Fixture *f, gconstpointer data)
 {
 	fixture_setup_bus(f, data);
-	fixture_start_broker(f);
+	fixture_start_broker(f, "--session-bus", NULL);
 }
 
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
-	if (f->broker != NULL)
-		itest_broker_free(f->broker);
-	g_dbus_connection_close_sync(f->connection, NULL, NULL);
-	g_clear_object(&f->connection);
-	g_test_dbus_down(f->bus);
-	g_clear_object(&f->bus);
+	g_clear_pointer(&f->broker, itest_broker_free);
+	g_clear_pointer(&f->bus, itest_bus_free);
+	g_free(f->session_env);
 	g_free(f->system_env);
 }
 
-/* Run msbctl ARGS… on the private session bus (MSBCTL_BUS=session); returns the exit status. */
+/* msbctl's environment: both buses, MSBCTL_BUS=session, then @extra (which may override). */
+static GPtrArray *
+fixture_env(Fixture *f, const gchar *const *extra)
+{
+	GPtrArray *env = g_ptr_array_new();
+
+	g_ptr_array_add(env, (gpointer) "MSBCTL_BUS=session");
+	g_ptr_array_add(env, f->session_env);
+	g_ptr_array_add(env, f->system_env);
+	for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+		g_ptr_array_add(env, (gpointer)extra[i]);
+	g_ptr_array_add(env, NULL);
+	return env;
+}
+
+/* Run msbctl ARGS… (by f->prefix); returns the exit status. */
 static gint
 run_va(Fixture *f, const gchar *const *extra_env, gchar **out, gchar **err, const gchar *first,
        va_list ap)
 {
 	g_autoptr(GPtrArray) args = g_ptr_array_new();
-	g_autoptr(GPtrArray) env = g_ptr_array_new();
+	g_autoptr(GPtrArray) env = fixture_env(f, extra_env);
 	g_autofree gchar *out_local = NULL;
 	g_autofree gchar *err_local = NULL;
 	gint status;
@@ -116,14 +98,9 @@ run_va(Fixture *f, const gchar *const *extra_env, gchar **out, gchar **err, cons
 	for (const gchar *a = first; a != NULL; a = va_arg(ap, const gchar *))
 		g_ptr_array_add(args, (gpointer)a);
 	g_ptr_array_add(args, NULL);
-	g_ptr_array_add(env, (gpointer) "MSBCTL_BUS=session");
-	g_ptr_array_add(env, f->system_env);
-	for (guint i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
-		g_ptr_array_add(env, (gpointer)extra_env[i]);
-	g_ptr_array_add(env, NULL);
-	status = itest_run_msbctl_env((const gchar *const *)args->pdata,
-	                              (const gchar *const *)env->pdata, NULL, &out_local,
-	                              &err_local);
+	status = itest_run_msbctl_full(f->prefix, (const gchar *const *)args->pdata,
+	                               (const gchar *const *)env->pdata, NULL, &out_local,
+	                               &err_local);
 	if (out != NULL)
 		*out = g_steal_pointer(&out_local);
 	if (err != NULL)
@@ -167,11 +144,11 @@ static JsonNode *
 run_json(Fixture *f, const gchar *first, ...)
 {
 	g_autoptr(GPtrArray) args = g_ptr_array_new();
+	g_autoptr(GPtrArray) env = fixture_env(f, NULL);
 	g_autoptr(JsonParser) parser = json_parser_new();
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *out = NULL;
 	g_autofree gchar *err = NULL;
-	g_autoptr(GPtrArray) env = g_ptr_array_new();
 	va_list ap;
 
 	va_start(ap, first);
@@ -180,11 +157,8 @@ run_json(Fixture *f, const gchar *first, ...)
 	va_end(ap);
 	g_ptr_array_add(args, (gpointer) "--json");
 	g_ptr_array_add(args, NULL);
-	g_ptr_array_add(env, (gpointer) "MSBCTL_BUS=session");
-	g_ptr_array_add(env, f->system_env);
-	g_ptr_array_add(env, NULL);
-	g_assert_cmpint(itest_run_msbctl_env((const gchar *const *)args->pdata,
-	                                     (const gchar *const *)env->pdata, NULL, &out, &err),
+	g_assert_cmpint(itest_run_msbctl_full(f->prefix, (const gchar *const *)args->pdata,
+	                                      (const gchar *const *)env->pdata, NULL, &out, &err),
 	                ==, MSBCTL_EXIT_OK);
 	g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
 	g_assert_no_error(error);
@@ -216,7 +190,7 @@ test_status(Fixture *f, gconstpointer data)
 	g_autofree gchar *system_out = NULL;
 	g_autofree gchar *system_err = NULL;
 	g_autofree gchar *system_env =
-	        g_strdup_printf("DBUS_SYSTEM_BUS_ADDRESS=%s", g_test_dbus_get_bus_address(f->bus));
+	        g_strdup_printf("DBUS_SYSTEM_BUS_ADDRESS=%s", itest_bus_get_address(f->bus));
 	const gchar *system_here[] = {system_env, NULL};
 	g_autoptr(JsonNode) root = run_json(f, "status", NULL);
 	JsonObject *o = json_node_get_object(root);
@@ -270,7 +244,7 @@ test_unreachable(Fixture *f, gconstpointer data)
 	/* no broker on the private session bus: every command says so */
 	for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
 		g_autoptr(GPtrArray) args = g_ptr_array_new();
-		g_autoptr(GPtrArray) env = g_ptr_array_new();
+		g_autoptr(GPtrArray) env = fixture_env(f, NULL);
 		g_autofree gchar *cmd_out = NULL;
 		g_autofree gchar *cmd_err = NULL;
 		g_autofree gchar *expect = g_strdup_printf(
@@ -281,9 +255,6 @@ test_unreachable(Fixture *f, gconstpointer data)
 		for (guint j = 0; j < 4 && commands[i][j] != NULL; j++)
 			g_ptr_array_add(args, (gpointer)commands[i][j]);
 		g_ptr_array_add(args, NULL);
-		g_ptr_array_add(env, (gpointer) "MSBCTL_BUS=session");
-		g_ptr_array_add(env, f->system_env);
-		g_ptr_array_add(env, NULL);
 		g_assert_cmpint(itest_run_msbctl_env((const gchar *const *)args->pdata,
 		                                     (const gchar *const *)env->pdata, NULL,
 		                                     &cmd_out, &cmd_err),
@@ -298,6 +269,60 @@ test_unreachable(Fixture *f, gconstpointer data)
 	g_assert_true(g_str_has_prefix(err, "msbctl topics: cannot connect to the system bus: "));
 	g_assert_cmpint(run_env(f, bad_env, NULL, &bad_err, "topics", NULL), ==, MSBCTL_EXIT_USAGE);
 	g_assert_nonnull(strstr(bad_err, "MSBCTL_BUS must be \"session\" or \"system\""));
+}
+
+/* ---- authorization ---- */
+
+/* The broker on the "system" bus (the private one; no polkit there) with a DBusAdminGroup that
+ * nobody is in; msbctl runs as a user who is neither root nor in that group: the test's own, or
+ * uid 65534 when the test runs as root (which the broker always allows). */
+static void
+fixture_setup_system(Fixture *f, gconstpointer data)
+{
+	static const gchar *const as_nobody[] = {"setpriv", "--reuid=65534", "--regid=65534",
+	                                         "--clear-groups", NULL};
+
+	fixture_setup_bus(f, data);
+	g_free(f->system_env);
+	f->system_env =
+	        g_strdup_printf("DBUS_SYSTEM_BUS_ADDRESS=%s", itest_bus_get_address(f->bus));
+	fixture_start_broker(f, "--system-bus", "DBusAdminGroup: msb-test-no-such-group");
+	if (getuid() == 0)
+		f->prefix = as_nobody;
+}
+
+static void
+test_not_authorized(Fixture *f, gconstpointer data)
+{
+	const gchar *system[] = {"MSBCTL_BUS=system", NULL};
+	const gchar *commands[][4] = {
+	        {"create-topic", "orders", NULL},         {"delete-topic", "orders", NULL},
+	        {"restore-topic", "orders", NULL},        {"set-persist", "orders", "on", NULL},
+	        {"delete-queue", "orders", "q", NULL},    {"set-message-id", "orders", "q", "1"},
+	        {"set-max-messages", "orders", "q", "1"}, {"kick", "1", NULL},
+	};
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *status_out = NULL;
+
+	for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
+		g_autofree gchar *cmd_out = NULL;
+		g_autofree gchar *cmd_err = NULL;
+		g_autofree gchar *prefix = g_strdup_printf("msbctl %s: ", commands[i][0]);
+
+		g_assert_cmpint(run_env(f, system, &cmd_out, &cmd_err, commands[i][0],
+		                        commands[i][1], commands[i][2], commands[i][3], NULL),
+		                ==, MSBCTL_EXIT_NOT_AUTHORIZED);
+		g_assert_cmpstr(cmd_out, ==, "");
+		g_assert_true(g_str_has_prefix(cmd_err, prefix));
+		g_assert_nonnull(strstr(cmd_err, "DBusAdminGroup"));
+		g_assert_true(g_str_has_suffix(
+		        cmd_err, " (org.myservicebus.Broker1.Error.NotAuthorized)\n"));
+	}
+	/* reading is open to everyone */
+	g_assert_cmpint(run_env(f, system, &status_out, NULL, "status", NULL), ==, MSBCTL_EXIT_OK);
+	g_assert_true(g_str_has_prefix(status_out, "Bus:                  system\n"));
+	g_assert_nonnull(strstr(status_out, "\nTopics:               0\n"));
+	g_assert_cmpint(run_env(f, system, &out, NULL, "sessions", NULL), ==, MSBCTL_EXIT_OK);
 }
 
 /* ---- sessions and kick ---- */
@@ -347,13 +372,13 @@ test_sessions_kick(Fixture *f, gconstpointer data)
 int
 main(int argc, char **argv)
 {
-	/* the broker picks the session bus when systemd did not start it */
-	g_unsetenv("INVOCATION_ID");
 	itest_init(&argc, &argv);
 	g_test_add("/msbctl-dbus/status", Fixture, NULL, fixture_setup, test_status,
 	           fixture_teardown);
 	g_test_add("/msbctl-dbus/unreachable", Fixture, NULL, fixture_setup_bus, test_unreachable,
 	           fixture_teardown);
+	g_test_add("/msbctl-dbus/not-authorized", Fixture, NULL, fixture_setup_system,
+	           test_not_authorized, fixture_teardown);
 	g_test_add("/msbctl-dbus/sessions-kick", Fixture, NULL, fixture_setup, test_sessions_kick,
 	           fixture_teardown);
 	return g_test_run();
