@@ -271,6 +271,190 @@ test_unreachable(Fixture *f, gconstpointer data)
 	g_assert_nonnull(strstr(bad_err, "MSBCTL_BUS must be \"session\" or \"system\""));
 }
 
+/* ---- changes, seen through REST ---- */
+
+/* The topic's item of /api/Status (a copy), or NULL. */
+static JsonObject *
+rest_topic(Fixture *f, const gchar *name)
+{
+	g_autoptr(JsonNode) status = itest_broker_get_json(f->broker, "/api/Status");
+	JsonArray *items = json_object_get_array_member(
+	        json_object_get_object_member(json_node_get_object(status), "topics"), "items");
+
+	for (guint i = 0; i < json_array_get_length(items); i++) {
+		JsonObject *t = json_array_get_object_element(items, i);
+		if (g_strcmp0(json_object_get_string_member(t, "id"), name) == 0)
+			return json_object_ref(t);
+	}
+	return NULL;
+}
+
+static gboolean
+rest_topic_gone(Fixture *f, const gchar *name)
+{
+	g_autoptr(JsonObject) t = rest_topic(f, name);
+	return t == NULL;
+}
+
+/* The size of queue @queue of topic @topic in /api/Status, -1 when it is not there. */
+static gint64
+rest_queue_size(Fixture *f, const gchar *topic, const gchar *queue)
+{
+	g_autoptr(JsonNode) status = itest_broker_get_json(f->broker, "/api/Status");
+	JsonObject *queues = json_object_get_object_member(json_node_get_object(status), "queues");
+	JsonArray *items;
+
+	if (queues == NULL || !json_object_has_member(queues, topic))
+		return -1;
+	items = json_object_get_array_member(json_object_get_object_member(queues, topic),
+	                                     "queues");
+	for (guint i = 0; items != NULL && i < json_array_get_length(items); i++) {
+		JsonObject *q = json_array_get_object_element(items, i);
+		if (g_strcmp0(json_object_get_string_member(q, "id"), queue) == 0)
+			return json_object_get_int_member(q, "size");
+	}
+	return -1;
+}
+
+/* Every changing command, its effect seen through REST, and the broker's errors for bad input. */
+static void
+test_changes(Fixture *f, gconstpointer data)
+{
+	g_autoptr(ItestRaw) admin = itest_raw_connect(f->broker);
+	ItestRaw *subscriber = itest_raw_connect(f->broker);
+	const gchar *contents[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+	g_autofree gchar *o1 = NULL;
+	g_autofree gchar *o2 = NULL;
+	g_autofree gchar *o3 = NULL;
+	g_autofree gchar *o4 = NULL;
+	g_autofree gchar *o5 = NULL;
+	g_autofree gchar *o6 = NULL;
+	g_autofree gchar *o7 = NULL;
+	g_autofree gchar *o8 = NULL;
+	g_autofree gchar *o9 = NULL;
+	g_autofree gchar *o10 = NULL;
+	g_autofree gchar *e1 = NULL;
+	g_autofree gchar *e2 = NULL;
+	g_autofree gchar *e3 = NULL;
+	g_autofree gchar *e4 = NULL;
+	g_autofree gchar *e5 = NULL;
+	g_autofree gchar *e6 = NULL;
+	g_autofree gchar *e7 = NULL;
+	g_autofree gchar *e8 = NULL;
+	g_autofree gchar *e9 = NULL;
+	g_autofree gchar *e10 = NULL;
+	g_autofree gchar *err = NULL;
+	g_autoptr(JsonObject) t1 = NULL;
+	g_autoptr(JsonObject) t2 = NULL;
+	g_autoptr(JsonObject) t3 = NULL;
+	g_autoptr(JsonObject) t4 = NULL;
+	gint64 before;
+	gint64 after;
+	gint64 moment;
+
+	/* create-topic */
+	g_assert_cmpint(run(f, &o1, &err, "create-topic", "orders", NULL), ==, MSBCTL_EXIT_OK);
+	g_assert_cmpstr(o1, ==,
+	                "Topic \"orders\" exists: /org/myservicebus/Broker1/topic/orders\n");
+	g_assert_cmpstr(err, ==, "");
+	t1 = rest_topic(f, "orders");
+	g_assert_nonnull(t1);
+	g_assert_true(json_object_get_boolean_member(t1, "persist"));
+
+	/* a permanent queue that keeps ten messages while nobody consumes it */
+	itest_raw_greet(subscriber, "queue-maker", 3, 1);
+	itest_raw_subscribe(subscriber, "orders", "q1", 0);
+	itest_raw_sync(subscriber);
+	itest_raw_free(subscriber);
+	itest_raw_greet(admin, "admin", 3, 1);
+	itest_raw_sync(admin);
+	itest_raw_publish(admin, "orders", 1, contents, 10, FALSE);
+	itest_raw_expect_publish_response(admin, 1);
+	ITEST_WAIT_FOR(rest_queue_size(f, "orders", "q1") == 10);
+
+	/* set-persist */
+	g_assert_cmpint(run(f, &o2, NULL, "set-persist", "orders", "off", NULL), ==,
+	                MSBCTL_EXIT_OK);
+	g_assert_cmpstr(o2, ==, "Topic \"orders\": persist off\n");
+	t2 = rest_topic(f, "orders");
+	g_assert_false(json_object_get_boolean_member(t2, "persist"));
+
+	/* set-message-id: ids below 4 count as consumed */
+	g_assert_cmpint(run(f, &o3, NULL, "set-message-id", "orders", "q1", "4", NULL), ==,
+	                MSBCTL_EXIT_OK);
+	g_assert_cmpstr(o3, ==, "Queue \"q1\" of topic \"orders\" waits for message id 4\n");
+	ITEST_WAIT_FOR(rest_queue_size(f, "orders", "q1") == 6);
+
+	/* set-max-messages (kept in memory, not shown by REST) */
+	g_assert_cmpint(run(f, &o4, NULL, "set-max-messages", "orders", "q1", "3", NULL), ==,
+	                MSBCTL_EXIT_OK);
+	g_assert_cmpstr(o4, ==, "Queue \"q1\" of topic \"orders\": at most 3 messages per batch\n");
+
+	/* delete-queue, then once more: an absent queue is success */
+	g_assert_cmpint(run(f, &o5, NULL, "delete-queue", "orders", "q1", NULL), ==,
+	                MSBCTL_EXIT_OK);
+	g_assert_cmpstr(o5, ==, "Queue \"q1\" of topic \"orders\" is gone\n");
+	ITEST_WAIT_FOR(rest_queue_size(f, "orders", "q1") == -1);
+	g_assert_cmpint(run(f, &o6, NULL, "delete-queue", "orders", "q1", NULL), ==,
+	                MSBCTL_EXIT_OK);
+
+	/* delete-topic with a moment a day from now */
+	before = g_get_real_time();
+	g_assert_cmpint(run(f, &o7, NULL, "delete-topic", "orders", "--hard-delete-in",
+	                    "1d 00:00:00", NULL),
+	                ==, MSBCTL_EXIT_OK);
+	after = g_get_real_time();
+	g_assert_true(g_str_has_prefix(o7, "Deleted topic \"orders\"; it goes for good at "));
+	t3 = rest_topic(f, "orders");
+	moment = json_object_get_int_member(t3, "deleted");
+	g_assert_cmpint(moment, >=, before + G_USEC_PER_SEC * G_GINT64_CONSTANT(86400));
+	g_assert_cmpint(moment, <=, after + G_USEC_PER_SEC * G_GINT64_CONSTANT(86400));
+
+	/* a deleted topic: create refuses it, restore brings it back, once */
+	g_assert_cmpint(run(f, NULL, &e1, "create-topic", "orders", NULL), ==,
+	                MSBCTL_EXIT_CONFLICT);
+	g_assert_nonnull(strstr(e1, "restore it first with msbctl restore-topic"));
+	g_assert_true(g_str_has_suffix(e1, " (org.myservicebus.Broker1.Error.TopicDeleted)\n"));
+	g_assert_cmpint(run(f, &o8, NULL, "restore-topic", "orders", NULL), ==, MSBCTL_EXIT_OK);
+	g_assert_cmpstr(o8, ==, "Restored topic \"orders\"\n");
+	t4 = rest_topic(f, "orders");
+	g_assert_cmpint(json_object_get_int_member(t4, "deleted"), ==, 0);
+	g_assert_cmpint(run(f, NULL, &e2, "restore-topic", "orders", NULL), ==,
+	                MSBCTL_EXIT_INVALID);
+	g_assert_true(g_str_has_suffix(e2, " (org.myservicebus.Broker1.Error.InvalidArgument)\n"));
+
+	/* the broker's errors for bad input */
+	g_assert_cmpint(run(f, NULL, &e3, "set-message-id", "orders", "nope", "1", NULL), ==,
+	                MSBCTL_EXIT_NOT_FOUND);
+	g_assert_true(g_str_has_prefix(e3, "msbctl set-message-id: "));
+	g_assert_true(g_str_has_suffix(e3, " (org.myservicebus.Broker1.Error.QueueNotFound)\n"));
+	g_assert_cmpint(run(f, NULL, &e4, "set-persist", "nope", "on", NULL), ==,
+	                MSBCTL_EXIT_NOT_FOUND);
+	g_assert_true(g_str_has_suffix(e4, " (org.myservicebus.Broker1.Error.TopicNotFound)\n"));
+	g_assert_cmpint(run(f, NULL, &e5, "create-topic", "Not_Valid", NULL), ==,
+	                MSBCTL_EXIT_INVALID);
+	g_assert_true(g_str_has_suffix(e5, " (org.myservicebus.Broker1.Error.InvalidName)\n"));
+	g_assert_cmpint(run(f, NULL, &e6, "delete-topic", "nope", NULL), ==, MSBCTL_EXIT_NOT_FOUND);
+	g_assert_true(g_str_has_suffix(e6, " (org.myservicebus.Broker1.Error.TopicNotFound)\n"));
+	/* what msbctl refuses itself: a bad command line, the broker is not asked */
+	g_assert_cmpint(run(f, NULL, &e7, "set-message-id", "orders", "q1", "-1", NULL), ==,
+	                MSBCTL_EXIT_USAGE);
+	g_assert_cmpint(run(f, NULL, &e8, "set-persist", "orders", "maybe", NULL), ==,
+	                MSBCTL_EXIT_USAGE);
+	g_assert_nonnull(strstr(e8, "\"maybe\" is not on or off"));
+	g_assert_cmpint(run(f, NULL, &e9, "delete-topic", "orders", "--at", "tomorrow", NULL), ==,
+	                MSBCTL_EXIT_USAGE);
+	g_assert_nonnull(strstr(e9, "--at: \"tomorrow\" is not an ISO 8601"));
+
+	/* delete-topic --at now: gone for good at the broker's next tick, then unknown */
+	g_assert_cmpint(run(f, &o9, NULL, "delete-topic", "orders", "--at", "now", NULL), ==,
+	                MSBCTL_EXIT_OK);
+	ITEST_WAIT_FOR(rest_topic_gone(f, "orders"));
+	g_assert_cmpint(run(f, NULL, &e10, "restore-topic", "orders", NULL), ==,
+	                MSBCTL_EXIT_NOT_FOUND);
+	g_assert_cmpint(run(f, &o10, NULL, "create-topic", "orders", NULL), ==, MSBCTL_EXIT_OK);
+}
+
 /* ---- authorization ---- */
 
 /* The broker on the "system" bus (the private one; no polkit there) with a DBusAdminGroup that
@@ -376,6 +560,8 @@ main(int argc, char **argv)
 	g_test_add("/msbctl-dbus/status", Fixture, NULL, fixture_setup, test_status,
 	           fixture_teardown);
 	g_test_add("/msbctl-dbus/unreachable", Fixture, NULL, fixture_setup_bus, test_unreachable,
+	           fixture_teardown);
+	g_test_add("/msbctl-dbus/changes", Fixture, NULL, fixture_setup, test_changes,
 	           fixture_teardown);
 	g_test_add("/msbctl-dbus/not-authorized", Fixture, NULL, fixture_setup_system,
 	           test_not_authorized, fixture_teardown);
