@@ -15,6 +15,7 @@
 #include "msb-dbus-auth.h"
 #include "msb-dbus-error.h"
 #include "msb-dbus-generated.h"
+#include "msb-dbus-objects.h"
 
 /* reconnecting to a bus that went: first after 1 s, then doubling up to this */
 #define MSB_DBUS_RECONNECT_MAX_S 30
@@ -44,6 +45,7 @@ struct _MsbDbus {
 	/* the exported objects, kept across reconnections */
 	GDBusObjectManagerServer *server;
 	MsbDbusBroker1 *manager;
+	MsbDbusObjects *objects; /* the topic and queue objects below the manager */
 	guint refresh_id;
 	gboolean refresh_pending;
 };
@@ -220,8 +222,8 @@ msb_dbus_refresh_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 		return;
 	self->refresh_pending = FALSE;
 	msb_dbus_refresh_manager(self, stats);
-	/* the topic and queue objects (msb-dbus-objects) are updated here from the same @stats:
-	 * msb_dbus_objects_update(self->objects, stats) */
+	/* the topic and queue objects from the same collection */
+	msb_dbus_objects_update(self->objects, stats);
 }
 
 static gboolean
@@ -771,6 +773,7 @@ msb_dbus_new(MsbBroker *broker, MsbStatsReader *reader, MsbDbusBus bus, const gc
 	/* the server's objects are strictly below its path: the manager interface is exported on
 	 * the same path, beside the server's org.freedesktop.DBus.ObjectManager */
 	self->server = g_dbus_object_manager_server_new(MSB_DBUS_MANAGER_PATH);
+	self->objects = msb_dbus_objects_new(broker, self->server, self->manager);
 	return self;
 }
 
@@ -801,6 +804,7 @@ msb_dbus_free(MsbDbus *self)
 	g_clear_handle_id(&self->refresh_id, g_source_remove);
 	g_clear_handle_id(&self->reconnect_id, g_source_remove);
 	msb_dbus_disconnect(self);
+	g_clear_pointer(&self->objects, msb_dbus_objects_free);
 	g_clear_object(&self->server);
 	g_clear_object(&self->manager);
 	g_clear_object(&self->cancellable);
