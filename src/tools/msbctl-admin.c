@@ -266,11 +266,10 @@ msbctl_topics_run(int argc, char **argv)
 		                     msb_dbus_broker1_topic_get_pending_messages(topic), NULL);
 		msbctl_table_set_bool(table, c_deleted, msb_dbus_broker1_topic_get_deleted(topic));
 		if (msb_dbus_broker1_topic_get_deleted(topic)) {
-			g_autofree gchar *at_local = msbctl_format_moment(moment, local);
-			g_autofree gchar *at_utc = msbctl_format_moment(moment, NULL);
-			g_autofree gchar *text = at_local != NULL
-			                                 ? g_strdup_printf("until %s", at_local)
-			                                 : g_strdup("yes");
+			g_autofree gchar *text = msbctl_format_hard_delete(TRUE, moment, local);
+			/* "at the next tick" has no moment to give a script */
+			g_autofree gchar *at_utc =
+			        moment > 1 ? msbctl_format_moment(moment, NULL) : NULL;
 			msbctl_table_set_text(table, c_deleted_text, text);
 			msbctl_table_set_text(table, c_moment, at_utc);
 		}

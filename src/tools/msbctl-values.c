@@ -147,6 +147,19 @@ msbctl_format_moment(gint64 us, GTimeZone *tz)
 }
 
 gchar *
+msbctl_format_hard_delete(gboolean deleted, gint64 moment_us, GTimeZone *tz)
+{
+	g_autofree gchar *moment = NULL;
+
+	if (!deleted)
+		return NULL;
+	if (moment_us <= 1)
+		return g_strdup("next tick");
+	moment = msbctl_format_moment(moment_us, tz);
+	return g_strdup_printf("until %s", moment);
+}
+
+gchar *
 msbctl_format_seconds(gint64 seconds)
 {
 	gint64 s = MAX(seconds, 0);

@@ -44,6 +44,11 @@ msbctl_parse_hard_delete_moment(const gchar *in_text, const gchar *at_text, gint
 /* @us (since the epoch) as ISO 8601 to the second, in @tz (NULL: UTC, "…Z"); NULL for 0. */
 gchar *
 msbctl_format_moment(gint64 us, GTimeZone *tz);
+/* How `topics` shows a topic's deletion: NULL when not @deleted, "next tick" for the moments
+ * the broker reads as "at its next periodic tick" (0 and 1, as REST's deleted field), else
+ * "until " and the moment in @tz (NULL: UTC). */
+gchar *
+msbctl_format_hard_delete(gboolean deleted, gint64 moment_us, GTimeZone *tz);
 /* Seconds as "00:05:10", "1d 02:03:04". */
 gchar *
 msbctl_format_seconds(gint64 seconds);

@@ -10,6 +10,7 @@
  * Only msbctl gets the private bus's address, in its environment: its session bus is always the
  * private one, and its system bus too where a test means it, else a socket that does not exist.
  */
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -178,6 +179,29 @@ find_named(JsonNode *array, const gchar *name)
 			return o;
 	}
 	return NULL;
+}
+
+/* Properties follow once a second: run `msbctl ARGS --json` until @check holds (deadline). */
+typedef gboolean (*JsonCheck)(JsonNode *root, gconstpointer data);
+
+static void
+wait_json(Fixture *f, const gchar *const *args, JsonCheck check, gconstpointer data)
+{
+	gint64 deadline = g_get_monotonic_time() + ITEST_TIMEOUT_MS * G_GINT64_CONSTANT(1000);
+
+	for (;;) {
+		g_autoptr(JsonNode) root = NULL;
+
+		if (args[1] == NULL)
+			root = run_json(f, args[0], NULL);
+		else
+			root = run_json(f, args[0], args[1], NULL);
+		if (check(root, data))
+			return;
+		if (g_get_monotonic_time() > deadline)
+			g_error("msbctl %s never showed what the test waits for", args[0]);
+		itest_run_for(100);
+	}
 }
 
 /* ---- status and the bus choice ---- */
@@ -455,6 +479,123 @@ test_changes(Fixture *f, gconstpointer data)
 	g_assert_cmpint(run(f, &o10, NULL, "create-topic", "orders", NULL), ==, MSBCTL_EXIT_OK);
 }
 
+/* ---- topics and queues ---- */
+
+static gboolean
+has_queue(JsonNode *root, gconstpointer data)
+{
+	JsonObject *q = find_named(root, "q1");
+	return q != NULL && json_object_get_int_member(q, "size") == 10;
+}
+
+static gboolean
+has_topic(JsonNode *root, gconstpointer data)
+{
+	JsonObject *t = find_named(root, "orders");
+	return t != NULL && json_object_get_int_member(t, "message_id") == 10 &&
+	       json_object_get_int_member(t, "queue_count") == 1 &&
+	       json_object_get_boolean_member(t, "deleted") == GPOINTER_TO_INT(data);
+}
+
+/* The listings, as tables and as JSON, following the broker's state. */
+static void
+test_listings(Fixture *f, gconstpointer data)
+{
+	g_autoptr(ItestRaw) admin = itest_raw_connect(f->broker);
+	ItestRaw *subscriber = itest_raw_connect(f->broker);
+	const gchar *contents[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+	const gchar *queues_args[] = {"queues", "orders", NULL};
+	const gchar *topics_args[] = {"topics", NULL};
+	g_autofree gchar *empty_table = NULL;
+	g_autofree gchar *table = NULL;
+	g_autofree gchar *deleted_table = NULL;
+	g_autofree gchar *queues = NULL;
+	g_autofree gchar *err = NULL;
+	g_autofree gchar *o1 = NULL;
+	g_autoptr(JsonNode) empty = NULL;
+	g_autoptr(JsonNode) topics = NULL;
+	g_autoptr(JsonNode) deleted = NULL;
+	g_autoptr(JsonNode) queue_list = NULL;
+	g_autoptr(GDateTime) moment = NULL;
+	g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+	JsonObject *t;
+	JsonObject *q;
+	JsonArray *ranges;
+	gint64 before;
+	gint64 after;
+	gint64 at;
+
+	/* an empty broker: the header line, an empty array */
+	g_assert_cmpint(run(f, &empty_table, NULL, "topics", NULL), ==, MSBCTL_EXIT_OK);
+	g_assert_cmpstr(empty_table, ==,
+	                "TOPIC  MESSAGE-ID  MSG/S  PERSIST  QUEUES  CACHED  PENDING  DELETED\n");
+	empty = run_json(f, "topics", NULL);
+	g_assert_cmpuint(json_array_get_length(json_node_get_array(empty)), ==, 0);
+
+	/* a topic with a permanent queue that keeps ten messages */
+	itest_raw_greet(admin, "admin", 3, 1);
+	itest_raw_create_topic(admin, "orders");
+	itest_raw_sync(admin);
+	itest_raw_greet(subscriber, "queue-maker", 3, 1);
+	itest_raw_subscribe(subscriber, "orders", "q1", 0);
+	itest_raw_sync(subscriber);
+	itest_raw_free(subscriber);
+	itest_raw_sync(admin);
+	itest_raw_publish(admin, "orders", 1, contents, 10, FALSE);
+	itest_raw_expect_publish_response(admin, 1);
+	wait_json(f, queues_args, has_queue, NULL);
+	wait_json(f, topics_args, has_topic, GINT_TO_POINTER(FALSE));
+
+	topics = run_json(f, "topics", NULL);
+	t = find_named(topics, "orders");
+	g_assert_true(json_object_get_boolean_member(t, "persist"));
+	g_assert_cmpint(json_object_get_int_member(t, "pending_messages"), ==, 0);
+	g_assert_true(json_object_has_member(t, "messages_per_second"));
+	g_assert_true(json_object_has_member(t, "cached_messages"));
+	g_assert_true(json_object_get_null_member(t, "hard_delete_moment"));
+	g_assert_cmpint(run(f, &table, NULL, "topics", NULL), ==, MSBCTL_EXIT_OK);
+	g_assert_true(g_regex_match_simple("^orders {10}10 +[0-9]+  yes +1 +[0-9]+ +0  -$", table,
+	                                   G_REGEX_MULTILINE, 0));
+
+	queue_list = run_json(f, "queues", "orders", NULL);
+	q = find_named(queue_list, "q1");
+	g_assert_cmpstr(json_object_get_string_member(q, "queue_type"), ==, "Permanent");
+	g_assert_cmpint(json_object_get_int_member(q, "on_delivery"), ==, 0);
+	g_assert_cmpint(json_object_get_int_member(q, "subscriber_count"), ==, 0);
+	ranges = json_object_get_array_member(q, "ranges");
+	g_assert_cmpuint(json_array_get_length(ranges), ==, 1);
+	g_assert_cmpint(json_array_get_int_element(json_array_get_array_element(ranges, 0), 0), ==,
+	                0);
+	g_assert_cmpint(json_array_get_int_element(json_array_get_array_element(ranges, 0), 1), ==,
+	                9);
+	g_assert_cmpint(run(f, &queues, NULL, "queues", "orders", NULL), ==, MSBCTL_EXIT_OK);
+	g_assert_cmpstr(queues, ==,
+	                "QUEUE  TYPE       SIZE  ON-DELIVERY  SUBSCRIBERS  RANGES\n"
+	                "q1     Permanent    10            0            0  0-9\n");
+	g_assert_cmpint(run(f, NULL, &err, "queues", "nope", NULL), ==, MSBCTL_EXIT_NOT_FOUND);
+	g_assert_cmpstr(err, ==, "msbctl queues: the broker has no topic \"nope\"\n");
+
+	/* soft-deleted: the moment, in UTC for scripts and local time in the table */
+	before = g_get_real_time() / G_USEC_PER_SEC;
+	g_assert_cmpint(run(f, &o1, NULL, "delete-topic", "orders", "--hard-delete-in",
+	                    "1d 00:00:00", NULL),
+	                ==, MSBCTL_EXIT_OK);
+	after = g_get_real_time() / G_USEC_PER_SEC + 1;
+	wait_json(f, topics_args, has_topic, GINT_TO_POINTER(TRUE));
+	deleted = run_json(f, "topics", NULL);
+	t = find_named(deleted, "orders");
+	moment = g_date_time_new_from_iso8601(
+	        json_object_get_string_member(t, "hard_delete_moment"), utc);
+	g_assert_nonnull(moment);
+	at = g_date_time_to_unix(moment);
+	g_assert_cmpint(at, >=, before + 86400);
+	g_assert_cmpint(at, <=, after + 86400);
+	g_assert_cmpint(run(f, &deleted_table, NULL, "topics", NULL), ==, MSBCTL_EXIT_OK);
+	g_assert_true(g_regex_match_simple("^orders .*  until [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}"
+	                                   "[+-][0-9]{2}:[0-9]{2}$",
+	                                   deleted_table, G_REGEX_MULTILINE, 0));
+}
+
 /* ---- authorization ---- */
 
 /* The broker on the "system" bus (the private one; no polkit there) with a DBusAdminGroup that
@@ -553,6 +694,178 @@ test_sessions_kick(Fixture *f, gconstpointer data)
 	g_assert_nonnull(strstr(e2, "the session id must be a whole number"));
 }
 
+/* ---- monitor ---- */
+
+typedef struct {
+	GSubprocess *proc;
+	GDataInputStream *out;
+	GDataInputStream *err;
+	GPtrArray *lines; /* stdout */
+	gboolean ready;   /* its "watching" line came on stderr */
+	gboolean out_eof;
+} Monitor;
+
+static void
+monitor_read_out(Monitor *m);
+
+static void
+monitor_out_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	Monitor *m = user_data;
+	g_autoptr(GError) error = NULL;
+	gchar *line = g_data_input_stream_read_line_finish_utf8(G_DATA_INPUT_STREAM(source), res,
+	                                                        NULL, &error);
+
+	g_assert_no_error(error);
+	if (line == NULL) {
+		m->out_eof = TRUE;
+		return;
+	}
+	g_test_message("monitor: %s", line);
+	g_ptr_array_add(m->lines, line);
+	monitor_read_out(m);
+}
+
+static void
+monitor_read_out(Monitor *m)
+{
+	g_data_input_stream_read_line_async(m->out, G_PRIORITY_DEFAULT, NULL, monitor_out_cb, m);
+}
+
+static void
+monitor_err_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	Monitor *m = user_data;
+	g_autofree gchar *line = g_data_input_stream_read_line_finish_utf8(
+	        G_DATA_INPUT_STREAM(source), res, NULL, NULL);
+
+	if (line == NULL)
+		return;
+	g_test_message("monitor stderr: %s", line);
+	if (strstr(line, "msbctl monitor: watching " BUS_NAME " on the session bus") != NULL)
+		m->ready = TRUE;
+	g_data_input_stream_read_line_async(m->err, G_PRIORITY_DEFAULT, NULL, monitor_err_cb, m);
+}
+
+static Monitor *
+monitor_start(Fixture *f, gboolean json)
+{
+	Monitor *m = g_new0(Monitor, 1);
+	const gchar *args[] = {"monitor", json ? "--json" : NULL, NULL};
+	g_autoptr(GPtrArray) env = fixture_env(f, NULL);
+
+	m->proc =
+	        itest_msbctl_spawn(args, (const gchar *const *)env->pdata,
+	                           G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	m->out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(m->proc));
+	m->err = g_data_input_stream_new(g_subprocess_get_stderr_pipe(m->proc));
+	m->lines = g_ptr_array_new_with_free_func(g_free);
+	monitor_read_out(m);
+	g_data_input_stream_read_line_async(m->err, G_PRIORITY_DEFAULT, NULL, monitor_err_cb, m);
+	ITEST_WAIT_FOR(m->ready);
+	return m;
+}
+
+static gboolean
+monitor_has(Monitor *m, const gchar *needle)
+{
+	for (guint i = 0; i < m->lines->len; i++) {
+		if (strstr(g_ptr_array_index(m->lines, i), needle) != NULL)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static void
+monitor_waited_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_subprocess_wait_finish(G_SUBPROCESS(source), res, &error);
+	g_assert_no_error(error);
+	*(gboolean *)user_data = TRUE;
+}
+
+/* SIGTERM, which stops it with status 0 */
+static void
+monitor_stop(Monitor *m)
+{
+	gboolean waited = FALSE;
+
+	g_subprocess_send_signal(m->proc, SIGTERM);
+	g_subprocess_wait_async(m->proc, NULL, monitor_waited_cb, &waited);
+	ITEST_WAIT_FOR(waited && m->out_eof);
+	g_assert_true(g_subprocess_get_if_exited(m->proc));
+	g_assert_cmpint(g_subprocess_get_exit_status(m->proc), ==, MSBCTL_EXIT_OK);
+	g_object_unref(m->out);
+	g_object_unref(m->err);
+	g_object_unref(m->proc);
+	g_ptr_array_unref(m->lines);
+	g_free(m);
+}
+
+static void
+test_monitor(Fixture *f, gconstpointer data)
+{
+	Monitor *json = monitor_start(f, TRUE);
+	Monitor *text = monitor_start(f, FALSE);
+	g_autoptr(ItestRaw) raw = itest_raw_connect(f->broker);
+	const gchar *contents[] = {"a", "b"};
+	g_autofree gchar *out = NULL;
+
+	g_assert_cmpint(run(f, &out, NULL, "create-topic", "watched", NULL), ==, MSBCTL_EXIT_OK);
+	ITEST_WAIT_FOR(monitor_has(text, " signal TopicCreated name='watched' "
+	                                 "topic='/org/myservicebus/Broker1/topic/watched'"));
+	ITEST_WAIT_FOR(monitor_has(text, " added topic 'watched' "
+	                                 "/org/myservicebus/Broker1/topic/watched"));
+	ITEST_WAIT_FOR(monitor_has(json, "\"event\":\"signal\",\"signal\":\"TopicCreated\","
+	                                 "\"args\":{\"name\":\"watched\","));
+
+	/* a session, a queue and two messages */
+	itest_raw_greet(raw, "watcher", 3, 1);
+	itest_raw_subscribe(raw, "watched", "q", 0);
+	itest_raw_sync(raw);
+	itest_raw_publish(raw, "watched", 1, contents, 2, FALSE);
+	itest_raw_expect_publish_response(raw, 1);
+	ITEST_WAIT_FOR(monitor_has(text, " signal SessionConnected id="));
+	ITEST_WAIT_FOR(monitor_has(text, " signal QueueCreated topic='watched' queue='q' "));
+	ITEST_WAIT_FOR(monitor_has(text, " added queue 'watched'/'q' "));
+	/* the topic's properties follow within a second */
+	ITEST_WAIT_FOR(monitor_has(text, " changed topic 'watched' ") &&
+	               monitor_has(text, "MessageId=2"));
+	ITEST_WAIT_FOR(monitor_has(json, "\"event\":\"changed\",\"object\":"
+	                                 "\"/org/myservicebus/Broker1/topic/watched\","
+	                                 "\"kind\":\"topic\",\"topic\":\"watched\""));
+	ITEST_WAIT_FOR(monitor_has(text, " changed broker ") && monitor_has(text, "TopicCount=1"));
+
+	/* the session goes, the topic goes for good */
+	itest_raw_free(g_steal_pointer(&raw));
+	ITEST_WAIT_FOR(monitor_has(text, " signal SessionDisconnected id="));
+	g_clear_pointer(&out, g_free);
+	g_assert_cmpint(run(f, &out, NULL, "delete-topic", "watched", NULL), ==, MSBCTL_EXIT_OK);
+	ITEST_WAIT_FOR(monitor_has(text, " signal TopicDeleted name='watched' "));
+	ITEST_WAIT_FOR(monitor_has(text, " removed topic 'watched' "));
+	ITEST_WAIT_FOR(monitor_has(json, "\"event\":\"removed\""));
+
+	/* the broker leaves the bus */
+	itest_broker_free(g_steal_pointer(&f->broker));
+	ITEST_WAIT_FOR(monitor_has(text, " broker-vanished"));
+	ITEST_WAIT_FOR(monitor_has(json, "\"event\":\"broker-vanished\""));
+	monitor_stop(json);
+	monitor_stop(text);
+}
+
+/* A monitor started before the broker waits for it. */
+static void
+test_monitor_waits(Fixture *f, gconstpointer data)
+{
+	Monitor *m = monitor_start(f, FALSE);
+
+	fixture_start_broker(f, "--session-bus", NULL);
+	ITEST_WAIT_FOR(monitor_has(m, " broker-appeared :"));
+	monitor_stop(m);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -563,9 +876,15 @@ main(int argc, char **argv)
 	           fixture_teardown);
 	g_test_add("/msbctl-dbus/changes", Fixture, NULL, fixture_setup, test_changes,
 	           fixture_teardown);
+	g_test_add("/msbctl-dbus/listings", Fixture, NULL, fixture_setup, test_listings,
+	           fixture_teardown);
 	g_test_add("/msbctl-dbus/not-authorized", Fixture, NULL, fixture_setup_system,
 	           test_not_authorized, fixture_teardown);
 	g_test_add("/msbctl-dbus/sessions-kick", Fixture, NULL, fixture_setup, test_sessions_kick,
 	           fixture_teardown);
+	g_test_add("/msbctl-dbus/monitor", Fixture, NULL, fixture_setup, test_monitor,
+	           fixture_teardown);
+	g_test_add("/msbctl-dbus/monitor-waits", Fixture, NULL, fixture_setup_bus,
+	           test_monitor_waits, fixture_teardown);
 	return g_test_run();
 }

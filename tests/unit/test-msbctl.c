@@ -371,8 +371,15 @@ test_format(void)
 	g_autofree gchar *r1 = msbctl_format_ranges(many, 4);
 	g_autofree gchar *r2 = msbctl_format_ranges(many, 2);
 	g_autofree gchar *r3 = msbctl_format_ranges(NULL, 2);
+	g_autofree gchar *h0 = msbctl_format_hard_delete(TRUE, 0, NULL);
+	g_autofree gchar *h1 = msbctl_format_hard_delete(TRUE, 1, NULL);
+	g_autofree gchar *h2 = msbctl_format_hard_delete(TRUE, MOMENT, plus2);
 
 	g_assert_null(msbctl_format_moment(0, NULL));
+	g_assert_null(msbctl_format_hard_delete(FALSE, MOMENT, NULL));
+	g_assert_cmpstr(h0, ==, "next tick");
+	g_assert_cmpstr(h1, ==, "next tick");
+	g_assert_cmpstr(h2, ==, "until 2026-12-08T00:00:00+02:00");
 	g_assert_cmpstr(utc, ==, "2026-12-07T22:00:00Z");
 	g_assert_cmpstr(local, ==, "2026-12-08T00:00:00+02:00");
 	g_assert_cmpstr(s0, ==, "00:00:00");
