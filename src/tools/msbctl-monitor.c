@@ -19,6 +19,7 @@ typedef struct {
 	GMainLoop *loop;
 	GTimeZone *tz;
 	gint64 remaining; /* events still to print; < 0: no limit */
+	gchar *owner;     /* the broker's unique name as last printed, NULL: not on the bus */
 	int status;
 } MsbctlMonitor;
 
@@ -131,12 +132,18 @@ msbctl_monitor_removed_cb(GDBusObjectManager *manager, GDBusObject *object, gpoi
 static void
 msbctl_monitor_owner_cb(GObject *manager, GParamSpec *pspec, gpointer user_data)
 {
+	MsbctlMonitor *self = user_data;
 	g_autofree gchar *owner =
 	        g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(manager));
 	MsbctlEvent event = {owner != NULL ? MSBCTL_EVENT_APPEARED : MSBCTL_EVENT_VANISHED};
 
+	/* the client notifies "no owner" on its way from one owner to the next, even from none */
+	if (g_strcmp0(owner, self->owner) == 0)
+		return;
+	g_free(self->owner);
+	self->owner = g_strdup(owner);
 	event.name = owner;
-	msbctl_monitor_emit(user_data, &event);
+	msbctl_monitor_emit(self, &event);
 }
 
 static void
@@ -231,6 +238,7 @@ msbctl_monitor_run(int argc, char **argv)
 	g_signal_connect(connection, "closed", G_CALLBACK(msbctl_monitor_closed_cb), &self);
 
 	owner = g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(objects));
+	self.owner = g_strdup(owner);
 	/* tests and scripts wait for this line: from here on no event is missed */
 	g_printerr("%s: watching %s on the %s bus%s; Ctrl-C stops\n", g_get_prgname(),
 	           MSBCTL_BUS_NAME, msbctl_admin_bus_label(&self.admin),
@@ -244,5 +252,6 @@ msbctl_monitor_run(int argc, char **argv)
 	g_signal_handlers_disconnect_by_data(manager, &self);
 	g_signal_handlers_disconnect_by_data(objects, &self);
 	g_signal_handlers_disconnect_by_data(connection, &self);
+	g_free(self.owner);
 	return self.status;
 }

@@ -703,6 +703,7 @@ typedef struct {
 	GPtrArray *lines; /* stdout */
 	gboolean ready;   /* its "watching" line came on stderr */
 	gboolean out_eof;
+	gboolean err_eof;
 } Monitor;
 
 static void
@@ -739,8 +740,10 @@ monitor_err_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autofree gchar *line = g_data_input_stream_read_line_finish_utf8(
 	        G_DATA_INPUT_STREAM(source), res, NULL, NULL);
 
-	if (line == NULL)
+	if (line == NULL) {
+		m->err_eof = TRUE;
 		return;
+	}
 	g_test_message("monitor stderr: %s", line);
 	if (strstr(line, "msbctl monitor: watching " BUS_NAME " on the session bus") != NULL)
 		m->ready = TRUE;
@@ -748,10 +751,10 @@ monitor_err_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 static Monitor *
-monitor_start(Fixture *f, gboolean json)
+monitor_start(Fixture *f, const gchar *option)
 {
 	Monitor *m = g_new0(Monitor, 1);
-	const gchar *args[] = {"monitor", json ? "--json" : NULL, NULL};
+	const gchar *args[] = {"monitor", option, NULL};
 	g_autoptr(GPtrArray) env = fixture_env(f, NULL);
 
 	m->proc =
@@ -786,15 +789,17 @@ monitor_waited_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	*(gboolean *)user_data = TRUE;
 }
 
-/* SIGTERM, which stops it with status 0 */
+/* With @terminate SIGTERM, which stops it with status 0; else wait until it exits by itself
+ * (--count) with status 0. */
 static void
-monitor_stop(Monitor *m)
+monitor_stop(Monitor *m, gboolean terminate)
 {
 	gboolean waited = FALSE;
 
-	g_subprocess_send_signal(m->proc, SIGTERM);
+	if (terminate)
+		g_subprocess_send_signal(m->proc, SIGTERM);
 	g_subprocess_wait_async(m->proc, NULL, monitor_waited_cb, &waited);
-	ITEST_WAIT_FOR(waited && m->out_eof);
+	ITEST_WAIT_FOR(waited && m->out_eof && m->err_eof);
 	g_assert_true(g_subprocess_get_if_exited(m->proc));
 	g_assert_cmpint(g_subprocess_get_exit_status(m->proc), ==, MSBCTL_EXIT_OK);
 	g_object_unref(m->out);
@@ -807,8 +812,8 @@ monitor_stop(Monitor *m)
 static void
 test_monitor(Fixture *f, gconstpointer data)
 {
-	Monitor *json = monitor_start(f, TRUE);
-	Monitor *text = monitor_start(f, FALSE);
+	Monitor *json = monitor_start(f, "--json");
+	Monitor *text = monitor_start(f, NULL);
 	g_autoptr(ItestRaw) raw = itest_raw_connect(f->broker);
 	const gchar *contents[] = {"a", "b"};
 	g_autofree gchar *out = NULL;
@@ -851,19 +856,28 @@ test_monitor(Fixture *f, gconstpointer data)
 	itest_broker_free(g_steal_pointer(&f->broker));
 	ITEST_WAIT_FOR(monitor_has(text, " broker-vanished"));
 	ITEST_WAIT_FOR(monitor_has(json, "\"event\":\"broker-vanished\""));
-	monitor_stop(json);
-	monitor_stop(text);
+	monitor_stop(json, TRUE);
+	monitor_stop(text, TRUE);
 }
 
-/* A monitor started before the broker waits for it. */
+/* A monitor started before the broker waits for it; --count 1 exits after the first event. */
 static void
 test_monitor_waits(Fixture *f, gconstpointer data)
 {
-	Monitor *m = monitor_start(f, FALSE);
+	Monitor *m = monitor_start(f, NULL);
+	Monitor *one = monitor_start(f, "--count=1");
 
 	fixture_start_broker(f, "--session-bus", NULL);
 	ITEST_WAIT_FOR(monitor_has(m, " broker-appeared :"));
-	monitor_stop(m);
+	/* it exits by itself: its output ends */
+	ITEST_WAIT_FOR(one->out_eof);
+	g_assert_cmpuint(one->lines->len, ==, 1);
+	/* the broker appearing, or its properties arriving with it; never a "vanished" it was
+	 * not there for */
+	g_assert_null(strstr(g_ptr_array_index(one->lines, 0), "broker-vanished"));
+	g_assert_null(strstr(g_ptr_array_index(m->lines, 0), "broker-vanished"));
+	monitor_stop(one, FALSE);
+	monitor_stop(m, TRUE);
 }
 
 int
