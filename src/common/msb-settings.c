@@ -58,6 +58,7 @@ enum {
 	KEY_HTTP_CORS_ORIGIN,
 	KEY_HTTP_SESSION_TIMEOUT,
 	KEY_HTTP_AWAIT_TIMEOUT,
+	KEY_DBUS_ADMIN_GROUP,
 	/* legacy keys (node.md §1.2.2): checked, then ignored with a warning */
 	KEY_GRPC_TIMEOUT_SECS,
 	KEY_PERSIST_TIMER_INTERVAL,
@@ -101,6 +102,7 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_HTTP_CORS_ORIGIN, {"HttpCorsOrigin", "http_cors_origin", NULL}},
         {KEY_HTTP_SESSION_TIMEOUT, {"HttpSessionTimeout", "http_session_timeout", NULL}},
         {KEY_HTTP_AWAIT_TIMEOUT, {"HttpAwaitTimeout", "http_await_timeout", NULL}},
+        {KEY_DBUS_ADMIN_GROUP, {"DBusAdminGroup", "dbus_admin_group", NULL}},
         {KEY_GRPC_TIMEOUT_SECS, {"GrpcTimeoutSecs", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL, {"PersistTimerInterval", "persist_timer_interval", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL_SECS, {"PersistTimerIntervalSecs", NULL}},
@@ -129,6 +131,7 @@ static const MsbConfigReloadable settings_reloadable[] = {
         MSB_CONFIG_RELOADABLE(MsbSettings, "PacketReceiveTimeout", packet_receive_timeout_us),
         MSB_CONFIG_RELOADABLE(MsbSettings, "HttpSessionTimeout", http_session_timeout_us),
         MSB_CONFIG_RELOADABLE(MsbSettings, "HttpAwaitTimeout", http_await_timeout_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "DBusAdminGroup", dbus_admin_group),
 };
 
 gchar *
@@ -179,6 +182,8 @@ msb_settings_new_defaults(void)
 	msb_http_limits_init(&settings->http, MSB_DEFAULT_HTTP_MAX_BODY_SIZE);
 	settings->http_session_timeout_us = MSB_DEFAULT_HTTP_SESSION_TIMEOUT_US;
 	settings->http_await_timeout_us = MSB_DEFAULT_HTTP_AWAIT_TIMEOUT_US;
+	g_strlcpy(settings->dbus_admin_group, MSB_DEFAULT_DBUS_ADMIN_GROUP,
+	          sizeof(settings->dbus_admin_group));
 	return settings;
 }
 
@@ -493,6 +498,38 @@ read_http_access(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 	return TRUE;
 }
 
+/* DBusAdminGroup: a group name as user databases take them */
+static gboolean
+read_dbus_admin_group(MsbConfigFile *cf, MsbSettings *settings, GError **error)
+{
+	const gchar *value = NULL;
+	gsize len;
+
+	if (!msb_config_file_get_string(cf, KEY_DBUS_ADMIN_GROUP, &value, error))
+		return FALSE;
+	if (value == NULL)
+		return TRUE;
+	len = strlen(value);
+	if (len > MSB_SETTINGS_MAX_GROUP_NAME)
+		return msb_config_file_set_error(
+		        cf, KEY_DBUS_ADMIN_GROUP, error,
+		        "the group name is %zu characters long (expected at most %d)", len,
+		        MSB_SETTINGS_MAX_GROUP_NAME);
+	for (gsize i = 0; i < len; i++) {
+		gchar c = value[i];
+
+		if (g_ascii_isalnum(c) || c == '_' || c == '.' || (c == '-' && i > 0) ||
+		    (c == '$' && i == len - 1 && i > 0))
+			continue;
+		return msb_config_file_set_error(
+		        cf, KEY_DBUS_ADMIN_GROUP, error,
+		        "expected a group name such as myservicebus (letters, digits, '_', '.', "
+		        "'-' after the first character; empty: only uid 0 may manage the broker)");
+	}
+	g_strlcpy(settings->dbus_admin_group, value, sizeof(settings->dbus_admin_group));
+	return TRUE;
+}
+
 static MsbSettings *
 settings_from_config(MsbConfigFile *cf, GError **error)
 {
@@ -563,6 +600,8 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 	if (!read_http_access(cf, settings, error))
 		return NULL;
 	if (!read_http_sessions(cf, settings, error))
+		return NULL;
+	if (!read_dbus_admin_group(cf, settings, error))
 		return NULL;
 	if (!read_legacy(cf, error))
 		return NULL;
@@ -695,6 +734,8 @@ msb_settings_to_string(const MsbSettings *settings)
 		msb_config_append_quoted(out, settings->http_cors_origin);
 	g_string_append_printf(out, "\nHttpSessionTimeout: %s", hst);
 	g_string_append_printf(out, "\nHttpAwaitTimeout: %s", hat);
+	g_string_append(out, "\nDBusAdminGroup: ");
+	msb_config_append_quoted(out, settings->dbus_admin_group);
 	g_string_append_c(out, '\n');
 	return g_string_free(out, FALSE);
 }

@@ -28,6 +28,9 @@ G_BEGIN_DECLS
 /* HttpSessionTimeout and HttpAwaitTimeout (node.md §2.6, §6.3) */
 #define MSB_DEFAULT_HTTP_SESSION_TIMEOUT_US (60 * G_USEC_PER_SEC)
 #define MSB_DEFAULT_HTTP_AWAIT_TIMEOUT_US   (5 * G_USEC_PER_SEC)
+#define MSB_DEFAULT_DBUS_ADMIN_GROUP        "myservicebus"
+/* the longest DBusAdminGroup (user databases allow 32; LDAP names may be longer) */
+#define MSB_SETTINGS_MAX_GROUP_NAME 64
 /* MaxPacketSize must leave this much room above MaxDeliverySize for a batch's framing */
 #define MSB_PACKET_HEADROOM 65536
 /* the file looked for in $HOME when no --settings is given */
@@ -109,6 +112,9 @@ typedef struct {
 	/* HttpAwaitTimeout (node.md §6.3): how long an Await waits for a package before its
 	 * empty answer, default 5 s, below HttpRequestTimeout */
 	gint64 http_await_timeout_us;
+	/* DBusAdminGroup (ours): members may call the D-Bus methods that change state when polkit
+	 * does not answer; "" = nobody but uid 0. A fixed buffer so that a reload can copy it. */
+	gchar dbus_admin_group[MSB_SETTINGS_MAX_GROUP_NAME + 1];
 } MsbSettings;
 
 MsbSettings *

@@ -128,6 +128,10 @@ main(int argc, char **argv)
 	gint http_port = -1;
 	gboolean verbose = FALSE;
 	gboolean version = FALSE;
+	gboolean system_bus = FALSE;
+	gboolean session_bus = FALSE;
+	gboolean no_dbus = FALSE;
+	MsbDbusBus dbus_bus;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(MsbSettings) settings = NULL;
@@ -149,6 +153,12 @@ main(int argc, char **argv)
 	         "Also listen on this Unix socket (overrides ListenUnixSocket)", "PATH"},
 	        {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
 	         "Write the bound port and pid to FILE once listening", "FILE"},
+	        {"system-bus", 0, 0, G_OPTION_ARG_NONE, &system_bus,
+	         "D-Bus management on the system bus (the default when started by systemd)", NULL},
+	        {"session-bus", 0, 0, G_OPTION_ARG_NONE, &session_bus,
+	         "D-Bus management on the session bus (the default otherwise; for development)",
+	         NULL},
+	        {"no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus, "No D-Bus management", NULL},
 	        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL},
 	        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
 	        {NULL}};
@@ -164,6 +174,15 @@ main(int argc, char **argv)
 		g_print("my-service-bus %s\n", MSB_VERSION);
 		return 0;
 	}
+	if (system_bus + session_bus + no_dbus > 1) {
+		g_printerr("my-service-bus: --system-bus, --session-bus and --no-dbus exclude each "
+		           "other: give one\n");
+		return 2;
+	}
+	dbus_bus = system_bus    ? MSB_DBUS_BUS_SYSTEM
+	           : session_bus ? MSB_DBUS_BUS_SESSION
+	           : no_dbus     ? MSB_DBUS_BUS_NONE
+	                         : msb_dbus_bus_default();
 
 	settings = msb_settings_load(settings_path, &error);
 	if (settings == NULL) {
@@ -227,6 +246,7 @@ main(int argc, char **argv)
 		g_printerr("my-service-bus: %s\n", error->message);
 		return 1;
 	}
+	msb_server_set_dbus_bus(server, dbus_bus);
 	self.server = server;
 	self.ready_file = ready_file;
 	self.settings_path = settings_path;

@@ -426,6 +426,13 @@ msb_http_get_router(MsbHttp *http)
 	return http->router;
 }
 
+MsbStatsReader *
+msb_http_get_stats_reader(MsbHttp *http)
+{
+	g_return_val_if_fail(http != NULL, NULL);
+	return http->reader;
+}
+
 MsbHttpSessions *
 msb_http_get_sessions(MsbHttp *http)
 {

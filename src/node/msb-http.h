@@ -55,6 +55,10 @@ msb_http_get_port(MsbHttp *http);
 /* The route table: the parts of the HTTP adapter add their routes to it. */
 MsbHttpRouter *
 msb_http_get_router(MsbHttp *http);
+/* The stats reader the status pages use: other adapters (D-Bus) share its collections. */
+typedef struct _MsbStatsReader MsbStatsReader;
+MsbStatsReader *
+msb_http_get_stats_reader(MsbHttp *http);
 /* The HTTP publisher and subscriber sessions. */
 MsbHttpSessions *
 msb_http_get_sessions(MsbHttp *http);

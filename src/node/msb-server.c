@@ -37,6 +37,8 @@ struct _MsbServer {
 	MsbBroker *broker;
 	MsbPersistence *persistence; /* NULL in memory */
 	MsbHttp *http;
+	MsbDbusBus dbus_bus;
+	MsbDbus *dbus; /* NULL without D-Bus */
 	GSourceFunc listening;
 	gpointer listening_data;
 	gboolean stopping;
@@ -367,6 +369,8 @@ msb_server_apply_settings(MsbServer *server)
 		msb_http_sessions_set_timeouts(msb_http_get_sessions(server->http),
 		                               server->settings->http_session_timeout_us,
 		                               server->settings->http_await_timeout_us);
+	if (server->dbus != NULL)
+		msb_dbus_set_admin_group(server->dbus, server->settings->dbus_admin_group);
 	if (server->persistence != NULL)
 		msb_persistence_set_options(server->persistence,
 		                            server->settings->eventually_persistence_delay_us,
@@ -397,6 +401,8 @@ msb_server_free(MsbServer *server)
 		msb_listener_close(server->listener);
 	msb_server_close_all(server, "broker stopped");
 	g_clear_pointer(&server->listener, msb_listener_free);
+	/* before HTTP: it reads through HTTP's stats reader */
+	g_clear_pointer(&server->dbus, msb_dbus_free);
 	g_clear_pointer(&server->http, msb_http_free);
 	/* before the broker: calls still in flight must find it gone, not freed */
 	g_clear_pointer(&server->persistence, msb_persistence_free);
@@ -531,12 +537,27 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 	                                                           : settings->listen_address,
 	                     settings->http_port, &settings->http, error))
 		return FALSE;
+	/* D-Bus answers from the start too (PersistenceState "restoring") */
+	if (server->dbus_bus != MSB_DBUS_BUS_NONE) {
+		server->dbus = msb_dbus_new(server->broker, msb_http_get_stats_reader(server->http),
+		                            server->dbus_bus, settings->dbus_admin_group,
+		                            msb_server_http_info_cb, server);
+		msb_dbus_start(server->dbus);
+	}
 	if (server->persistence != NULL) {
 		msb_persistence_start(server->persistence, server->broker, msb_server_restored_cb,
 		                      server);
 		return TRUE;
 	}
 	return msb_server_listen_clients(server, error);
+}
+
+void
+msb_server_set_dbus_bus(MsbServer *server, MsbDbusBus bus)
+{
+	g_return_if_fail(server != NULL);
+	g_return_if_fail(server->dbus == NULL);
+	server->dbus_bus = bus;
 }
 
 guint16

@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 
+#include "msb-dbus.h"
 #include "msb-settings.h"
 
 G_BEGIN_DECLS
@@ -26,6 +27,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbServer, msb_server_free)
  */
 gboolean
 msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_data, GError **error);
+/* Before msb_server_start(): the bus for D-Bus management (default MSB_DBUS_BUS_NONE). */
+void
+msb_server_set_dbus_bus(MsbServer *server, MsbDbusBus bus);
+
 /* The bound TCP port (useful with TcpPort 0). */
 guint16
 msb_server_get_tcp_port(MsbServer *server);

@@ -209,10 +209,18 @@ itest_broker_spawn(ItestBroker *b, guint16 port)
 	/* ITEST_VERBOSE=1: the broker logs every packet (for debugging a test) */
 	const gchar *verbose =
 	        g_getenv("ITEST_VERBOSE") != NULL || b->capture_log ? "--verbose" : NULL;
+	const gchar *dbus = b->dbus_option == NULL      ? "--no-dbus"
+	                    : b->dbus_option[0] != '\0' ? b->dbus_option
+	                                                : NULL;
 	const gchar *argv[] = {path,          "--settings",  b->settings_path,
 	                       "--tcp-port",  port_text,     "--ready-file",
 	                       b->ready_path, "--http-port", "0",
-	                       verbose,       NULL};
+	                       verbose,       dbus,          NULL};
+	/* the optional ones last: NULL ends the list early */
+	if (verbose == NULL) {
+		argv[9] = dbus;
+		argv[10] = NULL;
+	}
 	GPid pid = 0;
 	gint log_fd = -1;
 	g_auto(GStrv) envp = g_get_environ();

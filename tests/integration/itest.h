@@ -135,6 +135,9 @@ typedef struct {
 	const gchar *asan_options;
 	/* set before starting: the broker's open-files limit, soft and hard (0: inherited) */
 	guint64 nofile_limit;
+	/* set before starting: the D-Bus option ("--session-bus", "--system-bus"; "": none, the
+	 * broker's default); NULL: --no-dbus, so that no test broker meets the user's own bus */
+	const gchar *dbus_option;
 	pid_t parent_pid; /* for the child set-up */
 } ItestBroker;
 
