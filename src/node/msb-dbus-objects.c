@@ -57,7 +57,7 @@ msb_dbus_objects_topic_path(const gchar *topic)
 
 	g_return_val_if_fail(topic != NULL, NULL);
 	escaped = msb_dbus_objects_escape(topic);
-	return g_strconcat(MSB_DBUS_OBJECTS_ROOT "/topic/", escaped, NULL);
+	return g_strconcat(MSB_DBUS_MANAGER_PATH "/topic/", escaped, NULL);
 }
 
 gchar *

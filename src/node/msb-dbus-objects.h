@@ -15,17 +15,15 @@
 
 #include "msb-broker-stats.h"
 #include "msb-dbus-generated.h"
+#include "msb-dbus.h"
 
 G_BEGIN_DECLS
 
 typedef struct _MsbDbusObjects MsbDbusObjects;
 
-/* The object paths' common prefix (the manager object's path). */
-#define MSB_DBUS_OBJECTS_ROOT "/org/myservicebus/Broker1"
-
 /*
  * Export every topic and queue the broker has now, and follow its changes from now on. @server
- * is the manager's object manager (at MSB_DBUS_OBJECTS_ROOT) and @manager the skeleton whose
+ * is the manager's object manager (at MSB_DBUS_MANAGER_PATH) and @manager the skeleton whose
  * signals are emitted; both are referenced. The broker must outlive the result.
  */
 MsbDbusObjects *
@@ -47,7 +45,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbDbusObjects, msb_dbus_objects_free)
 guint
 msb_dbus_objects_count(MsbDbusObjects *self);
 
-/* The object path of topic @topic: MSB_DBUS_OBJECTS_ROOT "/topic/" + the escaped name. */
+/* The object path of topic @topic: MSB_DBUS_MANAGER_PATH "/topic/" + the escaped name. */
 gchar *
 msb_dbus_objects_topic_path(const gchar *topic);
 /* The object path of queue @queue of @topic: the topic's path + "/queue/" + the escaped name. */

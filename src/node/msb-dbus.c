@@ -86,29 +86,6 @@ msb_dbus_bus_to_string(MsbDbusBus bus)
 	}
 }
 
-gchar *
-msb_dbus_topic_object_path(const gchar *topic)
-{
-	g_autofree gchar *escaped = NULL;
-
-	g_return_val_if_fail(topic != NULL, NULL);
-	escaped = g_dbus_escape_object_path(topic);
-	return g_strconcat(MSB_DBUS_MANAGER_PATH "/topic/", escaped, NULL);
-}
-
-gchar *
-msb_dbus_queue_object_path(const gchar *topic, const gchar *queue)
-{
-	g_autofree gchar *topic_path = NULL;
-	g_autofree gchar *escaped = NULL;
-
-	g_return_val_if_fail(topic != NULL, NULL);
-	g_return_val_if_fail(queue != NULL, NULL);
-	topic_path = msb_dbus_topic_object_path(topic);
-	escaped = g_dbus_escape_object_path(queue);
-	return g_strconcat(topic_path, "/queue/", escaped, NULL);
-}
-
 /* ---- errors ---- */
 
 void
@@ -188,17 +165,24 @@ msb_dbus_set_string(MsbDbusBroker1 *manager, const gchar *name, const gchar *val
 }
 
 static void
-msb_dbus_refresh_manager(MsbDbus *self, const MsbBrokerStats *stats)
+msb_dbus_refresh_persistence(MsbDbus *self)
 {
-	MsbDbusBroker1 *manager = self->manager;
 	MsbHttpInfo info = {0};
-	guint64 messages_per_sec = 0;
 
 	if (self->info_func != NULL)
 		self->info_func(&info, self->info_data);
-	msb_dbus_set_string(manager, "persistence-state", msb_dbus_persistence_state(&info));
-	msb_dbus_set_string(manager, "persistence-version",
+	msb_dbus_set_string(self->manager, "persistence-state", msb_dbus_persistence_state(&info));
+	msb_dbus_set_string(self->manager, "persistence-version",
 	                    info.persistence_version != NULL ? info.persistence_version : "");
+}
+
+static void
+msb_dbus_refresh_manager(MsbDbus *self, const MsbBrokerStats *stats)
+{
+	MsbDbusBroker1 *manager = self->manager;
+	guint64 messages_per_sec = 0;
+
+	msb_dbus_refresh_persistence(self);
 	for (guint i = 0; i < stats->topics->len; i++) {
 		const MsbTopicStats *topic = msb_broker_stats_topic(stats, i);
 		if (topic->messages_per_sec > 0)
@@ -222,7 +206,6 @@ msb_dbus_refresh_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 		return;
 	self->refresh_pending = FALSE;
 	msb_dbus_refresh_manager(self, stats);
-	/* the topic and queue objects from the same collection */
 	msb_dbus_objects_update(self->objects, stats);
 }
 
@@ -242,6 +225,12 @@ msb_dbus_refresh_cb(gpointer user_data)
 }
 
 /* ---- methods ---- */
+
+static GVariant *
+msb_dbus_params(GDBusMethodInvocation *invocation)
+{
+	return g_dbus_method_invocation_get_parameters(invocation);
+}
 
 typedef void (*MsbDbusOp)(MsbDbus *self, GDBusMethodInvocation *invocation);
 
@@ -265,6 +254,12 @@ msb_dbus_authorized_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	} else if (!msb_dbus_auth_check_finish(self->auth, result, &error)) {
 		msb_dbus_return_error(req->invocation, error);
 	} else {
+		/* who changed what: the administrator's audit trail */
+		g_autofree gchar *args = g_variant_print(msb_dbus_params(req->invocation), FALSE);
+
+		g_message("D-Bus: %s%s from %s",
+		          g_dbus_method_invocation_get_method_name(req->invocation), args,
+		          g_dbus_method_invocation_get_sender(req->invocation));
 		req->op(self, req->invocation);
 	}
 	msb_dbus_handle_unref(req->handle);
@@ -285,12 +280,6 @@ msb_dbus_authorize(MsbDbus *self, GDBusMethodInvocation *invocation, MsbDbusOp o
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static GVariant *
-msb_dbus_params(GDBusMethodInvocation *invocation)
-{
-	return g_dbus_method_invocation_get_parameters(invocation);
-}
-
 static void
 msb_dbus_create_topic(MsbDbus *self, GDBusMethodInvocation *invocation)
 {
@@ -303,7 +292,7 @@ msb_dbus_create_topic(MsbDbus *self, GDBusMethodInvocation *invocation)
 		msb_dbus_return_error(invocation, error);
 		return;
 	}
-	path = msb_dbus_topic_object_path(name);
+	path = msb_dbus_objects_topic_path(name);
 	msb_dbus_broker1_complete_create_topic(self->manager, invocation, path);
 }
 
@@ -639,6 +628,8 @@ msb_dbus_connected(MsbDbus *self, GDBusConnection *conn)
 		return;
 	}
 	g_dbus_object_manager_server_set_connection(self->server, conn);
+	/* the first collection may take a moment on a large broker: the cheap part now */
+	msb_dbus_refresh_persistence(self);
 	self->name_id = g_bus_own_name_on_connection(
 	        conn, MSB_DBUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE, msb_dbus_name_acquired_cb,
 	        msb_dbus_name_lost_cb, self, NULL);
@@ -804,6 +795,7 @@ msb_dbus_free(MsbDbus *self)
 	g_clear_handle_id(&self->refresh_id, g_source_remove);
 	g_clear_handle_id(&self->reconnect_id, g_source_remove);
 	msb_dbus_disconnect(self);
+	/* off the bus already: nobody is told of the objects going */
 	g_clear_pointer(&self->objects, msb_dbus_objects_free);
 	g_clear_object(&self->server);
 	g_clear_object(&self->manager);

@@ -13,7 +13,7 @@
 #include "msb-broker-stats.h"
 #include "msb-dbus-objects.h"
 
-#define ROOT MSB_DBUS_OBJECTS_ROOT
+#define ROOT MSB_DBUS_MANAGER_PATH
 
 typedef struct {
 	GTestDBus *bus;

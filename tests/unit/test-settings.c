@@ -786,6 +786,43 @@ test_settings_http_access(void)
 }
 
 static void
+test_settings_dbus_admin_group(void)
+{
+	g_autoptr(MsbSettings) current = msb_settings_new_defaults();
+	g_autoptr(MsbSettings) set = load_ok("DBusAdminGroup: wheel\n");
+	g_autoptr(MsbSettings) snake = load_ok("dbus_admin_group: msb-admins\n");
+	g_autoptr(MsbSettings) empty = load_ok("DBusAdminGroup: ''\n");
+	g_autoptr(MsbSettings) longest = NULL;
+	g_autoptr(GPtrArray) changes = NULL;
+	g_autofree gchar *text = msb_settings_to_string(set);
+	g_autofree gchar *name64 = g_strnfill(MSB_SETTINGS_MAX_GROUP_NAME, 'g');
+	g_autofree gchar *name65 = g_strnfill(MSB_SETTINGS_MAX_GROUP_NAME + 1, 'g');
+	g_autofree gchar *line64 = g_strdup_printf("DBusAdminGroup: %s\n", name64);
+	g_autofree gchar *line65 = g_strdup_printf("DBusAdminGroup: %s\n", name65);
+
+	g_assert_cmpstr(current->dbus_admin_group, ==, "myservicebus");
+	g_assert_cmpstr(set->dbus_admin_group, ==, "wheel");
+	g_assert_cmpstr(snake->dbus_admin_group, ==, "msb-admins");
+	g_assert_cmpstr(empty->dbus_admin_group, ==, "");
+	g_assert_nonnull(strstr(text, "DBusAdminGroup: \"wheel\"\n"));
+	longest = load_ok(line64);
+	g_assert_cmpstr(longest->dbus_admin_group, ==, name64);
+
+	assert_fails(line65, MSB_CONFIG_ERROR_INVALID_VALUE, "DBusAdminGroup", "at most 64", NULL);
+	assert_fails("DBusAdminGroup: 'two words'\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             "DBusAdminGroup", "expected a group name", NULL);
+	assert_fails("DBusAdminGroup: -dash\n", MSB_CONFIG_ERROR_INVALID_VALUE, "DBusAdminGroup",
+	             "expected a group name", NULL);
+	assert_fails("DBusAdminGroup: a/b\n", MSB_CONFIG_ERROR_INVALID_VALUE, "DBusAdminGroup",
+	             "expected a group name", NULL);
+
+	/* applies on SIGHUP */
+	changes = msb_settings_reload(current, set);
+	g_assert_cmpuint(changes->len, ==, 1);
+	g_assert_cmpstr(current->dbus_admin_group, ==, "wheel");
+}
+
+static void
 test_settings_on_damaged(void)
 {
 	g_autoptr(MsbSettings) wait = load_ok("OnDamagedMessages: wait\n");
@@ -1010,6 +1047,7 @@ main(int argc, char **argv)
 	g_test_add_func("/settings/http-limits", test_settings_http_limits);
 	g_test_add_func("/settings/http-access", test_settings_http_access);
 	g_test_add_func("/settings/http-sessions", test_settings_http_sessions);
+	g_test_add_func("/settings/dbus-admin-group", test_settings_dbus_admin_group);
 	g_test_add_func("/config-file/generic", test_config_file_generic);
 	g_test_add_func("/config-file/int64", test_config_file_int64);
 	return g_test_run();
