@@ -94,7 +94,10 @@ GDBusConnection *
 msbctl_admin_connect(MsbctlAdmin *self, int *status)
 {
 	g_autoptr(GError) error = NULL;
-	GDBusConnection *connection = g_bus_get_sync(self->bus_type, NULL, &error);
+	GDBusConnection *connection;
+
+	msbctl_errors_init();
+	connection = g_bus_get_sync(self->bus_type, NULL, &error);
 
 	if (connection == NULL) {
 		g_printerr("%s: cannot connect to the %s bus: %s\n", g_get_prgname(),

@@ -1,70 +1,84 @@
 /*
- * D-Bus errors → exit statuses and messages for msbctl (see the header). One table, so that the
- * statuses documented in --help and the ones returned cannot drift apart.
+ * D-Bus errors → exit statuses and messages for msbctl (see the header). One table per error
+ * domain, so that the statuses documented in --help and the ones returned cannot drift apart;
+ * the broker's error names come from msb-dbus-error (MSB_DBUS_ERROR), the bus's from GIO
+ * (G_DBUS_ERROR), never spelled out here.
  */
 #define G_LOG_DOMAIN "msbctl"
+
+#include <msb-dbus-error.h>
 
 #include "msbctl-errors.h"
 #include "msbctl.h"
 
 typedef struct {
-	const gchar *name;
+	gint code;
 	int status;
 	const gchar *hint; /* appended to the message, or NULL */
 } MsbctlErrorRule;
 
-static const MsbctlErrorRule msbctl_error_rules[] = {
-        {MSBCTL_DBUS_ERROR_PREFIX "TopicNotFound", MSBCTL_EXIT_NOT_FOUND, NULL},
-        {MSBCTL_DBUS_ERROR_PREFIX "QueueNotFound", MSBCTL_EXIT_NOT_FOUND, NULL},
-        {MSBCTL_DBUS_ERROR_PREFIX "SessionNotFound", MSBCTL_EXIT_NOT_FOUND, NULL},
-        {MSBCTL_DBUS_ERROR_PREFIX "InvalidName", MSBCTL_EXIT_INVALID, NULL},
-        {MSBCTL_DBUS_ERROR_PREFIX "InvalidArgument", MSBCTL_EXIT_INVALID, NULL},
-        {MSBCTL_DBUS_ERROR_PREFIX "TopicDeleted", MSBCTL_EXIT_CONFLICT,
+static const MsbctlErrorRule msbctl_broker_rules[] = {
+        {MSB_DBUS_ERROR_TOPIC_NOT_FOUND, MSBCTL_EXIT_NOT_FOUND, NULL},
+        {MSB_DBUS_ERROR_QUEUE_NOT_FOUND, MSBCTL_EXIT_NOT_FOUND, NULL},
+        {MSB_DBUS_ERROR_SESSION_NOT_FOUND, MSBCTL_EXIT_NOT_FOUND, NULL},
+        {MSB_DBUS_ERROR_INVALID_NAME, MSBCTL_EXIT_INVALID, NULL},
+        {MSB_DBUS_ERROR_INVALID_ARGUMENT, MSBCTL_EXIT_INVALID, NULL},
+        {MSB_DBUS_ERROR_TOPIC_DELETED, MSBCTL_EXIT_CONFLICT,
          "restore it first with msbctl restore-topic"},
-        {MSBCTL_DBUS_ERROR_PREFIX "Busy", MSBCTL_EXIT_BUSY, "try again shortly"},
-        {MSBCTL_DBUS_ERROR_PREFIX "ShuttingDown", MSBCTL_EXIT_UNREACHABLE, NULL},
-        {MSBCTL_DBUS_ERROR_PREFIX "NotAuthorized", MSBCTL_EXIT_NOT_AUTHORIZED,
+        {MSB_DBUS_ERROR_BUSY, MSBCTL_EXIT_BUSY, "try again shortly"},
+        {MSB_DBUS_ERROR_SHUTTING_DOWN, MSBCTL_EXIT_UNREACHABLE, NULL},
+        {MSB_DBUS_ERROR_NOT_AUTHORIZED, MSBCTL_EXIT_NOT_AUTHORIZED,
          "run msbctl as root or as a member of the broker's DBusAdminGroup, or let polkit "
          "allow org.myservicebus.Broker1.manage"},
-        {MSBCTL_DBUS_ERROR_PREFIX "NotSupported", MSBCTL_EXIT_FAIL, NULL},
-        {MSBCTL_DBUS_ERROR_PREFIX "Failed", MSBCTL_EXIT_FAIL, NULL},
-        {"org.freedesktop.DBus.Error.AccessDenied", MSBCTL_EXIT_NOT_AUTHORIZED,
+        {MSB_DBUS_ERROR_NOT_SUPPORTED, MSBCTL_EXIT_FAIL, NULL},
+        {MSB_DBUS_ERROR_FAILED, MSBCTL_EXIT_FAIL, NULL},
+};
+
+static const MsbctlErrorRule msbctl_bus_rules[] = {
+        {G_DBUS_ERROR_ACCESS_DENIED, MSBCTL_EXIT_NOT_AUTHORIZED,
          "the bus policy refused the call; is data/org.myservicebus.Broker1.conf installed?"},
-        {"org.freedesktop.DBus.Error.ServiceUnknown", MSBCTL_EXIT_UNREACHABLE,
+        {G_DBUS_ERROR_SERVICE_UNKNOWN, MSBCTL_EXIT_UNREACHABLE,
          "is my-service-bus running on this bus?"},
-        {"org.freedesktop.DBus.Error.NameHasNoOwner", MSBCTL_EXIT_UNREACHABLE,
+        {G_DBUS_ERROR_NAME_HAS_NO_OWNER, MSBCTL_EXIT_UNREACHABLE,
          "is my-service-bus running on this bus?"},
-        {"org.freedesktop.DBus.Error.NoReply", MSBCTL_EXIT_UNREACHABLE,
-         "the broker did not answer in time"},
-        {"org.freedesktop.DBus.Error.Timeout", MSBCTL_EXIT_UNREACHABLE, NULL},
-        {"org.freedesktop.DBus.Error.TimedOut", MSBCTL_EXIT_UNREACHABLE, NULL},
-        {"org.freedesktop.DBus.Error.Disconnected", MSBCTL_EXIT_UNREACHABLE, NULL},
-        {"org.freedesktop.DBus.Error.NoServer", MSBCTL_EXIT_UNREACHABLE, NULL},
-        {"org.freedesktop.DBus.Error.UnknownMethod", MSBCTL_EXIT_FAIL,
+        {G_DBUS_ERROR_NO_REPLY, MSBCTL_EXIT_UNREACHABLE, "the broker did not answer in time"},
+        {G_DBUS_ERROR_TIMEOUT, MSBCTL_EXIT_UNREACHABLE, NULL},
+        {G_DBUS_ERROR_TIMED_OUT, MSBCTL_EXIT_UNREACHABLE, NULL},
+        {G_DBUS_ERROR_DISCONNECTED, MSBCTL_EXIT_UNREACHABLE, NULL},
+        {G_DBUS_ERROR_NO_SERVER, MSBCTL_EXIT_UNREACHABLE, NULL},
+        {G_DBUS_ERROR_UNKNOWN_METHOD, MSBCTL_EXIT_FAIL,
          "the broker does not offer this call; is it older than msbctl?"},
-        {"org.freedesktop.DBus.Error.UnknownObject", MSBCTL_EXIT_FAIL,
+        {G_DBUS_ERROR_UNKNOWN_OBJECT, MSBCTL_EXIT_FAIL,
          "the broker does not offer this object; is it older than msbctl?"},
-        {"org.freedesktop.DBus.Error.UnknownInterface", MSBCTL_EXIT_FAIL,
+        {G_DBUS_ERROR_UNKNOWN_INTERFACE, MSBCTL_EXIT_FAIL,
          "the broker does not offer this interface; is it older than msbctl?"},
 };
 
-static const MsbctlErrorRule *
-msbctl_error_rule(const GError *error, gchar **out_name)
+void
+msbctl_errors_init(void)
 {
-	g_autofree gchar *name = NULL;
+	/* registers org.myservicebus.Broker1.Error.* so that replies come back in MSB_DBUS_ERROR */
+	g_type_ensure(G_TYPE_DBUS_CONNECTION);
+	(void)MSB_DBUS_ERROR;
+}
 
-	if (error == NULL || !g_dbus_error_is_remote_error(error))
-		return NULL;
-	name = g_dbus_error_get_remote_error(error);
-	for (guint i = 0; name != NULL && i < G_N_ELEMENTS(msbctl_error_rules); i++) {
-		if (g_strcmp0(name, msbctl_error_rules[i].name) == 0) {
-			if (out_name != NULL)
-				*out_name = g_steal_pointer(&name);
-			return &msbctl_error_rules[i];
-		}
+static const MsbctlErrorRule *
+msbctl_error_rule(const GError *error)
+{
+	const MsbctlErrorRule *rules = NULL;
+	guint n_rules = 0;
+
+	if (error->domain == MSB_DBUS_ERROR) {
+		rules = msbctl_broker_rules;
+		n_rules = G_N_ELEMENTS(msbctl_broker_rules);
+	} else if (error->domain == G_DBUS_ERROR) {
+		rules = msbctl_bus_rules;
+		n_rules = G_N_ELEMENTS(msbctl_bus_rules);
 	}
-	if (out_name != NULL)
-		*out_name = g_steal_pointer(&name);
+	for (guint i = 0; i < n_rules; i++) {
+		if (rules[i].code == error->code)
+			return &rules[i];
+	}
 	return NULL;
 }
 
@@ -74,22 +88,14 @@ msbctl_error_exit_status(const GError *error)
 	const MsbctlErrorRule *rule;
 
 	g_return_val_if_fail(error != NULL, MSBCTL_EXIT_FAIL);
-	rule = msbctl_error_rule(error, NULL);
+	rule = msbctl_error_rule(error);
 	if (rule != NULL)
 		return rule->status;
 	/* local failures of a call: the connection went or the broker did not answer */
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
 	    g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
-	    g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
-	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
-	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_TIMEOUT) ||
-	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_TIMED_OUT) ||
-	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
-	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
-	    g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED))
+	    g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
 		return MSBCTL_EXIT_UNREACHABLE;
-	if (g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
-		return MSBCTL_EXIT_NOT_AUTHORIZED;
 	return MSBCTL_EXIT_FAIL;
 }
 
@@ -102,7 +108,11 @@ msbctl_error_message(const GError *error)
 	GString *out;
 
 	g_return_val_if_fail(error != NULL, NULL);
-	rule = msbctl_error_rule(error, &name);
+	rule = msbctl_error_rule(error);
+	if (g_dbus_error_is_remote_error(error))
+		name = g_dbus_error_get_remote_error(error);
+	else if (error->domain == MSB_DBUS_ERROR)
+		name = g_strdup(msb_dbus_error_to_name(error->code));
 	copy = g_error_copy(error);
 	g_dbus_error_strip_remote_error(copy);
 	out = g_string_new(copy->message);

@@ -4,8 +4,8 @@
  * own (no such name, access denied, no reply) mapped onto the documented exit statuses of
  * msbctl.h, with a message a user can act on. Pure: it reads a GError and nothing else.
  *
- * The remote error name is read with g_dbus_error_get_remote_error(), so msbctl need not register
- * the broker's error domain to tell the errors apart.
+ * The broker's errors are told apart by their MSB_DBUS_ERROR code (msb-dbus-error.h, registered
+ * with GDBus by msbctl_errors_init()), the bus's by their G_DBUS_ERROR code.
  */
 #pragma once
 
@@ -13,8 +13,9 @@
 
 G_BEGIN_DECLS
 
-#define MSBCTL_DBUS_ERROR_PREFIX "org.myservicebus.Broker1.Error."
-
+/* Before the first D-Bus call: so that the broker's error replies come back as MSB_DBUS_ERROR. */
+void
+msbctl_errors_init(void);
 /* The exit status for a failed call (MSBCTL_EXIT_*); MSBCTL_EXIT_FAIL for anything unknown. */
 int
 msbctl_error_exit_status(const GError *error);

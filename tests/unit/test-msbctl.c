@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "msb-dbus-error.h"
 #include "msbctl-errors.h"
 #include "msbctl-event.h"
 #include "msbctl-table.h"
@@ -13,6 +14,9 @@
 #include "msbctl.h"
 
 #define S G_GINT64_CONSTANT(1000000)
+
+/* the broker's error names as data/org.myservicebus.Broker1.xml lists them */
+#define BROKER_ERROR "org.myservicebus.Broker1.Error."
 
 /* 2026-12-07T22:00:00Z */
 #define MOMENT (G_GINT64_CONSTANT(1796680800) * S)
@@ -399,19 +403,18 @@ test_errors(void)
 		int status;
 		const gchar *hint; /* in the message, or NULL */
 	} cases[] = {
-	        {MSBCTL_DBUS_ERROR_PREFIX "TopicNotFound", MSBCTL_EXIT_NOT_FOUND, NULL},
-	        {MSBCTL_DBUS_ERROR_PREFIX "QueueNotFound", MSBCTL_EXIT_NOT_FOUND, NULL},
-	        {MSBCTL_DBUS_ERROR_PREFIX "SessionNotFound", MSBCTL_EXIT_NOT_FOUND, NULL},
-	        {MSBCTL_DBUS_ERROR_PREFIX "InvalidName", MSBCTL_EXIT_INVALID, NULL},
-	        {MSBCTL_DBUS_ERROR_PREFIX "InvalidArgument", MSBCTL_EXIT_INVALID, NULL},
-	        {MSBCTL_DBUS_ERROR_PREFIX "TopicDeleted", MSBCTL_EXIT_CONFLICT, "restore-topic"},
-	        {MSBCTL_DBUS_ERROR_PREFIX "Busy", MSBCTL_EXIT_BUSY, "try again"},
-	        {MSBCTL_DBUS_ERROR_PREFIX "NotSupported", MSBCTL_EXIT_FAIL, NULL},
-	        {MSBCTL_DBUS_ERROR_PREFIX "ShuttingDown", MSBCTL_EXIT_UNREACHABLE, NULL},
-	        {MSBCTL_DBUS_ERROR_PREFIX "NotAuthorized", MSBCTL_EXIT_NOT_AUTHORIZED,
-	         "DBusAdminGroup"},
-	        {MSBCTL_DBUS_ERROR_PREFIX "Failed", MSBCTL_EXIT_FAIL, NULL},
-	        {MSBCTL_DBUS_ERROR_PREFIX "SomethingNew", MSBCTL_EXIT_FAIL, NULL},
+	        {BROKER_ERROR "TopicNotFound", MSBCTL_EXIT_NOT_FOUND, NULL},
+	        {BROKER_ERROR "QueueNotFound", MSBCTL_EXIT_NOT_FOUND, NULL},
+	        {BROKER_ERROR "SessionNotFound", MSBCTL_EXIT_NOT_FOUND, NULL},
+	        {BROKER_ERROR "InvalidName", MSBCTL_EXIT_INVALID, NULL},
+	        {BROKER_ERROR "InvalidArgument", MSBCTL_EXIT_INVALID, NULL},
+	        {BROKER_ERROR "TopicDeleted", MSBCTL_EXIT_CONFLICT, "restore-topic"},
+	        {BROKER_ERROR "Busy", MSBCTL_EXIT_BUSY, "try again"},
+	        {BROKER_ERROR "NotSupported", MSBCTL_EXIT_FAIL, NULL},
+	        {BROKER_ERROR "ShuttingDown", MSBCTL_EXIT_UNREACHABLE, NULL},
+	        {BROKER_ERROR "NotAuthorized", MSBCTL_EXIT_NOT_AUTHORIZED, "DBusAdminGroup"},
+	        {BROKER_ERROR "Failed", MSBCTL_EXIT_FAIL, NULL},
+	        {BROKER_ERROR "SomethingNew", MSBCTL_EXIT_FAIL, NULL},
 	        {"org.freedesktop.DBus.Error.AccessDenied", MSBCTL_EXIT_NOT_AUTHORIZED, "policy"},
 	        {"org.freedesktop.DBus.Error.ServiceUnknown", MSBCTL_EXIT_UNREACHABLE,
 	         "is my-service-bus running"},
@@ -436,6 +439,18 @@ test_errors(void)
 		if (cases[i].hint != NULL)
 			g_assert_nonnull(strstr(message, cases[i].hint));
 	}
+}
+
+/* An MSB_DBUS_ERROR made in this process (not a reply) is named all the same. */
+static void
+test_errors_domain(void)
+{
+	g_autoptr(GError) error =
+	        g_error_new_literal(MSB_DBUS_ERROR, MSB_DBUS_ERROR_QUEUE_NOT_FOUND, "no queue q");
+	g_autofree gchar *message = msbctl_error_message(error);
+
+	g_assert_cmpint(msbctl_error_exit_status(error), ==, MSBCTL_EXIT_NOT_FOUND);
+	g_assert_cmpstr(message, ==, "no queue q (" BROKER_ERROR "QueueNotFound)");
 }
 
 static void
@@ -606,6 +621,8 @@ main(int argc, char **argv)
 	/* local times in these tests are UTC */
 	g_setenv("TZ", "UTC", TRUE);
 	g_test_init(&argc, &argv, NULL);
+	/* as msbctl does before its first call */
+	msbctl_errors_init();
 	g_test_add_func("/msbctl/table/text", test_table_text);
 	g_test_add_func("/msbctl/table/empty", test_table_empty);
 	g_test_add_func("/msbctl/table/empty-text", test_table_empty_text);
@@ -620,6 +637,7 @@ main(int argc, char **argv)
 	g_test_add_func("/msbctl/values/bus", test_choose_bus);
 	g_test_add_func("/msbctl/values/format", test_format);
 	g_test_add_func("/msbctl/errors/remote", test_errors);
+	g_test_add_func("/msbctl/errors/domain", test_errors_domain);
 	g_test_add_func("/msbctl/errors/local", test_errors_local);
 	g_test_add_func("/msbctl/errors/help", test_exit_statuses_help);
 	g_test_add_func("/msbctl/event/text", test_event_text);
