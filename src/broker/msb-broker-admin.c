@@ -142,6 +142,14 @@ msb_broker_delete_topic(MsbBroker *broker, const gchar *name, gint64 hard_delete
 	if (msb_broker_tracing(broker, name, NULL))
 		msb_broker_trace(broker, "topic deleted (hard delete at %" G_GINT64_FORMAT ")",
 		                 topic->deleted_us);
+	if (msb_broker_has_listeners(broker)) {
+		MsbBrokerEvent event = {
+		        .kind = MSB_BROKER_EVENT_TOPIC_DELETED,
+		        .topic = topic->name,
+		        .hard_delete_moment_us = topic->deleted_us,
+		};
+		msb_broker_emit(broker, &event);
+	}
 	return TRUE;
 }
 
@@ -169,6 +177,7 @@ msb_broker_undelete_topic(MsbBroker *broker, const gchar *name, GError **error)
 	g_ptr_array_remove_fast(broker->deleted_topics, topic);
 	broker->generation++;
 	g_message("topic %s restored", name);
+	msb_broker_emit_topic(broker, MSB_BROKER_EVENT_TOPIC_RESTORED, topic->name);
 	return TRUE;
 }
 
@@ -184,7 +193,20 @@ msb_broker_remove_topic(MsbBroker *broker, MsbTopic *topic)
 {
 	GHashTableIter iter;
 	gpointer key;
+	g_autofree gchar *name = g_strdup(topic->name);
+	g_autoptr(GPtrArray) queues = NULL;
+	g_autoptr(GArray) types = NULL;
 
+	/* told once the topic is gone, so what they say is copied first */
+	if (msb_broker_has_listeners(broker)) {
+		queues = g_ptr_array_new_with_free_func(g_free);
+		types = g_array_new(FALSE, FALSE, sizeof(MsbQueueType));
+		for (guint q = 0; q < topic->queues->len; q++) {
+			MsbQueue *queue = g_ptr_array_index(topic->queues, q);
+			g_ptr_array_add(queues, g_strdup(queue->name));
+			g_array_append_val(types, queue->type);
+		}
+	}
 	g_message("topic %s removed (%" G_GINT64_FORMAT " messages published, %u queues)",
 	          topic->name, topic->next_id, topic->queues->len);
 	/* what was never saved will not be: it no longer counts against MaxUnsavedSize */
@@ -211,6 +233,11 @@ msb_broker_remove_topic(MsbBroker *broker, MsbTopic *topic)
 	/* frees the topic, its queues and subscribers (each forgotten by its session) */
 	g_hash_table_remove(broker->topics, topic->name);
 	broker->generation++;
+	for (guint q = 0; queues != NULL && q < queues->len; q++)
+		msb_broker_emit_queue(broker, MSB_BROKER_EVENT_QUEUE_REMOVED, name,
+		                      g_ptr_array_index(queues, q),
+		                      g_array_index(types, MsbQueueType, q));
+	msb_broker_emit_topic(broker, MSB_BROKER_EVENT_TOPIC_REMOVED, name);
 	if (broker->config.persistence && broker->cb.snapshot_wanted != NULL)
 		broker->cb.snapshot_wanted(broker->user_data);
 	msb_broker_release_deferred(broker);
@@ -299,6 +326,20 @@ msb_broker_set_topic_persist(MsbBroker *broker, const gchar *name, gboolean pers
 	return TRUE;
 }
 
+GStrv
+msb_broker_list_topic_names(MsbBroker *broker)
+{
+	GStrv names;
+	guint i = 0;
+
+	g_return_val_if_fail(broker != NULL, NULL);
+	names = g_new0(gchar *, g_tree_nnodes(broker->topics_by_name) + 1);
+	for (GTreeNode *node = g_tree_node_first(broker->topics_by_name); node != NULL;
+	     node = g_tree_node_next(node))
+		names[i++] = g_strdup(((MsbTopic *)g_tree_node_value(node))->name);
+	return names;
+}
+
 /* ---- queues ---- */
 
 GStrv
@@ -323,6 +364,7 @@ msb_broker_delete_queue(MsbBroker *broker, const gchar *topic_name, const gchar 
 {
 	MsbTopic *topic;
 	MsbQueue *queue;
+	MsbQueueType type;
 
 	g_return_val_if_fail(broker != NULL, FALSE);
 	topic = msb_broker_admin_topic(broker, topic_name, error);
@@ -337,8 +379,10 @@ msb_broker_delete_queue(MsbBroker *broker, const gchar *topic_name, const gchar 
 	          msb_queue_in_flight_count(queue), queue->subscribers->len);
 	if (msb_broker_tracing(broker, topic_name, queue_name))
 		msb_broker_trace(broker, "%s: queue deleted", queue_name);
+	type = queue->type;
 	msb_topic_remove_queue(topic, queue);
 	broker->generation++;
+	msb_broker_emit_queue(broker, MSB_BROKER_EVENT_QUEUE_REMOVED, topic_name, queue_name, type);
 	/* what only this queue needed can go */
 	msb_broker_mark_dirty(broker, topic);
 	msb_broker_run_deliveries(broker);

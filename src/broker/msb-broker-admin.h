@@ -68,6 +68,11 @@ gboolean
 msb_broker_set_topic_persist(MsbBroker *broker, const gchar *name, gboolean persist,
                              GError **error);
 
+/* Every topic's name (soft-deleted ones included), sorted; for an adapter's start-up listing
+ * (whole-broker state otherwise goes through MsbBrokerStats). */
+GStrv
+msb_broker_list_topic_names(MsbBroker *broker);
+
 /* ---- queues ---- */
 
 /* The names of @topic's queues, in its order; NULL with TOPIC_NOT_FOUND. */

@@ -650,14 +650,17 @@ msb_broker_restore_queue(MsbBroker *broker, MsbTopic *topic, gint64 snapshot_mes
                          guint n_ranges)
 {
 	MsbQueue *queue;
+	gboolean created = FALSE;
 
 	g_return_val_if_fail(broker != NULL, NULL);
 	g_return_val_if_fail(topic != NULL, NULL);
 	g_return_val_if_fail(name != NULL, NULL);
 
 	queue = msb_topic_find_queue(topic, name);
-	if (queue == NULL)
+	if (queue == NULL) {
 		queue = msb_topic_add_queue(topic, name, type, msb_broker_now(broker));
+		created = TRUE;
+	}
 	for (guint i = 0; i < n_ranges; i++) {
 		gint64 from = MAX(ranges[i].from, 0);
 		gint64 to = MIN(ranges[i].to, topic->next_id - 1);
@@ -674,6 +677,9 @@ msb_broker_restore_queue(MsbBroker *broker, MsbTopic *topic, gint64 snapshot_mes
 		msb_id_set_add_range(&queue->waiting, MAX(snapshot_message_id, 0),
 		                     topic->next_id - 1);
 	broker->generation++;
+	if (created)
+		msb_broker_emit_queue(broker, MSB_BROKER_EVENT_QUEUE_CREATED, topic->name, name,
+		                      type);
 	return queue;
 }
 

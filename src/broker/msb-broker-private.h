@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "msb-broker-events.h"
 #include "msb-broker.h"
 #include "msb-metrics.h"
 #include "msb-topic.h"
@@ -45,7 +46,35 @@ struct _MsbBroker {
 	GQueue *trace_records;     /* MsbTraceRecord*, oldest first, at most MSB_TRACE_RECORDS */
 	/* from handing a batch to a subscriber to the confirmation that ends it */
 	MsbHistogram delivery_latency;
+	/* change events (msb-broker-events.c) */
+	GArray *listeners; /* MsbBrokerListener; NULL until the first */
+	guint next_listener_id;
+	guint emitting; /* depth of msb_broker_emit() calls */
 };
+
+/* ---- change events (msb-broker-events.c) ---- */
+
+/* Tell the listeners; cheap when there are none. */
+void
+msb_broker_emit_real(MsbBroker *broker, const MsbBrokerEvent *event);
+static inline void
+msb_broker_emit(MsbBroker *broker, const MsbBrokerEvent *event)
+{
+	if (broker->listeners != NULL && broker->listeners->len > 0)
+		msb_broker_emit_real(broker, event);
+}
+static inline gboolean
+msb_broker_has_listeners(MsbBroker *broker)
+{
+	return broker->listeners != NULL && broker->listeners->len > 0;
+}
+void
+msb_broker_emit_topic(MsbBroker *broker, MsbBrokerEventKind kind, const gchar *topic);
+void
+msb_broker_emit_queue(MsbBroker *broker, MsbBrokerEventKind kind, const gchar *topic,
+                      const gchar *queue, MsbQueueType type);
+void
+msb_broker_events_free(MsbBroker *broker);
 
 /* ---- shared with msb-broker-admin.c ---- */
 

@@ -96,6 +96,7 @@ msb_broker_free(MsbBroker *broker)
 	if (broker == NULL)
 		return;
 	msb_broker_admin_free(broker);
+	msb_broker_events_free(broker);
 	g_ptr_array_unref(broker->dirty_topics);
 	g_hash_table_unref(broker->waiting_sessions);
 	g_tree_unref(broker->topics_by_name);
@@ -190,6 +191,7 @@ msb_broker_add_topic(MsbBroker *broker, MsbTopic *topic)
 	g_hash_table_insert(broker->topics, topic->name, topic);
 	g_tree_insert(broker->topics_by_name, topic->name, topic);
 	broker->generation++;
+	msb_broker_emit_topic(broker, MSB_BROKER_EVENT_TOPIC_CREATED, topic->name);
 }
 
 GPtrArray *
@@ -244,6 +246,9 @@ void
 msb_broker_session_close(MsbBroker *broker, MsbSession *session)
 {
 	gint64 now;
+	MsbBrokerEvent event = {.kind = MSB_BROKER_EVENT_SESSION_CLOSED};
+	g_autofree gchar *name = NULL;
+	g_autofree gchar *peer = NULL;
 
 	g_return_if_fail(broker != NULL);
 	g_return_if_fail(session != NULL);
@@ -268,9 +273,18 @@ msb_broker_session_close(MsbBroker *broker, MsbSession *session)
 	g_debug("session %" G_GINT64_FORMAT " (%s) closed", session->id,
 	        session->name != NULL ? session->name : "not greeted");
 	g_hash_table_remove(broker->waiting_sessions, session);
+	/* told once the session is gone from the broker, so its fields are copied first */
+	if (session->greeted && msb_broker_has_listeners(broker)) {
+		event.session_id = session->id;
+		event.session_kind = session->kind;
+		event.session_name = name = g_strdup(session->name);
+		event.peer = peer = g_strdup(session->peer);
+	}
 	g_tree_remove(broker->sessions_by_id, &session->id);
 	g_hash_table_remove(broker->sessions, session);
 	broker->generation++;
+	if (name != NULL)
+		msb_broker_emit(broker, &event);
 	msb_broker_run_deliveries(broker);
 }
 
@@ -434,6 +448,16 @@ msb_broker_handle_greeting(MsbBroker *broker, MsbSession *session, const MsbPack
 	}
 	g_debug("session %" G_GINT64_FORMAT " from %s: greeted as '%s' (protocol %d)", session->id,
 	        session->peer, name, session->protocol_version);
+	if (msb_broker_has_listeners(broker)) {
+		MsbBrokerEvent event = {
+		        .kind = MSB_BROKER_EVENT_SESSION_CONNECTED,
+		        .session_id = session->id,
+		        .session_name = session->name,
+		        .peer = session->peer,
+		        .session_kind = session->kind,
+		};
+		msb_broker_emit(broker, &event);
+	}
 	return TRUE;
 }
 
@@ -641,6 +665,7 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 	MsbTopic *topic;
 	MsbQueue *queue;
 	MsbSubscriber *sub;
+	gboolean queue_created = FALSE;
 	g_autoptr(GError) error = NULL;
 
 	msb_wire_str_copy(&packet->subscribe.topic, topic_name);
@@ -681,6 +706,7 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 			msb_broker_evict_subscribers(broker, queue);
 	} else {
 		queue = msb_topic_add_queue(topic, queue_name, type, msb_broker_now(broker));
+		queue_created = TRUE;
 		g_info("queue %s/%s created (type %d)", topic_name, queue_name, type);
 	}
 	sub = msb_queue_add_subscriber(queue, session, broker->next_subscriber_id++);
@@ -695,6 +721,9 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 	g_debug("session %" G_GINT64_FORMAT " subscribed to %s/%s as subscriber %" G_GINT64_FORMAT,
 	        session->id, topic_name, queue_name, sub->id);
 	msb_broker_mark_dirty(broker, topic);
+	if (queue_created)
+		msb_broker_emit_queue(broker, MSB_BROKER_EVENT_QUEUE_CREATED, topic_name,
+		                      queue_name, type);
 }
 
 static void
@@ -1098,10 +1127,15 @@ msb_broker_gc_topic(MsbBroker *broker, MsbTopic *topic, gint64 now)
 		if (!msb_queue_type_is_auto_delete(queue->type) || queue->subscribers->len > 0 ||
 		    now - queue->last_unsubscribe_us <= broker->config.queue_gc_timeout_us)
 			continue;
+		g_autofree gchar *name = g_strdup(queue->name);
+		MsbQueueType type = queue->type;
+
 		g_info("queue %s/%s deleted: no subscriber for %" G_GINT64_FORMAT " ms",
 		       topic->name, queue->name, (now - queue->last_unsubscribe_us) / 1000);
 		msb_topic_remove_queue(topic, queue);
 		broker->generation++;
+		msb_broker_emit_queue(broker, MSB_BROKER_EVENT_QUEUE_REMOVED, topic->name, name,
+		                      type);
 	}
 	msb_broker_prune_publishers(broker, topic);
 	msb_topic_gc(topic, msb_broker_can_reload(broker, topic));

@@ -15,6 +15,7 @@
 #include "msb-dbus-auth.h"
 #include "msb-dbus-error.h"
 #include "msb-dbus-generated.h"
+#include "msb-dbus-objects.h"
 
 /* reconnecting to a bus that went: first after 1 s, then doubling up to this */
 #define MSB_DBUS_RECONNECT_MAX_S 30
@@ -44,6 +45,7 @@ struct _MsbDbus {
 	/* the exported objects, kept across reconnections */
 	GDBusObjectManagerServer *server;
 	MsbDbusBroker1 *manager;
+	MsbDbusObjects *objects; /* the topic and queue objects below the manager */
 	guint refresh_id;
 	gboolean refresh_pending;
 };
@@ -82,29 +84,6 @@ msb_dbus_bus_to_string(MsbDbusBus bus)
 	default:
 		return "none";
 	}
-}
-
-gchar *
-msb_dbus_topic_object_path(const gchar *topic)
-{
-	g_autofree gchar *escaped = NULL;
-
-	g_return_val_if_fail(topic != NULL, NULL);
-	escaped = g_dbus_escape_object_path(topic);
-	return g_strconcat(MSB_DBUS_MANAGER_PATH "/topic/", escaped, NULL);
-}
-
-gchar *
-msb_dbus_queue_object_path(const gchar *topic, const gchar *queue)
-{
-	g_autofree gchar *topic_path = NULL;
-	g_autofree gchar *escaped = NULL;
-
-	g_return_val_if_fail(topic != NULL, NULL);
-	g_return_val_if_fail(queue != NULL, NULL);
-	topic_path = msb_dbus_topic_object_path(topic);
-	escaped = g_dbus_escape_object_path(queue);
-	return g_strconcat(topic_path, "/queue/", escaped, NULL);
 }
 
 /* ---- errors ---- */
@@ -227,8 +206,7 @@ msb_dbus_refresh_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 		return;
 	self->refresh_pending = FALSE;
 	msb_dbus_refresh_manager(self, stats);
-	/* the topic and queue objects (msb-dbus-objects) are updated here from the same @stats:
-	 * msb_dbus_objects_update(self->objects, stats) */
+	msb_dbus_objects_update(self->objects, stats);
 }
 
 static gboolean
@@ -316,7 +294,7 @@ msb_dbus_create_topic(MsbDbus *self, GDBusMethodInvocation *invocation)
 		msb_dbus_return_error(invocation, error);
 		return;
 	}
-	path = msb_dbus_topic_object_path(name);
+	path = msb_dbus_objects_topic_path(name);
 	msb_dbus_broker1_complete_create_topic(self->manager, invocation, path);
 }
 
@@ -788,6 +766,7 @@ msb_dbus_new(MsbBroker *broker, MsbStatsReader *reader, MsbDbusBus bus, const gc
 	/* the server's objects are strictly below its path: the manager interface is exported on
 	 * the same path, beside the server's org.freedesktop.DBus.ObjectManager */
 	self->server = g_dbus_object_manager_server_new(MSB_DBUS_MANAGER_PATH);
+	self->objects = msb_dbus_objects_new(broker, self->server, self->manager);
 	return self;
 }
 
@@ -818,6 +797,8 @@ msb_dbus_free(MsbDbus *self)
 	g_clear_handle_id(&self->refresh_id, g_source_remove);
 	g_clear_handle_id(&self->reconnect_id, g_source_remove);
 	msb_dbus_disconnect(self);
+	/* off the bus already: nobody is told of the objects going */
+	g_clear_pointer(&self->objects, msb_dbus_objects_free);
 	g_clear_object(&self->server);
 	g_clear_object(&self->manager);
 	g_clear_object(&self->cancellable);

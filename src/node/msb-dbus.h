@@ -57,10 +57,4 @@ msb_dbus_set_admin_group(MsbDbus *dbus, const gchar *admin_group);
 void
 msb_dbus_return_error(GDBusMethodInvocation *invocation, const GError *error);
 
-/* The object paths of a topic and of a queue (names escaped with g_dbus_escape_object_path()). */
-gchar *
-msb_dbus_topic_object_path(const gchar *topic);
-gchar *
-msb_dbus_queue_object_path(const gchar *topic, const gchar *queue);
-
 G_END_DECLS

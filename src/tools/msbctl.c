@@ -3,9 +3,10 @@
  * subcommands built on libmsb-client: `publish` and `subscribe`.
  *
  * Subcommands plug in through the table below ({name, description, run}); each parses its own
- * options, so `msbctl <command> --help` works for all of them. `bench` lives in msbctl-bench.c and
- * is listed only when meson found that file (MSBCTL_HAVE_BENCH); the D-Bus admin commands will
- * join the table the same way. `damaged` asks the persistence service's HTTP port.
+ * options, so `msbctl <command> --help` works for all of them. The administration commands talk
+ * to the broker over D-Bus (msbctl-admin.c, msbctl-monitor.c). `bench` lives in msbctl-bench.c
+ * and is listed only when meson found that file (MSBCTL_HAVE_BENCH). `damaged` asks the
+ * persistence service's HTTP port.
  */
 #define G_LOG_DOMAIN "msbctl"
 
@@ -19,6 +20,8 @@
 
 #include <msb-client.h>
 
+#include "msbctl-admin.h"
+#include "msbctl-errors.h"
 #include "msbctl.h"
 #ifdef MSBCTL_HAVE_BENCH
 #include "msbctl-bench.h"
@@ -604,6 +607,23 @@ msbctl_damaged_run(int argc, char **argv)
 /* ---- main ---- */
 
 static const MsbctlCommand msbctl_commands[] = {
+        {"status", "Show the broker's version, persistence state and totals (D-Bus)",
+         msbctl_status_run},
+        {"topics", "List the topics (D-Bus)", msbctl_topics_run},
+        {"queues", "List a topic's queues (D-Bus)", msbctl_queues_run},
+        {"sessions", "List the connected sessions (D-Bus)", msbctl_sessions_run},
+        {"create-topic", "Create a topic (D-Bus)", msbctl_create_topic_run},
+        {"delete-topic", "Soft-delete a topic, with its hard-delete moment (D-Bus)",
+         msbctl_delete_topic_run},
+        {"restore-topic", "Undo a topic's soft delete (D-Bus)", msbctl_restore_topic_run},
+        {"set-persist", "Turn a topic's persistence on or off (D-Bus)", msbctl_set_persist_run},
+        {"delete-queue", "Remove a queue (D-Bus)", msbctl_delete_queue_run},
+        {"set-message-id", "Move a queue's position (D-Bus)", msbctl_set_message_id_run},
+        {"set-max-messages", "Limit a queue's messages per delivery batch (D-Bus)",
+         msbctl_set_max_messages_run},
+        {"kick", "Close a session's connection (D-Bus)", msbctl_kick_run},
+        {"monitor", "Print the broker's signals and property changes as they come (D-Bus)",
+         msbctl_monitor_run},
         {"publish", "Publish messages to a topic (TCP)", msbctl_publish_run},
         {"subscribe", "Consume a queue and print its messages (TCP)", msbctl_subscribe_run},
 #ifdef MSBCTL_HAVE_BENCH
@@ -617,9 +637,13 @@ msbctl_usage(FILE *out)
 {
 	fprintf(out, "Usage:\n  msbctl COMMAND [OPTION…]\n\nCommands:\n");
 	for (guint i = 0; i < G_N_ELEMENTS(msbctl_commands); i++)
-		fprintf(out, "  %-12s %s\n", msbctl_commands[i].name,
+		fprintf(out, "  %-16s  %s\n", msbctl_commands[i].name,
 		        msbctl_commands[i].description);
-	fprintf(out, "\nRun 'msbctl COMMAND --help' for the options of a command.\n");
+	fprintf(out,
+	        "\nRun 'msbctl COMMAND --help' for the options of a command.\n"
+	        "The D-Bus commands talk to the broker on the system bus, or with --session\n"
+	        "(or MSBCTL_BUS=session) on the session bus.\n\n%s",
+	        msbctl_exit_statuses_help());
 }
 
 int

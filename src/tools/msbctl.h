@@ -13,10 +13,18 @@ G_BEGIN_DECLS
 
 #define MSBCTL_DEFAULT_ADDRESS "127.0.0.1:6421"
 
-/* exit statuses */
-#define MSBCTL_EXIT_OK    0
-#define MSBCTL_EXIT_FAIL  1 /* the operation failed: Reject, disconnect, cannot connect */
-#define MSBCTL_EXIT_USAGE 2 /* bad command line */
+/* Exit statuses, documented in `msbctl --help` (msbctl_exit_statuses_help) and docs/msbctl.md.
+ * 0-2 are what publish/subscribe always returned; 3-8 are the administration commands' more
+ * precise answers, so that a script can tell "retry" from "fix the input". */
+#define MSBCTL_EXIT_OK             0
+#define MSBCTL_EXIT_FAIL           1 /* failed otherwise (publish/subscribe: Reject, cannot connect) */
+#define MSBCTL_EXIT_USAGE          2 /* bad command line */
+#define MSBCTL_EXIT_NOT_FOUND      3 /* no such topic, queue or session */
+#define MSBCTL_EXIT_NOT_AUTHORIZED 4 /* the broker (or the bus policy) refused the caller */
+#define MSBCTL_EXIT_INVALID        5 /* the broker refused a name or value */
+#define MSBCTL_EXIT_UNREACHABLE    6 /* no bus, the broker is not on it, or it did not answer */
+#define MSBCTL_EXIT_CONFLICT       7 /* the topic is soft-deleted (restore it first) */
+#define MSBCTL_EXIT_BUSY           8 /* the broker is busy (restoring, hard delete): try again */
 
 typedef struct {
 	const gchar *name;

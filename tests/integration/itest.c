@@ -1160,3 +1160,261 @@ itest_confirm_all_cb(MsbClient *client, MsbDelivery *delivery, gpointer user_dat
 	itest_received_append(user_data, delivery);
 	msb_delivery_confirm_all(delivery);
 }
+
+/* ---- msbctl ---- */
+
+typedef struct {
+	gboolean done;
+	gchar *out;
+	gchar *err;
+	GError *error;
+} ItestRunResult;
+
+static void
+itest_msbctl_communicate_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	ItestRunResult *r = user_data;
+
+	g_subprocess_communicate_utf8_finish(G_SUBPROCESS(source), res, &r->out, &r->err,
+	                                     &r->error);
+	r->done = TRUE;
+}
+
+static void
+itest_msbctl_waited_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_subprocess_wait_finish(G_SUBPROCESS(source), res, &error);
+	g_assert_no_error(error);
+	*(gboolean *)user_data = TRUE;
+}
+
+static void
+itest_msbctl_child_setup(gpointer user_data)
+{
+	pid_t parent = (pid_t)GPOINTER_TO_INT(user_data);
+
+	/* like the broker: die with the test */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+}
+
+GSubprocess *
+itest_msbctl_spawn(const gchar *const *args, const gchar *const *env, GSubprocessFlags flags)
+{
+	return itest_msbctl_spawn_full(NULL, args, env, flags);
+}
+
+GSubprocess *
+itest_msbctl_spawn_full(const gchar *const *prefix, const gchar *const *args,
+                        const gchar *const *env, GSubprocessFlags flags)
+{
+	const gchar *msbctl = g_getenv("MSBCTL");
+	g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(flags);
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+	GSubprocess *proc;
+
+	g_assert_nonnull(msbctl);
+	for (guint i = 0; prefix != NULL && prefix[i] != NULL; i++)
+		g_ptr_array_add(argv, (gpointer)prefix[i]);
+	g_ptr_array_add(argv, (gpointer)msbctl);
+	for (guint i = 0; args[i] != NULL; i++)
+		g_ptr_array_add(argv, (gpointer)args[i]);
+	g_ptr_array_add(argv, NULL);
+	for (guint i = 0; env != NULL && env[i] != NULL; i++) {
+		g_auto(GStrv) kv = g_strsplit(env[i], "=", 2);
+		g_assert_nonnull(kv[1]);
+		g_subprocess_launcher_setenv(launcher, kv[0], kv[1], TRUE);
+	}
+	g_subprocess_launcher_set_child_setup(launcher, itest_msbctl_child_setup,
+	                                      GINT_TO_POINTER((gint)getpid()), NULL);
+	proc = g_subprocess_launcher_spawnv(launcher, (const gchar *const *)argv->pdata, &error);
+	g_assert_no_error(error);
+	return proc;
+}
+
+gint
+itest_run_msbctl_env(const gchar *const *args, const gchar *const *env, const gchar *input,
+                     gchar **out, gchar **err)
+{
+	return itest_run_msbctl_full(NULL, args, env, input, out, err);
+}
+
+gint
+itest_run_msbctl_full(const gchar *const *prefix, const gchar *const *args, const gchar *const *env,
+                      const gchar *input, gchar **out, gchar **err)
+{
+	g_autoptr(GSubprocess) proc = NULL;
+	ItestRunResult r = {0};
+	gboolean waited = FALSE;
+	ItestWait w;
+
+	proc = itest_msbctl_spawn_full(prefix, args, env,
+	                               G_SUBPROCESS_FLAGS_STDIN_PIPE |
+	                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+	                                       G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	g_subprocess_communicate_utf8_async(proc, input != NULL ? input : "", NULL,
+	                                    itest_msbctl_communicate_cb, &r);
+	itest_wait_begin(&w, ITEST_TIMEOUT_MS);
+	while (!r.done) {
+		if (!itest_wait_iterate(&w)) {
+			g_subprocess_force_exit(proc);
+			g_error("msbctl %s did not finish within %d ms", args[0], ITEST_TIMEOUT_MS);
+		}
+	}
+	itest_wait_end(&w);
+	g_assert_no_error(r.error);
+	/* communicate returns at EOF of both pipes; the exit status may need a moment more */
+	g_subprocess_wait_async(proc, NULL, itest_msbctl_waited_cb, &waited);
+	ITEST_WAIT_FOR(waited);
+	g_test_message("msbctl %s: exit %d\nstdout:\n%s\nstderr:\n%s", args[0],
+	               g_subprocess_get_if_exited(proc) ? g_subprocess_get_exit_status(proc) : -1,
+	               r.out, r.err);
+	g_assert_true(g_subprocess_get_if_exited(proc));
+	*out = r.out;
+	*err = r.err;
+	return g_subprocess_get_exit_status(proc);
+}
+
+gint
+itest_run_msbctl(const gchar *const *args, const gchar *input, gchar **out, gchar **err)
+{
+	return itest_run_msbctl_env(args, NULL, input, out, err);
+}
+
+/* ---- a private D-Bus ---- */
+
+struct _ItestBus {
+	gchar *dir;
+	gchar *socket_path;
+	gchar *address;
+	gchar *config_path;
+	GPid pid;
+};
+
+static void
+itest_bus_child_setup(gpointer user_data)
+{
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+ItestBus *
+itest_bus_new(void)
+{
+	ItestBus *bus = g_new0(ItestBus, 1);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *config = NULL;
+	g_autofree gchar *config_arg = NULL;
+	const gchar *argv[] = {"dbus-daemon", "--nofork", NULL, NULL};
+
+	bus->dir = g_dir_make_tmp("msb-itest-bus-XXXXXX", &error);
+	g_assert_no_error(error);
+	/* a caller running as another uid must reach the socket */
+	g_assert_cmpint(g_chmod(bus->dir, 0711), ==, 0);
+	bus->socket_path = g_build_filename(bus->dir, "bus", NULL);
+	bus->address = g_strdup_printf("unix:path=%s", bus->socket_path);
+	bus->config_path = g_build_filename(bus->dir, "bus.conf", NULL);
+	config = g_strdup_printf(
+	        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration "
+	        "1.0//EN\"\n"
+	        " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+	        "<busconfig>\n"
+	        "  <type>session</type>\n"
+	        "  <listen>%s</listen>\n"
+	        "  <auth>EXTERNAL</auth>\n"
+	        "  <policy context=\"default\">\n"
+	        "    <allow user=\"*\"/>\n"
+	        "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
+	        "    <allow eavesdrop=\"true\"/>\n"
+	        "    <allow own=\"*\"/>\n"
+	        "  </policy>\n"
+	        "</busconfig>\n",
+	        bus->address);
+	g_file_set_contents(bus->config_path, config, -1, &error);
+	g_assert_no_error(error);
+	config_arg = g_strdup_printf("--config-file=%s", bus->config_path);
+	argv[2] = config_arg;
+	/* its stderr (a warning about the open-files limit when run as root) is not the test's */
+	g_spawn_async(NULL, (gchar **)argv, NULL,
+	              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
+	              itest_bus_child_setup, NULL, &bus->pid, &error);
+	g_assert_no_error(error);
+	ITEST_WAIT_FOR(g_file_test(bus->socket_path, G_FILE_TEST_EXISTS));
+	return bus;
+}
+
+const gchar *
+itest_bus_get_address(ItestBus *bus)
+{
+	return bus->address;
+}
+
+GDBusConnection *
+itest_bus_connect(ItestBus *bus)
+{
+	g_autoptr(GError) error = NULL;
+	GDBusConnection *connection = g_dbus_connection_new_for_address_sync(
+	        bus->address,
+	        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+	                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+	        NULL, NULL, &error);
+
+	g_assert_no_error(error);
+	return connection;
+}
+
+void
+itest_bus_free(ItestBus *bus)
+{
+	gint status = 0;
+
+	if (bus == NULL)
+		return;
+	if (bus->pid != 0) {
+		kill(bus->pid, SIGKILL);
+		(void)waitpid(bus->pid, &status, 0);
+		g_spawn_close_pid(bus->pid);
+	}
+	(void)g_unlink(bus->socket_path);
+	(void)g_unlink(bus->config_path);
+	(void)g_rmdir(bus->dir);
+	g_free(bus->dir);
+	g_free(bus->socket_path);
+	g_free(bus->address);
+	g_free(bus->config_path);
+	g_free(bus);
+}
+
+static void
+itest_bus_name_appeared_cb(GDBusConnection *connection, const gchar *name, const gchar *owner,
+                           gpointer user_data)
+{
+	*(gboolean *)user_data = TRUE;
+}
+
+void
+itest_broker_start_on_bus(ItestBroker *b, const gchar *option, ItestBus *bus)
+{
+	const gchar *variable = g_strcmp0(option, "--system-bus") == 0 ? "DBUS_SYSTEM_BUS_ADDRESS"
+	                                                               : "DBUS_SESSION_BUS_ADDRESS";
+	g_autoptr(GDBusConnection) connection = itest_bus_connect(bus);
+	gboolean owned = FALSE;
+	guint watch;
+
+	/* only for the spawn: the test's own GIO helpers must not meet the private bus */
+	b->dbus_option = option;
+	g_setenv(variable, bus->address, TRUE);
+	itest_broker_spawn(b, 0);
+	g_unsetenv(variable);
+	itest_broker_wait_ready(b, 0, ITEST_TIMEOUT_MS);
+	/* it takes its name after it listens */
+	watch = g_bus_watch_name_on_connection(connection, "org.myservicebus.Broker1",
+	                                       G_BUS_NAME_WATCHER_FLAGS_NONE,
+	                                       itest_bus_name_appeared_cb, NULL, &owned, NULL);
+	ITEST_WAIT_FOR(owned);
+	g_bus_unwatch_name(watch);
+	g_dbus_connection_close_sync(connection, NULL, NULL);
+}

@@ -413,4 +413,51 @@ itest_received_new(void);
 void
 itest_confirm_all_cb(MsbClient *client, MsbDelivery *delivery, gpointer user_data);
 
+/* ---- msbctl ---- */
+
+/* Spawn msbctl (from $MSBCTL) with @args (NULL-terminated, without the program) and the extra
+ * environment @env ("NAME=VALUE", NULL-terminated; may be NULL); it dies with the test. */
+GSubprocess *
+itest_msbctl_spawn(const gchar *const *args, const gchar *const *env, GSubprocessFlags flags);
+/* The same run by the command line @prefix (NULL-terminated; e.g. setpriv to run as another
+ * user), or by itself when @prefix is NULL. */
+GSubprocess *
+itest_msbctl_spawn_full(const gchar *const *prefix, const gchar *const *args,
+                        const gchar *const *env, GSubprocessFlags flags);
+/* Run msbctl with @args, feeding @input; returns the exit status, with its stdout and stderr.
+ * Fails the test if it runs for more than ITEST_TIMEOUT_MS. */
+gint
+itest_run_msbctl(const gchar *const *args, const gchar *input, gchar **out, gchar **err);
+/* The same with the extra environment @env (as for itest_msbctl_spawn()). */
+gint
+itest_run_msbctl_env(const gchar *const *args, const gchar *const *env, const gchar *input,
+                     gchar **out, gchar **err);
+/* The same run by @prefix (as for itest_msbctl_spawn_full()). */
+gint
+itest_run_msbctl_full(const gchar *const *prefix, const gchar *const *args, const gchar *const *env,
+                      const gchar *input, gchar **out, gchar **err);
+
+/* ---- a private D-Bus ---- */
+
+/* A dbus-daemon of the test's own (session-like, but every uid may connect, so that a caller
+ * running as another user can be refused by the broker), with its socket in a temporary folder;
+ * it dies with the test. Never the user's session or system bus. */
+typedef struct _ItestBus ItestBus;
+
+ItestBus *
+itest_bus_new(void);
+/* "unix:path=…" */
+const gchar *
+itest_bus_get_address(ItestBus *bus);
+/* A new connection of the test's own to it (not the process-wide singleton). */
+GDBusConnection *
+itest_bus_connect(ItestBus *bus);
+void
+itest_bus_free(ItestBus *bus);
+/* Start @b with @option ("--session-bus" or "--system-bus") on @bus (the address goes into the
+ * variable the option reads, for the broker only) and wait until it listens and owns
+ * org.myservicebus.Broker1. */
+void
+itest_broker_start_on_bus(ItestBroker *b, const gchar *option, ItestBus *bus);
+
 G_END_DECLS

@@ -884,6 +884,121 @@ test_rest_and_dbus(void)
 	fixture_stop(&f);
 }
 
+/* ---- the topic and queue objects (msb-dbus-objects) in the real broker ---- */
+
+static void
+tree_signal_cb(GDBusConnection *conn, const gchar *sender, const gchar *path, const gchar *iface,
+               const gchar *member, GVariant *params, gpointer user_data)
+{
+	GPtrArray *signals = user_data;
+	g_autofree gchar *args = g_variant_print(params, FALSE);
+
+	g_ptr_array_add(signals, g_strdup_printf("%s %s", member, args));
+}
+
+static gboolean
+tree_has_object(GDBusObjectManager *client, const gchar *path)
+{
+	g_autoptr(GDBusObject) object = g_dbus_object_manager_get_object(client, path);
+	return object != NULL;
+}
+
+static gboolean
+tree_has_signal(GPtrArray *signals, const gchar *text)
+{
+	for (guint i = 0; i < signals->len; i++) {
+		if (g_strcmp0(g_ptr_array_index(signals, i), text) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Topics and queues made by REST and clients appear as objects (also to `gdbus introspect
+ * --recurse`) with the manager's signals, their properties follow, and they go when deleted over
+ * D-Bus. */
+static void
+test_object_tree(void)
+{
+	Fixture f = {0};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GDBusObjectManager) client = NULL;
+	g_autoptr(GPtrArray) signals = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(ItestRaw) raw = NULL;
+	g_autofree gchar *out = NULL;
+	gint status = -1;
+	guint sub;
+	const gchar *const contents[] = {"a", "b"};
+	const gchar *topic_path = MANAGER_PATH "/topic/from_2drest";
+	const gchar *queue_path = MANAGER_PATH "/topic/from_2drest/queue/a_2eb_2dc";
+	MsbDbusBroker1Topic *topic;
+
+	fixture_start(&f, "--session-bus", NULL);
+	sub = g_dbus_connection_signal_subscribe(f.conn, BUS_NAME, "org.myservicebus.Broker1", NULL,
+	                                         MANAGER_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+	                                         tree_signal_cb, signals, NULL);
+	client = msb_dbus_object_manager_client_new_sync(
+	        f.conn, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START, BUS_NAME,
+	        MANAGER_PATH, NULL, &error);
+	g_assert_no_error(error);
+
+	g_assert_cmpuint(http_status(f.broker, "POST", "/api/Topics/Create?topicId=from-rest"), ==,
+	                 200);
+	ITEST_WAIT_FOR(tree_has_object(client, topic_path));
+	ITEST_WAIT_FOR(tree_has_signal(signals, "TopicCreated ('from-rest', '" MANAGER_PATH
+	                                        "/topic/from_2drest')"));
+	raw = dtest_connect(f.broker, "tree-app");
+	itest_raw_subscribe(raw, "from-rest", "a.b-c", MSB_QUEUE_TYPE_PERMANENT);
+	ITEST_WAIT_FOR(tree_has_object(client, queue_path));
+	ITEST_WAIT_FOR(tree_has_signal(signals, "QueueCreated ('from-rest', 'a.b-c', '" MANAGER_PATH
+	                                        "/topic/from_2drest/queue/a_2eb_2dc')"));
+
+	/* the properties follow within a second or two */
+	itest_raw_publish(raw, "from-rest", 1, contents, 2, FALSE);
+	itest_raw_expect_publish_response(raw, 1);
+	{
+		g_autoptr(GDBusObject) object =
+		        g_dbus_object_manager_get_object(client, topic_path);
+		topic = msb_dbus_object_get_broker1_topic(MSB_DBUS_OBJECT(object));
+	}
+	ITEST_WAIT_FOR(msb_dbus_broker1_topic_get_message_id(topic) == 2);
+	ITEST_WAIT_FOR(msb_dbus_broker1_topic_get_queue_count(topic) == 1);
+
+	/* what an administrator sees with gdbus */
+	g_assert_true(g_spawn_sync(
+	        NULL,
+	        (gchar *[]){"gdbus", "introspect", "--address", f.bus->address, "--dest", BUS_NAME,
+	                    "--object-path", MANAGER_PATH, "--recurse", NULL},
+	        NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &status, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_spawn_check_wait_status(status, NULL));
+	g_assert_nonnull(strstr(out, "node /org/myservicebus/Broker1/topic/from_2drest {"));
+	g_assert_nonnull(strstr(out, "readonly x MessageId = 2;"));
+	g_assert_nonnull(
+	        strstr(out, "node /org/myservicebus/Broker1/topic/from_2drest/queue/a_2eb_2dc {"));
+	g_assert_nonnull(strstr(out, "readonly s QueueType = 'Permanent';"));
+
+	/* deleted over D-Bus: the queue at once, the topic at its (past) moment */
+	msb_dbus_broker1_call_delete_queue_sync(f.manager, "from-rest", "a.b-c", NULL, &error);
+	g_assert_no_error(error);
+	ITEST_WAIT_FOR(!tree_has_object(client, queue_path));
+	ITEST_WAIT_FOR(tree_has_signal(signals, "QueueDeleted ('from-rest', 'a.b-c')"));
+	msb_dbus_broker1_call_delete_topic_sync(f.manager, "from-rest", 0, NULL, &error);
+	g_assert_no_error(error);
+	ITEST_WAIT_FOR(tree_has_signal(signals, "TopicDeleted ('from-rest', 1)"));
+	ITEST_WAIT_FOR(!tree_has_object(client, topic_path));
+	g_object_unref(topic);
+
+	/* sessions */
+	g_clear_pointer(&raw, itest_raw_free);
+	ITEST_WAIT_FOR(signals->len > 0 &&
+	               g_str_has_prefix(g_ptr_array_index(signals, signals->len - 1),
+	                                "SessionDisconnected ("));
+	g_assert_true(
+	        g_str_has_suffix(g_ptr_array_index(signals, signals->len - 1), ", 'tree-app')"));
+	g_dbus_connection_signal_unsubscribe(f.conn, sub);
+	fixture_stop(&f);
+}
+
 /* ---- the persistence state ---- */
 
 static void
@@ -1061,6 +1176,7 @@ main(int argc, char **argv)
 	g_test_add_func("/dbus/polkit", test_polkit);
 	g_test_add_func("/dbus/session-owner", test_session_owner);
 	g_test_add_func("/dbus/rest-and-dbus", test_rest_and_dbus);
+	g_test_add_func("/dbus/object-tree", test_object_tree);
 	g_test_add_func("/dbus/persistence-state", test_persistence_state);
 	g_test_add_func("/dbus/no-bus", test_no_bus);
 	g_test_add_func("/dbus/bus-restart", test_bus_restart);
