@@ -6,7 +6,6 @@
 #include "broker-fixture.h"
 #include "msb-broker-admin.h"
 #include "msb-broker-events.h"
-#include "msb-session.h"
 
 typedef struct {
 	Fixture *fx;
@@ -53,7 +52,7 @@ recorder_cb(const MsbBrokerEvent *event, gpointer user_data)
 		g_autoptr(GPtrArray) sessions = msb_broker_list_sessions(rec->fx->broker);
 		gboolean listed = FALSE;
 		for (guint i = 0; i < sessions->len; i++)
-			listed |= ((MsbSession *)g_ptr_array_index(sessions, i))->id ==
+			listed |= msb_session_get_id(g_ptr_array_index(sessions, i)) ==
 			          event->session_id;
 		g_assert_true(listed == (event->kind == MSB_BROKER_EVENT_SESSION_CONNECTED));
 		line = g_strdup_printf("%s %" G_GINT64_FORMAT " '%s' from %s kind %d", kind,
