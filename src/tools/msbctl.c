@@ -646,13 +646,34 @@ msbctl_usage(FILE *out)
 	        msbctl_exit_statuses_help());
 }
 
+static gboolean
+msbctl_is_global_option(const gchar *arg)
+{
+	return g_strcmp0(arg, "--session") == 0 || g_strcmp0(arg, "--system") == 0 ||
+	       g_strcmp0(arg, "--json") == 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const gchar *name;
+	g_autofree gchar **args = g_new0(gchar *, argc + 1);
+	guint n_global = 0;
 
 	setlocale(LC_ALL, "");
-	if (argc < 2) {
+	/* "msbctl --session topics" as well as "msbctl topics --session": the options that every
+	 * D-Bus command takes may come before the command; they are handed to it after its name */
+	while (1 + n_global < (guint)argc && msbctl_is_global_option(argv[1 + n_global]))
+		n_global++;
+	args[0] = argv[0];
+	if (1 + n_global < (guint)argc)
+		args[1] = argv[1 + n_global];
+	for (guint i = 0; i < n_global; i++)
+		args[2 + i] = argv[1 + i];
+	for (gint i = 2 + (gint)n_global; i < argc; i++)
+		args[i] = argv[i];
+	argv = args;
+	if (argc < 2 + (gint)n_global) {
 		msbctl_usage(stderr);
 		return MSBCTL_EXIT_USAGE;
 	}

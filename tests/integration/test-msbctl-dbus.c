@@ -240,6 +240,13 @@ test_status(Fixture *f, gconstpointer data)
 	        run_env(f, system_here, &system_out, &system_err, "status", "--system", NULL), ==,
 	        MSBCTL_EXIT_OK);
 	g_assert_true(g_str_has_prefix(system_out, "Bus:                  system\n"));
+	g_clear_pointer(&system_out, g_free);
+
+	/* the bus and --json may come before the command too */
+	g_assert_cmpint(
+	        run_env(f, system_here, &system_out, NULL, "--system", "--json", "status", NULL),
+	        ==, MSBCTL_EXIT_OK);
+	g_assert_nonnull(strstr(system_out, "\"bus\" : \"system\""));
 }
 
 static void
