@@ -11,7 +11,8 @@
 # exit, also on failure or Ctrl-C. Results: bench/results/dbus-<stamp>.jsonl (gitignored).
 #
 #   bench/run-dbus-bench.sh                 # builds build-bench/ (release) if needed
-#   RUNS=1 N=200000 LAT_N=2000 bench/run-dbus-bench.sh   # a short run
+#   RUNS=1 bench/run-dbus-bench.sh   # a short run (a run must last several seconds: the
+#                                     # properties are refreshed once a second)
 #
 # Needs dbus-daemon and gdbus (packages dbus-daemon, libglib2.0-bin) and python3.
 set -euo pipefail
@@ -23,11 +24,12 @@ BUILD_DIR=${BUILD_DIR:-$REPO/build-bench}
 OUT_DIR=${OUT_DIR:-$HERE/results}
 RUNS=${RUNS:-3}
 TOPICS=${TOPICS:-1000}
-N=${N:-1000000}    # pubsub: messages
-LAT_N=${LAT_N:-10000} # latency: timed round trips
+N=${N:-5000000} # pubsub: messages (about 3 s: several D-Bus refreshes)
+LAT_N=${LAT_N:-20000} # latency: timed round trips (a few seconds)
 STEP_TIMEOUT=${STEP_TIMEOUT:-60}
 STEP_WAIT_IDLE=${STEP_WAIT_IDLE:-30} # seconds to wait for a quiet machine before a measurement
 IDLE_MAX=${IDLE_MAX:-0.3}
+MONITOR=${MONITOR:-1} # 0: no gdbus monitor attached (the broker's own D-Bus cost alone)
 
 # shellcheck source=bench/bench-lib.sh
 . "$HERE/bench-lib.sh"
@@ -128,7 +130,7 @@ measure() {
 }
 
 for run in $(seq "$RUNS"); do
-	log "run $run: with D-Bus ($TOPICS topic objects, gdbus monitor attached)"
+	log "run $run: with D-Bus ($TOPICS topic objects, gdbus monitor attached: $MONITOR)"
 	start --session-bus
 	for _ in $(seq 100); do
 		gdbus introspect --address "$BUS" --dest org.myservicebus.Broker1 \
@@ -136,11 +138,13 @@ for run in $(seq "$RUNS"); do
 			>/dev/null 2>&1 && break
 		sleep 0.1
 	done
-	gdbus monitor --address "$BUS" --dest org.myservicebus.Broker1 >"$WORK/monitor.log" 2>&1 &
-	MON_PID=$!
+	if [ "$MONITOR" = 1 ]; then
+		gdbus monitor --address "$BUS" --dest org.myservicebus.Broker1 >"$WORK/monitor.log" 2>&1 &
+		MON_PID=$!
+	fi
 	sleep 2 # a property refresh or two before measuring
 	measure dbus "$run"
-	log "  gdbus monitor read $(wc -l <"$WORK/monitor.log") lines"
+	[ "$MONITOR" != 1 ] || log "  gdbus monitor read $(wc -l <"$WORK/monitor.log") lines"
 	stop
 
 	log "run $run: --no-dbus"
