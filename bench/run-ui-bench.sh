@@ -40,6 +40,8 @@ LAT_QUEUES=${LAT_QUEUES:-10}
 LAT_BACKLOG=${LAT_BACKLOG:-100} # messages waiting in each topic's queues
 BROWSERS=${BROWSERS:-20}
 UI_LOAD=${UI_LOAD:-both}        # latency: both, or only the WebSockets (ws) or only the polls (poll)
+LOAD_ON=${LOAD_ON:-measured}    # latency: measured, or other: a control run, the same UI load on a
+                                # second, identical broker (only the machine is shared)
 UI_TOPICS=${UI_TOPICS:-1000}
 UI_QUEUES=${UI_QUEUES:-10}
 UI_BACKLOG=${UI_BACKLOG:-10}
@@ -68,8 +70,10 @@ exit_if_missing run-ui-bench.sh
 WORK=$(mktemp -d /tmp/msbuibench.XXXXXX)
 MSB_PID=""
 LOAD_PID=""
+CTL_PID=""
 cleanup() {
 	stop_pid "$LOAD_PID"
+	stop_pid "$CTL_PID"
 	stop_pid "$MSB_PID"
 	LOAD_PID="" MSB_PID=""
 	rm -rf "$WORK"
@@ -86,8 +90,9 @@ TABLE="$OUT_DIR/ui-$STAMP.md"
 # start_broker TOPICS QUEUES BACKLOG: a broker (GrpcUrl none, 127.0.0.1, free ports) with that
 # state; sets MSB_PID, TCP_PORT, HTTP_PORT, STATUS_BYTES, STATUS_MS
 start_broker() {
-	mkdir -p "$WORK/msb"
-	start_memory_broker "$BROKER" "$WORK/msb" || { MSB_PID=$PID; exit 1; }
+	local dir=$WORK/${4:-msb}
+	mkdir -p "$dir"
+	start_memory_broker "$BROKER" "$dir" || { MSB_PID=$PID; exit 1; }
 	MSB_PID=$PID TCP_PORT=$PORT
 	timeout 300 python3 "$HERE/ui-load.py" populate "$TCP_PORT" "$1" "$2" "$3"
 	# its size, and its time seen from a client (median of 5 fetches, one at a time)
@@ -111,7 +116,7 @@ latency_run() {
 	local busy_before=$BUSY load_before
 	load_before=$(cut -d' ' -f1 /proc/loadavg)
 	if [ "$arm" = ui ]; then
-		python3 "$HERE/ui-load.py" load "$HTTP_PORT" "$BROWSERS" "$UI_LOAD" >"$WORK/load.out" 2>"$WORK/load.err" &
+		python3 "$HERE/ui-load.py" load "$LOAD_HTTP_PORT" "$BROWSERS" "$UI_LOAD" >"$WORK/load.out" 2>"$WORK/load.err" &
 		LOAD_PID=$!
 		sleep 3 # sockets open, first frames and polls answered
 	fi
@@ -153,13 +158,20 @@ EOF
 	echo "node: $(node --version 2>/dev/null || echo none), python: $(python3 --version 2>&1)"
 	echo "ours: $("$BROKER" --version), buildtype $(meson configure "$BUILD_DIR" 2>/dev/null | awk '$1 == "buildtype" {print $2; exit}')"
 	echo "uptime at the start: $(uptime)"
-	echo "settings: MODE=$MODE RUNS=$RUNS LAT_N=$LAT_N LAT_TOPICS=$LAT_TOPICS LAT_QUEUES=$LAT_QUEUES LAT_BACKLOG=$LAT_BACKLOG BROWSERS=$BROWSERS UI_LOAD=$UI_LOAD UI_TOPICS=$UI_TOPICS UI_QUEUES=$UI_QUEUES UI_BACKLOG=$UI_BACKLOG LOADS=$LOADS UPDATES=$UPDATES"
+	echo "settings: MODE=$MODE RUNS=$RUNS LAT_N=$LAT_N LAT_TOPICS=$LAT_TOPICS LAT_QUEUES=$LAT_QUEUES LAT_BACKLOG=$LAT_BACKLOG BROWSERS=$BROWSERS UI_LOAD=$UI_LOAD LOAD_ON=$LOAD_ON UI_TOPICS=$UI_TOPICS UI_QUEUES=$UI_QUEUES UI_BACKLOG=$UI_BACKLOG LOADS=$LOADS UPDATES=$UPDATES"
 } >"$WORK/env.txt"
 cat "$WORK/env.txt" >&2
 
 if [ "$MODE" != render ]; then
+	LOAD_HTTP_PORT=""
+	if [ "$LOAD_ON" = other ]; then
+		start_broker "$LAT_TOPICS" "$LAT_QUEUES" "$LAT_BACKLOG" ctl
+		CTL_PID=$MSB_PID LOAD_HTTP_PORT=$HTTP_PORT MSB_PID=""
+		log "control run: the UI load goes to the second broker (pid $CTL_PID), not to the measured one"
+	fi
 	start_broker "$LAT_TOPICS" "$LAT_QUEUES" "$LAT_BACKLOG"
 	LAT_STATUS="$STATUS_BYTES bytes, $STATUS_MS ms a fetch"
+	LOAD_HTTP_PORT=${LOAD_HTTP_PORT:-$HTTP_PORT}
 	for run in $(seq "$RUNS"); do
 		if [ $((run % 2)) = 1 ]; then order="none ui"; else order="ui none"; fi
 		for arm in $order; do
@@ -167,7 +179,8 @@ if [ "$MODE" != render ]; then
 		done
 	done
 	stop_pid "$MSB_PID"
-	MSB_PID=""
+	stop_pid "$CTL_PID"
+	MSB_PID="" CTL_PID=""
 	grep -v 'GrpcUrl is none' "$WORK/msb/broker.log" | grep 'CRITICAL\|ERROR\|WARNING' >&2 || true
 fi
 
