@@ -1301,14 +1301,44 @@ itest_bus_child_setup(gpointer user_data)
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* (Re)start the daemon at the bus's address. */
+void
+itest_bus_restart(ItestBus *bus)
+{
+	const gchar *argv[] = {"dbus-daemon", "--nofork", NULL, NULL};
+	g_autofree gchar *config_arg = g_strdup_printf("--config-file=%s", bus->config_path);
+	g_autoptr(GError) error = NULL;
+
+	itest_bus_kill(bus);
+	argv[2] = config_arg;
+	(void)g_unlink(bus->socket_path);
+	/* its stderr (a warning about the open-files limit when run as root) is not the test's */
+	g_spawn_async(NULL, (gchar **)argv, NULL,
+	              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
+	              itest_bus_child_setup, NULL, &bus->pid, &error);
+	g_assert_no_error(error);
+	ITEST_WAIT_FOR(g_file_test(bus->socket_path, G_FILE_TEST_EXISTS));
+}
+
+void
+itest_bus_kill(ItestBus *bus)
+{
+	gint status = 0;
+
+	if (bus->pid == 0)
+		return;
+	kill(bus->pid, SIGKILL);
+	(void)waitpid(bus->pid, &status, 0);
+	g_spawn_close_pid(bus->pid);
+	bus->pid = 0;
+}
+
 ItestBus *
 itest_bus_new(void)
 {
 	ItestBus *bus = g_new0(ItestBus, 1);
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *config = NULL;
-	g_autofree gchar *config_arg = NULL;
-	const gchar *argv[] = {"dbus-daemon", "--nofork", NULL, NULL};
 
 	bus->dir = g_dir_make_tmp("msb-itest-bus-XXXXXX", &error);
 	g_assert_no_error(error);
@@ -1335,14 +1365,7 @@ itest_bus_new(void)
 	        bus->address);
 	g_file_set_contents(bus->config_path, config, -1, &error);
 	g_assert_no_error(error);
-	config_arg = g_strdup_printf("--config-file=%s", bus->config_path);
-	argv[2] = config_arg;
-	/* its stderr (a warning about the open-files limit when run as root) is not the test's */
-	g_spawn_async(NULL, (gchar **)argv, NULL,
-	              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
-	              itest_bus_child_setup, NULL, &bus->pid, &error);
-	g_assert_no_error(error);
-	ITEST_WAIT_FOR(g_file_test(bus->socket_path, G_FILE_TEST_EXISTS));
+	itest_bus_restart(bus);
 	return bus;
 }
 
@@ -1363,21 +1386,17 @@ itest_bus_connect(ItestBus *bus)
 	        NULL, NULL, &error);
 
 	g_assert_no_error(error);
+	/* the test decides what a lost bus means (some kill it on purpose) */
+	g_dbus_connection_set_exit_on_close(connection, FALSE);
 	return connection;
 }
 
 void
 itest_bus_free(ItestBus *bus)
 {
-	gint status = 0;
-
 	if (bus == NULL)
 		return;
-	if (bus->pid != 0) {
-		kill(bus->pid, SIGKILL);
-		(void)waitpid(bus->pid, &status, 0);
-		g_spawn_close_pid(bus->pid);
-	}
+	itest_bus_kill(bus);
 	(void)g_unlink(bus->socket_path);
 	(void)g_unlink(bus->config_path);
 	(void)g_rmdir(bus->dir);

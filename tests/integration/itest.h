@@ -454,6 +454,13 @@ GDBusConnection *
 itest_bus_connect(ItestBus *bus);
 void
 itest_bus_free(ItestBus *bus);
+/* Kill the daemon (clients see the bus go); itest_bus_restart() starts a new one at the same
+ * address. */
+void
+itest_bus_kill(ItestBus *bus);
+void
+itest_bus_restart(ItestBus *bus);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItestBus, itest_bus_free)
 /* Start @b with @option ("--session-bus" or "--system-bus") on @bus (the address goes into the
  * variable the option reads, for the broker only) and wait until it listens and owns
  * org.myservicebus.Broker1. */

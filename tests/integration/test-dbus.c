@@ -25,118 +25,7 @@
 /* the user an unauthorized caller runs as when the test runs as root */
 #define NOBODY_UID 65534
 
-/* ---- the private bus ---- */
-
-typedef struct {
-	gchar *dir;
-	gchar *socket_path;
-	gchar *address;
-	gchar *config_path;
-	GPid pid;
-} Bus;
-
-static void
-bus_child_setup(gpointer user_data)
-{
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static void
-bus_spawn(Bus *bus)
-{
-	const gchar *argv[] = {"dbus-daemon", "--nofork", NULL, NULL};
-	g_autofree gchar *config_arg = g_strdup_printf("--config-file=%s", bus->config_path);
-	g_autoptr(GError) error = NULL;
-
-	argv[2] = config_arg;
-	(void)g_unlink(bus->socket_path);
-	/* its stderr (a warning about the open files limit when run as root) is not ours */
-	g_spawn_async(NULL, (gchar **)argv, NULL,
-	              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
-	              bus_child_setup, NULL, &bus->pid, &error);
-	g_assert_no_error(error);
-	ITEST_WAIT_FOR(g_file_test(bus->socket_path, G_FILE_TEST_EXISTS));
-}
-
-/* A session-like bus that lets every user connect (the unauthorized caller is another uid). */
-static Bus *
-bus_start(void)
-{
-	Bus *bus = g_new0(Bus, 1);
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *config = NULL;
-
-	bus->dir = g_dir_make_tmp("msb-dbus-XXXXXX", &error);
-	g_assert_no_error(error);
-	/* the unauthorized caller (uid 65534 when run as root) must reach the socket */
-	g_assert_cmpint(g_chmod(bus->dir, 0711), ==, 0);
-	bus->socket_path = g_build_filename(bus->dir, "bus", NULL);
-	bus->address = g_strdup_printf("unix:path=%s", bus->socket_path);
-	bus->config_path = g_build_filename(bus->dir, "bus.conf", NULL);
-	config = g_strdup_printf(
-	        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration "
-	        "1.0//EN\"\n"
-	        " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-	        "<busconfig>\n"
-	        "  <type>session</type>\n"
-	        "  <listen>%s</listen>\n"
-	        "  <auth>EXTERNAL</auth>\n"
-	        "  <policy context=\"default\">\n"
-	        "    <allow user=\"*\"/>\n"
-	        "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
-	        "    <allow eavesdrop=\"true\"/>\n"
-	        "    <allow own=\"*\"/>\n"
-	        "  </policy>\n"
-	        "</busconfig>\n",
-	        bus->address);
-	g_file_set_contents(bus->config_path, config, -1, &error);
-	g_assert_no_error(error);
-	bus_spawn(bus);
-	return bus;
-}
-
-static void
-bus_kill(Bus *bus)
-{
-	gint status = 0;
-
-	if (bus->pid == 0)
-		return;
-	kill(bus->pid, SIGKILL);
-	(void)waitpid(bus->pid, &status, 0);
-	g_spawn_close_pid(bus->pid);
-	bus->pid = 0;
-}
-
-static void
-bus_free(Bus *bus)
-{
-	bus_kill(bus);
-	(void)g_unlink(bus->socket_path);
-	(void)g_unlink(bus->config_path);
-	(void)g_rmdir(bus->dir);
-	g_free(bus->dir);
-	g_free(bus->socket_path);
-	g_free(bus->address);
-	g_free(bus->config_path);
-	g_free(bus);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Bus, bus_free)
-
-static GDBusConnection *
-bus_connect(Bus *bus)
-{
-	g_autoptr(GError) error = NULL;
-	GDBusConnection *conn = g_dbus_connection_new_for_address_sync(
-	        bus->address,
-	        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-	                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-	        NULL, NULL, &error);
-
-	g_assert_no_error(error);
-	g_dbus_connection_set_exit_on_close(conn, FALSE);
-	return conn;
-}
+/* ---- the private bus: itest.c's ItestBus ---- */
 
 static gboolean
 name_has_owner(GDBusConnection *conn)
@@ -172,7 +61,7 @@ broker_spawn_on(ItestBroker *b, const gchar *option, const gchar *address)
 }
 
 typedef struct {
-	Bus *bus;
+	ItestBus *bus;
 	ItestBroker *broker;
 	GDBusConnection *conn;
 	MsbDbusBroker1 *manager; /* a proxy */
@@ -185,13 +74,13 @@ fixture_start_broker(Fixture *f, const gchar *option, ItestBroker *broker)
 {
 	g_autoptr(GError) error = NULL;
 
-	f->bus = bus_start();
+	f->bus = itest_bus_new();
 	f->broker = broker;
 	f->broker->dbus_option = option;
 	f->broker->capture_log = TRUE;
-	broker_spawn_on(f->broker, option, f->bus->address);
+	broker_spawn_on(f->broker, option, itest_bus_get_address(f->bus));
 	itest_broker_wait_ready(f->broker, 0, ITEST_TIMEOUT_MS);
-	f->conn = bus_connect(f->bus);
+	f->conn = itest_bus_connect(f->bus);
 	ITEST_WAIT_FOR(name_has_owner(f->conn));
 	f->manager = msb_dbus_broker1_proxy_new_sync(f->conn, G_DBUS_PROXY_FLAGS_NONE, BUS_NAME,
 	                                             MANAGER_PATH, NULL, &error);
@@ -212,7 +101,7 @@ fixture_stop(Fixture *f)
 		g_dbus_connection_close_sync(f->conn, NULL, NULL);
 	g_clear_object(&f->conn);
 	g_clear_pointer(&f->broker, itest_broker_free);
-	g_clear_pointer(&f->bus, bus_free);
+	g_clear_pointer(&f->bus, itest_bus_free);
 }
 
 static guint
@@ -229,7 +118,7 @@ http_status(ItestBroker *b, const gchar *method, const gchar *path)
 /* `gdbus call` on the manager as the test's user, or as uid 65534 when @as_nobody (which only
  * root can do); its exit status, stdout and stderr. */
 static gint
-gdbus_call(Bus *bus, gboolean as_nobody, gchar **out, gchar **err, const gchar *method, ...)
+gdbus_call(ItestBus *bus, gboolean as_nobody, gchar **out, gchar **err, const gchar *method, ...)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	g_autoptr(GError) error = NULL;
@@ -245,7 +134,7 @@ gdbus_call(Bus *bus, gboolean as_nobody, gchar **out, gchar **err, const gchar *
 	g_ptr_array_add(argv, "gdbus");
 	g_ptr_array_add(argv, "call");
 	g_ptr_array_add(argv, "--address");
-	g_ptr_array_add(argv, bus->address);
+	g_ptr_array_add(argv, (gpointer)itest_bus_get_address(bus));
 	g_ptr_array_add(argv, "--dest");
 	g_ptr_array_add(argv, BUS_NAME);
 	g_ptr_array_add(argv, "--object-path");
@@ -269,7 +158,8 @@ gdbus_call(Bus *bus, gboolean as_nobody, gchar **out, gchar **err, const gchar *
 
 /* `gdbus call` that must succeed; its output. */
 static gchar *
-gdbus_ok(Bus *bus, const gchar *method, const gchar *arg1, const gchar *arg2, const gchar *arg3)
+gdbus_ok(ItestBus *bus, const gchar *method, const gchar *arg1, const gchar *arg2,
+         const gchar *arg3)
 {
 	g_autofree gchar *out = NULL;
 	g_autofree gchar *err = NULL;
@@ -964,11 +854,12 @@ test_object_tree(void)
 	ITEST_WAIT_FOR(msb_dbus_broker1_topic_get_queue_count(topic) == 1);
 
 	/* what an administrator sees with gdbus */
-	g_assert_true(g_spawn_sync(
-	        NULL,
-	        (gchar *[]){"gdbus", "introspect", "--address", f.bus->address, "--dest", BUS_NAME,
-	                    "--object-path", MANAGER_PATH, "--recurse", NULL},
-	        NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &status, &error));
+	g_assert_true(
+	        g_spawn_sync(NULL,
+	                     (gchar *[]){"gdbus", "introspect", "--address",
+	                                 (gchar *)itest_bus_get_address(f.bus), "--dest", BUS_NAME,
+	                                 "--object-path", MANAGER_PATH, "--recurse", NULL},
+	                     NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &status, &error));
 	g_assert_no_error(error);
 	g_assert_true(g_spawn_check_wait_status(status, NULL));
 	g_assert_nonnull(strstr(out, "node /org/myservicebus/Broker1/topic/from_2drest {"));
@@ -1035,9 +926,9 @@ test_persistence_state(void)
 static void
 test_no_bus(void)
 {
-	g_autoptr(Bus) bus = bus_start();
+	g_autoptr(ItestBus) bus = itest_bus_new();
 	ItestBroker *b = itest_broker_new(NULL);
-	g_autofree gchar *missing = g_strdup_printf("unix:path=%s/missing", bus->dir);
+	g_autofree gchar *missing = g_strdup_printf("%s-missing", itest_bus_get_address(bus));
 	g_autoptr(ItestRaw) raw = NULL;
 
 	b->capture_log = TRUE;
@@ -1072,7 +963,7 @@ test_bus_restart(void)
 	raw = connect_as(f.broker, "client");
 	g_clear_object(&f.manager);
 	g_clear_object(&f.conn);
-	bus_kill(f.bus);
+	itest_bus_kill(f.bus);
 	itest_broker_wait_log(f.broker, "lost the connection to the session bus", 1,
 	                      ITEST_TIMEOUT_MS);
 	/* message service goes on */
@@ -1080,8 +971,8 @@ test_bus_restart(void)
 	itest_raw_sync(raw);
 	g_assert_true(topic_listed(f.broker, "orders"));
 
-	bus_spawn(f.bus);
-	f.conn = bus_connect(f.bus);
+	itest_bus_restart(f.bus);
+	f.conn = itest_bus_connect(f.bus);
 	ITEST_WAIT_FOR_MS(name_has_owner(f.conn), 20000);
 	manager = msb_dbus_broker1_proxy_new_sync(f.conn, G_DBUS_PROXY_FLAGS_NONE, BUS_NAME,
 	                                          MANAGER_PATH, NULL, &error);
@@ -1103,8 +994,8 @@ test_name_taken(void)
 	guint name_id;
 	g_autoptr(GError) error = NULL;
 
-	f.bus = bus_start();
-	f.conn = bus_connect(f.bus);
+	f.bus = itest_bus_new();
+	f.conn = itest_bus_connect(f.bus);
 	name_id = g_bus_own_name_on_connection(f.conn, BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
 	                                       flag_name_acquired_cb, NULL, &owned, NULL);
 	ITEST_WAIT_FOR(owned);
@@ -1112,7 +1003,7 @@ test_name_taken(void)
 	f.broker = itest_broker_new(NULL);
 	f.broker->capture_log = TRUE;
 	f.broker->dbus_option = "--session-bus";
-	broker_spawn_on(f.broker, "--session-bus", f.bus->address);
+	broker_spawn_on(f.broker, "--session-bus", itest_bus_get_address(f.bus));
 	itest_broker_wait_ready(f.broker, 0, ITEST_TIMEOUT_MS);
 	itest_broker_wait_log(f.broker, "is owned by another process", 1, ITEST_TIMEOUT_MS);
 	g_assert_cmpuint(http_status(f.broker, "POST", "/api/Topics/Create?topicId=orders"), ==,
@@ -1138,7 +1029,7 @@ test_options(void)
 	const gchar *argv[] = {g_getenv("MSB_BROKER"), "--no-dbus", "--session-bus", NULL};
 	g_autofree gchar *err = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Bus) bus = bus_start();
+	g_autoptr(ItestBus) bus = itest_bus_new();
 	g_autoptr(GDBusConnection) conn = NULL;
 	ItestBroker *b;
 	gint status = 0;
@@ -1155,10 +1046,10 @@ test_options(void)
 	b = itest_broker_new(NULL);
 	b->dbus_option = "";
 	g_setenv("INVOCATION_ID", "0123456789abcdef0123456789abcdef", TRUE);
-	broker_spawn_on(b, "--system-bus", bus->address);
+	broker_spawn_on(b, "--system-bus", itest_bus_get_address(bus));
 	g_unsetenv("INVOCATION_ID");
 	itest_broker_wait_ready(b, 0, ITEST_TIMEOUT_MS);
-	conn = bus_connect(bus);
+	conn = itest_bus_connect(bus);
 	ITEST_WAIT_FOR(name_has_owner(conn));
 	g_dbus_connection_close_sync(conn, NULL, NULL);
 	itest_broker_free(b);
