@@ -118,6 +118,19 @@ msb_http_live_gone_free(MsbHttpLiveGone *g)
 	g_free(g);
 }
 
+/*
+ * Run @func in the live thread. Not g_main_context_invoke(), which runs it in the calling thread
+ * when the live thread does not hold its context at that moment (before its loop started).
+ */
+static void
+msb_http_live_post(MsbHttpLive *live, GSourceFunc func, gpointer data, GDestroyNotify destroy)
+{
+	g_autoptr(GSource) source = g_idle_source_new();
+
+	g_source_set_callback(source, func, data, destroy);
+	g_source_attach(source, live->context);
+}
+
 /* Main thread: forget the sockets gone, and release their streams here. */
 static void
 msb_http_live_take_gone(MsbHttpLive *live)
@@ -294,8 +307,8 @@ msb_http_live_rendered_cb(GBytes *json, gpointer user_data)
 	frame->live = r->live;
 	frame->ns = g_strdup(r->ns);
 	frame->json = g_bytes_ref(json);
-	g_main_context_invoke_full(r->live->context, G_PRIORITY_DEFAULT, msb_http_live_send_cb,
-	                           frame, (GDestroyNotify)msb_http_live_frame_free);
+	msb_http_live_post(r->live, msb_http_live_send_cb, frame,
+	                   (GDestroyNotify)msb_http_live_frame_free);
 }
 
 static void
@@ -417,8 +430,8 @@ msb_http_live_upgraded_cb(SoupServerMessage *msg, gpointer user_data)
 	g_hash_table_insert(live->namespaces, g_strdup(a->ns), GUINT_TO_POINTER(n + 1));
 	live->n_sockets++;
 	g_debug("a live UI socket opened for namespace %s (%u open)", a->ns, live->n_sockets);
-	g_main_context_invoke_full(live->context, G_PRIORITY_DEFAULT, msb_http_live_adopt_cb, a,
-	                           (GDestroyNotify)msb_http_live_adopt_free);
+	msb_http_live_post(live, msb_http_live_adopt_cb, a,
+	                   (GDestroyNotify)msb_http_live_adopt_free);
 	if (live->timer_id == 0) {
 		live->timer_id =
 		        g_timeout_add(MSB_HTTP_LIVE_PERIOD_MS, msb_http_live_tick_cb, live);
@@ -539,7 +552,7 @@ msb_http_live_free(MsbHttpLive *live)
 		g_source_remove(live->timer_id);
 	soup_server_remove_handler(msb_http_server_get_soup(live->server), "/api/ws");
 	/* the thread closes its sockets and ends; then their streams are released here */
-	g_main_context_invoke(live->context, msb_http_live_quit_cb, live);
+	msb_http_live_post(live, msb_http_live_quit_cb, live, NULL);
 	g_thread_join(live->thread);
 	g_mutex_lock(&live->lock);
 	if (live->gone_id != 0)
