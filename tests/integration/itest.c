@@ -1301,6 +1301,25 @@ itest_bus_child_setup(gpointer user_data)
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
+static gboolean
+itest_bus_answers(ItestBus *bus)
+{
+	g_autoptr(GDBusConnection) connection = NULL;
+
+	if (!g_file_test(bus->socket_path, G_FILE_TEST_EXISTS))
+		return FALSE;
+	connection = g_dbus_connection_new_for_address_sync(
+	        bus->address,
+	        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+	                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+	        NULL, NULL, NULL);
+	if (connection == NULL)
+		return FALSE;
+	g_dbus_connection_set_exit_on_close(connection, FALSE);
+	g_dbus_connection_close_sync(connection, NULL, NULL);
+	return TRUE;
+}
+
 /* (Re)start the daemon at the bus's address. */
 void
 itest_bus_restart(ItestBus *bus)
@@ -1317,7 +1336,8 @@ itest_bus_restart(ItestBus *bus)
 	              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
 	              itest_bus_child_setup, NULL, &bus->pid, &error);
 	g_assert_no_error(error);
-	ITEST_WAIT_FOR(g_file_test(bus->socket_path, G_FILE_TEST_EXISTS));
+	/* the socket file exists a moment before the daemon accepts on it */
+	ITEST_WAIT_FOR(itest_bus_answers(bus));
 }
 
 void
