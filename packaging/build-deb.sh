@@ -26,10 +26,18 @@ upstream=${version%-*}
 src="$work/my-service-bus-$upstream"
 mkdir "$src"
 
-# the files git knows about (tracked, and new ones not ignored), as they are in the working tree
-(cd "$here" && git ls-files -z --cached --others --exclude-standard |
-    xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
-    tar --null -T - -cf -) | tar -C "$src" -xf -
+# the files git knows about (tracked, and new ones not ignored), as they are in the working tree;
+# outside a git checkout (an unpacked tarball), everything but build folders
+if git -C "$here" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    # shellcheck disable=SC2016 # the inner shell expands $f
+    (cd "$here" && git ls-files -z --cached --others --exclude-standard |
+        xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+        tar --null -T - -cf -) | tar -C "$src" -xf -
+else
+    (cd "$here" && tar --exclude='./build*' --exclude='./_build*' --exclude=./debian --exclude=./.git \
+        --exclude=./tests/browser/node_modules -cf - .) |
+        tar -C "$src" -xf -
+fi
 rm -rf "$src/debian"
 cp -a "$here/packaging/debian" "$src/debian"
 
