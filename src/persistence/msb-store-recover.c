@@ -290,6 +290,15 @@ msb_commit_generation(MsbTopic *topic, const MsbStaged *st, const gchar **why)
 	return TRUE;
 }
 
+/* g_ptr_array_sort: newer generations (higher covers_lsn) first */
+static gint
+msb_staged_cmp_newest(gconstpointer a, gconstpointer b)
+{
+	const MsbStaged *x = *(const MsbStaged *const *)a;
+	const MsbStaged *y = *(const MsbStaged *const *)b;
+	return x->covers_lsn > y->covers_lsn ? -1 : (x->covers_lsn < y->covers_lsn ? 1 : 0);
+}
+
 /* Where the complete generations of each data file end: what lies beyond was never committed. */
 static void
 msb_note_data_ends(GHashTable *data_ends, const MsbStaged *st)
@@ -302,7 +311,10 @@ msb_note_data_ends(GHashTable *data_ends, const MsbStaged *st)
 			end = g_new0(guint64, 1);
 			g_hash_table_insert(data_ends, key, end);
 		}
-		*end = MAX(*end, e->offset + e->length);
+		/* a record whose end wraps around claims everything: cutting at its wrapped end
+		 * (below the file header even) would destroy the file */
+		*end = MAX(*end, e->length > G_MAXUINT64 - e->offset ? G_MAXUINT64
+		                                                     : e->offset + e->length);
 	}
 }
 
@@ -314,9 +326,10 @@ msb_replay_index(MsbStore *store, MsbTopic *topic, GHashTable *data_ends, gint64
 	MsbScanner s = {index, index->size, g_byte_array_new(), 0};
 	g_autoptr(GHashTable) staging =
 	        g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, msb_staged_free);
-	/* newest complete generation per sub-page; older ones may point to removed files */
-	g_autoptr(GHashTable) final =
-	        g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, msb_staged_free);
+	/* every complete generation per sub-page, oldest record first: the newest one whose blocks
+	 * exist is used (older ones may point to removed files, a newer one to damage) */
+	g_autoptr(GHashTable) final = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+	                                                    (GDestroyNotify)g_ptr_array_unref);
 	GHashTableIter iter;
 	gpointer value;
 	guint64 pos = MSB_FILE_HEADER_SIZE;
@@ -369,16 +382,17 @@ msb_replay_index(MsbStore *store, MsbTopic *topic, GHashTable *data_ends, gint64
 			*max_lsn = MAX(*max_lsn, e.covers_lsn);
 			pos += MSB_FRAME_HEADER_SIZE + len;
 			if (staged->got == staged->nparts) {
-				MsbStaged *prev = g_hash_table_lookup(final, &e.sub_no);
+				GPtrArray *gens = g_hash_table_lookup(final, &e.sub_no);
 				gpointer key = NULL;
 				msb_note_data_ends(data_ends, staged);
 				g_hash_table_steal_extended(staging, &e.sub_no, &key, NULL);
-				if (prev == NULL || prev->covers_lsn < staged->covers_lsn)
-					g_hash_table_replace(final, key, staged);
-				else {
+				if (gens == NULL) {
+					gens = g_ptr_array_new_with_free_func(msb_staged_free);
+					g_hash_table_insert(final, key, gens);
+				} else {
 					g_free(key);
-					msb_staged_free(staged);
 				}
+				g_ptr_array_add(gens, staged);
 				good_end = pos;
 			}
 			continue;
@@ -396,11 +410,20 @@ msb_replay_index(MsbStore *store, MsbTopic *topic, GHashTable *data_ends, gint64
 	}
 	g_hash_table_iter_init(&iter, final);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
-		const MsbStaged *st = value;
-		const gchar *bad = NULL;
-		if (!msb_commit_generation(topic, st, &bad)) {
-			g_warning("%s: sealed sub-page %" G_GINT64_FORMAT " is not used: %s",
-			          index->path, st->entries[0].sub_no, bad);
+		GPtrArray *gens = value;
+
+		/* newest first; of equal ones the first written, as before (the sort is stable) */
+		g_ptr_array_sort(gens, msb_staged_cmp_newest);
+		for (guint i = 0; i < gens->len; i++) {
+			const MsbStaged *st = g_ptr_array_index(gens, i);
+			const gchar *bad = NULL;
+			if (msb_commit_generation(topic, st, &bad))
+				break;
+			g_warning("%s: sealed sub-page %" G_GINT64_FORMAT
+			          " (the generation up to sequence number %" G_GINT64_FORMAT
+			          ") is not used: %s%s",
+			          index->path, st->entries[0].sub_no, st->covers_lsn, bad,
+			          i + 1 < gens->len ? "; an older generation is tried" : "");
 			msb_store_add_cut(store, index->path, 0, 0, bad);
 		}
 	}

@@ -1062,6 +1062,74 @@ test_store_index_past_end(void)
 	index_past_end(TRUE);
 }
 
+/*
+ * The only index record that names the last data file is a complete generation of sub-page 1, newer
+ * than anything, whose offset + length wraps around to less than a file header (both found by
+ * fuzz-store, together in one input):
+ * - recovery took that sum for where the file's committed blocks end and cut the file there, into
+ *   its header, as if an interrupted seal had left the rest;
+ * - the next seal wrote sub-page 1 again with its real, lower sequence number, and dropped the
+ *   write-ahead segment it came from; the next recovery took the damaged generation for the newest
+ *   and did not fall back to the good one, so the sub-page's messages were gone.
+ */
+static void
+test_store_index_newest_unusable(void)
+{
+	gchar *dir = make_dir();
+	g_autoptr(MsbStore) store = open_store(dir);
+	g_autofree gchar *index = g_build_filename(dir, "topics", "idx-new", "index.log", NULL);
+	g_autofree gchar *data_path =
+	        g_build_filename(dir, "topics", "idx-new", "data-0000000001.dat", NULL);
+	g_autofree gchar *wal1 = wal_path(dir, "idx-new", 1);
+	g_autofree gchar *wal2 = wal_path(dir, "idx-new", 2);
+	g_autoptr(GBytes) pristine = NULL;
+	g_autoptr(GBytes) wal = NULL;
+	g_autoptr(GByteArray) damaged = g_byte_array_new();
+	guint8 payload[MSB_INDEX_PAYLOAD];
+	gsize len = 0;
+	const guint8 *data;
+	guint64 data_size;
+
+	save_range(store, "idx-new", 0, 999, 1000, "n");
+	maintain(store, FALSE); /* sub-page 0 sealed into data-0000000001.dat */
+	save_range(store, "idx-new", 1000, 1009, 10, "n");
+	g_clear_pointer(&store, msb_store_close);
+	data_size = file_size(data_path);
+
+	/* the index keeps only one record: sub-page 1, whose offset + length wraps to 15 */
+	pristine = read_file(index);
+	data = g_bytes_get_data(pristine, &len);
+	memcpy(payload, data + len - MSB_INDEX_PAYLOAD, sizeof(payload));
+	msb_put_u64(payload, 1);
+	msb_put_u64(payload + 8, 1000000);
+	msb_put_u32(payload + 28, 10);
+	msb_put_u64(payload + 32, G_GUINT64_CONSTANT(0xFFFFFFFF00000010));
+	msb_put_u32(payload + 40, G_MAXUINT32);
+	memset(payload + 48, 0, MSB_BITMAP_BYTES);
+	for (guint i = 0; i < 10; i++)
+		msb_bitmap_set(payload + 48, i);
+	g_byte_array_append(damaged, data, MSB_FILE_HEADER_SIZE);
+	msb_frame_append(damaged, MSB_REC_INDEX, payload, sizeof(payload));
+	write_file(index, damaged->data, damaged->len);
+	/* an empty second write-ahead segment: the first is no longer the tail, so a seal that
+	 * moves all of its messages into blocks removes it */
+	wal = read_file(wal1);
+	write_file(wal2, g_bytes_get_data(wal, NULL), MSB_FILE_HEADER_SIZE);
+
+	store = open_store(dir);
+	/* a record that points nowhere says nothing about where the file's blocks end */
+	g_assert_cmpuint(file_size(data_path), ==, data_size);
+	check_range(store, "idx-new", 0, 1009, "n");
+	maintain(store, TRUE); /* seals sub-pages 0 and 1 */
+	check_range(store, "idx-new", 0, 1009, "n");
+	g_clear_pointer(&store, msb_store_close);
+	g_assert_false(g_file_test(wal1, G_FILE_TEST_EXISTS));
+	store = open_store(dir);
+	check_range(store, "idx-new", 0, 1009, "n");
+	g_clear_pointer(&store, msb_store_close);
+	remove_dir(dir);
+}
+
 /* ---- snapshot ------------------------------------------------------------------------------ */
 
 static void
@@ -1660,6 +1728,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/torn-index", test_store_torn_index);
 	g_test_add_func("/store/index-absurd-parts", test_store_index_absurd_parts);
 	g_test_add_func("/store/index-past-end", test_store_index_past_end);
+	g_test_add_func("/store/index-newest-unusable", test_store_index_newest_unusable);
 	g_test_add_func("/store/snapshot", test_store_snapshot);
 	g_test_add_func("/store/group-commit", test_store_group_commit);
 	g_test_add_func("/store/read-while-writing", test_store_read_while_writing);
