@@ -29,6 +29,8 @@ for f in dbus-1/interfaces/org.myservicebus.Broker1.xml dbus-1/system.d/org.myse
     [ -s "$share/$f" ] || { echo "missing after install: $datadir/$f" >&2; exit 1; }
     xmllint --noout --nonet "$share/$f" || { echo "not well-formed XML: $datadir/$f" >&2; exit 1; }
 done
+[ -s "$share/polkit-1/rules.d/org.myservicebus.Broker1.rules" ] ||
+    { echo "missing after install: $datadir/polkit-1/rules.d/org.myservicebus.Broker1.rules" >&2; exit 1; }
 # the bus policy is the template with the service user filled in
 conf="$share/dbus-1/system.d/org.myservicebus.Broker1.conf"
 grep -q "<policy user=\"$dbus_user\">" "$conf" ||

@@ -28,7 +28,7 @@ G_BEGIN_DECLS
 /* HttpSessionTimeout and HttpAwaitTimeout (node.md §2.6, §6.3) */
 #define MSB_DEFAULT_HTTP_SESSION_TIMEOUT_US (60 * G_USEC_PER_SEC)
 #define MSB_DEFAULT_HTTP_AWAIT_TIMEOUT_US   (5 * G_USEC_PER_SEC)
-#define MSB_DEFAULT_DBUS_ADMIN_GROUP        "myservicebus"
+#define MSB_DEFAULT_DBUS_ADMIN_GROUP        "myservicebus-admin"
 /* the longest DBusAdminGroup (user databases allow 32; LDAP names may be longer) */
 #define MSB_SETTINGS_MAX_GROUP_NAME 64
 /* MaxPacketSize must leave this much room above MaxDeliverySize for a batch's framing */

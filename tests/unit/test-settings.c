@@ -800,7 +800,7 @@ test_settings_dbus_admin_group(void)
 	g_autofree gchar *line64 = g_strdup_printf("DBusAdminGroup: %s\n", name64);
 	g_autofree gchar *line65 = g_strdup_printf("DBusAdminGroup: %s\n", name65);
 
-	g_assert_cmpstr(current->dbus_admin_group, ==, "myservicebus");
+	g_assert_cmpstr(current->dbus_admin_group, ==, "myservicebus-admin");
 	g_assert_cmpstr(set->dbus_admin_group, ==, "wheel");
 	g_assert_cmpstr(snake->dbus_admin_group, ==, "msb-admins");
 	g_assert_cmpstr(empty->dbus_admin_group, ==, "");
