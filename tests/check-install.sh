@@ -1,8 +1,11 @@
 #!/bin/sh
 # meson install puts the programs, libmsb-client, its header and its pkg-config file under the
 # prefix, and a program builds against the installed library through pkg-config alone; the D-Bus
-# files go where dbus-daemon, polkit and readers look for them.
-# Usage: check-install.sh BUILD_DIR PREFIX [SANITIZERS [CC [DATADIR [DBUS_USER]]]]
+# files go where dbus-daemon, polkit and readers look for them; the man pages go to their
+# sections under MANDIR (when they are built: MANDIR not empty) and msbctl's bash completion to
+# COMPLETIONS_DIR.
+# Usage: check-install.sh BUILD_DIR PREFIX [SANITIZERS [CC [DATADIR [DBUS_USER [MANDIR
+#        [COMPLETIONS_DIR]]]]]]
 set -eu
 build=$1
 prefix=$2
@@ -10,6 +13,8 @@ sanitize=${3:-none}
 compiler=${4:-cc}
 datadir=${5:-share}
 dbus_user=${6:-myservicebus}
+mandir=${7:-}
+completions_dir=${8:-}
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 meson install -C "$build" --destdir "$dest" --no-rebuild --quiet
@@ -38,6 +43,27 @@ grep -q "<policy user=\"$dbus_user\">" "$conf" ||
 if grep -n '@[A-Za-z_]*@' "$conf" >&2; then
     echo "the installed bus policy has an unfilled placeholder" >&2
     exit 1
+fi
+# a relative install folder is under the prefix, an absolute one under the staging root only
+staged() {
+    case "$1" in
+    /*) echo "$dest$1" ;;
+    *) echo "$root/$1" ;;
+    esac
+}
+if [ -n "$mandir" ]; then
+    man=$(staged "$mandir")
+    for f in man8/my-service-bus.8 man8/my-service-bus-persistence.8 man1/msbctl.1 \
+        man5/my-service-bus.yaml.5 man5/my-service-bus-persistence.yaml.5; do
+        [ -s "$man/$f" ] || { echo "missing after install: $mandir/$f" >&2; exit 1; }
+        grep -q '^\.TH ' "$man/$f" || { echo "not a man page: $mandir/$f" >&2; exit 1; }
+    done
+fi
+if [ -n "$completions_dir" ]; then
+    comp="$(staged "$completions_dir")/msbctl"
+    [ -s "$comp" ] || { echo "missing after install: $completions_dir/msbctl" >&2; exit 1; }
+    bash --norc --noprofile -c '. "$1" && complete -p msbctl' sh "$comp" | grep -q '_msbctl' ||
+        { echo "the installed $completions_dir/msbctl does not complete msbctl" >&2; exit 1; }
 fi
 pc=$(find "$root" -name msb-client.pc | head -n 1)
 lib=$(find "$root" -name 'libmsb-client.so*' | head -n 1)
