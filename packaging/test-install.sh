@@ -35,7 +35,7 @@ VERBOSE=${VERBOSE:-0}
 work=$(mktemp -d /tmp/test-install.XXXXXX)
 chmod 0755 "$work"
 installed=0
-declare -A PID=()
+declare -A PID=() NPID=() STARTED=()
 started_dirs=()
 step_log="$work/step.log"
 t0=$(date +%s)
@@ -73,6 +73,7 @@ cleanup() {
             tail -n 30 "$work/$unit.log" >&2
         fi
     done
+    for unit in "${!NPID[@]}"; do kill "${NPID[$unit]}" 2>/dev/null || true; done
     for d in "${started_dirs[@]}"; do rm -rf "$d"; done
     if [ "$installed" = 1 ]; then
         echo "test-install: purging the packages after the failure" >&2
@@ -231,19 +232,41 @@ else
         done
         nnp=()
         [ "$U_NNP" = yes ] || [ "$U_NNP" = true ] && nnp=(--no-new-privs)
+        notify=()
+        if [ "$U_TYPE" = notify ] || [ "$U_TYPE" = notify-reload ]; then
+            # systemd's notification socket: the service must say READY=1 (and STOPPING=1)
+            python3 "$here/packaging/unit-exec.py" --listen "$work/$u.notify" "$work/$u.notify.log" &
+            NPID[$u]=$!
+            for _ in $(seq 50); do [ -S "$work/$u.notify" ] && break; sleep 0.1; done
+            [ -S "$work/$u.notify" ] || fail "cannot make the notification socket for $u"
+            notify=("NOTIFY_SOCKET=$work/$u.notify")
+            [ -z "$U_WATCHDOG_USEC" ] || notify+=("WATCHDOG_USEC=$U_WATCHDOG_USEC")
+        fi
         say "starting $u as $U_USER: ${U_ARGV[*]}"
         (
+            # systemd gives the watchdog to the main process only: its pid is this subshell's
+            [ -z "$U_WATCHDOG_USEC" ] || notify+=("WATCHDOG_PID=$BASHPID")
             cd "$U_WORKDIR"
             umask "$U_UMASK"
             if [ -n "$U_NOFILE" ]; then
                 ulimit -n "${U_NOFILE%%:*}" 2>/dev/null ||
                     echo "test-install: cannot set LimitNOFILE=$U_NOFILE here (container limit); going on with $(ulimit -n)" >&2
             fi
-            exec env -i "${U_ENV[@]}" setpriv --reuid="$uid" --regid="$gid" --init-groups \
+            exec env -i "${U_ENV[@]}" "${notify[@]}" setpriv --reuid="$uid" --regid="$gid" --init-groups \
                 "${nnp[@]}" -- "${U_ARGV[@]}"
         ) >"$work/$u.log" 2>&1 &
         PID[$u]=$!
+        STARTED[$u]=$(date +%s)
         cp "$work/$u.sh" "$work/$u.unit"
+        if [ -n "${NPID[$u]:-}" ]; then
+            for _ in $(seq 300); do
+                grep -q '^READY=1$' "$work/$u.notify.log" && break
+                kill -0 "${PID[$u]}" 2>/dev/null || fail "$u exited while starting"
+                sleep 0.1
+            done
+            grep -q '^READY=1$' "$work/$u.notify.log" ||
+                fail "$u (Type=$U_TYPE) did not send READY=1 in 30 s; systemd would fail its start"
+        fi
         case $u in
         my-service-bus-persistence.service) wait_http "$u" "http://127.0.0.1:$p_http/api/isalive" ;;
         my-service-bus.service) wait_http "$u" "http://127.0.0.1:$b_http/api/isalive" ;;
@@ -351,6 +374,19 @@ else
         }
         if grep -E -e '-(CRITICAL|ERROR) \*\*' -e 'runtime error|AddressSanitizer' "$work/$u.log" >&2; then
             fail "$u logged the errors above"
+        fi
+        if [ -n "${NPID[$u]:-}" ]; then
+            kill "${NPID[$u]}"
+            wait "${NPID[$u]}" 2>/dev/null || true
+            unset "NPID[$u]"
+            grep -q '^STOPPING=1$' "$work/$u.notify.log" || fail "$u (Type=notify) did not send STOPPING=1 when it stopped"
+            # the program must have pinged in every WatchdogSec= while it ran, or systemd kills it
+            . "$work/$u.unit"
+            if [ -n "$U_WATCHDOG_USEC" ] && [ $(($(date +%s) - ${STARTED[$u]})) -gt $((U_WATCHDOG_USEC / 1000000)) ]; then
+                grep -q '^WATCHDOG=1$' "$work/$u.notify.log" ||
+                    fail "$u ran longer than WatchdogSec= without sending WATCHDOG=1"
+            fi
+            say "$u notified: $(grep -c . "$work/$u.notify.log") lines ($(grep -E -m 3 '^(READY|STATUS|STOPPING)=' "$work/$u.notify.log" | tr '\n' ' '))"
         fi
     done
     for d in "${started_dirs[@]}"; do rm -rf "$d"; done

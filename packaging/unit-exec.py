@@ -12,6 +12,8 @@ Exits 2 with a message for what it does not know how to run (ExecStartPre=, Envi
 rather than starting the program differently from systemd.
 
 Usage: unit-exec.py /lib/systemd/system/NAME.service
+       unit-exec.py --listen SOCKET LOG   (systemd's notification socket for Type=notify: every
+                                           datagram received is appended to LOG, one line each)
 """
 
 import glob
@@ -68,7 +70,37 @@ def read_unit(path):
     return items
 
 
+def listen(path, log):
+    import socket
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    os.chmod(path, 0o666)  # the service runs as its own user
+    with open(log, "a", encoding="utf-8") as out:
+        out.write("LISTENING=1\n")
+        out.flush()
+        while True:
+            data = sock.recv(4096).decode("utf-8", "replace")
+            for line in data.splitlines():
+                out.write(line + "\n")
+            out.flush()
+
+
+def usec(value):
+    """A systemd time span (30, 30s, 500ms, 1min, 1min 30s) in microseconds."""
+    units = {"us": 1, "ms": 1000, "s": 10**6, "sec": 10**6, "m": 60 * 10**6, "min": 60 * 10**6,
+             "h": 3600 * 10**6}
+    total = 0
+    for number, unit in re.findall(r"([0-9.]+)\s*([a-z]*)", value):
+        if unit not in units and unit != "":
+            fail(f"time span {value!r} is not supported")
+        total += int(float(number) * units.get(unit, 10**6))
+    return total
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--listen":
+        listen(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) != 2:
         fail("usage: unit-exec.py UNIT-FILE")
     path = sys.argv[1]
@@ -111,8 +143,14 @@ def main():
         "USER": user,
         "LOGNAME": user,
         "SHELL": pw.pw_shell,
-        "LANG": "C.UTF-8",
     }
+    # systemd passes the system locale (/etc/locale.conf) to every service
+    if os.path.exists("/etc/locale.conf"):
+        with open("/etc/locale.conf", encoding="utf-8") as fh:
+            for line in fh:
+                k, _, v = line.strip().partition("=")
+                if k.startswith("LANG") or k.startswith("LC_"):
+                    env[k] = v.strip('"')
     dirs = []
     for key, (base, var, default_mode) in DIR_KINDS.items():
         mode = single.get(key + "Mode", default_mode)
@@ -168,6 +206,8 @@ def main():
     print(f"U_UMASK={q(single.get('UMask', '0022'))}")
     print(f"U_NOFILE={q(single.get('LimitNOFILE', ''))}")
     print(f"U_NNP={q(single.get('NoNewPrivileges', 'no'))}")
+    watchdog = single.get("WatchdogSec", "")
+    print(f"U_WATCHDOG_USEC={q(str(usec(watchdog)) if watchdog and watchdog != 'infinity' else '')}")
     print(f"U_WORKDIR={q(single.get('WorkingDirectory', '/').lstrip('-'))}")
     print(f"U_ARGV={arr(argv)}")
     print(f"U_RELOAD={arr(reload_argv)}")
