@@ -23,6 +23,9 @@ out=$(cd "$out" && pwd)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# mktemp makes it 0700: the tests that drop to another user when run as root (msbctl-dbus runs
+# msbctl as uid 65534) must reach the build folder's programs and libmsb-client.so.0
+chmod 0755 "$work"
 version=$(dpkg-parsechangelog -l "$here/packaging/debian/changelog" -S Version)
 upstream=${version%-*}
 src="$work/my-service-bus-$upstream"

@@ -340,7 +340,7 @@ if [ "$mode" = systemd ]; then
     [ "$(systemctl show -P MainPID my-service-bus.service)" = "$before" ] ||
         fail "the broker restarted instead of reloading"
 else
-    # shellcheck disable=SC1090
+    # shellcheck source=/dev/null
     . "$work/my-service-bus.service.unit"
     reload=()
     for w in "${U_RELOAD[@]}"; do reload+=("${w//\$MAINPID/${PID[my-service-bus.service]}}"); done
@@ -381,6 +381,7 @@ else
             unset "NPID[$u]"
             grep -q '^STOPPING=1$' "$work/$u.notify.log" || fail "$u (Type=notify) did not send STOPPING=1 when it stopped"
             # the program must have pinged in every WatchdogSec= while it ran, or systemd kills it
+            # shellcheck source=/dev/null
             . "$work/$u.unit"
             if [ -n "$U_WATCHDOG_USEC" ] && [ $(($(date +%s) - ${STARTED[$u]})) -gt $((U_WATCHDOG_USEC / 1000000)) ]; then
                 grep -q '^WATCHDOG=1$' "$work/$u.notify.log" ||

@@ -6,8 +6,9 @@
 # the persistence service and the gRPC client (scripts/run-tsan.sh, about 2 minutes; RUN_TSAN=0
 # skips it). With CI=true or PACKAGE_TEST=1 it ends with packaging/test-install.sh: build the Debian
 # packages (running the suite once more, without sanitizers), lintian, install them system-wide,
-# run and purge them (about N min); off by default on a developer's machine since it installs
-# and purges packages; PACKAGE_TEST=0 skips it in CI.
+# run, use and purge them (about 6 min on a quiet 2-core machine, see packaging/README.md). Off by
+# default on a developer's machine since it installs and purges packages; PACKAGE_TEST=0 skips it
+# in CI.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
