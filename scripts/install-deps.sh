@@ -10,6 +10,10 @@ libglib2.0-dev libglib2.0-bin libsoup-3.0-dev libjson-glib-dev zlib1g-dev
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
 python3 zip unzip iproute2 scdoc bash-completion man-db groff-base
 dbus-daemon libxml2-utils polkitd"
+# The Debian packages (packaging/): their build, lintian, and systemd-analyze for
+# packaging/test-install.sh (systemd need not run). The Build-Depends of packaging/debian/control
+# that the list above misses are installed at the end.
+PACKAGES="$PACKAGES dpkg-dev debhelper lintian systemd"
 
 missing=""
 for p in $PACKAGES; do
@@ -20,7 +24,12 @@ done
 dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" || missing="$missing chromium"
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
-[ -z "$missing" ] && exit 0
+here=$(cd "$(dirname "$0")/.." && pwd)
+builddeps_ok() {
+    command -v dpkg-checkbuilddeps >/dev/null 2>&1 &&
+        dpkg-checkbuilddeps "$here/packaging/debian/control" >/dev/null 2>&1
+}
+[ -z "$missing" ] && builddeps_ok && exit 0
 
 SUDO=""
 if [ "$(id -u)" != "0" ]; then
@@ -28,7 +37,18 @@ if [ "$(id -u)" != "0" ]; then
     SUDO=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
-echo "install-deps: installing:$missing"
-$SUDO apt-get update -q || echo "install-deps: apt-get update failed; trying the existing package lists" >&2
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing
+updated=0
+if [ -n "$missing" ]; then
+    echo "install-deps: installing:$missing"
+    $SUDO apt-get update -q || echo "install-deps: apt-get update failed; trying the existing package lists" >&2
+    updated=1
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -q --no-install-recommends $missing
+fi
+if ! builddeps_ok; then
+    # packaging/ holds debian/: apt reads its Build-Depends (with the test tools, <!nocheck>)
+    echo "install-deps: installing the Build-Depends of packaging/debian/control"
+    [ "$updated" = 1 ] || $SUDO apt-get update -q || true
+    $SUDO apt-get build-dep -y -q --no-install-recommends "$here/packaging"
+    dpkg-checkbuilddeps "$here/packaging/debian/control"
+fi

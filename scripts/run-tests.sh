@@ -4,7 +4,11 @@
 # targets with clang and fuzz each for a bounded time (FUZZ_SECONDS per target: 30 in CI, 10
 # otherwise; 0 skips it; six targets, ~3 min in CI); then the ThreadSanitizer run of the store,
 # the persistence service and the gRPC client (scripts/run-tsan.sh, about 2 minutes; RUN_TSAN=0
-# skips it).
+# skips it). With CI=true or PACKAGE_TEST=1 it ends with packaging/test-install.sh: build the Debian
+# packages (running the suite once more, without sanitizers), lintian, install them system-wide,
+# run, use and purge them (about 6 min on a quiet 2-core machine, see packaging/README.md). Off by
+# default on a developer's machine since it installs and purges packages; PACKAGE_TEST=0 skips it
+# in CI.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -29,5 +33,9 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
 fi
 if [ "${RUN_TSAN:-1}" != 0 ]; then
     ./scripts/run-tsan.sh
+fi
+if [ "${CI:-}" = "true" ]; then default_package_test=1; else default_package_test=0; fi
+if [ "${PACKAGE_TEST:-$default_package_test}" = 1 ]; then
+    ./packaging/test-install.sh
 fi
 echo "run-tests: all passed"
