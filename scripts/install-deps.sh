@@ -6,7 +6,7 @@
 set -eu
 
 PACKAGES="build-essential meson ninja-build pkg-config clang lld libclang-rt-14-dev clang-format
-libglib2.0-dev libglib2.0-bin libsoup-3.0-dev libjson-glib-dev zlib1g-dev
+libglib2.0-dev libglib2.0-bin libsoup-3.0-dev libjson-glib-dev zlib1g-dev libsystemd-dev
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
 python3 zip unzip iproute2 scdoc bash-completion man-db groff-base
 dbus-daemon libxml2-utils polkitd"

@@ -1,5 +1,10 @@
 /*
  * my-service-bus: command line, settings, logging set-up and the main loop.
+ *
+ * Under systemd (Type=notify, msb-sd-notify.h) the broker says READY=1 once clients are served,
+ * i.e. after the restore from persistence, with STATUS= lines before (what it waits for) and
+ * after (what it serves); RELOADING=1 … READY=1 around a SIGHUP reload; STOPPING=1 when the
+ * graceful shutdown starts; and it answers the watchdog from the main loop.
  */
 #define G_LOG_DOMAIN "my-service-bus"
 
@@ -10,6 +15,7 @@
 #include "msb-config-diff.h"
 #include "msb-config.h"
 #include "msb-os-limits.h"
+#include "msb-sd-notify.h"
 #include "msb-server.h"
 #include "msb-settings.h"
 
@@ -17,6 +23,9 @@ typedef struct {
 	GMainLoop *loop;
 	MsbServer *server;
 	gboolean stopping;
+	gboolean serving; /* clients are served (READY=1 was sent) */
+	gchar *status;    /* the last STATUS= line while serving */
+	guint status_id;
 	const gchar *ready_file;
 	/* for SIGHUP: the file read at start (NULL: the default search) and what the command line
 	 * set, which a reload keeps */
@@ -47,6 +56,44 @@ msb_main_keep_overrides(MsbMain *self, MsbSettings *loaded)
 	}
 }
 
+/* The STATUS= line while clients are served. */
+static gchar *
+msb_main_serving_status(MsbMain *self)
+{
+	guint n = msb_server_get_connection_count(self->server);
+
+	return g_strdup_printf("Serving clients on %s:%u: %u connection%s",
+	                       self->settings->listen_address,
+	                       msb_server_get_tcp_port(self->server), n, n == 1 ? "" : "s");
+}
+
+/* Keep the STATUS= line current (sent only when it changes). */
+static gboolean
+msb_main_status_cb(gpointer user_data)
+{
+	MsbMain *self = user_data;
+	g_autofree gchar *status = NULL;
+
+	if (self->stopping)
+		return G_SOURCE_CONTINUE;
+	status = msb_main_serving_status(self);
+	if (g_strcmp0(status, self->status) != 0) {
+		msb_sd_notify_status("%s", status);
+		g_free(self->status);
+		self->status = g_steal_pointer(&status);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* READY=1, at the start once clients are served and after each reload. */
+static void
+msb_main_notify_ready(MsbMain *self)
+{
+	g_free(self->status);
+	self->status = msb_main_serving_status(self);
+	msb_sd_notify_ready("%s", self->status);
+}
+
 /* SIGHUP: read the settings file again and apply what can change at run time; a file with an
  * error changes nothing. */
 static gboolean
@@ -57,9 +104,15 @@ msb_main_reload_cb(gpointer user_data)
 	g_autoptr(GPtrArray) changes = NULL;
 	g_autoptr(GError) error = NULL;
 
+	/* before READY=1 (restoring) systemd queues a reload until the start is done: nothing to
+	 * say, and a READY=1 after it would announce clients that are not served yet */
+	if (self->serving && !self->stopping)
+		msb_sd_notify_reloading();
 	loaded = msb_settings_load(self->settings_path, &error);
 	if (loaded == NULL) {
 		g_warning("reload: %s; still running on the settings in use", error->message);
+		if (self->serving && !self->stopping)
+			msb_main_notify_ready(self);
 		return G_SOURCE_CONTINUE;
 	}
 	for (guint i = 0; loaded->warnings != NULL && i < loaded->warnings->len; i++)
@@ -70,6 +123,8 @@ msb_main_reload_cb(gpointer user_data)
 	                                                       : "the built-in default settings");
 	g_log_set_debug_enabled(self->verbose || self->settings->debug_mode);
 	msb_server_apply_settings(self->server);
+	if (self->serving && !self->stopping)
+		msb_main_notify_ready(self);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -93,6 +148,7 @@ msb_main_signal_cb(gpointer user_data)
 	}
 	self->stopping = TRUE;
 	g_message("signal received: shutting down");
+	msb_sd_notify_stopping("Shutting down: closing connections and saving pending messages");
 	msb_server_shutdown(self->server, msb_main_stopped_cb, self);
 	return G_SOURCE_CONTINUE;
 }
@@ -105,6 +161,9 @@ msb_main_listening_cb(gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *text = NULL;
 
+	self->serving = TRUE;
+	msb_main_notify_ready(self);
+	self->status_id = g_timeout_add_seconds(5, msb_main_status_cb, self);
 	if (self->ready_file == NULL)
 		return G_SOURCE_REMOVE;
 	text = g_strdup_printf("tcp_port=%u\nhttp_port=%u\npid=%d\n",
@@ -259,12 +318,15 @@ main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, msb_main_signal_cb, &self);
 	g_unix_signal_add(SIGINT, msb_main_signal_cb, &self);
 	g_unix_signal_add(SIGHUP, msb_main_reload_cb, &self);
+	(void)msb_sd_notify_watchdog_start();
 	if (!msb_server_start(server, msb_main_listening_cb, &self, &error)) {
 		g_printerr("my-service-bus: %s\n", error->message);
 		return 1;
 	}
 
 	g_main_loop_run(loop);
+	g_clear_handle_id(&self.status_id, g_source_remove);
+	g_free(self.status);
 	g_message("stopped");
 	return 0;
 }

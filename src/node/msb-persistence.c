@@ -12,9 +12,13 @@
 
 #include "msb-broker-admin.h"
 #include "msb-persistence-client.h"
+#include "msb-sd-notify.h"
 
 /* how often restore is tried while the service is not there (node.md §4.1) */
 #define MSB_PERSISTENCE_RESTORE_RETRY_S 5
+/* under systemd, each step of a restore gives the start this much more time (a restore of many
+ * topics may outlast TimeoutStartSec=; one that stops making progress does not) */
+#define MSB_PERSISTENCE_RESTORE_EXTEND_US (60 * G_USEC_PER_SEC)
 /* saves in flight at once, of one topic or several */
 #define MSB_PERSISTENCE_MAX_SAVES 4
 /* one save call: at most this many content bytes / messages */
@@ -933,6 +937,10 @@ msb_persistence_restore_failed(MsbPersistence *self, const gchar *what, const GE
 	          "clients are not served until topics and queues are restored",
 	          msb_persistence_client_get_target(self->client), what, error->message,
 	          MSB_PERSISTENCE_RESTORE_RETRY_S, self->restore_attempts);
+	msb_sd_notify_status("Waiting for the persistence service at %s: %s failed: %s; retrying "
+	                     "in %d s (attempt %u)",
+	                     msb_persistence_client_get_target(self->client), what, error->message,
+	                     MSB_PERSISTENCE_RESTORE_RETRY_S, self->restore_attempts);
 	self->restore_retry_id = g_timeout_add_seconds(MSB_PERSISTENCE_RESTORE_RETRY_S,
 	                                               msb_persistence_restore_retry_cb, self);
 }
@@ -1084,6 +1092,7 @@ msb_persistence_restore_next_topic(MsbRestoreProbe *probe)
 	MsbPersistence *self = restore->self;
 	gboolean complete;
 
+	msb_sd_notify_extend_timeout(MSB_PERSISTENCE_RESTORE_EXTEND_US);
 	if (restore->next_topic < restore->topics->len) {
 		msb_restore_probe_start(probe);
 		return;
@@ -1343,6 +1352,9 @@ msb_persistence_snapshot_cb(GObject *source, GAsyncResult *result, gpointer user
 	}
 	msb_persistence_set_up(self, TRUE, NULL);
 	g_clear_pointer(&self->restore, msb_restore_unref);
+	msb_sd_notify_status("Restoring %u topics from the persistence service at %s", topics->len,
+	                     msb_persistence_client_get_target(self->client));
+	msb_sd_notify_extend_timeout(MSB_PERSISTENCE_RESTORE_EXTEND_US);
 	restore = msb_restore_new(self, g_steal_pointer(&topics));
 	self->restore = restore;
 	if (restore->topics->len == 0) {
@@ -1388,6 +1400,8 @@ msb_persistence_restore_watch_cb(gpointer user_data)
 	          "not served until topics and queues are restored",
 	          msb_persistence_client_get_target(self->client), error->message,
 	          MSB_PERSISTENCE_RESTORE_RETRY_S);
+	msb_sd_notify_status("Waiting for the persistence service at %s: %s",
+	                     msb_persistence_client_get_target(self->client), error->message);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -1418,6 +1432,9 @@ msb_persistence_start(MsbPersistence *self, MsbBroker *broker, GSourceFunc ready
 	self->ready_data = ready_data;
 	g_message("restoring topics and queues from persistence at %s",
 	          msb_persistence_client_get_target(self->client));
+	msb_sd_notify_status("Waiting for the persistence service at %s to restore topics and "
+	                     "queues",
+	                     msb_persistence_client_get_target(self->client));
 	msb_persistence_restore(self);
 }
 

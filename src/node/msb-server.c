@@ -559,6 +559,13 @@ msb_server_set_dbus_bus(MsbServer *server, MsbDbusBus bus)
 	server->dbus_bus = bus;
 }
 
+guint
+msb_server_get_connection_count(MsbServer *server)
+{
+	g_return_val_if_fail(server != NULL, 0);
+	return g_hash_table_size(server->connections);
+}
+
 guint16
 msb_server_get_tcp_port(MsbServer *server)
 {

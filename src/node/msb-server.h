@@ -31,6 +31,9 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 void
 msb_server_set_dbus_bus(MsbServer *server, MsbDbusBus bus);
 
+/* Client connections open now (TCP and Unix socket). */
+guint
+msb_server_get_connection_count(MsbServer *server);
 /* The bound TCP port (useful with TcpPort 0). */
 guint16
 msb_server_get_tcp_port(MsbServer *server);

@@ -11,6 +11,11 @@
  * get ShutdownTimeout to finish and are then cancelled; the store is closed once no handler
  * can touch it; exit 0. A second signal exits at once with status 1. SIGHUP reads the settings
  * file again and applies the keys that can change at run time (ShutdownTimeout).
+ *
+ * Under systemd (Type=notify, msb-sd-notify.h): READY=1 once recovery is done and every call is
+ * served (the broker, ordered after this unit, then restores at once), STATUS= lines while it
+ * recovers and after, RELOADING=1 … READY=1 around a SIGHUP reload, STOPPING=1 when the
+ * shutdown starts, and WATCHDOG=1 from the main loop (recovery runs in a thread).
  */
 #define G_LOG_DOMAIN "my-service-bus-persistence"
 
@@ -28,6 +33,7 @@
 #include "msb-persistence-http.h"
 #include "msb-persistence-service.h"
 #include "msb-persistence-settings.h"
+#include "msb-sd-notify.h"
 #include "msb-store.h"
 
 /* a request message may be this large (a joined upload has its own, larger limit) */
@@ -46,6 +52,8 @@ typedef struct {
 	gboolean stopping;
 	gboolean recovering;
 	gboolean grpc_stopped;
+	gboolean serving; /* recovered: READY=1 was sent */
+	guint16 bound_grpc;
 	gint exit_code;
 	/* --test-inject-fault, applied once recovered */
 	MsbStoreFault fault;
@@ -83,6 +91,17 @@ msb_main_keep_overrides(MsbMain *self, MsbPersistenceSettings *loaded)
 	}
 }
 
+/* READY=1, once recovered and after each reload. */
+static void
+msb_main_notify_ready(MsbMain *self)
+{
+	g_autoptr(GPtrArray) topics = msb_store_list_topics(self->store, NULL);
+
+	msb_sd_notify_ready("Serving gRPC on %s:%u: %u topics in %s",
+	                    self->settings->listen_address, self->bound_grpc,
+	                    topics != NULL ? topics->len : 0, self->settings->data_path);
+}
+
 /* SIGHUP: read the settings file again and apply what can change at run time; a file with an
  * error changes nothing. */
 static gboolean
@@ -92,10 +111,16 @@ msb_main_reload_cb(gpointer user_data)
 	g_autoptr(MsbPersistenceSettings) loaded = NULL;
 	g_autoptr(GPtrArray) changes = NULL;
 	g_autoptr(GError) error = NULL;
+	/* before READY=1 (recovering) systemd queues a reload until the start is done */
+	gboolean notify = self->serving && !self->stopping;
 
+	if (notify)
+		msb_sd_notify_reloading();
 	loaded = msb_persistence_settings_load(self->settings_path, &error);
 	if (loaded == NULL) {
 		g_warning("reload: %s; still running on the settings in use", error->message);
+		if (notify)
+			msb_main_notify_ready(self);
 		return G_SOURCE_CONTINUE;
 	}
 	for (guint i = 0; loaded->warnings != NULL && i < loaded->warnings->len; i++)
@@ -104,6 +129,8 @@ msb_main_reload_cb(gpointer user_data)
 	changes = msb_persistence_settings_reload(self->settings, loaded);
 	msb_config_log_changes(changes, loaded->source != NULL ? loaded->source
 	                                                       : "the built-in default settings");
+	if (notify)
+		msb_main_notify_ready(self);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -161,6 +188,9 @@ msb_main_signal_cb(gpointer user_data)
 	g_message("signal received: shutting down (waiting up to %" G_GINT64_FORMAT
 	          " ms for calls in progress)",
 	          self->settings->shutdown_timeout_us / 1000);
+	msb_sd_notify_stopping("Shutting down: waiting up to %" G_GINT64_FORMAT
+	                       " ms for calls in progress",
+	                       self->settings->shutdown_timeout_us / 1000);
 	msb_main_stop(self, 0);
 	return G_SOURCE_CONTINUE;
 }
@@ -177,6 +207,8 @@ msb_main_recovered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		           self->settings->data_path, error->message);
 		msb_persistence_http_set_recovery(self->http, MSB_PERSISTENCE_RECOVERY_FAILED,
 		                                  error->message);
+		msb_sd_notify_status("Cannot open the data in %s: %s", self->settings->data_path,
+		                     error->message);
 		msb_main_stop(self, 1);
 		msb_main_maybe_quit(self);
 		return;
@@ -194,6 +226,10 @@ msb_main_recovered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		g_message("ready: %u topics in %s, recovered in %" G_GINT64_FORMAT " ms",
 		          topics != NULL ? topics->len : 0, self->settings->data_path,
 		          st.recovery_us / 1000);
+	}
+	if (!self->stopping) {
+		self->serving = TRUE;
+		msb_main_notify_ready(self);
 	}
 	msb_main_maybe_quit(self);
 }
@@ -403,6 +439,10 @@ main(int argc, char **argv)
 	          settings->listen_unix_socket != NULL ? settings->listen_unix_socket : "",
 	          settings->listen_address, bound_http);
 
+	msb_sd_notify_status("Recovering the data in %s (gRPC on %s:%u answers only Ping and "
+	                     "GetVersion until done)",
+	                     settings->data_path, settings->listen_address, bound_grpc);
+	self.bound_grpc = bound_grpc;
 	loop = g_main_loop_new(NULL, FALSE);
 	self.loop = loop;
 	self.recovering = TRUE;
@@ -413,6 +453,7 @@ main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, msb_main_signal_cb, &self);
 	g_unix_signal_add(SIGINT, msb_main_signal_cb, &self);
 	g_unix_signal_add(SIGHUP, msb_main_reload_cb, &self);
+	(void)msb_sd_notify_watchdog_start();
 	if (ready_file != NULL &&
 	    !msb_main_write_ready_file(ready_file, bound_grpc, bound_http, &error)) {
 		g_printerr("my-service-bus-persistence: cannot write --ready-file: %s\n",

@@ -2,6 +2,7 @@
  * The integration-test harness (see itest.h): broker processes, raw connections, client helpers.
  */
 #include "itest.h"
+#include "spawn-env.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -224,6 +225,7 @@ itest_broker_spawn(ItestBroker *b, guint16 port)
 	GPid pid = 0;
 	gint log_fd = -1;
 	g_auto(GStrv) envp = g_get_environ();
+	g_autoptr(GPtrArray) wrapped = g_ptr_array_new_with_free_func(g_free);
 
 	g_assert_nonnull(path);
 	g_assert_false(itest_broker_is_running(b));
@@ -239,14 +241,20 @@ itest_broker_spawn(ItestBroker *b, guint16 port)
 		                                  : g_strdup(b->asan_options);
 		envp = g_environ_setenv(envp, "ASAN_OPTIONS", value, TRUE);
 	}
+	envp = spawn_env_add(envp, b->env);
+	if (b->env_pid != NULL)
+		spawn_env_wrap_pid(wrapped, b->env_pid);
+	for (guint i = 0; argv[i] != NULL; i++)
+		g_ptr_array_add(wrapped, g_strdup(argv[i]));
+	g_ptr_array_add(wrapped, NULL);
 	if (b->capture_log) {
 		log_fd = g_open(b->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		g_assert_cmpint(log_fd, >=, 0);
 	}
-	g_spawn_async_with_pipes_and_fds(NULL, argv, (const gchar *const *)envp,
-	                                 G_SPAWN_DO_NOT_REAP_CHILD, itest_child_setup, b, -1,
-	                                 log_fd, log_fd, NULL, NULL, 0, &pid, NULL, NULL, NULL,
-	                                 &error);
+	g_spawn_async_with_pipes_and_fds(NULL, (const gchar *const *)wrapped->pdata,
+	                                 (const gchar *const *)envp, G_SPAWN_DO_NOT_REAP_CHILD,
+	                                 itest_child_setup, b, -1, log_fd, log_fd, NULL, NULL, 0,
+	                                 &pid, NULL, NULL, NULL, &error);
 	if (log_fd >= 0)
 		close(log_fd);
 	g_assert_no_error(error);

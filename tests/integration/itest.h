@@ -138,6 +138,10 @@ typedef struct {
 	/* set before starting: the D-Bus option ("--session-bus", "--system-bus"; "": none, the
 	 * broker's default); NULL: --no-dbus, so that no test broker meets the user's own bus */
 	const gchar *dbus_option;
+	/* set before starting: "NAME=VALUE" strings (NULL-terminated) added to its environment,
+	 * and the name of a variable set to its own pid (as systemd sets $WATCHDOG_PID) */
+	const gchar *const *env;
+	const gchar *env_pid;
 	pid_t parent_pid; /* for the child set-up */
 } ItestBroker;
 

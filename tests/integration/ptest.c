@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "ptest"
 
 #include "ptest.h"
+#include "spawn-env.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -93,10 +94,15 @@ ptest_service_spawn(PtestService *s, guint16 grpc_port)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) envp = NULL;
 	gint fd;
 
 	g_assert_cmpint(s->pid, ==, 0);
 	g_unlink(s->ready_path);
+	if (s->env != NULL)
+		envp = spawn_env_add(g_get_environ(), s->env);
+	if (s->env_pid != NULL)
+		spawn_env_wrap_pid(argv, s->env_pid);
 	g_ptr_array_add(argv, g_strdup(g_getenv("MSB_PERSISTENCE")));
 	g_ptr_array_add(argv, g_strdup("--settings"));
 	g_ptr_array_add(argv, g_build_filename(s->dir, "settings.yaml", NULL));
@@ -117,9 +123,10 @@ ptest_service_spawn(PtestService *s, guint16 grpc_port)
 
 	fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	g_assert_cmpint(fd, >=, 0);
-	g_spawn_async_with_pipes_and_fds(NULL, (const gchar *const *)argv->pdata, NULL,
-	                                 G_SPAWN_DO_NOT_REAP_CHILD, ptest_child_setup, NULL, -1, fd,
-	                                 fd, NULL, NULL, 0, &s->pid, NULL, NULL, NULL, &error);
+	g_spawn_async_with_pipes_and_fds(NULL, (const gchar *const *)argv->pdata,
+	                                 (const gchar *const *)envp, G_SPAWN_DO_NOT_REAP_CHILD,
+	                                 ptest_child_setup, NULL, -1, fd, fd, NULL, NULL, 0,
+	                                 &s->pid, NULL, NULL, NULL, &error);
 	close(fd);
 	g_assert_no_error(error);
 }

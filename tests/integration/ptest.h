@@ -37,6 +37,10 @@ typedef struct {
 	guint16 grpc_port; /* of the last start */
 	guint16 http_port;
 	GPtrArray *extra_args; /* added to the command line of the next starts */
+	/* set before starting: "NAME=VALUE" strings (NULL-terminated) added to its environment,
+	 * and the name of a variable set to its own pid (as systemd sets $WATCHDOG_PID) */
+	const gchar *const *env;
+	const gchar *env_pid;
 } PtestService;
 
 PtestService *
