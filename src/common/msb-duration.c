@@ -47,7 +47,9 @@ quote_text(const gchar *text)
 	return g_string_free(out, FALSE);
 }
 
-/* a copy of MSB_DURATION_EXPECTED that xgettext can see */
+/* a copy of MSB_DURATION_EXPECTED that xgettext can see; tests/unit/test-duration.c finds the
+ * macro's text in the errors, so the two cannot drift apart */
+
 static const gchar *msb_duration_expected =
         N_("a duration such as 00:00:20, 1d 00:00:10, 500ms or 20s");
 G_STATIC_ASSERT(sizeof(MSB_DURATION_EXPECTED) ==

@@ -262,8 +262,10 @@ msbctl_publish_run(int argc, char **argv)
 	msb_client_close(client);
 
 	if (state.error != NULL) {
-		g_printerr(ngettext("%s: %u of %u publish failed: %s\n",
+		/* the same English for one and many: scripts have matched this text */
+		g_printerr(ngettext("%s: %u of %u publishes failed: %s\n",
 		                    "%s: %u of %u publishes failed: %s\n", n_publishes),
+
 		           g_get_prgname(), n_publishes - state.done, n_publishes,
 		           state.error->message);
 		g_error_free(state.error);
