@@ -1,14 +1,15 @@
 #!/bin/sh
 # Install the Debian 12 packages needed to build, test and benchmark My Service Bus.
 # The D-Bus tests (tests/dbus) need dbus-daemon, xmllint (libxml2-utils) and polkit's DTD
-# (/usr/share/polkit-1/policyconfig-1.dtd, in polkitd); setpriv comes with util-linux.
+# (/usr/share/polkit-1/policyconfig-1.dtd, in polkitd); setpriv comes with util-linux. gettext
+# compiles and checks the translations (po/).
 # Idempotent and quick when everything is already there. Needs root (or sudo).
 set -eu
 
 PACKAGES="build-essential meson ninja-build pkg-config clang lld libclang-rt-14-dev clang-format
 libglib2.0-dev libglib2.0-bin libsoup-3.0-dev libjson-glib-dev zlib1g-dev libsystemd-dev
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
-python3 zip unzip iproute2 scdoc bash-completion man-db groff-base
+python3 zip unzip iproute2 scdoc bash-completion man-db groff-base gettext
 dbus-daemon libxml2-utils polkitd"
 # The Debian packages (packaging/): their build, lintian, and systemd-analyze for
 # packaging/test-install.sh (systemd need not run). The Build-Depends of packaging/debian/control

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/un.h>
@@ -130,8 +131,8 @@ parse_quoted(const gchar **p, GString *out, const gchar **reason)
 
 	for (;; s++) {
 		if (*s == '\0') {
-			*reason = quote == '"' ? "the closing \" is missing"
-			                       : "the closing ' is missing";
+			*reason = quote == '"' ? _("the closing \" is missing")
+			                       : _("the closing ' is missing");
 			return FALSE;
 		}
 		if (quote == '\'' && *s == '\'') {
@@ -160,8 +161,9 @@ parse_quoted(const gchar **p, GString *out, const gchar **reason)
 				g_string_append_c(out, '\t');
 				break;
 			default:
-				*reason = "unknown escape inside \"...\" (known: \\\" \\\\ \\/ \\n "
-				          "\\t)";
+				*reason =
+				        _("unknown escape inside \"...\" (known: \\\" \\\\ \\/ \\n "
+				          "\\t)");
 				return FALSE;
 			}
 			continue;
@@ -195,7 +197,7 @@ parse_value(const gchar *raw, gchar **out_value, gchar **out_note, const gchar *
 		while (is_blank(*s))
 			s++;
 		if (*s != '\0' && !(s > rest && (*s == '#' || g_str_has_prefix(s, "//")))) {
-			*reason = "unexpected text after the closing quote";
+			*reason = _("unexpected text after the closing quote");
 			return FALSE;
 		}
 		cut = s;
@@ -247,15 +249,15 @@ parse_line(MsbConfigFile *cf, gchar *line, guint lineno, GHashTable *seen, GErro
 	}
 	if (is_blank(line[0]))
 		return parse_error(error, cf->origin, lineno,
-		                   "indented line: nested YAML is not supported (expected \"Key: "
-		                   "Value\" at the start of the line)");
+		                   _("indented line: nested YAML is not supported (expected \"Key: "
+		                     "Value\" at the start of the line)"));
 
 	colon = strchr(line, ':');
 	if (colon == NULL) {
 		g_autofree gchar *shown = msb_config_quote(line);
 
 		return parse_error(error, cf->origin, lineno,
-		                   "%s has no ':' (expected \"Key: Value\")", shown);
+		                   _("%s has no ':' (expected \"Key: Value\")"), shown);
 	}
 	key_end = colon;
 	while (key_end > line && is_blank(key_end[-1]))
@@ -265,15 +267,16 @@ parse_line(MsbConfigFile *cf, gchar *line, guint lineno, GHashTable *seen, GErro
 			g_autofree gchar *key = g_strndup(line, key_end - line);
 			g_autofree gchar *shown = msb_config_quote(key);
 
-			return parse_error(error, cf->origin, lineno,
-			                   "%s is not a valid key (expected letters, digits, '_', "
-			                   "'-' or '.' before the ':')",
-			                   shown);
+			return parse_error(
+			        error, cf->origin, lineno,
+			        _("%s is not a valid key (expected letters, digits, '_', "
+			          "'-' or '.' before the ':')"),
+			        shown);
 		}
 	}
 	if (key_end == line)
 		return parse_error(error, cf->origin, lineno,
-		                   "the key before the ':' is empty (expected \"Key: Value\")");
+		                   _("the key before the ':' is empty (expected \"Key: Value\")"));
 	*key_end = '\0';
 
 	if (!parse_value(colon + 1, &value, &note, &reason))
@@ -281,7 +284,7 @@ parse_line(MsbConfigFile *cf, gchar *line, guint lineno, GHashTable *seen, GErro
 
 	if (g_hash_table_lookup_extended(seen, line, NULL, &first_line)) {
 		g_set_error(error, MSB_CONFIG_ERROR, MSB_CONFIG_ERROR_DUPLICATE_KEY,
-		            "%s:%u: %s: set twice, on line %u and on line %u (keep one)",
+		            _("%s:%u: %s: set twice, on line %u and on line %u (keep one)"),
 		            cf->origin, lineno, line, GPOINTER_TO_UINT(first_line), lineno);
 		return FALSE;
 	}
@@ -299,8 +302,8 @@ parse_line(MsbConfigFile *cf, gchar *line, guint lineno, GHashTable *seen, GErro
 
 		g_ptr_array_add(
 		        cf->warnings,
-		        g_strdup_printf("%s:%u: %s: the text after \" //\" is ignored (%s); "
-		                        "use '#' for comments",
+		        g_strdup_printf(_("%s:%u: %s: the text after \" //\" is ignored (%s); "
+		                          "use '#' for comments"),
 		                        cf->origin, lineno, entry->key, shown));
 	}
 	return TRUE;
@@ -335,16 +338,16 @@ msb_config_file_new_from_data(const gchar *data, gssize len, const gchar *origin
 
 	n = len < 0 ? strlen(data) : (gsize)len;
 	if (n > MSB_CONFIG_FILE_MAX_SIZE) {
-		g_set_error(error, MSB_CONFIG_ERROR, MSB_CONFIG_ERROR_PARSE,
-		            "%s: %" G_GSIZE_FORMAT " bytes is too large for a settings file "
-		            "(expected at most %d)",
-		            origin, n, MSB_CONFIG_FILE_MAX_SIZE);
+		g_set_error(
+		        error, MSB_CONFIG_ERROR, MSB_CONFIG_ERROR_PARSE,
+		        _("%s: %zu bytes is too large for a settings file (expected at most %d)"),
+		        origin, n, MSB_CONFIG_FILE_MAX_SIZE);
 		return NULL;
 	}
 	/* NUL bytes fail here too, which is what makes the strsplit below safe */
 	if (n > 0 && !g_utf8_validate(data, (gssize)n, &bad)) {
 		parse_error(error, origin, line_of(data, bad),
-		            "not UTF-8 text (expected a text file of \"Key: Value\" lines)");
+		            _("not UTF-8 text (expected a text file of \"Key: Value\" lines)"));
 		return NULL;
 	}
 
@@ -385,7 +388,7 @@ msb_config_file_new_from_path(const gchar *path, GError **error)
 	if (fd < 0) {
 		saved_errno = errno;
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-		            "Cannot open settings file %s: %s", path, g_strerror(saved_errno));
+		            _("Cannot open settings file %s: %s"), path, g_strerror(saved_errno));
 		return NULL;
 	}
 	buf = g_byte_array_new();
@@ -408,7 +411,7 @@ msb_config_file_new_from_path(const gchar *path, GError **error)
 	g_close(fd, NULL);
 	if (saved_errno != 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-		            "Cannot read settings file %s: %s", path, g_strerror(saved_errno));
+		            _("Cannot read settings file %s: %s"), path, g_strerror(saved_errno));
 		return NULL;
 	}
 	return msb_config_file_new_from_data((const gchar *)buf->data, buf->len, path, error);
@@ -549,13 +552,13 @@ msb_config_file_bind(MsbConfigFile *cf, const MsbConfigKey *keys, gsize n_keys, 
 			if (similar != NULL)
 				g_ptr_array_add(
 				        cf->warnings,
-				        g_strdup_printf("%s:%u: unknown key %s ignored (did "
-				                        "you mean %s? keys are case-sensitive)",
+				        g_strdup_printf(_("%s:%u: unknown key %s ignored (did "
+				                          "you mean %s? keys are case-sensitive)"),
 				                        cf->origin, entry->line, entry->key,
 				                        similar));
 			else
 				g_ptr_array_add(cf->warnings,
-				                g_strdup_printf("%s:%u: unknown key %s ignored",
+				                g_strdup_printf(_("%s:%u: unknown key %s ignored"),
 				                                cf->origin, entry->line,
 				                                entry->key));
 			continue;
@@ -564,7 +567,7 @@ msb_config_file_bind(MsbConfigFile *cf, const MsbConfigKey *keys, gsize n_keys, 
 		first = g_hash_table_lookup(cf->by_id, GINT_TO_POINTER(key->id));
 		if (first != NULL) {
 			g_set_error(error, MSB_CONFIG_ERROR, MSB_CONFIG_ERROR_DUPLICATE_KEY,
-			            "%s:%u: %s: the same setting as %s on line %u (keep one)",
+			            _("%s:%u: %s: the same setting as %s on line %u (keep one)"),
 			            cf->origin, entry->line, entry->key, first->key, first->line);
 			return FALSE;
 		}
@@ -596,8 +599,8 @@ msb_config_file_require(MsbConfigFile *cf, gint id, GError **error)
 	key = find_key_by_id(cf, id);
 	g_return_val_if_fail(key != NULL && key->names[0] != NULL, FALSE);
 	g_set_error(error, MSB_CONFIG_ERROR, MSB_CONFIG_ERROR_NOT_FOUND,
-	            "%s: %s is not set (expected a line \"%s: VALUE\")", cf->origin, key->names[0],
-	            key->names[0]);
+	            _("%s: %s is not set (expected a line \"%s: VALUE\")"), cf->origin,
+	            key->names[0], key->names[0]);
 	return FALSE;
 }
 
@@ -650,8 +653,8 @@ invalid_value(MsbConfigFile *cf, const MsbConfigEntry *entry, GError **error, co
 {
 	g_autofree gchar *shown = msb_config_quote(entry->value);
 
-	return msb_config_file_set_error(cf, entry->id, error, "%s %s (expected %s)", shown, what,
-	                                 expected);
+	return msb_config_file_set_error(cf, entry->id, error, _("%s %s (expected %s)"), shown,
+	                                 what, expected);
 }
 
 void
@@ -717,8 +720,8 @@ msb_config_file_get_bool(MsbConfigFile *cf, gint id, gboolean *out, GError **err
 			return TRUE;
 		}
 	}
-	return invalid_value(cf, entry, error, "is not a boolean",
-	                     "true or false; yes/no, on/off and 1/0 work too");
+	return invalid_value(cf, entry, error, _("is not a boolean"),
+	                     _("true or false; yes/no, on/off and 1/0 work too"));
 }
 
 /*
@@ -761,11 +764,12 @@ range_text(const gchar *noun, gint64 min, gint64 max, const gchar *unit)
 	if (min == G_MININT64 && max == G_MAXINT64)
 		return g_strdup(noun);
 	if (max == G_MAXINT64)
-		return g_strdup_printf("%s of at least %" G_GINT64_FORMAT "%s", noun, min, unit);
+		return g_strdup_printf(_("%s of at least %lld%s"), noun, (long long)min, unit);
 	if (min == G_MININT64)
-		return g_strdup_printf("%s of at most %" G_GINT64_FORMAT "%s", noun, max, unit);
-	return g_strdup_printf("%s from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT "%s", noun, min,
-	                       max, unit);
+		return g_strdup_printf(_("%s of at most %lld%s"), noun, (long long)max, unit);
+	/* TRANSLATORS: "a whole number from 1 to 100" */
+	return g_strdup_printf(_("%s from %lld to %lld%s"), noun, (long long)min, (long long)max,
+	                       unit);
 }
 
 gboolean
@@ -786,11 +790,11 @@ msb_config_file_get_int64(MsbConfigFile *cf, gint id, gint64 min, gint64 max, gi
 	entry = entry_for_get(cf, id);
 	if (entry == NULL)
 		return TRUE;
-	expected = range_text("a whole number", min, max, "");
+	expected = range_text(_("a whole number"), min, max, "");
 	if (!parse_integer(entry->value, &end, &v, &too_big) || *end != '\0')
-		return invalid_value(cf, entry, error, "is not a whole number", expected);
+		return invalid_value(cf, entry, error, _("is not a whole number"), expected);
 	if (too_big || v < min || v > max)
-		return invalid_value(cf, entry, error, "is out of range", expected);
+		return invalid_value(cf, entry, error, _("is out of range"), expected);
 	*out = v;
 	return TRUE;
 }
@@ -802,7 +806,7 @@ msb_config_file_get_port(MsbConfigFile *cf, gint id, guint16 *out, GError **erro
 	const gchar *end = NULL;
 	gint64 v = 0;
 	gboolean too_big = FALSE;
-	const gchar *expected = "a port number from 1 to 65535";
+	const gchar *expected = _("a port number from 1 to 65535");
 
 	g_return_val_if_fail(cf != NULL && cf->bound, FALSE);
 	g_return_val_if_fail(out != NULL, FALSE);
@@ -812,9 +816,9 @@ msb_config_file_get_port(MsbConfigFile *cf, gint id, guint16 *out, GError **erro
 	if (entry == NULL)
 		return TRUE;
 	if (!parse_integer(entry->value, &end, &v, &too_big) || *end != '\0')
-		return invalid_value(cf, entry, error, "is not a port number", expected);
+		return invalid_value(cf, entry, error, _("is not a port number"), expected);
 	if (too_big || v < 1 || v > G_MAXUINT16)
-		return invalid_value(cf, entry, error, "is out of range", expected);
+		return invalid_value(cf, entry, error, _("is out of range"), expected);
 	*out = (guint16)v;
 	return TRUE;
 }
@@ -844,10 +848,10 @@ msb_config_file_get_duration(MsbConfigFile *cf, gint id, gint64 min_us, gint64 m
 		lo = msb_duration_to_string(min_us);
 		hi = msb_duration_to_string(max_us);
 		if (max_us == G_MAXINT64)
-			expected = g_strdup_printf("a duration of at least %s", lo);
+			expected = g_strdup_printf(_("a duration of at least %s"), lo);
 		else
-			expected = g_strdup_printf("a duration from %s to %s", lo, hi);
-		return invalid_value(cf, entry, error, "is out of range", expected);
+			expected = g_strdup_printf(_("a duration from %s to %s"), lo, hi);
+		return invalid_value(cf, entry, error, _("is out of range"), expected);
 	}
 	*out_us = v;
 	return TRUE;
@@ -880,7 +884,7 @@ msb_config_file_get_size(MsbConfigFile *cf, gint id, gint64 min, gint64 max, gin
 	g_autofree gchar *lo = NULL;
 	g_autofree gchar *hi = NULL;
 	g_autofree gchar *expected = NULL;
-	const gchar *syntax = "a size in bytes such as 4194304 or 4 MiB";
+	const gchar *syntax = _("a size in bytes such as 4194304 or 4 MiB");
 
 	g_return_val_if_fail(cf != NULL && cf->bound, FALSE);
 	g_return_val_if_fail(0 <= min && min <= max, FALSE);
@@ -891,10 +895,10 @@ msb_config_file_get_size(MsbConfigFile *cf, gint id, gint64 min, gint64 max, gin
 	if (entry == NULL)
 		return TRUE;
 	if (entry->value[0] == '-')
-		return invalid_value(cf, entry, error, "is not a size (it cannot be negative)",
+		return invalid_value(cf, entry, error, _("is not a size (it cannot be negative)"),
 		                     syntax);
 	if (!parse_integer(entry->value, &end, &v, &too_big))
-		return invalid_value(cf, entry, error, "is not a size", syntax);
+		return invalid_value(cf, entry, error, _("is not a size"), syntax);
 	if (*end == ' ')
 		end++;
 	if (*end != '\0') {
@@ -907,8 +911,8 @@ msb_config_file_get_size(MsbConfigFile *cf, gint id, gint64 min, gint64 max, gin
 		else
 			/* KB/MB are ambiguous (1000 or 1024), so they are refused, not guessed */
 			return invalid_value(cf, entry, error,
-			                     "is not a size (the unit may be KiB, MiB or GiB, "
-			                     "1024-based)",
+			                     _("is not a size (the unit may be KiB, MiB or GiB, "
+			                       "1024-based)"),
 			                     syntax);
 	}
 	if (!too_big && v > G_MAXINT64 / scale)
@@ -916,11 +920,11 @@ msb_config_file_get_size(MsbConfigFile *cf, gint id, gint64 min, gint64 max, gin
 	lo = size_text(min);
 	hi = size_text(max);
 	if (max == G_MAXINT64)
-		expected = g_strdup_printf("a size of at least %s bytes", lo);
+		expected = g_strdup_printf(_("a size of at least %s bytes"), lo);
 	else
-		expected = g_strdup_printf("a size from %s to %s bytes", lo, hi);
+		expected = g_strdup_printf(_("a size from %s to %s bytes"), lo, hi);
 	if (too_big || v * scale < min || v * scale > max)
-		return invalid_value(cf, entry, error, "is out of range", expected);
+		return invalid_value(cf, entry, error, _("is out of range"), expected);
 	*out = v * scale;
 	return TRUE;
 }
@@ -941,8 +945,9 @@ msb_config_file_get_ip_address(MsbConfigFile *cf, gint id, gchar **out, GError *
 		g_autofree gchar *shown = msb_config_quote(value);
 		return msb_config_file_set_error(
 		        cf, id, error,
-		        "%s is not an IP address (expected a numeric IPv4 or IPv6 address such as "
-		        "0.0.0.0, 127.0.0.1 or ::; host names are not looked up)",
+		        _("%s is not an IP address (expected a numeric IPv4 or IPv6 address such "
+		          "as "
+		          "0.0.0.0, 127.0.0.1 or ::; host names are not looked up)"),
 		        shown);
 	}
 	g_free(*out);
@@ -970,10 +975,10 @@ msb_config_file_get_socket_path(MsbConfigFile *cf, gint id, gchar **out, GError 
 	/* a longer path cannot be bound at all, so say so now instead of at start-up */
 	if (strlen(path) >= sizeof(addr_un.sun_path))
 		return msb_config_file_set_error(cf, id, error,
-		                                 "the path %s is %" G_GSIZE_FORMAT
-		                                 " bytes long (expected a socket path of at "
-		                                 "most %" G_GSIZE_FORMAT
-		                                 " bytes, the limit of the operating system)",
+		                                 _("the path %s is %zu bytes long (expected a "
+		                                   "socket path of at most %zu bytes, the limit "
+		                                   "of the operating system)"),
+
 		                                 path, strlen(path), sizeof(addr_un.sun_path) - 1);
 	g_free(*out);
 	*out = g_steal_pointer(&path);

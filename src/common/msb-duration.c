@@ -7,6 +7,7 @@
 
 #include "msb-duration.h"
 
+#include <glib/gi18n.h>
 #include <string.h>
 
 #define US_PER_MS  G_GUINT64_CONSTANT(1000)
@@ -46,6 +47,14 @@ quote_text(const gchar *text)
 	return g_string_free(out, FALSE);
 }
 
+/* a copy of MSB_DURATION_EXPECTED that xgettext can see; tests/unit/test-duration.c finds the
+ * macro's text in the errors, so the two cannot drift apart */
+
+static const gchar *msb_duration_expected =
+        N_("a duration such as 00:00:20, 1d 00:00:10, 500ms or 20s");
+G_STATIC_ASSERT(sizeof(MSB_DURATION_EXPECTED) ==
+                sizeof("a duration such as 00:00:20, 1d 00:00:10, 500ms or 20s"));
+
 static gboolean
 fail(GError **error, MsbDurationError code, const gchar *text, const gchar *reason)
 {
@@ -53,11 +62,12 @@ fail(GError **error, MsbDurationError code, const gchar *text, const gchar *reas
 
 	if (reason != NULL)
 		g_set_error(error, MSB_DURATION_ERROR, code,
-		            "%s is not a duration (%s; expected %s)", shown, reason,
-		            MSB_DURATION_EXPECTED);
+		            _("%s is not a duration (%s; expected %s)"), shown, _(reason),
+		            _(msb_duration_expected));
 	else
-		g_set_error(error, MSB_DURATION_ERROR, code, "%s is not a duration (expected %s)",
-		            shown, MSB_DURATION_EXPECTED);
+		g_set_error(error, MSB_DURATION_ERROR, code,
+		            _("%s is not a duration (expected %s)"), shown,
+		            _(msb_duration_expected));
 	return FALSE;
 }
 
@@ -92,7 +102,7 @@ read_fraction(const gchar **p, const gchar *end, guint64 *out_us, const gchar **
 
 	while (*p < end && g_ascii_isdigit(**p)) {
 		if (n == 6) {
-			*reason = "at most 6 digits after the decimal point (microseconds)";
+			*reason = N_("at most 6 digits after the decimal point (microseconds)");
 			return FALSE;
 		}
 		v = v * 10 + (guint64)(**p - '0');
@@ -100,7 +110,7 @@ read_fraction(const gchar **p, const gchar *end, guint64 *out_us, const gchar **
 		n++;
 	}
 	if (n == 0) {
-		*reason = "digits must follow the decimal point";
+		*reason = N_("digits must follow the decimal point");
 		return FALSE;
 	}
 	for (; n < 6; n++)
@@ -149,13 +159,13 @@ parse_clock(const gchar *text, const gchar *p, const gchar *end, guint64 first, 
 	const gchar *reason = NULL;
 
 	if (!read_number(&p, end, &f2, &n2, &big))
-		return fail(error, MSB_DURATION_ERROR_INVALID, text, "digits must follow ':'");
+		return fail(error, MSB_DURATION_ERROR_INVALID, text, N_("digits must follow ':'"));
 	if (p < end && *p == ':') {
 		p++;
 		three = TRUE;
 		if (!read_number(&p, end, &f3, &n3, &big))
 			return fail(error, MSB_DURATION_ERROR_INVALID, text,
-			            "digits must follow ':'");
+			            N_("digits must follow ':'"));
 	}
 	if (p < end && *p == '.') {
 		p++;
@@ -166,7 +176,7 @@ parse_clock(const gchar *text, const gchar *p, const gchar *end, guint64 first, 
 		return fail(error, MSB_DURATION_ERROR_INVALID, text, NULL);
 	if (have_days && !three)
 		return fail(error, MSB_DURATION_ERROR_INVALID, text,
-		            "days must be followed by HH:MM:SS");
+		            N_("days must be followed by HH:MM:SS"));
 
 	if (three) {
 		hours = first;
@@ -182,22 +192,24 @@ parse_clock(const gchar *text, const gchar *p, const gchar *end, guint64 first, 
 	 */
 	if (n2 > 2 || n3 > 2 || (!three && first_digits > 2))
 		return fail(error, MSB_DURATION_ERROR_INVALID, text,
-		            "minutes and seconds have at most two digits");
+		            N_("minutes and seconds have at most two digits"));
 	if (have_days && first_digits > 2)
 		return fail(error, MSB_DURATION_ERROR_INVALID, text,
-		            "hours after a day count have at most two digits");
+		            N_("hours after a day count have at most two digits"));
 	if (minutes > 59)
-		return fail(error, MSB_DURATION_ERROR_INVALID, text, "minutes must be 00 to 59");
+		return fail(error, MSB_DURATION_ERROR_INVALID, text,
+		            N_("minutes must be 00 to 59"));
 	if (seconds > 59)
-		return fail(error, MSB_DURATION_ERROR_INVALID, text, "seconds must be 00 to 59");
+		return fail(error, MSB_DURATION_ERROR_INVALID, text,
+		            N_("seconds must be 00 to 59"));
 	/* with a day count, 24 hours or more would be a second way to write days */
 	if (have_days && hours > 23)
 		return fail(error, MSB_DURATION_ERROR_INVALID, text,
-		            "hours must be 00 to 23 after a day count");
+		            N_("hours must be 00 to 23 after a day count"));
 	if (big || !add_scaled(&total, days, US_PER_DAY) || !add_scaled(&total, hours, US_PER_H) ||
 	    !add_scaled(&total, minutes, US_PER_MIN) || !add_scaled(&total, seconds, US_PER_S) ||
 	    !add_scaled(&total, frac, 1))
-		return fail(error, MSB_DURATION_ERROR_OVERFLOW, text, "too large");
+		return fail(error, MSB_DURATION_ERROR_OVERFLOW, text, N_("too large"));
 	*out_us = (gint64)total;
 	return TRUE;
 }
@@ -226,18 +238,18 @@ msb_duration_parse(const gchar *text, gint64 *out_us, GError **error)
 		end--;
 
 	if (p == end)
-		return fail(error, MSB_DURATION_ERROR_INVALID, text, "the value is empty");
+		return fail(error, MSB_DURATION_ERROR_INVALID, text, N_("the value is empty"));
 	if (*p == '-')
 		return fail(error, MSB_DURATION_ERROR_INVALID, text,
-		            "a duration cannot be negative");
+		            N_("a duration cannot be negative"));
 	if (*p == '+')
-		return fail(error, MSB_DURATION_ERROR_INVALID, text, "no sign is allowed");
+		return fail(error, MSB_DURATION_ERROR_INVALID, text, N_("no sign is allowed"));
 	if (!read_number(&p, end, &n, &n_digits, &big))
 		return fail(error, MSB_DURATION_ERROR_INVALID, text, NULL);
 
 	if (p == end)
 		return fail(error, MSB_DURATION_ERROR_INVALID, text,
-		            "a number needs a unit, such as 20s or 500ms");
+		            N_("a number needs a unit, such as 20s or 500ms"));
 
 	if (*p == ':')
 		return parse_clock(text, p + 1, end, n, n_digits, big, FALSE, 0, out_us, error);
@@ -248,21 +260,21 @@ msb_duration_parse(const gchar *text, gint64 *out_us, GError **error)
 		p++;
 		if (p == end || !g_ascii_isspace(*p))
 			return fail(error, MSB_DURATION_ERROR_INVALID, text,
-			            "days must be followed by a space and HH:MM:SS");
+			            N_("days must be followed by a space and HH:MM:SS"));
 		while (p < end && g_ascii_isspace(*p))
 			p++;
 		if (!read_number(&p, end, &hours, &n_digits, &big) || p == end || *p != ':')
 			return fail(error, MSB_DURATION_ERROR_INVALID, text,
-			            "days must be followed by HH:MM:SS");
+			            N_("days must be followed by HH:MM:SS"));
 		if (big)
-			return fail(error, MSB_DURATION_ERROR_OVERFLOW, text, "too large");
+			return fail(error, MSB_DURATION_ERROR_OVERFLOW, text, N_("too large"));
 		return parse_clock(text, p + 1, end, hours, n_digits, FALSE, TRUE, n, out_us,
 		                   error);
 	}
 
 	if (is_unit(p, end, "ms")) {
 		if (big || !add_scaled(&total, n, US_PER_MS))
-			return fail(error, MSB_DURATION_ERROR_OVERFLOW, text, "too large");
+			return fail(error, MSB_DURATION_ERROR_OVERFLOW, text, N_("too large"));
 		*out_us = (gint64)total;
 		return TRUE;
 	}
@@ -273,11 +285,11 @@ msb_duration_parse(const gchar *text, gint64 *out_us, GError **error)
 			return fail(error, MSB_DURATION_ERROR_INVALID, text, reason);
 		if (is_unit(p, end, "ms"))
 			return fail(error, MSB_DURATION_ERROR_INVALID, text,
-			            "milliseconds must be whole; write 1.5ms as 0.0015s");
+			            N_("milliseconds must be whole; write 1.5ms as 0.0015s"));
 	}
 	if (is_unit(p, end, "s")) {
 		if (big || !add_scaled(&total, n, US_PER_S) || !add_scaled(&total, frac, 1))
-			return fail(error, MSB_DURATION_ERROR_OVERFLOW, text, "too large");
+			return fail(error, MSB_DURATION_ERROR_OVERFLOW, text, N_("too large"));
 		*out_us = (gint64)total;
 		return TRUE;
 	}

@@ -8,6 +8,7 @@
 #include "msb-settings.h"
 
 #include <gio/gio.h>
+#include <glib/gi18n.h>
 #include <string.h>
 
 #include "msb-config-diff.h"
@@ -208,9 +209,9 @@ read_grpc_url(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 {
 	const gchar *value = NULL;
 	const gchar *scheme;
-	const gchar *expected = "expected an http:// URL such as http://127.0.0.1:7124, a Unix "
-	                        "socket such as unix:/run/msb-persistence.sock, or none to keep "
-	                        "messages in memory only";
+	const gchar *expected = _("expected an http:// URL such as http://127.0.0.1:7124, a Unix "
+	                          "socket such as unix:/run/msb-persistence.sock, or none to keep "
+	                          "messages in memory only");
 	g_autoptr(GUri) uri = NULL;
 	g_autofree gchar *shown = NULL;
 
@@ -225,30 +226,30 @@ read_grpc_url(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 	shown = msb_config_quote(value);
 	if (g_str_has_prefix(value, "unix:")) {
 		if (value[5] != '/')
-			return msb_config_file_set_error(cf, KEY_GRPC_URL, error,
-			                                 "%s is not an absolute socket path (%s)",
-			                                 shown, expected);
+			return msb_config_file_set_error(
+			        cf, KEY_GRPC_URL, error,
+			        _("%s is not an absolute socket path (%s)"), shown, expected);
 		g_free(settings->grpc_url);
 		settings->grpc_url = g_strdup(value);
 		return TRUE;
 	}
 	uri = g_uri_parse(value, G_URI_FLAGS_NONE, NULL);
 	if (uri == NULL)
-		return msb_config_file_set_error(cf, KEY_GRPC_URL, error, "%s is not a URL (%s)",
+		return msb_config_file_set_error(cf, KEY_GRPC_URL, error, _("%s is not a URL (%s)"),
 		                                 shown, expected);
 	scheme = g_uri_get_scheme(uri);
 	if (g_ascii_strcasecmp(scheme, "https") == 0)
 		return msb_config_file_set_error(
 		        cf, KEY_GRPC_URL, error,
-		        "https: is not supported: the persistence protocol "
-		        "is cleartext HTTP/2 (%s)",
+		        _("https: is not supported: the persistence protocol "
+		          "is cleartext HTTP/2 (%s)"),
 		        expected);
 	if (g_ascii_strcasecmp(scheme, "http") != 0)
 		return msb_config_file_set_error(cf, KEY_GRPC_URL, error,
-		                                 "the scheme %s: is not supported (%s)", scheme,
+		                                 _("the scheme %s: is not supported (%s)"), scheme,
 		                                 expected);
 	if (g_uri_get_host(uri) == NULL || g_uri_get_host(uri)[0] == '\0')
-		return msb_config_file_set_error(cf, KEY_GRPC_URL, error, "%s has no host (%s)",
+		return msb_config_file_set_error(cf, KEY_GRPC_URL, error, _("%s has no host (%s)"),
 		                                 shown, expected);
 	/* kept as written: the program decides how to reach it */
 	g_free(settings->grpc_url);
@@ -332,11 +333,10 @@ read_sizes(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 			mds_key = mds_entry->key;
 		return msb_config_file_set_error(
 		        cf, KEY_MAX_PACKET_SIZE, error,
-		        "%s is too small for %s %" G_GINT64_FORMAT
-		        " (expected at least %" G_GINT64_FORMAT
-		        " bytes, %s + %d, so that a full delivery batch fits in one packet)",
-		        shown, mds_key, settings->max_delivery_size,
-		        settings->max_delivery_size + MSB_PACKET_HEADROOM, mds_key,
+		        _("%s is too small for %s %lld (expected at least %lld bytes, %s + %d, so "
+		          "that a full delivery batch fits in one packet)"),
+		        shown, mds_key, (long long)settings->max_delivery_size,
+		        (long long)(settings->max_delivery_size + MSB_PACKET_HEADROOM), mds_key,
 		        MSB_PACKET_HEADROOM);
 	}
 	if (!msb_config_file_get_size(cf, KEY_SEND_BUFFER_SIZE, MIN_SEND_BUFFER_SIZE, G_MAXINT64,
@@ -375,11 +375,12 @@ read_on_damaged(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 		return TRUE;
 	}
 	shown = msb_config_quote(value);
-	return msb_config_file_set_error(cf, KEY_ON_DAMAGED_MESSAGES, error,
-	                                 "%s is not a choice (expected skip, to deliver what can "
-	                                 "be loaded and count the rest as lost, or wait, to retry "
-	                                 "for ever)",
-	                                 shown);
+	return msb_config_file_set_error(
+	        cf, KEY_ON_DAMAGED_MESSAGES, error,
+	        _("%s is not a choice (expected skip, to deliver what can "
+	          "be loaded and count the rest as lost, or wait, to retry "
+	          "for ever)"),
+	        shown);
 }
 
 static gboolean
@@ -392,24 +393,26 @@ read_legacy(MsbConfigFile *cf, GError **error)
 	if (!msb_config_file_get_int64(cf, KEY_GRPC_TIMEOUT_SECS, 0, G_MAXINT32, &secs, error))
 		return FALSE;
 	if (msb_config_file_lookup(cf, KEY_GRPC_TIMEOUT_SECS) != NULL)
-		msb_config_file_warn(cf, KEY_GRPC_TIMEOUT_SECS,
-		                     "ignored (a setting of My Service Bus 2.5 and older; calls to "
-		                     "persistence have their own timeouts)");
+		msb_config_file_warn(
+		        cf, KEY_GRPC_TIMEOUT_SECS,
+		        _("ignored (a setting of My Service Bus 2.5 and older; calls to "
+		          "persistence have their own timeouts)"));
 	if (!msb_config_file_get_duration(cf, KEY_PERSIST_TIMER_INTERVAL, 0,
 	                                  MSB_SETTINGS_MAX_DURATION_US, &us, error))
 		return FALSE;
 	if (msb_config_file_lookup(cf, KEY_PERSIST_TIMER_INTERVAL) != NULL)
 		msb_config_file_warn(
 		        cf, KEY_PERSIST_TIMER_INTERVAL,
-		        "ignored (a setting of My Service Bus 2.7.1 and older; messages "
-		        "are persisted within EventuallyPersistenceDelay)");
+		        _("ignored (a setting of My Service Bus 2.7.1 and older; messages "
+		          "are persisted within EventuallyPersistenceDelay)"));
 	if (!msb_config_file_get_int64(cf, KEY_PERSIST_TIMER_INTERVAL_SECS, 0, G_MAXINT32, &secs,
 	                               error))
 		return FALSE;
 	if (msb_config_file_lookup(cf, KEY_PERSIST_TIMER_INTERVAL_SECS) != NULL)
-		msb_config_file_warn(cf, KEY_PERSIST_TIMER_INTERVAL_SECS,
-		                     "ignored (a setting of My Service Bus 2.5 and older; messages "
-		                     "are persisted within EventuallyPersistenceDelay)");
+		msb_config_file_warn(
+		        cf, KEY_PERSIST_TIMER_INTERVAL_SECS,
+		        _("ignored (a setting of My Service Bus 2.5 and older; messages "
+		          "are persisted within EventuallyPersistenceDelay)"));
 	return TRUE;
 }
 
@@ -436,8 +439,8 @@ read_http_sessions(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 
 		return msb_config_file_set_error(
 		        cf, KEY_HTTP_AWAIT_TIMEOUT, error,
-		        "%s is not below HttpRequestTimeout %s (expected a shorter wait, so that "
-		        "an Await is answered before its request is cut)",
+		        _("%s is not below HttpRequestTimeout %s (expected a shorter wait, so that "
+		          "an Await is answered before its request is cut)"),
 		        shown, limit);
 	}
 	/* the default wait, with a HttpRequestTimeout set below it */
@@ -469,13 +472,13 @@ read_http_access(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 			if (*p <= 0x20 || *p >= 0x7f)
 				return msb_config_file_set_error(
 				        cf, KEY_HTTP_ADMIN_TOKEN, error,
-				        "the token must be printable ASCII without spaces");
+				        _("the token must be printable ASCII without spaces"));
 		}
 		if (strlen(token) < 16)
 			return msb_config_file_set_error(
 			        cf, KEY_HTTP_ADMIN_TOKEN, error,
-			        "the token is %zu characters long (expected at least 16; for "
-			        "example the output of: openssl rand -hex 32)",
+			        _("the token is %zu characters long (expected at least 16; for "
+			          "example the output of: openssl rand -hex 32)"),
 			        strlen(token));
 		settings->http_admin_token = g_strdup(token);
 	}
@@ -486,12 +489,12 @@ read_http_access(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 		    !g_str_has_prefix(origin, "https://"))
 			return msb_config_file_set_error(
 			        cf, KEY_HTTP_CORS_ORIGIN, error,
-			        "expected an origin such as https://ops.example.com, or *");
+			        _("expected an origin such as https://ops.example.com, or *"));
 		for (const gchar *p = origin; *p != '\0'; p++) {
 			if (*p <= 0x20 || *p >= 0x7f)
 				return msb_config_file_set_error(cf, KEY_HTTP_CORS_ORIGIN, error,
-				                                 "an origin has no spaces or "
-				                                 "non-ASCII characters");
+				                                 _("an origin has no spaces or "
+				                                   "non-ASCII characters"));
 		}
 		settings->http_cors_origin = g_strdup(origin);
 	}
@@ -513,7 +516,7 @@ read_dbus_admin_group(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 	if (len > MSB_SETTINGS_MAX_GROUP_NAME)
 		return msb_config_file_set_error(
 		        cf, KEY_DBUS_ADMIN_GROUP, error,
-		        "the group name is %zu characters long (expected at most %d)", len,
+		        _("the group name is %zu characters long (expected at most %d)"), len,
 		        MSB_SETTINGS_MAX_GROUP_NAME);
 	for (gsize i = 0; i < len; i++) {
 		gchar c = value[i];
@@ -523,8 +526,9 @@ read_dbus_admin_group(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 			continue;
 		return msb_config_file_set_error(
 		        cf, KEY_DBUS_ADMIN_GROUP, error,
-		        "expected a group name such as myservicebus (letters, digits, '_', '.', "
-		        "'-' after the first character; empty: only uid 0 may manage the broker)");
+		        _("expected a group name such as myservicebus (letters, digits, '_', '.', "
+		          "'-' after the first character; empty: only uid 0 may manage the "
+		          "broker)"));
 	}
 	g_strlcpy(settings->dbus_admin_group, value, sizeof(settings->dbus_admin_group));
 	return TRUE;
@@ -584,8 +588,8 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 
 		msb_config_file_set_error(
 		        cf, id, error,
-		        "TcpPort and HttpPort are both %u (expected two different "
-		        "ports)",
+		        _("TcpPort and HttpPort are both %u (expected two different "
+		          "ports)"),
 		        settings->tcp_port);
 		return NULL;
 	}

@@ -9,11 +9,12 @@
 #define G_LOG_DOMAIN "my-service-bus"
 
 #include <glib-unix.h>
-#include <locale.h>
+#include <glib/gi18n.h>
 #include <stdlib.h>
 
 #include "msb-config-diff.h"
 #include "msb-config.h"
+#include "msb-i18n.h"
 #include "msb-os-limits.h"
 #include "msb-sd-notify.h"
 #include "msb-server.h"
@@ -170,7 +171,7 @@ msb_main_listening_cb(gpointer user_data)
 	                       msb_server_get_tcp_port(self->server),
 	                       msb_server_get_http_port(self->server), getpid());
 	if (!g_file_set_contents(self->ready_file, text, -1, &error)) {
-		g_printerr("my-service-bus: cannot write --ready-file: %s\n", error->message);
+		g_printerr(_("my-service-bus: cannot write --ready-file: %s\n"), error->message);
 		exit(1);
 	}
 	return G_SOURCE_REMOVE;
@@ -199,31 +200,35 @@ main(int argc, char **argv)
 	MsbMain self = {0};
 	const GOptionEntry entries[] = {
 	        {"settings", 's', 0, G_OPTION_ARG_FILENAME, &settings_path,
-	         "Settings file (default: $HOME/.myservicebus, else built-in defaults)", "FILE"},
+	         N_("Settings file (default: $HOME/.myservicebus, else built-in defaults)"),
+	         N_("FILE")},
 	        {"tcp-port", 'p', 0, G_OPTION_ARG_INT, &tcp_port,
-	         "TCP port for the binary protocol (overrides TcpPort; 0 picks a free one)",
-	         "PORT"},
+	         N_("TCP port for the binary protocol (overrides TcpPort; 0 picks a free one)"),
+	         N_("PORT")},
 	        {"http-port", 0, 0, G_OPTION_ARG_INT, &http_port,
-	         "HTTP port for status and metrics (overrides HttpPort; 0 picks a free one)",
-	         "PORT"},
+	         N_("HTTP port for status and metrics (overrides HttpPort; 0 picks a free one)"),
+	         N_("PORT")},
 	        {"listen-address", 0, 0, G_OPTION_ARG_STRING, &listen_address,
-	         "Address to listen on (overrides ListenAddress)", "IP"},
+	         N_("Address to listen on (overrides ListenAddress)"), "IP"},
 	        {"unix-socket", 0, 0, G_OPTION_ARG_FILENAME, &unix_socket,
-	         "Also listen on this Unix socket (overrides ListenUnixSocket)", "PATH"},
+	         N_("Also listen on this Unix socket (overrides ListenUnixSocket)"), N_("PATH")},
 	        {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
-	         "Write the bound port and pid to FILE once listening", "FILE"},
+	         N_("Write the bound port and pid to FILE once listening"), N_("FILE")},
 	        {"system-bus", 0, 0, G_OPTION_ARG_NONE, &system_bus,
-	         "D-Bus management on the system bus (the default when started by systemd)", NULL},
-	        {"session-bus", 0, 0, G_OPTION_ARG_NONE, &session_bus,
-	         "D-Bus management on the session bus (the default otherwise; for development)",
+	         N_("D-Bus management on the system bus (the default when started by systemd)"),
 	         NULL},
-	        {"no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus, "No D-Bus management", NULL},
-	        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL},
-	        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+	        {"session-bus", 0, 0, G_OPTION_ARG_NONE, &session_bus,
+	         N_("D-Bus management on the session bus (the default otherwise; for development)"),
+	         NULL},
+	        {"no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus, N_("No D-Bus management"), NULL},
+	        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Log debug messages"), NULL},
+	        {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"),
+	         NULL},
 	        {NULL}};
 
-	setlocale(LC_ALL, "");
-	context = g_option_context_new("- My Service Bus message broker");
+	msb_i18n_init(GETTEXT_PACKAGE);
+	context = g_option_context_new(N_("- My Service Bus message broker"));
+	g_option_context_set_translation_domain(context, GETTEXT_PACKAGE);
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("my-service-bus: %s\n", error->message);
@@ -234,8 +239,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (system_bus + session_bus + no_dbus > 1) {
-		g_printerr("my-service-bus: --system-bus, --session-bus and --no-dbus exclude each "
-		           "other: give one\n");
+		g_printerr(_("my-service-bus: --system-bus, --session-bus and --no-dbus exclude "
+		             "each other: give one\n"));
 		return 2;
 	}
 	dbus_bus = system_bus    ? MSB_DBUS_BUS_SYSTEM
@@ -250,7 +255,7 @@ main(int argc, char **argv)
 	}
 	if (tcp_port >= 0) {
 		if (tcp_port > 65535) {
-			g_printerr("my-service-bus: --tcp-port %d is not a port (0-65535)\n",
+			g_printerr(_("my-service-bus: --tcp-port %d is not a port (0-65535)\n"),
 			           tcp_port);
 			return 2;
 		}
@@ -259,7 +264,7 @@ main(int argc, char **argv)
 	}
 	if (http_port >= 0) {
 		if (http_port > 65535) {
-			g_printerr("my-service-bus: --http-port %d is not a port (0-65535)\n",
+			g_printerr(_("my-service-bus: --http-port %d is not a port (0-65535)\n"),
 			           http_port);
 			return 2;
 		}
@@ -279,25 +284,23 @@ main(int argc, char **argv)
 	if (verbose || settings->debug_mode)
 		g_log_set_debug_enabled(TRUE);
 
-	g_message("my-service-bus %s starting with %s", MSB_VERSION,
-	          settings->source != NULL ? settings->source : "built-in default settings");
+	g_message(_("my-service-bus %s starting with %s"), MSB_VERSION,
+	          settings->source != NULL ? settings->source : _("built-in default settings"));
 	for (guint i = 0; settings->warnings != NULL && i < settings->warnings->len; i++)
 		g_warning("%s", (const gchar *)g_ptr_array_index(settings->warnings, i));
 	if (settings->grpc_url == NULL)
-		g_warning("GrpcUrl is none: messages are kept in memory only and are lost when the "
-		          "broker stops");
+		g_warning(_("GrpcUrl is none: messages are kept in memory only and are lost when "
+		            "the broker stops"));
 
 	{
 		/* each client is a descriptor; files, HTTP and persistence need some more */
 		guint64 nofile = msb_os_limits_raise_nofile();
 		if (nofile < (guint64)settings->max_connections + 64)
-			g_warning(
-			        "the open files limit (%" G_GUINT64_FORMAT
-			        ") is below MaxConnections (%" G_GINT64_FORMAT
-			        ") plus 64 for the broker's own files: connections will be refused "
-			        "for lack of descriptors first; raise the hard limit (ulimit -Hn, "
-			        "LimitNOFILE=) or lower MaxConnections",
-			        nofile, settings->max_connections);
+			g_warning(_("the open files limit (%llu) is below MaxConnections (%lld) "
+			            "plus 64 for the broker's own files: connections will be "
+			            "refused for lack of descriptors first; raise the hard limit "
+			            "(ulimit -Hn, LimitNOFILE=) or lower MaxConnections"),
+			          (unsigned long long)nofile, (long long)settings->max_connections);
 	}
 
 	server = msb_server_new(settings, &error);

@@ -21,7 +21,7 @@
 
 #include <errno.h>
 #include <glib-unix.h>
-#include <locale.h>
+#include <glib/gi18n.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +29,7 @@
 #include "msb-config-diff.h"
 #include "msb-config.h"
 #include "msb-grpc-server.h"
+#include "msb-i18n.h"
 #include "msb-os-limits.h"
 #include "msb-persistence-http.h"
 #include "msb-persistence-service.h"
@@ -203,7 +204,7 @@ msb_main_recovered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
 	self->recovering = FALSE;
 	if (!msb_store_recover_finish(self->store, result, &error)) {
-		g_printerr("my-service-bus-persistence: cannot open the data in %s: %s\n",
+		g_printerr(_("my-service-bus-persistence: cannot open the data in %s: %s\n"),
 		           self->settings->data_path, error->message);
 		msb_persistence_http_set_recovery(self->http, MSB_PERSISTENCE_RECOVERY_FAILED,
 		                                  error->message);
@@ -223,9 +224,11 @@ msb_main_recovered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		MsbStoreStats st;
 
 		msb_store_get_stats(self->store, &st);
-		g_message("ready: %u topics in %s, recovered in %" G_GINT64_FORMAT " ms",
-		          topics != NULL ? topics->len : 0, self->settings->data_path,
-		          st.recovery_us / 1000);
+		guint n = topics != NULL ? topics->len : 0;
+
+		g_message(ngettext("ready: %u topics in %s, recovered in %lld ms",
+		                   "ready: %u topics in %s, recovered in %lld ms", n),
+		          n, self->settings->data_path, (long long)(st.recovery_us / 1000));
 	}
 	if (!self->stopping) {
 		self->serving = TRUE;
@@ -273,7 +276,7 @@ msb_main_check_port(const gchar *option, gint value, guint16 *out)
 	if (value < 0)
 		return TRUE;
 	if (value > 65535) {
-		g_printerr("my-service-bus-persistence: %s %d is not a port (0-65535)\n", option,
+		g_printerr(_("my-service-bus-persistence: %s %d is not a port (0-65535)\n"), option,
 		           value);
 		return FALSE;
 	}
@@ -305,30 +308,34 @@ main(int argc, char **argv)
 	MsbMain self = {0};
 	const GOptionEntry entries[] = {
 	        {"settings", 's', 0, G_OPTION_ARG_FILENAME, &settings_path,
-	         "Settings file (default: $HOME/.myservicebus-persistence, else built-in defaults)",
-	         "FILE"},
+	         N_("Settings file (default: $HOME/.myservicebus-persistence, else built-in "
+	            "defaults)"),
+	         N_("FILE")},
 	        {"grpc-port", 'p', 0, G_OPTION_ARG_INT, &grpc_port,
-	         "gRPC port (overrides GrpcPort; 0 picks a free one)", "PORT"},
+	         N_("gRPC port (overrides GrpcPort; 0 picks a free one)"), N_("PORT")},
 	        {"http-port", 0, 0, G_OPTION_ARG_INT, &http_port,
-	         "HTTP port (overrides HttpPort; 0 picks a free one)", "PORT"},
+	         N_("HTTP port (overrides HttpPort; 0 picks a free one)"), N_("PORT")},
 	        {"listen-address", 0, 0, G_OPTION_ARG_STRING, &listen_address,
-	         "Address to listen on (overrides ListenAddress)", "IP"},
+	         N_("Address to listen on (overrides ListenAddress)"), "IP"},
 	        {"data-path", 'd', 0, G_OPTION_ARG_FILENAME, &data_path,
-	         "Folder of the stored data (overrides DataPath)", "DIR"},
+	         N_("Folder of the stored data (overrides DataPath)"), N_("DIR")},
 	        {"unix-socket", 0, 0, G_OPTION_ARG_FILENAME, &unix_socket,
-	         "Also serve gRPC on this Unix socket (overrides ListenUnixSocket)", "PATH"},
+	         N_("Also serve gRPC on this Unix socket (overrides ListenUnixSocket)"),
+	         N_("PATH")},
 	        {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &ready_file,
-	         "Write the bound ports and the pid to FILE once listening", "FILE"},
-	        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL},
-	        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+	         N_("Write the bound ports and the pid to FILE once listening"), N_("FILE")},
+	        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Log debug messages"), NULL},
+	        {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"),
+	         NULL},
 	        {"test-inject-fault", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &fault,
 	         "Testing only: make the NTH write or fsync after recovery fail", "KIND:NTH:ERRNO"},
 	        {"test-delay-recovery", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT,
 	         &recovery_delay_ms, "Testing only: start recovery this much later", "MS"},
 	        {NULL}};
 
-	setlocale(LC_ALL, "");
-	context = g_option_context_new("- My Service Bus persistence service");
+	msb_i18n_init("my-service-bus-persistence");
+	context = g_option_context_new(N_("- My Service Bus persistence service"));
+	g_option_context_set_translation_domain(context, msb_i18n_get_domain());
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("my-service-bus-persistence: %s\n", error->message);
@@ -359,10 +366,10 @@ main(int argc, char **argv)
 		g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(listen_address);
 
 		if (addr == NULL) {
-			g_printerr(
-			        "my-service-bus-persistence: --listen-address %s is not a numeric "
-			        "IP address\n",
-			        listen_address);
+			g_printerr(_("my-service-bus-persistence: --listen-address %s is not a "
+			             "numeric "
+			             "IP address\n"),
+			           listen_address);
 			return 2;
 		}
 		g_free(settings->listen_address);
@@ -381,16 +388,16 @@ main(int argc, char **argv)
 		self.override_unix_socket = TRUE;
 	}
 	if (settings->grpc_port != 0 && settings->grpc_port == settings->http_port) {
-		g_printerr("my-service-bus-persistence: the gRPC and HTTP ports are both %u; "
-		           "they must differ\n",
+		g_printerr(_("my-service-bus-persistence: the gRPC and HTTP ports are both %u; "
+		             "they must differ\n"),
 		           settings->grpc_port);
 		return 2;
 	}
 	if (verbose)
 		g_log_set_debug_enabled(TRUE);
 
-	g_message("my-service-bus-persistence %s starting with %s", MSB_VERSION,
-	          settings->source != NULL ? settings->source : "built-in default settings");
+	g_message(_("my-service-bus-persistence %s starting with %s"), MSB_VERSION,
+	          settings->source != NULL ? settings->source : _("built-in default settings"));
 	for (guint i = 0; settings->warnings != NULL && i < settings->warnings->len; i++)
 		g_warning("%s", (const gchar *)g_ptr_array_index(settings->warnings, i));
 	{
@@ -405,7 +412,7 @@ main(int argc, char **argv)
 
 	if (g_mkdir_with_parents(settings->data_path, 0755) != 0) {
 		gint saved = errno;
-		g_printerr("my-service-bus-persistence: cannot create the data folder %s: %s\n",
+		g_printerr(_("my-service-bus-persistence: cannot create the data folder %s: %s\n"),
 		           settings->data_path, g_strerror(saved));
 		return 1;
 	}
@@ -434,10 +441,13 @@ main(int argc, char **argv)
 		msb_store_close(self.store);
 		return 1;
 	}
-	g_message("listening: gRPC on %s:%u%s%s, HTTP on %s:%u", settings->listen_address,
-	          bound_grpc, settings->listen_unix_socket != NULL ? " and " : "",
-	          settings->listen_unix_socket != NULL ? settings->listen_unix_socket : "",
-	          settings->listen_address, bound_http);
+	if (settings->listen_unix_socket != NULL)
+		g_message(_("listening: gRPC on %s:%u and %s, HTTP on %s:%u"),
+		          settings->listen_address, bound_grpc, settings->listen_unix_socket,
+		          settings->listen_address, bound_http);
+	else
+		g_message(_("listening: gRPC on %s:%u, HTTP on %s:%u"), settings->listen_address,
+		          bound_grpc, settings->listen_address, bound_http);
 
 	msb_sd_notify_status("Recovering the data in %s (gRPC on %s:%u answers only Ping and "
 	                     "GetVersion until done)",
@@ -456,7 +466,8 @@ main(int argc, char **argv)
 	(void)msb_sd_notify_watchdog_start();
 	if (ready_file != NULL &&
 	    !msb_main_write_ready_file(ready_file, bound_grpc, bound_http, &error)) {
-		g_printerr("my-service-bus-persistence: cannot write --ready-file: %s\n",
+		g_printerr(_("my-service-bus-persistence: cannot write --ready-file: %s\n"),
+
 		           error->message);
 		msb_main_stop(&self, 1);
 	}

@@ -9,6 +9,7 @@
 #include "msb-persistence-settings.h"
 
 #include <gio/gio.h>
+#include <glib/gi18n.h>
 #include <string.h>
 
 #include "msb-config-diff.h"
@@ -103,8 +104,8 @@ read_data_path(MsbConfigFile *cf, MsbPersistenceSettings *settings, GError **err
 	if (value[0] == '\0')
 		return msb_config_file_set_error(
 		        cf, KEY_DATA_PATH, error,
-		        "the value is empty (expected the folder that holds the stored messages, "
-		        "such as /var/lib/my-service-bus-persistence or ~/msb-data)");
+		        _("the value is empty (expected the folder that holds the stored messages, "
+		          "such as /var/lib/my-service-bus-persistence or ~/msb-data)"));
 	path = msb_config_expand_home(value);
 	/* "data/" and "data" are the same folder; the Rust service strips the '/' too */
 	len = strlen(path);
@@ -120,16 +121,17 @@ warn_ignored(MsbConfigFile *cf)
 {
 	if (msb_config_file_lookup(cf, KEY_MAX_RESPONSE_RECORDS_AMOUNT) != NULL)
 		msb_config_file_warn(cf, KEY_MAX_RESPONSE_RECORDS_AMOUNT,
-		                     "ignored (a setting of the Rust persistence service that it "
-		                     "never used either)");
+		                     _("ignored (a setting of the Rust persistence service that it "
+		                       "never used either)"));
 	if (msb_config_file_lookup(cf, KEY_DELETE_TOPIC_SECRET_KEY) != NULL)
 		msb_config_file_warn(
 		        cf, KEY_DELETE_TOPIC_SECRET_KEY,
-		        "ignored (this service has no HTTP endpoint that deletes topics)");
+		        _("ignored (this service has no HTTP endpoint that deletes topics)"));
 	if (msb_config_file_lookup(cf, KEY_S3_CONN_STRING) != NULL)
-		msb_config_file_warn(cf, KEY_S3_CONN_STRING,
-		                     "ignored (this service keeps everything under DataPath; there "
-		                     "is no S3 cold tier)");
+		msb_config_file_warn(
+		        cf, KEY_S3_CONN_STRING,
+		        _("ignored (this service keeps everything under DataPath; there "
+		          "is no S3 cold tier)"));
 }
 
 static const MsbHttpLimitKeys http_keys = {
@@ -158,8 +160,8 @@ settings_from_config(MsbConfigFile *cf, GError **error)
 
 		msb_config_file_set_error(
 		        cf, id, error,
-		        "GrpcPort and HttpPort are both %u (expected two different "
-		        "ports)",
+		        _("GrpcPort and HttpPort are both %u (expected two different "
+		          "ports)"),
 		        settings->grpc_port);
 		return NULL;
 	}

@@ -6,8 +6,11 @@
  */
 #define G_LOG_DOMAIN "msbctl"
 
+#include <glib/gi18n.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "msb-i18n.h"
 
 #include "msbctl-admin.h"
 #include "msbctl-errors.h"
@@ -18,10 +21,10 @@
 #define MSBCTL_RANGES_SHOWN 4
 
 static const gchar *msbctl_admin_environment_help =
-        "Environment:\n"
-        "  MSBCTL_BUS  \"session\" or \"system\": the bus when neither --session nor --system "
-        "is given\n"
-        "              (default: the system bus)\n\n";
+        N_("Environment:\n"
+           "  MSBCTL_BUS  \"session\" or \"system\": the bus when neither --session nor "
+           "--system is given\n"
+           "              (default: the system bus)\n\n");
 
 int
 msbctl_admin_parse(MsbctlAdmin *self, int *argc, char ***argv, const gchar *parameter_string,
@@ -34,15 +37,16 @@ msbctl_admin_parse(MsbctlAdmin *self, int *argc, char ***argv, const gchar *para
 	g_autofree gchar *description = NULL;
 	const GOptionEntry bus_entries[] = {
 	        {"system", 0, 0, G_OPTION_ARG_NONE, &self->system,
-	         "Talk to the broker on the system bus (the default)", NULL},
+	         N_("Talk to the broker on the system bus (the default)"), NULL},
 	        {"session", 0, 0, G_OPTION_ARG_NONE, &self->session,
-	         "Talk to the broker on the session bus (a broker started with --session-bus)",
+	         N_("Talk to the broker on the session bus (a broker started with --session-bus)"),
 	         NULL},
 	};
-	const GOptionEntry json_entry = {"json",      'j',
-	                                 0,           G_OPTION_ARG_NONE,
-	                                 &self->json, "Print JSON for scripts instead of a table",
-	                                 NULL};
+	const GOptionEntry json_entry = {
+	        "json",      'j',
+	        0,           G_OPTION_ARG_NONE,
+	        &self->json, N_("Print JSON for scripts instead of a table"),
+	        NULL};
 
 	for (guint i = 0; entries != NULL && entries[i].long_name != NULL; i++)
 		g_array_append_val(all, entries[i]);
@@ -50,12 +54,16 @@ msbctl_admin_parse(MsbctlAdmin *self, int *argc, char ***argv, const gchar *para
 		g_array_append_val(all, json_entry);
 	g_array_append_vals(all, bus_entries, G_N_ELEMENTS(bus_entries));
 
-	description = g_strconcat(msbctl_admin_environment_help, msbctl_exit_statuses_help(), NULL);
+	/* the entries, the parameter string and the summary are marked N_(): GOption translates
+	 * them; the description is put together here, so it is translated here */
+	g_option_context_set_translation_domain(context, msb_i18n_get_domain());
+	description =
+	        g_strconcat(_(msbctl_admin_environment_help), msbctl_exit_statuses_help(), NULL);
 	g_option_context_set_summary(context, summary);
 	g_option_context_set_description(context, description);
 	g_option_context_add_main_entries(context, (const GOptionEntry *)all->data, NULL);
 	if (!g_option_context_parse(context, argc, argv, &error)) {
-		g_printerr("%s: %s\nRun '%s --help' for the options.\n", g_get_prgname(),
+		g_printerr(_("%s: %s\nRun '%s --help' for the options.\n"), g_get_prgname(),
 		           error->message, g_get_prgname());
 		return MSBCTL_EXIT_USAGE;
 	}
@@ -68,12 +76,16 @@ msbctl_admin_parse(MsbctlAdmin *self, int *argc, char ***argv, const gchar *para
 		}
 	}
 	if ((guint)(*argc - 1) != n_args) {
-		g_printerr("%s: expected %s, got %d argument%s\nRun '%s --help' for the options.\n",
+		g_printerr(ngettext("%s: expected %s, got %d argument\nRun '%s --help' for the "
+		                    "options.\n",
+		                    "%s: expected %s, got %d arguments\nRun '%s --help' for the "
+		                    "options.\n",
+		                    *argc - 1),
 		           g_get_prgname(),
 		           parameter_string != NULL && parameter_string[0] != '\0'
-		                   ? parameter_string
-		                   : "no arguments",
-		           *argc - 1, *argc - 1 == 1 ? "" : "s", g_get_prgname());
+		                   ? _(parameter_string)
+		                   : _("no arguments"),
+		           *argc - 1, g_get_prgname());
 		return MSBCTL_EXIT_USAGE;
 	}
 	if (!msbctl_choose_bus(self->session, self->system, g_getenv("MSBCTL_BUS"), &self->bus_type,
@@ -100,7 +112,7 @@ msbctl_admin_connect(MsbctlAdmin *self, int *status)
 	connection = g_bus_get_sync(self->bus_type, NULL, &error);
 
 	if (connection == NULL) {
-		g_printerr("%s: cannot connect to the %s bus: %s\n", g_get_prgname(),
+		g_printerr(_("%s: cannot connect to the %s bus: %s\n"), g_get_prgname(),
 		           msbctl_admin_bus_label(self), error->message);
 		*status = MSBCTL_EXIT_UNREACHABLE;
 	}
@@ -119,12 +131,15 @@ msbctl_admin_report(const GError *error)
 int
 msbctl_admin_report_absent(MsbctlAdmin *self)
 {
-	g_printerr("%s: the broker is not on the %s bus (no one owns %s); is my-service-bus "
-	           "running%s?\n",
-	           g_get_prgname(), msbctl_admin_bus_label(self), MSBCTL_BUS_NAME,
-	           self->bus_type == G_BUS_TYPE_SESSION
-	                   ? " with --session-bus"
-	                   : ", or was it started with --session-bus (then use --session)");
+	if (self->bus_type == G_BUS_TYPE_SESSION)
+		g_printerr(_("%s: the broker is not on the %s bus (no one owns %s); is "
+		             "my-service-bus running with --session-bus?\n"),
+		           g_get_prgname(), msbctl_admin_bus_label(self), MSBCTL_BUS_NAME);
+	else
+		g_printerr(_("%s: the broker is not on the %s bus (no one owns %s); is "
+		             "my-service-bus running, or was it started with --session-bus (then "
+		             "use --session)?\n"),
+		           g_get_prgname(), msbctl_admin_bus_label(self), MSBCTL_BUS_NAME);
 	return MSBCTL_EXIT_UNREACHABLE;
 }
 
@@ -221,10 +236,10 @@ msbctl_topics_run(int argc, char **argv)
 
 	status = msbctl_admin_parse(
 	        &self, &argc, &argv, NULL,
-	        "List the broker's topics: next message id, messages per "
-	        "second, persist,\nqueues, messages cached and waiting to be "
-	        "persisted, and for a soft-deleted\ntopic when it is deleted for "
-	        "good.",
+	        N_("List the broker's topics: next message id, messages per "
+	           "second, persist,\nqueues, messages cached and waiting to be "
+	           "persisted, and for a soft-deleted\ntopic when it is deleted for "
+	           "good."),
 	        NULL, TRUE, 0);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
@@ -232,17 +247,17 @@ msbctl_topics_run(int argc, char **argv)
 	if (objects == NULL)
 		return status;
 
-	c_name = msbctl_table_add_column(table, "TOPIC", "name", MSBCTL_COLUMN_TEXT);
-	c_id = msbctl_table_add_column(table, "MESSAGE-ID", "message_id", MSBCTL_COLUMN_NUMBER);
-	c_rate = msbctl_table_add_column(table, "MSG/S", "messages_per_second",
+	c_name = msbctl_table_add_column(table, _("TOPIC"), "name", MSBCTL_COLUMN_TEXT);
+	c_id = msbctl_table_add_column(table, _("MESSAGE-ID"), "message_id", MSBCTL_COLUMN_NUMBER);
+	c_rate = msbctl_table_add_column(table, _("MSG/S"), "messages_per_second",
 	                                 MSBCTL_COLUMN_NUMBER);
-	c_persist = msbctl_table_add_column(table, "PERSIST", "persist", MSBCTL_COLUMN_BOOL);
-	c_queues = msbctl_table_add_column(table, "QUEUES", "queue_count", MSBCTL_COLUMN_NUMBER);
-	c_cached =
-	        msbctl_table_add_column(table, "CACHED", "cached_messages", MSBCTL_COLUMN_NUMBER);
-	c_pending =
-	        msbctl_table_add_column(table, "PENDING", "pending_messages", MSBCTL_COLUMN_NUMBER);
-	c_deleted_text = msbctl_table_add_column(table, "DELETED", NULL, MSBCTL_COLUMN_TEXT);
+	c_persist = msbctl_table_add_column(table, _("PERSIST"), "persist", MSBCTL_COLUMN_BOOL);
+	c_queues = msbctl_table_add_column(table, _("QUEUES"), "queue_count", MSBCTL_COLUMN_NUMBER);
+	c_cached = msbctl_table_add_column(table, _("CACHED"), "cached_messages",
+	                                   MSBCTL_COLUMN_NUMBER);
+	c_pending = msbctl_table_add_column(table, _("PENDING"), "pending_messages",
+	                                    MSBCTL_COLUMN_NUMBER);
+	c_deleted_text = msbctl_table_add_column(table, _("DELETED"), NULL, MSBCTL_COLUMN_TEXT);
 	c_deleted = msbctl_table_add_column(table, NULL, "deleted", MSBCTL_COLUMN_BOOL);
 	c_moment = msbctl_table_add_column(table, NULL, "hard_delete_moment", MSBCTL_COLUMN_TEXT);
 
@@ -307,9 +322,9 @@ msbctl_queues_run(int argc, char **argv)
 	int status;
 	guint c_name, c_type, c_size, c_delivery, c_subscribers, c_ranges;
 
-	status = msbctl_admin_parse(&self, &argc, &argv, "TOPIC",
-	                            "List a topic's queues: type, messages waiting, messages on "
-	                            "delivery, subscribers\nand the ids waiting (as ranges).",
+	status = msbctl_admin_parse(&self, &argc, &argv, N_("TOPIC"),
+	                            N_("List a topic's queues: type, messages waiting, messages on "
+	                               "delivery, subscribers\nand the ids waiting (as ranges)."),
 	                            NULL, TRUE, 1);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
@@ -318,20 +333,20 @@ msbctl_queues_run(int argc, char **argv)
 	if (objects == NULL)
 		return status;
 
-	c_name = msbctl_table_add_column(table, "QUEUE", "name", MSBCTL_COLUMN_TEXT);
-	c_type = msbctl_table_add_column(table, "TYPE", "queue_type", MSBCTL_COLUMN_TEXT);
-	c_size = msbctl_table_add_column(table, "SIZE", "size", MSBCTL_COLUMN_NUMBER);
-	c_delivery =
-	        msbctl_table_add_column(table, "ON-DELIVERY", "on_delivery", MSBCTL_COLUMN_NUMBER);
-	c_subscribers = msbctl_table_add_column(table, "SUBSCRIBERS", "subscriber_count",
+	c_name = msbctl_table_add_column(table, _("QUEUE"), "name", MSBCTL_COLUMN_TEXT);
+	c_type = msbctl_table_add_column(table, _("TYPE"), "queue_type", MSBCTL_COLUMN_TEXT);
+	c_size = msbctl_table_add_column(table, _("SIZE"), "size", MSBCTL_COLUMN_NUMBER);
+	c_delivery = msbctl_table_add_column(table, _("ON-DELIVERY"), "on_delivery",
+	                                     MSBCTL_COLUMN_NUMBER);
+	c_subscribers = msbctl_table_add_column(table, _("SUBSCRIBERS"), "subscriber_count",
 	                                        MSBCTL_COLUMN_NUMBER);
-	c_ranges = msbctl_table_add_column(table, "RANGES", "ranges", MSBCTL_COLUMN_TEXT);
+	c_ranges = msbctl_table_add_column(table, _("RANGES"), "ranges", MSBCTL_COLUMN_TEXT);
 
 	list = g_dbus_object_manager_get_objects(objects);
 	if (!msbctl_admin_has_topic(list, name)) {
 		g_autofree gchar *quoted = msbctl_admin_quote(name);
 		g_list_free_full(list, g_object_unref);
-		g_printerr("%s: the broker has no topic %s\n", g_get_prgname(), quoted);
+		g_printerr(_("%s: the broker has no topic %s\n"), g_get_prgname(), quoted);
 		return MSBCTL_EXIT_NOT_FOUND;
 	}
 	for (GList *l = list; l != NULL; l = l->next) {
@@ -397,12 +412,13 @@ msbctl_sessions_run(int argc, char **argv)
 	guint c_id, c_name, c_kind, c_peer, c_version, c_protocol, c_connected, c_connected_text,
 	        c_publishes, c_read, c_written;
 
-	status = msbctl_admin_parse(&self, &argc, &argv, NULL,
-	                            "List the connected client sessions (TCP, Unix socket and "
-	                            "HTTP): id, client name,\nkind, peer, client version, protocol "
-	                            "version, time connected, publishes and\nbytes read and "
-	                            "written.",
-	                            NULL, TRUE, 0);
+	status = msbctl_admin_parse(
+	        &self, &argc, &argv, NULL,
+	        N_("List the connected client sessions (TCP, Unix socket and "
+	           "HTTP): id, client name,\nkind, peer, client version, protocol "
+	           "version, time connected, publishes and\nbytes read and "
+	           "written."),
+	        NULL, TRUE, 0);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
 	manager = msbctl_admin_manager(&self, FALSE, &status);
@@ -411,21 +427,22 @@ msbctl_sessions_run(int argc, char **argv)
 	if (!msb_dbus_broker1_call_list_sessions_sync(manager, &sessions, NULL, &error))
 		return msbctl_admin_report(error);
 
-	c_id = msbctl_table_add_column(table, "ID", "id", MSBCTL_COLUMN_NUMBER);
-	c_name = msbctl_table_add_column(table, "NAME", "name", MSBCTL_COLUMN_TEXT);
-	c_kind = msbctl_table_add_column(table, "KIND", "kind", MSBCTL_COLUMN_TEXT);
-	c_peer = msbctl_table_add_column(table, "PEER", "peer", MSBCTL_COLUMN_TEXT);
-	c_version = msbctl_table_add_column(table, "VERSION", "version", MSBCTL_COLUMN_TEXT);
-	c_protocol = msbctl_table_add_column(table, "PROTOCOL", "protocol_version",
+	c_id = msbctl_table_add_column(table, _("ID"), "id", MSBCTL_COLUMN_NUMBER);
+	c_name = msbctl_table_add_column(table, _("NAME"), "name", MSBCTL_COLUMN_TEXT);
+	c_kind = msbctl_table_add_column(table, _("KIND"), "kind", MSBCTL_COLUMN_TEXT);
+	c_peer = msbctl_table_add_column(table, _("PEER"), "peer", MSBCTL_COLUMN_TEXT);
+	c_version = msbctl_table_add_column(table, _("VERSION"), "version", MSBCTL_COLUMN_TEXT);
+	c_protocol = msbctl_table_add_column(table, _("PROTOCOL"), "protocol_version",
 	                                     MSBCTL_COLUMN_NUMBER);
-	c_connected_text = msbctl_table_add_column(table, "CONNECTED", NULL, MSBCTL_COLUMN_NUMBER);
+	c_connected_text =
+	        msbctl_table_add_column(table, _("CONNECTED"), NULL, MSBCTL_COLUMN_NUMBER);
 	c_connected =
 	        msbctl_table_add_column(table, NULL, "connected_seconds", MSBCTL_COLUMN_NUMBER);
 	c_publishes =
-	        msbctl_table_add_column(table, "PUBLISHES", "publishes", MSBCTL_COLUMN_NUMBER);
-	c_read = msbctl_table_add_column(table, "READ", "read_bytes", MSBCTL_COLUMN_NUMBER);
+	        msbctl_table_add_column(table, _("PUBLISHES"), "publishes", MSBCTL_COLUMN_NUMBER);
+	c_read = msbctl_table_add_column(table, _("READ"), "read_bytes", MSBCTL_COLUMN_NUMBER);
 	c_written =
-	        msbctl_table_add_column(table, "WRITTEN", "written_bytes", MSBCTL_COLUMN_NUMBER);
+	        msbctl_table_add_column(table, _("WRITTEN"), "written_bytes", MSBCTL_COLUMN_NUMBER);
 
 	g_variant_iter_init(&iter, sessions);
 	while ((dict = g_variant_iter_next_value(&iter)) != NULL) {
@@ -464,11 +481,11 @@ msbctl_status_run(int argc, char **argv)
 	int status;
 	guint c_bus, c_owner, c_version, c_pversion, c_pstate, c_sessions, c_topics, c_rate;
 
-	status =
-	        msbctl_admin_parse(&self, &argc, &argv, NULL,
-	                           "Show the broker's totals: version, persistence service version "
-	                           "and state,\nsessions, topics and messages per second.",
-	                           NULL, TRUE, 0);
+	status = msbctl_admin_parse(
+	        &self, &argc, &argv, NULL,
+	        N_("Show the broker's totals: version, persistence service version "
+	           "and state,\nsessions, topics and messages per second."),
+	        NULL, TRUE, 0);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
 	manager = msbctl_admin_manager(&self, TRUE, &status);
@@ -476,17 +493,18 @@ msbctl_status_run(int argc, char **argv)
 		return status;
 	owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(manager));
 
-	c_bus = msbctl_table_add_column(table, "Bus", "bus", MSBCTL_COLUMN_TEXT);
-	c_owner = msbctl_table_add_column(table, "Unique name", "unique_name", MSBCTL_COLUMN_TEXT);
-	c_version = msbctl_table_add_column(table, "Version", "version", MSBCTL_COLUMN_TEXT);
-	c_pversion = msbctl_table_add_column(table, "Persistence version", "persistence_version",
+	c_bus = msbctl_table_add_column(table, _("Bus"), "bus", MSBCTL_COLUMN_TEXT);
+	c_owner =
+	        msbctl_table_add_column(table, _("Unique name"), "unique_name", MSBCTL_COLUMN_TEXT);
+	c_version = msbctl_table_add_column(table, _("Version"), "version", MSBCTL_COLUMN_TEXT);
+	c_pversion = msbctl_table_add_column(table, _("Persistence version"), "persistence_version",
 	                                     MSBCTL_COLUMN_TEXT);
-	c_pstate = msbctl_table_add_column(table, "Persistence state", "persistence_state",
+	c_pstate = msbctl_table_add_column(table, _("Persistence state"), "persistence_state",
 	                                   MSBCTL_COLUMN_TEXT);
-	c_sessions =
-	        msbctl_table_add_column(table, "Sessions", "session_count", MSBCTL_COLUMN_NUMBER);
-	c_topics = msbctl_table_add_column(table, "Topics", "topic_count", MSBCTL_COLUMN_NUMBER);
-	c_rate = msbctl_table_add_column(table, "Messages per second", "messages_per_second",
+	c_sessions = msbctl_table_add_column(table, _("Sessions"), "session_count",
+	                                     MSBCTL_COLUMN_NUMBER);
+	c_topics = msbctl_table_add_column(table, _("Topics"), "topic_count", MSBCTL_COLUMN_NUMBER);
+	c_rate = msbctl_table_add_column(table, _("Messages per second"), "messages_per_second",
 	                                 MSBCTL_COLUMN_NUMBER);
 	msbctl_table_add_row(table);
 	msbctl_table_set_text(table, c_bus, msbctl_admin_bus_label(&self));
@@ -519,9 +537,9 @@ msbctl_create_topic_run(int argc, char **argv)
 	g_autofree gchar *quoted = NULL;
 	int status;
 
-	status = msbctl_admin_parse(&self, &argc, &argv, "TOPIC",
-	                            "Create a topic. Creating a topic that exists succeeds and "
-	                            "changes nothing.",
+	status = msbctl_admin_parse(&self, &argc, &argv, N_("TOPIC"),
+	                            N_("Create a topic. Creating a topic that exists succeeds and "
+	                               "changes nothing."),
 	                            NULL, FALSE, 1);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
@@ -531,7 +549,7 @@ msbctl_create_topic_run(int argc, char **argv)
 	if (!msb_dbus_broker1_call_create_topic_sync(manager, argv[1], &path, NULL, &error))
 		return msbctl_admin_report(error);
 	quoted = msbctl_admin_quote(argv[1]);
-	g_print("Topic %s exists: %s\n", quoted, path);
+	g_print(_("Topic %s exists: %s\n"), quoted, path);
 	return MSBCTL_EXIT_OK;
 }
 
@@ -550,24 +568,25 @@ msbctl_delete_topic_run(int argc, char **argv)
 	int status;
 	const GOptionEntry entries[] = {
 	        {"hard-delete-in", 0, 0, G_OPTION_ARG_STRING, &in_text,
-	         "Delete it for good after DURATION (00:10:00, 600s, 1d 00:00:00); until then "
-	         "restore-topic undoes it",
-	         "DURATION"},
+	         N_("Delete it for good after DURATION (00:10:00, 600s, 1d 00:00:00); until then "
+	            "restore-topic undoes it"),
+	         N_("DURATION")},
 	        {"at", 0, 0, G_OPTION_ARG_STRING, &at_text,
-	         "Delete it for good at TIME, ISO 8601 (2026-12-31T23:00:00 is local time, "
-	         "…Z is UTC), or \"now\"",
-	         "TIME"},
+	         N_("Delete it for good at TIME, ISO 8601 (2026-12-31T23:00:00 is local time, "
+	            "…Z is UTC), or \"now\""),
+	         N_("TIME")},
 	        {NULL},
 	};
 
-	status = msbctl_admin_parse(&self, &argc, &argv, "TOPIC",
-	                            "Soft-delete a topic: it refuses publishes and subscriptions "
-	                            "until it is restored\n(msbctl restore-topic) or its "
-	                            "hard-delete moment passes, when its messages\nare deleted for "
-	                            "good. Without --hard-delete-in or --at, that moment is the\n"
-	                            "broker's next periodic tick, as with the REST API. Deleting a "
-	                            "deleted topic\nmoves its moment.",
-	                            entries, FALSE, 1);
+	status = msbctl_admin_parse(
+	        &self, &argc, &argv, N_("TOPIC"),
+	        N_("Soft-delete a topic: it refuses publishes and subscriptions "
+	           "until it is restored\n(msbctl restore-topic) or its "
+	           "hard-delete moment passes, when its messages\nare deleted for "
+	           "good. Without --hard-delete-in or --at, that moment is the\n"
+	           "broker's next periodic tick, as with the REST API. Deleting a "
+	           "deleted topic\nmoves its moment."),
+	        entries, FALSE, 1);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
 	if (!msbctl_parse_hard_delete_moment(in_text, at_text, g_get_real_time(), &moment,
@@ -582,8 +601,13 @@ msbctl_delete_topic_run(int argc, char **argv)
 		return msbctl_admin_report(error);
 	quoted = msbctl_admin_quote(argv[1]);
 	when = msbctl_format_moment(moment, local);
-	g_print("Deleted topic %s; it goes for good %s%s unless restored\n", quoted,
-	        when != NULL ? "at " : "at the broker's next tick", when != NULL ? when : "");
+	if (when != NULL)
+		g_print(_("Deleted topic %s; it goes for good at %s unless restored\n"), quoted,
+		        when);
+	else
+		g_print(_("Deleted topic %s; it goes for good at the broker's next tick unless "
+		          "restored\n"),
+		        quoted);
 	return MSBCTL_EXIT_OK;
 }
 
@@ -596,10 +620,11 @@ msbctl_restore_topic_run(int argc, char **argv)
 	g_autofree gchar *quoted = NULL;
 	int status;
 
-	status = msbctl_admin_parse(&self, &argc, &argv, "TOPIC",
-	                            "Undo a soft delete (msbctl delete-topic) before the topic's "
-	                            "hard-delete moment.",
-	                            NULL, FALSE, 1);
+	status =
+	        msbctl_admin_parse(&self, &argc, &argv, N_("TOPIC"),
+	                           N_("Undo a soft delete (msbctl delete-topic) before the topic's "
+	                              "hard-delete moment."),
+	                           NULL, FALSE, 1);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
 	manager = msbctl_admin_manager(&self, FALSE, &status);
@@ -608,7 +633,7 @@ msbctl_restore_topic_run(int argc, char **argv)
 	if (!msb_dbus_broker1_call_restore_topic_sync(manager, argv[1], NULL, &error))
 		return msbctl_admin_report(error);
 	quoted = msbctl_admin_quote(argv[1]);
-	g_print("Restored topic %s\n", quoted);
+	g_print(_("Restored topic %s\n"), quoted);
 	return MSBCTL_EXIT_OK;
 }
 
@@ -622,11 +647,12 @@ msbctl_set_persist_run(int argc, char **argv)
 	gboolean persist = FALSE;
 	int status;
 
-	status = msbctl_admin_parse(&self, &argc, &argv, "TOPIC on|off",
-	                            "Whether messages published to TOPIC from now on are saved to "
-	                            "the persistence\nservice (on/off, yes/no, true/false, 1/0). "
-	                            "Messages already published keep\ntheir state.",
-	                            NULL, FALSE, 2);
+	status = msbctl_admin_parse(
+	        &self, &argc, &argv, N_("TOPIC on|off"),
+	        N_("Whether messages published to TOPIC from now on are saved to "
+	           "the persistence\nservice (on/off, yes/no, true/false, 1/0). "
+	           "Messages already published keep\ntheir state."),
+	        NULL, FALSE, 2);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
 	if (!msbctl_parse_bool(argv[2], &persist, &error)) {
@@ -639,7 +665,7 @@ msbctl_set_persist_run(int argc, char **argv)
 	if (!msb_dbus_broker1_call_set_topic_persist_sync(manager, argv[1], persist, NULL, &error))
 		return msbctl_admin_report(error);
 	quoted = msbctl_admin_quote(argv[1]);
-	g_print("Topic %s: persist %s\n", quoted, persist ? "on" : "off");
+	g_print(persist ? _("Topic %s: persist on\n") : _("Topic %s: persist off\n"), quoted);
 	return MSBCTL_EXIT_OK;
 }
 
@@ -653,12 +679,12 @@ msbctl_delete_queue_run(int argc, char **argv)
 	g_autofree gchar *queue = NULL;
 	int status;
 
-	status =
-	        msbctl_admin_parse(&self, &argc, &argv, "TOPIC QUEUE",
-	                           "Remove a queue with its subscribers; their messages in flight "
-	                           "go with it and\ntheir sessions stay connected. A queue that is "
-	                           "not there is success.",
-	                           NULL, FALSE, 2);
+	status = msbctl_admin_parse(
+	        &self, &argc, &argv, N_("TOPIC QUEUE"),
+	        N_("Remove a queue with its subscribers; their messages in flight "
+	           "go with it and\ntheir sessions stay connected. A queue that is "
+	           "not there is success."),
+	        NULL, FALSE, 2);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
 	manager = msbctl_admin_manager(&self, FALSE, &status);
@@ -668,7 +694,7 @@ msbctl_delete_queue_run(int argc, char **argv)
 		return msbctl_admin_report(error);
 	topic = msbctl_admin_quote(argv[1]);
 	queue = msbctl_admin_quote(argv[2]);
-	g_print("Queue %s of topic %s is gone\n", queue, topic);
+	g_print(_("Queue %s of topic %s is gone\n"), queue, topic);
 	return MSBCTL_EXIT_OK;
 }
 
@@ -683,14 +709,15 @@ msbctl_set_message_id_run(int argc, char **argv)
 	gint64 id = 0;
 	int status;
 
-	status = msbctl_admin_parse(&self, &argc, &argv, "TOPIC QUEUE ID",
-	                            "Move a queue's position: ID is the first message id it waits "
-	                            "for, everything\nbelow counts as consumed. Ids in flight stay "
-	                            "in flight.",
-	                            NULL, FALSE, 3);
+	status = msbctl_admin_parse(
+	        &self, &argc, &argv, N_("TOPIC QUEUE ID"),
+	        N_("Move a queue's position: ID is the first message id it waits "
+	           "for, everything\nbelow counts as consumed. Ids in flight stay "
+	           "in flight."),
+	        NULL, FALSE, 3);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
-	if (!msbctl_parse_int64(argv[3], 0, "message id", &id, &error)) {
+	if (!msbctl_parse_int64(argv[3], 0, _("message id"), &id, &error)) {
 		g_printerr("%s: %s\n", g_get_prgname(), error->message);
 		return MSBCTL_EXIT_USAGE;
 	}
@@ -702,8 +729,8 @@ msbctl_set_message_id_run(int argc, char **argv)
 		return msbctl_admin_report(error);
 	topic = msbctl_admin_quote(argv[1]);
 	queue = msbctl_admin_quote(argv[2]);
-	g_print("Queue %s of topic %s waits for message id %" G_GINT64_FORMAT "\n", queue, topic,
-	        id);
+	/* %lld: xgettext does not expand G_GINT64_FORMAT */
+	g_print(_("Queue %s of topic %s waits for message id %lld\n"), queue, topic, (long long)id);
 	return MSBCTL_EXIT_OK;
 }
 
@@ -718,14 +745,14 @@ msbctl_set_max_messages_run(int argc, char **argv)
 	gint64 max = 0;
 	int status;
 
-	status = msbctl_admin_parse(&self, &argc, &argv, "TOPIC QUEUE N",
-	                            "Deliver at most N messages per batch to the queue's "
-	                            "subscribers (0: no limit).\nKept in memory only: a restart "
-	                            "forgets it.",
+	status = msbctl_admin_parse(&self, &argc, &argv, N_("TOPIC QUEUE N"),
+	                            N_("Deliver at most N messages per batch to the queue's "
+	                               "subscribers (0: no limit).\nKept in memory only: a restart "
+	                               "forgets it."),
 	                            NULL, FALSE, 3);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
-	if (!msbctl_parse_int64(argv[3], 0, "number of messages", &max, &error)) {
+	if (!msbctl_parse_int64(argv[3], 0, _("number of messages"), &max, &error)) {
 		g_printerr("%s: %s\n", g_get_prgname(), error->message);
 		return MSBCTL_EXIT_USAGE;
 	}
@@ -738,10 +765,12 @@ msbctl_set_max_messages_run(int argc, char **argv)
 	topic = msbctl_admin_quote(argv[1]);
 	queue = msbctl_admin_quote(argv[2]);
 	if (max == 0)
-		g_print("Queue %s of topic %s: no limit of messages per batch\n", queue, topic);
+		g_print(_("Queue %s of topic %s: no limit of messages per batch\n"), queue, topic);
 	else
-		g_print("Queue %s of topic %s: at most %" G_GINT64_FORMAT " messages per batch\n",
-		        queue, topic, max);
+		g_print(ngettext("Queue %s of topic %s: at most %lld messages per batch\n",
+		                 "Queue %s of topic %s: at most %lld messages per batch\n",
+		                 (gulong)max),
+		        queue, topic, (long long)max);
 	return MSBCTL_EXIT_OK;
 }
 
@@ -754,13 +783,14 @@ msbctl_kick_run(int argc, char **argv)
 	gint64 id = 0;
 	int status;
 
-	status = msbctl_admin_parse(&self, &argc, &argv, "SESSION-ID",
-	                            "Close a session's connection (the id from msbctl sessions); "
-	                            "its messages in\nflight go back to their queues.",
-	                            NULL, FALSE, 1);
+	status =
+	        msbctl_admin_parse(&self, &argc, &argv, N_("SESSION-ID"),
+	                           N_("Close a session's connection (the id from msbctl sessions); "
+	                              "its messages in\nflight go back to their queues."),
+	                           NULL, FALSE, 1);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
-	if (!msbctl_parse_int64(argv[1], 0, "session id", &id, &error)) {
+	if (!msbctl_parse_int64(argv[1], 0, _("session id"), &id, &error)) {
 		g_printerr("%s: %s\n", g_get_prgname(), error->message);
 		return MSBCTL_EXIT_USAGE;
 	}
@@ -769,6 +799,7 @@ msbctl_kick_run(int argc, char **argv)
 		return status;
 	if (!msb_dbus_broker1_call_kick_session_sync(manager, id, NULL, &error))
 		return msbctl_admin_report(error);
-	g_print("Kicked session %" G_GINT64_FORMAT "\n", id);
+	g_print(_("Kicked session %lld\n"), (long long)id);
+
 	return MSBCTL_EXIT_OK;
 }

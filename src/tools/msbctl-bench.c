@@ -29,6 +29,7 @@
 #include <glib/gstdio.h>
 #include <msb-client.h>
 
+#include "msb-i18n.h"
 #include "msbctl-bench.h"
 #include "msbctl.h"
 
@@ -950,6 +951,7 @@ bench_emit_failure(const BenchOpts *opts, BenchRun *run, BenchResult *res, const
 	g_mutex_lock(&run->lock);
 	text = g_strdup(run->error != NULL ? run->error->message : why);
 	g_mutex_unlock(&run->lock);
+	/* not translated: the same text is the result line's error, which tools read */
 	bench_emit(opts, FALSE, text != NULL ? text : "failed", res);
 	g_printerr("%s: %s %s\n", g_get_prgname(), bench_test_name(opts), text);
 	return MSBCTL_EXIT_FAIL;
@@ -2031,8 +2033,8 @@ bench_parse_mode(const gchar *name, BenchOpts *opts)
 			return TRUE;
 		}
 	}
-	g_printerr("%s: unknown mode \"%s\"; use pub, pubsub, fanout, latency, reqrep, "
-	           "persist-pub, persist-immediate or backlog\n",
+	g_printerr(_("%s: unknown mode \"%s\"; use pub, pubsub, fanout, latency, reqrep, "
+	             "persist-pub, persist-immediate or backlog\n"),
 	           g_get_prgname(), name);
 	return FALSE;
 }
@@ -2050,7 +2052,7 @@ bench_parse_queue_type(const gchar *name, BenchOpts *opts)
 		opts->queue_type_name = "permanent";
 		return TRUE;
 	}
-	g_printerr("%s: unknown --queue-type \"%s\"; use delete-on-disconnect or permanent\n",
+	g_printerr(_("%s: unknown --queue-type \"%s\"; use delete-on-disconnect or permanent\n"),
 	           g_get_prgname(), name);
 	return FALSE;
 }
@@ -2060,8 +2062,9 @@ bench_check_range(const gchar *option, gint64 value, gint64 min, gint64 max)
 {
 	if (value >= min && value <= max)
 		return TRUE;
-	g_printerr("%s: %s must be from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT "\n",
-	           g_get_prgname(), option, min, max);
+	g_printerr(_("%s: %s must be from %lld to %lld\n"), g_get_prgname(), option, (long long)min,
+	           (long long)max);
+
 	return FALSE;
 }
 
@@ -2075,62 +2078,63 @@ msbctl_bench_run(int argc, char **argv)
 	gint64 n = 2000000;
 	int status;
 	const GOptionEntry entries[] = {
-	        {"address", 'a', 0, G_OPTION_ARG_STRING, &opts.address,
-	         "Broker address, host:port or unix:/path (default " MSBCTL_DEFAULT_ADDRESS ")",
-	         "ADDRESS"},
+	        {"address", 'a', 0, G_OPTION_ARG_STRING, &opts.address, MSBCTL_ADDRESS_HELP,
+	         N_("ADDRESS")},
 	        {"n", 'n', 0, G_OPTION_ARG_INT64, &n,
-	         "Messages to publish in pub, pubsub and fanout (default 2000000)", "N"},
-	        {"size", 0, 0, G_OPTION_ARG_INT, &opts.size, "Payload bytes (default 100)",
-	         "BYTES"},
+	         N_("Messages to publish in pub, pubsub and fanout (default 2000000)"), "N"},
+	        {"size", 0, 0, G_OPTION_ARG_INT, &opts.size, N_("Payload bytes (default 100)"),
+	         N_("BYTES")},
 	        {"batch", 0, 0, G_OPTION_ARG_INT, &opts.batch,
-	         "Messages per Publish packet (default 100)", "N"},
+	         N_("Messages per Publish packet (default 100)"), "N"},
 	        {"window", 0, 0, G_OPTION_ARG_INT, &opts.window,
-	         "Publishes in flight (default 1000)", "N"},
+	         N_("Publishes in flight (default 1000)"), "N"},
 	        {"subs", 0, 0, G_OPTION_ARG_INT, &opts.subs,
-	         "fanout: queues on the topic, one subscriber each (default 4)", "N"},
+	         N_("fanout: queues on the topic, one subscriber each (default 4)"), "N"},
 	        {"lat-n", 0, 0, G_OPTION_ARG_INT, &opts.lat_n,
-	         "latency: timed round trips (default 10000)", "N"},
+	         N_("latency: timed round trips (default 10000)"), "N"},
 	        {"warmup", 0, 0, G_OPTION_ARG_INT, &opts.warmup,
-	         "latency: untimed round trips first (default 1000)", "N"},
+	         N_("latency: untimed round trips first (default 1000)"), "N"},
 	        {"queue-type", 0, 0, G_OPTION_ARG_STRING, &queue_type,
-	         "delete-on-disconnect (default) or permanent", "TYPE"},
+	         N_("delete-on-disconnect (default) or permanent"), N_("TYPE")},
 	        {"one-thread", 0, 0, G_OPTION_ARG_NONE, &opts.one_thread,
-	         "pubsub, fanout: run every client in the main thread's context (default: the "
-	         "subscribers in a second thread with their own context)",
+	         N_("pubsub, fanout: run every client in the main thread's context (default: the "
+	            "subscribers in a second thread with their own context)"),
 	         NULL},
-	        {"run", 0, 0, G_OPTION_ARG_INT, &opts.run, "Run number in the output (default 1)",
-	         "N"},
+	        {"run", 0, 0, G_OPTION_ARG_INT, &opts.run,
+	         N_("Run number in the output (default 1)"), "N"},
 	        {"name", 0, 0, G_OPTION_ARG_STRING, &opts.name,
-	         "Test name in the output (default: the mode)", "NAME"},
+	         N_("Test name in the output (default: the mode)"), N_("NAME")},
 	        {"server-pid", 0, 0, G_OPTION_ARG_INT, &opts.server_pid,
-	         "Broker pid, to report its CPU use and syscalls per message", "PID"},
+	         N_("Broker pid, to report its CPU use and syscalls per message"), "PID"},
 	        {"timeout", 0, 0, G_OPTION_ARG_INT, &opts.timeout_s,
-	         "Give up on a measurement after this many seconds (default 60)", "SECONDS"},
+	         N_("Give up on a measurement after this many seconds (default 60)"),
+	         N_("SECONDS")},
 	        {"http", 0, 0, G_OPTION_ARG_STRING, &opts.http,
-	         "persist-*, backlog: the broker's HTTP host:port, for /metrics (required)",
-	         "ADDRESS"},
+	         N_("persist-*, backlog: the broker's HTTP host:port, for /metrics (required)"),
+	         N_("ADDRESS")},
 	        {"persistence-http", 0, 0, G_OPTION_ARG_STRING, &opts.persistence_http,
-	         "persist-*, backlog: the persistence service's HTTP host:port, for its store "
-	         "counters (/api/status)",
-	         "ADDRESS"},
+	         N_("persist-*, backlog: the persistence service's HTTP host:port, for its store "
+	            "counters (/api/status)"),
+	         N_("ADDRESS")},
 	        {"persistence-pid", 0, 0, G_OPTION_ARG_INT, &opts.persistence_pid,
-	         "The persistence service's pid, to report its CPU use and bytes written", "PID"},
+	         N_("The persistence service's pid, to report its CPU use and bytes written"),
+	         "PID"},
 	        {"data-path", 0, 0, G_OPTION_ARG_FILENAME, &opts.data_path,
-	         "The persistence service's DataPath, to report what it grows by", "DIR"},
+	         N_("The persistence service's DataPath, to report what it grows by"), N_("DIR")},
 	        {"publishers", 0, 0, G_OPTION_ARG_INT, &opts.publishers,
-	         "persist-immediate: publisher connections (default 16)", "N"},
+	         N_("persist-immediate: publisher connections (default 16)"), "N"},
 	        {"topics", 0, 0, G_OPTION_ARG_INT, &opts.topics,
-	         "persist-immediate: 1 (default) for one topic shared by the publishers, or "
-	         "--publishers for one each",
+	         N_("persist-immediate: 1 (default) for one topic shared by the publishers, or "
+	            "--publishers for one each"),
 	         "N"},
 	        {"max-memory", 0, 0, G_OPTION_ARG_INT64, &opts.max_memory,
-	         "backlog: consume once the topic holds at most this many messages in memory "
-	         "(default 10000)",
+	         N_("backlog: consume once the topic holds at most this many messages in memory "
+	            "(default 10000)"),
 	         "N"},
 	        {"persist-delay", 0, 0, G_OPTION_ARG_DOUBLE, &opts.persist_delay_s,
-	         "persist-pub: the broker's EventuallyPersistenceDelay in seconds; a message "
-	         "waiting longer fails the row (default 5)",
-	         "SECONDS"},
+	         N_("persist-pub: the broker's EventuallyPersistenceDelay in seconds; a message "
+	            "waiting longer fails the row (default 5)"),
+	         N_("SECONDS")},
 	        {NULL},
 	};
 
@@ -2150,44 +2154,47 @@ msbctl_bench_run(int argc, char **argv)
 	if (opts.clk_tck <= 0)
 		opts.clk_tck = 100;
 
-	context = g_option_context_new("MODE");
+	context = g_option_context_new(N_("MODE"));
+	g_option_context_set_translation_domain(context, msb_i18n_get_domain());
 	g_option_context_set_summary(
 	        context,
-	        "Measure the broker over TCP and print one JSON result line (the format of the "
-	        "peer\nharness, so that `natsbench -mode summary` tables it). MODE is one of:\n"
-	        "  pub      publish throughput: N messages in Publish packets of --batch, --window "
-	        "in flight;\n"
-	        "           the clock stops at the last PublishResponse\n"
-	        "  pubsub   publish -> one subscriber -> confirm; every message must arrive once, "
-	        "in order\n"
-	        "  fanout   the same with --subs queues of one subscriber each "
-	        "(deliveries_per_s)\n"
-	        "  latency  one message at a time: publish -> delivery received and confirmed; "
-	        "--warmup\n"
-	        "           untimed, then --lat-n timed; percentiles of publish -> delivery and "
-	        "of\n"
-	        "           publish -> PublishResponse\n"
-	        "  reqrep   latency in the shape of NATS request/reply (test name latency_rr): a "
-	        "responder\n"
-	        "           confirms each request and publishes it back to a reply topic that "
-	        "the\n"
-	        "           requester's connection consumes; percentiles of request -> reply\n"
-	        "With a broker that persists (--http required):\n"
-	        "  persist-pub        pub, acknowledged from memory; also the rate until the "
-	        "broker's\n"
-	        "                     /metrics shows nothing pending (saved_msgs_per_s); a "
-	        "Reject fails it\n"
-	        "  persist-immediate  --publishers connections, --window persist_immediately "
-	        "publishes in\n"
-	        "                     flight each (default 16), answered after the service's "
-	        "fsync\n"
-	        "  backlog            a permanent queue with no subscriber gets N messages; once "
-	        "they are\n"
-	        "                     saved and dropped from memory, one subscriber reads them "
-	        "back");
+	        _("Measure the broker over TCP and print one JSON result line (the format of the "
+	          "peer\nharness, so that `natsbench -mode summary` tables it). MODE is one of:\n"
+	          "  pub      publish throughput: N messages in Publish packets of --batch, "
+	          "--window "
+	          "in flight;\n"
+	          "           the clock stops at the last PublishResponse\n"
+	          "  pubsub   publish -> one subscriber -> confirm; every message must arrive "
+	          "once, "
+	          "in order\n"
+	          "  fanout   the same with --subs queues of one subscriber each "
+	          "(deliveries_per_s)\n"
+	          "  latency  one message at a time: publish -> delivery received and confirmed; "
+	          "--warmup\n"
+	          "           untimed, then --lat-n timed; percentiles of publish -> delivery and "
+	          "of\n"
+	          "           publish -> PublishResponse\n"
+	          "  reqrep   latency in the shape of NATS request/reply (test name latency_rr): a "
+	          "responder\n"
+	          "           confirms each request and publishes it back to a reply topic that "
+	          "the\n"
+	          "           requester's connection consumes; percentiles of request -> reply\n"
+	          "With a broker that persists (--http required):\n"
+	          "  persist-pub        pub, acknowledged from memory; also the rate until the "
+	          "broker's\n"
+	          "                     /metrics shows nothing pending (saved_msgs_per_s); a "
+	          "Reject fails it\n"
+	          "  persist-immediate  --publishers connections, --window persist_immediately "
+	          "publishes in\n"
+	          "                     flight each (default 16), answered after the service's "
+	          "fsync\n"
+	          "  backlog            a permanent queue with no subscriber gets N messages; once "
+	          "they are\n"
+	          "                     saved and dropped from memory, one subscriber reads them "
+	          "back"));
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
-		g_printerr("%s: %s\nRun '%s --help' for the options.\n", g_get_prgname(),
+		g_printerr(_("%s: %s\nRun '%s --help' for the options.\n"), g_get_prgname(),
 		           error->message, g_get_prgname());
 		g_free(opts.address);
 		g_free(opts.name);
@@ -2198,8 +2205,8 @@ msbctl_bench_run(int argc, char **argv)
 	}
 	status = MSBCTL_EXIT_USAGE;
 	if (argc != 2) {
-		g_printerr("%s: give exactly one MODE (pub, pubsub, fanout, latency, reqrep, "
-		           "persist-pub, persist-immediate or backlog)\n",
+		g_printerr(_("%s: give exactly one MODE (pub, pubsub, fanout, latency, reqrep, "
+		             "persist-pub, persist-immediate or backlog)\n"),
 		           g_get_prgname());
 		goto out;
 	}
@@ -2218,25 +2225,25 @@ msbctl_bench_run(int argc, char **argv)
 		goto out;
 	if ((opts.mode == BENCH_MODE_LATENCY || opts.mode == BENCH_MODE_REQREP) &&
 	    opts.size < BENCH_SEQ_BYTES) {
-		g_printerr(
-		        "%s: latency and reqrep need --size of at least %d (the sequence number)\n",
-		        g_get_prgname(), BENCH_SEQ_BYTES);
+		g_printerr(_("%s: latency and reqrep need --size of at least %d (the sequence "
+		             "number)\n"),
+		           g_get_prgname(), BENCH_SEQ_BYTES);
 		goto out;
 	}
 	if (opts.topics != 1 && opts.topics != opts.publishers) {
-		g_printerr("%s: --topics must be 1 or --publishers (%d)\n", g_get_prgname(),
+		g_printerr(_("%s: --topics must be 1 or --publishers (%d)\n"), g_get_prgname(),
 		           opts.publishers);
 		goto out;
 	}
 	if ((opts.mode == BENCH_MODE_PERSIST_PUB || opts.mode == BENCH_MODE_PERSIST_IMMEDIATE ||
 	     opts.mode == BENCH_MODE_BACKLOG) &&
 	    opts.http == NULL) {
-		g_printerr("%s: %s needs --http, the broker's HTTP host:port\n", g_get_prgname(),
+		g_printerr(_("%s: %s needs --http, the broker's HTTP host:port\n"), g_get_prgname(),
 		           argv[1]);
 		goto out;
 	}
 	if (opts.mode == BENCH_MODE_BACKLOG && opts.size < BENCH_SEQ_BYTES) {
-		g_printerr("%s: backlog needs --size of at least %d (the sequence number)\n",
+		g_printerr(_("%s: backlog needs --size of at least %d (the sequence number)\n"),
 		           g_get_prgname(), BENCH_SEQ_BYTES);
 		goto out;
 	}

@@ -6,6 +6,7 @@
  */
 #define G_LOG_DOMAIN "msbctl"
 
+#include <glib/gi18n.h>
 #include <msb-dbus-error.h>
 
 #include "msbctl-errors.h"
@@ -24,34 +25,34 @@ static const MsbctlErrorRule msbctl_broker_rules[] = {
         {MSB_DBUS_ERROR_INVALID_NAME, MSBCTL_EXIT_INVALID, NULL},
         {MSB_DBUS_ERROR_INVALID_ARGUMENT, MSBCTL_EXIT_INVALID, NULL},
         {MSB_DBUS_ERROR_TOPIC_DELETED, MSBCTL_EXIT_CONFLICT,
-         "restore it first with msbctl restore-topic"},
-        {MSB_DBUS_ERROR_BUSY, MSBCTL_EXIT_BUSY, "try again shortly"},
+         N_("restore it first with msbctl restore-topic")},
+        {MSB_DBUS_ERROR_BUSY, MSBCTL_EXIT_BUSY, N_("try again shortly")},
         {MSB_DBUS_ERROR_SHUTTING_DOWN, MSBCTL_EXIT_UNREACHABLE, NULL},
         {MSB_DBUS_ERROR_NOT_AUTHORIZED, MSBCTL_EXIT_NOT_AUTHORIZED,
-         "run msbctl as root or as a member of the broker's DBusAdminGroup, or let polkit "
-         "allow org.myservicebus.Broker1.manage"},
+         N_("run msbctl as root or as a member of the broker's DBusAdminGroup, or let polkit "
+            "allow org.myservicebus.Broker1.manage")},
         {MSB_DBUS_ERROR_NOT_SUPPORTED, MSBCTL_EXIT_FAIL, NULL},
         {MSB_DBUS_ERROR_FAILED, MSBCTL_EXIT_FAIL, NULL},
 };
 
 static const MsbctlErrorRule msbctl_bus_rules[] = {
         {G_DBUS_ERROR_ACCESS_DENIED, MSBCTL_EXIT_NOT_AUTHORIZED,
-         "the bus policy refused the call; is data/org.myservicebus.Broker1.conf installed?"},
+         N_("the bus policy refused the call; is data/org.myservicebus.Broker1.conf installed?")},
         {G_DBUS_ERROR_SERVICE_UNKNOWN, MSBCTL_EXIT_UNREACHABLE,
-         "is my-service-bus running on this bus?"},
+         N_("is my-service-bus running on this bus?")},
         {G_DBUS_ERROR_NAME_HAS_NO_OWNER, MSBCTL_EXIT_UNREACHABLE,
-         "is my-service-bus running on this bus?"},
-        {G_DBUS_ERROR_NO_REPLY, MSBCTL_EXIT_UNREACHABLE, "the broker did not answer in time"},
+         N_("is my-service-bus running on this bus?")},
+        {G_DBUS_ERROR_NO_REPLY, MSBCTL_EXIT_UNREACHABLE, N_("the broker did not answer in time")},
         {G_DBUS_ERROR_TIMEOUT, MSBCTL_EXIT_UNREACHABLE, NULL},
         {G_DBUS_ERROR_TIMED_OUT, MSBCTL_EXIT_UNREACHABLE, NULL},
         {G_DBUS_ERROR_DISCONNECTED, MSBCTL_EXIT_UNREACHABLE, NULL},
         {G_DBUS_ERROR_NO_SERVER, MSBCTL_EXIT_UNREACHABLE, NULL},
         {G_DBUS_ERROR_UNKNOWN_METHOD, MSBCTL_EXIT_FAIL,
-         "the broker does not offer this call; is it older than msbctl?"},
+         N_("the broker does not offer this call; is it older than msbctl?")},
         {G_DBUS_ERROR_UNKNOWN_OBJECT, MSBCTL_EXIT_FAIL,
-         "the broker does not offer this object; is it older than msbctl?"},
+         N_("the broker does not offer this object; is it older than msbctl?")},
         {G_DBUS_ERROR_UNKNOWN_INTERFACE, MSBCTL_EXIT_FAIL,
-         "the broker does not offer this interface; is it older than msbctl?"},
+         N_("the broker does not offer this interface; is it older than msbctl?")},
 };
 
 void
@@ -117,7 +118,7 @@ msbctl_error_message(const GError *error)
 	g_dbus_error_strip_remote_error(copy);
 	out = g_string_new(copy->message);
 	if (rule != NULL && rule->hint != NULL)
-		g_string_append_printf(out, "; %s", rule->hint);
+		g_string_append_printf(out, "; %s", _(rule->hint));
 	if (name != NULL)
 		g_string_append_printf(out, " (%s)", name);
 	return g_string_free(out, FALSE);
@@ -126,14 +127,15 @@ msbctl_error_message(const GError *error)
 const gchar *
 msbctl_exit_statuses_help(void)
 {
-	return "Exit status:\n"
-	       "  0  success\n"
-	       "  1  failed for another reason (the message says why)\n"
-	       "  2  bad command line\n"
-	       "  3  no such topic, queue or session\n"
-	       "  4  not authorized (the broker or the bus policy refused the caller)\n"
-	       "  5  invalid name or value (the broker refused it)\n"
-	       "  6  broker not reachable: no bus, the broker is not on it, or no answer\n"
-	       "  7  the topic is soft-deleted: restore it first\n"
-	       "  8  the broker is busy (restoring topics, a hard delete under way): try again\n";
+	return _(
+	        "Exit status:\n"
+	        "  0  success\n"
+	        "  1  failed for another reason (the message says why)\n"
+	        "  2  bad command line\n"
+	        "  3  no such topic, queue or session\n"
+	        "  4  not authorized (the broker or the bus policy refused the caller)\n"
+	        "  5  invalid name or value (the broker refused it)\n"
+	        "  6  broker not reachable: no bus, the broker is not on it, or no answer\n"
+	        "  7  the topic is soft-deleted: restore it first\n"
+	        "  8  the broker is busy (restoring topics, a hard delete under way): try again\n");
 }

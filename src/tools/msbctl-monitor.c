@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "msbctl"
 
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -152,9 +153,12 @@ msbctl_monitor_closed_cb(GDBusConnection *connection, gboolean remote_peer_vanis
 {
 	MsbctlMonitor *self = user_data;
 
-	g_printerr("%s: the %s bus closed the connection%s%s\n", g_get_prgname(),
-	           msbctl_admin_bus_label(&self->admin), error != NULL ? ": " : "",
-	           error != NULL ? error->message : "");
+	if (error != NULL)
+		g_printerr(_("%s: the %s bus closed the connection: %s\n"), g_get_prgname(),
+		           msbctl_admin_bus_label(&self->admin), error->message);
+	else
+		g_printerr(_("%s: the %s bus closed the connection\n"), g_get_prgname(),
+		           msbctl_admin_bus_label(&self->admin));
 	self->status = MSBCTL_EXIT_UNREACHABLE;
 	g_main_loop_quit(self->loop);
 }
@@ -184,26 +188,27 @@ msbctl_monitor_run(int argc, char **argv)
 	int status;
 	const GOptionEntry entries[] = {
 	        {"count", 'n', 0, G_OPTION_ARG_INT, &count,
-	         "Exit after N events (default: run until interrupted)", "N"},
+	         N_("Exit after N events (default: run until interrupted)"), "N"},
 	        {NULL},
 	};
 
 	status = msbctl_admin_parse(
 	        &self.admin, &argc, &argv, NULL,
-	        "Print the broker's events as they come, one line each, until Ctrl-C:\n"
-	        "  signal    TopicCreated, TopicDeleted, QueueCreated, QueueDeleted,\n"
-	        "            SessionConnected, SessionDisconnected, with their arguments\n"
-	        "  changed   property changes of the broker, a topic or a queue (at most one\n"
-	        "            line per object per second)\n"
-	        "  added, removed   a topic or queue object appeared or went\n"
-	        "  broker-appeared, broker-vanished   the broker joined or left the bus\n"
-	        "With --json, one JSON object per line. A broker that is not on the bus yet is\n"
-	        "waited for.",
+	        N_("Print the broker's events as they come, one line each, until Ctrl-C:\n"
+	           "  signal    TopicCreated, TopicDeleted, QueueCreated, QueueDeleted,\n"
+	           "            SessionConnected, SessionDisconnected, with their arguments\n"
+	           "  changed   property changes of the broker, a topic or a queue (at most one\n"
+	           "            line per object per second)\n"
+	           "  added, removed   a topic or queue object appeared or went\n"
+	           "  broker-appeared, broker-vanished   the broker joined or left the bus\n"
+	           "With --json, one JSON object per line. A broker that is not on the bus yet "
+	           "is\n"
+	           "waited for."),
 	        entries, TRUE, 0);
 	if (status != MSBCTL_EXIT_OK)
 		return status;
 	if (count < 0) {
-		g_printerr("%s: --count must not be negative\n", g_get_prgname());
+		g_printerr(_("%s: --count must not be negative\n"), g_get_prgname());
 		return MSBCTL_EXIT_USAGE;
 	}
 	connection = msbctl_admin_connect(&self.admin, &status);
@@ -239,7 +244,9 @@ msbctl_monitor_run(int argc, char **argv)
 
 	owner = g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(objects));
 	self.owner = g_strdup(owner);
-	/* tests and scripts wait for this line: from here on no event is missed */
+	/* tests and scripts wait for this line: from here on no event is missed; so it stays
+	 * untranslated, as do the event lines (msbctl-event.c) */
+
 	g_printerr("%s: watching %s on the %s bus%s; Ctrl-C stops\n", g_get_prgname(),
 	           MSBCTL_BUS_NAME, msbctl_admin_bus_label(&self.admin),
 	           owner != NULL ? "" : " (not there yet: waiting for it)");

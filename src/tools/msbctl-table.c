@@ -5,6 +5,7 @@
  */
 #define G_LOG_DOMAIN "msbctl"
 
+#include <glib/gi18n.h>
 #include <string.h>
 
 #include "msbctl-table.h"
@@ -161,7 +162,8 @@ msbctl_table_set_bool(MsbctlTable *self, guint column, gboolean value)
 	cell = msbctl_table_cell(self, column);
 	if (cell == NULL)
 		return;
-	cell->text = g_strdup(value ? "yes" : "no");
+	cell->text = g_strdup(value ? _("yes") : _("no"));
+
 	cell->json = json_node_init_boolean(json_node_alloc(), value);
 }
 

@@ -5,6 +5,7 @@
  */
 #define G_LOG_DOMAIN "msbctl"
 
+#include <glib/gi18n.h>
 #include <msb-duration.h>
 
 #include "msbctl-values.h"
@@ -17,7 +18,7 @@ msbctl_choose_bus(gboolean session, gboolean system, const gchar *env_value, GBu
 {
 	if (session && system) {
 		g_set_error_literal(error, MSBCTL_VALUE_ERROR, MSBCTL_VALUE_ERROR_INVALID,
-		                    "give --session or --system, not both");
+		                    _("give --session or --system, not both"));
 		return FALSE;
 	}
 	if (session || system) {
@@ -33,7 +34,7 @@ msbctl_choose_bus(gboolean session, gboolean system, const gchar *env_value, GBu
 		return TRUE;
 	}
 	g_set_error(error, MSBCTL_VALUE_ERROR, MSBCTL_VALUE_ERROR_INVALID,
-	            "MSBCTL_BUS must be \"session\" or \"system\", not \"%s\"", env_value);
+	            _("MSBCTL_BUS must be \"session\" or \"system\", not \"%s\""), env_value);
 	return FALSE;
 }
 
@@ -55,7 +56,7 @@ msbctl_parse_bool(const gchar *text, gboolean *out, GError **error)
 		}
 	}
 	g_set_error(error, MSBCTL_VALUE_ERROR, MSBCTL_VALUE_ERROR_INVALID,
-	            "\"%s\" is not on or off (also yes/no, true/false, 1/0)", text);
+	            _("\"%s\" is not on or off (also yes/no, true/false, 1/0)"), text);
 	return FALSE;
 }
 
@@ -70,9 +71,10 @@ msbctl_parse_int64(const gchar *text, gint64 min, const gchar *what, gint64 *out
 	    !g_ascii_string_to_signed(text, 10, G_MININT64, G_MAXINT64, &value, NULL) ||
 	    value < min) {
 		g_set_error(error, MSBCTL_VALUE_ERROR, MSBCTL_VALUE_ERROR_INVALID,
-		            "the %s must be a whole number from %" G_GINT64_FORMAT
-		            " to %" G_GINT64_FORMAT ", not \"%s\"",
-		            what, min, G_MAXINT64, text);
+		            /* TRANSLATORS: the first %s is "message id", "session id" or "number
+		             * of messages" */
+		            _("the %s must be a whole number from %lld to %lld, not \"%s\""), what,
+		            (long long)min, (long long)G_MAXINT64, text);
 		return FALSE;
 	}
 	*out = value;
@@ -85,7 +87,7 @@ msbctl_parse_hard_delete_moment(const gchar *in_text, const gchar *at_text, gint
 {
 	if (in_text != NULL && at_text != NULL) {
 		g_set_error_literal(error, MSBCTL_VALUE_ERROR, MSBCTL_VALUE_ERROR_INVALID,
-		                    "give --hard-delete-in or --at, not both");
+		                    _("give --hard-delete-in or --at, not both"));
 		return FALSE;
 	}
 	if (in_text != NULL) {
@@ -99,7 +101,8 @@ msbctl_parse_hard_delete_moment(const gchar *in_text, const gchar *at_text, gint
 		}
 		if (duration > G_MAXINT64 - now_us) {
 			g_set_error(error, MSBCTL_VALUE_ERROR, MSBCTL_VALUE_ERROR_INVALID,
-			            "--hard-delete-in: \"%s\" is too far in the future", in_text);
+			            _("--hard-delete-in: \"%s\" is too far in the future"),
+			            in_text);
 			return FALSE;
 		}
 		*out_us = now_us + duration;
@@ -116,8 +119,8 @@ msbctl_parse_hard_delete_moment(const gchar *in_text, const gchar *at_text, gint
 		dt = g_date_time_new_from_iso8601(at_text, local);
 		if (dt == NULL) {
 			g_set_error(error, MSBCTL_VALUE_ERROR, MSBCTL_VALUE_ERROR_INVALID,
-			            "--at: \"%s\" is not an ISO 8601 date and time such as "
-			            "2026-12-31T23:00:00 (local time) or 2026-12-31T22:00:00Z",
+			            _("--at: \"%s\" is not an ISO 8601 date and time such as "
+			              "2026-12-31T23:00:00 (local time) or 2026-12-31T22:00:00Z"),
 			            at_text);
 			return FALSE;
 		}
@@ -154,9 +157,9 @@ msbctl_format_hard_delete(gboolean deleted, gint64 moment_us, GTimeZone *tz)
 	if (!deleted)
 		return NULL;
 	if (moment_us <= 1)
-		return g_strdup("next tick");
+		return g_strdup(_("next tick"));
 	moment = msbctl_format_moment(moment_us, tz);
-	return g_strdup_printf("until %s", moment);
+	return g_strdup_printf(_("until %s"), moment);
 }
 
 gchar *

@@ -12,15 +12,16 @@
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 
 #include <msb-client.h>
 
 #include "msbctl-admin.h"
+#include "msb-i18n.h"
 #include "msbctl-errors.h"
 #include "msbctl.h"
 #ifdef MSBCTL_HAVE_BENCH
@@ -37,10 +38,12 @@ msbctl_parse_options(const gchar *parameter_string, const gchar *summary,
 	g_autoptr(GOptionContext) context = g_option_context_new(parameter_string);
 	g_autoptr(GError) error = NULL;
 
+	/* the entries, the parameter string and the summary are marked N_(): GOption translates */
+	g_option_context_set_translation_domain(context, msb_i18n_get_domain());
 	g_option_context_set_summary(context, summary);
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!g_option_context_parse(context, argc, argv, &error)) {
-		g_printerr("%s: %s\nRun '%s --help' for the options.\n", g_get_prgname(),
+		g_printerr(_("%s: %s\nRun '%s --help' for the options.\n"), g_get_prgname(),
 		           error->message, g_get_prgname());
 		return FALSE;
 	}
@@ -50,7 +53,7 @@ msbctl_parse_options(const gchar *parameter_string, const gchar *summary,
 static void
 msbctl_rejected_cb(MsbClient *client, const gchar *text, gpointer user_data)
 {
-	g_printerr("%s: the broker sent Reject: %s\n", g_get_prgname(), text);
+	g_printerr(_("%s: the broker sent Reject: %s\n"), g_get_prgname(), text);
 }
 
 static MsbClient *
@@ -75,7 +78,7 @@ msbctl_check_protocol(gint protocol)
 {
 	if (protocol == 0 || protocol == 2 || protocol == 3)
 		return TRUE;
-	g_printerr("%s: --protocol must be 2 or 3\n", g_get_prgname());
+	g_printerr(_("%s: --protocol must be 2 or 3\n"), g_get_prgname());
 	return FALSE;
 }
 
@@ -110,7 +113,7 @@ msbctl_parse_headers(gchar **specs, GArray *headers)
 		MsbHeader h;
 
 		if (eq == NULL || eq == specs[i]) {
-			g_printerr("%s: --header \"%s\" is not of the form key=value\n",
+			g_printerr(_("%s: --header \"%s\" is not of the form key=value\n"),
 			           g_get_prgname(), specs[i]);
 			return FALSE;
 		}
@@ -138,7 +141,7 @@ msbctl_read_stdin_lines(GError **error)
 		if (line == NULL) {
 			if (error_local != NULL) {
 				g_propagate_prefixed_error(error, g_steal_pointer(&error_local),
-				                           "Cannot read stdin: ");
+				                           _("Cannot read stdin: "));
 				return NULL;
 			}
 			break;
@@ -159,21 +162,20 @@ msbctl_publish_run(int argc, char **argv)
 	gint count = 1;
 	gint protocol = 0;
 	const GOptionEntry entries[] = {
-	        {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
-	         "Broker address, host:port or unix:/path (default " MSBCTL_DEFAULT_ADDRESS ")",
-	         "ADDRESS"},
-	        {"topic", 't', 0, G_OPTION_ARG_STRING, &topic, "Topic to publish to (required)",
-	         "TOPIC"},
+	        {"address", 'a', 0, G_OPTION_ARG_STRING, &address, MSBCTL_ADDRESS_HELP,
+	         N_("ADDRESS")},
+	        {"topic", 't', 0, G_OPTION_ARG_STRING, &topic, N_("Topic to publish to (required)"),
+	         N_("TOPIC")},
 	        {"header", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &header_specs,
-	         "Add a header to every message (repeatable)", "KEY=VALUE"},
+	         N_("Add a header to every message (repeatable)"), N_("KEY=VALUE")},
 	        {"persist", 'p', 0, G_OPTION_ARG_NONE, &persist,
-	         "Ask the broker to persist before answering (persist_immediately)", NULL},
+	         N_("Ask the broker to persist before answering (persist_immediately)"), NULL},
 	        {"count", 'n', 0, G_OPTION_ARG_INT, &count,
-	         "Publish every message N times (default 1)", "N"},
+	         N_("Publish every message N times (default 1)"), "N"},
 	        {"create-topic", 'c', 0, G_OPTION_ARG_NONE, &create_topic,
-	         "Send CreateTopicIfNotExists first", NULL},
+	         N_("Send CreateTopicIfNotExists first"), NULL},
 	        {"protocol", 0, 0, G_OPTION_ARG_INT, &protocol,
-	         "Protocol version to greet with, 2 or 3 (default 3)", "P"},
+	         N_("Protocol version to greet with, 2 or 3 (default 3)"), "P"},
 	        {NULL},
 	};
 	g_autoptr(GArray) headers = g_array_new(FALSE, FALSE, sizeof(MsbHeader));
@@ -185,18 +187,22 @@ msbctl_publish_run(int argc, char **argv)
 	MsbctlPublishState state = {0};
 	guint n_publishes = 0;
 
-	if (!msbctl_parse_options("[MESSAGE…]",
-	                          "Publish each MESSAGE to a topic, or each line of standard input "
-	                          "when no MESSAGE is "
-	                          "given,\nand wait until the broker has answered every publish.",
+	g_autofree gchar *published = NULL;
+	g_autofree gchar *publishes = NULL;
+
+	if (!msbctl_parse_options(N_("[MESSAGE…]"),
+	                          N_("Publish each MESSAGE to a topic, or each line of standard "
+	                             "input when no MESSAGE is "
+	                             "given,\nand wait until the broker has answered every "
+	                             "publish."),
 	                          entries, &argc, &argv))
 		return MSBCTL_EXIT_USAGE;
 	if (topic == NULL) {
-		g_printerr("%s: --topic is required\n", g_get_prgname());
+		g_printerr(_("%s: --topic is required\n"), g_get_prgname());
 		return MSBCTL_EXIT_USAGE;
 	}
 	if (count < 1) {
-		g_printerr("%s: --count must be at least 1\n", g_get_prgname());
+		g_printerr(_("%s: --count must be at least 1\n"), g_get_prgname());
 		return MSBCTL_EXIT_USAGE;
 	}
 	if (!msbctl_check_protocol(protocol) || !msbctl_parse_headers(header_specs, headers))
@@ -215,9 +221,9 @@ msbctl_publish_run(int argc, char **argv)
 	}
 
 	if (contents->len == 0) {
-		g_printerr(
-		        "%s: nothing to publish: no MESSAGE given and standard input was empty\n",
-		        g_get_prgname());
+		g_printerr(_("%s: nothing to publish: no MESSAGE given and standard input was "
+		             "empty\n"),
+		           g_get_prgname());
 		return MSBCTL_EXIT_USAGE;
 	}
 	messages = g_array_sized_new(FALSE, FALSE, sizeof(MsbMessage), contents->len * count);
@@ -256,13 +262,21 @@ msbctl_publish_run(int argc, char **argv)
 	msb_client_close(client);
 
 	if (state.error != NULL) {
-		g_printerr("%s: %u of %u publishes failed: %s\n", g_get_prgname(),
-		           n_publishes - state.done, n_publishes, state.error->message);
+		/* the same English for one and many: scripts have matched this text */
+		g_printerr(ngettext("%s: %u of %u publishes failed: %s\n",
+		                    "%s: %u of %u publishes failed: %s\n", n_publishes),
+
+		           g_get_prgname(), n_publishes - state.done, n_publishes,
+		           state.error->message);
 		g_error_free(state.error);
 		return MSBCTL_EXIT_FAIL;
 	}
-	g_print("Published %u message%s to topic \"%s\" in %u publish%s\n", messages->len,
-	        messages->len == 1 ? "" : "s", topic, n_publishes, n_publishes == 1 ? "" : "es");
+	published = g_strdup_printf(ngettext("%u message", "%u messages", messages->len),
+	                            messages->len);
+	publishes =
+	        g_strdup_printf(ngettext("%u publish", "%u publishes", n_publishes), n_publishes);
+	/* TRANSLATORS: "Published 3 messages to topic "t" in 1 publish" */
+	g_print(_("Published %s to topic \"%s\" in %s\n"), published, topic, publishes);
 	return MSBCTL_EXIT_OK;
 }
 
@@ -328,9 +342,14 @@ msbctl_delivery_cb(MsbClient *client, MsbDelivery *delivery, gpointer user_data)
 	}
 	if (state->fail_first) {
 		state->fail_first = FALSE;
-		g_print("Failing the first batch (%u message%s, confirmation id %" G_GINT64_FORMAT
-		        ") as asked; the broker redelivers it\n",
-		        n, n == 1 ? "" : "s", msb_delivery_get_confirmation_id(delivery));
+		/* %lld: xgettext does not expand G_GINT64_FORMAT */
+		g_print(ngettext("Failing the first batch (%u message, confirmation id %lld) as "
+		                 "asked; the broker redelivers it\n",
+		                 "Failing the first batch (%u messages, confirmation id %lld) as "
+		                 "asked; the broker redelivers it\n",
+		                 n),
+		        n, (long long)msb_delivery_get_confirmation_id(delivery));
+
 		msb_delivery_fail_all(delivery);
 		return;
 	}
@@ -360,7 +379,7 @@ msbctl_subscribe_rejected_cb(MsbClient *client, const gchar *text, gpointer user
 {
 	MsbctlSubscribeState *state = user_data;
 
-	g_printerr("%s: the broker sent Reject: %s\n", g_get_prgname(), text);
+	g_printerr(_("%s: the broker sent Reject: %s\n"), g_get_prgname(), text);
 	if (g_str_has_prefix(text, "Subscribe")) {
 		state->exit_status = MSBCTL_EXIT_FAIL;
 		g_main_loop_quit(state->loop);
@@ -370,13 +389,13 @@ msbctl_subscribe_rejected_cb(MsbClient *client, const gchar *text, gpointer user
 static void
 msbctl_disconnected_cb(MsbClient *client, const GError *error, gpointer user_data)
 {
-	g_printerr("%s: disconnected: %s; reconnecting\n", g_get_prgname(), error->message);
+	g_printerr(_("%s: disconnected: %s; reconnecting\n"), g_get_prgname(), error->message);
 }
 
 static void
 msbctl_connected_cb(MsbClient *client, gpointer user_data)
 {
-	g_printerr("%s: reconnected to %s\n", g_get_prgname(), msb_client_get_address(client));
+	g_printerr(_("%s: reconnected to %s\n"), g_get_prgname(), msb_client_get_address(client));
 }
 
 static gboolean
@@ -406,8 +425,8 @@ msbctl_parse_queue_type(const gchar *name, MsbClientQueueType *type)
 			return TRUE;
 		}
 	}
-	g_printerr("%s: unknown --type \"%s\"; use permanent, delete-on-disconnect, "
-	           "single-connection or delete-on-disconnect-single-connection\n",
+	g_printerr(_("%s: unknown --type \"%s\"; use permanent, delete-on-disconnect, "
+	             "single-connection or delete-on-disconnect-single-connection\n"),
 	           g_get_prgname(), name);
 	return FALSE;
 }
@@ -424,26 +443,26 @@ msbctl_subscribe_run(int argc, char **argv)
 	gint count = 0;
 	gint protocol = 0;
 	const GOptionEntry entries[] = {
-	        {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
-	         "Broker address, host:port or unix:/path (default " MSBCTL_DEFAULT_ADDRESS ")",
-	         "ADDRESS"},
-	        {"topic", 't', 0, G_OPTION_ARG_STRING, &topic, "Topic to subscribe to (required)",
-	         "TOPIC"},
-	        {"queue", 'q', 0, G_OPTION_ARG_STRING, &queue, "Queue to consume (required)",
-	         "QUEUE"},
+	        {"address", 'a', 0, G_OPTION_ARG_STRING, &address, MSBCTL_ADDRESS_HELP,
+	         N_("ADDRESS")},
+	        {"topic", 't', 0, G_OPTION_ARG_STRING, &topic,
+	         N_("Topic to subscribe to (required)"), N_("TOPIC")},
+	        {"queue", 'q', 0, G_OPTION_ARG_STRING, &queue, N_("Queue to consume (required)"),
+	         N_("QUEUE")},
 	        {"type", 0, 0, G_OPTION_ARG_STRING, &type_name,
-	         "Queue type: permanent (default), delete-on-disconnect, single-connection or "
-	         "delete-on-disconnect-single-connection",
-	         "TYPE"},
+	         N_("Queue type: permanent (default), delete-on-disconnect, single-connection or "
+	            "delete-on-disconnect-single-connection"),
+	         N_("TYPE")},
 	        {"count", 'n', 0, G_OPTION_ARG_INT, &count,
-	         "Exit after N messages (default: run until "
-	         "interrupted)",
+	         N_("Exit after N messages (default: run until "
+	            "interrupted)"),
 	         "N"},
 	        {"fail-first", 0, 0, G_OPTION_ARG_NONE, &fail_first,
-	         "Fail the first batch so that it is redelivered", NULL},
-	        {"hex", 'x', 0, G_OPTION_ARG_NONE, &hex, "Always print the content as hex", NULL},
+	         N_("Fail the first batch so that it is redelivered"), NULL},
+	        {"hex", 'x', 0, G_OPTION_ARG_NONE, &hex, N_("Always print the content as hex"),
+	         NULL},
 	        {"protocol", 0, 0, G_OPTION_ARG_INT, &protocol,
-	         "Protocol version to greet with, 2 or 3 (default 3)", "P"},
+	         N_("Protocol version to greet with, 2 or 3 (default 3)"), "P"},
 	        {NULL},
 	};
 	MsbClientQueueType type = MSB_CLIENT_QUEUE_PERMANENT;
@@ -455,20 +474,20 @@ msbctl_subscribe_run(int argc, char **argv)
 	guint sigterm_id;
 
 	if (!msbctl_parse_options("",
-	                          "Consume a queue: print every message (id, attempt, headers, "
-	                          "content as text or hex)\nand confirm it.",
+	                          N_("Consume a queue: print every message (id, attempt, "
+	                             "headers, content as text or hex)\nand confirm it."),
 	                          entries, &argc, &argv))
 		return MSBCTL_EXIT_USAGE;
 	if (topic == NULL || queue == NULL) {
-		g_printerr("%s: --topic and --queue are required\n", g_get_prgname());
+		g_printerr(_("%s: --topic and --queue are required\n"), g_get_prgname());
 		return MSBCTL_EXIT_USAGE;
 	}
 	if (argc > 1) {
-		g_printerr("%s: unexpected argument \"%s\"\n", g_get_prgname(), argv[1]);
+		g_printerr(_("%s: unexpected argument \"%s\"\n"), g_get_prgname(), argv[1]);
 		return MSBCTL_EXIT_USAGE;
 	}
 	if (count < 0) {
-		g_printerr("%s: --count must not be negative\n", g_get_prgname());
+		g_printerr(_("%s: --count must not be negative\n"), g_get_prgname());
 		return MSBCTL_EXIT_USAGE;
 	}
 	if (!msbctl_check_protocol(protocol))
@@ -494,7 +513,7 @@ msbctl_subscribe_run(int argc, char **argv)
 		g_printerr("%s: %s\n", g_get_prgname(), error->message);
 		return MSBCTL_EXIT_USAGE;
 	}
-	g_printerr("%s: consuming queue \"%s\" of topic \"%s\" at %s\n", g_get_prgname(), queue,
+	g_printerr(_("%s: consuming queue \"%s\" of topic \"%s\" at %s\n"), g_get_prgname(), queue,
 	           topic, msb_client_get_address(client));
 
 	sigint_id = g_unix_signal_add(SIGINT, msbctl_quit_cb, &state);
@@ -521,16 +540,16 @@ msbctl_http_get(const gchar *url)
 
 	msg = soup_message_new(SOUP_METHOD_GET, url);
 	if (msg == NULL) {
-		g_printerr("%s: %s is not an HTTP URL\n", g_get_prgname(), url);
+		g_printerr(_("%s: %s is not an HTTP URL\n"), g_get_prgname(), url);
 		return NULL;
 	}
 	body = soup_session_send_and_read(session, msg, NULL, &error);
 	if (body == NULL) {
-		g_printerr("%s: cannot get %s: %s\n", g_get_prgname(), url, error->message);
+		g_printerr(_("%s: cannot get %s: %s\n"), g_get_prgname(), url, error->message);
 		return NULL;
 	}
 	if (soup_message_get_status(msg) != SOUP_STATUS_OK) {
-		g_printerr("%s: %s answered %u %s\n", g_get_prgname(), url,
+		g_printerr(_("%s: %s answered %u %s\n"), g_get_prgname(), url,
 		           soup_message_get_status(msg), soup_message_get_reason_phrase(msg));
 		return NULL;
 	}
@@ -551,15 +570,15 @@ msbctl_damaged_run(int argc, char **argv)
 	const gchar *data;
 	const GOptionEntry entries[] = {
 	        {"url", 'u', 0, G_OPTION_ARG_STRING, &base,
-	         "HTTP address of my-service-bus-persistence (default http://127.0.0.1:7123)",
+	         N_("HTTP address of my-service-bus-persistence (default http://127.0.0.1:7123)"),
 	         "URL"},
 	        {NULL},
 	};
 
 	if (!msbctl_parse_options(
 	            NULL,
-	            "List the sub-pages the persistence service found damaged on disk "
-	            "(GET /api/damaged).",
+	            N_("List the sub-pages the persistence service found damaged on disk "
+	               "(GET /api/damaged)."),
 	            entries, &argc, &argv))
 		return MSBCTL_EXIT_USAGE;
 	if (base == NULL)
@@ -575,13 +594,13 @@ msbctl_damaged_run(int argc, char **argv)
 	if (!json_parser_load_from_data(parser, data, (gssize)len, &error) ||
 	    !JSON_NODE_HOLDS_OBJECT(root = json_parser_get_root(parser)) ||
 	    !json_object_has_member(json_node_get_object(root), "damaged")) {
-		g_printerr("%s: %s did not answer a damaged list: %s\n", g_get_prgname(), url,
-		           error != NULL ? error->message : "no \"damaged\" member");
+		g_printerr(_("%s: %s did not answer a damaged list: %s\n"), g_get_prgname(), url,
+		           error != NULL ? error->message : _("no \"damaged\" member"));
 		return MSBCTL_EXIT_FAIL;
 	}
 	list = json_object_get_array_member(json_node_get_object(root), "damaged");
 	if (json_array_get_length(list) == 0) {
-		g_print("no damaged sub-pages\n");
+		g_print(_("no damaged sub-pages\n"));
 		return MSBCTL_EXIT_OK;
 	}
 	g_print("%-24s %9s %-23s %-10s %s\n", "TOPIC", "SUB-PAGE", "IDS", "READS", "FILE@OFFSET");
@@ -607,42 +626,43 @@ msbctl_damaged_run(int argc, char **argv)
 /* ---- main ---- */
 
 static const MsbctlCommand msbctl_commands[] = {
-        {"status", "Show the broker's version, persistence state and totals (D-Bus)",
+        {"status", N_("Show the broker's version, persistence state and totals (D-Bus)"),
          msbctl_status_run},
-        {"topics", "List the topics (D-Bus)", msbctl_topics_run},
-        {"queues", "List a topic's queues (D-Bus)", msbctl_queues_run},
-        {"sessions", "List the connected sessions (D-Bus)", msbctl_sessions_run},
-        {"create-topic", "Create a topic (D-Bus)", msbctl_create_topic_run},
-        {"delete-topic", "Soft-delete a topic, with its hard-delete moment (D-Bus)",
+        {"topics", N_("List the topics (D-Bus)"), msbctl_topics_run},
+        {"queues", N_("List a topic's queues (D-Bus)"), msbctl_queues_run},
+        {"sessions", N_("List the connected sessions (D-Bus)"), msbctl_sessions_run},
+        {"create-topic", N_("Create a topic (D-Bus)"), msbctl_create_topic_run},
+        {"delete-topic", N_("Soft-delete a topic, with its hard-delete moment (D-Bus)"),
          msbctl_delete_topic_run},
-        {"restore-topic", "Undo a topic's soft delete (D-Bus)", msbctl_restore_topic_run},
-        {"set-persist", "Turn a topic's persistence on or off (D-Bus)", msbctl_set_persist_run},
-        {"delete-queue", "Remove a queue (D-Bus)", msbctl_delete_queue_run},
-        {"set-message-id", "Move a queue's position (D-Bus)", msbctl_set_message_id_run},
-        {"set-max-messages", "Limit a queue's messages per delivery batch (D-Bus)",
+        {"restore-topic", N_("Undo a topic's soft delete (D-Bus)"), msbctl_restore_topic_run},
+        {"set-persist", N_("Turn a topic's persistence on or off (D-Bus)"), msbctl_set_persist_run},
+        {"delete-queue", N_("Remove a queue (D-Bus)"), msbctl_delete_queue_run},
+        {"set-message-id", N_("Move a queue's position (D-Bus)"), msbctl_set_message_id_run},
+        {"set-max-messages", N_("Limit a queue's messages per delivery batch (D-Bus)"),
          msbctl_set_max_messages_run},
-        {"kick", "Close a session's connection (D-Bus)", msbctl_kick_run},
-        {"monitor", "Print the broker's signals and property changes as they come (D-Bus)",
+        {"kick", N_("Close a session's connection (D-Bus)"), msbctl_kick_run},
+        {"monitor", N_("Print the broker's signals and property changes as they come (D-Bus)"),
          msbctl_monitor_run},
-        {"publish", "Publish messages to a topic (TCP)", msbctl_publish_run},
-        {"subscribe", "Consume a queue and print its messages (TCP)", msbctl_subscribe_run},
+        {"publish", N_("Publish messages to a topic (TCP)"), msbctl_publish_run},
+        {"subscribe", N_("Consume a queue and print its messages (TCP)"), msbctl_subscribe_run},
 #ifdef MSBCTL_HAVE_BENCH
-        {"bench", "Measure publish/deliver throughput (TCP)", msbctl_bench_run},
+        {"bench", N_("Measure publish/deliver throughput (TCP)"), msbctl_bench_run},
 #endif
-        {"damaged", "List damaged sub-pages of the persistence service (HTTP)", msbctl_damaged_run},
+        {"damaged", N_("List damaged sub-pages of the persistence service (HTTP)"),
+         msbctl_damaged_run},
 };
 
 static void
 msbctl_usage(FILE *out)
 {
-	fprintf(out, "Usage:\n  msbctl COMMAND [OPTION…]\n\nCommands:\n");
+	fprintf(out, _("Usage:\n  msbctl COMMAND [OPTION…]\n\nCommands:\n"));
 	for (guint i = 0; i < G_N_ELEMENTS(msbctl_commands); i++)
 		fprintf(out, "  %-16s  %s\n", msbctl_commands[i].name,
-		        msbctl_commands[i].description);
+		        _(msbctl_commands[i].description));
 	fprintf(out,
-	        "\nRun 'msbctl COMMAND --help' for the options of a command.\n"
-	        "The D-Bus commands talk to the broker on the system bus, or with --session\n"
-	        "(or MSBCTL_BUS=session) on the session bus.\n\n%s",
+	        _("\nRun 'msbctl COMMAND --help' for the options of a command.\n"
+	          "The D-Bus commands talk to the broker on the system bus, or with --session\n"
+	          "(or MSBCTL_BUS=session) on the session bus.\n\n%s"),
 	        msbctl_exit_statuses_help());
 }
 
@@ -660,7 +680,7 @@ main(int argc, char **argv)
 	g_autofree gchar **args = g_new0(gchar *, argc + 1);
 	guint n_global = 0;
 
-	setlocale(LC_ALL, "");
+	msb_i18n_init("msbctl");
 	/* "msbctl --session topics" as well as "msbctl topics --session": the options that every
 	 * D-Bus command takes may come before the command; they are handed to it after its name */
 	while (1 + n_global < (guint)argc && msbctl_is_global_option(argv[1 + n_global]))
@@ -694,7 +714,8 @@ main(int argc, char **argv)
 			return msbctl_commands[i].run(argc - 1, argv + 1);
 		}
 	}
-	g_printerr("msbctl: unknown command \"%s\"\n\n", name);
+	g_printerr(_("msbctl: unknown command \"%s\"\n\n"), name);
+
 	msbctl_usage(stderr);
 	return MSBCTL_EXIT_USAGE;
 }

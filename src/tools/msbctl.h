@@ -8,10 +8,14 @@
 #pragma once
 
 #include <glib.h>
+#include <glib/gi18n.h>
 
 G_BEGIN_DECLS
 
 #define MSBCTL_DEFAULT_ADDRESS "127.0.0.1:6421"
+/* the --address help of the TCP commands, with MSBCTL_DEFAULT_ADDRESS spelled out: xgettext does
+ * not expand macros, and a string pasted from one would not be extracted whole */
+#define MSBCTL_ADDRESS_HELP N_("Broker address, host:port or unix:/path (default 127.0.0.1:6421)")
 
 /* Exit statuses, documented in `msbctl --help` (msbctl_exit_statuses_help) and docs/msbctl.md.
  * 0-2 are what publish/subscribe always returned; 3-8 are the administration commands' more
