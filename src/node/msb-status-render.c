@@ -603,17 +603,25 @@ GBytes *
 msb_status_render_json_first(const MsbBrokerStats *stats, const MsbHttpInfo *info,
                              const gchar *namespace_name, guint max_topics, MsbStatusSort sort)
 {
-	MsbJson json = {g_string_sized_new(4096 + (gsize)max_topics * 2048), FALSE};
+	MsbJson json = {NULL, FALSE};
 	MsbJson *j = &json;
-	g_autoptr(GArray) all = msb_status_namespace_topics(stats, namespace_name);
-	g_autoptr(GArray) shown = g_array_new(FALSE, FALSE, sizeof(guint));
-	g_autoptr(GArray) problems = g_array_new(FALSE, FALSE, sizeof(MsbStatusProblem));
-	g_autoptr(GHashTable) sessions = g_hash_table_new(g_int64_hash, g_int64_equal);
+	g_autoptr(GArray) all = NULL;
+	g_autoptr(GArray) shown = NULL;
+	g_autoptr(GArray) problems = NULL;
+	g_autoptr(GHashTable) sessions = NULL;
 	gint64 msgs = 0, packets = 0, persist = 0, waiting = 0, cached = 0, pages = 0;
 	gint64 read_rate = 0, write_rate = 0;
 
 	g_return_val_if_fail(stats != NULL, NULL);
 	g_return_val_if_fail(info != NULL, NULL);
+	g_return_val_if_fail(max_topics > 0, NULL);
+
+	/* about 1 KB a topic with its queues; the whole page's estimate is in the function above */
+	json.out = g_string_sized_new(4096 + (gsize)MIN(max_topics, stats->topics->len) * 1024);
+	all = msb_status_namespace_topics(stats, namespace_name);
+	shown = g_array_new(FALSE, FALSE, sizeof(guint));
+	problems = g_array_new(FALSE, FALSE, sizeof(MsbStatusProblem));
+	sessions = g_hash_table_new(g_int64_hash, g_int64_equal);
 
 	/* the totals over the whole namespace, as the UI adds them up from a whole status */
 	for (guint i = 0; i < all->len; i++) {
