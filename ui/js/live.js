@@ -8,8 +8,8 @@ const STALE_MS = 5000;
 const WS_RETRY_MIN_MS = 5000;
 const WS_RETRY_MAX_MS = 60000;
 
-// The status the boot script of index.html asked for before the modules loaded (a promise of { parsed, parseMs }), once,
-// if it is for @ns.
+// The status the boot script of index.html asked for before the modules loaded (a promise of
+// { parsed, parseMs }), once, if it is for @ns.
 export function takeBootStatus(ns) {
   const boot = globalThis.msbBoot;
   if (!boot || boot.ns !== ns) return null;
@@ -181,8 +181,8 @@ export class Live extends EventTarget {
     this.pollTimer = setTimeout(() => this.poll(), wait);
   }
 
-  // @text: the status as text, or as the boot script parsed it ({ parsed, parseMs }; the first screen
-  // only when it has a "summary", model.js)
+  // @text: the status as text, or as the boot script parsed it ({ parsed, parseMs }; the first
+  // screen only when it has a "summary", model.js)
   accept(text, gen) {
     if (gen !== this.generation) return;
     const t0 = performance.now();
