@@ -226,7 +226,8 @@ class Handler(SimpleHTTPRequestHandler):
         if self.command != "GET" and self.args.admin_token:
             if self.headers.get("Authorization") != "Bearer " + self.args.admin_token:
                 return self.reply(401, "this action needs the admin token (HttpAdminToken): send Authorization: Bearer <token>\n")
-        if p in ("/api/status", "/status"):
+        # the first screen (/api/Status/First): the whole status will do (it has no "summary")
+        if p in ("/api/status", "/status", "/api/status/first"):
             return self.reply(200, self.synthetic.status_bytes(), "application/json")
         if p == "/api/namespaces/list":
             names = [{"name": "default", "topicsAmount": len(self.synthetic.topics)}]

@@ -12,6 +12,8 @@
 
 #include "msb-http-ui.h"
 
+#include <string.h>
+
 #include "msb-ui-resources.h"
 
 #define MSB_HTTP_UI_PREFIX "/org/myservicebus/ui"
@@ -20,12 +22,51 @@ typedef struct {
 	GBytes *bytes;
 	gchar *etag; /* with its quotes */
 	const gchar *content_type;
+	gchar *csp; /* HTML pages: their Content-Security-Policy (msb_http_ui_page_csp()) */
 } MsbHttpUiFile;
 
-/* The UI only loads its own files, and talks to this origin only. */
-#define MSB_HTTP_UI_CSP                                                                   \
-	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
-	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+/* The UI only loads its own files (and the inline scripts of its page, by their hashes), and
+ * talks to this origin only. */
+#define MSB_HTTP_UI_CSP_SCRIPTS "default-src 'self'; script-src 'self'"
+#define MSB_HTTP_UI_CSP_REST                                                              \
+	"; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; " \
+	"form-action 'none'; frame-ancestors 'none'"
+
+gchar *
+msb_http_ui_page_csp(const gchar *html, gsize len)
+{
+	static const gchar open_tag[] = "<script>";
+	static const gchar close_tag[] = "</script>";
+	GString *csp = g_string_new(MSB_HTTP_UI_CSP_SCRIPTS);
+	const gchar *end = html + len;
+	const gchar *p = html;
+
+	g_return_val_if_fail(html != NULL || len == 0, NULL);
+	while (p != NULL && p < end) {
+		const gchar *body;
+		const gchar *stop;
+		g_autoptr(GChecksum) sum = NULL;
+		guint8 digest[32];
+		gsize digest_len = sizeof(digest);
+		g_autofree gchar *b64 = NULL;
+
+		p = memmem(p, (gsize)(end - p), open_tag, strlen(open_tag));
+		if (p == NULL)
+			break;
+		body = p + strlen(open_tag);
+		stop = memmem(body, (gsize)(end - body), close_tag, strlen(close_tag));
+		if (stop == NULL)
+			break; /* not a script the browser would run either */
+		sum = g_checksum_new(G_CHECKSUM_SHA256);
+		g_checksum_update(sum, (const guchar *)body, stop - body);
+		g_checksum_get_digest(sum, digest, &digest_len);
+		b64 = g_base64_encode(digest, digest_len);
+		g_string_append_printf(csp, " 'sha256-%s'", b64);
+		p = stop + strlen(close_tag);
+	}
+	g_string_append(csp, MSB_HTTP_UI_CSP_REST);
+	return g_string_free(csp, FALSE);
+}
 
 static const struct {
 	const gchar *suffix;
@@ -85,6 +126,11 @@ msb_http_ui_load_dir(GResource *resource, const gchar *dir, GHashTable *files)
 		sum = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, file->bytes);
 		file->etag = g_strdup_printf("\"%.24s\"", sum);
 		file->content_type = msb_http_ui_content_type(path);
+		if (g_str_has_prefix(file->content_type, "text/html")) {
+			gsize len = 0;
+			const gchar *html = g_bytes_get_data(file->bytes, &len);
+			file->csp = msb_http_ui_page_csp(html, len);
+		}
 		g_hash_table_insert(files, g_strdup(path + strlen(MSB_HTTP_UI_PREFIX)), file);
 	}
 }
@@ -137,7 +183,7 @@ msb_http_ui_send(MsbHttpCall *call, const MsbHttpUiFile *file)
 	soup_message_headers_replace(headers, "Cache-Control", "no-cache");
 	soup_message_headers_replace(headers, "X-Content-Type-Options", "nosniff");
 	if (g_str_has_prefix(file->content_type, "text/html")) {
-		soup_message_headers_replace(headers, "Content-Security-Policy", MSB_HTTP_UI_CSP);
+		soup_message_headers_replace(headers, "Content-Security-Policy", file->csp);
 		soup_message_headers_replace(headers, "Referrer-Policy", "no-referrer");
 		soup_message_headers_replace(headers, "X-Frame-Options", "DENY");
 	}

@@ -407,6 +407,93 @@ msb_http_metrics_cb(MsbHttpCall *call, gpointer user_data)
 }
 
 /*
+ * /api/Status/First: the UI's first screen (msb_status_render_json_first()). It is a small part
+ * of a collection the pollers share (any recent one, as /api/Status), rendered at once on the
+ * main loop: its size is bounded by the topics it shows, not by the broker's.
+ */
+typedef struct {
+	MsbHttp *http;
+	gchar *namespace_name;
+	guint max_topics;
+	MsbStatusSort sort;
+	SoupServerMessage *msg;
+} MsbHttpFirstWait;
+
+static void
+msb_http_first_wait_free(MsbHttpFirstWait *wait)
+{
+	g_clear_object(&wait->msg);
+	g_free(wait->namespace_name);
+	g_free(wait);
+}
+
+static void
+msb_http_first_ready_cb(MsbBrokerStats *stats, gpointer user_data)
+{
+	MsbHttpFirstWait *wait = user_data;
+	SoupServerMessage *msg = wait->msg;
+	g_autoptr(GBytes) body = NULL;
+	MsbHttpInfo info;
+
+	if (g_object_get_data(G_OBJECT(msg), MSB_HTTP_GONE) != NULL)
+		return;
+	msb_http_get_info(wait->http, &info);
+	body = msb_status_render_json_first(stats, &info, wait->namespace_name, wait->max_topics,
+	                                    wait->sort);
+	soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Content-Type",
+	                             "application/json");
+	soup_message_body_append_bytes(soup_server_message_get_response_body(msg), body);
+	soup_server_message_unpause(msg);
+}
+
+static void
+msb_http_status_first_cb(MsbHttpCall *call, gpointer user_data)
+{
+	MsbHttp *http = user_data;
+	SoupServerMessage *msg = msb_http_call_get_message(call);
+	g_autoptr(GError) error = NULL;
+	gint64 max_topics = 50;
+	const gchar *sort_text = "name";
+	MsbStatusSort sort = MSB_STATUS_SORT_NAME;
+	MsbHttpFirstWait *wait;
+
+	if (!msb_http_call_query_int64(call, "topics", FALSE, &max_topics, &error) &&
+	    error != NULL) {
+		msb_http_call_reply_error(call, error, 0);
+		return;
+	}
+	if (max_topics < 1 || max_topics > MSB_STATUS_FIRST_MAX_TOPICS) {
+		g_autofree gchar *text = g_strdup_printf(
+		        "the query parameter 'topics' must be from 1 to %d, not %" G_GINT64_FORMAT,
+		        MSB_STATUS_FIRST_MAX_TOPICS, max_topics);
+		msb_http_call_reply_text(call, SOUP_STATUS_BAD_REQUEST, text);
+		return;
+	}
+	msb_http_call_query_string(call, "sort", FALSE, &sort_text, NULL);
+	if (!msb_status_sort_from_string(sort_text, &sort)) {
+		g_autofree gchar *text = g_strdup_printf("the query parameter 'sort' must be name, "
+		                                         "rate, waiting or persist, not '%s'",
+		                                         sort_text);
+		msb_http_call_reply_text(call, SOUP_STATUS_BAD_REQUEST, text);
+		return;
+	}
+	wait = g_new0(MsbHttpFirstWait, 1);
+	wait->http = http;
+	wait->namespace_name = g_strdup(msb_http_call_get_namespace(call));
+	wait->max_topics = (guint)max_topics;
+	wait->sort = sort;
+	wait->msg = g_object_ref(msg);
+	/* a paused message whose connection closes must not be answered (nor unpaused) */
+	g_signal_connect(msg, "finished", G_CALLBACK(msb_http_msg_gone_cb), NULL);
+	if (g_signal_lookup("disconnected", SOUP_TYPE_SERVER_MESSAGE) != 0)
+		g_signal_connect(msg, "disconnected", G_CALLBACK(msb_http_msg_gone_cb), NULL);
+	soup_server_message_pause(msg);
+	msb_stats_reader_request_recent(http->reader, msb_http_first_ready_cb, wait,
+	                                (GDestroyNotify)msb_http_first_wait_free);
+}
+
+/*
  * A request that may have changed the state (any method but GET, HEAD and OPTIONS) has been
  * answered: its client may read the state next, and must see its change.
  */
@@ -424,6 +511,7 @@ msb_http_request_done_cb(SoupServer *server, SoupServerMessage *msg, gpointer us
 static const MsbHttpRoute msb_http_routes[] = {
         {"GET", "/api/isalive", MSB_HTTP_ROUTE_NONE, msb_http_isalive_cb},
         {"GET", "/api/Status", MSB_HTTP_ROUTE_NONE, msb_http_status_cb},
+        {"GET", "/api/Status/First", MSB_HTTP_ROUTE_NONE, msb_http_status_first_cb},
         {"GET", "/Status", MSB_HTTP_ROUTE_NONE, msb_http_status_cb},
         {"GET", "/metrics", MSB_HTTP_ROUTE_NONE, msb_http_metrics_cb},
 };

@@ -353,33 +353,75 @@ msb_status_session_type(const MsbSessionStats *session)
 	return g_strdup_printf("tcp[%d]", session->protocol_version);
 }
 
-GBytes *
-msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
-                       const gchar *namespace_name)
+/* The index in @stats of every topic of @namespace_name, in name order. */
+static GArray *
+msb_status_namespace_topics(const MsbBrokerStats *stats, const gchar *namespace_name)
 {
-	/* about 250 bytes per topic with no queue, 110 per queue and per subscriber (twice: in its
-	 * topic and in the queues) and 3 per history value */
-	MsbJson json = {g_string_sized_new(4096 + (gsize)stats->topics->len * 256 +
-	                                   (gsize)stats->queues->len * 110 +
-	                                   (gsize)stats->subscribers->len * 110 +
-	                                   (gsize)stats->history->len * 3),
-	                FALSE};
-	MsbJson *j = &json;
-	gint64 generation = (gint64)stats->generation;
-	guint n_subscribers = 0;
-	guint history_limit = MSB_HISTORY_LEN;
-	gsize len;
+	GArray *topics = g_array_sized_new(FALSE, FALSE, sizeof(guint), stats->topics->len);
 
 	for (guint t = 0; t < stats->topics->len; t++) {
-		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
-		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
-			continue;
+		if (g_strcmp0(msb_broker_stats_topic(stats, t)->namespace_name, namespace_name) ==
+		    0)
+			g_array_append_val(topics, t);
+	}
+	return topics;
+}
+
+/* How many values of each subscriber's latency history a page of these topics shows. */
+static guint
+msb_status_history_limit(const MsbBrokerStats *stats, const GArray *topics)
+{
+	guint n_subscribers = 0;
+
+	for (guint i = 0; i < topics->len; i++) {
+		const MsbTopicStats *topic =
+		        msb_broker_stats_topic(stats, g_array_index(topics, guint, i));
 		for (guint q = 0; q < topic->n_queues; q++)
 			n_subscribers += msb_broker_stats_queue(stats, topic, q)->n_subscribers;
 	}
-	if (n_subscribers > 0)
-		history_limit = CLAMP(MSB_STATUS_SUBSCRIBER_HISTORY_BUDGET / n_subscribers, 1,
-		                      MSB_HISTORY_LEN);
+	if (n_subscribers == 0)
+		return MSB_HISTORY_LEN;
+	return CLAMP(MSB_STATUS_SUBSCRIBER_HISTORY_BUDGET / n_subscribers, 1, MSB_HISTORY_LEN);
+}
+
+static void
+msb_status_add_session(MsbJson *j, const MsbSessionStats *session)
+{
+	g_autofree gchar *type = msb_status_session_type(session);
+	g_autofree gchar *connected = msb_status_format_duration(session->connected_us);
+	/* never sent anything: as long as it has been connected */
+	g_autofree gchar *last_incoming = msb_status_format_duration(
+	        session->last_incoming_us >= 0 ? session->last_incoming_us : session->connected_us);
+
+	msb_json_sep(j);
+	msb_json_begin(j, '{');
+	msb_json_int(j, "id", session->id);
+	msb_json_str(j, "name", session->name);
+	msb_json_str(j, "namespace", session->namespace_name);
+	msb_json_str(j, "type", type);
+	msb_json_str(j, "ip", session->peer);
+	msb_json_str(j, "version", session->version);
+	msb_json_str(j, "envInfo", session->env_info);
+	msb_json_str(j, "connected", connected);
+	msb_json_str(j, "lastIncoming", last_incoming);
+	msb_json_int(j, "readSize", (gint64)session->read_bytes);
+	msb_json_int(j, "writtenSize", (gint64)session->written_bytes);
+	msb_json_int(j, "readPerSec", session->read_per_sec);
+	msb_json_int(j, "writtenPerSec", session->written_per_sec);
+	msb_json_int(j, "publishes", (gint64)session->publishes);
+	msb_json_end(j, '}');
+}
+
+/*
+ * The members of node.md §6.4 for @topics (indices into @stats, in the order shown) and the
+ * sessions in @sessions (ids; NULL: every session), without the closing brace, so that a caller
+ * may add members of its own.
+ */
+static void
+msb_status_write(MsbJson *j, const MsbBrokerStats *stats, const MsbHttpInfo *info,
+                 const GArray *topics, GHashTable *sessions, guint history_limit)
+{
+	gint64 generation = (gint64)stats->generation;
 
 	msb_json_begin(j, '{');
 
@@ -388,10 +430,9 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
 	msb_json_int(j, "snapshotId", generation);
 	msb_json_key(j, "items");
 	msb_json_begin(j, '[');
-	for (guint t = 0; t < stats->topics->len; t++) {
-		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
-		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
-			continue;
+	for (guint i = 0; i < topics->len; i++) {
+		const MsbTopicStats *topic =
+		        msb_broker_stats_topic(stats, g_array_index(topics, guint, i));
 		msb_json_sep(j);
 		msb_json_begin(j, '{');
 		msb_json_str(j, "id", topic->name);
@@ -417,10 +458,9 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
 
 	msb_json_key(j, "queues");
 	msb_json_begin(j, '{');
-	for (guint t = 0; t < stats->topics->len; t++) {
-		const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
-		if (g_strcmp0(topic->namespace_name, namespace_name) != 0)
-			continue;
+	for (guint i = 0; i < topics->len; i++) {
+		const MsbTopicStats *topic =
+		        msb_broker_stats_topic(stats, g_array_index(topics, guint, i));
 		msb_json_key_escaped(j, topic->name);
 		msb_json_begin(j, '{');
 		msb_json_int(j, "snapshotId", generation);
@@ -440,29 +480,8 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
 	msb_json_begin(j, '[');
 	for (guint i = 0; i < stats->sessions->len; i++) {
 		const MsbSessionStats *session = msb_broker_stats_session(stats, i);
-		g_autofree gchar *type = msb_status_session_type(session);
-		g_autofree gchar *connected = msb_status_format_duration(session->connected_us);
-		/* never sent anything: as long as it has been connected */
-		g_autofree gchar *last_incoming = msb_status_format_duration(
-		        session->last_incoming_us >= 0 ? session->last_incoming_us
-		                                       : session->connected_us);
-		msb_json_sep(j);
-		msb_json_begin(j, '{');
-		msb_json_int(j, "id", session->id);
-		msb_json_str(j, "name", session->name);
-		msb_json_str(j, "namespace", session->namespace_name);
-		msb_json_str(j, "type", type);
-		msb_json_str(j, "ip", session->peer);
-		msb_json_str(j, "version", session->version);
-		msb_json_str(j, "envInfo", session->env_info);
-		msb_json_str(j, "connected", connected);
-		msb_json_str(j, "lastIncoming", last_incoming);
-		msb_json_int(j, "readSize", (gint64)session->read_bytes);
-		msb_json_int(j, "writtenSize", (gint64)session->written_bytes);
-		msb_json_int(j, "readPerSec", session->read_per_sec);
-		msb_json_int(j, "writtenPerSec", session->written_per_sec);
-		msb_json_int(j, "publishes", (gint64)session->publishes);
-		msb_json_end(j, '}');
+		if (sessions == NULL || g_hash_table_contains(sessions, &session->id))
+			msb_status_add_session(j, session);
 	}
 	msb_json_end(j, ']');
 	msb_json_end(j, '}');
@@ -493,10 +512,221 @@ msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
 	msb_json_int(j, "snapshots", (gint64)info->snapshots);
 	msb_json_int(j, "snapshotFailures", (gint64)info->snapshot_failures);
 	msb_json_end(j, '}');
+}
+
+static GBytes *
+msb_json_free_to_bytes(MsbJson *j)
+{
+	gsize len = j->out->len;
+	return g_bytes_new_take(g_string_free(j->out, FALSE), len);
+}
+
+GBytes *
+msb_status_render_json(const MsbBrokerStats *stats, const MsbHttpInfo *info,
+                       const gchar *namespace_name)
+{
+	/* about 250 bytes per topic with no queue, 110 per queue and per subscriber (twice: in its
+	 * topic and in the queues) and 3 per history value */
+	MsbJson json = {g_string_sized_new(4096 + (gsize)stats->topics->len * 256 +
+	                                   (gsize)stats->queues->len * 110 +
+	                                   (gsize)stats->subscribers->len * 110 +
+	                                   (gsize)stats->history->len * 3),
+	                FALSE};
+	g_autoptr(GArray) topics = msb_status_namespace_topics(stats, namespace_name);
+
+	msb_status_write(&json, stats, info, topics, NULL, msb_status_history_limit(stats, topics));
+	msb_json_end(&json, '}');
+	return msb_json_free_to_bytes(&json);
+}
+
+/* ---- /api/Status/First: the first screen of the UI ---- */
+
+gboolean
+msb_status_sort_from_string(const gchar *text, MsbStatusSort *out)
+{
+	static const gchar *const names[] = {"name", "rate", "waiting", "persist"};
+
+	g_return_val_if_fail(out != NULL, FALSE);
+	for (guint i = 0; text != NULL && i < G_N_ELEMENTS(names); i++) {
+		if (g_ascii_strcasecmp(text, names[i]) == 0) {
+			*out = (MsbStatusSort)i;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+static gint64
+msb_status_topic_waiting(const MsbBrokerStats *stats, const MsbTopicStats *topic)
+{
+	gint64 waiting = 0;
+
+	for (guint q = 0; q < topic->n_queues; q++)
+		waiting += msb_broker_stats_queue(stats, topic, q)->waiting;
+	return waiting;
+}
+
+typedef struct {
+	guint index;
+	gint64 key; /* larger first; ties in name order (the index) */
+} MsbStatusSortEntry;
+
+static gint
+msb_status_sort_entry_cmp(gconstpointer a, gconstpointer b)
+{
+	const MsbStatusSortEntry *x = a;
+	const MsbStatusSortEntry *y = b;
+
+	if (x->key != y->key)
+		return x->key > y->key ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+typedef struct {
+	const gchar *topic;
+	const gchar *queue;
+	gint64 size;
+} MsbStatusProblem;
+
+static gint
+msb_status_problem_cmp(gconstpointer a, gconstpointer b)
+{
+	const MsbStatusProblem *x = a;
+	const MsbStatusProblem *y = b;
+
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return 0;
+}
+
+GBytes *
+msb_status_render_json_first(const MsbBrokerStats *stats, const MsbHttpInfo *info,
+                             const gchar *namespace_name, guint max_topics, MsbStatusSort sort)
+{
+	MsbJson json = {NULL, FALSE};
+	MsbJson *j = &json;
+	g_autoptr(GArray) all = NULL;
+	g_autoptr(GArray) shown = NULL;
+	g_autoptr(GArray) problems = NULL;
+	g_autoptr(GHashTable) sessions = NULL;
+	gint64 msgs = 0, packets = 0, persist = 0, waiting = 0, cached = 0, pages = 0;
+	gint64 read_rate = 0, write_rate = 0;
+
+	g_return_val_if_fail(stats != NULL, NULL);
+	g_return_val_if_fail(info != NULL, NULL);
+	g_return_val_if_fail(max_topics > 0, NULL);
+
+	/* about 1 KB a topic with its queues; the whole page's estimate is in the function above */
+	json.out = g_string_sized_new(4096 + (gsize)MIN(max_topics, stats->topics->len) * 1024);
+	all = msb_status_namespace_topics(stats, namespace_name);
+	shown = g_array_new(FALSE, FALSE, sizeof(guint));
+	problems = g_array_new(FALSE, FALSE, sizeof(MsbStatusProblem));
+	sessions = g_hash_table_new(g_int64_hash, g_int64_equal);
+
+	/* the totals over the whole namespace, as the UI adds them up from a whole status */
+	for (guint i = 0; i < all->len; i++) {
+		const MsbTopicStats *topic =
+		        msb_broker_stats_topic(stats, g_array_index(all, guint, i));
+		gint64 last_page = -1;
+		msgs += topic->messages_per_sec;
+		packets += topic->packets_per_sec;
+		persist += topic->pending_count;
+		for (guint p = 0; p < topic->n_sub_pages; p++) {
+			const MsbSubPageStats *sp = msb_broker_stats_sub_page(stats, topic, p);
+			cached += sp->size;
+			if (sp->no / 100 != last_page)
+				pages++;
+			last_page = sp->no / 100;
+		}
+		for (guint q = 0; q < topic->n_queues; q++) {
+			const MsbQueueStats *queue = msb_broker_stats_queue(stats, topic, q);
+			waiting += queue->waiting;
+			if (queue->waiting > MSB_STATUS_PROBLEM_WAITING) {
+				MsbStatusProblem problem = {topic->name, queue->name,
+				                            queue->waiting};
+				g_array_append_val(problems, problem);
+			}
+		}
+	}
+	for (guint i = 0; i < stats->sessions->len; i++) {
+		read_rate += msb_broker_stats_session(stats, i)->read_per_sec;
+		write_rate += msb_broker_stats_session(stats, i)->written_per_sec;
+	}
+	g_array_sort(problems, msb_status_problem_cmp);
+
+	/* the first @max_topics in the UI's order */
+	if (sort == MSB_STATUS_SORT_NAME) {
+		g_array_append_vals(shown, all->data, MIN(all->len, max_topics));
+	} else {
+		g_autoptr(GArray) order =
+		        g_array_sized_new(FALSE, FALSE, sizeof(MsbStatusSortEntry), all->len);
+		for (guint i = 0; i < all->len; i++) {
+			guint t = g_array_index(all, guint, i);
+			const MsbTopicStats *topic = msb_broker_stats_topic(stats, t);
+			MsbStatusSortEntry e = {t, 0};
+			if (sort == MSB_STATUS_SORT_RATE)
+				e.key = topic->messages_per_sec;
+			else if (sort == MSB_STATUS_SORT_WAITING)
+				e.key = msb_status_topic_waiting(stats, topic);
+			else
+				e.key = topic->pending_count;
+			g_array_append_val(order, e);
+		}
+		g_array_sort(order, msb_status_sort_entry_cmp);
+		for (guint i = 0; i < order->len && i < max_topics; i++)
+			g_array_append_val(shown,
+			                   g_array_index(order, MsbStatusSortEntry, i).index);
+	}
+
+	/* the sessions those topics name: their publishers' and subscribers' */
+	for (guint i = 0; i < shown->len; i++) {
+		const MsbTopicStats *topic =
+		        msb_broker_stats_topic(stats, g_array_index(shown, guint, i));
+		for (guint p = 0; p < topic->n_publishers; p++) {
+			const MsbPublisherStats *pub = msb_broker_stats_publisher(stats, topic, p);
+			g_hash_table_add(sessions, (gpointer)&pub->session_id);
+		}
+		for (guint q = 0; q < topic->n_queues; q++) {
+			const MsbQueueStats *queue = msb_broker_stats_queue(stats, topic, q);
+			for (guint s = 0; s < queue->n_subscribers; s++)
+				g_hash_table_add(sessions, (gpointer)&msb_broker_stats_subscriber(
+				                                   stats, queue, s)
+				                                   ->session_id);
+		}
+	}
+
+	/* the history limit of the whole page, so that the rows show what the whole page shows */
+	msb_status_write(j, stats, info, shown, sessions, msb_status_history_limit(stats, all));
+
+	msb_json_key(j, "summary");
+	msb_json_begin(j, '{');
+	msb_json_int(j, "topics", all->len);
+	msb_json_int(j, "sessions", stats->sessions->len);
+	msb_json_int(j, "messagesPerSec", msgs);
+	msb_json_int(j, "packetPerSec", packets);
+	msb_json_int(j, "persistSize", persist);
+	msb_json_int(j, "waiting", waiting);
+	msb_json_int(j, "cachedBytes", cached);
+	msb_json_int(j, "pages", pages);
+	msb_json_int(j, "readPerSec", read_rate);
+	msb_json_int(j, "writtenPerSec", write_rate);
+	msb_json_int(j, "problemQueues", problems->len);
+	msb_json_key(j, "problems");
+	msb_json_begin(j, '[');
+	for (guint i = 0; i < problems->len && i < MSB_STATUS_FIRST_PROBLEMS; i++) {
+		const MsbStatusProblem *p = &g_array_index(problems, MsbStatusProblem, i);
+		msb_json_sep(j);
+		msb_json_begin(j, '{');
+		msb_json_str(j, "topic", p->topic);
+		msb_json_str(j, "queue", p->queue);
+		msb_json_int(j, "size", p->size);
+		msb_json_end(j, '}');
+	}
+	msb_json_end(j, ']');
+	msb_json_end(j, '}');
 
 	msb_json_end(j, '}');
-	len = j->out->len;
-	return g_bytes_new_take(g_string_free(j->out, FALSE), len);
+	return msb_json_free_to_bytes(j);
 }
 
 /* ---- /metrics ----

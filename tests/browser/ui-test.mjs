@@ -181,7 +181,30 @@ async function main() {
     const b = await startBroker();
     if (b.error) fail(`the broker did not start: ${b.error}`);
     await populate(b);
+    // more topics than the first screen asks for (the boot script of index.html: at least 20), so that it is partial
+    const bulk = [];
+    for (let i = 0; i < 40; i++) bulk.push(`zz-bulk-${String(i).padStart(2, '0')}`);
+    for (const name of bulk) {
+      const r = await fetch(`${b.base}/api/Topics/Create?topicId=${name}`, { method: 'POST' });
+      if (r.status >= 300) fail(`creating ${name}: ${r.status} ${await r.text()}`);
+    }
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    // what the first screen showed, taken when the page marks its first render
+    await page.addInitScript(() => {
+      new PerformanceObserver((list) => {
+        if (!list.getEntries().some((e) => e.name === 'msb-first-render') || window.__msbFirst) return;
+        window.__msbFirst = {
+          partial: window.msbPerf.firstPartial,
+          rows: [...document.querySelectorAll('[data-testid="topic-row"]')].map((r) => r.dataset.topic),
+          queues: [...document.querySelectorAll('[data-testid="topic-row"][data-topic="orders"] [data-testid="queue-row"]')].map((r) => r.dataset.queue),
+          count: document.getElementById('count-topics').textContent,
+        };
+      }).observe({ type: 'mark', buffered: true });
+    });
+    let firstAnswer = null;
+    page.on('response', async (r) => {
+      if (r.url().includes('/api/Status/First') && !firstAnswer) firstAnswer = await r.json().catch((e) => ({ error: String(e) }));
+    });
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     // the live feed: status frames pushed over /api/ws (not the polling fallback)
@@ -202,6 +225,28 @@ async function main() {
     const archiveText = await orders.locator('[data-testid="queue-row"][data-queue="archive"]').textContent();
     if (!/Sz 2\//.test(archiveText)) fail(`archive should show 2 waiting messages: ${archiveText}`);
     await shot(page, 'topics');
+
+    // the first screen came from /api/Status/First (a part of the topics and a summary of all),
+    // showed real rows and the whole namespace's count, and the whole status followed
+    await waitFor('the first screen to be recorded', () => page.evaluate(() => !!window.__msbFirst));
+    const first = await page.evaluate(() => window.__msbFirst);
+    const total = bulk.length + 2;
+    if (!firstAnswer || !firstAnswer.summary) fail(`no /api/Status/First answer: ${JSON.stringify(firstAnswer)}`);
+    const shown = firstAnswer.topics.items.map((t) => t.id);
+    if (firstAnswer.summary.topics !== total || shown.length >= total || shown[0] !== 'audit' || shown[1] !== 'orders')
+      fail(`/api/Status/First: ${shown.length} topics (${shown.slice(0, 3)}…) of ${firstAnswer.summary.topics}, not the first of ${total}`);
+    if (first.partial !== true) fail(`the first render was not drawn from the first screen: ${JSON.stringify(first)}`);
+    if (!first.rows.includes('audit') || !first.rows.includes('orders') || first.rows.some((r) => !shown.includes(r)))
+      fail(`the first screen's rows: ${first.rows}`);
+    if (!first.queues.includes('billing') || !first.queues.includes('archive')) fail(`the first screen's queues of orders: ${first.queues}`);
+    if (first.count !== String(total)) fail(`the first screen counts ${first.count} topics, not ${total}`);
+    await waitFor('a render of the whole status', () => page.evaluate(() => window.msbPerf.fullRenderMs !== null));
+    const rows = page.locator('[data-testid="topic-row"]');
+    await page.locator('#view-topics').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+    await page.locator(`[data-testid="topic-row"][data-topic="${bulk[bulk.length - 1]}"]`).waitFor({ timeout: TIMEOUT });
+    await page.locator('#view-topics').evaluate((el) => { el.scrollTop = 0; });
+    await orders.waitFor({ timeout: TIMEOUT });
+    if ((await rows.count()) >= total) fail(`the list is not windowed: ${await rows.count()} rows of ${total}`);
 
     // live: a publish shows up without a reload
     await page.locator('[data-testid="live-indicator"][data-live="true"]').waitFor({ timeout: TIMEOUT });

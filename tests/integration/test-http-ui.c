@@ -107,6 +107,29 @@ test_index(ItestFixture *f, gconstpointer data)
 	g_assert_nonnull(ui_header(root, "ETag"));
 	g_assert_cmpstr(ui_header(root, "Cache-Control"), ==, "no-cache");
 	g_assert_nonnull(ui_header(root, "Content-Security-Policy"));
+	/* the boot script is inline, allowed by its hash and by nothing broader */
+	{
+		const gchar *csp = ui_header(root, "Content-Security-Policy");
+		const gchar *start = strstr(root->body, "<script>\n");
+		const gchar *end = start != NULL ? strstr(start, "</script>") : NULL;
+		g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+		guint8 digest[32];
+		gsize len = sizeof(digest);
+		g_autofree gchar *b64 = NULL;
+		g_autofree gchar *allowed = NULL;
+
+		g_assert_nonnull(end);
+		g_assert_nonnull(strstr(start, "/api/Status/First"));
+		start += strlen("<script>");
+		g_checksum_update(sum, (const guchar *)start, end - start);
+		g_checksum_get_digest(sum, digest, &len);
+		b64 = g_base64_encode(digest, len);
+		allowed = g_strdup_printf("script-src 'self' 'sha256-%s';", b64);
+		g_assert_nonnull(strstr(csp, allowed));
+		g_assert_null(strstr(csp, "unsafe-inline"));
+		/* one inline script only */
+		g_assert_null(strstr(end, "<script>"));
+	}
 	g_assert_cmpstr(ui_header(root, "X-Content-Type-Options"), ==, "nosniff");
 
 	g_assert_cmpuint(index->status, ==, 200);

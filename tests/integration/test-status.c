@@ -6,7 +6,7 @@
  * counts, queue sizes and ranges, publisher and subscriber "active", history lengths, and the
  * namespace filter (topics of the namespace asked for, sessions of all). No timing is asserted:
  * the per-second values are checked for range and type here, and exactly in the unit tests
- * with a fake clock.
+ * with a fake clock. /api/Status/First, the UI's first screen, is checked here too.
  */
 #include <string.h>
 
@@ -352,11 +352,66 @@ test_status_publisher_gone(ItestFixture *f, gconstpointer data)
 	g_assert_cmpint(int_member(topic, "meanMessageSize"), ==, MESSAGE_SIZE);
 }
 
+/* /api/Status/First (the UI's first screen): the first topics in the order asked for, with a
+ * summary of the namespace; bad parameters get a 400 with a readable text. */
+static void
+test_status_first(ItestFixture *f, gconstpointer data)
+{
+	g_autoptr(ItestRaw) pub = itest_raw_connect(f->broker);
+	g_autoptr(JsonNode) node = NULL;
+	g_autoptr(JsonNode) by_rate = NULL;
+	JsonObject *root;
+	JsonObject *summary;
+	JsonArray *items;
+	const gchar *bad[] = {"/api/Status/First?topics=0", "/api/Status/First?topics=501",
+	                      "/api/Status/First?topics=many", "/api/Status/First?sort=size"};
+
+	itest_raw_greet(pub, "first-pub", 3, -1);
+	itest_raw_create_topic(pub, "alpha");
+	itest_raw_create_topic(pub, "beta");
+	itest_raw_create_topic(pub, "gamma");
+	itest_raw_publish_sized(pub, "gamma", 1, 3, MESSAGE_SIZE);
+	itest_raw_expect_publish_response(pub, 1);
+
+	/* any case, as every path */
+	node = get_status(f->broker, "/api/status/first?topics=2&fresh=true", NULL);
+	root = json_node_get_object(node);
+	items = array_member(object_member(root, "topics"), "items");
+	g_assert_cmpuint(json_array_get_length(items), ==, 2);
+	g_assert_cmpstr(str_member(json_array_get_object_element(items, 0), "id"), ==, "alpha");
+	g_assert_cmpstr(str_member(json_array_get_object_element(items, 1), "id"), ==, "beta");
+	g_assert_true(json_object_has_member(object_member(root, "queues"), "alpha"));
+	g_assert_false(json_object_has_member(object_member(root, "queues"), "gamma"));
+	summary = object_member(root, "summary");
+	g_assert_cmpint(int_member(summary, "topics"), ==, 3);
+	g_assert_cmpint(int_member(summary, "sessions"), >=, 1);
+	g_assert_cmpint(int_member(summary, "problemQueues"), ==, 0);
+	str_member(root, "version");
+
+	/* another order (the orders themselves are checked in test-status-render.c, with a fake
+	 * clock): one topic of the three */
+	by_rate = get_status(f->broker, "/api/Status/First?topics=1&sort=Rate", NULL);
+	items = array_member(object_member(json_node_get_object(by_rate), "topics"), "items");
+	g_assert_cmpuint(json_array_get_length(items), ==, 1);
+	g_assert_cmpint(
+	        int_member(object_member(json_node_get_object(by_rate), "summary"), "topics"), ==,
+	        3);
+
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		guint status = 0;
+		g_autofree gchar *body =
+		        itest_broker_http(f->broker, "GET", bad[i], NULL, NULL, NULL, &status);
+		g_assert_cmpuint(status, ==, 400);
+		g_assert_nonnull(strstr(body, "the query parameter"));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	itest_init(&argc, &argv);
 	ITEST_ADD("/status/fields", NULL, test_status_fields);
 	ITEST_ADD("/status/publisher-gone", NULL, test_status_publisher_gone);
+	ITEST_ADD("/status/first", NULL, test_status_first);
 	return g_test_run();
 }

@@ -176,7 +176,7 @@ test('latency colours by the largest latency', () => {
   assert.equal(latencyClass([-50]), 'green');
 });
 
-test('the status boot.js asked for early goes to the first start of its namespace, once', async () => {
+test('the status the boot script asked for early goes to the first start of its namespace, once', async () => {
   const { takeBootStatus } = await import(new URL('live.js', ui));
   const status = Promise.resolve('{"topics":{"items":[]}}');
   globalThis.msbBoot = { ns: 'stage', status };
@@ -221,4 +221,55 @@ test('num: integers grouped as Intl.NumberFormat en-US groups them, the rest by 
   assert.equal(num(null), '–');
   assert.equal(num(undefined), '–');
   assert.equal(num(NaN), '–');
+});
+
+// /api/Status/First: a status with a "summary" (the first topics and the namespace's figures)
+test('the first screen: rows from its topics, counts and totals from its summary', () => {
+  const status = {
+    topics: { items: [{ id: 'alpha', messagesPerSec: 1, pages: [{ id: 0, size: 10 }] }, { id: 'beta', persistSize: 2 }] },
+    queues: { alpha: { queues: [{ id: 'q', size: 3, onDelivery: 0 }] } },
+    sessions: { items: [{ id: 7, name: 'app' }] },
+    summary: {
+      topics: 1000, sessions: 200, messagesPerSec: 500, packetPerSec: 50, persistSize: 9, waiting: 123456,
+      cachedBytes: 4096, pages: 1000, readPerSec: 11, writtenPerSec: 22, problemQueues: 150,
+      problems: [{ topic: 'zeta', queue: 'slow', size: 20000 }],
+    },
+  };
+  const m = buildModel(status);
+  assert.equal(m.partial, true);
+  assert.deepEqual(m.items.map((i) => i.id), ['alpha', 'beta']);
+  assert.equal(m.items[0].waiting, 3);
+  assert.equal(m.topicCount, 1000);
+  assert.equal(m.problemCount, 150);
+  assert.deepEqual(m.problems, [{ topic: 'zeta', queue: 'slow', size: 20000 }]);
+  assert.deepEqual(m.totals, { msgs: 500, req: 50, persist: 9, waiting: 123456, cached: 4096, pages: 1000, inRate: 11, outRate: 22, sessions: 200 });
+  assert.equal(m.sessionById.get(7).name, 'app');
+
+  // a whole status: everything counted from its topics, as before
+  delete status.summary;
+  const w = buildModel(status);
+  assert.equal(w.partial, false);
+  assert.equal(w.topicCount, 2);
+  assert.equal(w.problemCount, 0);
+  assert.deepEqual(w.totals, { msgs: 1, req: 0, persist: 2, waiting: 3, cached: 10, pages: 1, inRate: 0, outRate: 0, sessions: 1 });
+});
+
+test('live: the first screen is drawn, then the whole status; a first screen after a whole one is dropped', async () => {
+  const { Live } = await import(new URL('live.js', ui));
+  const live = new Live();
+  clearInterval(live.watchdog);
+  live.ns = 'default';
+  live.generation = 1;
+  live.partial = false;
+  live.hadWhole = false;
+  const seen = [];
+  live.addEventListener('status', (e) => seen.push(e.detail.status.summary ? 'first' : 'whole'));
+  const first = { parsed: { topics: { items: [] }, summary: { topics: 3 } }, parseMs: 0 };
+  live.accept(first, 1);
+  assert.equal(live.partial, true); // the next poll comes at once
+  live.accept('{"topics":{"items":[]}}', 1);
+  assert.equal(live.partial, false);
+  live.accept(first, 1); // late (the socket was quicker): nothing new in it
+  assert.deepEqual(seen, ['first', 'whole']);
+  assert.equal(live.partial, false);
 });

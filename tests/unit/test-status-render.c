@@ -292,6 +292,234 @@ test_render_history_budget(void)
 	}
 }
 
+static JsonObject *
+parse_bytes(JsonParser *parser, GBytes *body)
+{
+	g_autoptr(GError) error = NULL;
+
+	json_parser_load_from_data(parser, g_bytes_get_data(body, NULL),
+	                           (gssize)g_bytes_get_size(body), &error);
+	g_assert_no_error(error);
+	return json_node_get_object(json_parser_get_root(parser));
+}
+
+static JsonArray *
+topic_items(JsonObject *root)
+{
+	return json_object_get_array_member(json_object_get_object_member(root, "topics"), "items");
+}
+
+/* The topic of that name in a page's items, or NULL. */
+static JsonNode *
+find_topic(JsonObject *root, const gchar *name)
+{
+	JsonArray *items = topic_items(root);
+
+	for (guint i = 0; i < json_array_get_length(items); i++) {
+		JsonObject *t = json_array_get_object_element(items, i);
+		if (g_strcmp0(json_object_get_string_member(t, "id"), name) == 0)
+			return json_array_get_element(items, i);
+	}
+	return NULL;
+}
+
+/* /api/Status/First: the first topics in the order asked for, each exactly as the whole page
+ * shows it with its queues, only the sessions they name, and a summary whose totals are what
+ * the UI adds up over the whole page. */
+static void
+test_render_first(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	Client *pub = client_new(fx, 3, 1);
+	Client *sub = client_new(fx, 3, 1);
+	Client *gone = client_new(fx, 3, 1);
+	Client *idle = client_new(fx, 3, 1);
+	g_autoptr(MsbBrokerStats) stats = NULL;
+	g_autoptr(GBytes) whole_body = NULL;
+	g_autoptr(JsonParser) whole_parser = json_parser_new();
+	g_autoptr(GPtrArray) batches = NULL;
+	MsbHttpInfo info = {.state = "running"};
+	JsonObject *whole;
+	JsonArray *items;
+	gint64 msgs = 0, persist = 0, waiting = 0, cached = 0, pages = 0;
+	const gchar *names[] = {"a-empty", "b-sub", "c-backlog", "d-busy", "e-quiet"};
+
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++)
+		make_topic(fx, names[i]);
+	c_subscribe(sub, "b-sub", "live", MSB_QUEUE_TYPE_PERMANENT);
+	/* a permanent queue whose subscriber left: what is published next waits in it */
+	c_subscribe(gone, "c-backlog", "slow", MSB_QUEUE_TYPE_PERMANENT);
+	c_ping(gone);
+	c_read(gone);
+	client_close(gone);
+	expect_response(pub, c_publish_n(pub, "c-backlog", MSB_STATUS_PROBLEM_WAITING + 1, 1));
+	expect_response(pub, c_publish_n(pub, "d-busy", 40, 10));
+	expect_response(pub, c_publish_n(pub, "b-sub", 3, 10));
+	batches = c_read(sub);
+	c_ping(idle);
+	c_read(idle);
+	fx->mono += SEC;
+	stats = msb_broker_collect_stats(fx->broker);
+
+	whole_body = msb_status_render_json(stats, &info, "default");
+	whole = parse_bytes(whole_parser, whole_body);
+	items = topic_items(whole);
+	g_assert_cmpuint(json_array_get_length(items), ==, G_N_ELEMENTS(names));
+	/* the totals as ui/js/model.js adds them up over the whole page */
+	for (guint i = 0; i < json_array_get_length(items); i++) {
+		JsonObject *t = json_array_get_object_element(items, i);
+		JsonArray *pg = json_object_get_array_member(t, "pages");
+		JsonArray *qs = json_object_get_array_member(
+		        json_object_get_object_member(
+		                json_object_get_object_member(whole, "queues"),
+		                json_object_get_string_member(t, "id")),
+		        "queues");
+		msgs += json_object_get_int_member(t, "messagesPerSec");
+		persist += json_object_get_int_member(t, "persistSize");
+		pages += json_array_get_length(pg);
+		for (guint p = 0; p < json_array_get_length(pg); p++)
+			cached += json_object_get_int_member(json_array_get_object_element(pg, p),
+			                                     "size");
+		for (guint q = 0; q < json_array_get_length(qs); q++)
+			waiting += json_object_get_int_member(json_array_get_object_element(qs, q),
+			                                      "size");
+	}
+	g_assert_cmpint(msgs, >, 0);
+	g_assert_cmpint(waiting, >, MSB_STATUS_PROBLEM_WAITING);
+	g_assert_cmpint(pages, >, 0);
+
+	/* by name, two: a-empty and b-sub, and the one session they name (the subscriber's) */
+	{
+		g_autoptr(GBytes) body = msb_status_render_json_first(stats, &info, "default", 2,
+		                                                      MSB_STATUS_SORT_NAME);
+		g_autoptr(JsonParser) parser = json_parser_new();
+		JsonObject *root = parse_bytes(parser, body);
+		JsonObject *sum = json_object_get_object_member(root, "summary");
+		JsonArray *first = topic_items(root);
+		JsonArray *sessions = json_object_get_array_member(
+		        json_object_get_object_member(root, "sessions"), "items");
+		JsonObject *queues = json_object_get_object_member(root, "queues");
+		JsonObject *problem;
+
+		g_assert_cmpuint(json_array_get_length(first), ==, 2);
+		for (guint i = 0; i < 2; i++) {
+			JsonNode *node = json_array_get_element(first, i);
+			const gchar *id =
+			        json_object_get_string_member(json_node_get_object(node), "id");
+			g_assert_cmpstr(id, ==, names[i]);
+			/* the same topic, and the same queues, as the whole page has them */
+			g_assert_true(json_node_equal(node, find_topic(whole, id)));
+			g_assert_true(json_node_equal(
+			        json_object_get_member(queues, id),
+			        json_object_get_member(
+			                json_object_get_object_member(whole, "queues"), id)));
+		}
+		g_assert_cmpuint(json_object_get_size(queues), ==, 2);
+		/* the publisher and the subscriber of b-sub, not the idle session */
+		{
+			JsonObject *b = json_node_get_object(find_topic(whole, "b-sub"));
+			gint64 want[2] = {
+			        json_object_get_int_member(
+			                json_array_get_object_element(
+			                        json_object_get_array_member(b, "publishers"), 0),
+			                "sessionId"),
+			        json_object_get_int_member(
+			                json_array_get_object_element(
+			                        json_object_get_array_member(b, "subscribers"), 0),
+			                "sessionId"),
+			};
+			g_assert_cmpuint(json_array_get_length(sessions), ==, 2);
+			for (guint i = 0; i < 2; i++) {
+				gint64 id = json_object_get_int_member(
+				        json_array_get_object_element(sessions, i), "id");
+				g_assert_true(id == want[0] || id == want[1]);
+			}
+		}
+		g_assert_true(json_node_equal(json_object_get_member(root, "persistence"),
+		                              json_object_get_member(whole, "persistence")));
+		g_assert_cmpint(json_object_get_int_member(sum, "topics"), ==, G_N_ELEMENTS(names));
+		g_assert_cmpint(
+		        json_object_get_int_member(sum, "sessions"), ==,
+		        json_array_get_length(json_object_get_array_member(
+		                json_object_get_object_member(whole, "sessions"), "items")));
+		g_assert_cmpint(json_object_get_int_member(sum, "messagesPerSec"), ==, msgs);
+		g_assert_cmpint(json_object_get_int_member(sum, "persistSize"), ==, persist);
+		g_assert_cmpint(json_object_get_int_member(sum, "waiting"), ==, waiting);
+		g_assert_cmpint(json_object_get_int_member(sum, "cachedBytes"), ==, cached);
+		g_assert_cmpint(json_object_get_int_member(sum, "pages"), ==, pages);
+		g_assert_cmpint(json_object_get_int_member(sum, "problemQueues"), ==, 1);
+		problem = json_array_get_object_element(
+		        json_object_get_array_member(sum, "problems"), 0);
+		g_assert_cmpstr(json_object_get_string_member(problem, "topic"), ==, "c-backlog");
+		g_assert_cmpstr(json_object_get_string_member(problem, "queue"), ==, "slow");
+		g_assert_cmpint(json_object_get_int_member(problem, "size"), ==,
+		                MSB_STATUS_PROBLEM_WAITING + 1);
+	}
+
+	/* the other orders of the UI's list: largest first, ties by name */
+	{
+		const struct {
+			MsbStatusSort sort;
+			const gchar *first;
+			const gchar *second;
+		} cases[] = {
+		        {MSB_STATUS_SORT_RATE, "c-backlog", "d-busy"},
+		        {MSB_STATUS_SORT_WAITING, "c-backlog", "a-empty"},
+		        {MSB_STATUS_SORT_PERSIST, "a-empty", "b-sub"},
+		};
+		for (guint c = 0; c < G_N_ELEMENTS(cases); c++) {
+			g_autoptr(GBytes) body = msb_status_render_json_first(
+			        stats, &info, "default", 2, cases[c].sort);
+			g_autoptr(JsonParser) parser = json_parser_new();
+			JsonArray *first = topic_items(parse_bytes(parser, body));
+			g_assert_cmpuint(json_array_get_length(first), ==, 2);
+			g_assert_cmpstr(json_object_get_string_member(
+			                        json_array_get_object_element(first, 0), "id"),
+			                ==, cases[c].first);
+			g_assert_cmpstr(json_object_get_string_member(
+			                        json_array_get_object_element(first, 1), "id"),
+			                ==, cases[c].second);
+		}
+	}
+
+	/* more than there are: all of them; another namespace: none */
+	{
+		g_autoptr(GBytes) all = msb_status_render_json_first(stats, &info, "default", 500,
+		                                                     MSB_STATUS_SORT_NAME);
+		g_autoptr(GBytes) none = msb_status_render_json_first(stats, &info, "tenant", 10,
+		                                                      MSB_STATUS_SORT_NAME);
+		g_autoptr(JsonParser) p1 = json_parser_new();
+		g_autoptr(JsonParser) p2 = json_parser_new();
+		JsonObject *r1 = parse_bytes(p1, all);
+		JsonObject *r2 = parse_bytes(p2, none);
+		g_assert_true(json_node_equal(json_object_get_member(r1, "topics"),
+		                              json_object_get_member(whole, "topics")));
+		g_assert_cmpuint(json_array_get_length(topic_items(r2)), ==, 0);
+		g_assert_cmpint(json_object_get_int_member(
+		                        json_object_get_object_member(r2, "summary"), "topics"),
+		                ==, 0);
+	}
+}
+
+static void
+test_sort_from_string(void)
+{
+	MsbStatusSort sort = MSB_STATUS_SORT_NAME;
+
+	g_assert_true(msb_status_sort_from_string("rate", &sort));
+	g_assert_cmpint(sort, ==, MSB_STATUS_SORT_RATE);
+	g_assert_true(msb_status_sort_from_string("Waiting", &sort));
+	g_assert_cmpint(sort, ==, MSB_STATUS_SORT_WAITING);
+	g_assert_true(msb_status_sort_from_string("persist", &sort));
+	g_assert_cmpint(sort, ==, MSB_STATUS_SORT_PERSIST);
+	g_assert_true(msb_status_sort_from_string("NAME", &sort));
+	g_assert_cmpint(sort, ==, MSB_STATUS_SORT_NAME);
+	g_assert_false(msb_status_sort_from_string("size", &sort));
+	g_assert_false(msb_status_sort_from_string("", &sort));
+	g_assert_false(msb_status_sort_from_string(NULL, &sort));
+	g_assert_cmpint(sort, ==, MSB_STATUS_SORT_NAME);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -302,6 +530,8 @@ main(int argc, char **argv)
 	g_test_add_func("/status-render/format-duration", test_format_duration);
 	g_test_add_func("/status-render/fields", test_render_fields);
 	g_test_add_func("/status-render/history-budget", test_render_history_budget);
+	g_test_add_func("/status-render/first", test_render_first);
+	g_test_add_func("/status-render/sort-from-string", test_sort_from_string);
 
 	return g_test_run();
 }

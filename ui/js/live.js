@@ -8,8 +8,8 @@ const STALE_MS = 5000;
 const WS_RETRY_MIN_MS = 5000;
 const WS_RETRY_MAX_MS = 60000;
 
-// The status boot.js asked for before the modules loaded (a promise of { parsed, parseMs }), once,
-// if it is for @ns.
+// The status the boot script of index.html asked for before the modules loaded (a promise of
+// { parsed, parseMs }), once, if it is for @ns.
 export function takeBootStatus(ns) {
   const boot = globalThis.msbBoot;
   if (!boot || boot.ns !== ns) return null;
@@ -42,6 +42,8 @@ export class Live extends EventTarget {
     clearTimeout(this.wsRetryTimer);
     this.lastOk = 0;
     this.failures = 0;
+    this.partial = false; // the last status accepted was the first screen only (index.html)
+    this.hadWhole = false; // a whole status was accepted since start()
     this.mode = 'connecting';
     this.wsRetryMs = WS_RETRY_MIN_MS;
     this.openWs();
@@ -130,7 +132,13 @@ export class Live extends EventTarget {
 
   async fetchStatus() {
     const early = takeBootStatus(this.ns);
-    if (early) return early;
+    if (early) {
+      try {
+        return await early;
+      } catch (e) {
+        /* the whole status instead */
+      }
+    }
     const headers = {};
     if (this.ns !== 'default') headers.ns = this.ns;
     const ctl = new AbortController();
@@ -168,10 +176,13 @@ export class Live extends EventTarget {
       this.polling = false;
     }
     if (gen !== this.generation || this.mode === 'ws') return;
-    this.pollTimer = setTimeout(() => this.poll(), Math.max(0, POLL_MS - (Date.now() - started)));
+    // after the first screen (/api/Status/First), the whole status at once
+    const wait = this.partial ? 0 : Math.max(0, POLL_MS - (Date.now() - started));
+    this.pollTimer = setTimeout(() => this.poll(), wait);
   }
 
-  // @text: the status as text, or as boot.js parsed it ({ parsed, parseMs })
+  // @text: the status as text, or as the boot script parsed it ({ parsed, parseMs }; the first
+  // screen only when it has a "summary", model.js)
   accept(text, gen) {
     if (gen !== this.generation) return;
     const t0 = performance.now();
@@ -188,6 +199,11 @@ export class Live extends EventTarget {
       }
       this.parseMs = performance.now() - t0;
     }
+    const partial = !!(status && status.summary);
+    // the first screen came after a whole status (the socket was quicker): nothing new in it
+    if (partial && this.hadWhole) return;
+    this.partial = partial;
+    if (!partial) this.hadWhole = true;
     this.lastOk = Date.now();
     this.failures = 0;
     this.lastError = '';

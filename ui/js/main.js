@@ -35,7 +35,9 @@ const state = {
 };
 
 // performance: how long the first render and each update took (docs/ui.md)
-const perf = { firstRenderMs: null, lastUpdateMs: null, updates: [] };
+// (firstRenderMs: the first screen, from the first topics (/api/Status/First) or the whole status;
+// fullRenderMs: the first rendering of a whole status)
+const perf = { firstRenderMs: null, fullRenderMs: null, firstPartial: false, lastUpdateMs: null, updates: [] };
 window.msbPerf = perf;
 
 const live = new Live();
@@ -79,18 +81,18 @@ function renderKpis(m) {
   setText(kpis.inRate.value, rate(t.inRate));
   setText(kpis.outRate.value, rate(t.outRate));
   setClass(kpis.persist.card, t.persist >= 5000 ? 'kpi red' : t.persist >= 1000 ? 'kpi amber' : 'kpi');
-  setClass(kpis.waiting.card, m.problems.length ? 'kpi red' : 'kpi');
+  setClass(kpis.waiting.card, m.problemCount ? 'kpi red' : 'kpi');
   for (const k of Object.keys(kpis)) kpis[k].spark.set(history_.kpiValues(k), { min: 1 });
 }
 
 // ---- sidebar ----
 function renderSidebar(m) {
-  setText($('count-topics'), num(m.items.length));
-  setText($('count-sessions'), num(m.sessions.length));
+  setText($('count-topics'), num(m.topicCount));
+  setText($('count-sessions'), num(m.totals.sessions));
   setText($('count-pages'), num(m.totals.pages));
   const list = $('problem-list');
-  show($('problems'), m.problems.length > 0);
-  const sig = m.problems.map((p) => p.topic + '/' + p.queue + '=' + p.size).join('|') + state.ns;
+  show($('problems'), m.problemCount > 0);
+  const sig = m.problems.map((p) => p.topic + '/' + p.queue + '=' + p.size).join('|') + state.ns + m.problemCount;
   if (list.__sig !== sig) {
     list.__sig = sig;
     list.textContent = '';
@@ -98,13 +100,13 @@ function renderSidebar(m) {
       list.append(h('li', null, h('a', { href: queueHref(p.topic, p.queue, state.ns), title: `${p.topic} / ${p.queue}: ${num(p.size)} waiting` },
         h('span', null, `${p.topic}/${p.queue}`), h('span', { class: 'mono' }, compact(p.size)))));
     }
-    if (m.problems.length > 20) list.append(h('li', { class: 'dim' }, `and ${m.problems.length - 20} more`));
+    if (m.problemCount > 20) list.append(h('li', { class: 'dim' }, `and ${m.problemCount - 20} more`));
   }
 }
 
 // the tab's title: the view, and the problems when there are any
 function updateTitle() {
-  const n = state.model ? state.model.problems.length : 0;
+  const n = state.model ? state.model.problemCount : 0;
   const title = `${n ? `(${n} problematic) ` : ''}${state.titleBase || 'Topics'} · My Service Bus`;
   if (document.title !== title) document.title = title;
 }
@@ -115,7 +117,7 @@ function renderStatusBar(m) {
   const t = m.totals;
   show($('debug-badge'), !!s.debug);
   if (s.debug) setText($('debug-badge'), 'DEBUG ' + s.debug);
-  const pc = m.problems.length;
+  const pc = m.problemCount;
   setText($('sb-problems'), pc ? plural(pc, 'problematic queue') : 'no problematic queues');
   setClass($('sb-problems'), pc > 1 ? 'sb-item red' : pc === 1 ? 'sb-item' : 'sb-item dim');
   setText($('sb-sessions'), num(t.sessions));
@@ -186,9 +188,9 @@ function renderView() {
   ctx.targetQueue = state.route.view === 'topics' ? state.route.queue : null;
   if (!m) return;
   const { items, matches } = visibleTopics(m);
-  setText($('filter-info'), state.needle ? `${num(matches)} of ${num(m.items.length)}` : '');
+  setText($('filter-info'), state.needle ? `${num(matches)} of ${num(m.topicCount)}` : '');
   show($('only-wrap'), !!state.needle);
-  if (view === 'topics') views.topics.render(items, { total: m.items.length, matches, needle: state.needle });
+  if (view === 'topics') views.topics.render(items, { total: m.topicCount, matches, needle: state.needle });
   else if (view === 'sessions') views.sessions.render(m, { needle: state.needle, ns: state.ns, target: state.route.session });
   else if (view === 'pages') views.pages.render(m, items);
   if (view === 'messages') views.messages.setTopics(m, state.ns);
@@ -214,9 +216,13 @@ function onStatus(status, t0) {
   const m = buildModel(status);
   recordHistory();
   state.model = m;
-  if (state.firstRenderDone) {
+  // the first screen only (model.js): drawn, not recorded
+  if (m.partial) {
+    /* the whole status follows */
+  } else if (state.historyStarted) {
     history_.push(m);
   } else {
+    state.historyStarted = true;
     pendingHistory = m;
     setTimeout(recordHistory, 0);
   }
@@ -227,9 +233,15 @@ function onStatus(status, t0) {
   renderSidebar(m);
   renderStatusBar(m);
   perf.last = { parseMs: live.parseMs, modelMs: t2 - t1, renderMs: performance.now() - t2 };
+  if (!m.partial && perf.fullRenderMs === null) {
+    perf.fullRenderMs = performance.now();
+    performance.mark('msb-full-render');
+    document.documentElement.dataset.fullRenderMs = perf.fullRenderMs.toFixed(1);
+  }
   if (!state.firstRenderDone) {
     state.firstRenderDone = true;
     perf.firstRenderMs = performance.now();
+    perf.firstPartial = m.partial;
     performance.mark('msb-first-render');
     document.documentElement.dataset.firstRenderMs = perf.firstRenderMs.toFixed(1);
     // a link to a topic: scroll to it once it is there
@@ -295,6 +307,7 @@ function setNs(ns, updateHash) {
   history_.reset();
   state.model = null;
   state.firstRenderDone = false;
+  state.historyStarted = false;
   $('ns').value = ns;
   live.start(ns);
   if (updateHash) {

@@ -2,6 +2,11 @@
 // with their queues and subscribers, the totals of the KPI strip, and the problematic queues.
 // Histories that the status does not carry (KPIs, queue backlogs) are kept here, client-side,
 // from the updates received since the page was opened.
+//
+// A status with a "summary" member is /api/Status/First, the first screen only (the boot script of index.html): its
+// items are the first topics of the list, and the counts, totals and problematic queues of the
+// whole namespace come from the summary. Such a model is "partial": it is drawn, not recorded in
+// the histories, and the whole status follows at once (live.js).
 
 export const PROBLEM_WAITING = 10000;
 const KPI_SAMPLES = 60;
@@ -59,16 +64,38 @@ export function buildModel(status) {
     byId.set(t.id, item);
   }
   problems.sort((a, b) => b.size - a.size);
-  return {
+  const model = {
     status,
+    partial: false,
     items,
     byId,
+    topicCount: items.length,
     sessions,
     sessionById,
     problems,
+    problemCount: problems.length,
     totals: { msgs, req, persist, waiting, cached, pages, inRate, outRate, sessions: sessions.length },
     at: Date.now(),
   };
+  const sum = status.summary;
+  if (sum && typeof sum === 'object') {
+    model.partial = true;
+    model.topicCount = sum.topics || 0;
+    model.problems = Array.isArray(sum.problems) ? sum.problems : [];
+    model.problemCount = sum.problemQueues || model.problems.length;
+    model.totals = {
+      msgs: sum.messagesPerSec || 0,
+      req: sum.packetPerSec || 0,
+      persist: sum.persistSize || 0,
+      waiting: sum.waiting || 0,
+      cached: sum.cachedBytes || 0,
+      pages: sum.pages || 0,
+      inRate: sum.readPerSec || 0,
+      outRate: sum.writtenPerSec || 0,
+      sessions: sum.sessions || 0,
+    };
+  }
+  return model;
 }
 
 // A ring of the last @capacity values. Its buffer starts small and doubles as values arrive:
