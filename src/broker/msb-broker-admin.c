@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "msb-broker-private.h"
+#include "msb-log.h"
 #include "msb-session.h"
 
 static MsbTopic *
@@ -134,11 +135,13 @@ msb_broker_delete_topic(MsbBroker *broker, const gchar *name, gint64 hard_delete
 	topic->deleted_us = hard_delete_moment_us > now ? hard_delete_moment_us : 1;
 	broker->generation++;
 	if (topic->deleted_us == 1)
-		g_message("topic %s deleted: it is removed at the next tick", name);
+		msb_message_fields(MSB_LOG_TOPIC(name),
+		                   "topic %s deleted: it is removed at the next tick", name);
 	else
-		g_message("topic %s deleted: it is removed in %" G_GINT64_FORMAT
-		          " s unless restored before",
-		          name, (topic->deleted_us - now) / G_USEC_PER_SEC);
+		msb_message_fields(MSB_LOG_TOPIC(name),
+		                   "topic %s deleted: it is removed in %" G_GINT64_FORMAT
+		                   " s unless restored before",
+		                   name, (topic->deleted_us - now) / G_USEC_PER_SEC);
 	if (msb_broker_tracing(broker, name, NULL))
 		msb_broker_trace(broker, "topic deleted (hard delete at %" G_GINT64_FORMAT ")",
 		                 topic->deleted_us);
@@ -176,7 +179,7 @@ msb_broker_undelete_topic(MsbBroker *broker, const gchar *name, GError **error)
 	topic->deleted_us = 0;
 	g_ptr_array_remove_fast(broker->deleted_topics, topic);
 	broker->generation++;
-	g_message("topic %s restored", name);
+	msb_message_fields(MSB_LOG_TOPIC(name), "topic %s restored", name);
 	msb_broker_emit_topic(broker, MSB_BROKER_EVENT_TOPIC_RESTORED, topic->name);
 	return TRUE;
 }
@@ -207,8 +210,9 @@ msb_broker_remove_topic(MsbBroker *broker, MsbTopic *topic)
 			g_array_append_val(types, queue->type);
 		}
 	}
-	g_message("topic %s removed (%" G_GINT64_FORMAT " messages published, %u queues)",
-	          topic->name, topic->next_id, topic->queues->len);
+	msb_message_fields(MSB_LOG_TOPIC(topic->name),
+	                   "topic %s removed (%" G_GINT64_FORMAT " messages published, %u queues)",
+	                   topic->name, topic->next_id, topic->queues->len);
 	/* what was never saved will not be: it no longer counts against MaxUnsavedSize */
 	broker->pending_bytes -= topic->pending_bytes;
 	broker->pending_count -= topic->pending_count;
@@ -295,9 +299,11 @@ msb_broker_topic_delete_done(MsbBroker *broker, const gchar *name, const GError 
 	if (error != NULL) {
 		/* retried every tick: a service that is down must not fill the log */
 		if (topic->delete_failures++ % 60 == 0)
-			g_warning("topic %s: the persistence service could not delete it: %s; "
-			          "retrying every second (%u failures so far)",
-			          name, error->message, topic->delete_failures);
+			msb_warning_fields(
+			        MSB_LOG_TOPIC(name),
+			        "topic %s: the persistence service could not delete it: %s; "
+			        "retrying every second (%u failures so far)",
+			        name, error->message, topic->delete_failures);
 		return;
 	}
 	topic->delete_confirmed = TRUE;
@@ -322,7 +328,8 @@ msb_broker_set_topic_persist(MsbBroker *broker, const gchar *name, gboolean pers
 	broker->generation++;
 	if (broker->config.persistence && broker->cb.snapshot_wanted != NULL)
 		broker->cb.snapshot_wanted(broker->user_data);
-	g_message("topic %s: persist %s", name, persist ? "on" : "off");
+	msb_message_fields(MSB_LOG_TOPIC(name), "topic %s: persist %s", name,
+	                   persist ? "on" : "off");
 	return TRUE;
 }
 
@@ -373,10 +380,11 @@ msb_broker_delete_queue(MsbBroker *broker, const gchar *topic_name, const gchar 
 	queue = queue_name != NULL ? msb_topic_find_queue(topic, queue_name) : NULL;
 	if (queue == NULL)
 		return TRUE; /* gone already: the same end state (node.md §2.7) */
-	g_message("queue %s/%s deleted: %" G_GINT64_FORMAT " waiting and %" G_GINT64_FORMAT
-	          " in-flight messages dropped, %u subscribers detached",
-	          topic_name, queue_name, msb_id_set_count(&queue->waiting),
-	          msb_queue_in_flight_count(queue), queue->subscribers->len);
+	msb_message_fields(MSB_LOG_QUEUE(topic_name, queue_name),
+	                   "queue %s/%s deleted: %" G_GINT64_FORMAT " waiting and %" G_GINT64_FORMAT
+	                   " in-flight messages dropped, %u subscribers detached",
+	                   topic_name, queue_name, msb_id_set_count(&queue->waiting),
+	                   msb_queue_in_flight_count(queue), queue->subscribers->len);
 	if (msb_broker_tracing(broker, topic_name, queue_name))
 		msb_broker_trace(broker, "%s: queue deleted", queue_name);
 	type = queue->type;
@@ -418,9 +426,10 @@ msb_broker_set_queue_message_id(MsbBroker *broker, const gchar *topic_name, cons
 			msb_id_set_remove_range(&queue->waiting, range->from, range->to);
 		}
 	}
-	g_message("queue %s/%s: message id set to %" G_GINT64_FORMAT " (%" G_GINT64_FORMAT
-	          " messages waiting)",
-	          topic_name, queue_name, message_id, msb_id_set_count(&queue->waiting));
+	msb_message_fields(MSB_LOG_QUEUE(topic_name, queue_name),
+	                   "queue %s/%s: message id set to %" G_GINT64_FORMAT " (%" G_GINT64_FORMAT
+	                   " messages waiting)",
+	                   topic_name, queue_name, message_id, msb_id_set_count(&queue->waiting));
 	if (msb_broker_tracing(broker, topic_name, queue_name))
 		msb_broker_trace(broker, "%s: message id set to %" G_GINT64_FORMAT, queue_name,
 		                 message_id);
@@ -450,8 +459,10 @@ msb_broker_set_queue_max_messages(MsbBroker *broker, const gchar *topic_name,
 		return FALSE;
 	}
 	queue->max_messages_per_payload = (guint)max_messages;
-	g_message("queue %s/%s: at most %" G_GINT64_FORMAT " messages per payload%s", topic_name,
-	          queue_name, max_messages, max_messages == 0 ? " (no limit)" : "");
+	msb_message_fields(MSB_LOG_QUEUE(topic_name, queue_name),
+	                   "queue %s/%s: at most %" G_GINT64_FORMAT " messages per payload%s",
+	                   topic_name, queue_name, max_messages,
+	                   max_messages == 0 ? " (no limit)" : "");
 	return TRUE;
 }
 
@@ -471,8 +482,14 @@ msb_broker_kick_session(MsbBroker *broker, gint64 session_id, GError **error)
 	}
 	if (session->closing)
 		return TRUE;
-	g_message("session %" G_GINT64_FORMAT " (%s, %s) kicked by an administrator", session_id,
-	          session->name != NULL ? session->name : "not greeted", session->peer);
+	{
+		g_autofree gchar *shown = msb_log_sanitize(session->name);
+		MsbLogFields fields = msb_session_log_fields(session);
+
+		msb_message_fields(
+		        &fields, "session %" G_GINT64_FORMAT " (%s, %s) kicked by an administrator",
+		        session_id, shown != NULL ? shown : "not greeted", session->peer);
+	}
 	session->closing = TRUE;
 	broker->cb.disconnect(session, "kicked by an administrator", broker->user_data);
 	return TRUE;

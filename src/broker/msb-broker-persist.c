@@ -6,6 +6,7 @@
 #define G_LOG_DOMAIN "msb-broker"
 
 #include "msb-broker-private.h"
+#include "msb-log.h"
 #include "msb-session.h"
 
 void
@@ -493,12 +494,14 @@ msb_broker_sub_page_damaged(MsbBroker *broker, MsbTopic *topic, gint64 sub_page_
 
 	msb_broker_install_sub_page(broker, topic, sub_page_no, NULL, 0, &lost);
 	topic->messages_lost += lost;
-	g_warning("%s: messages %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT
-	          " cannot be loaded, persistence reports them damaged: %s; %u messages that "
-	          "queues waited for are skipped as lost, delivery goes on with the next ids "
-	          "(OnDamagedMessages: skip)",
-	          topic->name, first, MIN(first + MSB_SUB_PAGE_SIZE, topic->next_id) - 1,
-	          reason != NULL ? reason : "no reason given", lost);
+	msb_warning_fields(
+	        MSB_LOG_TOPIC(topic->name),
+	        "%s: messages %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT
+	        " cannot be loaded, persistence reports them damaged: %s; %u messages that "
+	        "queues waited for are skipped as lost, delivery goes on with the next ids "
+	        "(OnDamagedMessages: skip)",
+	        topic->name, first, MIN(first + MSB_SUB_PAGE_SIZE, topic->next_id) - 1,
+	        reason != NULL ? reason : "no reason given", lost);
 	msb_broker_mark_dirty(broker, topic);
 	msb_broker_run_deliveries(broker);
 	return lost;
@@ -638,9 +641,10 @@ msb_broker_restore_topic(MsbBroker *broker, const gchar *name, gint64 snapshot_m
 	if (broker->config.persistence)
 		topic->reserved_until = next;
 	msb_broker_add_topic(broker, topic);
-	g_info("topic %s restored: next id %" G_GINT64_FORMAT " (snapshot %" G_GINT64_FORMAT
-	       ", last persisted %" G_GINT64_FORMAT ")",
-	       name, next, snapshot_message_id, max_persisted_id);
+	msb_info_fields(MSB_LOG_TOPIC(name),
+	                "topic %s restored: next id %" G_GINT64_FORMAT
+	                " (snapshot %" G_GINT64_FORMAT ", last persisted %" G_GINT64_FORMAT ")",
+	                name, next, snapshot_message_id, max_persisted_id);
 	return topic;
 }
 
@@ -701,10 +705,12 @@ msb_broker_restore_unpublished(MsbBroker *broker, MsbTopic *topic, gint64 from_i
 	}
 	if (dropped > 0) {
 		broker->generation++;
-		g_info("topic %s restored: ids %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT
-		       " were reserved but persistence holds none of them; dropped from %u "
-		       "queues",
-		       topic->name, from_id, to_id, topic->queues->len);
+		msb_info_fields(
+		        MSB_LOG_TOPIC(topic->name),
+		        "topic %s restored: ids %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT
+		        " were reserved but persistence holds none of them; dropped from %u "
+		        "queues",
+		        topic->name, from_id, to_id, topic->queues->len);
 	}
 	return dropped;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "msb-broker-private.h"
+#include "msb-log.h"
 #include "msb-session.h"
 
 G_DEFINE_QUARK(msb - broker - error - quark, msb_broker_error)
@@ -181,7 +182,7 @@ msb_broker_create_topic(MsbBroker *broker, const gchar *name, GError **error)
 			broker->cb.snapshot_wanted(broker->user_data);
 	}
 	msb_broker_add_topic(broker, topic);
-	g_info("topic %s created", name);
+	msb_info_fields(MSB_LOG_TOPIC(name), "topic %s created", name);
 	return topic;
 }
 
@@ -270,8 +271,13 @@ msb_broker_session_close(MsbBroker *broker, MsbSession *session)
 		msb_queue_remove_subscriber(queue, sub, now);
 	}
 	msb_session_log_rejects_left_out(session);
-	g_debug("session %" G_GINT64_FORMAT " (%s) closed", session->id,
-	        session->name != NULL ? session->name : "not greeted");
+	{
+		g_autofree gchar *shown = msb_log_sanitize(session->name);
+		MsbLogFields fields = msb_session_log_fields(session);
+
+		msb_debug_fields(&fields, "session %" G_GINT64_FORMAT " (%s) closed", session->id,
+		                 shown != NULL ? shown : "not greeted");
+	}
 	g_hash_table_remove(broker->waiting_sessions, session);
 	/* told once the session is gone from the broker, so its fields are copied first */
 	if (session->greeted && msb_broker_has_listeners(broker)) {
@@ -446,8 +452,15 @@ msb_broker_handle_greeting(MsbBroker *broker, MsbSession *session, const MsbPack
 		if (parts[2] != NULL)
 			session->env_info = g_strdup(parts[2]);
 	}
-	g_debug("session %" G_GINT64_FORMAT " from %s: greeted as '%s' (protocol %d)", session->id,
-	        session->peer, name, session->protocol_version);
+	{
+		g_autofree gchar *shown = msb_log_sanitize(name);
+		MsbLogFields fields = msb_session_log_fields(session);
+
+		msb_debug_fields(&fields,
+		                 "session %" G_GINT64_FORMAT
+		                 " from %s: greeted as '%s' (protocol %d)",
+		                 session->id, session->peer, shown, session->protocol_version);
+	}
 	if (msb_broker_has_listeners(broker)) {
 		MsbBrokerEvent event = {
 		        .kind = MSB_BROKER_EVENT_SESSION_CONNECTED,
@@ -698,8 +711,9 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 			}
 		}
 		if (queue->type != type) {
-			g_info("queue %s/%s changes type from %d to %d", topic_name, queue_name,
-			       queue->type, type);
+			msb_info_fields(MSB_LOG_QUEUE(topic_name, queue_name),
+			                "queue %s/%s changes type from %d to %d", topic_name,
+			                queue_name, queue->type, type);
 			queue->type = type;
 		}
 		if (msb_queue_type_is_single_connection(type))
@@ -707,7 +721,8 @@ msb_broker_handle_subscribe(MsbBroker *broker, MsbSession *session, const MsbPac
 	} else {
 		queue = msb_topic_add_queue(topic, queue_name, type, msb_broker_now(broker));
 		queue_created = TRUE;
-		g_info("queue %s/%s created (type %d)", topic_name, queue_name, type);
+		msb_info_fields(MSB_LOG_QUEUE(topic_name, queue_name),
+		                "queue %s/%s created (type %d)", topic_name, queue_name, type);
 	}
 	sub = msb_queue_add_subscriber(queue, session, broker->next_subscriber_id++);
 	sub->subscribed_wall_us = msb_broker_wall(broker);
@@ -986,9 +1001,10 @@ msb_broker_deliver_batch(MsbBroker *broker, MsbTopic *topic, MsbQueue *queue, Ms
 			/* In memory there is no other copy: GC only drops what no queue needs, so
 			 * this is a gap; skip the rest of the sub-page. */
 			gint64 last = (msb_sub_page_no(id) + 1) * MSB_SUB_PAGE_SIZE - 1;
-			g_warning("%s/%s: messages %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
-			          " are not in memory; skipped",
-			          topic->name, queue->name, id, last);
+			msb_warning_fields(MSB_LOG_QUEUE(topic->name, queue->name),
+			                   "%s/%s: messages %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
+			                   " are not in memory; skipped",
+			                   topic->name, queue->name, id, last);
 			msb_id_set_remove_range(&queue->waiting, id, last);
 			continue;
 		}
@@ -1084,13 +1100,19 @@ msb_broker_kick_dead_subscribers(MsbBroker *broker, gint64 now)
 			MsbSubscriber *sub = g_ptr_array_index(session->subscribers, i);
 			if (sub->state == MSB_SUBSCRIBER_ON_DELIVERY &&
 			    now - sub->last_update_us > broker->config.delivery_timeout_us) {
-				g_warning("session %" G_GINT64_FORMAT
-				          " (%s): subscriber %" G_GINT64_FORMAT
-				          " of %s/%s has held a batch for %" G_GINT64_FORMAT
-				          " ms without confirming; disconnecting it",
-				          session->id, session->name, sub->id,
-				          sub->queue->topic->name, sub->queue->name,
-				          (now - sub->last_update_us) / 1000);
+				g_autofree gchar *shown = msb_log_sanitize(session->name);
+				MsbLogFields fields = msb_session_log_fields(session);
+
+				fields.topic = sub->queue->topic->name;
+				fields.queue = sub->queue->name;
+				msb_warning_fields(
+				        &fields,
+				        "session %" G_GINT64_FORMAT
+				        " (%s): subscriber %" G_GINT64_FORMAT
+				        " of %s/%s has held a batch for %" G_GINT64_FORMAT
+				        " ms without confirming; disconnecting it",
+				        session->id, shown, sub->id, sub->queue->topic->name,
+				        sub->queue->name, (now - sub->last_update_us) / 1000);
 				g_ptr_array_add(dead, session);
 				break;
 			}
@@ -1130,8 +1152,10 @@ msb_broker_gc_topic(MsbBroker *broker, MsbTopic *topic, gint64 now)
 		g_autofree gchar *name = g_strdup(queue->name);
 		MsbQueueType type = queue->type;
 
-		g_info("queue %s/%s deleted: no subscriber for %" G_GINT64_FORMAT " ms",
-		       topic->name, queue->name, (now - queue->last_unsubscribe_us) / 1000);
+		msb_info_fields(MSB_LOG_QUEUE(topic->name, queue->name),
+		                "queue %s/%s deleted: no subscriber for %" G_GINT64_FORMAT " ms",
+		                topic->name, queue->name,
+		                (now - queue->last_unsubscribe_us) / 1000);
 		msb_topic_remove_queue(topic, queue);
 		broker->generation++;
 		msb_broker_emit_queue(broker, MSB_BROKER_EVENT_QUEUE_REMOVED, topic->name, name,

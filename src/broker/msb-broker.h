@@ -13,6 +13,7 @@
 #include <glib.h>
 
 #include "msb-buf.h"
+#include "msb-log.h"
 #include "msb-persist.h"
 #include "msb-types.h"
 #include "msb-wire.h"
@@ -139,6 +140,10 @@ msb_session_get_new_messages_version(const MsbSession *session);
  * the broker only appends. */
 MsbBuf *
 msb_session_get_output(MsbSession *session);
+/* The journal fields of a log line about @session (its id, peer and client name); the strings
+ * are the session's own, valid while it lives. */
+MsbLogFields
+msb_session_log_fields(const MsbSession *session);
 
 GPtrArray *
 msb_broker_list_sessions(MsbBroker *broker); /* MsbSession*, by id; free the array */

@@ -7,6 +7,7 @@
 #include "msb-session.h"
 
 #include "msb-broker.h"
+#include "msb-log.h"
 #include "msb-rate-limit.h"
 
 gint64
@@ -88,20 +89,6 @@ msb_deferred_response_free(MsbDeferredResponse *held)
 	g_free(held);
 }
 
-/* Client-chosen text (names, topics) for one log line: control characters would let a client
- * forge lines, so they become '?'. */
-static gchar *
-msb_session_log_text(const gchar *text)
-{
-	gchar *copy = g_strdup(text);
-
-	for (gchar *p = copy; *p != '\0'; p++) {
-		if ((guchar)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	}
-	return copy;
-}
-
 /* "client 'name' version at peer (session N)", or the peer only before the Greeting */
 static gchar *
 msb_session_describe(MsbSession *session)
@@ -113,11 +100,19 @@ msb_session_describe(MsbSession *session)
 		return g_strdup_printf("a client at %s (session %" G_GINT64_FORMAT
 		                       ", no Greeting yet)",
 		                       session->peer, session->id);
-	name = msb_session_log_text(session->name);
-	version = session->version != NULL ? msb_session_log_text(session->version) : NULL;
+	name = msb_log_sanitize(session->name);
+	version = session->version != NULL ? msb_log_sanitize(session->version) : NULL;
 	return g_strdup_printf("client '%s'%s%s at %s (session %" G_GINT64_FORMAT ")", name,
 	                       version != NULL ? " " : "", version != NULL ? version : "",
 	                       session->peer, session->id);
+}
+
+MsbLogFields
+msb_session_log_fields(const MsbSession *session)
+{
+	g_return_val_if_fail(session != NULL, (MsbLogFields){0});
+	return (MsbLogFields){MSB_LOG_SESSION(session->id), .peer = session->peer,
+	                      .client = session->name};
 }
 
 void
@@ -128,6 +123,7 @@ msb_session_log_reject(MsbSession *session, const gchar *reason, const gchar *te
 	g_autofree gchar *shown = NULL;
 	guint64 left_out = 0;
 	gint64 logged_us;
+	MsbLogFields fields;
 
 	g_return_if_fail(session != NULL);
 	g_return_if_fail(reason != NULL);
@@ -146,13 +142,16 @@ msb_session_log_reject(MsbSession *session, const gchar *reason, const gchar *te
 	if (!msb_rate_limit_check_at(log, now_us, &left_out))
 		return;
 	who = msb_session_describe(session);
-	shown = msb_session_log_text(text);
+	shown = msb_log_sanitize(text);
+	fields = msb_session_log_fields(session);
 	if (left_out > 0)
-		g_message("Reject to %s: %s (and %" G_GUINT64_FORMAT
-		          " more for %s in the last %" G_GINT64_FORMAT " s, not logged)",
-		          who, shown, left_out, reason, (now_us - logged_us) / G_USEC_PER_SEC);
+		msb_message_fields(&fields,
+		                   "Reject to %s: %s (and %" G_GUINT64_FORMAT
+		                   " more for %s in the last %" G_GINT64_FORMAT " s, not logged)",
+		                   who, shown, left_out, reason,
+		                   (now_us - logged_us) / G_USEC_PER_SEC);
 	else
-		g_message("Reject to %s: %s", who, shown);
+		msb_message_fields(&fields, "Reject to %s: %s", who, shown);
 }
 
 void
@@ -169,13 +168,16 @@ msb_session_log_rejects_left_out(MsbSession *session)
 	while (g_hash_table_iter_next(&iter, &key, &value)) {
 		MsbRateLimit *log = value;
 		g_autofree gchar *who = NULL;
+		MsbLogFields fields;
 
 		if (log->suppressed == 0)
 			continue;
 		who = msb_session_describe(session);
-		g_message("%s disconnected after %" G_GUINT64_FORMAT
-		          " more Rejects for %s that were not logged",
-		          who, log->suppressed, (const gchar *)key);
+		fields = msb_session_log_fields(session);
+		msb_message_fields(&fields,
+		                   "%s disconnected after %" G_GUINT64_FORMAT
+		                   " more Rejects for %s that were not logged",
+		                   who, log->suppressed, (const gchar *)key);
 		log->suppressed = 0;
 	}
 }

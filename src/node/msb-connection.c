@@ -21,6 +21,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "msb-log.h"
+
 /* read at most this much per wake-up so that one busy client cannot starve the others */
 #define MSB_CONNECTION_READ_CHUNK  (256 * 1024)
 #define MSB_CONNECTION_READ_BUDGET (1024 * 1024)
@@ -125,8 +127,12 @@ msb_connection_new(GSocketConnection *sockconn, MsbBroker *broker, gsize max_pac
 	    !g_socket_set_option(conn->socket, IPPROTO_TCP, TCP_NODELAY, 1, &error))
 		g_debug("%s: cannot set TCP_NODELAY: %s", conn->peer, error->message);
 	msb_connection_watch_read(conn, TRUE);
-	g_debug("%s: connected (session %" G_GINT64_FORMAT ")", conn->peer,
-	        msb_session_get_id(conn->session));
+	{
+		MsbLogFields fields = msb_session_log_fields(conn->session);
+
+		msb_debug_fields(&fields, "%s: connected (session %" G_GINT64_FORMAT ")",
+		                 conn->peer, msb_session_get_id(conn->session));
+	}
 	return conn;
 }
 
@@ -342,7 +348,11 @@ msb_connection_close(MsbConnection *conn, const gchar *reason)
 		return;
 	conn->closed = TRUE;
 	msb_connection_ref(conn);
-	g_info("%s: connection closed: %s", conn->peer, reason);
+	{
+		MsbLogFields fields = msb_session_log_fields(conn->session);
+
+		msb_info_fields(&fields, "%s: connection closed: %s", conn->peer, reason);
+	}
 	msb_connection_watch_read(conn, FALSE);
 	if (conn->write_source != NULL) {
 		g_source_destroy(conn->write_source);
@@ -383,12 +393,18 @@ msb_connection_process_input(MsbConnection *conn)
 		if (res == MSB_WIRE_DECODE_ERROR) {
 			g_autofree gchar *why =
 			        g_strdup_printf("protocol error: %s", error->message);
-			g_warning("%s: %s", conn->peer, why);
+			MsbLogFields fields = msb_session_log_fields(conn->session);
+
+			msb_warning_fields(&fields, "%s: %s", conn->peer, why);
 			msb_connection_close(conn, why);
 			return FALSE;
 		}
 		if (!msb_broker_handle_packet(conn->broker, conn->session, &packet, &error)) {
-			g_warning("%s: %s", conn->peer, error->message);
+			/* the error may quote what the client sent */
+			g_autofree gchar *shown = msb_log_sanitize(error->message);
+			MsbLogFields fields = msb_session_log_fields(conn->session);
+
+			msb_warning_fields(&fields, "%s: %s", conn->peer, shown);
 			msb_connection_close(conn, error->message);
 			return FALSE;
 		}

@@ -17,7 +17,7 @@
  * channel. Jobs never drop the last reference of a task in a worker (they give the task back
  * to its main context first), so dispose never runs in a worker thread.
  */
-#define G_LOG_DOMAIN "msb-persistence-client"
+#define G_LOG_DOMAIN "msb-link-grpc"
 
 #include "msb-persistence-client.h"
 

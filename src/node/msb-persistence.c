@@ -6,11 +6,12 @@
  * are retried with a short back-off; nothing is dropped: a message stays pending in the broker
  * until a save of it is acknowledged.
  */
-#define G_LOG_DOMAIN "msb-persistence"
+#define G_LOG_DOMAIN "msb-link"
 
 #include "msb-persistence.h"
 
 #include "msb-broker-admin.h"
+#include "msb-log.h"
 #include "msb-persistence-client.h"
 #include "msb-sd-notify.h"
 
@@ -357,9 +358,11 @@ msb_persistence_saved_cb(GObject *source, GAsyncResult *result, gpointer user_da
 		} else {
 			self->save_failures++;
 			msb_persistence_set_up(self, FALSE, error);
-			g_debug("save of %s %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT " failed: %s",
-			        msb_topic_get_name(save->batch.topic), save->batch.from_id,
-			        save->batch.to_id, error->message);
+			msb_debug_fields(MSB_LOG_TOPIC(msb_topic_get_name(save->batch.topic)),
+			                 "save of %s %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
+			                 " failed: %s",
+			                 msb_topic_get_name(save->batch.topic), save->batch.from_id,
+			                 save->batch.to_id, error->message);
 			msb_broker_save_failed(self->broker, &save->batch);
 			if (self->save_retry_id == 0) {
 				self->save_retry_id = g_timeout_add(self->retry_ms,
@@ -525,10 +528,11 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 			return;
 		}
 		self->load_failures++;
-		g_warning("loading %s sub-page %" G_GINT64_FORMAT
-		          " failed: %s; retrying in %u ms (OnDamagedMessages: wait)",
-		          msb_topic_get_name(load->topic), load->no, error->message,
-		          self->damaged_retry_ms);
+		msb_warning_fields(MSB_LOG_TOPIC(msb_topic_get_name(load->topic)),
+		                   "loading %s sub-page %" G_GINT64_FORMAT
+		                   " failed: %s; retrying in %u ms (OnDamagedMessages: wait)",
+		                   msb_topic_get_name(load->topic), load->no, error->message,
+		                   self->damaged_retry_ms);
 		msb_broker_sub_page_load_failed(self->broker, load->topic, load->no);
 		/* the reference and @load go to the retry */
 		g_timeout_add(self->damaged_retry_ms, msb_persistence_load_retry_cb, load);
@@ -539,8 +543,9 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 	if (batch == NULL) {
 		self->load_failures++;
 		msb_persistence_set_up(self, FALSE, error);
-		g_warning("loading %s sub-page %" G_GINT64_FORMAT " failed: %s; retrying",
-		          msb_topic_get_name(load->topic), load->no, error->message);
+		msb_warning_fields(MSB_LOG_TOPIC(msb_topic_get_name(load->topic)),
+		                   "loading %s sub-page %" G_GINT64_FORMAT " failed: %s; retrying",
+		                   msb_topic_get_name(load->topic), load->no, error->message);
 		msb_broker_sub_page_load_failed(self->broker, load->topic, load->no);
 		/* the reference and @load go to the retry */
 		g_timeout_add(MSB_PERSISTENCE_RETRY_MAX_MS / 5, msb_persistence_load_retry_cb,
@@ -567,10 +572,11 @@ msb_persistence_loaded_cb(GObject *source, GAsyncResult *result, gpointer user_d
 			}
 			if (m->n_headers > 0 &&
 			    !msb_wire_put_headers(&headers, wh, m->n_headers, &error_local))
-				g_warning("%s message %" G_GINT64_FORMAT
-				          ": headers dropped, they cannot be sent: %s",
-				          msb_topic_get_name(load->topic), m->id,
-				          error_local->message);
+				msb_warning_fields(MSB_LOG_TOPIC(msb_topic_get_name(load->topic)),
+				                   "%s message %" G_GINT64_FORMAT
+				                   ": headers dropped, they cannot be sent: %s",
+				                   msb_topic_get_name(load->topic), m->id,
+				                   error_local->message);
 			g_array_append_val(offsets, at);
 		}
 		for (gsize i = 0; i < batch->n_messages; i++) {
@@ -975,8 +981,9 @@ msb_persistence_restore_apply(MsbPersistence *self, MsbRestore *restore)
 		MsbTopic *topic = msb_broker_restore_topic(
 		        self->broker, ts->topic_id, ts->message_id, max_id, ts->persist, &error);
 		if (topic == NULL) {
-			g_warning("snapshot record for topic %s skipped: %s", ts->topic_id,
-			          error->message);
+			msb_warning_fields(MSB_LOG_TOPIC(ts->topic_id),
+			                   "snapshot record for topic %s skipped: %s", ts->topic_id,
+			                   error->message);
 			continue;
 		}
 		for (guint q = 0; q < ts->queues->len; q++) {
@@ -1144,9 +1151,11 @@ msb_persistence_restore_void(MsbRestoreProbe *probe, gint64 from)
 static void
 msb_persistence_restore_undecided(MsbRestoreProbe *probe, const GError *error)
 {
-	g_warning("topic %s: cannot tell which reserved ids were published: %s; they stay in "
-	          "the queues and are skipped when reached",
-	          msb_restore_probe_topic(probe)->topic_id, error->message);
+	msb_warning_fields(
+	        MSB_LOG_TOPIC(msb_restore_probe_topic(probe)->topic_id),
+	        "topic %s: cannot tell which reserved ids were published: %s; they stay in "
+	        "the queues and are skipped when reached",
+	        msb_restore_probe_topic(probe)->topic_id, error->message);
 	msb_persistence_restore_next_topic(probe);
 }
 

@@ -500,8 +500,9 @@ msb_server_restored_cb(gpointer user_data)
 	if (server->stopping)
 		return G_SOURCE_REMOVE;
 	if (!msb_server_listen_clients(server, &error)) {
-		/* nothing can be served without the port: a supervisor must see the failure */
-		g_printerr("my-service-bus: %s\n", error->message);
+		/* nothing can be served without the port: a supervisor must see the failure, in
+		 * the journal with the rest of the log */
+		g_warning("%s", error->message);
 		exit(1);
 	}
 	return G_SOURCE_REMOVE;

@@ -13,7 +13,7 @@
  * variable until the completion-queue thread reports the previous batch. Sends do not wait for
  * their own completion: the next message is prepared while the previous one is on its way.
  */
-#define G_LOG_DOMAIN "msb-grpc-server"
+#define G_LOG_DOMAIN "msb-persistence-grpc"
 
 #include "msb-grpc-server.h"
 

@@ -5,7 +5,7 @@
  *
  *   msb-store-bench [--threads 16] [--saves 200] [--batch 1] [--size 256] [--same-topic] DIR
  */
-#define G_LOG_DOMAIN "msb-store-bench"
+#define G_LOG_DOMAIN "msb-persistence-store-bench"
 
 #include "msb-store.h"
 

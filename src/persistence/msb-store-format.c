@@ -3,7 +3,7 @@
  * through here and checks every length against what is available, so a damaged file can make a
  * read fail but never make it overrun a buffer.
  */
-#define G_LOG_DOMAIN "msb-store"
+#define G_LOG_DOMAIN "msb-persistence-store"
 
 #include "msb-store-format.h"
 

@@ -3,7 +3,7 @@
  * which go through one place so that errors name the file and the operation, and so that tests
  * can make the n-th write or fsync fail (a disk cannot be filled on demand in CI).
  */
-#define G_LOG_DOMAIN "msb-store"
+#define G_LOG_DOMAIN "msb-persistence-store"
 
 #include "msb-store-private.h"
 

@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include "msb-log.h"
 #include "msb-metrics.h"
 #include "msb-store.h"
 #include "msb-store-format.h"

@@ -6,7 +6,7 @@
  * offset, reason) so that the service can list damaged blocks for an operator, who otherwise
  * sees only the broker skipping ids.
  */
-#define G_LOG_DOMAIN "msb-store"
+#define G_LOG_DOMAIN "msb-persistence-store"
 
 #include "msb-store-private.h"
 
@@ -434,7 +434,7 @@ msb_store_note_damage(MsbStore *store, const gchar *topic, MsbReadPlan *plan, GE
 		d->sub_page = plan->sub_no;
 		d->first_us = g_get_real_time();
 		g_hash_table_insert(store->damaged, g_strdup(key), d);
-		g_warning("%s", (*error)->message);
+		msb_warning_fields(MSB_LOG_TOPIC(topic), "%s", (*error)->message);
 	}
 	g_free(d->path);
 	d->path = g_strdup(plan->bad_path != NULL ? plan->bad_path : "");

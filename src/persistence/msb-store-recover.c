@@ -9,7 +9,7 @@
  * everything after it are cut off (truncated) and reported; if valid records follow the bad one
  * (damage in the middle, not a torn write), they are first copied aside to NAME.damaged-OFFSET.
  */
-#define G_LOG_DOMAIN "msb-store"
+#define G_LOG_DOMAIN "msb-persistence-store"
 
 #include "msb-store-private.h"
 
@@ -125,12 +125,12 @@ msb_copy_aside(MsbStore *store, MsbStoreFile *file, guint64 from, guint64 size, 
 }
 
 /*
- * Deals with a bad record at @bad of @file (@size bytes): reports it and, when @is_tail (the file
- * is appended to), cuts the file there so that new records follow the last good one.
+ * Deals with a bad record at @bad of @file (@size bytes) of @topic: reports it and, when @is_tail
+ * (the file is appended to), cuts the file there so that new records follow the last good one.
  */
 static gboolean
-msb_handle_bad_record(MsbStore *store, MsbStoreFile *file, guint64 bad, guint64 size,
-                      const gchar *why, gboolean is_tail, GError **error)
+msb_handle_bad_record(MsbStore *store, const MsbTopic *topic, MsbStoreFile *file, guint64 bad,
+                      guint64 size, const gchar *why, gboolean is_tail, GError **error)
 {
 	g_autofree gchar *aside = NULL;
 	g_autofree gchar *reason = NULL;
@@ -143,13 +143,17 @@ msb_handle_bad_record(MsbStore *store, MsbStoreFile *file, guint64 bad, guint64 
 		                         aside != NULL ? "; the rest was copied to " : "",
 		                         aside != NULL ? aside
 		                                       : "; the rest of the file is ignored");
-		g_warning("%s: %s at offset %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
-		          " bytes from there %s)",
-		          file->path, reason, bad, size - bad, is_tail ? "cut off" : "unused");
+		msb_warning_fields(MSB_LOG_TOPIC(topic->name),
+		                   "%s: %s at offset %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
+		                   " bytes from there %s)",
+		                   file->path, reason, bad, size - bad,
+		                   is_tail ? "cut off" : "unused");
 	} else {
 		reason = g_strdup_printf("torn or damaged tail (%s)", why);
-		g_message("%s: %s at offset %" G_GUINT64_FORMAT "; %" G_GUINT64_FORMAT " bytes %s",
-		          file->path, reason, bad, size - bad, is_tail ? "cut off" : "ignored");
+		msb_message_fields(
+		        MSB_LOG_TOPIC(topic->name),
+		        "%s: %s at offset %" G_GUINT64_FORMAT "; %" G_GUINT64_FORMAT " bytes %s",
+		        file->path, reason, bad, size - bad, is_tail ? "cut off" : "ignored");
 	}
 	msb_store_add_cut(store, file->path, bad, size - bad, reason);
 	if (is_tail) {
@@ -419,11 +423,13 @@ msb_replay_index(MsbStore *store, MsbTopic *topic, GHashTable *data_ends, gint64
 			const gchar *bad = NULL;
 			if (msb_commit_generation(topic, st, &bad))
 				break;
-			g_warning("%s: sealed sub-page %" G_GINT64_FORMAT
-			          " (the generation up to sequence number %" G_GINT64_FORMAT
-			          ") is not used: %s%s",
-			          index->path, st->entries[0].sub_no, st->covers_lsn, bad,
-			          i + 1 < gens->len ? "; an older generation is tried" : "");
+			msb_warning_fields(
+			        MSB_LOG_TOPIC(topic->name),
+			        "%s: sealed sub-page %" G_GINT64_FORMAT
+			        " (the generation up to sequence number %" G_GINT64_FORMAT
+			        ") is not used: %s%s",
+			        index->path, st->entries[0].sub_no, st->covers_lsn, bad,
+			        i + 1 < gens->len ? "; an older generation is tried" : "");
 			msb_store_add_cut(store, index->path, 0, 0, bad);
 		}
 	}
@@ -431,7 +437,8 @@ msb_replay_index(MsbStore *store, MsbTopic *topic, GHashTable *data_ends, gint64
 		/* a sealed generation whose index records were cut short ends where it began */
 		if (why == NULL)
 			why = "incomplete sealed sub-page";
-		ok = msb_handle_bad_record(store, index, good_end, index->size, why, TRUE, error);
+		ok = msb_handle_bad_record(store, topic, index, good_end, index->size, why, TRUE,
+		                           error);
 	}
 out:
 	g_byte_array_unref(s.buf);
@@ -488,7 +495,7 @@ msb_scan_wal(MsbStore *store, MsbTopic *topic, MsbStoreFile *wal, gboolean is_ta
 		pos += MSB_FRAME_HEADER_SIZE + len;
 	}
 	if (pos < wal->size)
-		ok = msb_handle_bad_record(store, wal, pos, wal->size, why, is_tail, error);
+		ok = msb_handle_bad_record(store, topic, wal, pos, wal->size, why, is_tail, error);
 out:
 	g_byte_array_unref(s.buf);
 	return ok;
@@ -575,11 +582,13 @@ msb_recover_topic(MsbStore *store, const gchar *name, GError **error)
 		guint64 *end = g_hash_table_lookup(data_ends, GUINT_TO_POINTER(last->no));
 		guint64 keep = end != NULL ? *end : MSB_FILE_HEADER_SIZE;
 		if (last->size > keep) {
-			g_message("%s: cutting %" G_GUINT64_FORMAT
-			          " bytes at offset %" G_GUINT64_FORMAT
-			          " left by an interrupted seal (the messages are still in the "
-			          "write-ahead log)",
-			          last->path, last->size - keep, keep);
+			msb_message_fields(
+			        MSB_LOG_TOPIC(topic->name),
+			        "%s: cutting %" G_GUINT64_FORMAT
+			        " bytes at offset %" G_GUINT64_FORMAT
+			        " left by an interrupted seal (the messages are still in the "
+			        "write-ahead log)",
+			        last->path, last->size - keep, keep);
 			msb_store_add_cut(store, last->path, keep, last->size - keep,
 			                  "sealed block without index record (interrupted seal)");
 			if (!msb_io_truncate(last->fd, last->path, keep, error) ||

@@ -8,7 +8,7 @@
  * flushed; only then are the write-ahead records dropped. A crash in between leaves blocks that
  * no index record names (cut at the next start) and the records still in the log.
  */
-#define G_LOG_DOMAIN "msb-store"
+#define G_LOG_DOMAIN "msb-persistence-store"
 
 #include "msb-store-private.h"
 
@@ -350,11 +350,13 @@ msb_seal_topic(MsbStore *store, MsbTopic *topic, gboolean all, gint64 deadline_m
 		                        MIN(subs->len - i, MSB_SEAL_BATCH), deadline_mono, &done,
 		                        &error)) {
 			/* the records stay in the log, nothing is lost; try again later */
-			g_warning("Cannot seal sub-page %" G_GINT64_FORMAT
-			          " of topic %s: %s; it stays in the write-ahead log and sealing "
-			          "is retried in %d s",
-			          ((MsbSubPage *)g_ptr_array_index(subs, i))->no, topic->name,
-			          error->message, (int)(MSB_SEAL_RETRY_US / G_TIME_SPAN_SECOND));
+			msb_warning_fields(
+			        MSB_LOG_TOPIC(topic->name),
+			        "Cannot seal sub-page %" G_GINT64_FORMAT
+			        " of topic %s: %s; it stays in the write-ahead log and sealing "
+			        "is retried in %d s",
+			        ((MsbSubPage *)g_ptr_array_index(subs, i))->no, topic->name,
+			        error->message, (int)(MSB_SEAL_RETRY_US / G_TIME_SPAN_SECOND));
 			topic->seal_retry_mono = g_get_monotonic_time() + MSB_SEAL_RETRY_US;
 			return FALSE;
 		}

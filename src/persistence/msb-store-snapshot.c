@@ -4,7 +4,7 @@
  * any moment leaves either the old or the new snapshot, complete; a header with length and CRC
  * lets a load tell a damaged file from a good one.
  */
-#define G_LOG_DOMAIN "msb-store"
+#define G_LOG_DOMAIN "msb-persistence-store"
 
 #include "msb-store-private.h"
 

@@ -8,7 +8,7 @@
  * data that is not yet durable. Sealing (compressing full sub-pages into the data files) runs in
  * a thread of its own, so that no save waits behind it.
  */
-#define G_LOG_DOMAIN "msb-store"
+#define G_LOG_DOMAIN "msb-persistence-store"
 
 #include "msb-store-private.h"
 
@@ -707,8 +707,9 @@ msb_writer_gc_topic(MsbStore *store, MsbTopic *topic)
 	                       g_get_real_time());
 	if (g_rename(topic->dir, dest) != 0) {
 		int errsv = errno;
-		g_warning("Cannot move deleted topic %s from %s to %s: %s; will retry", topic->name,
-		          topic->dir, dest, g_strerror(errsv));
+		msb_warning_fields(MSB_LOG_TOPIC(topic->name),
+		                   "Cannot move deleted topic %s from %s to %s: %s; will retry",
+		                   topic->name, topic->dir, dest, g_strerror(errsv));
 		return;
 	}
 	if (!msb_io_sync_dir(&store->io, store->topics_path, &error)) {
@@ -719,8 +720,9 @@ msb_writer_gc_topic(MsbStore *store, MsbTopic *topic)
 	g_hash_table_steal(store->topics, topic->name);
 	store->stats.files_removed += topic->wals->len + topic->datas->len + 1;
 	msb_unlock(&store->lock);
-	g_message("Removed deleted topic %s (%" G_GINT64_FORMAT " messages)", topic->name,
-	          topic->count);
+	msb_message_fields(MSB_LOG_TOPIC(topic->name),
+	                   "Removed deleted topic %s (%" G_GINT64_FORMAT " messages)", topic->name,
+	                   topic->count);
 	if (!msb_io_remove_tree(dest, &error))
 		g_warning("Cannot remove %s: %s; it is removed at the next start", dest,
 		          error->message);

@@ -241,6 +241,8 @@ itest_broker_spawn(ItestBroker *b, guint16 port)
 		                                  : g_strdup(b->asan_options);
 		envp = g_environ_setenv(envp, "ASAN_OPTIONS", value, TRUE);
 	}
+	/* its log goes where the test says, never to the journal the test may be logging to */
+	envp = g_environ_unsetenv(envp, "JOURNAL_STREAM");
 	envp = spawn_env_add(envp, b->env);
 	if (b->env_pid != NULL)
 		spawn_env_wrap_pid(wrapped, b->env_pid);
@@ -249,6 +251,9 @@ itest_broker_spawn(ItestBroker *b, guint16 port)
 	g_ptr_array_add(wrapped, NULL);
 	if (b->capture_log) {
 		log_fd = g_open(b->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		g_assert_cmpint(log_fd, >=, 0);
+	} else if (b->log_fd > 2) {
+		log_fd = fcntl(b->log_fd, F_DUPFD_CLOEXEC, 3);
 		g_assert_cmpint(log_fd, >=, 0);
 	}
 	g_spawn_async_with_pipes_and_fds(NULL, (const gchar *const *)wrapped->pdata,

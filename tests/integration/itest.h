@@ -130,6 +130,9 @@ typedef struct {
 	 * instead of the test's, for itest_broker_wait_log() */
 	gboolean capture_log;
 	gchar *log_path; /* dir/broker.log */
+	/* set before starting, if not capture_log: a descriptor above 2 (a pipe's write end) that
+	 * gets the broker's stdout and stderr instead of the test's */
+	gint log_fd;
 	/* set before starting: appended to $ASAN_OPTIONS for the broker (a memory measurement
 	 * needs a small quarantine: AddressSanitizer keeps freed memory resident in it) */
 	const gchar *asan_options;

@@ -9,6 +9,7 @@
 #include "msb-broker-admin.h"
 #include "msb-broker-stats.h"
 #include "msb-session.h"
+#include "msb-test-log.h"
 #include "msb-topic.h"
 
 static MsbBrokerConfig
@@ -217,9 +218,9 @@ test_hard_delete_persistence(void)
 	g_assert_error(error, MSB_BROKER_ERROR, MSB_BROKER_ERROR_BUSY);
 
 	/* a failure keeps the topic; the next tick asks again */
-	g_test_expect_message("msb-broker", G_LOG_LEVEL_WARNING, "*could not delete it: down*");
+	msb_test_log_expect("msb-broker", G_LOG_LEVEL_WARNING, "*could not delete it: down*");
 	msb_broker_topic_delete_done(fx->broker, "orders", failure);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 	g_assert_nonnull(msb_broker_find_topic(fx->broker, "orders"));
 	msb_broker_tick(fx->broker);
 	g_assert_cmpuint(fx->deletes->len, ==, 2);
@@ -692,6 +693,7 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	msb_test_log_init();
 
 	g_test_add_func("/broker-admin/topic/soft-delete", test_soft_delete_refuses_new);
 	g_test_add_func("/broker-admin/topic/delete-unknown", test_delete_unknown);

@@ -17,6 +17,7 @@
 #include "broker-fixture.h"
 #include "msb-broker-private.h"
 #include "msb-session.h"
+#include "msb-test-log.h"
 
 /* the ids in the expectations below are written out for this reservation */
 G_STATIC_ASSERT(MSB_BROKER_ID_RESERVE == 100000);
@@ -1336,10 +1337,10 @@ test_load_damaged(void)
 	assert_loads(fx, "orders:0, orders:1, orders:2");
 
 	/* sub-page 0 is damaged: the queue waited for 500-999 only, so 500 are lost */
-	g_test_expect_message("msb-broker", G_LOG_LEVEL_WARNING,
-	                      "orders: messages 0-999 cannot be loaded*checksum*");
+	msb_test_log_expect("msb-broker", G_LOG_LEVEL_WARNING,
+	                    "orders: messages 0-999 cannot be loaded*checksum*");
 	g_assert_cmpuint(msb_broker_sub_page_damaged(fx->broker, topic, 0, "checksum"), ==, 500);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 	g_assert_cmpuint(topic->messages_lost, ==, 500);
 	g_assert_false(g_hash_table_contains(topic->loading, &(gint64){0}));
 	sp = msb_topic_find_sub_page(topic, 0);
@@ -1357,10 +1358,10 @@ test_load_damaged(void)
 	assert_ids(b, "1000-1999");
 	assert_content(rx_msg(b, 0), "1000");
 	assert_loads(fx, "");
-	g_test_expect_message("msb-broker", G_LOG_LEVEL_WARNING,
-	                      "orders: messages 2000-2999 cannot be loaded*zlib*");
+	msb_test_log_expect("msb-broker", G_LOG_LEVEL_WARNING,
+	                    "orders: messages 2000-2999 cannot be loaded*zlib*");
 	g_assert_cmpuint(msb_broker_sub_page_damaged(fx->broker, topic, 2, "zlib"), ==, 1000);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 	g_assert_cmpuint(topic->messages_lost, ==, 1500);
 	c_ok(sub, b);
 	expect_none(sub);
@@ -1373,10 +1374,10 @@ test_load_damaged(void)
 	expect_none(sub);
 	g_assert_cmpint(msb_id_set_count(&find_queue(fx, "orders", "q")->waiting), ==, 0);
 	/* a damaged sub-page nobody waits for any more loses nothing */
-	g_test_expect_message("msb-broker", G_LOG_LEVEL_WARNING,
-	                      "orders: messages 1000-1999 cannot be loaded*late*");
+	msb_test_log_expect("msb-broker", G_LOG_LEVEL_WARNING,
+	                    "orders: messages 1000-1999 cannot be loaded*late*");
 	g_assert_cmpuint(msb_broker_sub_page_damaged(fx->broker, topic, 1, "late"), ==, 0);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 	g_assert_cmpuint(topic->messages_lost, ==, 1500);
 }
 
@@ -2507,6 +2508,7 @@ main(int argc, char **argv)
 		/* no /proc: go on, only leak checking is weaker */
 	}
 	g_test_init(&argc, &argv, NULL);
+	msb_test_log_init();
 
 	g_test_add_func("/broker-persist/save/pending", test_save_pending);
 	g_test_add_func("/broker-persist/save/limits", test_save_limits);

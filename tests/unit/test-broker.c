@@ -19,6 +19,7 @@
 #include "broker-fixture.h"
 #include "msb-broker-private.h"
 #include "msb-session.h"
+#include "msb-test-log.h"
 
 /* ---- publishing ---- */
 
@@ -1054,9 +1055,9 @@ test_dead_subscriber_timeout(void)
 	g_assert_cmpuint(fx->disconnects->len, ==, 0);
 
 	fx->mono = sent_at + 30 * SEC + 1;
-	g_test_expect_message("msb-broker", G_LOG_LEVEL_WARNING, "*without confirming*");
+	msb_test_log_expect("msb-broker", G_LOG_LEVEL_WARNING, "*without confirming*");
 	msb_broker_tick(fx->broker);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 	g_assert_cmpuint(fx->disconnects->len, ==, 1);
 	g_assert_true(g_ptr_array_index(fx->disconnects, 0) == s1->session);
 	g_assert_nonnull(g_ptr_array_index(fx->reasons, 0));
@@ -1118,9 +1119,9 @@ test_dead_subscriber_intermediary_refresh(void)
 	msb_broker_tick(fx->broker);
 	g_assert_cmpuint(fx->disconnects->len, ==, 0);
 	fx->mono = refreshed_at + 30 * SEC + 1;
-	g_test_expect_message("msb-broker", G_LOG_LEVEL_WARNING, "*without confirming*");
+	msb_test_log_expect("msb-broker", G_LOG_LEVEL_WARNING, "*without confirming*");
 	msb_broker_tick(fx->broker);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 	g_assert_cmpuint(fx->disconnects->len, ==, 1);
 	g_assert_true(g_ptr_array_index(fx->disconnects, 0) == sub->session);
 	client_close(sub);
@@ -1157,10 +1158,10 @@ test_dead_subscriber_close_in_callback(void)
 	/* both are dead in one tick and the adapter closes each inside the callback */
 	fx->close_in_callback = TRUE;
 	fx->mono += 31 * SEC;
-	g_test_expect_message("msb-broker", G_LOG_LEVEL_WARNING, "*without confirming*");
-	g_test_expect_message("msb-broker", G_LOG_LEVEL_WARNING, "*without confirming*");
+	msb_test_log_expect("msb-broker", G_LOG_LEVEL_WARNING, "*without confirming*");
+	msb_test_log_expect("msb-broker", G_LOG_LEVEL_WARNING, "*without confirming*");
 	msb_broker_tick(fx->broker);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 	g_assert_cmpuint(fx->disconnects->len, ==, 2);
 	g_assert_null(s1->session);
 	g_assert_null(s2->session);
@@ -2077,6 +2078,7 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	msb_test_log_init();
 
 	g_test_add_func("/broker/session/accessors", test_session_accessors);
 	g_test_add_func("/broker/publish/ids", test_publish_ids);

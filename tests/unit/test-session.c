@@ -4,6 +4,7 @@
  * left out in the next one and when the connection ends.
  */
 #include "msb-session.h"
+#include "msb-test-log.h"
 
 #define S G_USEC_PER_SEC
 
@@ -17,36 +18,34 @@ test_session_reject_log(void)
 	session.name = (gchar *)"billing";
 	session.version = (gchar *)"1.2";
 
-	g_test_expect_message("msb-session", G_LOG_LEVEL_MESSAGE,
-	                      "Reject to client 'billing' 1.2 at 10.0.0.1:5000 (session 7): "
-	                      "Subscribe to t/q failed: TopicNotFound*");
+	msb_test_log_expect("msb-session", G_LOG_LEVEL_MESSAGE,
+	                    "Reject to client 'billing' 1.2 at 10.0.0.1:5000 (session 7): "
+	                    "Subscribe to t/q failed: TopicNotFound*");
 	msb_session_log_reject(&session, "TopicNotFound", "Subscribe to t/q failed: TopicNotFound",
 	                       100 * S);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 
 	/* within the interval: counted, not logged; another reason is logged on its own */
 	for (guint i = 0; i < 5; i++)
 		msb_session_log_reject(&session, "TopicNotFound", "again", 101 * S + i);
-	g_test_expect_message("msb-session", G_LOG_LEVEL_MESSAGE, "*: ShuttingDown");
+	msb_test_log_expect("msb-session", G_LOG_LEVEL_MESSAGE, "*: ShuttingDown");
 	msb_session_log_reject(&session, "ShuttingDown", "ShuttingDown", 102 * S);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 
 	/* after the interval: logged, with the count of the ones left out */
-	g_test_expect_message(
-	        "msb-session", G_LOG_LEVEL_MESSAGE,
-	        "*: later (and 5 more for TopicNotFound in the last 10 s, not logged)");
+	msb_test_log_expect("msb-session", G_LOG_LEVEL_MESSAGE,
+	                    "*: later (and 5 more for TopicNotFound in the last 10 s, not logged)");
 	msb_session_log_reject(&session, "TopicNotFound", "later", 110 * S);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 
 	/* left out since, reported at the end of the connection */
 	msb_session_log_reject(&session, "TopicNotFound", "again", 111 * S);
 	msb_session_log_reject(&session, "TopicNotFound", "again", 112 * S);
-	g_test_expect_message(
-	        "msb-session", G_LOG_LEVEL_MESSAGE,
-	        "client 'billing' 1.2 at 10.0.0.1:5000 (session 7) disconnected after "
-	        "2 more Rejects for TopicNotFound that were not logged");
+	msb_test_log_expect("msb-session", G_LOG_LEVEL_MESSAGE,
+	                    "client 'billing' 1.2 at 10.0.0.1:5000 (session 7) disconnected after "
+	                    "2 more Rejects for TopicNotFound that were not logged");
 	msb_session_log_rejects_left_out(&session);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 	msb_session_clear_reject_log(&session);
 	g_assert_null(session.reject_log);
 }
@@ -58,11 +57,11 @@ test_session_reject_log_before_greeting(void)
 
 	session.id = 3;
 	session.peer = (gchar *)"unix";
-	g_test_expect_message("msb-session", G_LOG_LEVEL_MESSAGE,
-	                      "Reject to a client at unix (session 3, no Greeting yet): Greeting*");
+	msb_test_log_expect("msb-session", G_LOG_LEVEL_MESSAGE,
+	                    "Reject to a client at unix (session 3, no Greeting yet): Greeting*");
 	msb_session_log_reject(&session, "Greeting",
 	                       "Greeting: protocol version 1 is not supported", 0);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 	msb_session_clear_reject_log(&session);
 }
 
@@ -75,12 +74,12 @@ test_session_reject_log_control_chars(void)
 	session.id = 4;
 	session.peer = (gchar *)"10.0.0.2:6000";
 	session.name = (gchar *)"evil\nmy-service-bus-Message: fake";
-	g_test_expect_message("msb-session", G_LOG_LEVEL_MESSAGE,
-	                      "Reject to client 'evil?my-service-bus-Message: fake' at "
-	                      "10.0.0.2:6000 (session 4): TopicNotFound { topic_id: \"a?b\" }");
+	msb_test_log_expect("msb-session", G_LOG_LEVEL_MESSAGE,
+	                    "Reject to client 'evil?my-service-bus-Message: fake' at "
+	                    "10.0.0.2:6000 (session 4): TopicNotFound { topic_id: \"a?b\" }");
 	msb_session_log_reject(&session, "TopicNotFound", "TopicNotFound { topic_id: \"a\rb\" }",
 	                       0);
-	g_test_assert_expected_messages();
+	msb_test_log_assert_expected();
 	msb_session_clear_reject_log(&session);
 }
 
@@ -88,6 +87,7 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	msb_test_log_init();
 	g_test_add_func("/session/reject-log", test_session_reject_log);
 	g_test_add_func("/session/reject-log-before-greeting",
 	                test_session_reject_log_before_greeting);
