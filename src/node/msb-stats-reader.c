@@ -13,9 +13,12 @@
  */
 #define MSB_STATS_SLICE_US 250
 /*
- * Slices run at idle priority, when no client I/O is ready; if the loop stays busy this long
- * without one running, the next one runs at I/O priority, so that a busy broker cannot starve
- * the readers (they then take one slice per MSB_STATS_STARVED_US, at most).
+ * Slices run at idle priority, below socket I/O and below the flush of clients' output
+ * (G_PRIORITY_HIGH_IDLE, msb-server.c): a slice runs when no message is waiting to be read or
+ * written, so none waits behind it. Running them at the priority of I/O, as before, also put
+ * them above the flush: every reply and delivery made during a collection waited for its end.
+ * If the loop stays busy this long without a slice, a timer runs one, so that a broker that is
+ * never idle still answers its readers (slowly: one slice per period).
  */
 #define MSB_STATS_STARVED_US (50 * 1000)
 /* Work per step between clock readings (see msb_stats_collection_step()). */
@@ -153,16 +156,21 @@ msb_stats_reader_stop_slices(MsbStatsReader *reader)
 	g_clear_handle_id(&reader->starved_id, g_source_remove);
 }
 
-/* The loop had I/O ready for MSB_STATS_STARVED_US: the next slice runs in turn with it. */
+static gboolean
+msb_stats_reader_slice_cb(gpointer user_data);
+
+/* The loop had I/O ready for MSB_STATS_STARVED_US without a slice: this timer runs one. */
 static gboolean
 msb_stats_reader_starved_cb(gpointer user_data)
 {
 	MsbStatsReader *reader = user_data;
 
-	if (reader->slice != NULL &&
-	    g_get_monotonic_time() - reader->last_slice_us >= MSB_STATS_STARVED_US)
-		g_source_set_priority(reader->slice, G_PRIORITY_DEFAULT);
-	return G_SOURCE_CONTINUE;
+	if (reader->slice == NULL ||
+	    g_get_monotonic_time() - reader->last_slice_us < MSB_STATS_STARVED_US)
+		return G_SOURCE_CONTINUE;
+	/* the last slice of the last collection removes this timer */
+	msb_stats_reader_slice_cb(reader);
+	return reader->starved_id != 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 /* The calling thread's CPU time: unlike the wall clock, it does not count a preemption. */
@@ -212,10 +220,8 @@ msb_stats_reader_slice_cb(gpointer user_data)
 	reader->last_slice_us = g_get_monotonic_time();
 	msb_stats_reader_note_slice(reader, reader->last_slice_us - start,
 	                            msb_stats_thread_cpu_us() - start_cpu);
-	if (again) {
-		g_source_set_priority(reader->slice, G_PRIORITY_DEFAULT_IDLE);
+	if (again)
 		return G_SOURCE_CONTINUE;
-	}
 	msb_stats_reader_stop_slices(reader);
 	return G_SOURCE_REMOVE;
 }

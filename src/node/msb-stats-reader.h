@@ -3,9 +3,9 @@
  * later reader, such as D-Bus) without stalling message service.
  *
  * A read is an MsbStatsCollection run in slices of about 250 µs on the main loop, at idle
- * priority: a slice runs when no client I/O is ready, so a message seldom waits behind one, and
- * when the loop has had I/O ready for 50 ms without a slice, the next one runs in turn with the
- * I/O, so that a busy broker cannot starve the readers. Readers share
+ * priority: a slice runs when no client I/O is ready and no output waits to be flushed, so a
+ * message seldom waits behind one; when the loop has been busy for 50 ms without a slice, a
+ * timer runs one, so that a broker that is never idle still answers its readers. Readers share
  * collections: a request is answered by the first collection that starts after it was made, so
  * it shows everything that happened before it (a client that did something and then asks sees
  * it), and any number of requests made while one collection runs are all answered by the next

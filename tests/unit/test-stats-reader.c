@@ -316,6 +316,46 @@ test_reader_below_io(void)
 	g_ptr_array_unref(a.answers);
 }
 
+static gboolean
+flush_cb(gpointer user_data)
+{
+	gboolean *ran = user_data;
+
+	*ran = TRUE;
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * The flush of clients' output (an idle at G_PRIORITY_HIGH_IDLE, msb-server.c) runs between the
+ * slices of a collection, not after it: a reply or delivery made during a collection is written
+ * at once. Before, slices ran at the priority of socket I/O, above the flush, so everything
+ * written during a collection waited for its end.
+ */
+static void
+test_reader_below_flush(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	g_autoptr(MsbStatsReader) reader = msb_stats_reader_new(fx->broker);
+	Answers a = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+	gboolean ran = FALSE;
+
+	for (guint i = 0; i < 5000; i++) {
+		g_autofree gchar *name = g_strdup_printf("topic-%05u", i);
+		make_topic(fx, name);
+	}
+	msb_stats_reader_request(reader, ready_cb, &a, destroyed_cb);
+	g_main_context_iteration(NULL, TRUE); /* the first slice: the collection runs */
+	g_assert_cmpuint(a.answers->len, ==, 0);
+	g_idle_add_full(G_PRIORITY_HIGH_IDLE, flush_cb, &ran, NULL);
+	while (!ran)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_cmpuint(a.answers->len, ==, 0);
+	while (a.answers->len < 1)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_true(has_topic(g_ptr_array_index(a.answers, 0), "topic-04999"));
+	g_ptr_array_unref(a.answers);
+}
+
 /* Requests still waiting when the reader goes are dropped, not answered. */
 static void
 test_reader_free(void)
@@ -347,6 +387,7 @@ main(int argc, char **argv)
 	g_test_add_func("/stats-reader/recent-expires", test_reader_recent_expires);
 	g_test_add_func("/stats-reader/newer", test_reader_newer);
 	g_test_add_func("/stats-reader/below-io", test_reader_below_io);
+	g_test_add_func("/stats-reader/below-flush", test_reader_below_flush);
 
 	return g_test_run();
 }
