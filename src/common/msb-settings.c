@@ -59,6 +59,7 @@ enum {
 	KEY_HTTP_CORS_ORIGIN,
 	KEY_HTTP_SESSION_TIMEOUT,
 	KEY_HTTP_AWAIT_TIMEOUT,
+	KEY_HTTP_MAX_SESSIONS,
 	KEY_DBUS_ADMIN_GROUP,
 	/* legacy keys (node.md §1.2.2): checked, then ignored with a warning */
 	KEY_GRPC_TIMEOUT_SECS,
@@ -103,6 +104,7 @@ static const MsbConfigKey settings_keys[] = {
         {KEY_HTTP_CORS_ORIGIN, {"HttpCorsOrigin", "http_cors_origin", NULL}},
         {KEY_HTTP_SESSION_TIMEOUT, {"HttpSessionTimeout", "http_session_timeout", NULL}},
         {KEY_HTTP_AWAIT_TIMEOUT, {"HttpAwaitTimeout", "http_await_timeout", NULL}},
+        {KEY_HTTP_MAX_SESSIONS, {"HttpMaxSessions", "http_max_sessions", NULL}},
         {KEY_DBUS_ADMIN_GROUP, {"DBusAdminGroup", "dbus_admin_group", NULL}},
         {KEY_GRPC_TIMEOUT_SECS, {"GrpcTimeoutSecs", NULL}},
         {KEY_PERSIST_TIMER_INTERVAL, {"PersistTimerInterval", "persist_timer_interval", NULL}},
@@ -132,6 +134,7 @@ static const MsbConfigReloadable settings_reloadable[] = {
         MSB_CONFIG_RELOADABLE(MsbSettings, "PacketReceiveTimeout", packet_receive_timeout_us),
         MSB_CONFIG_RELOADABLE(MsbSettings, "HttpSessionTimeout", http_session_timeout_us),
         MSB_CONFIG_RELOADABLE(MsbSettings, "HttpAwaitTimeout", http_await_timeout_us),
+        MSB_CONFIG_RELOADABLE(MsbSettings, "HttpMaxSessions", http_max_sessions),
         MSB_CONFIG_RELOADABLE(MsbSettings, "DBusAdminGroup", dbus_admin_group),
 };
 
@@ -183,6 +186,7 @@ msb_settings_new_defaults(void)
 	msb_http_limits_init(&settings->http, MSB_DEFAULT_HTTP_MAX_BODY_SIZE);
 	settings->http_session_timeout_us = MSB_DEFAULT_HTTP_SESSION_TIMEOUT_US;
 	settings->http_await_timeout_us = MSB_DEFAULT_HTTP_AWAIT_TIMEOUT_US;
+	settings->http_max_sessions = MSB_DEFAULT_HTTP_MAX_SESSIONS;
 	g_strlcpy(settings->dbus_admin_group, MSB_DEFAULT_DBUS_ADMIN_GROUP,
 	          sizeof(settings->dbus_admin_group));
 	return settings;
@@ -429,6 +433,9 @@ read_http_sessions(MsbConfigFile *cf, MsbSettings *settings, GError **error)
 	if (!msb_config_file_get_duration(cf, KEY_HTTP_AWAIT_TIMEOUT, MIN_DELIVERY_TIMEOUT_US,
 	                                  MSB_SETTINGS_MAX_DURATION_US,
 	                                  &settings->http_await_timeout_us, error))
+		return FALSE;
+	if (!msb_config_file_get_int64(cf, KEY_HTTP_MAX_SESSIONS, 1, MSB_SETTINGS_MAX_HTTP_SESSIONS,
+	                               &settings->http_max_sessions, error))
 		return FALSE;
 	if (settings->http_await_timeout_us < settings->http.request_timeout_us)
 		return TRUE;
@@ -738,6 +745,8 @@ msb_settings_to_string(const MsbSettings *settings)
 		msb_config_append_quoted(out, settings->http_cors_origin);
 	g_string_append_printf(out, "\nHttpSessionTimeout: %s", hst);
 	g_string_append_printf(out, "\nHttpAwaitTimeout: %s", hat);
+	g_string_append_printf(out, "\nHttpMaxSessions: %" G_GINT64_FORMAT,
+	                       settings->http_max_sessions);
 	g_string_append(out, "\nDBusAdminGroup: ");
 	msb_config_append_quoted(out, settings->dbus_admin_group);
 	g_string_append_c(out, '\n');

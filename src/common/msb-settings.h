@@ -28,7 +28,12 @@ G_BEGIN_DECLS
 /* HttpSessionTimeout and HttpAwaitTimeout (node.md §2.6, §6.3) */
 #define MSB_DEFAULT_HTTP_SESSION_TIMEOUT_US (60 * G_USEC_PER_SEC)
 #define MSB_DEFAULT_HTTP_AWAIT_TIMEOUT_US   (5 * G_USEC_PER_SEC)
-#define MSB_DEFAULT_DBUS_ADMIN_GROUP        "myservicebus-admin"
+/* HttpMaxSessions: open HTTP publisher and subscriber sessions at once (each holds a broker
+ * session, its queues' in-flight messages and a decoder); the largest value, so that a typo
+ * cannot switch the cap off */
+#define MSB_DEFAULT_HTTP_MAX_SESSIONS  10000
+#define MSB_SETTINGS_MAX_HTTP_SESSIONS 1000000
+#define MSB_DEFAULT_DBUS_ADMIN_GROUP   "myservicebus-admin"
 /* the longest DBusAdminGroup (user databases allow 32; LDAP names may be longer) */
 #define MSB_SETTINGS_MAX_GROUP_NAME 64
 /* MaxPacketSize must leave this much room above MaxDeliverySize for a batch's framing */
@@ -112,6 +117,9 @@ typedef struct {
 	/* HttpAwaitTimeout (node.md §6.3): how long an Await waits for a package before its
 	 * empty answer, default 5 s, below HttpRequestTimeout */
 	gint64 http_await_timeout_us;
+	/* HttpMaxSessions (ours): a Greeting beyond this many open HTTP sessions is answered 503,
+	 * default 10,000, 1 to 1,000,000 */
+	gint64 http_max_sessions;
 	/* DBusAdminGroup (ours): members may call the D-Bus methods that change state when polkit
 	 * does not answer; "" = nobody but uid 0. A fixed buffer so that a reload can copy it. */
 	gchar dbus_admin_group[MSB_SETTINGS_MAX_GROUP_NAME + 1];

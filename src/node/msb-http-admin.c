@@ -578,6 +578,9 @@ msb_http_admin_console_cb(MsbHttpCall *call, gpointer user_data)
 		                         "the query parameter 'tail' must be 0 (all) to 1000\n");
 		return;
 	}
+	/* clearing changes state: the admin token covers it as it covers the other actions */
+	if (clear && !msb_http_call_check_admin(call))
+		return;
 	enabled = msb_broker_trace_get_target(self->broker, &topic, &queue);
 	count = msb_broker_trace_count(self->broker);
 	json_builder_begin_object(b);

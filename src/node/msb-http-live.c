@@ -1,9 +1,12 @@
 /*
  * MsbHttpLive: /api/ws, the status pushed to the UI once a second (see msb-http-live.h).
  *
- * Cost is per second, not per browser: one tick asks MsbStatsReader for one collection (which
- * status requests made meanwhile share), renders the JSON once per namespace that has sockets,
- * in the render thread of the status requests, and hands the same bytes to each socket.
+ * Cost is per second, not per browser: one tick asks MsbStatsReader for a recent collection newer
+ * than the one it pushed last (a poller's, when one started in the last second; else a new one,
+ * which the pollers then share), renders the JSON once per namespace that has sockets, in the
+ * render thread of the status requests (sharing their rendering of the same collection), and
+ * hands the same bytes to each socket. So the pollers and the push together cost one collection
+ * a second, not one each.
  *
  * Bounds. libsoup queues every frame it is given without limit and (3.2) does not say how much
  * waits, so a browser that stops reading (a frozen tab, a dead peer without a reset) would make
@@ -87,9 +90,10 @@ struct _MsbHttpLive {
 	guint n_sockets;        /* the sum of @namespaces */
 	guint max_sockets;
 	guint timer_id;
-	gboolean collecting;   /* a collection asked for by a tick has not come yet */
-	GHashTable *rendering; /* namespaces (owned strings) whose frame is being rendered */
-	GPtrArray *extensions; /* the extensions' classes we accept (permessage-deflate) */
+	gboolean collecting;    /* a collection asked for by a tick has not come yet */
+	MsbBrokerStats *pushed; /* the collection of the last push, so that the next is newer */
+	GHashTable *rendering;  /* namespaces (owned strings) whose frame is being rendered */
+	GPtrArray *extensions;  /* the extensions' classes we accept (permessage-deflate) */
 	/* the live thread */
 	GMainContext *context;
 	GMainLoop *loop;
@@ -326,6 +330,8 @@ msb_http_live_stats_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 	gpointer ns;
 
 	live->collecting = FALSE;
+	g_clear_pointer(&live->pushed, msb_broker_stats_unref);
+	live->pushed = msb_broker_stats_ref(stats);
 	g_debug("live: collection %" G_GUINT64_FORMAT " for %u sockets",
 	        msb_stats_reader_get_collections(live->reader), live->n_sockets);
 	g_hash_table_iter_init(&iter, live->namespaces);
@@ -351,12 +357,14 @@ msb_http_live_tick_cb(gpointer user_data)
 
 	if (live->n_sockets == 0) {
 		live->timer_id = 0;
+		g_clear_pointer(&live->pushed, msb_broker_stats_unref);
 		return G_SOURCE_REMOVE;
 	}
 	/* a collection slower than a second: this tick is answered by it, not by another one */
 	if (!live->collecting) {
 		live->collecting = TRUE;
-		msb_stats_reader_request(live->reader, msb_http_live_stats_ready_cb, live, NULL);
+		msb_stats_reader_request_newer(live->reader, live->pushed,
+		                               msb_http_live_stats_ready_cb, live, NULL);
 	}
 	return G_SOURCE_CONTINUE;
 }
@@ -569,6 +577,7 @@ msb_http_live_free(MsbHttpLive *live)
 	g_ptr_array_unref(live->extensions);
 	g_hash_table_destroy(live->namespaces);
 	g_hash_table_destroy(live->rendering);
+	g_clear_pointer(&live->pushed, msb_broker_stats_unref);
 	g_main_context_unref(live->main_context);
 	g_free(live);
 }

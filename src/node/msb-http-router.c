@@ -22,6 +22,7 @@ struct _MsbHttpRouter {
 };
 
 struct _MsbHttpCall {
+	MsbHttpRouter *router;
 	SoupServerMessage *msg;
 	GHashTable *query; /* may be NULL */
 	JsonObject *body;  /* the decoded body, once asked for */
@@ -143,6 +144,29 @@ msb_http_router_authorized(MsbHttpRouter *router, SoupServerMessage *msg)
 	return msb_http_token_equal(auth + 7, router->admin_token);
 }
 
+gboolean
+msb_http_call_check_admin(MsbHttpCall *call)
+{
+	if (!msb_http_router_authorized(call->router, call->msg)) {
+		soup_message_headers_replace(soup_server_message_get_response_headers(call->msg),
+		                             "WWW-Authenticate", "Bearer realm=\"my-service-bus\"");
+		msb_http_call_reply_text(call, SOUP_STATUS_UNAUTHORIZED,
+		                         "this action needs the admin token (HttpAdminToken): send "
+		                         "Authorization: Bearer <token>\n");
+		return FALSE;
+	}
+	/* read by msb_http_router_changed_state() once the answer is sent */
+	g_object_set_data(G_OBJECT(call->msg), "msb-http-admin-action", GINT_TO_POINTER(1));
+	return TRUE;
+}
+
+gboolean
+msb_http_router_changed_state(SoupServerMessage *msg)
+{
+	g_return_val_if_fail(msg != NULL, FALSE);
+	return g_object_get_data(G_OBJECT(msg), "msb-http-admin-action") != NULL;
+}
+
 static void
 msb_http_call_clear(MsbHttpCall *call)
 {
@@ -158,7 +182,7 @@ msb_http_router_handle(SoupServer *server, SoupServerMessage *msg, const char *p
 	const gchar *method = soup_server_message_get_method(msg);
 	const gchar *match = g_strcmp0(method, "HEAD") == 0 ? "GET" : method;
 	GArray *same = g_hash_table_lookup(router->by_path, lower);
-	MsbHttpCall call = {msg, query, NULL};
+	MsbHttpCall call = {router, msg, query, NULL};
 	const MsbHttpRouteEntry *found = NULL;
 
 	(void)server;
@@ -212,15 +236,8 @@ msb_http_router_handle(SoupServer *server, SoupServerMessage *msg, const char *p
 		msb_http_call_clear(&call);
 		return;
 	}
-	if ((found->route->flags & MSB_HTTP_ROUTE_ADMIN) != 0 &&
-	    !msb_http_router_authorized(router, msg)) {
-		soup_message_headers_replace(soup_server_message_get_response_headers(msg),
-		                             "WWW-Authenticate", "Bearer realm=\"my-service-bus\"");
-		msb_http_call_reply_text(&call, SOUP_STATUS_UNAUTHORIZED,
-		                         "this action needs the admin token (HttpAdminToken): send "
-		                         "Authorization: Bearer <token>\n");
+	if ((found->route->flags & MSB_HTTP_ROUTE_ADMIN) != 0 && !msb_http_call_check_admin(&call))
 		return;
-	}
 	found->route->func(&call, found->user_data);
 	msb_http_call_clear(&call);
 }

@@ -55,6 +55,13 @@ msb_http_router_set_admin_token(MsbHttpRouter *router, const gchar *token);
 /* Answer browsers of @origin (or "*") with CORS headers, preflights included; NULL: none. */
 void
 msb_http_router_set_cors_origin(MsbHttpRouter *router, const gchar *origin);
+/*
+ * Whether the request of @msg was an admin action that passed the token check (a route flagged
+ * MSB_HTTP_ROUTE_ADMIN, or msb_http_call_check_admin()): its client may read the state next and
+ * must see its change. HTTP publisher and subscriber sessions' traffic is not.
+ */
+gboolean
+msb_http_router_changed_state(SoupServerMessage *msg);
 /* Every route, in the order added (const MsbHttpRoute*); free the array. */
 GPtrArray *
 msb_http_router_list(MsbHttpRouter *router);
@@ -68,6 +75,13 @@ msb_http_router_handle(SoupServer *server, SoupServerMessage *msg, const char *p
 
 SoupServerMessage *
 msb_http_call_get_message(MsbHttpCall *call);
+/*
+ * For a route that changes state only with some parameters (so is not flagged
+ * MSB_HTTP_ROUTE_ADMIN): TRUE when the request carries the admin token or none is set; else the
+ * call is answered 401 and FALSE returned.
+ */
+gboolean
+msb_http_call_check_admin(MsbHttpCall *call);
 const gchar *
 msb_http_call_get_method(MsbHttpCall *call);
 /* A query parameter, its name matched in any case; NULL when absent. */

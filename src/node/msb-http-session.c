@@ -77,6 +77,7 @@ struct _MsbHttpSessions {
 	GHashTable *by_key; /* session key → MsbHttpSession*, owned */
 	gint64 session_timeout_us;
 	gint64 await_timeout_us;
+	guint max_sessions;
 	guint expiry_id;
 	gint64 expiry_interval_ms;
 	gint64 next_request_id;
@@ -565,6 +566,19 @@ msb_http_greeting_cb(MsbHttpCall *call, gpointer user_data)
 		return;
 	}
 
+	/* each session holds a broker session and its in-flight messages until it expires */
+	if (g_hash_table_size(self->by_key) >= self->max_sessions) {
+		g_autofree gchar *text = g_strdup_printf("too many HTTP sessions: %u are open "
+		                                         "(HttpMaxSessions); retry later, or use "
+		                                         "the TCP protocol\n",
+		                                         g_hash_table_size(self->by_key));
+		g_debug("HTTP Greeting refused: %u sessions open", g_hash_table_size(self->by_key));
+		soup_message_headers_replace(
+		        soup_server_message_get_response_headers(msb_http_call_get_message(call)),
+		        "Retry-After", "10");
+		msb_http_call_reply_text(call, SOUP_STATUS_SERVICE_UNAVAILABLE, text);
+		return;
+	}
 	key = msb_http_session_new_key(&error);
 	if (key == NULL) {
 		g_warning("%s", error->message);
@@ -819,6 +833,7 @@ msb_http_sessions_new(MsbHttpRouter *router, MsbBroker *broker)
 	self->by_key = g_hash_table_new(g_str_hash, g_str_equal);
 	self->session_timeout_us = MSB_HTTP_SESSION_DEFAULT_TIMEOUT_US;
 	self->await_timeout_us = MSB_HTTP_SESSION_DEFAULT_AWAIT_TIMEOUT_US;
+	self->max_sessions = MSB_HTTP_SESSION_DEFAULT_MAX;
 	self->next_request_id = 1;
 	msb_http_router_add(router, msb_http_session_routes, G_N_ELEMENTS(msb_http_session_routes),
 	                    self);
@@ -835,6 +850,14 @@ msb_http_sessions_set_timeouts(MsbHttpSessions *self, gint64 session_timeout_us,
 	self->session_timeout_us = session_timeout_us;
 	self->await_timeout_us = await_timeout_us;
 	msb_http_sessions_update_expiry(self);
+}
+
+void
+msb_http_sessions_set_max(MsbHttpSessions *self, guint max)
+{
+	g_return_if_fail(self != NULL);
+	g_return_if_fail(max > 0);
+	self->max_sessions = max;
 }
 
 void

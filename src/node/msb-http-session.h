@@ -16,6 +16,8 @@ G_BEGIN_DECLS
 /* node.md §2.6 and §6.3: a session without a call for 60 s ends; an Await waits up to ~5 s */
 #define MSB_HTTP_SESSION_DEFAULT_TIMEOUT_US       (60 * G_USEC_PER_SEC)
 #define MSB_HTTP_SESSION_DEFAULT_AWAIT_TIMEOUT_US (5 * G_USEC_PER_SEC)
+/* HttpMaxSessions's default (MSB_DEFAULT_HTTP_MAX_SESSIONS) */
+#define MSB_HTTP_SESSION_DEFAULT_MAX 10000
 
 typedef struct _MsbHttpSessions MsbHttpSessions;
 
@@ -31,6 +33,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MsbHttpSessions, msb_http_sessions_free)
 void
 msb_http_sessions_set_timeouts(MsbHttpSessions *self, gint64 session_timeout_us,
                                gint64 await_timeout_us);
+
+/* HttpMaxSessions: a Greeting beyond @max open sessions is answered 503; those open stay. */
+void
+msb_http_sessions_set_max(MsbHttpSessions *self, guint max);
 
 /* The broker's output_ready and disconnect callbacks for a session of kind HTTP. */
 void

@@ -43,8 +43,9 @@ typedef struct _MsbHttpRender MsbHttpRender;
 struct _MsbHttp {
 	MsbBroker *broker;
 	MsbStatsReader *reader;
-	/* per view: the newest rendering, that requests answered by the same collection share */
-	MsbHttpRender *renders[MSB_HTTP_N_VIEWS];
+	/* MsbHttpRender*, owned: the renderings of the newest collection, one per view and
+	 * namespace, that every request and live push answered by that collection shares */
+	GPtrArray *renders;
 	guint expire_id;          /* drops the finished ones of @renders */
 	GThreadPool *render_pool; /* one thread */
 	GPtrArray *rendering;     /* MsbHttpRender* that will answer (not owned) */
@@ -63,12 +64,20 @@ struct _MsbHttp {
 static void
 msb_http_get_info(MsbHttp *http, MsbHttpInfo *info)
 {
+	MsbStatsReaderCosts costs;
+
 	memset(info, 0, sizeof(*info));
 	info->state = "running";
 	if (http->info_func != NULL)
 		http->info_func(info, http->info_data);
 	if (http->server != NULL)
 		info->http_connections = msb_http_server_get_n_connections(http->server);
+	msb_stats_reader_get_costs(http->reader, &costs);
+	info->stats_collections = costs.collections;
+	info->stats_slices = costs.slices;
+	info->stats_slice_max_us = costs.slice_max_us;
+	info->stats_cpu_us = costs.cpu_us;
+	info->stats_slice_cpu_max_us = costs.slice_cpu_max_us;
 }
 
 /* ---- /api/isalive ---- */
@@ -103,7 +112,8 @@ msb_http_isalive_cb(MsbHttpCall *call, gpointer user_data)
  *
  * Both show the whole broker, which takes long with many topics: the state is copied in slices
  * on the main loop (MsbStatsReader), rendered in a worker thread, and the message is paused
- * meanwhile. The requests answered by one collection share one rendering per view: those that
+ * meanwhile. The requests answered by one collection share one rendering per view and
+ * namespace: those that
  * come while it runs join it, later ones (pollers answered by a recent collection) take its
  * text, kept until a newer collection replaces it or for MSB_STATS_READER_RECENT_US.
  */
@@ -204,9 +214,10 @@ msb_http_render_expire_cb(gpointer user_data)
 	MsbHttp *http = user_data;
 
 	http->expire_id = 0;
-	for (guint v = 0; v < G_N_ELEMENTS(http->renders); v++) {
-		if (http->renders[v] != NULL && http->renders[v]->body != NULL)
-			msb_http_render_unref(g_steal_pointer(&http->renders[v]));
+	for (guint i = http->renders->len; i > 0; i--) {
+		MsbHttpRender *render = g_ptr_array_index(http->renders, i - 1);
+		if (render->body != NULL)
+			g_ptr_array_remove_index_fast(http->renders, i - 1);
 	}
 	return G_SOURCE_REMOVE;
 }
@@ -223,7 +234,7 @@ msb_http_render_done_cb(gpointer user_data)
 		        render->msgs->len + render->waiters->len);
 		g_ptr_array_remove_fast(http->rendering, render);
 		msb_http_render_answer(render);
-		if (http->renders[render->view] == render) {
+		if (g_ptr_array_find(http->renders, render, NULL)) {
 			g_clear_handle_id(&http->expire_id, g_source_remove);
 			http->expire_id = g_timeout_add(MSB_STATS_READER_RECENT_US / 1000,
 			                                msb_http_render_expire_cb, http);
@@ -273,19 +284,30 @@ msb_http_render_thread(gpointer data, gpointer user_data)
 }
 
 /*
- * The rendering of @stats in @view for namespace @ns: the current one if it renders the same,
- * else a new one queued on the render thread, which becomes the current one. Borrowed.
+ * The rendering of @stats in @view for namespace @ns: a kept one if one renders the same, else
+ * a new one queued on the render thread, kept. Several namespaces' pages (live sockets and
+ * pollers of each) each have theirs, so none replaces another's rendering of the same
+ * collection. Borrowed.
  */
 static MsbHttpRender *
 msb_http_render_get(MsbHttp *http, MsbHttpView view, MsbBrokerStats *stats, const gchar *ns)
 {
-	MsbHttpRender *render = http->renders[view];
+	MsbHttpRender *render;
 	MsbHttpInfo info;
 
-	/* the current rendering holds its stats, so no other collection has that address */
-	if (render != NULL && render->stats == stats && g_strcmp0(render->ns, ns) == 0)
-		return render;
-	g_clear_pointer(&http->renders[view], msb_http_render_unref);
+	/* a kept rendering holds its stats, so no other collection has that address */
+	for (guint i = 0; i < http->renders->len; i++) {
+		render = g_ptr_array_index(http->renders, i);
+		if (render->view == view && render->stats == stats &&
+		    g_strcmp0(render->ns, ns) == 0)
+			return render;
+	}
+	/* those of other (older) collections are not wanted any more */
+	for (guint i = http->renders->len; i > 0; i--) {
+		render = g_ptr_array_index(http->renders, i - 1);
+		if (render->stats != stats)
+			g_ptr_array_remove_index_fast(http->renders, i - 1);
+	}
 	msb_http_get_info(http, &info);
 	render = g_new0(MsbHttpRender, 1);
 	render->ref_count = 1;
@@ -301,7 +323,7 @@ msb_http_render_get(MsbHttp *http, MsbHttpView view, MsbBrokerStats *stats, cons
 	render->waiters = g_array_new(FALSE, FALSE, sizeof(MsbHttpRenderWaiter));
 	g_array_set_clear_func(render->waiters, (GDestroyNotify)msb_http_render_waiter_clear);
 	render->ns = g_strdup(ns);
-	http->renders[view] = render;
+	g_ptr_array_add(http->renders, render);
 	/* the thread's reference, dropped by msb_http_render_done_cb() */
 	g_ptr_array_add(http->rendering, render);
 	g_thread_pool_push(http->render_pool, msb_http_render_ref(render), NULL);
@@ -494,17 +516,18 @@ msb_http_status_first_cb(MsbHttpCall *call, gpointer user_data)
 }
 
 /*
- * A request that may have changed the state (any method but GET, HEAD and OPTIONS) has been
- * answered: its client may read the state next, and must see its change.
+ * An admin action (create/delete topic, set a queue's message id, ...) has been answered: its
+ * client may read the state next, and must see its change. The traffic of HTTP publisher and
+ * subscriber sessions (pings, publishes, confirms a second each) does not count, as that of TCP
+ * sessions does not: else every ping would make the next poll collect anew, one collection per
+ * poll. Such a client reads its own changes with ?fresh=true.
  */
 static void
 msb_http_request_done_cb(SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
 	MsbHttp *http = user_data;
-	const gchar *method = soup_server_message_get_method(msg);
 
-	if (g_strcmp0(method, "GET") != 0 && g_strcmp0(method, "HEAD") != 0 &&
-	    g_strcmp0(method, "OPTIONS") != 0)
+	if (msb_http_router_changed_state(msg))
 		msb_stats_reader_note_write(http->reader);
 }
 
@@ -530,6 +553,7 @@ msb_http_new(MsbBroker *broker, MsbHttpInfoFunc info_func, gpointer user_data)
 	http->reader = msb_stats_reader_new(broker);
 	http->context = g_main_context_ref_thread_default();
 	http->rendering = g_ptr_array_new();
+	http->renders = g_ptr_array_new_with_free_func((GDestroyNotify)msb_http_render_unref);
 	http->render_pool = g_thread_pool_new(msb_http_render_thread, http->context, 1, TRUE, NULL);
 	http->router = msb_http_router_new();
 	msb_http_router_add(http->router, msb_http_routes, G_N_ELEMENTS(msb_http_routes), http);
@@ -557,16 +581,14 @@ msb_http_free(MsbHttp *http)
 	g_clear_pointer(&http->admin, msb_http_admin_free);
 	/* renderings still queued or running finish, and answer nobody */
 	g_clear_handle_id(&http->expire_id, g_source_remove);
-	for (guint v = 0; v < G_N_ELEMENTS(http->renders); v++) {
-		if (http->renders[v] != NULL)
-			msb_http_render_unref(g_steal_pointer(&http->renders[v]));
-	}
+	g_ptr_array_set_size(http->renders, 0);
 	for (guint i = 0; i < http->rendering->len; i++) {
 		MsbHttpRender *render = g_ptr_array_index(http->rendering, i);
 		render->http = NULL;
 		g_ptr_array_set_size(render->msgs, 0);
 	}
 	g_ptr_array_unref(http->rendering);
+	g_ptr_array_unref(http->renders);
 	msb_stats_reader_free(http->reader);
 	g_thread_pool_free(http->render_pool, FALSE, TRUE);
 	g_main_context_unref(http->context);

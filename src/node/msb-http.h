@@ -34,6 +34,12 @@ typedef struct {
 	gint64 oldest_pending_age_us; /* how long the oldest unsaved message has waited, or 0 */
 	MsbHistogram save_latency;    /* acknowledged saves */
 	guint http_connections;       /* open connections to the HTTP port (set by MsbHttp) */
+	/* the status readers' collections and their main-loop slices (set by MsbHttp) */
+	guint64 stats_collections;
+	MsbHistogram stats_slices;
+	gint64 stats_slice_max_us;
+	gint64 stats_cpu_us;
+	gint64 stats_slice_cpu_max_us;
 } MsbHttpInfo;
 
 typedef void (*MsbHttpInfoFunc)(MsbHttpInfo *info, gpointer user_data);

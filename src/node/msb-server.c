@@ -364,10 +364,13 @@ msb_server_apply_settings(MsbServer *server)
 	/* ConnectionTimeout is read from the settings by every tick */
 	config = msb_server_broker_config(server->settings);
 	msb_broker_set_config(server->broker, &config);
-	if (server->http != NULL)
+	if (server->http != NULL) {
 		msb_http_sessions_set_timeouts(msb_http_get_sessions(server->http),
 		                               server->settings->http_session_timeout_us,
 		                               server->settings->http_await_timeout_us);
+		msb_http_sessions_set_max(msb_http_get_sessions(server->http),
+		                          (guint)server->settings->http_max_sessions);
+	}
 	if (server->dbus != NULL)
 		msb_dbus_set_admin_group(server->dbus, server->settings->dbus_admin_group);
 	if (server->persistence != NULL)
@@ -528,6 +531,8 @@ msb_server_start(MsbServer *server, GSourceFunc listening, gpointer listening_da
 	msb_http_sessions_set_timeouts(msb_http_get_sessions(server->http),
 	                               settings->http_session_timeout_us,
 	                               settings->http_await_timeout_us);
+	msb_http_sessions_set_max(msb_http_get_sessions(server->http),
+	                          (guint)settings->http_max_sessions);
 	msb_http_router_set_admin_token(msb_http_get_router(server->http),
 	                                settings->http_admin_token);
 	msb_http_router_set_cors_origin(msb_http_get_router(server->http),

@@ -5,10 +5,24 @@
 
 #include "msb-stats-reader.h"
 
-/* Main-loop time one slice may take; a Ping waits for at most about this long behind it. */
-#define MSB_STATS_SLICE_US 1000
+#include <time.h>
+
+/*
+ * Main-loop time one slice may take; a message that arrives meanwhile waits for at most about
+ * this long behind it, which is what the readers add to delivery latency.
+ */
+#define MSB_STATS_SLICE_US 250
+/*
+ * Slices run at idle priority, below socket I/O and below the flush of clients' output
+ * (G_PRIORITY_HIGH_IDLE, msb-server.c): a slice runs when no message is waiting to be read or
+ * written, so none waits behind it. Running them at the priority of I/O, as before, also put
+ * them above the flush: every reply and delivery made during a collection waited for its end.
+ * If the loop stays busy this long without a slice, a timer runs one, so that a broker that is
+ * never idle still answers its readers (slowly: one slice per period).
+ */
+#define MSB_STATS_STARVED_US (50 * 1000)
 /* Work per step between clock readings (see msb_stats_collection_step()). */
-#define MSB_STATS_STEP_BUDGET 64
+#define MSB_STATS_STEP_BUDGET 16
 
 typedef struct {
 	MsbStatsReadyFunc func;
@@ -25,7 +39,9 @@ struct _MsbStatsReader {
 	GArray *current;           /* MsbStatsRequest: answered by the running collection */
 	GArray *next;              /* made while it runs: answered by the next one */
 	GArray *ready;             /* recent requests answered by @latest, in the next idle */
-	guint slice_id;
+	GSource *slice;       /* the idle source that runs slices, while collections are wanted */
+	guint starved_id;     /* raises its priority when it has not run for MSB_STATS_STARVED_US */
+	gint64 last_slice_us; /* when a slice last ended (or the source was added) */
 	guint ready_id;
 	guint expire_id;
 	/* the newest finished collection, while recent requests may use it */
@@ -34,7 +50,14 @@ struct _MsbStatsReader {
 	guint64 latest_writes;
 	guint64 writes; /* msb_stats_reader_note_write() calls */
 	guint64 collections;
+	MsbHistogram slices; /* main-loop µs of each slice, on the wall clock */
+	gint64 slice_max_us;
+	gint64 cpu_us; /* the main thread's CPU time in slices */
+	gint64 slice_cpu_max_us;
 };
+
+static void
+msb_stats_reader_stop_slices(MsbStatsReader *reader);
 
 static void
 msb_stats_request_clear(MsbStatsRequest *req)
@@ -72,7 +95,7 @@ msb_stats_reader_free(MsbStatsReader *reader)
 {
 	if (reader == NULL)
 		return;
-	g_clear_handle_id(&reader->slice_id, g_source_remove);
+	msb_stats_reader_stop_slices(reader);
 	g_clear_handle_id(&reader->ready_id, g_source_remove);
 	g_clear_handle_id(&reader->expire_id, g_source_remove);
 	g_clear_pointer(&reader->collection, msb_stats_collection_free);
@@ -122,25 +145,84 @@ msb_stats_reader_finish(MsbStatsReader *reader)
 	}
 }
 
+/* No collection is wanted any more (or the reader goes). */
+static void
+msb_stats_reader_stop_slices(MsbStatsReader *reader)
+{
+	if (reader->slice != NULL) {
+		g_source_destroy(reader->slice);
+		g_clear_pointer(&reader->slice, g_source_unref);
+	}
+	g_clear_handle_id(&reader->starved_id, g_source_remove);
+}
+
+static gboolean
+msb_stats_reader_slice_cb(gpointer user_data);
+
+/* The loop had I/O ready for MSB_STATS_STARVED_US without a slice: this timer runs one. */
+static gboolean
+msb_stats_reader_starved_cb(gpointer user_data)
+{
+	MsbStatsReader *reader = user_data;
+
+	if (reader->slice == NULL ||
+	    g_get_monotonic_time() - reader->last_slice_us < MSB_STATS_STARVED_US)
+		return G_SOURCE_CONTINUE;
+	/* the last slice of the last collection removes this timer */
+	msb_stats_reader_slice_cb(reader);
+	return reader->starved_id != 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/* The calling thread's CPU time: unlike the wall clock, it does not count a preemption. */
+static gint64
+msb_stats_thread_cpu_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static void
+msb_stats_reader_note_slice(MsbStatsReader *reader, gint64 us, gint64 cpu_us)
+{
+	msb_histogram_observe(&reader->slices, us);
+	reader->slice_max_us = MAX(reader->slice_max_us, us);
+	reader->cpu_us += MAX(cpu_us, 0);
+	reader->slice_cpu_max_us = MAX(reader->slice_cpu_max_us, cpu_us);
+}
+
 static gboolean
 msb_stats_reader_slice_cb(gpointer user_data)
 {
 	MsbStatsReader *reader = user_data;
-	gint64 until = g_get_monotonic_time() + MSB_STATS_SLICE_US;
+	gint64 start = g_get_monotonic_time();
+	gint64 start_cpu = msb_stats_thread_cpu_us();
+	gint64 until = start + MSB_STATS_SLICE_US;
+	gboolean again = TRUE;
 
 	if (reader->collection == NULL) {
 		reader->collection = msb_stats_collection_new(reader->broker);
-		reader->collection_started_us = g_get_monotonic_time();
+		reader->collection_started_us = start;
 		reader->collection_writes = reader->writes;
 	}
-	while (!msb_stats_collection_step(reader->collection, MSB_STATS_STEP_BUDGET)) {
+	for (;;) {
+		if (msb_stats_collection_step(reader->collection, MSB_STATS_STEP_BUDGET)) {
+			msb_stats_reader_finish(reader);
+			/* requests made meanwhile: their collection starts in the next slice */
+			again = reader->current->len > 0;
+			break;
+		}
 		if (g_get_monotonic_time() >= until)
-			return G_SOURCE_CONTINUE;
+			break;
 	}
-	msb_stats_reader_finish(reader);
-	if (reader->current->len > 0)
-		return G_SOURCE_CONTINUE; /* the next collection starts in the next slice */
-	reader->slice_id = 0;
+	reader->last_slice_us = g_get_monotonic_time();
+	msb_stats_reader_note_slice(reader, reader->last_slice_us - start,
+	                            msb_stats_thread_cpu_us() - start_cpu);
+	if (again)
+		return G_SOURCE_CONTINUE;
+	msb_stats_reader_stop_slices(reader);
 	return G_SOURCE_REMOVE;
 }
 
@@ -149,10 +231,16 @@ msb_stats_reader_add(MsbStatsReader *reader, MsbStatsRequest *req)
 {
 	/* a running collection may have passed what the caller just changed */
 	g_array_append_vals(reader->collection != NULL ? reader->next : reader->current, req, 1);
-	if (reader->slice_id == 0) {
-		/* the same priority as socket I/O: served in turn with it, never starved by it */
-		reader->slice_id = g_idle_add_full(G_PRIORITY_DEFAULT, msb_stats_reader_slice_cb,
-		                                   reader, NULL);
+	if (reader->slice == NULL) {
+		/* below socket I/O: a slice runs when no message waits, so none waits behind it */
+		reader->slice = g_idle_source_new();
+		g_source_set_priority(reader->slice, G_PRIORITY_DEFAULT_IDLE);
+		g_source_set_callback(reader->slice, msb_stats_reader_slice_cb, reader, NULL);
+		g_source_attach(reader->slice, NULL);
+		reader->last_slice_us = g_get_monotonic_time();
+		reader->starved_id =
+		        g_timeout_add_full(G_PRIORITY_DEFAULT, MSB_STATS_STARVED_US / 1000,
+		                           msb_stats_reader_starved_cb, reader, NULL);
 	}
 }
 
@@ -183,18 +271,15 @@ msb_stats_reader_ready_cb(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-void
-msb_stats_reader_request_recent(MsbStatsReader *reader, MsbStatsReadyFunc func, gpointer user_data,
-                                GDestroyNotify destroy)
+static void
+msb_stats_reader_add_recent(MsbStatsReader *reader, MsbBrokerStats *than, MsbStatsReadyFunc func,
+                            gpointer user_data, GDestroyNotify destroy)
 {
 	MsbStatsRequest req = {func, user_data, destroy, NULL};
-	gint64 since;
+	gint64 since = g_get_monotonic_time() - MSB_STATS_READER_RECENT_US;
 
-	g_return_if_fail(reader != NULL);
-	g_return_if_fail(func != NULL);
-	since = g_get_monotonic_time() - MSB_STATS_READER_RECENT_US;
-	if (reader->latest != NULL && reader->latest_writes == reader->writes &&
-	    reader->latest_started_us >= since) {
+	if (reader->latest != NULL && reader->latest != than &&
+	    reader->latest_writes == reader->writes && reader->latest_started_us >= since) {
 		req.stats = msb_broker_stats_ref(reader->latest);
 		g_array_append_val(reader->ready, req);
 		if (reader->ready_id == 0)
@@ -202,13 +287,32 @@ msb_stats_reader_request_recent(MsbStatsReader *reader, MsbStatsReadyFunc func, 
 			                                   msb_stats_reader_ready_cb, reader, NULL);
 		return;
 	}
-	/* the running collection is recent enough: no need to wait for the next one */
+	/* the running collection is recent enough (and newer than any finished one, @than
+	 * included): no need to wait for the next one */
 	if (reader->collection != NULL && reader->collection_writes == reader->writes &&
 	    reader->collection_started_us >= since) {
 		g_array_append_val(reader->current, req);
 		return;
 	}
 	msb_stats_reader_add(reader, &req);
+}
+
+void
+msb_stats_reader_request_recent(MsbStatsReader *reader, MsbStatsReadyFunc func, gpointer user_data,
+                                GDestroyNotify destroy)
+{
+	g_return_if_fail(reader != NULL);
+	g_return_if_fail(func != NULL);
+	msb_stats_reader_add_recent(reader, NULL, func, user_data, destroy);
+}
+
+void
+msb_stats_reader_request_newer(MsbStatsReader *reader, MsbBrokerStats *than, MsbStatsReadyFunc func,
+                               gpointer user_data, GDestroyNotify destroy)
+{
+	g_return_if_fail(reader != NULL);
+	g_return_if_fail(func != NULL);
+	msb_stats_reader_add_recent(reader, than, func, user_data, destroy);
 }
 
 void
@@ -225,4 +329,16 @@ msb_stats_reader_get_collections(MsbStatsReader *reader)
 {
 	g_return_val_if_fail(reader != NULL, 0);
 	return reader->collections;
+}
+
+void
+msb_stats_reader_get_costs(MsbStatsReader *reader, MsbStatsReaderCosts *costs)
+{
+	g_return_if_fail(reader != NULL);
+	g_return_if_fail(costs != NULL);
+	costs->collections = reader->collections;
+	costs->slices = reader->slices;
+	costs->slice_max_us = reader->slice_max_us;
+	costs->cpu_us = reader->cpu_us;
+	costs->slice_cpu_max_us = reader->slice_cpu_max_us;
 }

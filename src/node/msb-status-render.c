@@ -801,6 +801,17 @@ msb_metrics_queue_family(GString *out, const MsbBrokerStats *stats, const gchar 
 	}
 }
 
+/* Header plus one sample without labels: @us microseconds, in seconds. */
+static void
+msb_status_render_seconds(GString *out, const gchar *name, const gchar *type, const gchar *help,
+                          gint64 us)
+{
+	msb_metrics_header(out, name, type, help);
+	g_string_append_printf(out, "%s ", name);
+	msb_metrics_append_double(out, (gdouble)us / G_USEC_PER_SEC);
+	g_string_append_c(out, '\n');
+}
+
 GBytes *
 msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 {
@@ -917,11 +928,9 @@ msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	                  "Messages waiting to be saved", (guint64)stats->pending_count);
 	msb_metrics_value(out, "msb_persistence_pending_bytes", "gauge",
 	                  "Content bytes waiting to be saved", (guint64)stats->pending_bytes);
-	msb_metrics_header(out, "msb_persistence_oldest_pending_seconds", "gauge",
-	                   "How long the oldest unsaved message has waited");
-	g_string_append(out, "msb_persistence_oldest_pending_seconds ");
-	msb_metrics_append_double(out, (gdouble)info->oldest_pending_age_us / G_USEC_PER_SEC);
-	g_string_append_c(out, '\n');
+	msb_status_render_seconds(out, "msb_persistence_oldest_pending_seconds", "gauge",
+	                          "How long the oldest unsaved message has waited",
+	                          info->oldest_pending_age_us);
 	msb_metrics_value(out, "msb_persistence_saves_total", "counter",
 	                  "Message saves acknowledged", info->saves);
 	msb_metrics_value(out, "msb_persistence_save_failures_total", "counter",
@@ -941,6 +950,24 @@ msb_status_render_metrics(const MsbBrokerStats *stats, const MsbHttpInfo *info)
 	                  "Queue snapshots saved", info->snapshots);
 	msb_metrics_value(out, "msb_persistence_snapshot_failures_total", "counter",
 	                  "Queue snapshot saves that failed", info->snapshot_failures);
+	msb_metrics_value(out, "msb_stats_collections_total", "counter",
+	                  "Collections of the whole state made for the status page, metrics, the "
+	                  "live UI and D-Bus",
+	                  info->stats_collections);
+	msb_metrics_histogram(out, "msb_stats_collect_slice_seconds",
+	                      "Main-loop time of each slice of those collections (message service "
+	                      "waits behind a slice; _sum is their whole main-loop time)",
+	                      TRUE, NULL, &info->stats_slices);
+	msb_status_render_seconds(out, "msb_stats_collect_slice_max_seconds", "gauge",
+	                          "The longest such slice since the start",
+	                          info->stats_slice_max_us);
+	msb_status_render_seconds(out, "msb_stats_collect_cpu_seconds_total", "counter",
+	                          "The main thread's CPU time in those slices (not inflated by "
+	                          "preemption, unlike their durations)",
+	                          info->stats_cpu_us);
+	msb_status_render_seconds(out, "msb_stats_collect_slice_cpu_max_seconds", "gauge",
+	                          "The most CPU time one such slice took since the start",
+	                          info->stats_slice_cpu_max_us);
 	msb_metrics_process(out);
 	len = out->len;
 	return g_bytes_new_take(g_string_free(out, FALSE), len);

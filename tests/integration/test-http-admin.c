@@ -347,6 +347,47 @@ test_admin_token(ItestFixture *f, gconstpointer data)
 		g_assert_cmpstr(r.body, ==, "[\"q\"]");
 	}
 	ASSERT_HTTP(b, "GET", "/api/Status", 200);
+	/* reading the delivery console needs no token, clearing it does */
+	g_free(itest_broker_http(b, "POST", "/api/Debug/Console/Target?topicId=orders&queueId=q",
+	                         NULL, NULL, right, &status));
+	g_assert_cmpuint(status, ==, 200);
+	{
+		g_autoptr(ItestRaw) pub = connect_as(b, "pub");
+		g_autoptr(JsonNode) root = NULL;
+		g_autofree gchar *body = NULL;
+
+		publish(pub, "orders", 1, 1);
+		itest_raw_sync(pub);
+		ASSERT_HTTP(b, "GET", "/api/Debug/Console", 200);
+		body = itest_broker_http(b, "GET", "/api/Debug/Console?clear=true", NULL, NULL,
+		                         NULL, &status);
+		g_assert_cmpuint(status, ==, 401);
+		g_assert_nonnull(strstr(body, "HttpAdminToken"));
+		g_clear_pointer(&body, g_free);
+		body = itest_broker_http(b, "GET", "/api/Debug/Console?clear=true", NULL, NULL,
+		                         wrong, &status);
+		g_assert_cmpuint(status, ==, 401);
+		/* nothing was cleared */
+		{
+			g_auto(Reply) r = http(b, "GET", "/api/Debug/Console");
+			root = parse(r.body);
+			g_assert_cmpint(json_object_get_int_member(json_node_get_object(root),
+			                                           "records_count"),
+			                >, 0);
+		}
+		g_clear_pointer(&body, g_free);
+		body = itest_broker_http(b, "GET", "/api/Debug/Console?clear=true", NULL, NULL,
+		                         right, &status);
+		g_assert_cmpuint(status, ==, 200);
+		{
+			g_auto(Reply) r = http(b, "GET", "/api/Debug/Console");
+			g_clear_pointer(&root, json_node_unref);
+			root = parse(r.body);
+			g_assert_cmpint(json_object_get_int_member(json_node_get_object(root),
+			                                           "records_count"),
+			                ==, 0);
+		}
+	}
 	g_free(itest_broker_http(b, "DELETE", "/api/Queues?topicId=orders&queueId=q", NULL, NULL,
 	                         right, &status));
 	g_assert_cmpuint(status, ==, 204);

@@ -171,6 +171,100 @@ test_live_shared(void)
 	itest_broker_free(b);
 }
 
+/* POST @path with the session key @key (NULL: none); its status. @key_out: the session key of
+ * a Greeting's answer. */
+static guint
+session_post(ItestBroker *b, const gchar *path, const gchar *key, gchar **key_out)
+{
+	g_autofree gchar *auth = key != NULL ? g_strdup_printf("Bearer %s", key) : NULL;
+	const gchar *headers[] = {"Authorization", auth, NULL};
+	g_autofree gchar *body = NULL;
+	guint status = 0;
+
+	body = itest_broker_http(b, "POST", path, "application/json", NULL,
+	                         key != NULL ? headers : NULL, &status);
+	if (key_out != NULL) {
+		g_autoptr(JsonNode) root = json_from_string(body, NULL);
+		g_assert_nonnull(root);
+		*key_out = g_strdup(
+		        json_object_get_string_member(json_node_get_object(root), "session"));
+	}
+	return status;
+}
+
+/*
+ * Every UI consumer together: four live sockets (three of the default namespace, one of
+ * another), four pollers (/api/Status of both namespaces, /status, /metrics, ten times a second
+ * each) and an HTTP publisher session pinging as often, for 3 s: at most one collection a second
+ * between all of them (plus one for a tick or poll just past the second), and one rendering per
+ * collection, page and namespace. Before, the session's pings (POSTs) counted as writes, so each
+ * round of polls after one started a collection of its own (about 10 a second), the push asked
+ * for a collection of its own every second besides the pollers', and the two namespaces' pages
+ * replaced each other's rendering, so each round rendered both again.
+ */
+static void
+test_live_and_pollers_share(void)
+{
+	ItestBroker *b = itest_broker_new(NULL);
+	g_autoptr(LiveClient) c1 = NULL;
+	g_autoptr(LiveClient) c2 = NULL;
+	g_autoptr(LiveClient) c3 = NULL;
+	g_autoptr(LiveClient) other = NULL;
+	static const gchar *const polls[] = {"/api/Status", "/status", "/metrics",
+	                                     "/api/Status?ns=other"};
+	g_autofree gchar *key = NULL;
+	guint collections_before;
+	guint collections;
+	guint renderings_before;
+	guint renderings;
+	guint rounds = 0;
+	gint64 started;
+	gint64 elapsed;
+
+	b->capture_log = TRUE;
+	itest_broker_start(b, 0);
+	g_assert_cmpuint(session_post(b, "/api/Greeting?name=pinger&version=1", NULL, &key), ==,
+	                 200);
+	c1 = live_client_connect(b, "");
+	c2 = live_client_connect(b, "");
+	c3 = live_client_connect(b, "?ns=default");
+	other = live_client_connect(b, "?ns=other");
+	ITEST_WAIT_FOR_MS(c1->frames->len >= 1 && c2->frames->len >= 1 && c3->frames->len >= 1 &&
+	                          other->frames->len >= 1,
+	                  5000);
+	collections_before = itest_broker_log_count(b, " finished for ");
+	renderings_before = itest_broker_log_count(b, "rendered the ");
+	started = g_get_monotonic_time();
+	while (g_get_monotonic_time() - started < 3 * G_USEC_PER_SEC) {
+		g_assert_cmpuint(session_post(b, "/api/Greeting/Ping", key, NULL), ==, 204);
+		for (guint i = 0; i < G_N_ELEMENTS(polls); i++) {
+			guint status = 0;
+			g_free(itest_broker_http(b, "GET", polls[i], NULL, NULL, NULL, &status));
+			g_assert_cmpuint(status, ==, 200);
+		}
+		rounds++;
+		itest_run_for(100);
+	}
+	elapsed = g_get_monotonic_time() - started;
+	collections = itest_broker_log_count(b, " finished for ") - collections_before;
+	renderings = itest_broker_log_count(b, "rendered the ") - renderings_before;
+	g_test_message("%u rounds of pings and polls in %" G_GINT64_FORMAT
+	               " ms, four live sockets: %u collections, %u renderings; frames %u %u %u %u",
+	               rounds, elapsed / 1000, collections, renderings, c1->frames->len,
+	               c2->frames->len, c3->frames->len, other->frames->len);
+	g_assert_cmpuint(rounds, >=, 5);
+	/* the push went on meanwhile */
+	g_assert_cmpuint(c1->frames->len, >=, 3);
+	g_assert_cmpuint(c3->frames->len, >=, 3);
+	g_assert_cmpuint(other->frames->len, >=, 3);
+	/* one a second, one more for a tick or poll that came just past the second */
+	g_assert_cmpuint(collections, <=, elapsed / G_USEC_PER_SEC + 2);
+	/* the status page of each namespace (polls and push) and the metrics: one rendering each
+	 * per collection */
+	g_assert_cmpuint(renderings, <=, 3 * collections + 3);
+	itest_broker_free(b);
+}
+
 /* Over the cap (half of HttpMaxConnections) a socket is refused with 503. */
 static void
 test_live_cap(ItestFixture *f, gconstpointer data)
@@ -281,6 +375,7 @@ main(int argc, char **argv)
 	          "AutoCreateTopicOnPublish: true",
 	          test_live_frames);
 	g_test_add_func("/http-live/shared", test_live_shared);
+	g_test_add_func("/http-live/with-pollers", test_live_and_pollers_share);
 	ITEST_ADD("/http-live/cap", "HttpMaxConnections: 5", test_live_cap);
 	g_test_add_func("/http-live/slow-reader", test_live_slow_reader);
 	return g_test_run();

@@ -807,6 +807,39 @@ test_reload(void)
 	itest_broker_free(b);
 }
 
+/*
+ * HttpMaxSessions: a Greeting beyond the cap gets 503 with a text naming the setting, the
+ * sessions open keep working, and a session that ends makes room; before the cap, any number of
+ * Greetings each held a broker session for a minute.
+ */
+static void
+test_max_sessions(void)
+{
+	ItestBroker *b = itest_broker_new("HttpMaxSessions: 2\nHttpSessionTimeout: 1s\n");
+	g_autofree gchar *first = NULL;
+	g_autofree gchar *second = NULL;
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *third = NULL;
+	guint code = 0;
+
+	itest_broker_start(b, 0);
+	first = greet(b, "/api/Greeting?name=one&version=1");
+	second = greet(b, "/api/Greeting?name=two&version=1");
+	text = http_call(b, "/api/Greeting?name=three&version=1", NULL, NULL, &code);
+	g_assert_cmpuint(code, ==, 503);
+	g_assert_nonnull(strstr(text, "HttpMaxSessions"));
+	http_expect(b, "/api/Greeting/Ping", first, NULL, 204);
+	/* the second expires (no call for HttpSessionTimeout) while the first pings: room again */
+	for (guint i = 0; i < 6; i++) {
+		itest_run_for(300);
+		http_expect(b, "/api/Greeting/Ping", first, NULL, 204);
+	}
+	http_expect(b, "/api/Greeting/Ping", second, NULL, 401);
+	third = greet(b, "/api/Greeting?name=three&version=1");
+	http_expect(b, "/api/Greeting/Ping", third, NULL, 204);
+	itest_broker_free(b);
+}
+
 static void
 test_calls_keep_session(ItestFixture *f, gconstpointer data)
 {
@@ -827,6 +860,7 @@ main(int argc, char **argv)
 
 	dtest_init(&argc, &argv);
 	ITEST_ADD("/http-sessions/greeting-ping-auth", NULL, test_greeting_ping_auth);
+	g_test_add_func("/http-sessions/max-sessions", test_max_sessions);
 	ITEST_ADD("/http-sessions/publish-to-tcp", NULL, test_publish_to_tcp);
 	ITEST_ADD("/http-sessions/http-to-http", NULL, test_http_to_http);
 	ITEST_ADD("/http-sessions/await-confirm-all-ok", NULL, test_await_confirm_all_ok);

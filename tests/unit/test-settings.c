@@ -673,7 +673,8 @@ test_settings_to_string(void)
 	                                        "GreetingTimeout: 2s\n"
 	                                        "MaxIncompletePacketsSize: 0\n"
 	                                        "HttpSessionTimeout: 90s\n"
-	                                        "HttpAwaitTimeout: 250ms\n");
+	                                        "HttpAwaitTimeout: 250ms\n"
+	                                        "HttpMaxSessions: 42\n");
 	MsbSettings *inputs[] = {defaults, custom};
 
 	for (guint i = 0; i < G_N_ELEMENTS(inputs); i++) {
@@ -709,7 +710,34 @@ test_settings_to_string(void)
 		g_assert_cmpint(a->max_incomplete_packets_size, ==, b->max_incomplete_packets_size);
 		g_assert_cmpint(a->http_session_timeout_us, ==, b->http_session_timeout_us);
 		g_assert_cmpint(a->http_await_timeout_us, ==, b->http_await_timeout_us);
+		g_assert_cmpint(a->http_max_sessions, ==, b->http_max_sessions);
 	}
+}
+
+/* HttpMaxSessions: the default, both spellings, the range, and a reload */
+static void
+test_settings_http_max_sessions(void)
+{
+	g_autoptr(MsbSettings) defaults = msb_settings_new_defaults();
+	g_autoptr(MsbSettings) pascal = load_ok("HttpMaxSessions: 1\n");
+	g_autoptr(MsbSettings) snake = load_ok("http_max_sessions: 1000000\n");
+	g_autoptr(MsbSettings) current = msb_settings_new_defaults();
+	g_autoptr(GPtrArray) changes = NULL;
+
+	g_assert_cmpint(defaults->http_max_sessions, ==, 10000);
+	g_assert_cmpint(pascal->http_max_sessions, ==, 1);
+	g_assert_cmpint(snake->http_max_sessions, ==, 1000000);
+	assert_fails("HttpMaxSessions: 0\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: HttpMaxSessions: ", NULL);
+	assert_fails("HttpMaxSessions: -5\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: HttpMaxSessions: ", NULL);
+	assert_fails("HttpMaxSessions: 1000001\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: HttpMaxSessions: ", NULL);
+	assert_fails("http_max_sessions: many\n", MSB_CONFIG_ERROR_INVALID_VALUE,
+	             ORIGIN ":1: http_max_sessions: ", NULL);
+	/* applies on SIGHUP, to the next Greeting */
+	changes = msb_settings_reload(current, pascal);
+	g_assert_cmpint(current->http_max_sessions, ==, 1);
 }
 
 /* HTTP sessions: both spellings, the ranges, and an Await that must end before its request is
@@ -1047,6 +1075,7 @@ main(int argc, char **argv)
 	g_test_add_func("/settings/http-limits", test_settings_http_limits);
 	g_test_add_func("/settings/http-access", test_settings_http_access);
 	g_test_add_func("/settings/http-sessions", test_settings_http_sessions);
+	g_test_add_func("/settings/http-max-sessions", test_settings_http_max_sessions);
 	g_test_add_func("/settings/dbus-admin-group", test_settings_dbus_admin_group);
 	g_test_add_func("/config-file/generic", test_config_file_generic);
 	g_test_add_func("/config-file/int64", test_config_file_int64);

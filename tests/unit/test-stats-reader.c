@@ -227,6 +227,135 @@ test_reader_recent_expires(void)
 	g_ptr_array_unref(a.answers);
 }
 
+/*
+ * A periodic reader (the live push) asks for a recent collection newer than the one it had: it
+ * takes another reader's when there is one, and a new one when the newest is its own.
+ */
+static void
+test_reader_newer(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	g_autoptr(MsbStatsReader) reader = msb_stats_reader_new(fx->broker);
+	Answers a = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+	g_autoptr(MsbBrokerStats) first = NULL;
+	g_autoptr(MsbBrokerStats) second = NULL;
+	MsbStatsReaderCosts costs;
+
+	make_topic(fx, "orders");
+	first = collect(reader);
+	/* the newest is the caller's own: a new collection, which sees what changed since */
+	make_topic(fx, "payments");
+	msb_stats_reader_request_newer(reader, first, ready_cb, &a, destroyed_cb);
+	while (a.answers->len < 1)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_cmpuint(msb_stats_reader_get_collections(reader), ==, 2);
+	second = msb_broker_stats_ref(g_ptr_array_index(a.answers, 0));
+	g_assert_true(second != first);
+	g_assert_true(has_topic(second, "payments"));
+	/* a poller's recent request shares it, and so does a periodic reader that had the first */
+	msb_stats_reader_request_recent(reader, ready_cb, &a, destroyed_cb);
+	msb_stats_reader_request_newer(reader, first, ready_cb, &a, destroyed_cb);
+	msb_stats_reader_request_newer(reader, NULL, ready_cb, &a, destroyed_cb);
+	while (a.answers->len < 4)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_cmpuint(msb_stats_reader_get_collections(reader), ==, 2);
+	for (guint i = 1; i < 4; i++)
+		g_assert_true(g_ptr_array_index(a.answers, i) == second);
+	g_assert_cmpuint(a.destroyed, ==, 4);
+	/* what they cost the main loop: at least a slice each */
+	msb_stats_reader_get_costs(reader, &costs);
+	g_assert_cmpuint(costs.collections, ==, 2);
+	g_assert_cmpuint(msb_histogram_count(&costs.slices), >=, 2);
+	g_assert_cmpint(costs.slice_max_us, >=, 0);
+	g_assert_cmpuint(costs.slices.sum_us, >=, (guint64)costs.slice_max_us);
+	g_ptr_array_unref(a.answers);
+}
+
+/* Client I/O stands for itself: a source at its priority that is always ready. */
+static gboolean
+busy_cb(gpointer user_data)
+{
+	guint *runs = user_data;
+
+	(*runs)++;
+	return G_SOURCE_CONTINUE;
+}
+
+/*
+ * Slices run below client I/O: while I/O is ready, it goes first, so a message never waits
+ * behind a slice; yet a loop that is never idle does not starve the readers. Before, slices ran
+ * at the same priority as the I/O, one in turn with each round of it.
+ */
+static void
+test_reader_below_io(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	g_autoptr(MsbStatsReader) reader = msb_stats_reader_new(fx->broker);
+	Answers a = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+	guint runs = 0;
+	guint busy_id;
+
+	make_topic(fx, "orders");
+	busy_id = g_idle_add_full(G_PRIORITY_DEFAULT, busy_cb, &runs, NULL);
+	msb_stats_reader_request(reader, ready_cb, &a, destroyed_cb);
+	while (a.answers->len < 1)
+		g_main_context_iteration(NULL, TRUE);
+	g_test_message("the busy source ran %u times before the answer", runs);
+	/* at the same priority the two alternate: one or two rounds of I/O */
+	g_assert_cmpuint(runs, >=, 10);
+	g_assert_true(has_topic(g_ptr_array_index(a.answers, 0), "orders"));
+	g_source_remove(busy_id);
+	/* with the loop idle, a request is answered in the first iterations */
+	runs = 0;
+	make_topic(fx, "payments");
+	msb_stats_reader_request(reader, ready_cb, &a, destroyed_cb);
+	for (guint i = 0; i < 3 && a.answers->len < 2; i++)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_cmpuint(a.answers->len, ==, 2);
+	g_assert_true(has_topic(g_ptr_array_index(a.answers, 1), "payments"));
+	g_ptr_array_unref(a.answers);
+}
+
+static gboolean
+flush_cb(gpointer user_data)
+{
+	gboolean *ran = user_data;
+
+	*ran = TRUE;
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * The flush of clients' output (an idle at G_PRIORITY_HIGH_IDLE, msb-server.c) runs between the
+ * slices of a collection, not after it: a reply or delivery made during a collection is written
+ * at once. Before, slices ran at the priority of socket I/O, above the flush, so everything
+ * written during a collection waited for its end.
+ */
+static void
+test_reader_below_flush(void)
+{
+	g_autoptr(Fixture) fx = fixture_new();
+	g_autoptr(MsbStatsReader) reader = msb_stats_reader_new(fx->broker);
+	Answers a = {g_ptr_array_new_with_free_func((GDestroyNotify)msb_broker_stats_unref), 0};
+	gboolean ran = FALSE;
+
+	for (guint i = 0; i < 5000; i++) {
+		g_autofree gchar *name = g_strdup_printf("topic-%05u", i);
+		make_topic(fx, name);
+	}
+	msb_stats_reader_request(reader, ready_cb, &a, destroyed_cb);
+	g_main_context_iteration(NULL, TRUE); /* the first slice: the collection runs */
+	g_assert_cmpuint(a.answers->len, ==, 0);
+	g_idle_add_full(G_PRIORITY_HIGH_IDLE, flush_cb, &ran, NULL);
+	while (!ran)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_cmpuint(a.answers->len, ==, 0);
+	while (a.answers->len < 1)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_true(has_topic(g_ptr_array_index(a.answers, 0), "topic-04999"));
+	g_ptr_array_unref(a.answers);
+}
+
 /* Requests still waiting when the reader goes are dropped, not answered. */
 static void
 test_reader_free(void)
@@ -256,6 +385,9 @@ main(int argc, char **argv)
 	g_test_add_func("/stats-reader/recent-after-write", test_reader_recent_after_write);
 	g_test_add_func("/stats-reader/recent-joins-running", test_reader_recent_joins_running);
 	g_test_add_func("/stats-reader/recent-expires", test_reader_recent_expires);
+	g_test_add_func("/stats-reader/newer", test_reader_newer);
+	g_test_add_func("/stats-reader/below-io", test_reader_below_io);
+	g_test_add_func("/stats-reader/below-flush", test_reader_below_flush);
 
 	return g_test_run();
 }
