@@ -119,6 +119,11 @@ msb_stats_copy_history(MsbBrokerStats *stats, const MsbHistory *history, guint *
 {
 	guint first = stats->history->len;
 
+	/* an empty array has no data yet: indexing it would offset a NULL pointer */
+	if (history->len == 0) {
+		*n = 0;
+		return first;
+	}
 	g_array_set_size(stats->history, first + history->len);
 	*n = msb_history_copy(history, &g_array_index(stats->history, gint32, first));
 	return first;
