@@ -391,6 +391,9 @@ msb_index_entry_read(MsbIndexEntry *e, const guint8 *payload, gsize len)
 	/* recovery numbers the next record after the highest sequence number it saw */
 	if (e->covers_lsn < 0 || e->covers_lsn == G_MAXINT64)
 		return FALSE;
+	/* a file name recovery would accept: files are numbered from 1 */
+	if (e->data_file_no == 0 || e->data_file_no > MSB_FILE_MAX_NO)
+		return FALSE;
 	return e->nparts > 0 && e->nparts <= MSB_STORE_SUB_PAGE_SIZE && e->part < e->nparts &&
 	       e->count == msb_bitmap_count(e->bitmap) && e->count > 0 &&
 	       e->length > MSB_FRAME_HEADER_SIZE + MSB_BLOCK_PAYLOAD_HEAD;

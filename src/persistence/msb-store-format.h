@@ -14,6 +14,10 @@ G_BEGIN_DECLS
 #define MSB_FILE_MAGIC_WAL   "MSB-WAL\n"
 #define MSB_FILE_MAGIC_DATA  "MSB-DAT\n"
 #define MSB_FILE_MAGIC_INDEX "MSB-IDX\n"
+/* Write-ahead segments and data files are numbered from 1 (wal-NNNNNNNNNN.log,
+ * data-NNNNNNNNNN.dat); the next file takes the highest number seen plus one, which must not wrap.
+ */
+#define MSB_FILE_MAX_NO (G_MAXUINT32 - 1u)
 
 /* 'M' 'S' 'B' 'R' as little-endian bytes */
 #define MSB_FRAME_MAGIC       0x5242534du

@@ -133,7 +133,7 @@ msb_store_file_parse_name(const gchar *name, MsbFileKind *kind, guint32 *no)
 			return FALSE;
 		v = v * 10 + (guint64)(digits[i] - '0');
 	}
-	if (v == 0 || v > G_MAXUINT32)
+	if (v == 0 || v > MSB_FILE_MAX_NO)
 		return FALSE;
 	*no = (guint32)v;
 	return TRUE;

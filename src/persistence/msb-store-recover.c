@@ -337,7 +337,8 @@ msb_replay_index(MsbStore *store, MsbTopic *topic, GHashTable *data_ends, gint64
 	GHashTableIter iter;
 	gpointer value;
 	guint64 pos = MSB_FILE_HEADER_SIZE;
-	guint64 good_end = pos; /* end of the last complete unit */
+	guint64 good_end = pos;  /* end of the last complete unit */
+	guint32 max_file_no = 0; /* the highest data file any index record names */
 	const gchar *why = NULL;
 	gboolean ok = TRUE;
 
@@ -382,6 +383,7 @@ msb_replay_index(MsbStore *store, MsbTopic *topic, GHashTable *data_ends, gint64
 				break;
 			}
 			staged->entries[e.part] = e;
+			max_file_no = MAX(max_file_no, e.data_file_no);
 			staged->got++;
 			*max_lsn = MAX(*max_lsn, e.covers_lsn);
 			pos += MSB_FRAME_HEADER_SIZE + len;
@@ -412,6 +414,10 @@ msb_replay_index(MsbStore *store, MsbTopic *topic, GHashTable *data_ends, gint64
 		pos += MSB_FRAME_HEADER_SIZE + len;
 		good_end = pos;
 	}
+	/* A new data file must not take the number of a missing one that a record names: the next
+	 * recovery would read that record's block from it (its sub-page then served as damaged). */
+	if (max_file_no >= topic->next_data_no)
+		topic->next_data_no = max_file_no + 1;
 	g_hash_table_iter_init(&iter, final);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		GPtrArray *gens = value;

@@ -522,13 +522,22 @@ msb_topic_tail_file(MsbStore *store, MsbTopic *topic, MsbFileKind kind, GError *
 	guint32 *next_no = is_wal ? &topic->next_wal_no : &topic->next_data_no;
 	MsbStoreFile *last = files->len > 0 ? g_ptr_array_index(files, files->len - 1) : NULL;
 	MsbStoreFile *file;
+	guint64 no;
 
 	g_return_val_if_fail(kind == MSB_FILE_WAL || kind == MSB_FILE_DATA, NULL);
 	if (last != NULL && !last->broken &&
 	    last->size < (is_wal ? store->wal_max : store->data_max))
 		return last;
-	file = msb_store_file_create(&store->io, topic->dir, kind,
-	                             MAX(last != NULL ? last->no + 1 : 1, *next_no), error);
+	no = MAX(last != NULL ? (guint64)last->no + 1 : 1, *next_no);
+	if (no > MSB_FILE_MAX_NO) {
+		/* an I/O error, as a full disk is: the save fails and nothing is skipped */
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+		            "Topic folder %s has used every file number up to %u; move the topic's "
+		            "files away or renumber them",
+		            topic->dir, MSB_FILE_MAX_NO);
+		return NULL;
+	}
+	file = msb_store_file_create(&store->io, topic->dir, kind, (guint32)no, error);
 	if (file == NULL)
 		return NULL;
 	*next_no = file->no + 1;

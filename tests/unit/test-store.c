@@ -1130,6 +1130,71 @@ test_store_index_newest_unusable(void)
 	remove_dir(dir);
 }
 
+/*
+ * An index record names data file 1, which is missing (its generation cannot be used); the first
+ * data file a seal then creates must not take that number, or the next recovery reads the old
+ * record's block from the new file and serves its sub-page as damaged (found by fuzz-store).
+ */
+static void
+test_store_index_names_missing_file(void)
+{
+	gchar *dir = make_dir();
+	g_autoptr(MsbStore) store = open_store(dir);
+	g_autofree gchar *tpl_index = g_build_filename(dir, "topics", "idx-tpl", "index.log", NULL);
+	g_autofree gchar *index = g_build_filename(dir, "topics", "idx-miss", "index.log", NULL);
+	g_autofree gchar *data1 =
+	        g_build_filename(dir, "topics", "idx-miss", "data-0000000001.dat", NULL);
+	g_autofree gchar *data2 =
+	        g_build_filename(dir, "topics", "idx-miss", "data-0000000002.dat", NULL);
+	g_autoptr(GBytes) tpl = NULL;
+	g_autoptr(GByteArray) damaged = g_byte_array_new();
+	guint8 payload[MSB_INDEX_PAYLOAD];
+	gsize len = 0;
+	const guint8 *data;
+
+	/* a sealed sub-page elsewhere gives a well-formed index record to start from */
+	save_range(store, "idx-tpl", 0, 999, 1000, "t");
+	maintain(store, FALSE);
+	save_range(store, "idx-miss", 0, 9, 10, "m");
+	g_clear_pointer(&store, msb_store_close);
+	g_assert_false(g_file_test(data1, G_FILE_TEST_EXISTS));
+
+	/* sub-page 5 (no message of ours) in data file 1, which does not exist */
+	tpl = read_file(tpl_index);
+	data = g_bytes_get_data(tpl, &len);
+	memcpy(payload, data + len - MSB_INDEX_PAYLOAD, sizeof(payload));
+	msb_put_u64(payload, 5);
+	msb_put_u64(payload + 8, 1);
+	msb_put_u32(payload + 24, 1);
+	msb_put_u32(payload + 28, 4);
+	msb_put_u64(payload + 32, MSB_FILE_HEADER_SIZE + 2);
+	msb_put_u32(payload + 40, 157);
+	memset(payload + 48, 0, MSB_BITMAP_BYTES);
+	for (guint i = 0; i < 4; i++)
+		msb_bitmap_set(payload + 48, i);
+	g_byte_array_append(damaged, data, MSB_FILE_HEADER_SIZE);
+	msb_frame_append(damaged, MSB_REC_INDEX, payload, sizeof(payload));
+	write_file(index, damaged->data, damaged->len);
+
+	for (guint round = 0; round < 2; round++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GPtrArray) all = NULL;
+
+		store = open_store(dir);
+		all = msb_store_read_range(store, "idx-miss", 0, G_MAXINT64, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(all->len, ==, 10);
+		check_range(store, "idx-miss", 0, 9, "m");
+		if (round == 0) {
+			maintain(store, TRUE); /* seals sub-page 0 into a new data file */
+			g_assert_false(g_file_test(data1, G_FILE_TEST_EXISTS));
+			g_assert_true(g_file_test(data2, G_FILE_TEST_EXISTS));
+		}
+		g_clear_pointer(&store, msb_store_close);
+	}
+	remove_dir(dir);
+}
+
 /* ---- snapshot ------------------------------------------------------------------------------ */
 
 static void
@@ -1729,6 +1794,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/index-absurd-parts", test_store_index_absurd_parts);
 	g_test_add_func("/store/index-past-end", test_store_index_past_end);
 	g_test_add_func("/store/index-newest-unusable", test_store_index_newest_unusable);
+	g_test_add_func("/store/index-names-missing-file", test_store_index_names_missing_file);
 	g_test_add_func("/store/snapshot", test_store_snapshot);
 	g_test_add_func("/store/group-commit", test_store_group_commit);
 	g_test_add_func("/store/read-while-writing", test_store_read_while_writing);
