@@ -124,7 +124,6 @@ static void
 test_watchdog(Fixture *f, gconstpointer data)
 {
 	g_autofree gchar *self = g_strdup_printf("%d", getpid());
-	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
 	guint answers = 0;
 
 	g_setenv("WATCHDOG_USEC", "200000", TRUE);
