@@ -133,6 +133,18 @@ getent passwd myservicebus >/dev/null || fail "the package did not create the us
 for f in /etc/my-service-bus/my-service-bus.yaml /etc/my-service-bus/persistence.yaml; do
     [ -f "$f" ] || fail "$f is not installed"
 done
+getent group myservicebus-admin >/dev/null ||
+    fail "the package did not create the group myservicebus-admin (sysusers.d)"
+# enabled on install (deb-systemd-helper links the units even where systemd does not run); the
+# maintainer scripts start them on install, restart them on upgrade and stop them on remove
+for u in my-service-bus my-service-bus-persistence; do
+    [ -L "/etc/systemd/system/multi-user.target.wants/$u.service" ] ||
+        fail "$u.service is not enabled after the install"
+    grep -q "_dh_action=restart" "/var/lib/dpkg/info/$u.postinst" ||
+        fail "$u.postinst does not restart the service on upgrade"
+    grep -q "deb-systemd-invoke stop" "/var/lib/dpkg/info/$u.prerm" ||
+        fail "$u.prerm does not stop the service on remove"
+done
 
 # ---- the installed units ----
 declare -A UNITFILE=()

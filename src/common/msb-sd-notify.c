@@ -52,19 +52,30 @@ msb_sd_notify_status_line(const gchar *format, va_list args)
 }
 #endif
 
+#ifdef MSB_HAVE_LIBSYSTEMD
+static void
+msb_sd_notify_state_va(const gchar *state, const gchar *format, va_list args) G_GNUC_PRINTF(2, 0);
+
+/* @state ("READY=1", "STOPPING=1") with an optional STATUS= line */
+static void
+msb_sd_notify_state_va(const gchar *state, const gchar *format, va_list args)
+{
+	g_autofree gchar *status = msb_sd_notify_status_line(format, args);
+	g_autofree gchar *text = g_strdup_printf("%s\n%s", state, status);
+
+	msb_sd_notify_send(text);
+}
+#endif
+
 void
 msb_sd_notify_ready(const gchar *format, ...)
 {
 #ifdef MSB_HAVE_LIBSYSTEMD
-	g_autofree gchar *status = NULL;
-	g_autofree gchar *state = NULL;
 	va_list args;
 
 	va_start(args, format);
-	status = msb_sd_notify_status_line(format, args);
+	msb_sd_notify_state_va("READY=1", format, args);
 	va_end(args);
-	state = g_strdup_printf("READY=1\n%s", status);
-	msb_sd_notify_send(state);
 #endif
 }
 
@@ -100,15 +111,11 @@ void
 msb_sd_notify_stopping(const gchar *format, ...)
 {
 #ifdef MSB_HAVE_LIBSYSTEMD
-	g_autofree gchar *status = NULL;
-	g_autofree gchar *state = NULL;
 	va_list args;
 
 	va_start(args, format);
-	status = msb_sd_notify_status_line(format, args);
+	msb_sd_notify_state_va("STOPPING=1", format, args);
 	va_end(args);
-	state = g_strdup_printf("STOPPING=1\n%s", status);
-	msb_sd_notify_send(state);
 #endif
 }
 

@@ -139,11 +139,14 @@ struct _MsbHttpRender {
 };
 
 /* One paused request waiting for a collection. */
+/* A paused request waiting for a collection: a status view, or the UI's first screen. */
 typedef struct {
 	MsbHttp *http;
 	MsbHttpView view;
 	gchar *namespace_name;
 	SoupServerMessage *msg;
+	guint max_topics;   /* /api/Status/First */
+	MsbStatusSort sort; /* /api/Status/First */
 } MsbHttpWait;
 
 static MsbHttpRender *
@@ -378,6 +381,23 @@ msb_http_msg_gone_cb(SoupServerMessage *msg, gpointer user_data)
 	g_object_set_data(G_OBJECT(msg), MSB_HTTP_GONE, GINT_TO_POINTER(1));
 }
 
+/* Pauses @msg until a collection answers it; free with msb_http_wait_free(). */
+static MsbHttpWait *
+msb_http_wait_new(MsbHttp *http, SoupServerMessage *msg, const gchar *namespace_name)
+{
+	MsbHttpWait *wait = g_new0(MsbHttpWait, 1);
+
+	wait->http = http;
+	wait->namespace_name = g_strdup(namespace_name);
+	wait->msg = g_object_ref(msg);
+	/* a paused message whose connection closes must not be answered (nor unpaused) */
+	g_signal_connect(msg, "finished", G_CALLBACK(msb_http_msg_gone_cb), NULL);
+	if (g_signal_lookup("disconnected", SOUP_TYPE_SERVER_MESSAGE) != 0)
+		g_signal_connect(msg, "disconnected", G_CALLBACK(msb_http_msg_gone_cb), NULL);
+	soup_server_message_pause(msg);
+	return wait;
+}
+
 /*
  * ?fresh=true: answered by a collection that starts after the request (it shows everything done
  * before it, whoever did it); by default any collection started at most
@@ -396,17 +416,8 @@ msb_http_read_state(MsbHttp *http, MsbHttpCall *call, MsbHttpView view, const gc
 		msb_http_call_reply_error(call, error, 0);
 		return;
 	}
-	wait = g_new0(MsbHttpWait, 1);
-
-	wait->http = http;
+	wait = msb_http_wait_new(http, msg, namespace_name);
 	wait->view = view;
-	wait->namespace_name = g_strdup(namespace_name);
-	wait->msg = g_object_ref(msg);
-	/* a paused message whose connection closes must not be answered (nor unpaused) */
-	g_signal_connect(msg, "finished", G_CALLBACK(msb_http_msg_gone_cb), NULL);
-	if (g_signal_lookup("disconnected", SOUP_TYPE_SERVER_MESSAGE) != 0)
-		g_signal_connect(msg, "disconnected", G_CALLBACK(msb_http_msg_gone_cb), NULL);
-	soup_server_message_pause(msg);
 	if (fresh)
 		msb_stats_reader_request(http->reader, msb_http_stats_ready_cb, wait,
 		                         (GDestroyNotify)msb_http_wait_free);
@@ -433,26 +444,10 @@ msb_http_metrics_cb(MsbHttpCall *call, gpointer user_data)
  * of a collection the pollers share (any recent one, as /api/Status), rendered at once on the
  * main loop: its size is bounded by the topics it shows, not by the broker's.
  */
-typedef struct {
-	MsbHttp *http;
-	gchar *namespace_name;
-	guint max_topics;
-	MsbStatusSort sort;
-	SoupServerMessage *msg;
-} MsbHttpFirstWait;
-
-static void
-msb_http_first_wait_free(MsbHttpFirstWait *wait)
-{
-	g_clear_object(&wait->msg);
-	g_free(wait->namespace_name);
-	g_free(wait);
-}
-
 static void
 msb_http_first_ready_cb(MsbBrokerStats *stats, gpointer user_data)
 {
-	MsbHttpFirstWait *wait = user_data;
+	MsbHttpWait *wait = user_data;
 	SoupServerMessage *msg = wait->msg;
 	g_autoptr(GBytes) body = NULL;
 	MsbHttpInfo info;
@@ -478,7 +473,7 @@ msb_http_status_first_cb(MsbHttpCall *call, gpointer user_data)
 	gint64 max_topics = 50;
 	const gchar *sort_text = "name";
 	MsbStatusSort sort = MSB_STATUS_SORT_NAME;
-	MsbHttpFirstWait *wait;
+	MsbHttpWait *wait;
 
 	if (!msb_http_call_query_int64(call, "topics", FALSE, &max_topics, &error) &&
 	    error != NULL) {
@@ -500,19 +495,11 @@ msb_http_status_first_cb(MsbHttpCall *call, gpointer user_data)
 		msb_http_call_reply_text(call, SOUP_STATUS_BAD_REQUEST, text);
 		return;
 	}
-	wait = g_new0(MsbHttpFirstWait, 1);
-	wait->http = http;
-	wait->namespace_name = g_strdup(msb_http_call_get_namespace(call));
+	wait = msb_http_wait_new(http, msg, msb_http_call_get_namespace(call));
 	wait->max_topics = (guint)max_topics;
 	wait->sort = sort;
-	wait->msg = g_object_ref(msg);
-	/* a paused message whose connection closes must not be answered (nor unpaused) */
-	g_signal_connect(msg, "finished", G_CALLBACK(msb_http_msg_gone_cb), NULL);
-	if (g_signal_lookup("disconnected", SOUP_TYPE_SERVER_MESSAGE) != 0)
-		g_signal_connect(msg, "disconnected", G_CALLBACK(msb_http_msg_gone_cb), NULL);
-	soup_server_message_pause(msg);
 	msb_stats_reader_request_recent(http->reader, msb_http_first_ready_cb, wait,
-	                                (GDestroyNotify)msb_http_first_wait_free);
+	                                (GDestroyNotify)msb_http_wait_free);
 }
 
 /*
